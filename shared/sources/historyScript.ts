@@ -1,0 +1,30 @@
+/**
+ * The one command the collector execs in a container to read shell histories, without
+ * kubectl and without copying files. POSIX sh (ash, dash, bash, zsh all run it), read-only.
+ *
+ * Output protocol on stdout, for every regular file matching the globs:
+ *   "@@aks-evidence-file <bytes> <path>\n" followed by exactly <bytes> bytes of content.
+ * Nothing else is printed; a container with no history files prints nothing and exits 0.
+ * Sizes are in bytes (wc -c), so content may contain anything, markers included.
+ */
+export const HISTORY_GLOBS = [
+  '/root/.*history',
+  '/home/*/.*history',
+] as const;
+
+export const HISTORY_SCRIPT =
+  `for f in ${HISTORY_GLOBS.join(' ')}; do ` +
+  `[ -f "$f" ] || continue; ` +
+  `n=$(wc -c < "$f" | tr -d ' '); ` +
+  `printf '@@aks-evidence-file %s %s\\n' "$n" "$f"; ` +
+  `head -c "$n" "$f"; ` +
+  `done`;
+
+/** The exec argv: the shell is tried in this order; a container without any is a 'no-shell' gap. */
+export const HISTORY_SHELLS = ['/bin/sh', '/bin/bash', '/bin/ash', '/bin/zsh'] as const;
+
+export function historyCommand(shell: string = HISTORY_SHELLS[0]): string[] {
+  return [shell, '-c', HISTORY_SCRIPT];
+}
+
+export const HISTORY_FILE_MARKER = '@@aks-evidence-file ';

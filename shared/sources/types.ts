@@ -1,0 +1,79 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { CollectorAction, Gap } from '../evidence/types.js';
+import type { Clock } from '../util/time.js';
+
+/** The names of the data sources. The first eight are KubeForenSys's. */
+export const KUBEFORENSYS_SOURCES = [
+  'containerlogs',
+  'events',
+  'commandhistory',
+  'serviceaccounts',
+  'suspiciouspods',
+  'rbacbindings',
+  'cronjobs',
+  'networkpolicies',
+] as const;
+export type SourceName = (typeof KUBEFORENSYS_SOURCES)[number] | 'snapshot' | 'findings';
+
+/** One Log Analytics row, keyed by the table's column names (see shared/ingestion/tableRegistry.ts). */
+export type Row = Record<string, unknown>;
+
+/** What a source yields, in any order. */
+export type SourceItem =
+  | { kind: 'row'; row: Row }
+  /** A raw API object as served (Secrets: metadata only). `stream` groups raw objects into artifacts (default 'raw'). */
+  | { kind: 'raw'; object: unknown; stream?: string }
+  | { kind: 'gap'; gap: Gap }
+  | { kind: 'action'; action: CollectorAction }
+  /** Free-form facts for the manifest's coverage section (e.g. snapshot type counts). */
+  | { kind: 'coverage'; coverage: Record<string, unknown> };
+
+/** Which namespaces a run covers. Empty include = all. Exclude wins. */
+export interface NamespaceFilter {
+  include?: string[];
+  exclude?: string[];
+}
+
+/** Deterministic shard of the pods: pod belongs to shard `index` when hash(namespace/name) % count === index. */
+export interface PodShard {
+  index: number;
+  count: number;
+}
+
+export interface ProgressEvent {
+  source: string;
+  /** Records yielded so far by this source. */
+  records: number;
+  message?: string;
+}
+
+export interface SourceContext {
+  /** Built in memory by the caller; never serialized. */
+  kubeConfig: KubeConfig;
+  runId: string;
+  /** Container logs since-window in seconds (default 86400). */
+  sinceSeconds: number;
+  namespaces: NamespaceFilter;
+  /** Max concurrent API requests inside this source (default 16). */
+  concurrency: number;
+  /** Pod-based sources (containerlogs, commandhistory) only collect this shard when set. */
+  shard?: PodShard;
+  /** "namespace/pod" names to collect first (from the trigger). */
+  priorityPods?: string[];
+  abortSignal?: AbortSignal;
+  clock: Clock;
+  progress?: (event: ProgressEvent) => void;
+  /** Counts Kubernetes API requests (for the manifest and the bench). */
+  countRequest?: () => void;
+}
+
+export interface SourceDefinition {
+  name: SourceName;
+  /** The Log Analytics table its rows go to. */
+  table: string;
+  /** One line for the README and --help. */
+  description: string;
+  /** True when the source is sharded by pods. */
+  podSharded?: boolean;
+  collect(ctx: SourceContext): AsyncIterable<SourceItem>;
+}
