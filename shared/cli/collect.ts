@@ -1,0 +1,257 @@
+import { type KubeConfig, VersionApi } from '@kubernetes/client-node';
+import type { Command } from 'commander';
+import { DefaultAzureCredential } from '@azure/identity';
+import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
+import { collectorIdentity } from '../evidence/custody.js';
+import type { Manifest } from '../evidence/types.js';
+import { loadIngestionTarget } from '../ingestion/config.js';
+import { ingestBundle } from '../ingestion/ingest.js';
+import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
+import { isSafeId, newRunId } from '../pipeline/runId.js';
+import { resolveSourceNames } from '../pipeline/sources.js';
+import type { SealResult } from '../pipeline/types.js';
+import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
+import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
+import { EXIT, formatCount, line, type CliIo } from './io.js';
+import { openRunStore } from './openRunStore.js';
+
+export interface CollectCliOptions {
+  kubeconfig?: string;
+  context?: string;
+  out?: string;
+  since?: string;
+  sources?: string;
+  namespaces?: string;
+  excludeNamespaces?: string;
+  concurrency?: string;
+  case?: string;
+  requester?: string;
+  reason?: string;
+  ingest?: string;
+  legalHold?: boolean;
+  retentionDays?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export interface CollectOutcome {
+  sealed: SealResult & { manifest: Manifest };
+  ingestion?: unknown;
+}
+
+const list = (v: string | undefined): string[] | undefined =>
+  v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+
+function positiveInt(field: string, text: string | undefined, fallback: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new InputError(field, `"${text}" is not a whole number from 1 to ${max}`);
+  return n;
+}
+
+/** Validate flags into a run request before anything touches the cluster or the evidence store. */
+export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = systemClock) {
+  let sinceSeconds = 86400;
+  if (flags.since !== undefined) {
+    try {
+      sinceSeconds = parseDurationSeconds(flags.since);
+    } catch (e) {
+      throw new InputError('--since', `${describeError(e)}`);
+    }
+    if (sinceSeconds < 1) throw new InputError('--since', 'must be at least 1s');
+  }
+  const sources = resolveSourceNames(list(flags.sources));
+  const concurrency = positiveInt('--concurrency', flags.concurrency, 16, 256);
+  const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
+  if (!isSafeId(caseId)) throw new InputError('--case', `"${caseId}" may hold only letters, digits, ".", "_" and "-" (it becomes a path segment)`);
+  const retentionDays = flags.retentionDays === undefined ? undefined : positiveInt('--retention-days', flags.retentionDays, 0, 36500);
+  const namespaces = list(flags.namespaces);
+  const excludeNamespaces = list(flags.excludeNamespaces);
+  return {
+    caseId,
+    sources,
+    sinceSeconds,
+    concurrency,
+    ...(namespaces ? { namespaces } : {}),
+    ...(excludeNamespaces ? { excludeNamespaces } : {}),
+    ...(flags.requester ? { requester: flags.requester } : {}),
+    ...(flags.reason ? { reason: flags.reason } : {}),
+    ...(flags.legalHold ? { legalHold: true } : {}),
+    ...(retentionDays !== undefined ? { retentionDays } : {}),
+  };
+}
+
+/** Fail fast, in one clear line, when the API server cannot be reached or refuses the credentials. */
+export async function checkReachable(kc: KubeConfig, server: string, timeoutMs = 15_000): Promise<string | undefined> {
+  const api = kc.makeApiClient(VersionApi);
+  try {
+    const version = await Promise.race([
+      api.getCode(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref()),
+    ]);
+    return version.gitVersion;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const status = typeof code === 'number' ? code : undefined;
+    const causeCode = String((error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: unknown }).code ?? '');
+    let hint = 'check the kubeconfig context (--context), network access to the API server (VPN, private cluster), and that the cluster is running';
+    if (status === 401) hint = 'the credentials were rejected (401): refresh them, e.g. az aks get-credentials, or a new token';
+    else if (status === 403) hint = 'the identity may not read /version (403): it lacks basic discovery rights on the cluster';
+    else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(causeCode + describeError(error))) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
+    throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}${status ? ` (HTTP ${status})` : ''}. Fix: ${hint}`, { cause: error });
+  }
+}
+
+/** The collect command's work, shared by `collect` and `demo`. */
+export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfig; clusterName?: string }): Promise<CollectOutcome> {
+  const clock = systemClock;
+  const request = parseCollectFlags(flags, clock);
+  const ingestionTarget = flags.ingest ? loadIngestionTarget(flags.ingest) : undefined;
+  const kubeConfig =
+    preloaded?.kubeConfig ??
+    loadKubeConfig({
+      ...(flags.kubeconfig ?? io.env.KUBECONFIG ? { kubeconfigPath: (flags.kubeconfig ?? io.env.KUBECONFIG) as string } : {}),
+      ...(flags.context ? { context: flags.context } : {}),
+      ...(io.env.HOME ? { homeDir: io.env.HOME } : {}),
+    });
+  const described = describeCluster(kubeConfig);
+  const cluster = { ...described, ...(preloaded?.clusterName ? { name: preloaded.clusterName } : {}) };
+  const kubernetesVersion = await checkReachable(kubeConfig, cluster.server);
+
+  const runId = newRunId(clock());
+  const store = await openRunStore({
+    out: flags.out ?? 'evidence',
+    runId,
+    caseId: request.caseId,
+    cwd: io.cwd,
+    ...(io.env.AZURE_STORAGE_CONNECTION_STRING ? { connectionString: io.env.AZURE_STORAGE_CONNECTION_STRING } : {}),
+    ...(request.legalHold ? { legalHold: true } : {}),
+    ...(request.retentionDays !== undefined ? { retentionDays: request.retentionDays } : {}),
+  });
+  const quiet = flags.quiet === true;
+  if (!quiet) line(io.stderr, `[aks-evidence] run ${runId} (case ${request.caseId}) from ${redactUrl(cluster.server)} → ${store.location}`);
+
+  const started = Date.now();
+  const sealed = await collectRun({
+    kubeConfig,
+    store,
+    runId,
+    request,
+    collector: collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) }),
+    facts: kubeconfigFacts({ ...cluster, ...(kubernetesVersion ? { kubernetesVersion } : {}) }),
+    clock,
+    progress: quiet ? undefined : progressPrinter(io, started),
+  });
+
+  let ingestion: unknown;
+  if (ingestionTarget) {
+    if (!quiet) line(io.stderr, `[aks-evidence] ingesting into ${ingestionTarget.endpoint}`);
+    ingestion = await ingestBundle({
+      store,
+      manifest: sealed.manifest,
+      config: ingestionTarget,
+      credential: new DefaultAzureCredential(),
+    });
+  }
+  return { sealed, ...(ingestion !== undefined ? { ingestion } : {}) };
+}
+
+function progressPrinter(io: CliIo, started: number): (e: RunProgressEvent) => void {
+  const t = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+  return (e) => {
+    switch (e.kind) {
+      case 'planned':
+        line(io.stderr, `[aks-evidence] ${e.tasks} collect task(s) planned`);
+        break;
+      case 'task-progress':
+        line(io.stderr, `[aks-evidence] ${t()} ${e.source}: ${formatCount(e.records)} records so far`);
+        break;
+      case 'task-finished': {
+        const r = e.result;
+        line(
+          io.stderr,
+          `[aks-evidence] ${t()} ${r.source}${r.shard ? ` ${r.shard}` : ''}: ${r.status}, ${formatCount(r.records)} rows, ${formatCount(r.rawObjects)} objects, ${r.gapCount} gap(s)${r.actionCount ? `, ${r.actionCount} exec(s)` : ''}`,
+        );
+        break;
+      }
+      case 'sealed':
+        line(io.stderr, `[aks-evidence] ${t()} sealed manifest sha256 ${e.result.manifestSha256}`);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+/** The --json summary: one object a SOAR tool or script can read. */
+export function collectSummaryJson(outcome: CollectOutcome): Record<string, unknown> {
+  const m = outcome.sealed.manifest;
+  return {
+    runId: m.runId,
+    caseId: m.caseId,
+    bundle: outcome.sealed.location,
+    manifestSha256: outcome.sealed.manifestSha256,
+    cluster: m.cluster,
+    startedAt: m.startedAt,
+    endedAt: m.endedAt,
+    sources: Object.fromEntries(
+      Object.entries(m.sources).map(([name, s]) => [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length }]),
+    ),
+    gaps: m.gaps,
+    collectorActions: m.actions.length,
+    protection: m.protection,
+    ...(outcome.ingestion !== undefined ? { ingestion: outcome.ingestion } : {}),
+  };
+}
+
+export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
+  const m = outcome.sealed.manifest;
+  line(io.stdout, `Run ${m.runId} (case ${m.caseId}) sealed`);
+  line(io.stdout, `  bundle:          ${outcome.sealed.location}`);
+  line(io.stdout, `  manifest sha256: ${outcome.sealed.manifestSha256}`);
+  line(io.stdout, `  cluster:         ${m.cluster.name ?? ''} ${m.cluster.server}${m.cluster.kubernetesVersion ? ` (${m.cluster.kubernetesVersion})` : ''}`);
+  line(io.stdout, '');
+  line(io.stdout, '  source            status     records   objects  gaps');
+  for (const [name, s] of Object.entries(m.sources)) {
+    line(io.stdout, `  ${name.padEnd(17)} ${s.status.padEnd(9)} ${formatCount(s.records).padStart(8)} ${formatCount(s.rawObjects).padStart(9)} ${String(s.gaps.length).padStart(5)}`);
+  }
+  if (m.gaps.length) {
+    line(io.stdout, '');
+    line(io.stdout, '  run-level gaps:');
+    for (const g of m.gaps) line(io.stdout, `   - [${g.source}] ${g.reason}: ${g.detail}`);
+  }
+  if (m.protection.notes.length) {
+    line(io.stdout, '');
+    line(io.stdout, '  protection:');
+    for (const n of m.protection.notes) line(io.stdout, `   - ${n}`);
+  }
+  line(io.stdout, '');
+  line(io.stdout, `  ${m.actions.length} collector exec action(s) recorded in the manifest (read-only history reads).`);
+}
+
+export function registerCollectCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('collect')
+    .description('collect evidence from a cluster into a write-once, hashed bundle (local directory or Blob container)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: current-context)')
+    .option('--out <dir-or-url>', 'evidence directory, or Blob container URL (AZURE_STORAGE_CONNECTION_STRING for Azurite)', 'evidence')
+    .option('--since <duration>', 'container log window, e.g. 90m, 24h, 7d', '24h')
+    .option('--sources <list>', 'comma-separated sources (default: all)')
+    .option('--namespaces <list>', 'only these namespaces (comma-separated)')
+    .option('--exclude-namespaces <list>', 'skip these namespaces (comma-separated)')
+    .option('--concurrency <n>', 'concurrent API requests per source', '16')
+    .option('--case <id>', 'case / incident id (letters, digits, . _ -)')
+    .option('--requester <who>', 'who asked for this collection (chain of custody)')
+    .option('--reason <text>', 'why (chain of custody)')
+    .option('--ingest <config>', 'after sealing, ingest into Log Analytics: ingestion target JSON or file')
+    .option('--legal-hold', 'apply a legal hold to every blob (Blob output only)')
+    .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
+    .option('--json', 'print one JSON summary on stdout')
+    .action(async (flags: CollectCliOptions) => {
+      const outcome = await runCollect(flags, io);
+      if (flags.json) line(io.stdout, JSON.stringify(collectSummaryJson(outcome), null, 2));
+      else printCollectSummary(outcome, io);
+      setExit(EXIT.ok);
+    });
+}

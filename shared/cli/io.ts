@@ -1,0 +1,22 @@
+/** What a CLI command may touch of its process: streams and the environment, read once. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+}
+
+export function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: { ...process.env }, cwd: process.cwd() };
+}
+
+/** Exit codes: 0 done; 1 verification failed / unexpected error; 2 bad input or unreachable cluster. */
+export const EXIT = { ok: 0, failed: 1, input: 2 } as const;
+
+export function line(stream: NodeJS.WritableStream, text = ''): void {
+  stream.write(text + '\n');
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}

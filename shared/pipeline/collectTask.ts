@@ -1,0 +1,282 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { createNdjsonArtifact } from '../evidence/ndjson.js';
+import type {
+  ArtifactRef,
+  ClusterIdentity,
+  CollectionRequestRecord,
+  CollectorAction,
+  EvidenceStore,
+  Gap,
+  SourceStatus,
+} from '../evidence/types.js';
+import type { ProgressEvent, SourceContext } from '../sources/types.js';
+import { describeError } from '../util/errors.js';
+import { systemClock, toRfc3339, type Clock } from '../util/time.js';
+import { sha256Of } from './hashArtifact.js';
+import { shardLabel } from './plan.js';
+import { getPipelineSource } from './sources.js';
+import type { CollectTask, CollectTaskResult } from './types.js';
+
+export interface CollectTaskContext {
+  store: EvidenceStore;
+  kubeConfig: KubeConfig;
+  runId: string;
+  caseId: string;
+  request: CollectionRequestRecord;
+  cluster: ClusterIdentity;
+  clock?: Clock;
+  abortSignal?: AbortSignal;
+  progress?: (event: ProgressEvent) => void;
+  /** Max concurrent API requests inside the source (default request.concurrency ?? 16). */
+  concurrency?: number;
+}
+
+/** The summary artifact of one task: every gap and collector action in full. */
+export interface CollectTaskSummary {
+  schemaVersion: 1;
+  runId: string;
+  source: string;
+  shard?: string;
+  status: SourceStatus;
+  records: number;
+  rawObjects: number;
+  apiRequests: number;
+  gaps: Gap[];
+  actions: CollectorAction[];
+  coverage: Record<string, unknown>[];
+  artifacts: ArtifactRef[];
+  startedAt: string;
+  endedAt: string;
+}
+
+const NDJSON = 'application/x-ndjson';
+const GAP_PREVIEW = 5;
+
+/** Artifact base path of a task attempt: sources/<source>/<shard|all>[.attempt-N]. */
+function basePath(task: CollectTask, attempt: number): string {
+  const name = shardLabel(task) ?? 'all';
+  return `sources/${task.source}/${name}${attempt > 1 ? `.attempt-${attempt}` : ''}`;
+}
+
+/**
+ * Run one collect task: stream the source's rows and raw objects into write-once NDJSON
+ * artifacts, then write a summary artifact holding every gap and collector action.
+ *
+ * Idempotent under retry: a task whose summary already exists returns it unchanged; a task
+ * whose earlier attempt died midway writes under a new ".attempt-N" name, leaving the
+ * earlier artifacts untouched (evidence is never overwritten). Expected failures are gaps;
+ * an unexpected error still commits what was collected, and the task reports 'failed'.
+ */
+export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext): Promise<CollectTaskResult> {
+  const source = getPipelineSource(task.source);
+  const clock = ctx.clock ?? systemClock;
+  const shard = shardLabel(task);
+
+  let attempt = 1;
+  for (;;) {
+    const base = basePath(task, attempt);
+    const summaryPath = `${base}.summary.json`;
+    if (await ctx.store.stat(summaryPath)) {
+      return resultFromSummary(await readSummary(ctx.store, summaryPath), summaryPath, ctx.store);
+    }
+    if (!(await ctx.store.stat(`${base}.rows.ndjson.gz`))) break;
+    attempt++;
+  }
+  const base = basePath(task, attempt);
+  const startedAt = toRfc3339(clock());
+  const table = source.table;
+
+  const meta = (kind: string): Record<string, string> => ({
+    runId: ctx.runId,
+    caseId: ctx.caseId,
+    source: task.source,
+    kind,
+    ...(shard ? { shard } : {}),
+  });
+  const rows = await createNdjsonArtifact(ctx.store, `${base}.rows.ndjson.gz`, {
+    gzip: true,
+    contentType: NDJSON,
+    metadata: { ...meta('rows'), table },
+  });
+  const rawWriters = new Map<string, Awaited<ReturnType<typeof createNdjsonArtifact>>>();
+  const gaps: Gap[] = [];
+  const actions: CollectorAction[] = [];
+  const coverage: Record<string, unknown>[] = [];
+  let records = 0;
+  let rawObjects = 0;
+  let apiRequests = 0;
+  let failure: unknown;
+
+  const sourceCtx: SourceContext = {
+    kubeConfig: ctx.kubeConfig,
+    runId: ctx.runId,
+    sinceSeconds: ctx.request.sinceSeconds,
+    namespaces: {
+      ...(ctx.request.namespaces?.length ? { include: ctx.request.namespaces } : {}),
+      ...(ctx.request.excludeNamespaces?.length ? { exclude: ctx.request.excludeNamespaces } : {}),
+    },
+    concurrency: ctx.concurrency ?? ctx.request.concurrency ?? 16,
+    ...(task.shard ? { shard: task.shard } : {}),
+    ...(ctx.request.priorityPods?.length ? { priorityPods: ctx.request.priorityPods } : {}),
+    ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
+    clock,
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
+    countRequest: () => {
+      apiRequests++;
+    },
+  };
+
+  try {
+    for await (const item of source.collect(sourceCtx)) {
+      switch (item.kind) {
+        case 'row':
+          await rows.write(item.row);
+          records++;
+          if (ctx.progress && records % 10_000 === 0) ctx.progress({ source: task.source, records });
+          break;
+        case 'raw': {
+          const stream = safeStreamName(item.stream ?? 'raw');
+          let writer = rawWriters.get(stream);
+          if (!writer) {
+            writer = await createNdjsonArtifact(ctx.store, `${base}.${stream}.ndjson.gz`, {
+              gzip: true,
+              contentType: NDJSON,
+              metadata: { ...meta('raw'), stream },
+            });
+            rawWriters.set(stream, writer);
+          }
+          await writer.write(item.object);
+          rawObjects++;
+          break;
+        }
+        case 'gap':
+          gaps.push(item.gap);
+          break;
+        case 'action':
+          actions.push(item.action);
+          break;
+        case 'coverage':
+          coverage.push(item.coverage);
+          break;
+      }
+    }
+  } catch (error) {
+    failure = error;
+    gaps.push({
+      source: task.source,
+      reason: isAbort(error) ? 'timeout' : 'error',
+      detail: `collection stopped early: ${describeError(error)}; everything collected before it is kept`,
+    });
+  }
+
+  // Commit what was collected, even after a failure: partial evidence beats none.
+  const artifacts: ArtifactRef[] = [];
+  const rowsWritten = await rows.close();
+  artifacts.push({
+    path: rowsWritten.path,
+    source: task.source,
+    kind: 'rows',
+    sha256: rowsWritten.sha256,
+    bytes: rowsWritten.bytes,
+    records: rowsWritten.records,
+    contentType: NDJSON,
+    contentEncoding: 'gzip',
+    table,
+    ...(shard ? { shard } : {}),
+  });
+  for (const writer of rawWriters.values()) {
+    const w = await writer.close();
+    artifacts.push({
+      path: w.path,
+      source: task.source,
+      kind: 'raw',
+      sha256: w.sha256,
+      bytes: w.bytes,
+      records: w.records,
+      contentType: NDJSON,
+      contentEncoding: 'gzip',
+      ...(shard ? { shard } : {}),
+    });
+  }
+
+  const status: SourceStatus = failure !== undefined ? 'failed' : gaps.length > 0 ? 'partial' : 'complete';
+  const summary: CollectTaskSummary = {
+    schemaVersion: 1,
+    runId: ctx.runId,
+    source: task.source,
+    ...(shard ? { shard } : {}),
+    status,
+    records,
+    rawObjects,
+    apiRequests,
+    gaps,
+    actions,
+    coverage,
+    artifacts,
+    startedAt,
+    endedAt: toRfc3339(clock()),
+  };
+  const summaryPath = `${base}.summary.json`;
+  const written = await ctx.store.writeArtifact(summaryPath, JSON.stringify(summary, null, 2) + '\n', {
+    contentType: 'application/json',
+    metadata: meta('summary'),
+  });
+  for (const a of artifacts) await ctx.store.protect?.(a.path);
+  await ctx.store.protect?.(summaryPath);
+  return toResult(summary, {
+    path: written.path,
+    source: task.source,
+    kind: 'other',
+    sha256: written.sha256,
+    bytes: written.bytes,
+    records: 1,
+    contentType: 'application/json',
+    ...(shard ? { shard } : {}),
+  });
+}
+
+function toResult(summary: CollectTaskSummary, summaryRef: ArtifactRef): CollectTaskResult {
+  return {
+    source: summary.source,
+    ...(summary.shard ? { shard: summary.shard } : {}),
+    status: summary.status,
+    records: summary.records,
+    rawObjects: summary.rawObjects,
+    gapCount: summary.gaps.length,
+    actionCount: summary.actions.length,
+    apiRequests: summary.apiRequests,
+    artifacts: [...summary.artifacts, summaryRef],
+    gapsPreview: summary.gaps.slice(0, GAP_PREVIEW),
+    startedAt: summary.startedAt,
+    endedAt: summary.endedAt,
+  };
+}
+
+/** Read a task summary artifact back (sealing, or an idempotent retry). */
+export async function readSummary(store: EvidenceStore, path: string): Promise<CollectTaskSummary> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.read(path)) chunks.push(Buffer.from(chunk as Uint8Array));
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as CollectTaskSummary;
+}
+
+async function resultFromSummary(summary: CollectTaskSummary, path: string, store: EvidenceStore): Promise<CollectTaskResult> {
+  const info = await store.stat(path);
+  return toResult(summary, {
+    path,
+    source: summary.source,
+    kind: 'other',
+    sha256: info?.recordedSha256 ?? (await sha256Of(store, path)),
+    bytes: info?.bytes ?? 0,
+    records: 1,
+    contentType: 'application/json',
+    ...(summary.shard ? { shard: summary.shard } : {}),
+  });
+}
+
+function safeStreamName(stream: string): string {
+  return stream.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 120) || 'raw';
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}

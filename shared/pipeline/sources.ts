@@ -1,0 +1,34 @@
+import { rbacFindingsSource, workloadFindingsSource } from '../findings/source.js';
+import { KUBEFORENSYS_SOURCE_DEFINITIONS } from '../sources/index.js';
+import { snapshotSource } from '../sources/snapshot.js';
+import type { SourceDefinition } from '../sources/types.js';
+import { InputError } from '../util/errors.js';
+
+/** Every source a run can collect, in the order they are listed to users. */
+export const PIPELINE_SOURCES: readonly SourceDefinition[] = [
+  ...KUBEFORENSYS_SOURCE_DEFINITIONS,
+  snapshotSource,
+  rbacFindingsSource,
+  workloadFindingsSource,
+];
+
+const byName = new Map(PIPELINE_SOURCES.map((s) => [s.name as string, s] as const));
+
+/** Collected when a request names no sources: everything. */
+export const DEFAULT_SOURCES: readonly string[] = PIPELINE_SOURCES.map((s) => s.name);
+
+export function getPipelineSource(name: string): SourceDefinition {
+  const source = byName.get(name);
+  if (!source) {
+    throw new InputError('sources', `unknown source "${name}"; choose from ${DEFAULT_SOURCES.join(', ')}`);
+  }
+  return source;
+}
+
+/** Validate a user's source list (e.g. --sources a,b): every name known, no duplicates. */
+export function resolveSourceNames(names: readonly string[] | undefined): string[] {
+  if (!names || names.length === 0) return [...DEFAULT_SOURCES];
+  const unique = [...new Set(names.map((n) => n.trim()).filter(Boolean))];
+  for (const n of unique) getPipelineSource(n);
+  return unique;
+}
