@@ -1,0 +1,135 @@
+/**
+ * The raw baseline: the same Kubernetes API requests the collector issues for the eight
+ * KubeForenSys sources, at the same concurrency, with every body read and thrown away.
+ * It is the ceiling the collector is measured against (collector throughput / baseline).
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import https from 'node:https';
+import pLimit from 'p-limit';
+import WebSocket from 'ws';
+import { historyCommand } from '../shared/sources/historyScript.js';
+
+interface BaselineOptions {
+  sources: string[];
+  concurrency: number;
+  sinceSeconds: number;
+}
+
+interface PodLite {
+  metadata: { namespace: string; name: string };
+  spec: { containers: { name: string }[]; initContainers?: { name: string }[]; ephemeralContainers?: { name: string }[] };
+  status?: { containerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[]; initContainerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[] };
+}
+
+export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Promise<Record<string, unknown>> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('kubeconfig has no current cluster');
+  const base: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(base);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency * options.sources.length, ca: base.ca });
+  let requests = 0;
+  let bytes = 0;
+
+  const get = (path: string): Promise<Buffer | undefined> =>
+    new Promise((resolve, reject) => {
+      requests++;
+      const url = new URL(path, server);
+      const req = https.request(url, { ...base, agent, method: 'GET' }, (res) => {
+        const keep: Buffer[] = [];
+        const wantBody = (res.headers['content-type'] ?? '').includes('json');
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (wantBody) keep.push(c);
+        });
+        res.on('end', () => resolve(wantBody ? Buffer.concat(keep) : undefined));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  async function listAll(path: string): Promise<unknown[]> {
+    const items: unknown[] = [];
+    let cont: string | undefined;
+    do {
+      const sep = path.includes('?') ? '&' : '?';
+      const body = await get(`${path}${sep}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
+      const parsed = JSON.parse(body?.toString('utf8') ?? '{}') as { items?: unknown[]; metadata?: { continue?: string } };
+      items.push(...(parsed.items ?? []));
+      cont = parsed.metadata?.continue || undefined;
+    } while (cont);
+    return items;
+  }
+
+  const exec = (ns: string, pod: string, container: string): Promise<void> =>
+    new Promise((resolve) => {
+      requests++;
+      const q = new URLSearchParams({ container, stdout: 'true', stderr: 'true' });
+      for (const c of historyCommand()) q.append('command', c);
+      const url = `${server.replace(/^http/, 'ws')}/api/v1/namespaces/${ns}/pods/${pod}/exec?${q.toString()}`;
+      const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], { ...(base as WebSocket.ClientOptions), agent });
+      ws.on('message', (d: Buffer) => {
+        bytes += d.length;
+      });
+      ws.on('close', () => resolve());
+      ws.on('error', () => resolve());
+    });
+
+  const perSource: Record<string, { seconds: number; requests: number; bytes: number }> = {};
+  const timed = async (name: string, fn: () => Promise<void>) => {
+    const r0 = requests;
+    const b0 = bytes;
+    const t0 = performance.now();
+    await fn();
+    perSource[name] = { seconds: (performance.now() - t0) / 1000, requests: requests - r0, bytes: bytes - b0 };
+  };
+
+  const lists: Record<string, string[]> = {
+    events: ['/api/v1/events'],
+    serviceaccounts: ['/api/v1/serviceaccounts'],
+    suspiciouspods: ['/api/v1/pods'],
+    rbacbindings: ['/apis/rbac.authorization.k8s.io/v1/rolebindings', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings'],
+    cronjobs: ['/apis/batch/v1/cronjobs'],
+    networkpolicies: ['/apis/networking.k8s.io/v1/networkpolicies', '/api/v1/namespaces'],
+  };
+
+  const t0 = performance.now();
+  await Promise.all(
+    options.sources.map(async (source) => {
+      const limit = pLimit(options.concurrency);
+      if (source === 'containerlogs') {
+        await timed(source, async () => {
+          const pods = (await listAll('/api/v1/pods')) as PodLite[];
+          const jobs: Promise<unknown>[] = [];
+          for (const pod of pods) {
+            const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
+            const names = [...pod.spec.containers, ...(pod.spec.initContainers ?? []), ...(pod.spec.ephemeralContainers ?? [])].map((c) => c.name);
+            for (const name of names) {
+              const p = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/log?container=${encodeURIComponent(name)}&timestamps=true&sinceSeconds=${options.sinceSeconds}`;
+              jobs.push(limit(() => get(p)));
+              if ((statuses.find((s) => s.name === name)?.restartCount ?? 0) > 0) jobs.push(limit(() => get(`${p}&previous=true`)));
+            }
+          }
+          await Promise.all(jobs);
+        });
+      } else if (source === 'commandhistory') {
+        await timed(source, async () => {
+          const pods = (await listAll('/api/v1/pods')) as PodLite[];
+          const jobs: Promise<unknown>[] = [];
+          for (const pod of pods) {
+            for (const s of pod.status?.containerStatuses ?? []) {
+              if (s.state?.running) jobs.push(limit(() => exec(pod.metadata.namespace, pod.metadata.name, s.name)));
+            }
+          }
+          await Promise.all(jobs);
+        });
+      } else if (lists[source]) {
+        await timed(source, async () => {
+          await Promise.all((lists[source] ?? []).map((p) => limit(() => listAll(p))));
+        });
+      }
+    }),
+  );
+  agent.destroy();
+  return { seconds: (performance.now() - t0) / 1000, requests, bytes, perSource };
+}

@@ -1,0 +1,115 @@
+/**
+ * One benchmark stage in its own process, so its peak RSS is its own (the fixture API server
+ * runs in the parent). Usage: node dist/bench/stage.js <stage> <json-params>
+ * Prints one JSON result line on stdout.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collectorIdentity } from '../shared/evidence/custody.js';
+import { openBlobBundle } from '../shared/evidence/blobStore.js';
+import { openLocalBundle } from '../shared/evidence/localStore.js';
+import type { EvidenceStore } from '../shared/evidence/types.js';
+import { collectRun, kubeconfigFacts } from '../shared/pipeline/collectRun.js';
+import { runCollectTask } from '../shared/pipeline/collectTask.js';
+import { planCollectTasks } from '../shared/pipeline/plan.js';
+import { newRunId } from '../shared/pipeline/runId.js';
+import type { CollectTaskResult } from '../shared/pipeline/types.js';
+import pLimit from 'p-limit';
+import { rawBaseline } from './baseline.js';
+
+interface StageParams {
+  kubeconfigPath: string;
+  sources: string[];
+  concurrency: number;
+  sinceSeconds: number;
+  out?: string;
+  blobConnectionString?: string;
+  blobContainerUrl?: string;
+  podCount?: number;
+  podsPerShard?: number;
+  activityConcurrency?: number;
+}
+
+let peakRss = 0;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 25);
+
+async function openStore(p: StageParams, runId: string): Promise<EvidenceStore> {
+  if (p.blobContainerUrl && p.blobConnectionString) {
+    return openBlobBundle({ containerUrl: p.blobContainerUrl, caseId: 'bench', runId, connectionString: p.blobConnectionString });
+  }
+  return openLocalBundle(p.out ?? (await mkdtemp(join(tmpdir(), 'aks-evidence-bench-'))), runId);
+}
+
+function finish(result: Record<string, unknown>): void {
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
+  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss }) + '\n');
+}
+
+async function main(): Promise<void> {
+  const [stage, json] = process.argv.slice(2);
+  const p = JSON.parse(json ?? '{}') as StageParams;
+  const kc = new KubeConfig();
+  kc.loadFromString(await readFile(p.kubeconfigPath, 'utf8'));
+  const request = { caseId: 'bench', sources: p.sources, sinceSeconds: p.sinceSeconds, concurrency: p.concurrency };
+
+  if (stage === 'baseline') {
+    finish(await rawBaseline(kc, { sources: p.sources, concurrency: p.concurrency, sinceSeconds: p.sinceSeconds }));
+    return;
+  }
+
+  const runId = newRunId();
+  const store = await openStore(p, runId);
+  const cluster = { server: kc.getCurrentCluster()?.server ?? '', name: 'bench' };
+
+  if (stage === 'collect') {
+    const t0 = performance.now();
+    const sealed = await collectRun({
+      kubeConfig: kc,
+      store,
+      runId,
+      request,
+      collector: collectorIdentity({ runtime: 'bench' }),
+      facts: kubeconfigFacts(cluster),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const perSource: Record<string, unknown> = {};
+    for (const [name, s] of Object.entries(sealed.manifest.sources)) {
+      const bytes = sealed.manifest.artifacts.filter((a) => a.source === name).reduce((n, a) => n + a.bytes, 0);
+      const secs = s.startedAt && s.endedAt ? (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000 : seconds;
+      perSource[name] = { seconds: secs, records: s.records, objects: s.rawObjects, gaps: s.gaps.length, apiRequests: s.apiRequests ?? 0, storedBytes: bytes };
+    }
+    const storedBytes = sealed.manifest.artifacts.reduce((n, a) => n + a.bytes, 0);
+    finish({ seconds, perSource, storedBytes, artifacts: sealed.manifest.artifacts.length, actions: sealed.manifest.actions.length, location: store.location });
+    return;
+  }
+
+  if (stage === 'shards') {
+    const facts = { ...kubeconfigFacts(cluster), podCount: p.podCount ?? 0 };
+    const tasks = planCollectTasks(request, facts, { podsPerShard: p.podsPerShard ?? 250 });
+    const limit = pLimit(p.activityConcurrency ?? 10);
+    const t0 = performance.now();
+    const results = await Promise.all(
+      tasks.map((task) =>
+        limit(async () => {
+          const s0 = performance.now();
+          const r: CollectTaskResult = await runCollectTask(task, { store, kubeConfig: kc, runId, caseId: 'bench', request, cluster });
+          return { source: r.source, shard: r.shard, seconds: (performance.now() - s0) / 1000, records: r.records };
+        }),
+      ),
+    );
+    finish({ seconds: (performance.now() - t0) / 1000, shards: results });
+    return;
+  }
+  throw new Error(`unknown stage ${stage}`);
+}
+
+main().catch((error: unknown) => {
+  clearInterval(sampler);
+  process.stderr.write(`bench stage failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
