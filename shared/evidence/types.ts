@@ -1,0 +1,228 @@
+/**
+ * The evidence contract. One collection run writes one bundle:
+ *   local:  <out>/<runId>/...
+ *   blob:   <container>/<caseId>/<runId>/...
+ * An EvidenceStore is rooted at one bundle; artifact paths are relative to it, use "/" and
+ * never start with "/" or contain "..". Every artifact is written once (never overwritten),
+ * its SHA-256 computed over the stored bytes while streaming.
+ *
+ * Fixed bundle paths:
+ *   manifest.json            the sealed manifest (written once, last)
+ *   manifest.json.sha256     "<hex>  manifest.json\n"
+ *   custody/NNNN-<step>.json one custody record per step (write-once, append-only by numbering)
+ *   sources/<source>/...     rows (*.rows.ndjson.gz) and raw API objects (*.raw.ndjson.gz)
+ *   ingestion/receipt-<n>.json  one receipt per ingestion attempt
+ */
+
+export const MANIFEST_PATH = 'manifest.json';
+export const MANIFEST_SHA256_PATH = 'manifest.json.sha256';
+
+/** What the bytes of an artifact are. */
+export type ArtifactKind = 'rows' | 'raw' | 'custody' | 'receipt' | 'findings' | 'audit' | 'other';
+
+export interface ArtifactWriteOptions {
+  /** MIME type of the stored bytes, e.g. application/x-ndjson. */
+  contentType: string;
+  /** 'gzip' when the stored bytes are gzip-compressed. */
+  contentEncoding?: 'gzip';
+  /** Set at write time (metadata cannot change under an immutability policy). Values must be ASCII. */
+  metadata?: Record<string, string>;
+}
+
+/** The result of writing one artifact: what verify re-checks later. */
+export interface WrittenArtifact {
+  path: string;
+  sha256: string;
+  bytes: number;
+  /** True when the artifact already existed with identical content (an idempotent retry). */
+  alreadyExisted?: boolean;
+}
+
+/** A streaming write-once writer. close() commits; nothing is visible before it. */
+export interface ArtifactWriter {
+  readonly path: string;
+  write(chunk: Uint8Array): Promise<void>;
+  /** Commit the artifact. Throws ArtifactConflictError if it exists with other content. */
+  close(): Promise<WrittenArtifact>;
+  /** Discard an uncommitted artifact (e.g. the producing source failed). Never touches committed data. */
+  abort(): Promise<void>;
+}
+
+export interface StoredArtifactInfo {
+  path: string;
+  bytes: number;
+  /** SHA-256 recorded at write time (blob metadata / sidecar), when the store keeps one. */
+  recordedSha256?: string;
+  metadata?: Record<string, string>;
+  /** Content type recorded at write time, when the store keeps one (Blob: yes; local directory: no). */
+  contentType?: string;
+  /** 'gzip' when recorded at write time, when the store keeps it. */
+  contentEncoding?: string;
+}
+
+/** What protects the evidence against change, as the service really reported it. */
+export interface ProtectionReport {
+  /** e.g. 'local-directory' | 'azure-blob' */
+  store: string;
+  /** Version-level immutability (WORM) on the container: true/false, or 'unknown' when it could not be read. */
+  versionLevelImmutability: boolean | 'unknown';
+  /** Legal hold applied per blob, if requested. */
+  legalHold?: { requested: boolean; applied: boolean; detail?: string };
+  /** Per-blob retention policy, if requested. */
+  retentionPolicy?: { requested: boolean; applied: boolean; expiresOn?: string; detail?: string };
+  /** Plain statements of what is NOT protected and why (e.g. "Azurite answered 501 to setLegalHold"). */
+  notes: string[];
+}
+
+export interface EvidenceStore {
+  /** Where the bundle lives, safe to print (no SAS, no key), e.g. file:///abs/dir or https://acct.blob.core.windows.net/c/case/run */
+  readonly location: string;
+  /** Open a streaming write-once writer. */
+  openWriter(path: string, options: ArtifactWriteOptions): Promise<ArtifactWriter>;
+  /** Write a small artifact in one call (same write-once semantics). */
+  writeArtifact(path: string, data: Uint8Array | string, options: ArtifactWriteOptions): Promise<WrittenArtifact>;
+  /** Read the stored bytes (as stored: gzip artifacts are returned compressed). */
+  read(path: string, options?: { abortSignal?: AbortSignal }): Promise<NodeJS.ReadableStream>;
+  /** Stored size and recorded hash, or undefined when absent. */
+  stat(path: string): Promise<StoredArtifactInfo | undefined>;
+  /** Every artifact under the bundle (optionally under a prefix). */
+  list(prefix?: string): AsyncIterable<StoredArtifactInfo>;
+  /** Apply what the request asks (legal hold / retention) to a written artifact, and report honestly. */
+  protect?(path: string): Promise<void>;
+  /** What protects this bundle. */
+  protection(): Promise<ProtectionReport>;
+}
+
+/** A gap: evidence that should exist but could not be collected, and why. */
+export interface Gap {
+  source: string;
+  /** Stable machine-readable reason. */
+  reason:
+    | 'forbidden'
+    | 'unauthorized'
+    | 'not-found'
+    | 'pod-vanished'
+    | 'container-not-running'
+    | 'no-shell'
+    | 'no-history'
+    | 'exec-failed'
+    | 'retries-exhausted'
+    | 'expired-continue'
+    | 'timeout'
+    | 'not-enabled'
+    | 'unsupported'
+    | 'error';
+  /** Human-readable detail, safe to print. */
+  detail: string;
+  /** The API resource or object concerned, e.g. "pods/log default/web-1 (nginx)". */
+  resource?: string;
+  namespace?: string;
+  pod?: string;
+  container?: string;
+}
+
+/** Something the collector itself did to the cluster (execs), so it is not mistaken for the attacker. */
+export interface CollectorAction {
+  kind: 'exec';
+  /** UTC RFC 3339 start time. */
+  at: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  command: string[];
+  outcome: 'ok' | 'no-shell' | 'no-history' | 'failed' | 'vanished';
+  exitCode?: number;
+  detail?: string;
+  durationMs?: number;
+}
+
+/** A reference to one artifact, as passed between pipeline steps and recorded in the manifest. */
+export interface ArtifactRef {
+  path: string;
+  source: string;
+  kind: ArtifactKind;
+  sha256: string;
+  bytes: number;
+  /** Rows or objects in the artifact (NDJSON lines before compression). */
+  records: number;
+  contentType: string;
+  contentEncoding?: 'gzip';
+  /** The Log Analytics table the rows map to (rows artifacts only). */
+  table?: string;
+  /** Shard label when the source was sharded, e.g. "3-of-8". */
+  shard?: string;
+}
+
+export type SourceStatus = 'complete' | 'partial' | 'failed' | 'skipped';
+
+export interface SourceSummary {
+  status: SourceStatus;
+  records: number;
+  rawObjects: number;
+  gaps: Gap[];
+  artifacts: string[];
+  startedAt?: string;
+  endedAt?: string;
+  /** Kubernetes API requests issued by this source. */
+  apiRequests?: number;
+}
+
+export interface ClusterIdentity {
+  /** API server URL (never with credentials). */
+  server: string;
+  /** kubeconfig context or AKS cluster name. */
+  name?: string;
+  /** /subscriptions/.../providers/Microsoft.ContainerService/managedClusters/<name>, when known. */
+  resourceId?: string;
+  kubernetesVersion?: string;
+}
+
+export interface CollectorIdentity {
+  tool: 'aks-evidence';
+  version: string;
+  gitCommit?: string;
+  host: string;
+  /** Who ran it: OS user, managed identity client id, or Entra principal — never a token. */
+  identity?: string;
+  /** 'cli' or 'azure-functions'. */
+  runtime: string;
+}
+
+/** What was asked, by whom and why (chain of custody). */
+export interface CollectionRequestRecord {
+  caseId: string;
+  requester?: string;
+  reason?: string;
+  incidentId?: string;
+  sources: string[];
+  namespaces?: string[];
+  excludeNamespaces?: string[];
+  sinceSeconds: number;
+  concurrency?: number;
+  /** Pods named by the trigger (Sentinel entities) collected first. */
+  priorityPods?: string[];
+  legalHold?: boolean;
+  retentionDays?: number;
+}
+
+export interface Manifest {
+  schemaVersion: 1;
+  runId: string;
+  caseId: string;
+  cluster: ClusterIdentity;
+  collector: CollectorIdentity;
+  request: CollectionRequestRecord;
+  /** UTC RFC 3339. */
+  startedAt: string;
+  endedAt: string;
+  artifacts: ArtifactRef[];
+  sources: Record<string, SourceSummary>;
+  /** Run-level gaps (e.g. audit log not enabled), the most important first. */
+  gaps: Gap[];
+  actions: CollectorAction[];
+  protection: ProtectionReport;
+  /** Free-form facts from cluster resolution (auth mode, addons, diagnostic settings). */
+  clusterFacts?: Record<string, unknown>;
+  /** Snapshot coverage and other per-source reports. */
+  coverage?: Record<string, unknown>;
+}
