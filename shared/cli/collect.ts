@@ -106,7 +106,7 @@ export async function checkReachable(kc: KubeConfig, server: string, timeoutMs =
 export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfig; clusterName?: string }): Promise<CollectOutcome> {
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
-  const ingestionTarget = flags.ingest ? loadIngestionTarget(flags.ingest) : undefined;
+  const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
   const kubeConfig =
     preloaded?.kubeConfig ??
     loadKubeConfig({
