@@ -1,0 +1,174 @@
+import { AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import pLimit from 'p-limit';
+import type { Gap } from '../evidence/types.js';
+import type { ClusterFacts } from '../pipeline/types.js';
+import { AksEvidenceError, describeError } from '../util/errors.js';
+
+/**
+ * What each source needs from the Kubernetes API, checked with SelfSubjectAccessReviews
+ * before collection starts: a missing permission becomes a named gap up front ("cannot
+ * create pods/exec: no command history"), not a surprise halfway through.
+ */
+
+export interface AccessRequirement {
+  verb: 'get' | 'list' | 'create' | 'watch';
+  resource: string;
+  group?: string;
+  subresource?: string;
+}
+
+const core = (verb: AccessRequirement['verb'], resource: string, subresource?: string): AccessRequirement => ({
+  verb,
+  resource,
+  ...(subresource ? { subresource } : {}),
+});
+const grouped = (verb: AccessRequirement['verb'], group: string, resource: string): AccessRequirement => ({ verb, group, resource });
+
+/** Cluster-wide requirements per source. Sources not listed here are not reviewed. */
+export const SOURCE_ACCESS: Readonly<Record<string, readonly AccessRequirement[]>> = {
+  containerlogs: [core('list', 'pods'), core('get', 'pods', 'log')],
+  events: [core('list', 'events')],
+  commandhistory: [core('list', 'pods'), core('create', 'pods', 'exec')],
+  serviceaccounts: [core('list', 'serviceaccounts')],
+  suspiciouspods: [core('list', 'pods')],
+  rbacbindings: [
+    grouped('list', 'rbac.authorization.k8s.io', 'rolebindings'),
+    grouped('list', 'rbac.authorization.k8s.io', 'clusterrolebindings'),
+  ],
+  cronjobs: [grouped('list', 'batch', 'cronjobs')],
+  networkpolicies: [grouped('list', 'networking.k8s.io', 'networkpolicies'), core('list', 'namespaces')],
+  snapshot: [
+    core('list', 'namespaces'),
+    core('list', 'pods'),
+    core('list', 'nodes'),
+    core('list', 'configmaps'),
+    // Secrets are recorded by metadata only, but listing them still needs list secrets.
+    core('list', 'secrets'),
+    grouped('list', 'apps', 'deployments'),
+    grouped('list', 'apps', 'daemonsets'),
+    grouped('list', 'rbac.authorization.k8s.io', 'roles'),
+    grouped('list', 'rbac.authorization.k8s.io', 'clusterroles'),
+  ],
+};
+
+export function describeRequirement(r: AccessRequirement): string {
+  const resource = `${r.resource}${r.subresource ? `/${r.subresource}` : ''}`;
+  return `${r.verb} ${r.group ? `${resource}.${r.group}` : resource}`;
+}
+
+export interface AccessReviewResult {
+  access: NonNullable<ClusterFacts['access']>;
+  gaps: Gap[];
+}
+
+/**
+ * Review every requirement of the given sources (each distinct check once, cluster-wide).
+ * A source whose review could not run is reported in `gaps`, not thrown.
+ */
+export async function reviewSourceAccess(
+  kubeConfig: KubeConfig,
+  sources: readonly string[],
+  options: { concurrency?: number; abortSignal?: AbortSignal } = {},
+): Promise<AccessReviewResult> {
+  const api = kubeConfig.makeApiClient(AuthorizationV1Api);
+  const limit = pLimit(options.concurrency ?? 8);
+  const checks = new Map<string, Promise<boolean | Error>>();
+  const check = (r: AccessRequirement): Promise<boolean | Error> => {
+    const key = describeRequirement(r);
+    let p = checks.get(key);
+    if (!p) {
+      p = limit(async () => {
+        options.abortSignal?.throwIfAborted();
+        try {
+          const review = await api.createSelfSubjectAccessReview({
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: {
+                resourceAttributes: {
+                  verb: r.verb,
+                  resource: r.resource,
+                  ...(r.group ? { group: r.group } : {}),
+                  ...(r.subresource ? { subresource: r.subresource } : {}),
+                },
+              },
+            },
+          });
+          return Boolean(review.status?.allowed);
+        } catch (error) {
+          return error instanceof Error ? error : new Error(String(error));
+        }
+      });
+      checks.set(key, p);
+    }
+    return p;
+  };
+
+  const access: NonNullable<ClusterFacts['access']> = {};
+  const gaps: Gap[] = [];
+  for (const source of sources) {
+    const reqs = SOURCE_ACCESS[source];
+    if (!reqs) continue;
+    const outcomes = await Promise.all(reqs.map(async (r) => [r, await check(r)] as const));
+    const failed = outcomes.filter(([, o]) => o instanceof Error);
+    const missing = outcomes.filter(([, o]) => o === false).map(([r]) => describeRequirement(r));
+    if (failed.length) {
+      const first = failed[0]?.[1] as Error;
+      const status = kubeStatus(first);
+      gaps.push({
+        source,
+        reason: status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'error',
+        detail: `access review could not run (${status ? `HTTP ${status}` : 'no answer'}: ${safeMessage(first)}); collection will try anyway`,
+      });
+    }
+    access[source] = { allowed: missing.length === 0 && failed.length === 0, missing };
+    if (missing.length) {
+      gaps.push({
+        source,
+        reason: 'forbidden',
+        detail: `the collector's identity may not ${missing.join(', ')} (self-subject access review); grant it through Azure RBAC or a Kubernetes RoleBinding, or expect this source to be partial`,
+      });
+    }
+  }
+  return { access, gaps };
+}
+
+function kubeStatus(error: unknown): number | undefined {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'number') return code;
+  const status = (error as { status?: unknown })?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** client-node's ApiException message embeds the response body and headers: keep only the first line. */
+function safeMessage(error: Error): string {
+  return describeError(error).split('\n')[0]?.slice(0, 200) ?? '';
+}
+
+/**
+ * Count the pods for shard planning, cheaply: one list with limit=1 reads remainingItemCount;
+ * servers that do not send it are paged through (500 per page) and counted.
+ */
+export async function countPods(kubeConfig: KubeConfig, options: { pageSize?: number; maxPages?: number; abortSignal?: AbortSignal } = {}): Promise<number> {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  try {
+    const first = await api.listPodForAllNamespaces({ limit: 1 });
+    const remaining = first.metadata?.remainingItemCount;
+    if (!first.metadata?._continue) return first.items.length;
+    if (typeof remaining === 'number') return first.items.length + remaining;
+    let count = 0;
+    let cont: string | undefined;
+    const pageSize = options.pageSize ?? 500;
+    const maxPages = options.maxPages ?? 400;
+    for (let page = 0; page < maxPages; page++) {
+      options.abortSignal?.throwIfAborted();
+      const list = await api.listPodForAllNamespaces({ limit: pageSize, ...(cont ? { _continue: cont } : {}) });
+      count += list.items.length;
+      cont = list.metadata?._continue || undefined;
+      if (!cont) return count;
+    }
+    return count;
+  } catch (error) {
+    throw new AksEvidenceError('ERR_POD_COUNT', `counting pods failed (${kubeStatus(error) ?? 'no answer'}: ${safeMessage(error as Error)})`, { cause: error });
+  }
+}

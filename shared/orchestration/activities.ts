@@ -1,0 +1,220 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
+import type { ArmClientOptions } from '../cluster/arm.js';
+import { createArmClients } from '../cluster/arm.js';
+import { buildClusterKubeConfig } from '../cluster/credentials.js';
+import { resolveCluster } from '../cluster/resolveCluster.js';
+import type { AppSettings } from '../config/appSettings.js';
+import { openBlobBundle } from '../evidence/blobStore.js';
+import { collectorIdentity, CustodyLog } from '../evidence/custody.js';
+import { readManifestWithHash } from '../evidence/manifest.js';
+import type { CollectionRequestRecord, CollectorIdentity, EvidenceStore } from '../evidence/types.js';
+import { ingestTable } from '../ingestion/ingest.js';
+import { delivered, undelivered } from '../ingestion/receipt.js';
+import { runCollectTask } from '../pipeline/collectTask.js';
+import { shardLabel } from '../pipeline/plan.js';
+import { sealRun } from '../pipeline/seal.js';
+import type { ClusterFacts, CollectTaskResult, SealResult } from '../pipeline/types.js';
+import { AksEvidenceError } from '../util/errors.js';
+import type { Clock } from '../util/time.js';
+import { toActivityFailure } from './redact.js';
+import type { CollectSourceInput, IngestEvidenceInput, IngestTableOutcome, ResolveClusterInput, SealEvidenceInput } from './types.js';
+
+/**
+ * The work of each activity, runtime-agnostic: functions/ registers thin handlers that build
+ * an ActivityEnvironment from the app settings and call these. Tests call them directly with
+ * loopback endpoints. Each step gets its own credentials in process and returns references.
+ *
+ * Errors: expected failures come back as data (gaps, failed task status); what is thrown is
+ * worth a Durable retry, and is rethrown as an ActivityFailure with a redacted message, so no
+ * SDK error text that might quote a request reaches orchestration history.
+ */
+export interface ActivityEnvironment {
+  settings: AppSettings;
+  /** The app's identity: ARM, AKS (Entra), Blob Storage, Logs Ingestion. */
+  credential: TokenCredential;
+  /** ARM client options (default endpoint: settings.armEndpoint). */
+  arm?: ArmClientOptions;
+  /** Open the run's bundle (default: Blob Storage per settings). */
+  openStore?: (init: { runId: string; caseId: string; request: CollectionRequestRecord }) => Promise<EvidenceStore>;
+  collector: CollectorIdentity;
+  /** Logs Ingestion client options (tests: trust the emulator's CA). */
+  ingestionClientOptions?: LogsIngestionClientOptions;
+  clock?: Clock;
+}
+
+/** The environment of a real Functions worker: managed identity (user-assigned when AZURE_CLIENT_ID is set). */
+export function functionsActivityEnvironment(settings: AppSettings): ActivityEnvironment {
+  const clientId = settings.managedIdentityClientId;
+  const collector = collectorIdentity({
+    runtime: 'azure-functions',
+    identity: clientId ? `managed-identity client id ${clientId}` : 'managed identity (system-assigned) or developer credential',
+  });
+  return {
+    settings,
+    credential: clientId ? new DefaultAzureCredential({ managedIdentityClientId: clientId }) : new DefaultAzureCredential(),
+    collector: settings.hostName ? { ...collector, host: settings.hostName } : collector,
+  };
+}
+
+function armOptions(env: ActivityEnvironment): ArmClientOptions {
+  return { endpoint: env.settings.armEndpoint, ...env.arm };
+}
+
+async function openStore(env: ActivityEnvironment, runId: string, caseId: string, request: CollectionRequestRecord): Promise<EvidenceStore> {
+  if (env.openStore) return env.openStore({ runId, caseId, request });
+  const { evidence } = env.settings;
+  const legalHold = request.legalHold ?? env.settings.legalHoldDefault;
+  const retentionDays = request.retentionDays ?? env.settings.retentionDaysDefault;
+  return openBlobBundle({
+    containerUrl: evidence.containerUrl,
+    caseId,
+    runId,
+    ...(evidence.connectionString
+      ? // Local runs (Azurite): create the container; in Azure, infra creates it with immutability.
+        { connectionString: evidence.connectionString, createContainer: true }
+      : { credential: env.credential }),
+    legalHold,
+    ...(retentionDays !== undefined ? { retentionDays } : {}),
+    ...(env.clock ? { clock: env.clock } : {}),
+  });
+}
+
+async function step<T>(activity: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toActivityFailure(activity, error);
+  }
+}
+
+/** resolveCluster: facts only, and the run's first custody record. */
+export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvironment): Promise<ClusterFacts> {
+  return step('resolveCluster', async () => {
+    const facts = await resolveCluster({
+      cluster: input.cluster,
+      sources: input.request.sources,
+      credential: env.credential,
+      arm: armOptions(env),
+      useAdminCredentials: env.settings.useAdminCredentials,
+    });
+    const store = await openStore(env, input.runId, input.caseId, input.request);
+    await recordOnce(store, env, input.runId, input.caseId, 'collection-started', { request: input.request, cluster: facts.cluster, location: store.location });
+    return facts;
+  });
+}
+
+/** collectSource: one collect task with credentials built here; expected failures are in the result. */
+export function collectSourceStep(input: CollectSourceInput, env: ActivityEnvironment): Promise<CollectTaskResult> {
+  return step('collectSource', async () => {
+    const abortSignal = AbortSignal.timeout(env.settings.taskTimeoutSeconds * 1000);
+    const arm = createArmClients(env.credential, input.cluster.subscriptionId, armOptions(env));
+    const kube = await buildClusterKubeConfig({
+      arm,
+      cluster: input.cluster,
+      credential: env.credential,
+      authMode: input.authMode === 'local-accounts' ? 'local-accounts' : 'entra',
+      useAdmin: env.settings.useAdminCredentials,
+      abortSignal,
+    });
+    const store = await openStore(env, input.runId, input.caseId, input.request);
+    const result = await runCollectTask(input.task, {
+      store,
+      kubeConfig: kube.kubeConfig,
+      runId: input.runId,
+      caseId: input.caseId,
+      request: input.request,
+      cluster: input.identity,
+      concurrency: input.request.concurrency ?? env.settings.concurrency,
+      abortSignal,
+      ...(env.clock ? { clock: env.clock } : {}),
+    });
+    const shard = shardLabel(input.task);
+    const custody = new CustodyLog(store, { runId: input.runId, caseId: input.caseId, collector: env.collector, ...(env.clock ? { clock: env.clock } : {}) });
+    await custody.record('artifacts-sealed', {
+      source: input.task.source,
+      ...(shard ? { shard } : {}),
+      status: result.status,
+      artifacts: result.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, bytes: a.bytes, records: a.records })),
+    });
+    return result;
+  });
+}
+
+/** sealEvidence: the manifest, written once after every collect task finished. */
+export function sealEvidenceStep(input: SealEvidenceInput, env: ActivityEnvironment): Promise<SealResult> {
+  return step('sealEvidence', async () => {
+    const store = await openStore(env, input.runId, input.caseId, input.request);
+    const custody = new CustodyLog(store, { runId: input.runId, caseId: input.caseId, collector: env.collector, ...(env.clock ? { clock: env.clock } : {}) });
+    const sealed = await sealRun({
+      store,
+      runId: input.runId,
+      caseId: input.caseId,
+      request: input.request,
+      facts: input.facts,
+      results: input.results,
+      collector: env.collector,
+      startedAt: input.startedAt,
+      ...(env.clock ? { clock: env.clock } : {}),
+      onSealed: async (result) => {
+        await custody.record('manifest-sealed', { manifestSha256: result.manifestSha256, artifacts: result.artifactCount });
+      },
+    });
+    const { manifest: _manifest, ...result } = sealed;
+    return result;
+  });
+}
+
+/** ingestEvidence: one table of the sealed bundle into Log Analytics; partial delivery is data. */
+export function ingestEvidenceStep(input: IngestEvidenceInput, env: ActivityEnvironment): Promise<IngestTableOutcome> {
+  return step('ingestEvidence', async () => {
+    const target = env.settings.ingestion;
+    if (!target) return { table: input.table, status: 'skipped', rowsSent: 0, rowsFailed: 0, detail: 'no ingestion target configured (AKS_EVIDENCE_INGESTION)' };
+    const store = await openStore(env, input.runId, input.caseId, input.request);
+    const { manifest, sha256 } = await readManifestWithHash(store);
+    if (sha256 !== input.manifestSha256) {
+      throw new AksEvidenceError(
+        'ERR_MANIFEST_CHANGED',
+        `the manifest in ${store.location} has sha256 ${sha256}, not the sealed ${input.manifestSha256}: refusing to ingest; investigate the bundle`,
+      );
+    }
+    const receipt = await ingestTable({
+      store,
+      manifest,
+      config: target,
+      credential: env.credential,
+      table: input.table,
+      ...(env.ingestionClientOptions ? { clientOptions: env.ingestionClientOptions } : {}),
+      ...(env.clock ? { clock: env.clock } : {}),
+    });
+    const report = receipt.tables[input.table];
+    const counts = report ?? receipt;
+    const status: IngestTableOutcome['status'] =
+      report?.status === 'complete'
+        ? 'ingested'
+        : report?.status === 'partial'
+          ? 'partial'
+          : report?.status === 'not-configured' || report?.status === 'empty'
+            ? 'skipped'
+            : 'failed';
+    return {
+      table: input.table,
+      status,
+      rowsSent: delivered(counts),
+      rowsFailed: undelivered(counts),
+      receiptPath: receipt.path,
+      ...(report?.status === 'not-configured' ? { detail: `table ${input.table} has no DCR stream in the ingestion target` } : {}),
+      ...(receipt.error ? { detail: receipt.error.slice(0, 500) } : {}),
+    };
+  });
+}
+
+/** Record a custody step unless this run already has it (a retried activity must not log it twice). */
+async function recordOnce(store: EvidenceStore, env: ActivityEnvironment, runId: string, caseId: string, step: string, details: object): Promise<void> {
+  for await (const item of store.list('custody/')) {
+    if (new RegExp(`^custody/\\d+-${step}\\.json$`).test(item.path)) return;
+  }
+  const custody = new CustodyLog(store, { runId, caseId, collector: env.collector, ...(env.clock ? { clock: env.clock } : {}) });
+  await custody.record(step, details);
+}

@@ -1,0 +1,125 @@
+import type { ClusterIdentity, CollectionRequestRecord } from '../evidence/types.js';
+import type { ClusterFacts, CollectTask, CollectTaskResult, SealResult } from '../pipeline/types.js';
+import type { ClusterRef } from '../request/clusterRef.js';
+
+/**
+ * What travels through Durable Functions history: orchestration input/output, activity
+ * inputs/outputs and custom status. Everything is small, JSON-serializable and secret-free
+ * (history lives in plain Azure Storage tables and blobs): cluster references and facts,
+ * never a token or kubeconfig; artifact references, never evidence.
+ */
+
+/** Function names, shared by the registrations and the orchestrator. */
+export const FUNCTION_NAMES = {
+  orchestrator: 'collectEvidence',
+  resolveCluster: 'resolveCluster',
+  collectSource: 'collectSource',
+  sealEvidence: 'sealEvidence',
+  ingestEvidence: 'ingestEvidence',
+} as const;
+
+/** How the run was asked for. */
+export interface RunTrigger {
+  kind: 'http' | 'sentinel';
+  /** UTC RFC 3339, when the trigger was received. */
+  receivedAt: string;
+  /** Sentinel: incident ARM id, number and title. */
+  incidentId?: string;
+  incidentNumber?: number;
+  incidentTitle?: string;
+}
+
+/** The orchestration input. */
+export interface CollectionRunInput {
+  schemaVersion: 1;
+  /** Equal to the Durable instance id. */
+  runId: string;
+  cluster: ClusterRef;
+  request: CollectionRequestRecord;
+  trigger: RunTrigger;
+  /** Pods per shard for pod-sharded sources (from app settings at start). */
+  podsPerShard?: number;
+  /** Whether an ingestion target was configured when the run started. */
+  ingest: boolean;
+}
+
+export interface ResolveClusterInput {
+  runId: string;
+  caseId: string;
+  cluster: ClusterRef;
+  /** Its sources are access-reviewed; it is the first custody record. */
+  request: CollectionRequestRecord;
+}
+
+export interface CollectSourceInput {
+  runId: string;
+  caseId: string;
+  cluster: ClusterRef;
+  /** From resolution: how the activity gets credentials. */
+  authMode: ClusterFacts['authMode'];
+  identity: ClusterIdentity;
+  request: CollectionRequestRecord;
+  task: CollectTask;
+}
+
+export interface SealEvidenceInput {
+  runId: string;
+  caseId: string;
+  request: CollectionRequestRecord;
+  facts: ClusterFacts;
+  results: CollectTaskResult[];
+  /** UTC RFC 3339 start of the run (orchestration time). */
+  startedAt: string;
+}
+
+export interface IngestEvidenceInput {
+  runId: string;
+  caseId: string;
+  request: CollectionRequestRecord;
+  /** The Log Analytics table to ingest. */
+  table: string;
+  /** The sealed manifest's SHA-256: ingestion reads only the sealed bundle it names. */
+  manifestSha256: string;
+}
+
+/** What one ingestEvidence activity returns. */
+export interface IngestTableOutcome {
+  table: string;
+  status: 'ingested' | 'partial' | 'failed' | 'skipped';
+  rowsSent: number;
+  rowsFailed: number;
+  /** Receipt artifact path in the bundle, when one was written. */
+  receiptPath?: string;
+  detail?: string;
+}
+
+/** The run's progress as custom status: small (Durable limits it to 16 KB), updated per phase. */
+export interface RunCustomStatus {
+  phase: 'resolving' | 'collecting' | 'sealing' | 'ingesting' | 'completed';
+  /** UTC RFC 3339 (orchestration time). */
+  updatedAt: string;
+  tasks?: { total: number; finished: number; failed: number };
+  /** Per source: worst status over its tasks, records, gaps, "finished/total" tasks. */
+  sources?: Record<string, { status: string; records: number; gaps: number; tasks: string }>;
+  /** Audit log coverage found at resolution. */
+  auditLog?: 'enabled' | 'not-enabled' | 'unknown';
+  runGaps?: number;
+  podCount?: number;
+  manifest?: { location: string; sha256: string };
+}
+
+/** The orchestration output. */
+export interface CollectionRunOutput {
+  runId: string;
+  caseId: string;
+  clusterResourceId: string;
+  startedAt: string;
+  endedAt: string;
+  /** complete: every task complete; partial: some gaps or failed tasks; all evidence sealed either way. */
+  outcome: 'complete' | 'partial';
+  seal: SealResult;
+  tasks: { total: number; complete: number; partial: number; failed: number; skipped: number };
+  /** Tasks that failed after every retry (at most 20 listed). */
+  failedTasks: { source: string; shard?: string; detail: string }[];
+  ingestion?: { tables: IngestTableOutcome[]; rowsSent: number; rowsFailed: number };
+}
