@@ -47,6 +47,12 @@ export interface VerifyReport {
 
 export interface VerifyOptions {
   abortSignal?: AbortSignal;
+  /**
+   * The manifest hash recorded independently at collection time (printed by collect, kept in
+   * the case file or the Durable output). Someone able to rewrite both manifest.json and its
+   * .sha256 is caught only by this.
+   */
+  expectedManifestSha256?: string;
   /** Artifacts hashed in parallel. Default 4. */
   concurrency?: number;
   clock?: Clock;
@@ -105,6 +111,10 @@ export async function verifyBundle(store: EvidenceStore, options: VerifyOptions 
       } catch (error) {
         report.problems.push(`${MANIFEST_SHA256_PATH} is unreadable: ${describeError(error)}`);
       }
+    }
+    const expected = options.expectedManifestSha256?.trim().toLowerCase();
+    if (expected && expected !== report.manifestSha256) {
+      report.problems.push(`${MANIFEST_PATH} is not the sealed manifest: its sha256 is ${report.manifestSha256}, the expected (independently recorded) hash is ${expected}`);
     }
     try {
       manifest = validateManifest(JSON.parse(bytes.toString('utf8')));
