@@ -1,0 +1,131 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import { planCollectTasks } from '../shared/pipeline/plan.js';
+import type { ClusterFacts, CollectTaskResult, SealResult } from '../shared/pipeline/types.js';
+import { auditLogState, buildRunOutput, failedTaskResult, sourceProgress, tablesWithRows } from '../shared/orchestration/progress.js';
+import {
+  FUNCTION_NAMES,
+  type CollectionRunInput,
+  type CollectionRunOutput,
+  type CollectSourceInput,
+  type IngestEvidenceInput,
+  type IngestTableOutcome,
+  type ResolveClusterInput,
+  type RunCustomStatus,
+  type SealEvidenceInput,
+} from '../shared/orchestration/types.js';
+
+/**
+ * The collectEvidence orchestrator: resolveCluster → collectSource × each planned task (fan-out)
+ * → sealEvidence once every task has finished (fan-in) → ingestEvidence × each table with rows
+ * (when ingestion is configured) → the run summary.
+ *
+ * Deterministic: time only from context.df.currentUtcDateTime, no I/O, no environment; the
+ * plan is a pure function of the input and the resolved facts. Histories stay small:
+ * activities pass facts and artifact references, never evidence or credentials.
+ */
+
+/** Transient faults (ARM throttling, a dropped connection) get three attempts with backoff. */
+export function activityRetry(): df.RetryOptions {
+  const retry = new df.RetryOptions(5_000, 3);
+  retry.backoffCoefficient = 2;
+  retry.maxRetryIntervalInMilliseconds = 60_000;
+  return retry;
+}
+
+/**
+ * Wait for every task and keep every outcome. Task.all fails fast on the first task that
+ * still fails after its retries, while the others keep running; then each remaining task is
+ * awaited on its own. Yielding an already-scheduled task adds no new action, so the
+ * orchestration's actions are the same whichever way the tasks finish, and replay stays
+ * deterministic. Activities return expected failures as data, so this path is for faults.
+ */
+export function* settleAll<T>(context: OrchestrationContext, tasks: Task[], onFailure: (index: number, error: unknown) => T): Generator<Task, T[], unknown> {
+  try {
+    return (yield context.df.Task.all(tasks)) as T[];
+  } catch {
+    const results: T[] = [];
+    for (const [index, task] of tasks.entries()) {
+      if (!task.isCompleted && !task.isFaulted) {
+        try {
+          yield task;
+        } catch {
+          // recorded below from task.result
+        }
+      }
+      results.push(task.isCompleted ? (task.result as T) : onFailure(index, task.result));
+    }
+    return results;
+  }
+}
+
+export const collectEvidenceOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<CollectionRunInput>();
+  const now = () => context.df.currentUtcDateTime.toISOString();
+  const startedAt = now();
+  const { runId, request, cluster } = input;
+  const caseId = request.caseId;
+  const retry = activityRetry();
+  const status = (s: Omit<RunCustomStatus, 'updatedAt'>) => context.df.setCustomStatus({ ...s, updatedAt: now() } satisfies RunCustomStatus);
+
+  status({ phase: 'resolving' });
+  const resolveInput: ResolveClusterInput = { runId, caseId, cluster, request };
+  const facts = (yield context.df.callActivityWithRetry(FUNCTION_NAMES.resolveCluster, retry, resolveInput)) as ClusterFacts;
+
+  const tasks = planCollectTasks(request, facts, input.podsPerShard ? { podsPerShard: input.podsPerShard } : {});
+  const clusterStatus = {
+    auditLog: auditLogState(facts),
+    runGaps: facts.gaps.length,
+    ...(facts.podCount !== undefined ? { podCount: facts.podCount } : {}),
+  };
+  status({ phase: 'collecting', tasks: { total: tasks.length, finished: 0, failed: 0 }, sources: sourceProgress(tasks, []), ...clusterStatus });
+
+  const collect = tasks.map((task) => {
+    const collectInput: CollectSourceInput = { runId, caseId, cluster, authMode: facts.authMode, identity: facts.cluster, request, task };
+    return context.df.callActivityWithRetry(FUNCTION_NAMES.collectSource, retry, collectInput);
+  });
+  const results = yield* settleAll<CollectTaskResult>(context, collect, (i, error) => failedTaskResult(tasks[i] ?? { source: 'unknown' }, error, now()));
+  const failed = results.filter((r) => r.status === 'failed').length;
+  status({ phase: 'sealing', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus });
+
+  const sealInput: SealEvidenceInput = { runId, caseId, request, facts, results, startedAt };
+  const seal = (yield context.df.callActivityWithRetry(FUNCTION_NAMES.sealEvidence, retry, sealInput)) as SealResult;
+  const manifest = { location: seal.location, sha256: seal.manifestSha256 };
+
+  let ingestion: IngestTableOutcome[] | undefined;
+  if (input.ingest) {
+    const tables = tablesWithRows(results);
+    status({ phase: 'ingesting', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus, manifest });
+    if (tables.length > 0) {
+      const ingest = tables.map((table) => {
+        const ingestInput: IngestEvidenceInput = { runId, caseId, request, table, manifestSha256: seal.manifestSha256 };
+        return context.df.callActivityWithRetry(FUNCTION_NAMES.ingestEvidence, retry, ingestInput);
+      });
+      ingestion = yield* settleAll<IngestTableOutcome>(context, ingest, (i, error) => ({
+        table: tables[i] ?? 'unknown',
+        status: 'failed',
+        rowsSent: 0,
+        rowsFailed: 0,
+        detail: `ingest activity failed after every retry: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500),
+      }));
+    } else {
+      ingestion = [];
+    }
+  }
+
+  const output: CollectionRunOutput = buildRunOutput({
+    runId,
+    caseId,
+    clusterResourceId: cluster.resourceId,
+    startedAt,
+    endedAt: now(),
+    facts,
+    results,
+    seal,
+    ...(ingestion ? { ingestion } : {}),
+  });
+  status({ phase: 'completed', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus, manifest });
+  return output;
+};
+
+df.app.orchestration(FUNCTION_NAMES.orchestrator, collectEvidenceOrchestrator);

@@ -1,0 +1,80 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { requestDefaults, runtimeSettings } from '../shared/orchestration/environment.js';
+import { collectionInstanceId } from '../shared/orchestration/instanceId.js';
+import { startOrReuseRun } from '../shared/orchestration/startRun.js';
+import type { CollectionRunInput } from '../shared/orchestration/types.js';
+import { failureAnswer, jsonAnswer, parseJsonBody, problemAnswer } from '../shared/request/http.js';
+import { invalidRequestProblem } from '../shared/request/problem.js';
+import { parseCollectionRequest } from '../shared/request/schema.js';
+
+/**
+ * POST /api/collections — start collecting evidence from one AKS cluster.
+ *
+ * 400 (problem+json listing every invalid field) and nothing starts; 202 with the run id and
+ * status URLs when a run starts; 200 with the existing run when one for the same cluster and
+ * case already exists (unless "force": true). The Durable management URLs carry the task
+ * hub's system key: they are returned to the caller and never logged.
+ */
+export async function startCollection(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const settings = runtimeSettings();
+    const body = parseJsonBody(await request.text(), 'collection request');
+    if (!body.ok) return body.answer;
+    const receivedAt = new Date();
+    const parsed = parseCollectionRequest(body.value, { defaults: requestDefaults(settings), now: receivedAt });
+    if (!parsed.ok) {
+      context.warn(`collections: rejected request, invalid fields: ${parsed.problems.map((p) => p.field || '(body)').join(', ')}`);
+      return problemAnswer(invalidRequestProblem(parsed.problems));
+    }
+    const { cluster, record, force } = parsed.value;
+    const client = df.getClient(context);
+    const run = await startOrReuseRun(
+      client,
+      collectionInstanceId(cluster, record.caseId),
+      (runId): CollectionRunInput => ({
+        schemaVersion: 1,
+        runId,
+        cluster,
+        request: record,
+        trigger: { kind: 'http', receivedAt: receivedAt.toISOString() },
+        podsPerShard: settings.podsPerShard,
+        ingest: settings.ingestion !== undefined,
+      }),
+      { force },
+    );
+    context.log(`collections: run=${run.runId} started=${run.started} status=${run.runtimeStatus} cluster=${cluster.resourceId} case=${record.caseId}`);
+
+    const statusUrl = `${new URL(request.url).origin}/api/collections/${run.runId}`;
+    // Durable's own endpoints, on the origin the caller used.
+    const management = await client.createCheckStatusResponse(request, run.runId).json();
+    return jsonAnswer(
+      run.started ? 202 : 200,
+      {
+        runId: run.runId,
+        started: run.started,
+        runtimeStatus: run.runtimeStatus,
+        ...(run.started ? {} : { note: 'a run for this cluster and case already exists; send "force": true to start another' }),
+        caseId: record.caseId,
+        cluster: cluster.resourceId,
+        sources: record.sources,
+        sinceSeconds: record.sinceSeconds,
+        statusUrl,
+        // Durable's status, terminate, purge… URLs. They carry the system key: treat as secrets.
+        management,
+      },
+      { Location: statusUrl, 'Retry-After': '10' },
+    );
+  } catch (error) {
+    context.error(`collections: failed: ${failureAnswer(error).body}`);
+    return failureAnswer(error);
+  }
+}
+
+app.http('collections', {
+  methods: ['POST'],
+  route: 'collections',
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: startCollection,
+});
