@@ -1,0 +1,86 @@
+import type { AuditEvent } from '../audit/types.js';
+import { eventTimeMs } from '../audit/types.js';
+import type { CollectorAction } from '../evidence/types.js';
+import { HISTORY_SCRIPT, HISTORY_SHELLS } from '../sources/historyScript.js';
+
+/**
+ * Telling the collector's own actions from the attacker's. The collector reads (lists,
+ * Secret metadata) and execs one read-only script per container to fetch shell history;
+ * every one of those shows in the audit log like anything else. An audit event is marked
+ * as the collector's when:
+ *
+ *   - it is an exec of the exact history script, and its user is a known collector
+ *     identity, or the manifest records a collector exec in the same pod and container
+ *     within ACTION_SLACK_MS; or
+ *   - its user is a known collector identity and it happened during the run.
+ *
+ * The same script from an unknown identity outside any recorded action is NOT marked: that
+ * would let anyone hide behind the collector's command line.
+ */
+export const ACTION_SLACK_MS = 5 * 60_000;
+const RUN_SLACK_MS = 60_000;
+
+export interface CollectorContext {
+  /** Audit usernames of the collector (manifest collector identity, --collector-user). */
+  identities: readonly string[];
+  /** The run's [startedAt, endedAt], epoch ms. */
+  run?: { startMs: number; endMs: number };
+  actions: readonly CollectorAction[];
+}
+
+export interface ExecRequest {
+  kind: 'exec' | 'attach' | 'portforward';
+  namespace?: string;
+  pod?: string;
+  container?: string;
+  command: string[];
+}
+
+/** The exec/attach/portforward parameters from an audit event's requestURI. */
+export function execRequestOf(event: AuditEvent): ExecRequest | undefined {
+  const sub = event.objectRef?.subresource;
+  if (event.objectRef?.resource !== 'pods' || (sub !== 'exec' && sub !== 'attach' && sub !== 'portforward')) return undefined;
+  let url: URL;
+  try {
+    url = new URL(event.requestURI || '/', 'https://apiserver.invalid');
+  } catch {
+    return undefined;
+  }
+  const out: ExecRequest = { kind: sub, command: url.searchParams.getAll('command') };
+  if (event.objectRef.namespace) out.namespace = event.objectRef.namespace;
+  if (event.objectRef.name) out.pod = event.objectRef.name;
+  const container = url.searchParams.get('container');
+  if (container) out.container = container;
+  return out;
+}
+
+/** True when argv is the collector's history exec ([shell, "-c", HISTORY_SCRIPT]). */
+export function isHistoryCommand(argv: readonly string[]): boolean {
+  return argv.length === 3 && (HISTORY_SHELLS as readonly string[]).includes(argv[0]!) && argv[1] === '-c' && argv[2] === HISTORY_SCRIPT;
+}
+
+/** Why an audit event is the collector's, or undefined when it is not known to be. */
+export function collectorReasonFor(event: AuditEvent, ctx: CollectorContext): string | undefined {
+  const user = event.user?.username ?? '';
+  const known = user !== '' && ctx.identities.includes(user);
+  const exec = execRequestOf(event);
+  if (exec?.kind === 'exec' && isHistoryCommand(exec.command)) {
+    if (known) return 'collector identity ran the shell-history script';
+    const t = eventTimeMs(event);
+    const action = ctx.actions.find(
+      (a) =>
+        a.kind === 'exec' &&
+        a.namespace === exec.namespace &&
+        a.pod === exec.pod &&
+        (exec.container === undefined || a.container === exec.container) &&
+        Math.abs(Date.parse(a.at) - t) <= ACTION_SLACK_MS,
+    );
+    if (action) return `matches the collector exec recorded in the manifest at ${action.at}`;
+    return undefined;
+  }
+  if (known && ctx.run) {
+    const t = eventTimeMs(event);
+    if (t >= ctx.run.startMs - RUN_SLACK_MS && t <= ctx.run.endMs + RUN_SLACK_MS) return 'collector identity, during the collection run';
+  }
+  return undefined;
+}
