@@ -185,6 +185,8 @@ export class HistoryFileParser {
 
 export interface HistoryStreamHandlers {
   onFile?: (path: string, size: number) => void;
+  /** The file's content bytes, in order, as they arrive. */
+  onFileData?: (path: string, chunk: Buffer) => void;
   onEntries: (path: string, shell: HistoryShell, entries: HistoryEntry[]) => void;
   onFileEnd?: (path: string, size: number) => void;
 }
@@ -215,6 +217,7 @@ export class HistoryStreamParser {
         const piece = chunk.subarray(offset, offset + take);
         offset += take;
         this.current.remaining -= take;
+        this.handlers.onFileData?.(this.current.path, piece);
         const entries = this.current.parser.push(piece);
         if (entries.length > 0) this.handlers.onEntries(this.current.path, this.current.parser.shell, entries);
         if (this.current.remaining === 0) this.finishFile();
