@@ -106,7 +106,7 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
         status: 'failed',
         rowsSent: 0,
         rowsFailed: 0,
-        detail: `ingest activity failed after every retry: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500),
+        detail: `ingest activity failed after every retry: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim() ?? ''}`.slice(0, 500),
       }));
     } else {
       ingestion = [];

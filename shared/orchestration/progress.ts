@@ -18,7 +18,8 @@ export function auditLogState(facts: ClusterFacts | undefined): RunCustomStatus[
 
 /** A result standing in for a task whose activity still failed after every retry. */
 export function failedTaskResult(task: CollectTask, error: unknown, at: string): CollectTaskResult {
-  const message = error instanceof Error ? error.message : String(error);
+  // The failure's reason line only: the rest is the worker's stack trace.
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim() ?? '';
   const detail = `collect activity failed after every retry: ${message}`.slice(0, MAX_DETAIL);
   const shard = shardLabel(task);
   const gap: Gap = { source: task.source, reason: 'retries-exhausted', detail };
