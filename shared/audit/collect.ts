@@ -4,7 +4,7 @@ import type { Gap } from '../evidence/types.js';
 import type { ClusterFacts } from '../pipeline/types.js';
 import type { SourceItem } from '../sources/types.js';
 import { toRfc3339 } from '../util/time.js';
-import { createAuditLabeler, type AuditLabelerOptions } from './label.js';
+import { createAuditLabeler, type AuditLabeler, type AuditLabelerOptions } from './label.js';
 import type { AuditParseProblem } from './parse.js';
 import { exportAuditLogs, readAuditFromStorage, type AuditLogTable } from './query.js';
 import { loadAuditRules, type AuditRule } from './rules.js';
@@ -97,11 +97,6 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
 
   const rules = options.rules ?? (await loadAuditRules());
   const labeler = createAuditLabeler(rules, options.labeler);
-  const dedupe = new AuditDeduper();
-  const select = new FinalStageSelector();
-  let events = 0;
-  let finalEvents = 0;
-  const labelCounts: Record<string, number> = {};
   const destinations: string[] = [];
 
   const streams: { name: string; events: () => AsyncIterable<AuditEvent> }[] = [];
@@ -168,29 +163,12 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
     gaps.push({ source: AUDIT_SOURCE, reason: 'unsupported', detail: 'kube-audit is enabled but goes only to an Event Hub or a partner destination, which the collector cannot read back' });
   }
 
-  const labelRows = function* (labels: AuditLabel[]): Generator<SourceItem> {
-    for (const label of labels) {
-      labelCounts[label.ruleId] = (labelCounts[label.ruleId] ?? 0) + 1;
-      yield { kind: 'row', row: auditLabelRow(label) };
-    }
+  // Several destinations hold the same events: one pass over all of them, so evidence holds each once.
+  const stats: AuditItemStats = { events: 0, finalEvents: 0, labels: {} };
+  const all = async function* (): AsyncGenerator<AuditEvent> {
+    for (const stream of streams) yield* stream.events();
   };
-
-  // Several destinations hold the same events: one deduper across all, so evidence holds each once.
-  for (const stream of streams) {
-    for await (const event of stream.events()) {
-      if (!dedupe.isNew(event)) continue;
-      events++;
-      yield { kind: 'raw', object: event, stream: AUDIT_STREAM };
-      for (const e of select.push(event)) {
-        finalEvents++;
-        yield* labelRows(labeler.push(e));
-      }
-    }
-  }
-  for (const e of select.flushStarted()) {
-    finalEvents++;
-    yield* labelRows(labeler.push(e));
-  }
+  yield* auditItems(all(), labeler, stats);
 
   for (const gap of gaps) yield { kind: 'gap', gap };
   if (problemCount > 0) {
@@ -211,12 +189,54 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
         categories: audit.categories,
         destinations,
         window,
-        events,
-        finalEvents,
-        labels: labelCounts,
+        events: stats.events,
+        finalEvents: stats.finalEvents,
+        labels: stats.labels,
         rules: labeler.active.map((r) => r.id),
         inactiveRules: labeler.inactive,
       },
     },
   };
+}
+
+export interface AuditItemStats {
+  /** Distinct (auditID, stage) events kept as evidence. */
+  events: number;
+  /** Requests labelled (one final-stage event each). */
+  finalEvents: number;
+  /** Labels per rule id. */
+  labels: Record<string, number>;
+}
+
+/**
+ * Audit events → source items: every distinct event as a raw object (stream 'audit'), and
+ * one auditfindings_CL row per label of its request's final-stage event. Feed events in
+ * time order for the threshold and correlate rules.
+ */
+export async function* auditItems(
+  events: AsyncIterable<AuditEvent> | Iterable<AuditEvent>,
+  labeler: AuditLabeler,
+  stats: AuditItemStats = { events: 0, finalEvents: 0, labels: {} },
+): AsyncGenerator<SourceItem> {
+  const dedupe = new AuditDeduper();
+  const select = new FinalStageSelector();
+  const labelRows = function* (labels: AuditLabel[]): Generator<SourceItem> {
+    for (const label of labels) {
+      stats.labels[label.ruleId] = (stats.labels[label.ruleId] ?? 0) + 1;
+      yield { kind: 'row', row: auditLabelRow(label) };
+    }
+  };
+  for await (const event of events) {
+    if (!dedupe.isNew(event)) continue;
+    stats.events++;
+    yield { kind: 'raw', object: event, stream: AUDIT_STREAM };
+    for (const e of select.push(event)) {
+      stats.finalEvents++;
+      yield* labelRows(labeler.push(e));
+    }
+  }
+  for (const e of select.flushStarted()) {
+    stats.finalEvents++;
+    yield* labelRows(labeler.push(e));
+  }
 }
