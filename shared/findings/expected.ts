@@ -1,4 +1,4 @@
-import type { GrantPath, SubjectRef } from './types.js';
+import { severityRank, type GrantPath, type Severity, type SubjectRef } from './types.js';
 
 /**
  * Default bindings of Kubernetes (the RBAC bootstrap policy the API server creates) and of AKS,
@@ -20,6 +20,8 @@ export interface ExpectedBinding {
   subject: SubjectRef;
   /** RBAC rule ids this default grant triggers; '*' for every rule. */
   ruleIds: readonly string[] | '*';
+  /** Expected only up to this severity (a default role that gained a capability is not hidden). */
+  maxSeverity?: Severity;
   why: string;
 }
 
@@ -92,7 +94,17 @@ const crb = (
   subject: SubjectRef,
   ruleIds: readonly string[] | '*',
   why: string,
-): ExpectedBinding => ({ bindingKind: 'ClusterRoleBinding', bindingName: name, roleKind: 'ClusterRole', roleName, subject, ruleIds, why });
+): ExpectedBinding => ({
+  bindingKind: 'ClusterRoleBinding',
+  bindingName: name,
+  roleKind: 'ClusterRole',
+  roleName,
+  subject,
+  ruleIds,
+  // A public default binding is expected only while its role grants nothing risky.
+  ...(ruleIds === PUBLIC ? { maxSeverity: 'low' as const } : {}),
+  why,
+});
 
 const rb = (
   namespace: string,
@@ -147,6 +159,7 @@ export const EXPECTED_BINDINGS: readonly ExpectedBinding[] = [
 /** The expected-list entry a finding matches, if any. */
 export function findExpected(
   ruleId: string,
+  severity: Severity,
   subject: SubjectRef,
   grant: Pick<GrantPath, 'bindingKind' | 'bindingName' | 'bindingNamespace' | 'roleKind' | 'roleName'>,
   list: readonly ExpectedBinding[] = EXPECTED_BINDINGS,
@@ -161,6 +174,7 @@ export function findExpected(
       e.subject.kind === subject.kind &&
       e.subject.name === subject.name &&
       (e.subject.namespace ?? undefined) === (subject.namespace ?? undefined) &&
-      (e.ruleIds === '*' || e.ruleIds.includes(ruleId)),
+      (e.ruleIds === '*' || e.ruleIds.includes(ruleId)) &&
+      (e.maxSeverity === undefined || severityRank(severity) <= severityRank(e.maxSeverity)),
   );
 }

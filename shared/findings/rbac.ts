@@ -481,7 +481,7 @@ function finding(
   cap: number,
   expectedList: readonly ExpectedBinding[],
 ): RbacFinding {
-  const expected = findExpected(rule.id, subject, grant, expectedList);
+  const expected = findExpected(rule.id, severity, subject, grant, expectedList);
   const workloads = subjectCoversServiceAccounts(subject)
     ? model.workloads.filter((w) => subjectCoversServiceAccount(subject, w.namespace, w.serviceAccount))
     : [];
