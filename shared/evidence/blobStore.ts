@@ -100,8 +100,10 @@ function containerClientFor(options: BlobBundleOptions): ContainerClient {
     return client;
   }
   if (options.credential) {
-    if (!bareUrl.startsWith('https://') && !parsed.pathStyle) {
-      throw new EvidenceStoreError('an Entra credential needs an https:// Blob URL');
+    if (!bareUrl.startsWith('https://')) {
+      throw new EvidenceStoreError(
+        `an Entra credential needs an https:// Blob URL, not ${bareUrl}; for Azurite use its connection string (AZURE_STORAGE_CONNECTION_STRING)`,
+      );
     }
     return new ContainerClient(bareUrl, options.credential);
   }
@@ -175,7 +177,12 @@ interface ProtectionAttempts {
   unsupported?: string;
   /** The last refusal that was not "unsupported" (e.g. 409 because the container lacks immutability support). */
   lastFailure?: string;
+  /** The same refusal repeated without any success: after a few, stop asking. */
+  repeatedRefusal?: { key: string; count: number };
 }
+
+/** Identical refusals (same status and code) in a row, with no success, after which attempts stop. */
+const REFUSALS_BEFORE_GIVING_UP = 3;
 
 class BlobEvidenceStore implements EvidenceStore {
   readonly location: string;
@@ -312,8 +319,14 @@ class BlobEvidenceStore implements EvidenceStore {
     const what = `${operation} answered ${describeRest(error)}`;
     if (status === 501 || code === 'APINotImplemented' || code === 'FeatureNotSupported' || code === 'NotImplemented') {
       state.unsupported = `${what}: the service does not support it${this.location.startsWith('http://') ? ' (Azurite does not implement immutability policies or legal holds)' : ''}`;
-    } else {
-      state.lastFailure = `${what} for ${path}`;
+      return;
+    }
+    state.lastFailure = `${what} for ${path}`;
+    const key = `${status ?? ''} ${code ?? ''}`;
+    state.repeatedRefusal = state.repeatedRefusal?.key === key ? { key, count: state.repeatedRefusal.count + 1 } : { key, count: 1 };
+    if (state.applied === 0 && state.repeatedRefusal.count >= REFUSALS_BEFORE_GIVING_UP) {
+      // e.g. 409 on every blob because the container lacks version-level immutability support.
+      state.unsupported = `${what} on ${state.repeatedRefusal.count} artifacts in a row, never succeeding: stopped asking (does the container have version-level immutability support enabled?)`;
     }
   }
 
@@ -322,12 +335,15 @@ class BlobEvidenceStore implements EvidenceStore {
     return this.tagsMode !== false;
   }
 
-  /** The service refused index tags (403): in 'auto' mode drop them for the rest of the run and say so. */
-  tagsRefused(error: unknown): boolean {
-    if (this.tagsMode !== 'auto' || restInfo(error).status !== 403) return false;
+  /** In 'auto' mode a 403 on a write with tags may be the tags alone: the writer retries without them. */
+  mayDropTags(error: unknown): boolean {
+    return this.tagsMode === 'auto' && restInfo(error).status === 403;
+  }
+
+  /** The write without tags worked: drop tags for the rest of the run and say so. */
+  tagsDropped(error: unknown): void {
     this.tagsMode = false;
     this.tagsNote = `Blob index tags were not set: the service refused them (${describeRest(error)}; setting tags needs the tags/write data action, e.g. Storage Blob Data Owner). The same facts are in each blob's metadata.`;
-    return true;
   }
 
   get caseId(): string {
@@ -603,8 +619,9 @@ class BlobArtifactWriter implements ArtifactWriter {
     try {
       await commitOnce(withTags);
     } catch (error) {
-      if (withTags && this.store.tagsRefused(error)) await commitOnce(false);
-      else throw error;
+      if (!withTags || !this.store.mayDropTags(error)) throw error;
+      await commitOnce(false);
+      this.store.tagsDropped(error);
     }
   }
 

@@ -215,6 +215,7 @@ class LocalArtifactWriter implements ArtifactWriter {
   private state: WriterState = 'open';
   /** Serializes writes, so calls that are not awaited still land in order. */
   private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
 
   constructor(
     readonly path: string,
@@ -234,8 +235,6 @@ class LocalArtifactWriter implements ArtifactWriter {
     });
     return next;
   }
-
-  private failure: unknown;
 
   private async append(chunk: Uint8Array): Promise<void> {
     if (this.state === 'failed') throw this.failure;
