@@ -51,6 +51,11 @@ export interface IngestBundleOptions {
   credential: TokenCredential;
   /** Tables to ingest (default: every table with rows artifacts in the manifest). */
   tables?: string[];
+  /**
+   * Only these rows artifacts (paths from the manifest), e.g. one shard's: lets an orchestrator
+   * fan a large table out over several activities. Default: all of the tables' artifacts.
+   */
+  artifactPaths?: string[];
   /** Requests in flight per table. Default config.maxConcurrency. */
   concurrency?: number;
   /** Overrides config.retry. */
@@ -139,7 +144,16 @@ async function claimAttempt(store: EvidenceStore, start: (attempt: number) => ob
 export async function ingestBundle(options: IngestBundleOptions): Promise<IngestionReceipt> {
   const { store, manifest, config } = options;
   const clock = options.clock ?? systemClock;
-  const tables = selectTables(manifest, options.tables);
+  let tables = selectTables(manifest, options.tables);
+  const byTable = rowsArtifactsByTable(manifest);
+  if (options.artifactPaths) {
+    const wanted = new Set(options.artifactPaths);
+    const known = new Set([...byTable.values()].flat().map((a) => a.path));
+    const missing = [...wanted].filter((p) => !known.has(p));
+    if (missing.length) throw new InputError('artifactPaths', `not rows artifacts of this manifest: ${missing.slice(0, 5).join(', ')}`);
+    for (const [t, refs] of byTable) byTable.set(t, refs.filter((a) => wanted.has(a.path)));
+  }
+  if (options.artifactPaths && !options.tables) tables = tables.filter((t) => (byTable.get(t) ?? []).length > 0);
   const startedAt = toRfc3339(clock());
   const endpoint = printableEndpoint(config);
   const attempt = await claimAttempt(store, (n) => ({
@@ -162,8 +176,6 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
   const client = new LogsIngestionClient(config.endpoint, options.credential, clientOptions);
   const budget: RetryBudget = { ...config.retry, ...stripUndefined(options.retryBudget ?? {}) };
   const concurrency = Math.max(1, options.concurrency ?? config.maxConcurrency);
-  const byTable = rowsArtifactsByTable(manifest);
-
   const reports: Record<string, TableIngestionReport> = {};
   let failure: unknown;
   for (const table of tables) {

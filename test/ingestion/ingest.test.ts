@@ -255,6 +255,20 @@ describe('ingestBundle into the Logs Ingestion emulator', () => {
     expectAccounted(a);
   });
 
+  test('a large table fanned out by artifact: parallel attempts, one artifact each, every row once', async () => {
+    const b = await bundle();
+    const paths = b.manifest.artifacts.filter((a) => a.table === 'kubelogs_CL').map((a) => a.path);
+    expect(paths).toHaveLength(2);
+    const receipts = await Promise.all(paths.map((p) => ingestBundle(options(b, { artifactPaths: [p] }))));
+    expect(receipts.map((r) => Object.keys(r.tables))).toEqual([['kubelogs_CL'], ['kubelogs_CL']]);
+    expect(receipts.reduce((n, r) => n + r.rowsAcknowledged, 0)).toBe(ROWS['kubelogs_CL']);
+    for (const r of receipts) expectAccounted(r);
+    expect(landed(b.manifest.runId)['kubelogs_CL']).toEqual({ rows: ROWS['kubelogs_CL'], distinct: ROWS['kubelogs_CL'] });
+    const all = await ingestTable({ ...options(b), table: 'kubelogs_CL' });
+    expect(all).toMatchObject({ rowsSkipped: ROWS['kubelogs_CL'], rowsAcknowledged: 0 });
+    await expect(ingestBundle(options(b, { artifactPaths: ['sources/nope.rows.ndjson.gz'] }))).rejects.toThrow(/artifactPaths: not rows artifacts/);
+  });
+
   test('abort mid-ingest: receipt says aborted, rows still accounted for, a later attempt completes without duplicates', async () => {
     const b = await bundle();
     const controller = new AbortController();
