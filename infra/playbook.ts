@@ -1,0 +1,179 @@
+/**
+ * The Microsoft Sentinel playbook (a Consumption Logic App with the incident trigger):
+ *   1. read the Function key from Key Vault with the playbook's managed identity;
+ *   2. POST the incident (the trigger body as is) to /api/incidents/sentinel;
+ *   3. per run started (one per AKS cluster in the incident): poll the run's status URL until
+ *      the orchestration is no longer running, bounded by a timeout;
+ *   4. comment on the incident with the evidence location and the manifest SHA-256 (or why
+ *      nothing was collected).
+ *
+ * Why a Function key from Key Vault, not Entra ID: the HTTP functions use authLevel 'function',
+ * and App Service authentication would need an Entra app registration, which an ARM template
+ * cannot create. The key is generated at deployment time, stored only in Key Vault (the Functions
+ * host is configured to keep its keys there, AzureWebJobsSecretStorageType=keyvault), and the
+ * playbook may read that one secret and nothing else. Run history never shows it (secureData).
+ */
+import type { JsonObject } from './arm.js';
+
+/** The route the playbook calls (registered by functions/ with authLevel 'function'). */
+export const SENTINEL_ROUTE = '/api/incidents/sentinel';
+
+/** Host function key name: letters only, so the host's Key Vault secret name needs no escaping. */
+export const FUNCTION_KEY_NAME = 'sentinelPlaybook';
+/** The Key Vault secret the Functions host reads that key from (its naming convention). */
+export const FUNCTION_KEY_SECRET_NAME = `host--functionKey--${FUNCTION_KEY_NAME}`;
+
+/**
+ * What the playbook reads from the Function's answers. The POST answers
+ * `{ runs: [{ runId, clusterResourceId, statusQueryGetUri, ... }] }`; the status URL is the
+ * Durable Functions instance status (runtimeStatus, output = CollectionRunOutput).
+ */
+export const PLAYBOOK_CONTRACT = {
+  runsField: 'runs',
+  runIdField: 'runId',
+  clusterField: 'clusterResourceId',
+  statusUrlField: 'statusQueryGetUri',
+  runtimeStatusField: 'runtimeStatus',
+  /** Durable runtime statuses that mean "still going". */
+  runningStatuses: ['Pending', 'Running', 'ContinuedAsNew'],
+  /** Paths in the orchestration output (shared/orchestration/types.ts CollectionRunOutput). */
+  output: {
+    outcome: ['output', 'outcome'],
+    location: ['output', 'seal', 'location'],
+    manifestPath: ['output', 'seal', 'manifestPath'],
+    manifestSha256: ['output', 'seal', 'manifestSha256'],
+  },
+} as const;
+
+const SENTINEL_CONNECTION = "@parameters('$connections')['azuresentinel']['connectionId']";
+const INCIDENT_ARM_ID = "@triggerBody()?['object']?['id']";
+const FUNCTION_KEY = "@{body('Get_function_key')?['value']}";
+const STATUS = "body('Get_run_status')";
+const item = (field: string): string => `items('For_each_run')?['${field}']`;
+const statusPath = (path: readonly string[]): string => `${STATUS}${path.map((s) => `?['${s}']`).join('')}`;
+
+function comment(message: string, runAfter: JsonObject): JsonObject {
+  return {
+    type: 'ApiConnection',
+    runAfter,
+    inputs: {
+      host: { connection: { name: SENTINEL_CONNECTION } },
+      method: 'post',
+      path: '/Incidents/Comment',
+      body: { incidentArmId: INCIDENT_ARM_ID, message },
+    },
+  };
+}
+
+/** The workflow definition (Logic Apps workflow definition language). */
+export function buildPlaybookDefinition(): JsonObject {
+  const c = PLAYBOOK_CONTRACT;
+  const running = `createArray(${c.runningStatuses.map((s) => `'${s}'`).join(', ')})`;
+  const runtimeStatus = `${STATUS}?['${c.runtimeStatusField}']`;
+  const resultMessage = [
+    '<p><b>aks-evidence</b>: collection run @{', item(c.runIdField), '} for cluster @{', item(c.clusterField), '} ',
+    "ended with status @{coalesce(", runtimeStatus, ", 'Unknown (timed out waiting)')}",
+    ' (outcome: @{coalesce(', statusPath(c.output.outcome), ", 'n/a')}).</p>",
+    '<p>Evidence location: @{coalesce(', statusPath(c.output.location), ", 'not sealed')}<br/>",
+    'Manifest: @{coalesce(', statusPath(c.output.manifestPath), ", 'n/a')}<br/>",
+    'Manifest SHA-256: @{coalesce(', statusPath(c.output.manifestSha256), ", 'n/a')}</p>",
+    '<p>Verify with <code>aks-evidence verify</code> against the manifest hash above; ',
+    'query the rows with <code>AksEvidenceTimeline(runId="@{', item(c.runIdField), '}")</code>.</p>',
+  ].join('');
+  const notStartedMessage = [
+    '<p><b>aks-evidence</b>: no collection started for this incident. ',
+    "The function answered HTTP @{outputs('Start_collection')?['statusCode']}: ",
+    "@{coalesce(body('Start_collection')?['detail'], body('Start_collection')?['title'], string(body('Start_collection')))}</p>",
+  ].join('');
+
+  const keyUnavailableMessage = [
+    '<p><b>aks-evidence</b>: no collection started for this incident: the playbook could not read the Function key ',
+    "from Key Vault (HTTP @{outputs('Get_function_key')?['statusCode']}). Check that the playbook's managed identity ",
+    `has Key Vault Secrets User on the secret ${FUNCTION_KEY_SECRET_NAME}.</p>`,
+  ].join('');
+
+  return {
+    $schema: 'https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#',
+    contentVersion: '1.0.0.0',
+    parameters: {
+      $connections: { type: 'Object', defaultValue: {} },
+      functionBaseUrl: { type: 'String' },
+      functionKeySecretUri: { type: 'String' },
+      pollIntervalSeconds: { type: 'Int', defaultValue: 60 },
+      collectionTimeout: { type: 'String', defaultValue: 'PT2H' },
+    },
+    triggers: {
+      Microsoft_Sentinel_incident: {
+        type: 'ApiConnectionWebhook',
+        inputs: {
+          body: { callback_url: '@{listCallbackUrl()}' },
+          host: { connection: { name: SENTINEL_CONNECTION } },
+          path: '/incident-creation',
+        },
+      },
+    },
+    actions: {
+      Get_function_key: {
+        type: 'Http',
+        runAfter: {},
+        inputs: {
+          method: 'GET',
+          uri: "@{parameters('functionKeySecretUri')}?api-version=7.4",
+          authentication: { type: 'ManagedServiceIdentity', audience: 'https://vault.azure.net' },
+        },
+        runtimeConfiguration: { secureData: { properties: ['outputs'] } },
+      },
+      Start_collection: {
+        type: 'Http',
+        runAfter: { Get_function_key: ['Succeeded'] },
+        inputs: {
+          method: 'POST',
+          uri: `@{parameters('functionBaseUrl')}${SENTINEL_ROUTE}`,
+          headers: { 'Content-Type': 'application/json', 'x-functions-key': FUNCTION_KEY },
+          body: '@triggerBody()',
+          retryPolicy: { type: 'exponential', count: 4, interval: 'PT15S' },
+        },
+        // 202 + Location would otherwise make Logic Apps poll the status URL itself, for one run only.
+        operationOptions: 'DisableAsyncPattern',
+        runtimeConfiguration: { secureData: { properties: ['inputs'] } },
+      },
+      Comment_key_unavailable: comment(keyUnavailableMessage, { Get_function_key: ['Failed', 'TimedOut'] }),
+      Comment_not_started: comment(notStartedMessage, { Start_collection: ['Failed', 'TimedOut'] }),
+      For_each_run: {
+        type: 'Foreach',
+        runAfter: { Start_collection: ['Succeeded'] },
+        foreach: `@body('Start_collection')?['${c.runsField}']`,
+        actions: {
+          Wait_for_run: {
+            type: 'Until',
+            runAfter: {},
+            expression: `@not(contains(${running}, coalesce(${runtimeStatus}, 'Running')))`,
+            limit: { count: 1000, timeout: "@{parameters('collectionTimeout')}" },
+            actions: {
+              Delay: {
+                type: 'Wait',
+                runAfter: {},
+                inputs: { interval: { count: "@parameters('pollIntervalSeconds')", unit: 'Second' } },
+              },
+              Get_run_status: {
+                type: 'Http',
+                runAfter: { Delay: ['Succeeded'] },
+                inputs: {
+                  method: 'GET',
+                  uri: `@{${item(c.statusUrlField)}}`,
+                  headers: { 'x-functions-key': FUNCTION_KEY },
+                  retryPolicy: { type: 'exponential', count: 4, interval: 'PT10S' },
+                },
+                operationOptions: 'DisableAsyncPattern',
+                // The status URL carries a system key.
+                runtimeConfiguration: { secureData: { properties: ['inputs'] } },
+              },
+            },
+          },
+          Comment_result: comment(resultMessage, { Wait_for_run: ['Succeeded', 'Failed', 'TimedOut'] }),
+        },
+      },
+    },
+    outputs: {},
+  };
+}
