@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
+import { fileURLToPath } from 'node:url';
 import { readNdjson } from '../evidence/ndjson.js';
 import type { EvidenceStore, Manifest } from '../evidence/types.js';
 import { verifyBundle } from '../evidence/verify.js';
@@ -51,14 +52,14 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     const outcome = await runCollect(flagsForCollect, io, { kubeConfig: kc, clusterName: 'simulated-compromise' });
     const manifest = outcome.sealed.manifest;
     if (flags.json) {
-      const store = await openExistingRun(outcome.sealed.location.replace(/^file:\/\//, ''), io);
+      const store = await openExistingRun(outcome.sealed.location, io);
       const report = await verifyBundle(store);
       line(io.stdout, JSON.stringify({ simulated: true, runId: manifest.runId, bundle: outcome.sealed.location, manifestSha256: outcome.sealed.manifestSha256, verified: report.ok }, null, 2));
       return report.ok ? EXIT.ok : EXIT.failed;
     }
     printCollectSummary(outcome, io);
 
-    const store = await openExistingRun(outcome.sealed.location.replace(/^file:\/\//, ''), io);
+    const store = await openExistingRun(outcome.sealed.location, io);
     line(io.stdout, '');
     line(io.stdout, '== verify ==');
     const report = await verifyBundle(store);
@@ -83,7 +84,7 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     for (const r of warn.out) line(io.stdout, `  ${s(r.TimeGenerated)} ${s(r.reason)} ${s(r.involved_object_kind)}/${s(r.involved_object_name)}: ${s(r.message)}`);
     line(io.stdout, '');
     line(io.stdout, `Collector's own actions: ${manifest.actions.length} exec(s), each recorded with pod, container, command and outcome in manifest.json.`);
-    line(io.stdout, `Re-check any time: npx aks-evidence verify ${store.location.replace(/^file:\/\//, '')}`);
+    line(io.stdout, `Re-check any time: npx aks-evidence verify ${fileURLToPath(store.location)}`);
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
     await cluster.stop();

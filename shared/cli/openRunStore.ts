@@ -27,7 +27,11 @@ export async function openRunStore(options: RunStoreOptions): Promise<EvidenceSt
       containerUrl: options.out,
       caseId: options.caseId,
       runId: options.runId,
-      ...(options.connectionString ? { connectionString: options.connectionString } : { credential: new DefaultAzureCredential() }),
+      // A connection string means Azurite or a dev account: create the container if missing.
+      // With an Entra identity the container must come from infra (WORM is set at creation).
+      ...(options.connectionString
+        ? { connectionString: options.connectionString, createContainer: true }
+        : { credential: new DefaultAzureCredential() }),
       ...(options.legalHold !== undefined ? { legalHold: options.legalHold } : {}),
       ...(options.retentionDays !== undefined ? { retentionDays: options.retentionDays } : {}),
     });

@@ -14,7 +14,7 @@ export async function openExistingRun(location: string, io: CliIo): Promise<Evid
     const cs = io.env.AZURE_STORAGE_CONNECTION_STRING;
     return openEvidenceLocation(location, cs ? { connectionString: cs } : { credential: new DefaultAzureCredential() });
   }
-  return openEvidenceLocation(resolve(io.cwd, location), {});
+  return openEvidenceLocation(location.startsWith('file://') ? location : resolve(io.cwd, location), {});
 }
 
 type Report = Awaited<ReturnType<typeof verifyBundle>>;
