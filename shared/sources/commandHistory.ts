@@ -108,6 +108,44 @@ function runningTargets(pod: Record<string, unknown>): { running: PodContainer[]
   return { running, notRunning };
 }
 
+export interface HistoryExecOutcome {
+  /** The CollectorAction outcome of this exec; 'no-shell' means: try the next shell. */
+  action: CollectorAction['outcome'];
+  /** The gap to record, if any. */
+  gap?: Gap['reason'];
+  detail: string;
+}
+
+/**
+ * What one finished history exec means. Pure, so every branch is testable without a runtime:
+ *   the shell binary is missing      → no-shell (the next shell is tried)
+ *   the runtime could not start it   → failed + exec-failed
+ *   success, files read              → ok
+ *   success, no files                → no-history + no-history gap
+ *   non-zero exit, no status, garbled output → failed + exec-failed (rows already read are kept)
+ */
+export function historyExecOutcome(shell: string, result: PodExecResult, filesRead: number, protocolError?: Error): HistoryExecOutcome {
+  const said = `${result.message ?? ''} ${result.stderr}`;
+  const describe = [result.message, result.stderr.trim() ? `stderr: ${result.stderr.trim().slice(0, 300)}` : ''].filter(Boolean).join('; ') || 'no detail';
+  const shellMissing =
+    result.stdoutBytes === 0 &&
+    MISSING_BINARY.test(said) &&
+    (result.end === 'start-failed' || (result.end === 'non-zero-exit' && (result.exitCode === 126 || result.exitCode === 127)));
+  if (shellMissing) return { action: 'no-shell', detail: `${shell} not found in the container` };
+  if (result.end === 'start-failed') return { action: 'failed', gap: 'exec-failed', detail: `the runtime could not start ${shell}: ${describe}` };
+  if (result.end === 'success' && !protocolError) {
+    if (filesRead === 0) return { action: 'no-history', gap: 'no-history', detail: `${shell} ran; no shell history files under /root or /home/*` };
+    return { action: 'ok', detail: `${filesRead} history file(s) read` };
+  }
+  const why =
+    result.end === 'non-zero-exit'
+      ? `exit code ${result.exitCode}: ${describe}`
+      : result.end === 'closed-without-status'
+        ? `the connection closed without a status: ${describe}`
+        : describe;
+  return { action: 'failed', gap: 'exec-failed', detail: `${protocolError ? `${protocolError.message}; ` : ''}${why}; ${filesRead} file(s) read before` };
+}
+
 export function createCommandHistorySource(options: CommandHistoryOptions = {}): SourceDefinition {
   const execTimeoutInMs = options.execTimeoutInMs ?? 30_000;
   const maxRawFileBytes = options.maxRawFileBytes ?? 4 * 1024 * 1024;
@@ -208,25 +246,8 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
         return 'done';
       }
 
-      const describe = (r: PodExecResult): string =>
-        [r.message, r.stderr.trim() ? `stderr: ${r.stderr.trim().slice(0, 300)}` : ''].filter(Boolean).join('; ') || 'no detail';
-
-      const said = `${result.message ?? ''} ${result.stderr}`;
-      const shellMissing =
-        result.stdoutBytes === 0 &&
-        MISSING_BINARY.test(said) &&
-        (result.end === 'start-failed' || (result.end === 'non-zero-exit' && (result.exitCode === 126 || result.exitCode === 127)));
-      if (shellMissing) {
-        finish('no-shell', { detail: `${shell} not found in the container`, ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}) });
-        return 'next-shell';
-      }
-      if (result.end === 'start-failed') {
-        finish('failed', { detail: describe(result) });
-        gap({ reason: 'exec-failed', detail: `the runtime could not start ${shell}: ${describe(result)}`, ...where });
-        return 'done';
-      }
       // Flush the parser: a stream that stops inside a file is a protocol error (the kept rows stay).
-      if (!protocolError) {
+      if (!protocolError && result.end !== 'start-failed') {
         try {
           parser.end();
         } catch (error) {
@@ -234,25 +255,10 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
           else throw error;
         }
       }
-      if (result.end === 'success' && !protocolError) {
-        if (files === 0) {
-          finish('no-history', { exitCode: 0, detail: 'no history files under /root or /home/*' });
-          gap({ reason: 'no-history', detail: `${shell} ran; no shell history files under /root or /home/*`, ...where });
-        } else {
-          finish('ok', { exitCode: 0, detail: `${files} history file(s) read` });
-        }
-        return 'done';
-      }
-      const why =
-        result.end === 'non-zero-exit'
-          ? `exit code ${result.exitCode}: ${describe(result)}`
-          : result.end === 'closed-without-status'
-            ? `the connection closed without a status: ${describe(result)}`
-            : describe(result);
-      const detail = `${protocolError ? `${protocolError.message}; ` : ''}${why}; ${files} file(s) read before`;
-      finish('failed', { detail, ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}) });
-      gap({ reason: 'exec-failed', detail, ...where });
-      return 'done';
+      const outcome = historyExecOutcome(shell, result, files, protocolError);
+      finish(outcome.action, { detail: outcome.detail, ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}) });
+      if (outcome.gap) gap({ reason: outcome.gap, detail: outcome.detail, ...where });
+      return outcome.action === 'no-shell' ? 'next-shell' : 'done';
     };
 
     const runContainer = async (t: ContainerTarget): Promise<void> => {
