@@ -1,5 +1,7 @@
 import { type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { Command } from 'commander';
+import { homedir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
 import { DefaultAzureCredential } from '@azure/identity';
 import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
 import { collectorIdentity } from '../evidence/custody.js';
@@ -81,6 +83,15 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
   };
 }
 
+/** --kubeconfig, else $KUBECONFIG (a path list, like kubectl), else ~/.kube/config. */
+export function kubeconfigPaths(flag: string | undefined, io: CliIo): string[] {
+  if (flag) return [resolve(io.cwd, flag)];
+  const env = io.env.KUBECONFIG;
+  if (env) return env.split(delimiter).filter(Boolean).map((p) => resolve(io.cwd, p));
+  const home = io.env.HOME ?? io.env.USERPROFILE ?? homedir();
+  return [join(home, '.kube', 'config')];
+}
+
 /** Fail fast, in one clear line, when the API server cannot be reached or refuses the credentials. */
 export async function checkReachable(kc: KubeConfig, server: string, timeoutMs = 15_000): Promise<string | undefined> {
   const api = kc.makeApiClient(VersionApi);
@@ -109,11 +120,7 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
   const kubeConfig =
     preloaded?.kubeConfig ??
-    loadKubeConfig({
-      ...(flags.kubeconfig ?? io.env.KUBECONFIG ? { kubeconfigPath: (flags.kubeconfig ?? io.env.KUBECONFIG) as string } : {}),
-      ...(flags.context ? { context: flags.context } : {}),
-      ...(io.env.HOME ? { homeDir: io.env.HOME } : {}),
-    });
+    loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
   const described = describeCluster(kubeConfig);
   const cluster = { ...described, ...(preloaded?.clusterName ? { name: preloaded.clusterName } : {}) };
   const kubernetesVersion = await checkReachable(kubeConfig, cluster.server);
