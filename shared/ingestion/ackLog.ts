@@ -88,6 +88,7 @@ export class AckLog {
       contentEncoding: 'gzip',
       metadata: { artifactkind: 'ingestion-acknowledgements', table: this.table, attempt: String(this.attempt) },
     });
+    await this.store.protect?.(path);
     this.written.push({ path, table: this.table, sha256: written.sha256, bytes: written.bytes, records: ids.length });
   }
 }

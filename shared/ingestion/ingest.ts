@@ -127,7 +127,10 @@ async function claimAttempt(store: EvidenceStore, start: (attempt: number) => ob
         contentType: 'application/json',
         metadata: { artifactkind: 'ingestion-attempt', attempt: String(attempt) },
       });
-      if (!written.alreadyExisted) return attempt;
+      if (!written.alreadyExisted) {
+        await store.protect?.(attemptPath(attempt));
+        return attempt;
+      }
     } catch (error) {
       if (!(error instanceof ArtifactConflictError) && (error as { code?: string }).code !== 'ERR_ARTIFACT_CONFLICT') throw error;
     }
@@ -228,6 +231,8 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
     contentType: 'application/json',
     metadata: { artifactkind: 'ingestion-receipt', attempt: String(attempt), status },
   });
+  // Same protection as the evidence itself (legal hold / retention when the run asked for it).
+  await store.protect?.(receipt.path);
   if (failure !== undefined) throw failure;
   return receipt;
 }

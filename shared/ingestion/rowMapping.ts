@@ -176,6 +176,16 @@ export function toWireValue(type: ColumnType, value: unknown): unknown {
 }
 
 const LINK_NAMES = new Set(LINK_COLUMNS.map((c) => c.name));
+const DECLARED = new WeakMap<TableDefinition, Set<string>>();
+
+function declaredColumns(table: TableDefinition): Set<string> {
+  let names = DECLARED.get(table);
+  if (!names) {
+    names = new Set(table.columns.map((c) => c.name));
+    DECLARED.set(table, names);
+  }
+  return names;
+}
 
 /**
  * Map one source row to its wire row. Throws UnknownColumnError only with
@@ -184,7 +194,7 @@ const LINK_NAMES = new Set(LINK_COLUMNS.map((c) => c.name));
 export function mapRow(table: TableDefinition, source: Record<string, unknown>, link: RowLinkContext, options: RowMappingOptions = {}): MappedRow {
   const maxFieldBytes = options.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
   const maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
-  const declared = new Map(table.columns.map((c) => [c.name, c] as const));
+  const declared = declaredColumns(table);
 
   const droppedColumns: string[] = [];
   for (const key of Object.keys(source)) {
