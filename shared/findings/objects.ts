@@ -224,7 +224,7 @@ export function parseObjectsText(
   }
 
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(body, { lineCounter, prettyErrors: false });
+  const documents = parseAllDocuments(body, { lineCounter, prettyErrors: true });
   const docs = Array.isArray(documents) ? documents : [];
   docs.forEach((doc, index) => {
     const start = doc.contents?.range?.[0] ?? doc.range[0];
@@ -330,12 +330,18 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function errnoText(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code ? `${code}: ${error.message}` : error.message;
+/** The message of anything thrown (errors from node core are not `instanceof Error` in every realm). */
+function messageOf(error: unknown): string {
+  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
+    return (error as { message: string }).message;
   }
   return String(error);
+}
+
+function errnoText(error: unknown): string {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const message = messageOf(error);
+  return typeof code === 'string' && !message.startsWith(code) ? `${code}: ${message}` : message;
 }
 
 function firstLine(text: string): string {
@@ -345,14 +351,14 @@ function firstLine(text: string): string {
 function jsonErrorText(error: unknown): string {
   // Messages of JSON.parse quote the offending input; keep only the position part so a
   // Secret value in a malformed dump never reaches the terminal.
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   const position = /position (\d+)/.exec(message);
   if (/Unexpected end/i.test(message)) return 'unexpected end of input';
   return position ? `unexpected token at position ${position[1]}` : 'syntax error';
 }
 
 function jsonErrorLine(error: unknown, text: string): number | undefined {
-  const message = error instanceof Error ? error.message : '';
+  const message = messageOf(error);
   const line = /line (\d+)/.exec(message);
   if (line) return Number(line[1]);
   const position = /position (\d+)/.exec(message);
