@@ -15,6 +15,8 @@ import { AksEvidenceError, describeError } from '../util/errors.js';
 export interface ArmClientOptions {
   /** ARM endpoint (default https://management.azure.com; sovereign clouds differ). */
   endpoint?: string;
+  /** Token audience; the scope is `<audience>/.default` (default: the endpoint, as in every Azure cloud). */
+  audience?: string;
   /** Extra CA certificates (PEM) to trust, e.g. a loopback stub's test CA. Replaces the default trust store for ARM calls. */
   caPem?: string;
   /** Replace the HTTP client entirely (proxies, tests). */
@@ -31,7 +33,7 @@ export function createArmClients(credential: TokenCredential, subscriptionId: st
   const endpoint = (options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
   const common = {
     endpoint,
-    credentials: { scopes: [`${endpoint}/.default`] },
+    credentials: { scopes: [`${(options.audience ?? endpoint).replace(/\/+$/, '')}/.default`] },
     ...(options.caPem ? { tlsOptions: { ca: options.caPem } } : {}),
     ...(options.httpClient ? { httpClient: options.httpClient } : {}),
   };

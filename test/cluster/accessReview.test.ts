@@ -1,0 +1,60 @@
+import { countPods, describeRequirement, reviewSourceAccess, SOURCE_ACCESS } from '../../shared/cluster/accessReview.js';
+import { generateCluster } from '../fixtures/k8s/generate.js';
+import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+
+const SSAR = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
+
+describe('Kubernetes access review', () => {
+  let fixture: FixtureCluster;
+
+  beforeAll(async () => {
+    const scenario = generateCluster({ pods: 37, namespaces: 3, linesPerContainer: 1 });
+    scenario.forbidden = ['pods/log', 'batch/cronjobs'];
+    fixture = await startFixtureCluster(scenario);
+  });
+  afterAll(async () => {
+    await fixture?.stop();
+  });
+
+  it('reviews each distinct requirement once and names what is missing per source', async () => {
+    const before = fixture.requestLog.filter((r) => r.path === SSAR).length;
+    const sources = ['containerlogs', 'suspiciouspods', 'commandhistory', 'cronjobs', 'events', 'not-a-reviewed-source'];
+    const result = await reviewSourceAccess(fixtureKubeConfig(fixture), sources);
+    expect(result.access).toEqual({
+      containerlogs: { allowed: false, missing: ['get pods/log'] },
+      suspiciouspods: { allowed: true, missing: [] },
+      commandhistory: { allowed: true, missing: [] },
+      cronjobs: { allowed: false, missing: ['list cronjobs.batch'] },
+      events: { allowed: true, missing: [] },
+    });
+    expect(result.gaps.map((g) => [g.source, g.reason])).toEqual([
+      ['containerlogs', 'forbidden'],
+      ['cronjobs', 'forbidden'],
+    ]);
+    // list pods is shared by three sources but asked once: 5 distinct checks.
+    const distinct = new Set(sources.flatMap((s) => (SOURCE_ACCESS[s] ?? []).map(describeRequirement)));
+    expect(distinct.size).toBe(5);
+    expect(fixture.requestLog.filter((r) => r.path === SSAR).length - before).toBe(5);
+  });
+
+  it('a review that cannot run is a gap ("collection will try anyway"), not a throw', async () => {
+    fixture.faults.push({ match: `POST ${SSAR}`, status: 500 });
+    try {
+      const result = await reviewSourceAccess(fixtureKubeConfig(fixture), ['events']);
+      expect(result.access.events).toEqual({ allowed: false, missing: [] });
+      expect(result.gaps).toEqual([{ source: 'events', reason: 'error', detail: expect.stringContaining('HTTP 500') }]);
+      expect(result.gaps[0]?.detail).toContain('collection will try anyway');
+    } finally {
+      fixture.faults.length = 0;
+    }
+  });
+
+  it('counts pods with one cheap list (remainingItemCount)', async () => {
+    const before = fixture.requestLog.length;
+    expect(await countPods(fixtureKubeConfig(fixture))).toBe(37);
+    const lists = fixture.requestLog.slice(before).filter((r) => r.path === '/api/v1/pods');
+    expect(lists).toHaveLength(1);
+    expect(lists[0]?.query).toContain('limit=1');
+  });
+});
