@@ -74,7 +74,8 @@ const bodySchema = (knownSources: readonly string[]) =>
   z
     .object(
       {
-        cluster: z.unknown(),
+        // Validated by parseClusterField (three accepted shapes, one message each).
+        cluster: z.unknown().optional(),
         caseId: z
           .string({ error: 'caseId must be a string' })
           .refine((v) => isSafeId(v), {
