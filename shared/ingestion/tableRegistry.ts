@@ -10,6 +10,7 @@
 
 import { AUDIT_TABLES } from '../audit/tables.js';
 import { FINDINGS_TABLES } from '../findings/tables.js';
+import { SNAPSHOT_TABLES } from '../sources/snapshotTable.js';
 
 /** Log Analytics custom-table column types. */
 export type ColumnType = 'string' | 'int' | 'long' | 'real' | 'boolean' | 'datetime' | 'dynamic' | 'guid';
@@ -218,7 +219,7 @@ export const KUBEFORENSYS_TABLES: readonly TableDefinition[] = [
  * Every table. Modules that add tables (findings, snapshot, audit) export their
  * TableDefinition(s) from their own file and are spread in here: one import, one line.
  */
-export const TABLES: readonly TableDefinition[] = [...KUBEFORENSYS_TABLES, ...AUDIT_TABLES, ...FINDINGS_TABLES];
+export const TABLES: readonly TableDefinition[] = [...KUBEFORENSYS_TABLES, ...AUDIT_TABLES, ...FINDINGS_TABLES, ...SNAPSHOT_TABLES];
 
 const byName = new Map(TABLES.map((t) => [t.name, t] as const));
 if (byName.size !== TABLES.length) throw new Error('a table is declared twice in the registry');
