@@ -290,6 +290,13 @@ class FailureLog {
   }
 }
 
+/** Statuses that more requests will not cure, and what to fix before re-ingesting. */
+const STOP_STATUS: Record<number, string> = {
+  401: 'the token was refused: check the credential and the audience in the ingestion target, then re-ingest',
+  403: 'the identity needs Monitoring Metrics Publisher on the DCR (a new role assignment can take up to 30 minutes to apply); re-ingest afterwards',
+  404: 'the DCR immutable id or stream does not exist at this endpoint: check the ingestion target document against the deployment',
+};
+
 interface TableRun {
   options: IngestBundleOptions;
   client: LogsIngestionClient;
@@ -334,6 +341,8 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
   const inflight = new Set<Promise<void>>();
   let asyncError: unknown;
   let readNotSent = 0;
+  /** A failure that will not go away by sending more (401/403/404): stop the table, keep the rest for a re-ingest. */
+  let stopped: FailedRows | undefined;
   const emit = (): void =>
     options.progress?.({
       table,
@@ -350,6 +359,7 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
     report.resends += outcome.resends;
     report.bytesSent += outcome.bytesSent;
     for (const f of outcome.failed) {
+      if (f.status !== undefined && STOP_STATUS[f.status]) stopped ??= f;
       report.rowsFailed += f.recordIds.length;
       failures.add(
         { reason: f.reason, ...(f.status !== undefined ? { status: f.status } : {}), ...(f.code !== undefined ? { code: f.code } : {}), message: f.message },
@@ -362,7 +372,11 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
 
   const dispatch = async (request: UploadRequest): Promise<void> => {
     while (inflight.size >= run.concurrency) await Promise.race(inflight);
-    if (asyncError !== undefined) throw asyncError;
+    if (asyncError !== undefined || stopped) {
+      readNotSent += request.rows.length;
+      if (asyncError !== undefined) throw asyncError;
+      return;
+    }
     const tracked: Promise<void> = sendRequest(request, {
       client: run.client,
       target,
@@ -381,10 +395,10 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
     for (const [index, ref] of artifacts.entries()) {
       const artifactReport = report.artifacts[index];
       if (!artifactReport) continue;
-      if (options.abortSignal?.aborted || asyncError !== undefined) break;
+      if (options.abortSignal?.aborted || asyncError !== undefined || stopped) break;
       const stats: ReadStats = { storedBytes: 0, lines: 0 };
       for await (const line of readArtifactLines(store, ref, stats, options.abortSignal)) {
-        if (options.abortSignal?.aborted || asyncError !== undefined) break;
+        if (options.abortSignal?.aborted || asyncError !== undefined || stopped) break;
         report.rowsRead++;
         artifactReport.rowsRead++;
         let source: unknown;
@@ -464,11 +478,10 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
     report.rowsExpected = expected;
     report.rowsNotSent = expected - report.rowsRead + readNotSent;
     if (report.rowsNotSent > 0) {
-      failures.add(
-        { reason: options.abortSignal?.aborted ? 'aborted' : 'error', message: 'not sent: the attempt ended before these rows were sent' },
-        [],
-        report.rowsNotSent,
-      );
+      const group: Omit<FailureGroup, 'rows' | 'recordIds'> = stopped
+        ? { reason: 'not-sent', ...(stopped.status !== undefined ? { status: stopped.status } : {}), message: `not sent: the table stopped after HTTP ${stopped.status} on an earlier request; ${STOP_STATUS[stopped.status ?? 0] ?? ''}` }
+        : { reason: 'not-sent', message: options.abortSignal?.aborted ? 'not sent: the attempt was aborted first' : 'not sent: the attempt ended early (see error)' };
+      failures.add(group, [], report.rowsNotSent);
     }
     report.failures = failures.list();
     report.acknowledgements = acks.written;

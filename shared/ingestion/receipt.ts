@@ -43,7 +43,8 @@ export interface IngestionCounts {
 
 /** One cause of non-delivery, with how many rows and the first record ids. */
 export interface FailureGroup {
-  reason: FailureReason | 'invalid-json' | 'mapping';
+  /** 'not-sent': rows never handed to the service in this attempt (aborted, stopped, ended early); the message says why. */
+  reason: FailureReason | 'invalid-json' | 'mapping' | 'not-sent';
   status?: number;
   code?: string;
   message: string;

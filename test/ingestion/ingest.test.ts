@@ -255,6 +255,29 @@ describe('ingestBundle into the Logs Ingestion emulator', () => {
     expectAccounted(a);
   });
 
+  test('403 (role not yet assigned) stops the table after the first answers; the rest is kept for a re-ingest, with the fix named', async () => {
+    const b = await bundle();
+    emulator.faults = [{ status: 403, table: 'kubelogs_CL' }];
+    const before = emulator.requests.length;
+    const first = await ingestTable({ ...options(b), table: 'kubelogs_CL', concurrency: 2 });
+    emulator.faults = [];
+    const t = first.tables['kubelogs_CL']!;
+    expectAccounted(first);
+    expect(t.rowsAcknowledged).toBe(0);
+    expect(t.rowsFailed).toBeGreaterThan(0);
+    expect(t.rowsNotSent).toBeGreaterThan(ROWS['kubelogs_CL']! / 2);
+    expect(emulator.requests.length - before).toBeLessThanOrEqual(3);
+    expect(t.failures).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ reason: 'http', status: 403, rows: t.rowsFailed }),
+        expect.objectContaining({ reason: 'not-sent', status: 403, rows: t.rowsNotSent, message: expect.stringMatching(/Monitoring Metrics Publisher on the DCR/) }),
+      ]),
+    );
+    const second = await ingestTable({ ...options(b), table: 'kubelogs_CL' });
+    expect(second).toMatchObject({ status: 'complete', rowsAcknowledged: ROWS['kubelogs_CL'] });
+    expect(landed(b.manifest.runId)['kubelogs_CL']).toEqual({ rows: ROWS['kubelogs_CL'], distinct: ROWS['kubelogs_CL'] });
+  });
+
   test('a large table fanned out by artifact: parallel attempts, one artifact each, every row once', async () => {
     const b = await bundle();
     const paths = b.manifest.artifacts.filter((a) => a.table === 'kubelogs_CL').map((a) => a.path);
