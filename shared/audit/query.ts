@@ -155,7 +155,8 @@ export async function* exportAuditLogs(options: ExportAuditLogsOptions): AsyncGe
     };
     try {
       return byResource
-        ? await client.queryResource(options.workspaceId, query, { startTime: s, endTime: e }, queryOptions)
+        ? // The REST path is /v1/subscriptions/…/query: the SDK adds its own "/" before the id.
+          await client.queryResource(options.workspaceId.replace(/^\/+/, ''), query, { startTime: s, endTime: e }, queryOptions)
         : await client.queryWorkspace(options.workspaceId, query, { startTime: s, endTime: e }, queryOptions);
     } catch (error) {
       const status = statusOf(error);
