@@ -250,7 +250,7 @@ describe('collectAudit', () => {
       for (const id of ['auth-failure-burst', 'secret-read-cross-namespace-sa', 'pod-exec', 'rbac-binding-powerful-role', 'anonymous-success', 'pod-privileged', 'cleanup-delete-own-creation', 'event-deletion', 'serviceaccount-token-request', 'workload-download-and-run']) {
         expect(rules).toContain(id);
       }
-      const coverage = items.find((i) => i.kind === 'coverage') as { coverage: { audit: { events: number; inactiveRules: unknown[]; destinations: string[] } } };
+      const coverage = items.find((i) => i.kind === 'coverage') as unknown as { coverage: { audit: { events: number; inactiveRules: unknown[]; destinations: string[] } } };
       expect(coverage.coverage.audit.events).toBe(raw.length);
       expect(coverage.coverage.audit.destinations).toEqual([`log-analytics:${WORKSPACE}`]);
       expect(coverage.coverage.audit.inactiveRules).toContainEqual(expect.objectContaining({ ruleId: 'unexpected-source-network' }));
