@@ -1,0 +1,350 @@
+/**
+ * An in-process Durable Functions host for tests: the part of the Durable extension the app
+ * talks to, on loopback.
+ *
+ *  - HTTP: the extension's client API (rpcBaseUrl: POST orchestrators/{name}/{id},
+ *    GET instances/{id}) so the real DurableClient from df.getClient(context) starts runs and
+ *    reads status over HTTP, exactly as in a Functions host.
+ *  - Execution: each episode replays the orchestrator through durable-functions' own engine
+ *    (createOrchestrator, what df.app.orchestration registers) over the instance's history;
+ *    new actions are scheduled, activities run in process with JSON-serialized inputs and
+ *    outputs, and their completions are appended to the history one per episode, with the
+ *    extension's retry protocol for CallActivityWithRetry (TaskFailed, TimerCreated,
+ *    TimerFired, TaskScheduled) and the same sequence numbering as the worker.
+ *
+ * What it does not do: durable storage, queues, the 45 KB large-message offload, real timers
+ * (retry timers fire at once), multiple workers. Those are what only a real host shows.
+ */
+// @azure/functions is a webpack bundle: ESM sees only some named exports (app, input, trigger), so take classes from the default export.
+import functions from '@azure/functions';
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { OrchestrationHandler } from 'durable-functions';
+import { ExecutionStartedEvent } from 'durable-functions/lib/src/history/ExecutionStartedEvent.js';
+import { HistoryEventOptions } from 'durable-functions/lib/src/history/HistoryEventOptions.js';
+import { OrchestratorCompletedEvent } from 'durable-functions/lib/src/history/OrchestratorCompletedEvent.js';
+import { OrchestratorStartedEvent } from 'durable-functions/lib/src/history/OrchestratorStartedEvent.js';
+import { TaskCompletedEvent } from 'durable-functions/lib/src/history/TaskCompletedEvent.js';
+import { TaskFailedEvent } from 'durable-functions/lib/src/history/TaskFailedEvent.js';
+import { TaskScheduledEvent } from 'durable-functions/lib/src/history/TaskScheduledEvent.js';
+import { TimerCreatedEvent } from 'durable-functions/lib/src/history/TimerCreatedEvent.js';
+import { TimerFiredEvent } from 'durable-functions/lib/src/history/TimerFiredEvent.js';
+import { createOrchestrator, DummyOrchestrationContext, DurableOrchestrationInput } from 'durable-functions/lib/src/util/testingUtils.js';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type ActivityFn = (input: unknown, context: InvocationContext) => Promise<unknown>;
+
+export interface HostInstance {
+  instanceId: string;
+  name: string;
+  /** Input as stored by the host (JSON text). */
+  inputJson: string;
+  runtimeStatus: 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated';
+  createdTime: string;
+  lastUpdatedTime: string;
+  customStatus?: unknown;
+  output?: unknown;
+  history: Record<string, unknown>[];
+  /** Every action the worker returned, as sent (JSON text per episode). */
+  actionsJson: string[];
+  done: Promise<void>;
+}
+
+export interface DurableHost {
+  /** The extension's client API base (what rpcBaseUrl points at). */
+  baseUrl: string;
+  /** The system key in management URLs (a secret in a real host). */
+  systemKey: string;
+  instances: Map<string, HostInstance>;
+  /** An InvocationContext with a durableClient input bound to this host, for calling HTTP handlers. */
+  clientContext(functionName: string): InvocationContext;
+  /** Wait until an instance is Completed/Failed. */
+  waitFor(instanceId: string): Promise<HostInstance>;
+  /** Every start request received, in order. */
+  starts: { name: string; instanceId: string }[];
+  stop(): Promise<void>;
+}
+
+export interface DurableHostOptions {
+  orchestrators: Record<string, OrchestrationHandler>;
+  activities: Record<string, ActivityFn>;
+  taskHubName?: string;
+  /** Don't execute started instances (HTTP handler tests that only look at starts and status). */
+  execute?: boolean;
+}
+
+const opts = (eventId: number, extra: Record<string, unknown> = {}): HistoryEventOptions => {
+  const o = new HistoryEventOptions(eventId, new Date(), false);
+  Object.assign(o, extra);
+  return o;
+};
+
+interface RetryOptionsLike {
+  maxNumberOfAttempts: number;
+}
+
+interface Action {
+  actionType: number;
+  functionName: string;
+  input?: unknown;
+  retryOptions?: RetryOptionsLike;
+}
+
+type Completion =
+  | { kind: 'completed'; id: number; result: unknown }
+  | { kind: 'failed'; id: number; action: Action; error: Error; attempt: number };
+
+export async function startDurableHost(options: DurableHostOptions): Promise<DurableHost> {
+  const taskHubName = options.taskHubName ?? 'AksEvidence';
+  const systemKey = `system-key-${Math.random().toString(36).slice(2)}`;
+  const instances = new Map<string, HostInstance>();
+  const starts: DurableHost['starts'] = [];
+
+  async function readBody(req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  function statusJson(i: HostInstance, showInput: boolean): unknown {
+    return {
+      name: i.name,
+      instanceId: i.instanceId,
+      runtimeStatus: i.runtimeStatus,
+      input: showInput ? JSON.parse(i.inputJson || 'null') : null,
+      customStatus: i.customStatus ?? null,
+      output: i.output ?? null,
+      createdTime: i.createdTime,
+      lastUpdatedTime: i.lastUpdatedTime,
+    };
+  }
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://host');
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      const start = /^\/runtime\/webhooks\/durabletask\/orchestrators\/([^/]+)(?:\/([^/]+))?$/.exec(url.pathname);
+      if (req.method === 'POST' && start) {
+        const name = decodeURIComponent(start[1] ?? '');
+        const instanceId = start[2] ? decodeURIComponent(start[2]) : Math.random().toString(16).slice(2);
+        const inputJson = await readBody(req);
+        starts.push({ name, instanceId });
+        const existing = instances.get(instanceId);
+        if (existing && (existing.runtimeStatus === 'Running' || existing.runtimeStatus === 'Pending')) {
+          return send(409, { Message: `An Orchestration instance with the status ${existing.runtimeStatus} already exists.` });
+        }
+        const orchestrator = options.orchestrators[name];
+        if (!orchestrator) return send(400, { Message: `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.` });
+        const now = new Date().toISOString();
+        const instance: HostInstance = {
+          instanceId,
+          name,
+          inputJson,
+          runtimeStatus: 'Pending',
+          createdTime: now,
+          lastUpdatedTime: now,
+          history: [],
+          actionsJson: [],
+          done: Promise.resolve(),
+        };
+        instances.set(instanceId, instance);
+        if (options.execute !== false) instance.done = execute(instance, orchestrator);
+        return send(202, { id: instanceId, ...managementUrls(instanceId) });
+      }
+      const status = /^\/runtime\/webhooks\/durabletask\/instances\/([^/]+)$/.exec(url.pathname);
+      if (req.method === 'GET' && status) {
+        const instance = instances.get(decodeURIComponent(status[1] ?? ''));
+        if (!instance) return send(404, { Message: 'instance not found' });
+        const running = instance.runtimeStatus === 'Running' || instance.runtimeStatus === 'Pending';
+        return send(running ? 202 : 200, statusJson(instance, url.searchParams.get('showInput') === 'true'));
+      }
+      send(404, { Message: `no route ${req.method} ${url.pathname}` });
+    })().catch((error: unknown) => {
+      res.writeHead(500);
+      res.end(String(error));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/runtime/webhooks/durabletask`;
+
+  function managementUrls(instanceId: string): Record<string, string> {
+    const q = `taskHub=${taskHubName}&connection=Storage&code=${systemKey}`;
+    return {
+      statusQueryGetUri: `${base}/instances/${instanceId}?${q}`,
+      sendEventPostUri: `${base}/instances/${instanceId}/raiseEvent/{eventName}?${q}`,
+      terminatePostUri: `${base}/instances/${instanceId}/terminate?reason={text}&${q}`,
+      rewindPostUri: `${base}/instances/${instanceId}/rewind?reason={text}&${q}`,
+      purgeHistoryDeleteUri: `${base}/instances/${instanceId}?${q}`,
+      restartPostUri: `${base}/instances/${instanceId}/restart?${q}`,
+      suspendPostUri: `${base}/instances/${instanceId}/suspend?reason={text}&${q}`,
+      resumePostUri: `${base}/instances/${instanceId}/resume?reason={text}&${q}`,
+    };
+  }
+
+  function clientData(): Record<string, unknown> {
+    const mgmt = managementUrls('INSTANCEID');
+    return {
+      taskHubName,
+      creationUrls: {
+        createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?code=${systemKey}`,
+        createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&code=${systemKey}`,
+      },
+      managementUrls: { id: 'INSTANCEID', ...mgmt },
+      baseUrl: base,
+      requiredQueryStringParameters: `code=${systemKey}`,
+      rpcBaseUrl: `${base}/`,
+    };
+  }
+
+  /** Run one instance to completion: one history event per episode, replayed by the library's engine. */
+  async function execute(instance: HostInstance, orchestrator: OrchestrationHandler): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    const handler = createOrchestrator(orchestrator as never);
+    const input: unknown = instance.inputJson ? JSON.parse(instance.inputJson) : undefined;
+    const history = instance.history;
+    history.push(new OrchestratorStartedEvent(opts(-1)));
+    history.push(new ExecutionStartedEvent(opts(-1, { name: instance.name, input: instance.inputJson })));
+    instance.runtimeStatus = 'Running';
+    let nextSeq = 0;
+    let scheduled = 0;
+    const pending = new Map<number, Promise<void>>();
+    const ready: Completion[] = [];
+    const followUps: (() => void)[] = [];
+    let wake: (() => void) | undefined;
+
+    const runActivity = (id: number, action: Action, attempt: number) => {
+      const fn = options.activities[action.functionName];
+      const work = (async () => {
+        if (!fn) throw new Error(`The function '${action.functionName}' doesn't exist, is disabled, or is not an activity function.`);
+        const ctx = new functions.InvocationContext({ functionName: action.functionName, invocationId: `${instance.instanceId}:${id}`, logHandler: () => undefined });
+        // The host hands the activity its input as JSON and stores its output as JSON.
+        const arg = action.input === undefined ? undefined : JSON.parse(JSON.stringify(action.input));
+        return fn(arg, ctx);
+      })();
+      const p = work.then(
+        (result) => {
+          ready.push({ kind: 'completed', id, result });
+        },
+        (error: unknown) => {
+          ready.push({ kind: 'failed', id, action, error: error instanceof Error ? error : new Error(String(error)), attempt });
+        },
+      );
+      pending.set(
+        id,
+        p.finally(() => {
+          pending.delete(id);
+          wake?.();
+        }),
+      );
+    };
+
+    for (;;) {
+      let state;
+      try {
+        state = await handler(new DurableOrchestrationInput(instance.instanceId, [...history], input), new DummyOrchestrationContext(instance.name, instance.instanceId, () => undefined));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const label = '\n\n$OutOfProcData$:';
+        const at = message.indexOf(label);
+        instance.runtimeStatus = 'Failed';
+        instance.output = at >= 0 ? message.slice(0, at) : message;
+        if (at >= 0) instance.customStatus = (JSON.parse(message.slice(at + label.length)) as { customStatus?: unknown }).customStatus;
+        instance.lastUpdatedTime = new Date().toISOString();
+        return;
+      }
+      instance.actionsJson.push(JSON.stringify(state.actions));
+      instance.customStatus = state.customStatus;
+      instance.lastUpdatedTime = new Date().toISOString();
+      if (state.isDone) {
+        instance.output = state.output;
+        instance.runtimeStatus = 'Completed';
+        return;
+      }
+      const flat = state.actions.flat() as Action[];
+      for (const action of flat.slice(scheduled)) {
+        const id = nextSeq++;
+        history.push(new TaskScheduledEvent(opts(id, { name: action.functionName, input: JSON.stringify(action.input) })));
+        runActivity(id, action, 1);
+      }
+      scheduled = flat.length;
+      history.push(new OrchestratorCompletedEvent(opts(-1)));
+
+      // Next episode: one event (a timer firing, or one activity outcome).
+      const follow = followUps.shift();
+      if (follow) {
+        history.push(new OrchestratorStartedEvent(opts(-1)));
+        follow();
+        continue;
+      }
+      while (ready.length === 0) {
+        if (pending.size === 0) {
+          instance.runtimeStatus = 'Failed';
+          instance.output = 'host: the orchestrator waits for something this host cannot deliver';
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+      const c = ready.shift() as Completion;
+      history.push(new OrchestratorStartedEvent(opts(-1)));
+      if (c.kind === 'completed') {
+        history.push(new TaskCompletedEvent(opts(-1, { taskScheduledId: c.id, result: JSON.stringify(c.result ?? null) })));
+        continue;
+      }
+      history.push(
+        new TaskFailedEvent(opts(-1, { taskScheduledId: c.id, reason: `Activity function '${c.action.functionName}' failed: ${c.error.message}`, details: c.error.stack ?? '' })),
+      );
+      if (c.action.actionType === 1 && c.action.retryOptions) {
+        // The worker's RetryableTask waits for a timer after every failure, then retries or gives up.
+        const timerId = nextSeq++;
+        history.push(new TimerCreatedEvent(opts(timerId, { fireAt: new Date() })));
+        const max = c.action.retryOptions.maxNumberOfAttempts;
+        followUps.push(() => {
+          history.push(new TimerFiredEvent(opts(-1, { timerId, fireAt: new Date() })));
+          if (c.attempt < max) {
+            const retryId = nextSeq++;
+            history.push(new TaskScheduledEvent(opts(retryId, { name: c.action.functionName, input: JSON.stringify(c.action.input) })));
+            runActivity(retryId, c.action, c.attempt + 1);
+          }
+        });
+      }
+    }
+  }
+
+  return {
+    baseUrl: base,
+    systemKey,
+    instances,
+    starts,
+    clientContext(functionName: string): InvocationContext {
+      const input = df.input.durableClient();
+      const context = new functions.InvocationContext({
+        functionName,
+        invocationId: `http-${Math.random().toString(16).slice(2)}`,
+        options: { trigger: { type: 'httpTrigger', name: 'request' }, extraInputs: [input], extraOutputs: [] },
+        logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(' ') }),
+      });
+      context.extraInputs.set(input, clientData());
+      return context;
+    },
+    async waitFor(instanceId: string): Promise<HostInstance> {
+      const instance = instances.get(instanceId);
+      if (!instance) throw new Error(`no instance ${instanceId}`);
+      await instance.done;
+      return instance;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Everything the HTTP handlers logged through their InvocationContext (to check no secret is logged). */
+export const logs: { level: string; message: string }[] = [];
