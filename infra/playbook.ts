@@ -2,8 +2,8 @@
  * The Microsoft Sentinel playbook (a Consumption Logic App with the incident trigger):
  *   1. read the Function key from Key Vault with the playbook's managed identity;
  *   2. POST the incident (the trigger body as is) to /api/incidents/sentinel;
- *   3. per run started (one per AKS cluster in the incident): poll the run's status URL until
- *      the orchestration is no longer running, bounded by a timeout;
+ *   3. per run (one per AKS cluster in the incident): poll GET /api/collections/{runId} until the
+ *      orchestration is no longer running, bounded by a timeout;
  *   4. comment on the incident with the evidence location and the manifest SHA-256 (or why
  *      nothing was collected).
  *
@@ -24,24 +24,26 @@ export const FUNCTION_KEY_NAME = 'sentinelPlaybook';
 export const FUNCTION_KEY_SECRET_NAME = `host--functionKey--${FUNCTION_KEY_NAME}`;
 
 /**
- * What the playbook reads from the Function's answers. The POST answers
- * `{ runs: [{ runId, clusterResourceId, statusQueryGetUri, ... }] }`; the status URL is the
- * Durable Functions instance status (runtimeStatus, output = CollectionRunOutput).
+ * What the playbook reads from the Function's answers (functions/sentinelIncident.ts,
+ * functions/collectionStatus.ts → shared/orchestration/runStatus.ts RunStatusView):
+ *   POST  → 202 { runs: [{ runId, cluster, statusUrl, ... }] }
+ *   GET statusUrl → 200 { runtimeStatus, evidence?: { location, manifestPath, manifestSha256 }, result?: { outcome }, error? }
  */
 export const PLAYBOOK_CONTRACT = {
   runsField: 'runs',
   runIdField: 'runId',
-  clusterField: 'clusterResourceId',
-  statusUrlField: 'statusQueryGetUri',
+  clusterField: 'cluster',
+  statusUrlField: 'statusUrl',
   runtimeStatusField: 'runtimeStatus',
-  /** Durable runtime statuses that mean "still going". */
-  runningStatuses: ['Pending', 'Running', 'ContinuedAsNew'],
-  /** Paths in the orchestration output (shared/orchestration/types.ts CollectionRunOutput). */
-  output: {
-    outcome: ['output', 'outcome'],
-    location: ['output', 'seal', 'location'],
-    manifestPath: ['output', 'seal', 'manifestPath'],
-    manifestSha256: ['output', 'seal', 'manifestSha256'],
+  /** Durable runtime statuses that mean "not finished yet". */
+  runningStatuses: ['Pending', 'Running', 'ContinuedAsNew', 'Suspended'],
+  /** Paths in the status answer. */
+  status: {
+    outcome: ['result', 'outcome'],
+    location: ['evidence', 'location'],
+    manifestPath: ['evidence', 'manifestPath'],
+    manifestSha256: ['evidence', 'manifestSha256'],
+    error: ['error'],
   },
 } as const;
 
@@ -73,10 +75,11 @@ export function buildPlaybookDefinition(): JsonObject {
   const resultMessage = [
     '<p><b>aks-evidence</b>: collection run @{', item(c.runIdField), '} for cluster @{', item(c.clusterField), '} ',
     "ended with status @{coalesce(", runtimeStatus, ", 'Unknown (timed out waiting)')}",
-    ' (outcome: @{coalesce(', statusPath(c.output.outcome), ", 'n/a')}).</p>",
-    '<p>Evidence location: @{coalesce(', statusPath(c.output.location), ", 'not sealed')}<br/>",
-    'Manifest: @{coalesce(', statusPath(c.output.manifestPath), ", 'n/a')}<br/>",
-    'Manifest SHA-256: @{coalesce(', statusPath(c.output.manifestSha256), ", 'n/a')}</p>",
+    ' (outcome: @{coalesce(', statusPath(c.status.outcome), ", 'n/a')}).</p>",
+    '<p>Evidence location: @{coalesce(', statusPath(c.status.location), ", 'not sealed')}<br/>",
+    'Manifest: @{coalesce(', statusPath(c.status.manifestPath), ", 'n/a')}<br/>",
+    'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}</p>",
+    '@{if(empty(', statusPath(c.status.error), "), '', concat('<p>Error: ', ", statusPath(c.status.error), ", '</p>'))}",
     '<p>Verify with <code>aks-evidence verify</code> against the manifest hash above; ',
     'query the rows with <code>AksEvidenceTimeline(runId="@{', item(c.runIdField), '}")</code>.</p>',
   ].join('');

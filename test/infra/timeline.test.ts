@@ -1,0 +1,110 @@
+/**
+ * The AksEvidenceTimeline function, analysed by Microsoft's Kusto language service
+ * (@kusto/language-service-next, the Kusto.Language parser and binder) against a schema made
+ * of the table registry plus the AKS audit tables: no syntax error, no unknown column, every
+ * evidence table named, and the audit legs tolerated when a workspace lacks them.
+ */
+import { createRequire } from 'node:module';
+import { TIMELINE_COLUMNS, TIMELINE_FUNCTION_ALIAS, buildTimelineKqlFile } from '../../infra/kql.js';
+import { allTables, streamColumns, type ColumnType } from '../../shared/ingestion/tableRegistry.js';
+import { committedTemplate, nestedWith, only, readCommitted } from './templateModel.js';
+
+// The package is a Bridge.NET bundle that installs a global `Kusto` namespace.
+const require = createRequire(import.meta.url);
+require('@kusto/language-service-next/bridge.js');
+require('@kusto/language-service-next/Kusto.Language.Bridge.js');
+interface KDiagnostic {
+  Severity: string;
+  Code: string;
+  Message: string;
+  Start: number;
+}
+interface KList<T> {
+  Count: number;
+  getItem(i: number): T;
+}
+const Kusto = (globalThis as unknown as {
+  Kusto: {
+    Language: {
+      Symbols: { TableSymbol: { $ctor7: new (name: string, schema: string, description: string | null) => unknown }; DatabaseSymbol: { $ctor1: new (name: string, members: unknown[], isOpen: boolean) => unknown } };
+      GlobalState: { Default: { WithDatabase(db: unknown): unknown } };
+      KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): KList<KDiagnostic> } };
+    };
+  };
+}).Kusto.Language;
+
+const KQL_TYPE: Record<ColumnType, string> = { string: 'string', int: 'int', long: 'long', real: 'real', boolean: 'bool', datetime: 'datetime', dynamic: 'dynamic', guid: 'guid' };
+
+/** Columns of the AKS audit tables the query reads (Azure Monitor table reference: AKSAudit, AKSAuditAdmin, AzureDiagnostics). */
+const AKS_AUDIT_SCHEMA =
+  '(TimeGenerated:datetime, AuditId:string, Level:string, Stage:string, RequestUri:string, Verb:string, User:dynamic, SourceIps:dynamic, UserAgent:string, ' +
+  'ObjectRef:dynamic, ResponseStatus:dynamic, RequestObject:dynamic, ResponseObject:dynamic, RequestReceivedTime:datetime, StageReceivedTime:datetime, ' +
+  'Annotations:dynamic, PodName:string, SourceSystem:string, _ResourceId:string)';
+const AZURE_DIAGNOSTICS_SCHEMA = '(TimeGenerated:datetime, Category:string, ResourceId:string, _ResourceId:string, log_s:string, OperationName:string)';
+
+function analyse(query: string, withAudit: boolean): KDiagnostic[] {
+  const S = Kusto.Symbols;
+  const tables: unknown[] = allTables().map((t) => new S.TableSymbol.$ctor7(t.name, `(${streamColumns(t).map((c) => `['${c.name}']:${KQL_TYPE[c.type]}`).join(', ')}, _ResourceId:string)`, null));
+  if (withAudit) {
+    tables.push(new S.TableSymbol.$ctor7('AKSAudit', AKS_AUDIT_SCHEMA, null), new S.TableSymbol.$ctor7('AKSAuditAdmin', AKS_AUDIT_SCHEMA, null));
+    tables.push(new S.TableSymbol.$ctor7('AzureDiagnostics', AZURE_DIAGNOSTICS_SCHEMA, null));
+  }
+  const globals = Kusto.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor1('workspace', tables, false));
+  const list = Kusto.KustoCode.ParseAndAnalyze(query, globals).GetDiagnostics();
+  const out: KDiagnostic[] = [];
+  for (let i = 0; i < list.Count; i++) out.push(list.getItem(i));
+  return out;
+}
+const describeDiagnostic = (d: KDiagnostic, text: string): string => `${d.Severity} ${d.Code}: ${d.Message} near "${text.slice(Math.max(0, d.Start - 30), d.Start + 30)}"`;
+
+const template = committedTemplate();
+const savedSearch = only(
+  nestedWith(template, 'Microsoft.OperationalInsights/workspaces/savedSearches').template.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/savedSearches'),
+  'saved search',
+);
+const props = savedSearch.properties as { functionAlias: string; functionParameters: string; query: string; category: string };
+const workspaceDeployment = nestedWith(template, 'Microsoft.OperationalInsights/workspaces/savedSearches').deployment;
+/** The function exactly as deployed: its parameters and the body passed into the nested template. */
+const deployedBody = String(template.variables?.timelineQuery);
+const asFunction = `let ${props.functionAlias} = (${props.functionParameters}) {\n${deployedBody}\n};\n${props.functionAlias}()`;
+
+describe('AksEvidenceTimeline', () => {
+  it('is deployed as a workspace function with parameters', () => {
+    expect(props.functionAlias).toBe(TIMELINE_FUNCTION_ALIAS);
+    expect(props.functionParameters).toBe('runId:string = "", caseId:string = "", clusterResourceId:string = "", lookback:timespan = 30d');
+    expect(props.query).toBe("[parameters('timelineQuery')]");
+    expect((workspaceDeployment.properties as { parameters: { timelineQuery: { value: string } } }).parameters.timelineQuery.value).toBe("[variables('timelineQuery')]");
+  });
+
+  it('the deployed function analyses without any error or warning against the registry and audit schemas', () => {
+    const problems = analyse(asFunction, true).map((d) => describeDiagnostic(d, asFunction));
+    expect(problems).toEqual([]);
+  });
+
+  it('on a workspace without the AKS audit tables, only the fuzzy audit legs are reported (union isfuzzy skips them)', () => {
+    const diagnostics = analyse(asFunction, false);
+    expect(diagnostics.length).toBeGreaterThan(0);
+    for (const d of diagnostics) expect({ code: d.Code, severity: d.Severity, message: d.Message }).toEqual({ code: 'KS205', severity: 'Warning', message: expect.stringMatching(/AKSAudit|AKSAuditAdmin|AzureDiagnostics/) });
+  });
+
+  it('names every evidence table of the registry, and the AKS audit sources', () => {
+    for (const t of allTables()) expect(deployedBody).toContain(`(${t.name}\n`);
+    for (const t of ['AKSAudit', 'AKSAuditAdmin', 'AzureDiagnostics']) expect(deployedBody).toContain(`(${t}\n`);
+    expect(deployedBody).toContain('union isfuzzy=true');
+    expect(deployedBody).toContain('Category in ("kube-audit", "kube-audit-admin")');
+    expect(deployedBody).toMatch(/\| order by EventTime asc$/);
+    expect(deployedBody).toContain(`| project ${TIMELINE_COLUMNS.join(', ')}`);
+  });
+
+  it('a column the registry does not have is reported: the analysis is real', () => {
+    const broken = asFunction.replace('Summary = tostring(message)', 'Summary = tostring(no_such_column)');
+    expect(broken).not.toBe(asFunction);
+    expect(analyse(broken, true).map((d) => d.Code)).toContain('KS142');
+  });
+
+  it('infra/kql/AksEvidenceTimeline.kql is the same function as a let, and analyses cleanly', () => {
+    const file = readCommitted('infra/kql/AksEvidenceTimeline.kql');
+    expect(file).toBe(buildTimelineKqlFile());
+    expect(analyse(file, true).map((d) => describeDiagnostic(d, file))).toEqual([]);
+  });
+});
