@@ -83,7 +83,8 @@ export async function* readArtifactLines(
     }
   } finally {
     if (!stats.sha256) {
-      stored.destroy();
+      // Stopped early (abort, error): release the source. Some stores hand back streams without destroy().
+      (stored as Partial<Readable>).destroy?.();
       decoded.destroy();
     }
   }
