@@ -9,6 +9,8 @@ import type { ArtifactWriter, EvidenceStore, WrittenArtifact } from './types.js'
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 /** Fixed so that the same records always give the same bytes (and hash) from the same Node build. */
 const GZIP_LEVEL = 6;
+/** Batch size before compression (UTF-16 length, close to bytes for log text). */
+const BATCH_BYTES = 64 * 1024;
 
 export interface NdjsonArtifactOptions {
   /** Compress with gzip (fixed level, no file name, mtime 0). Default false. */
@@ -55,6 +57,9 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   private failure: unknown;
   private count = 0;
   private state: 'open' | 'closed' | 'aborted' = 'open';
+  /** Lines batched before they reach the compressor: zlib per ~100-byte line costs more than the compression. */
+  private pending: string[] = [];
+  private pendingBytes = 0;
 
   constructor(
     private readonly target: ArtifactWriter,
@@ -88,7 +93,18 @@ class NdjsonWriter implements NdjsonArtifactWriter {
     const line = JSON.stringify(record);
     if (line === undefined) throw new AksEvidenceError('ERR_NDJSON', `cannot write to ${this.path}: a record must be JSON-serializable (got ${typeof record})`);
     this.count++;
-    if (!this.encoder.write(line + '\n')) {
+    this.pending.push(line);
+    this.pendingBytes += line.length + 1;
+    if (this.pendingBytes >= BATCH_BYTES) await this.flush();
+  }
+
+  /** Hand the batched lines to the compressor; wait when it is behind (backpressure). */
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const chunk = this.pending.join('\n') + '\n';
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.encoder.write(chunk)) {
       await Promise.race([once(this.encoder, 'drain'), this.done.then(() => undefined)]);
       if (this.failure !== undefined) throw this.failure;
     }
@@ -96,6 +112,7 @@ class NdjsonWriter implements NdjsonArtifactWriter {
 
   async close(): Promise<WrittenArtifact & { records: number }> {
     if (this.state !== 'open') throw new AksEvidenceError('ERR_NDJSON', `cannot close ${this.path}: the artifact is ${this.state}`);
+    await this.flush();
     this.state = 'closed';
     this.encoder.end();
     try {
