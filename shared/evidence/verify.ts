@@ -64,7 +64,9 @@ function isExpectedExtra(path: string): boolean {
     path === MANIFEST_PATH ||
     path === MANIFEST_SHA256_PATH ||
     path.startsWith('custody/') ||
-    /^ingestion\/receipt-[^/]+\.json$/.test(path)
+    // Written after sealing by each ingestion attempt (receipts, attempt claims, acknowledged-id parts).
+    /^ingestion\/(receipt|attempt)-\d+\.json$/.test(path) ||
+    /^ingestion\/acked-\d+-[A-Za-z0-9_]+-\d+\.ndjson\.gz$/.test(path)
   );
 }
 
