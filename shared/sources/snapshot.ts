@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node';
+import pLimit from 'p-limit';
 import { fetch } from 'undici';
 import { describeKubeError, gapReasonFor, KubeApi, KubeApiError, kubeApiErrorFromResponse, type QueryValue } from '../cluster/kubeApi.js';
 import { withTypeMeta, type KubeListItem } from '../cluster/paginate.js';
@@ -189,7 +190,7 @@ export interface DiscoveryResult {
  * like kubectl's ServerPreferredResources. Subresources (names with "/") and types without
  * the list verb are skipped.
  */
-export async function discoverResourceTypes(api: KubeApi, options: RequestOpts = {}): Promise<DiscoveryResult> {
+export async function discoverResourceTypes(api: KubeApi, options: RequestOpts = {}, concurrency = 8): Promise<DiscoveryResult> {
   const failures: DiscoveryResult['failures'] = [];
   const types: DiscoveredType[] = [];
   const groupVersions: { group: string; versions: string[] }[] = [];
@@ -205,22 +206,35 @@ export async function discoverResourceTypes(api: KubeApi, options: RequestOpts =
     }
     groupVersions.push({ group: g.name, versions });
   }
-  for (const { group, versions } of groupVersions) {
-    const seen = new Set<string>();
-    for (const version of versions) {
-      let list: { resources?: ApiResourceJson[] };
-      try {
-        list = (await get<{ resources?: ApiResourceJson[] }>(api, gvPath(group, version), undefined, JSON_ACCEPT, options)).body;
-      } catch (error) {
-        if (!expectedFailure(error)) throw error;
-        failures.push({ group, version, error });
-        continue;
-      }
-      for (const r of list.resources ?? []) {
-        if (r.name.includes('/') || !(r.verbs ?? []).includes('list') || seen.has(r.name)) continue;
-        seen.add(r.name);
-        types.push({ group, version, resource: r.name, kind: r.kind, namespaced: r.namespaced });
-      }
+  // Every group/version's resource list, fetched concurrently; merged in the server's order.
+  const limit = pLimit(Math.max(1, concurrency));
+  const lists = await Promise.all(
+    groupVersions.flatMap(({ group, versions }) =>
+      versions.map((version) =>
+        limit(async () => {
+          try {
+            // An aggregated API that is down answers 503 persistently: one retry, not the full budget.
+            const gvOptions: RequestOpts = { ...options, retry: { ...options.retry, maxAttempts: Math.min(options.retry?.maxAttempts ?? 2, 2) } };
+            return { group, version, resources: (await get<{ resources?: ApiResourceJson[] }>(api, gvPath(group, version), undefined, JSON_ACCEPT, gvOptions)).body.resources ?? [] };
+          } catch (error) {
+            if (!expectedFailure(error)) throw error;
+            return { group, version, error };
+          }
+        }),
+      ),
+    ),
+  );
+  const seen = new Set<string>();
+  for (const l of lists) {
+    if ('error' in l) {
+      failures.push({ group: l.group, version: l.version, error: l.error });
+      continue;
+    }
+    for (const r of l.resources) {
+      // A resource is taken at the first (most preferred) version that serves it.
+      if (r.name.includes('/') || !(r.verbs ?? []).includes('list') || seen.has(resourceKey(l.group, r.name))) continue;
+      seen.add(resourceKey(l.group, r.name));
+      types.push({ group: l.group, version: l.version, resource: r.name, kind: r.kind, namespaced: r.namespaced });
     }
   }
   return { types, failures };
@@ -694,7 +708,7 @@ async function* collectSnapshot(ctx: SourceContext, options: SnapshotOptions): A
   const startedAt = toRfc3339(ctx.clock());
   let discovery: DiscoveryResult;
   try {
-    discovery = await discoverResourceTypes(api, requestOpts);
+    discovery = await discoverResourceTypes(api, requestOpts, ctx.concurrency);
   } catch (error) {
     if (isAbortError(error) || ctx.abortSignal?.aborted || !expectedFailure(error)) throw error;
     yield { kind: 'gap', gap: { source: 'snapshot', reason: gapReasonFor(error), detail: `API discovery failed, nothing listed: ${describeKubeError(error)}`, resource: 'discovery' } };

@@ -5,6 +5,13 @@
  * pagination with a 410 relist, namespace filtering and a generated cluster of ~1,000 objects.
  */
 import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { collectorIdentity } from '../../shared/evidence/custody.js';
+import { openLocalBundle } from '../../shared/evidence/localStore.js';
+import { collectRun, kubeconfigFacts } from '../../shared/pipeline/collectRun.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeApi } from '../../shared/cluster/kubeApi.js';
 import { createSnapshotSource, REDACTED_MARKER, snapshotSource, streamFor, type SnapshotOptions, type SnapshotTypeCoverage } from '../../shared/sources/snapshot.js';
@@ -347,6 +354,55 @@ describe('snapshot: options, failures and scale', () => {
       expect(kc).toBeDefined();
     } finally {
       await cluster.stop();
+    }
+  });
+});
+
+describe('snapshot through the pipeline into a local bundle', () => {
+  test('no Secret value in any byte of any artifact; raw per type; coverage in the manifest', async () => {
+    const { cluster, kc, scenario } = await start();
+    const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-snapshot-'));
+    try {
+      const store = await openLocalBundle(dir, 'run-snap');
+      const sealed = await collectRun({
+        kubeConfig: kc,
+        store,
+        runId: 'run-snap',
+        request: { caseId: 'case-snap', sources: ['snapshot'], sinceSeconds: 86400 },
+        collector: collectorIdentity({ runtime: 'test' }),
+        facts: kubeconfigFacts({ server: cluster.server, name: 'fixture' }),
+        clock: () => NOW,
+      });
+      const files: string[] = [];
+      const walk = async (d: string): Promise<void> => {
+        for (const e of await readdir(d, { withFileTypes: true })) {
+          if (e.isDirectory()) await walk(join(d, e.name));
+          else files.push(join(d, e.name));
+        }
+      };
+      await walk(dir);
+      expect(files.length).toBeGreaterThan(40);
+      let scanned = 0;
+      for (const f of files) {
+        const bytes = await readFile(f);
+        const text = (f.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+        scanned += text.length;
+        for (const canary of CANARIES) expect({ file: f, leaked: text.includes(canary) }).toEqual({ file: f, leaked: false });
+      }
+      expect(scanned).toBeGreaterThan(100_000);
+      const snapshot = sealed.manifest.sources['snapshot']!;
+      expect(snapshot.status).toBe('partial'); // the attacker's aggregated API could not be discovered
+      const raws = sealed.manifest.artifacts.filter((a) => a.source === 'snapshot' && a.kind === 'raw');
+      expect(raws.some((a) => a.path.includes('core_v1_secrets'))).toBe(true);
+      expect(raws.some((a) => a.path.includes('ops.example.com_v1_scheduledbackups'))).toBe(true);
+      const rowsArtifact = sealed.manifest.artifacts.find((a) => a.source === 'snapshot' && a.kind === 'rows')!;
+      expect(rowsArtifact.table).toBe('kubesnapshot_CL');
+      expect(rowsArtifact.records).toBe(raws.reduce((n, a) => n + a.records, 0));
+      const coverage = (sealed.manifest.coverage?.['snapshot'] as { snapshot: { types: SnapshotTypeCoverage[] } }[])[0]!.snapshot;
+      expect(coverage.types.find((t) => t.resource === 'secrets')).toMatchObject({ status: 'listed', count: scenario.objects.filter((o) => o.kind === 'Secret').length, valueHandling: 'metadata-only' });
+    } finally {
+      await cluster.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
