@@ -437,7 +437,8 @@ export function analyzeRbac(objects: readonly K8sObject[], options: AnalyzeRbacO
       const audience = publicSubjectAudience(subject);
       if (audience) {
         const severity = roleSeverity ?? 'low';
-        const path: GrantPath = { ...basePath, ruleIndexes: rules.map((r) => r.ruleIndex) };
+        // The whole role is the grant here: no single rule index.
+        const path: GrantPath = { ...basePath, ruleIndexes: [] };
         const what = roleSeverity ? `grants capabilities up to ${roleSeverity}` : 'grants no capability this analyzer rates';
         const who =
           audience === 'authenticated'
