@@ -169,13 +169,17 @@ export async function execInPod(kc: KubeConfig, request: PodExecRequest, options
   const exec = new Exec(kc, new GuardedHandler(handler, (e) => (protocolError = e)));
 
   let status: V1Status | undefined;
+  let statusSeen: () => void = () => undefined;
+  const statusReceived = new Promise<void>((resolve) => (statusSeen = resolve));
   let socket: ExecSocket | undefined;
   const connecting = exec.exec(request.namespace, request.pod, request.container, request.command, stdout, stderr, null, false, (s) => {
     status = s;
+    statusSeen();
   });
 
+  let onAbort: () => void = () => undefined;
   const aborted = new Promise<never>((_, reject) => {
-    const onAbort = (): void => reject(timeout.aborted && !options.abortSignal?.aborted ? new PodExecTimeoutError(timeoutInMs, stdoutBytes) : abortReason(signal));
+    onAbort = (): void => reject(timeout.aborted && !options.abortSignal?.aborted ? new PodExecTimeoutError(timeoutInMs, stdoutBytes) : abortReason(signal));
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
@@ -196,10 +200,13 @@ export async function execInPod(kc: KubeConfig, request: PodExecRequest, options
     const ws = socket;
     // The status and the close may already have happened while the upgrade promise resolved.
     const closed = ws.readyState === SOCKET_CLOSED ? Promise.resolve() : new Promise<void>((resolve) => ws.addEventListener('close', () => resolve(), { once: true }));
-    await Promise.race([closed, aborted]);
+    // The status ends the exec (client-node then closes the socket; its close handshake is not waited for).
+    await Promise.race([closed, statusReceived, aborted]);
   } catch (error) {
     socket?.terminate();
     throw error;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 
   if (stdoutError !== undefined) throw stdoutError;
