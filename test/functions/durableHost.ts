@@ -48,6 +48,8 @@ export interface HostInstance {
   history: Record<string, unknown>[];
   /** Every action the worker returned, as sent (JSON text per episode). */
   actionsJson: string[];
+  /** Activity executions: name, sequence id, attempt, duration in ms, outcome. */
+  activityRuns: { name: string; id: number; attempt: number; ms: number; ok: boolean }[];
   done: Promise<void>;
 }
 
@@ -149,6 +151,7 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
           lastUpdatedTime: now,
           history: [],
           actionsJson: [],
+          activityRuns: [],
           done: Promise.resolve(),
         };
         instances.set(instanceId, instance);
@@ -218,6 +221,8 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
 
     const runActivity = (id: number, action: Action, attempt: number) => {
       const fn = options.activities[action.functionName];
+      const began = performance.now();
+      const record = (ok: boolean) => instance.activityRuns.push({ name: action.functionName, id, attempt, ms: Math.round(performance.now() - began), ok });
       const work = (async () => {
         if (!fn) throw new Error(`The function '${action.functionName}' doesn't exist, is disabled, or is not an activity function.`);
         const ctx = new functions.InvocationContext({ functionName: action.functionName, invocationId: `${instance.instanceId}:${id}`, logHandler: () => undefined });
@@ -227,9 +232,11 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
       })();
       const p = work.then(
         (result) => {
+          record(true);
           ready.push({ kind: 'completed', id, result });
         },
         (error: unknown) => {
+          record(false);
           ready.push({ kind: 'failed', id, action, error: error instanceof Error ? error : new Error(String(error)), attempt });
         },
       );
