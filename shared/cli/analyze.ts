@@ -148,6 +148,8 @@ export async function runAnalyze(paths: readonly string[], flags: AnalyzeCliOpti
     line(io.stderr, `${s.fatal ? 'error' : 'skipped'}: ${s.file}${where ? ` (${where})` : ''}: ${s.reason}`);
   }
 
+  if (loaded.duplicates > 0) line(io.stderr, `note: ${loaded.duplicates} duplicate object(s) (same kind and uid or name, e.g. from several artifacts of one bundle) counted once`);
+
   const rbac = analyzeRbac(loaded.objects);
   const workloads = analyzeWorkloads(loaded.objects, { allowedRegistries: options.allowed });
   const keep = (f: Finding) => severityRank(f.severity) >= severityRank(options.minSeverity);

@@ -43,6 +43,11 @@ export interface LoadedObjects {
   /** Files read, with the number of objects each gave. */
   files: { file: string; objects: number }[];
   skipped: SkippedInput[];
+  /**
+   * Objects dropped because the same object (kind + uid, or kind + namespace/name without uid)
+   * was already loaded, e.g. from several raw artifacts of one evidence bundle. The first is kept.
+   */
+  duplicates: number;
 }
 
 export type InputFormat = 'yaml' | 'json' | 'ndjson';
@@ -51,9 +56,25 @@ const OBJECT_EXTENSIONS = ['.yaml', '.yml', '.json', '.ndjson', '.jsonl'];
 
 /** Load every object from files and directories (recursive). Never throws for bad input. */
 export async function loadObjects(paths: readonly string[]): Promise<LoadedObjects> {
-  const result: LoadedObjects = { objects: [], origins: [], files: [], skipped: [] };
+  const result: LoadedObjects = { objects: [], origins: [], files: [], skipped: [], duplicates: 0 };
   const seenDirs = new Set<string>();
   for (const p of paths) await loadPath(p, true, result, seenDirs);
+  const seen = new Set<string>();
+  const objects: K8sObject[] = [];
+  const origins: ObjectOrigin[] = [];
+  result.objects.forEach((object, i) => {
+    const m = object.metadata;
+    const key = `${object.kind}|${m.uid ?? `${m.namespace ?? ''}/${m.name}`}`;
+    if (seen.has(key)) {
+      result.duplicates++;
+      return;
+    }
+    seen.add(key);
+    objects.push(object);
+    origins.push(result.origins[i]!);
+  });
+  result.objects = objects;
+  result.origins = origins;
   return result;
 }
 

@@ -123,7 +123,9 @@ export function buildRbacModel(objects: readonly K8sObject[], extraWorkloads: re
       if (result.some((r) => sameRule(r.rule, eff.rule))) continue;
       result.push({ ...eff, notFromAggregation: true });
     }
-    aggregatedCache.set(name, result);
+    // A result computed inside another role's aggregation may have had a cycle cut: only the
+    // top-level computation is cached.
+    if (visiting.length === 0) aggregatedCache.set(name, result);
     return result;
   };
 

@@ -120,6 +120,16 @@ describe('loadObjects', () => {
     expect(loaded.skipped.map((s) => s.fatal)).toEqual([true, true]);
   });
 
+  test('the same object from several files (e.g. artifacts of one bundle) is loaded once', async () => {
+    const pod = { kind: 'Pod', metadata: { name: 'a', namespace: 'x', uid: 'u-1' } };
+    await writeFile(join(dir, 'snapshot.raw.ndjson'), `${JSON.stringify(pod)}\n${JSON.stringify({ kind: 'Pod', metadata: { name: 'b', namespace: 'x' } })}\n`);
+    await writeFile(join(dir, 'workloads.raw.ndjson'), `${JSON.stringify(pod)}\n${JSON.stringify({ kind: 'Pod', metadata: { name: 'b', namespace: 'x' } })}\n${JSON.stringify({ kind: 'ServiceAccount', metadata: { name: 'a', namespace: 'x' } })}\n`);
+    const loaded = await loadObjects([dir]);
+    expect(names(loaded.objects)).toEqual(['Pod/a', 'Pod/b', 'ServiceAccount/a']);
+    expect(loaded.duplicates).toBe(2);
+    expect(loaded.origins.map((o) => o.file)).toEqual([join(dir, 'snapshot.raw.ndjson'), join(dir, 'snapshot.raw.ndjson'), join(dir, 'workloads.raw.ndjson')]);
+  });
+
   test('an explicitly named file with another extension is sniffed', async () => {
     await writeFile(join(dir, 'dump.txt'), '{"kind":"Pod","metadata":{"name":"j"}}');
     await writeFile(join(dir, 'dump2'), 'kind: Pod\nmetadata: {name: y}\n');
