@@ -240,6 +240,12 @@ describe('snapshot of the compromise scenario', () => {
 });
 
 describe('snapshot: options, failures and scale', () => {
+  let shared: { cluster: FixtureCluster; kc: KubeConfig; scenario: Scenario };
+  beforeAll(async () => {
+    shared = await start();
+  });
+  afterAll(async () => shared.cluster.stop());
+
   test('403 on a type is a gap and a forbidden coverage entry; everything else is still collected', async () => {
     const { cluster, kc } = await start((s) => {
       s.forbidden = ['rbac.authorization.k8s.io/clusterrolebindings', 'secrets'];
@@ -258,32 +264,24 @@ describe('snapshot: options, failures and scale', () => {
   });
 
   test("configMapValues 'keep' copies values (the canary scan finds them), 'metadata' never fetches them", async () => {
-    const { cluster, kc } = await start();
-    try {
-      const keep = await collect(kc, { configMapValues: 'keep' });
-      expect(scan(keep)).toEqual(['CANARY-CONFIGMAP-VALUE']);
-      const meta = await collect(kc, { configMapValues: 'metadata' });
-      expect(scan(meta)).toEqual([]);
-      const cm = meta.raw.get('core_v1_configmaps')!.find((c) => c['metadata'].name === 'app-config')!;
-      expect(cm['kind']).toBe('PartialObjectMetadata');
-      expect(cm['data']).toBeUndefined();
-      expect(typeOf(meta, 'configmaps')!.valueHandling).toBe('metadata-only');
-    } finally {
-      await cluster.stop();
-    }
+    const { cluster, kc } = shared;
+    const keep = await collect(kc, { configMapValues: 'keep' });
+    expect(scan(keep)).toEqual(['CANARY-CONFIGMAP-VALUE']);
+    const meta = await collect(kc, { configMapValues: 'metadata' });
+    expect(scan(meta)).toEqual([]);
+    const cm = meta.raw.get('core_v1_configmaps')!.find((c) => c['metadata'].name === 'app-config')!;
+    expect(cm['kind']).toBe('PartialObjectMetadata');
+    expect(cm['data']).toBeUndefined();
+    expect(typeOf(meta, 'configmaps')!.valueHandling).toBe('metadata-only');
   });
 
   test('redactFields hashes chosen fields; exclusions are configurable', async () => {
-    const { cluster, kc } = await start();
-    try {
-      const run = await collect(kc, { redactFields: [{ resource: 'pods', paths: ['spec.containers[*].image'] }], exclude: ['events', 'events.k8s.io/events', 'apps/replicasets'] });
-      const pod = run.raw.get('core_v1_pods')!.find((p) => p['metadata'].name === 'postgres-0')!;
-      expect(pod['spec'].containers[0].image).toBe(`sha256:${createHash('sha256').update('postgres:16.3').digest('hex')}`);
-      expect(typeOf(run, 'apps/replicasets')!.status).toBe('excluded');
-      expect(run.raw.has('apps_v1_replicasets')).toBe(false);
-    } finally {
-      await cluster.stop();
-    }
+    const { cluster, kc } = shared;
+    const run = await collect(kc, { redactFields: [{ resource: 'pods', paths: ['spec.containers[*].image'] }], exclude: ['events', 'events.k8s.io/events', 'apps/replicasets'] });
+    const pod = run.raw.get('core_v1_pods')!.find((p) => p['metadata'].name === 'postgres-0')!;
+    expect(pod['spec'].containers[0].image).toBe(`sha256:${createHash('sha256').update('postgres:16.3').digest('hex')}`);
+    expect(typeOf(run, 'apps/replicasets')!.status).toBe('excluded');
+    expect(run.raw.has('apps_v1_replicasets')).toBe(false);
   });
 
   test('pages through small pages and relists once when a continue token expires (no duplicates, exact counts)', async () => {
@@ -313,17 +311,15 @@ describe('snapshot: options, failures and scale', () => {
   });
 
   test('namespace include filter: namespaced types only from those namespaces, cluster-scoped types whole', async () => {
-    const { cluster, kc } = await start();
-    try {
-      const run = await collect(kc, {}, { namespaces: { include: ['prod'] } });
-      const namespaces = new Set(run.raw.get('core_v1_pods')!.map((p) => p['metadata'].namespace));
-      expect([...namespaces]).toEqual(['prod']);
-      expect(typeOf(run, 'pods')!.count).toBe(cluster.objectsOf('v1', 'Pod').filter((p) => p.metadata.namespace === 'prod').length);
-      expect(typeOf(run, 'namespaces')!.count).toBe(7);
-      expect(cluster.requestLog.some((r) => r.path === '/api/v1/pods')).toBe(false);
-    } finally {
-      await cluster.stop();
-    }
+    const { cluster, kc } = shared;
+    const before = cluster.requestLog.length;
+    const run = await collect(kc, {}, { namespaces: { include: ['prod'] } });
+    const namespaces = new Set(run.raw.get('core_v1_pods')!.map((p) => p['metadata'].namespace));
+    expect([...namespaces]).toEqual(['prod']);
+    expect(typeOf(run, 'pods')!.count).toBe(cluster.objectsOf('v1', 'Pod').filter((p) => p.metadata.namespace === 'prod').length);
+    expect(typeOf(run, 'namespaces')!.count).toBe(7);
+    expect(cluster.requestLog.slice(before).some((r) => r.path === '/api/v1/pods')).toBe(false);
+    expect(cluster.requestLog.slice(before).some((r) => r.path === '/api/v1/namespaces/prod/pods')).toBe(true);
   });
 
   test('a generated cluster of ~1,000 objects is captured exactly', async () => {
@@ -345,16 +341,12 @@ describe('snapshot: options, failures and scale', () => {
   });
 
   test('API discovery unauthorized: one gap, empty coverage, no throw', async () => {
-    const { cluster, kc } = await start();
-    try {
-      const bad = fixtureKubeConfig({ kubeconfigYaml: cluster.kubeconfigYaml.replace(cluster.token, 'wrong') });
-      const run = await collect(bad);
-      expect(run.gaps).toEqual([expect.objectContaining({ reason: 'unauthorized', resource: 'discovery' })]);
-      expect(run.coverage.types).toEqual([]);
-      expect(kc).toBeDefined();
-    } finally {
-      await cluster.stop();
-    }
+    const { cluster, kc } = shared;
+    const bad = fixtureKubeConfig({ kubeconfigYaml: cluster.kubeconfigYaml.replace(cluster.token, 'wrong') });
+    const run = await collect(bad);
+    expect(run.gaps).toEqual([expect.objectContaining({ reason: 'unauthorized', resource: 'discovery' })]);
+    expect(run.coverage.types).toEqual([]);
+    expect(kc).not.toBe(bad);
   });
 });
 
