@@ -80,8 +80,8 @@ export function buildPlaybookDefinition(): JsonObject {
     'Manifest: @{coalesce(', statusPath(c.status.manifestPath), ", 'n/a')}<br/>",
     'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}</p>",
     '@{if(empty(', statusPath(c.status.error), "), '', concat('<p>Error: ', ", statusPath(c.status.error), ", '</p>'))}",
-    '<p>Verify with <code>aks-evidence verify</code> against the manifest hash above; ',
-    'query the rows with <code>AksEvidenceTimeline(runId="@{', item(c.runIdField), '}")</code>.</p>',
+    '<p>Verify: <code>aks-evidence verify &lt;evidence location&gt;</code> must report this manifest SHA-256. ',
+    'Timeline: <code>AksEvidenceTimeline(runId="@{', item(c.runIdField), '}")</code>.</p>',
   ].join('');
   const notStartedMessage = [
     '<p><b>aks-evidence</b>: no collection started for this incident. ',
