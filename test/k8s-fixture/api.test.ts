@@ -267,6 +267,19 @@ describe('fixture API server with the compromise scenario', () => {
     }
   });
 
+  test('latencyMs delays answers without changing them; concurrent requests all complete', async () => {
+    const c = await startFixtureCluster(await loadScenario('compromise'), { latencyMs: 25 });
+    try {
+      const core = fixtureKubeConfig(c).makeApiClient(CoreV1Api);
+      const results = await Promise.all([core.listNamespace(), core.listNode(), core.listPodForAllNamespaces({ limit: 2 })]);
+      expect(results.map((r) => r.items.length)).toEqual([7, 2, 2]);
+      expect(c.requestLog.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(() => c.deleteObject('Pod', 'prod', 'no-such-pod')).toThrow(/no Pod prod\/no-such-pod/);
+    } finally {
+      await c.stop();
+    }
+  });
+
   test('maxPageSize caps pages even when the client asks for more', async () => {
     const c = await startFixtureCluster(await loadScenario('compromise'), { maxPageSize: 3 });
     try {

@@ -304,7 +304,8 @@ describe('exec over WebSocket', () => {
       frames.push(d.toString());
     });
     await new Promise((r) => ws.on('close', r));
-    expect(frames[0]).toBe(`1${Buffer.from('api-5f6d7c8b9-klmno\n').toString('base64')}`);
+    expect(frames[0]).toBe('1'); // the empty "stream open" frame
+    expect(frames[1]).toBe(`1${Buffer.from('api-5f6d7c8b9-klmno\n').toString('base64')}`);
     expect(JSON.parse(Buffer.from(frames[frames.length - 1]!.slice(1), 'base64').toString())).toEqual({ metadata: {}, status: 'Success' });
   });
 
