@@ -3,7 +3,6 @@ import { fetch, type Dispatcher } from 'undici';
 import type { Gap } from '../evidence/types.js';
 import { AksEvidenceError } from '../util/errors.js';
 import {
-  isAbortError,
   isRetryableNetworkError,
   isRetryableStatus,
   parseRetryAfter,
@@ -70,6 +69,7 @@ export function kubeErrorStatus(error: unknown): number | undefined {
 export function gapReasonFor(error: unknown): Gap['reason'] {
   if (error instanceof RetriesExhaustedError) return 'retries-exhausted';
   if (error instanceof Error && error.name === 'TimeoutError') return 'timeout';
+  if (error instanceof KubeApiError && error.status === 0 && error.reason === 'Timeout') return 'timeout';
   switch (kubeErrorStatus(error)) {
     case 401:
       return 'unauthorized';
@@ -190,7 +190,8 @@ export class KubeApi {
     const context = new RequestContext(this.url(path, query), HttpMethod.GET);
     context.setHeaderParam('Accept', 'application/json');
     await this.authenticate(context);
-    const timeout = AbortSignal.timeout(options.timeoutInMs ?? 120_000);
+    const timeoutInMs = options.timeoutInMs ?? 120_000;
+    const timeout = AbortSignal.timeout(timeoutInMs);
     const signal = options.abortSignal ? AbortSignal.any([options.abortSignal, timeout]) : timeout;
     options.countRequest?.();
     let response;
@@ -202,7 +203,8 @@ export class KubeApi {
         ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
       });
     } catch (error) {
-      if (isAbortError(error) || options.abortSignal?.aborted) throw options.abortSignal?.reason ?? error;
+      if (options.abortSignal?.aborted) throw options.abortSignal.reason;
+      if (timeout.aborted) throw timedOut(path, timeoutInMs, error);
       throw new KubeApiError({ status: 0, path, message: `GET ${path} failed: ${transportMessage(error)}` }, { cause: error });
     }
     if (response.status >= 200 && response.status < 300) {
@@ -210,6 +212,7 @@ export class KubeApi {
         return (await response.json()) as T;
       } catch (error) {
         if (options.abortSignal?.aborted) throw options.abortSignal.reason;
+        if (timeout.aborted) throw timedOut(path, timeoutInMs, error);
         throw new KubeApiError(
           { status: 0, path, message: `GET ${path}: the response body could not be read: ${transportMessage(error)}` },
           { cause: error },
@@ -227,6 +230,11 @@ export class KubeApi {
     this.dispatcherResolved = false;
     if (dispatcher) await dispatcher.close().catch(() => undefined);
   }
+}
+
+/** Our own per-request time limit ran out (not the caller's abort): an expected failure, reported as a timeout gap. */
+function timedOut(path: string, timeoutInMs: number, cause: unknown): KubeApiError {
+  return new KubeApiError({ status: 0, path, reason: 'Timeout', message: `GET ${path}: no complete answer within ${timeoutInMs} ms` }, { cause });
 }
 
 function transportMessage(error: unknown): string {

@@ -104,13 +104,18 @@ describe('KubeApi', () => {
     }
   });
 
-  test('an aborted request rejects with the abort reason', async () => {
+  test('an aborted request rejects with the abort reason; a request over its time limit is a timeout', async () => {
     const slow = await startFixtureCluster(scenario(1), { latencyMs: 2000 });
     try {
       const controller = new AbortController();
       const pending = KubeApi.for(fixtureKubeConfig(slow)).getJson('/api/v1/namespaces', undefined, { abortSignal: controller.signal });
       setTimeout(() => controller.abort(new Error('budget spent')), 20);
       await expect(pending).rejects.toThrow('budget spent');
+      // Our own per-request limit is an expected failure (a timeout gap), not an abort of the run.
+      const late = await KubeApi.for(fixtureKubeConfig(slow)).getJson('/api/v1/namespaces', undefined, { timeoutInMs: 50 }).catch((e: unknown) => e);
+      expect(late).toBeInstanceOf(KubeApiError);
+      expect((late as Error).message).toBe('GET /api/v1/namespaces: no complete answer within 50 ms');
+      expect(gapReasonFor(late)).toBe('timeout');
     } finally {
       await slow.stop();
     }
