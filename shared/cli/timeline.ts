@@ -81,6 +81,9 @@ export async function runTimeline(bundle: string, flags: TimelineCliOptions, io:
   };
   if (flags.sources) {
     const names = flags.sources.split(',').map((s) => s.trim()).filter(Boolean);
+    const known = new Set<string>([...DEFAULT_TIMELINE_SOURCES, ...manifest.artifacts.map((a) => a.source), 'all']);
+    const unknown = names.filter((n) => !known.has(n));
+    if (unknown.length) throw new InputError('--sources', `${unknown.join(', ')}: not in this bundle; choose from ${[...known].sort().join(', ')}`);
     filter.sources = names.includes('all') ? [...new Set([...DEFAULT_TIMELINE_SOURCES, ...manifest.artifacts.map((a) => a.source), ...names.filter((n) => n !== 'all')])] : names;
   }
   let maxEntries: number | undefined;

@@ -201,6 +201,9 @@ describe('CLI', () => {
     const d = io();
     expect(await runCli(['timeline', bundle.dir, '--since', '2024-06-01T10:00:00'], d)).toBe(2);
     expect(d.err.text).toMatch(/--since: .* has no time zone/);
+    const e = io();
+    expect(await runCli(['timeline', bundle.dir, '--sources', 'audit,kubelogs'], e)).toBe(2);
+    expect(e.err.text).toMatch(/--sources: kubelogs: not in this bundle; choose from all, audit, collector, commandhistory, containerlogs, events/);
   });
 
   it('aks-evidence timeline --since 2h counts back from the end of the run', async () => {
