@@ -61,7 +61,6 @@ const T = {
   plan: 'Microsoft.Web/serverfarms',
   site: 'Microsoft.Web/sites',
   siteExtension: 'Microsoft.Web/sites/extensions',
-  publishingPolicy: 'Microsoft.Web/sites/basicPublishingCredentialsPolicies',
   keyVault: 'Microsoft.KeyVault/vaults',
   secret: 'Microsoft.KeyVault/vaults/secrets',
   roleAssignment: 'Microsoft.Authorization/roleAssignments',
@@ -576,6 +575,7 @@ export function buildTemplate(tables: readonly TableDefinition[] = allTables()):
         tenantId: '[subscription().tenantId]',
         sku: { family: 'A', name: 'standard' },
         enableRbacAuthorization: true,
+        accessPolicies: [],
         enableSoftDelete: true,
         softDeleteRetentionInDays: 7,
         publicNetworkAccess: 'Enabled',
@@ -622,15 +622,6 @@ export function buildTemplate(tables: readonly TableDefinition[] = allTables()):
         siteConfig: { minTlsVersion: '1.2', appSettings },
       },
     },
-    ...(['scm', 'ftp'] as const).map(
-      (kind): ArmResource => ({
-        type: T.publishingPolicy,
-        apiVersion: API.web,
-        name: nameOf(v('functionAppName'), lit(kind)),
-        dependsOn: [dependsOnId(T.site, v('functionAppName'))],
-        properties: { allow: false },
-      }),
-    ),
     {
       condition: `[not(empty(${p('functionPackageUrl')}))]`,
       type: T.siteExtension,
@@ -714,7 +705,7 @@ export function buildTemplate(tables: readonly TableDefinition[] = allTables()):
       condition: `[and(${sentinel}, not(empty(${p('sentinelServicePrincipalObjectId')})))]`,
       type: T.roleAssignment,
       apiVersion: API.roleAssignments,
-      name: `[guid(resourceGroup().id, ${p('sentinelServicePrincipalObjectId')}, ${v(roleVar('sentinelAutomationContributor'))})]`,
+      name: `[${automationContributorAssignmentName()}]`,
       properties: {
         roleDefinitionId: `[${roleDefinitionIdOf(v(roleVar('sentinelAutomationContributor')))}]`,
         principalId: `[${p('sentinelServicePrincipalObjectId')}]`,
@@ -808,6 +799,9 @@ function clusterAccessDeployment(principalId: string): ArmResource {
   };
 }
 
+const automationContributorAssignmentName = (): string =>
+  `guid(resourceGroup().id, ${p('sentinelServicePrincipalObjectId')}, ${v(roleVar('sentinelAutomationContributor'))})`;
+
 /** The automation rule and the playbook's Responder role, in the workspace's resource group. */
 function sentinelWorkspaceDeployment(playbookPrincipalId: string): ArmResource {
   const workspaceScope = "[format('Microsoft.OperationalInsights/workspaces/{0}', parameters('workspaceName'))]";
@@ -819,7 +813,12 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string): ArmResource {
     name: `[${v('sentinelDeploymentName')}]`,
     subscriptionId: `[${v('workspaceSubscriptionId')}]`,
     resourceGroup: `[${v('workspaceResourceGroup')}]`,
-    dependsOn: [dependsOnId(T.workflow, v('playbookName')), workspaceDeploymentDependency()],
+    dependsOn: [
+      dependsOnId(T.workflow, v('playbookName')),
+      workspaceDeploymentDependency(),
+      // Sentinel must be allowed to run the playbook before a rule points at it.
+      expr(resourceIdOf(T.roleAssignment, automationContributorAssignmentName())),
+    ],
     properties: {
       mode: 'Incremental',
       expressionEvaluationOptions: { scope: 'inner' },
