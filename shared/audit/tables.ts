@@ -9,8 +9,8 @@ import { eventTime } from './types.js';
  * filters and joins on.
  *
  *   auditfindings_CL  one row per label (collectAudit yields these as its rows)
- *   auditevents_CL    one compact row per audit event (auditEventRow), derived from the
- *                     'audit' raw artifact
+ *   auditevents_CL    one compact row per request (auditEventRow), derived from the 'audit'
+ *                     raw artifact by writeAuditEventRows (./eventRows.ts) before sealing
  */
 const c = (name: string, type: ColumnType, description: string): ColumnDefinition => ({ name, type, description });
 

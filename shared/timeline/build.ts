@@ -211,7 +211,8 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
       line++;
       const event = value as AuditEvent;
       if (!dedupe.isNew(event)) continue;
-      if (!positions.has(event.auditID)) positions.set(event.auditID, { path: a.path, line });
+      // The line of the latest stage seen: the one the selector emits (or the ResponseStarted it releases).
+      positions.set(event.auditID, { path: a.path, line });
       for (const e of select.push(event)) addAudit(e, false);
     }
   }
