@@ -74,7 +74,7 @@ export function buildPlaybookDefinition(): JsonObject {
   const runtimeStatus = `${STATUS}?['${c.runtimeStatusField}']`;
   const resultMessage = [
     '<p><b>aks-evidence</b>: collection run @{', item(c.runIdField), '} for cluster @{', item(c.clusterField), '} ',
-    "ended with status @{coalesce(", runtimeStatus, ", 'Unknown (timed out waiting)')}",
+    "had status @{coalesce(", runtimeStatus, ", 'Unknown')} when the playbook stopped waiting",
     ' (outcome: @{coalesce(', statusPath(c.status.outcome), ", 'n/a')}).</p>",
     '<p>Evidence location: @{coalesce(', statusPath(c.status.location), ", 'not sealed')}<br/>",
     'Manifest: @{coalesce(', statusPath(c.status.manifestPath), ", 'n/a')}<br/>",

@@ -76,6 +76,18 @@ describe('template structure', () => {
     }
   });
 
+  it('stays within ARM template limits: 4 MB, 256 parameters and variables, 64 outputs, 800 resources, 24,576 characters per expression', () => {
+    // learn.microsoft.com/azure/azure-resource-manager/templates/best-practices#template-limits
+    expect(readCommitted('infra/azuredeploy.json').length).toBeLessThan(4 * 1024 * 1024);
+    for (const s of scopes(template)) {
+      expect(Object.keys(s.template.parameters ?? {}).length).toBeLessThanOrEqual(256);
+      expect(Object.keys(s.template.variables ?? {}).length).toBeLessThanOrEqual(256);
+      expect(Object.keys(s.template.outputs ?? {}).length).toBeLessThanOrEqual(64);
+      expect(s.template.resources.length).toBeLessThanOrEqual(800);
+      for (const e of expressions(s.template)) expect({ at: e.path, length: e.text.length <= 24576 }).toEqual({ at: e.path, length: true });
+    }
+  });
+
   it('calls newGuid() only in parameter default values (ARM rejects it elsewhere)', () => {
     for (const s of scopes(template)) {
       for (const e of expressions(s.template)) {
