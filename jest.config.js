@@ -7,6 +7,8 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // jest's sandbox lacks Symbol.dispose, which undici (client-node's HTTP client) needs.
+  setupFiles: ['<rootDir>/test/fixtures/k8s/realmFix.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

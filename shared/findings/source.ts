@@ -17,11 +17,8 @@ import { analyzeWorkloads, type AnalyzeWorkloadsOptions } from './workloads.js';
  * and workload findings are two sources.
  */
 
-// SourceName (shared/sources/types.ts) lists 'findings' only; these two names are the ones the
-// pipeline registers (shared/pipeline/sources.ts) and the tables declare.
-const RBAC_SOURCE = 'rbacfindings';
-const WORKLOAD_SOURCE = 'workloadfindings';
-const sourceName = (name: string): SourceName => name as SourceName;
+const RBAC_SOURCE: SourceName = 'rbacfindings';
+const WORKLOAD_SOURCE: SourceName = 'workloadfindings';
 
 interface Listing {
   groupVersionPath: string;
@@ -158,7 +155,7 @@ export function createWorkloadFindingsSource(options: WorkloadFindingsSourceOpti
     yield notesCoverage(WORKLOAD_SOURCE, { findings: records, bySeverity: countBySeverity(severities), analyzed }, notes, unavailable);
   }
   return {
-    name: sourceName(WORKLOAD_SOURCE),
+    name: WORKLOAD_SOURCE,
     table: WORKLOAD_FINDINGS_TABLE.name,
     description: 'Dangerous settings of every workload kind (privileged, host namespaces, hostPath, sockets, capabilities, root, suspicious commands/registries), with field paths.',
     collect,
@@ -166,7 +163,7 @@ export function createWorkloadFindingsSource(options: WorkloadFindingsSourceOpti
 }
 
 export const rbacFindingsSource: SourceDefinition = {
-  name: sourceName(RBAC_SOURCE),
+  name: RBAC_SOURCE,
   table: RBAC_FINDINGS_TABLE.name,
   description: 'RBAC risk: who can read secrets, exec, create workloads, impersonate, escalate/bind, … with the granting binding → role → rule path, and the workloads running as risky service accounts.',
   collect: collectRbacFindings,

@@ -13,7 +13,7 @@ export const KUBEFORENSYS_SOURCES = [
   'cronjobs',
   'networkpolicies',
 ] as const;
-export type SourceName = (typeof KUBEFORENSYS_SOURCES)[number] | 'snapshot' | 'findings';
+export type SourceName = (typeof KUBEFORENSYS_SOURCES)[number] | 'snapshot' | 'rbacfindings' | 'workloadfindings';
 
 /** One Log Analytics row, keyed by the table's column names (see shared/ingestion/tableRegistry.ts). */
 export type Row = Record<string, unknown>;

@@ -61,4 +61,4 @@ test('a 300-pod cluster: every log line, event, history line and pod is in the b
     await cluster.stop();
     await rm(dir, { recursive: true, force: true });
   }
-});
+}, 240_000);
