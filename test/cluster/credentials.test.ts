@@ -8,6 +8,16 @@ import { generateCluster } from '../fixtures/k8s/generate.js';
 import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
 import { startFixtureCluster } from '../fixtures/k8s/server.js';
 
+/** The error a promise rejects with (the test fails if it resolves). */
+async function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a failure, but it succeeded');
+}
+
 describe('AKS credentials built in memory', () => {
   let fixture: FixtureCluster;
   let arm: ArmStub;
@@ -91,13 +101,13 @@ describe('AKS credentials built in memory', () => {
 
   it('admin credentials on a cluster with local accounts disabled: the error says what to change', async () => {
     const credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN });
-    const error = await buildClusterKubeConfig({
+    const error = await failure(buildClusterKubeConfig({
       arm: clients(credential),
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
       credential,
       authMode: 'local-accounts',
       useAdmin: true,
-    }).catch((e: unknown) => e as Error & { code?: string });
+    }));
     expect(error.code).toBe('ERR_CLUSTER_CREDENTIALS');
     expect(error.message).toContain('HTTP 400');
     expect(error.message).toContain('local accounts disabled');
@@ -105,12 +115,12 @@ describe('AKS credentials built in memory', () => {
 
   it('403 on listClusterUserCredential names the role; no token or kubeconfig in the error', async () => {
     const credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: fixture.token });
-    const error = await buildClusterKubeConfig({
+    const error = await failure(buildClusterKubeConfig({
       arm: clients(credential),
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-denied'),
       credential,
       authMode: 'entra',
-    }).catch((e: unknown) => e as Error & { code?: string });
+    }));
     expect(error.code).toBe('ERR_CLUSTER_CREDENTIALS');
     expect(error.message).toContain('Azure Kubernetes Service Cluster User Role');
     for (const s of [ARM_TOKEN, fixture.token, 'Bearer', 'certificate-authority-data']) expect(error.message).not.toContain(s);
@@ -124,7 +134,7 @@ describe('AKS credentials built in memory', () => {
       credential,
       authMode: 'entra',
     });
-    const error = await built.kubeConfig.makeApiClient(CoreV1Api).listNamespace().catch((e: unknown) => e as Error & { code?: string });
+    const error = await failure(built.kubeConfig.makeApiClient(CoreV1Api).listNamespace());
     expect(error.code).toBe('ERR_AKS_TOKEN');
     expect(error.message).toContain('6dae42f8-4368-4678-94ff-3960e28e3630/.default');
   });

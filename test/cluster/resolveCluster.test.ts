@@ -7,6 +7,16 @@ import { generateCluster } from '../fixtures/k8s/generate.js';
 import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
 import { startFixtureCluster } from '../fixtures/k8s/server.js';
 
+/** The error a promise rejects with (the test fails if it resolves). */
+async function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a failure, but it succeeded');
+}
+
 const SOURCES = ['containerlogs', 'events', 'commandhistory', 'rbacbindings', 'snapshot'];
 
 describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture', () => {
@@ -110,12 +120,12 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
   });
 
   it('an unknown cluster fails with what to check, and no token in the message', async () => {
-    const error = await resolveCluster({
+    const error = await failure(resolveCluster({
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-missing'),
       sources: SOURCES,
       credential: credentialFor(fixture),
       arm: armOptions(),
-    }).catch((e: unknown) => e as Error & { code?: string });
+    }));
     expect(error).toBeInstanceOf(Error);
     expect(error.code).toBe('ERR_CLUSTER_NOT_FOUND');
     expect(error.message).toContain('managedClusters/aks-missing was not found');
@@ -124,12 +134,12 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
 
   it('an identity ARM refuses: 403 names the role to assign', async () => {
     arm.faults.push({ match: 'GET /subscriptions', status: 403, times: 1 });
-    const error = await resolveCluster({
+    const error = await failure(resolveCluster({
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
       sources: SOURCES,
       credential: credentialFor(fixture),
       arm: armOptions(),
-    }).catch((e: unknown) => e as Error & { code?: string });
+    }));
     expect(error.code).toBe('ERR_ARM_FORBIDDEN');
     expect(error.message).toContain('Azure Kubernetes Service Cluster User Role');
   });
