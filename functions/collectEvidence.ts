@@ -2,7 +2,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { planCollectTasks } from '../shared/pipeline/plan.js';
 import type { ClusterFacts, CollectTaskResult, SealResult } from '../shared/pipeline/types.js';
-import { auditLogState, buildRunOutput, failedTaskResult, sourceProgress, tablesWithRows } from '../shared/orchestration/progress.js';
+import { auditLogState, buildRunOutput, failedTaskResult, runGapsPreview, sourceProgress, tablesWithRows } from '../shared/orchestration/progress.js';
 import {
   FUNCTION_NAMES,
   type CollectionRunInput,
@@ -76,6 +76,7 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
   const clusterStatus = {
     auditLog: auditLogState(facts),
     runGaps: facts.gaps.length,
+    ...(facts.gaps.length ? { gaps: runGapsPreview(facts) } : {}),
     ...(facts.podCount !== undefined ? { podCount: facts.podCount } : {}),
   };
   status({ phase: 'collecting', tasks: { total: tasks.length, finished: 0, failed: 0 }, sources: sourceProgress(tasks, []), ...clusterStatus });

@@ -16,6 +16,11 @@ export function auditLogState(facts: ClusterFacts | undefined): RunCustomStatus[
   return facts.audit.enabled ? 'enabled' : 'not-enabled';
 }
 
+/** Run-level gaps for custom status: a handful, shortened (custom status is limited to 16 KB). */
+export function runGapsPreview(facts: ClusterFacts, max = 5): NonNullable<RunCustomStatus['gaps']> {
+  return facts.gaps.slice(0, max).map((g) => ({ source: g.source, reason: g.reason, detail: g.detail.length > 300 ? `${g.detail.slice(0, 299)}…` : g.detail }));
+}
+
 /** A result standing in for a task whose activity still failed after every retry. */
 export function failedTaskResult(task: CollectTask, error: unknown, at: string): CollectTaskResult {
   // The failure's reason line only: the rest is the worker's stack trace.

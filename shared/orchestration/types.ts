@@ -104,6 +104,8 @@ export interface RunCustomStatus {
   /** Audit log coverage found at resolution. */
   auditLog?: 'enabled' | 'not-enabled' | 'unknown';
   runGaps?: number;
+  /** The first run-level gaps from resolution (audit log first), details shortened. */
+  gaps?: { source: string; reason: string; detail: string }[];
   podCount?: number;
   manifest?: { location: string; sha256: string };
 }

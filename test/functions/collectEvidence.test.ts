@@ -120,6 +120,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(flatActions(r).every((a) => a.functionName !== 'sealEvidence')).toBe(true);
     const status = r.customStatus as RunCustomStatus;
     expect(status).toMatchObject({ phase: 'collecting', tasks: { total: 5, finished: 0, failed: 0 }, auditLog: 'not-enabled', podCount: 600, runGaps: 1 });
+    expect(status.gaps).toEqual([{ source: 'audit', reason: 'not-enabled', detail: 'Kubernetes audit logs are not enabled' }]);
     expect(status.sources?.containerlogs).toMatchObject({ status: 'running', tasks: '0/3' });
   });
 
