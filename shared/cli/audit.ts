@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
+import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
 import type { Command } from 'commander';
 import { followAudit, type AuditWindowFetch } from '../audit/follow.js';
 import { createAuditLabeler, type AuditLabeler } from '../audit/label.js';
@@ -109,6 +111,10 @@ function describeInactive(labeler: AuditLabeler, io: CliIo): void {
 }
 
 export interface RunAuditOptions {
+  /** Azure credential for --workspace (default DefaultAzureCredential). */
+  credential?: TokenCredential;
+  /** Extra Log Analytics client options (custom pipeline policies; tests trust their stub's CA here). */
+  logsClientOptions?: LogsQueryClientOptions;
   clock?: Clock;
   abortSignal?: AbortSignal;
   /** Follow-mode wait (tests). */
@@ -142,7 +148,7 @@ export async function runAudit(files: readonly string[], flags: AuditCliOptions,
   };
 
   const workspaceFetch = (): AuditWindowFetch => {
-    const credential = new DefaultAzureCredential();
+    const credential = options.credential ?? new DefaultAzureCredential();
     return (w) =>
       exportAuditLogs({
         workspaceId: flags.workspace!,
@@ -151,6 +157,7 @@ export async function runAudit(files: readonly string[], flags: AuditCliOptions,
         end: w.end,
         credential,
         ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
+        ...(options.logsClientOptions ? { clientOptions: options.logsClientOptions } : {}),
         ...(w.abortSignal ? { abortSignal: w.abortSignal } : {}),
         onGap: (g) => line(io.stderr, `gap: ${g.reason}: ${g.detail}`),
         onProblem: (p) => onProblem('workspace', p.message),

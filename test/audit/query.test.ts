@@ -12,7 +12,7 @@ import type { AuditEvent } from '../../shared/audit/types.js';
 import type { Gap } from '../../shared/evidence/types.js';
 import type { SourceItem } from '../../shared/sources/types.js';
 import { startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
-import { startLogAnalyticsStub, type LogAnalyticsStub, type StubRow } from '../fixtures/audit/logAnalyticsStub.js';
+import { aksAuditRow, azureDiagnosticsRow, startLogAnalyticsStub, type LogAnalyticsStub, type StubRow } from '../fixtures/audit/logAnalyticsStub.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLUSTER = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-prod';
@@ -30,35 +30,8 @@ beforeAll(async () => {
   rawEvents = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 });
 
-/** An audit event as an AKSAudit row, the way the diagnostic pipeline fills the table. */
-function aksRow(e: Record<string, unknown>, table: 'AKSAudit' | 'AKSAuditAdmin', resourceId = CLUSTER): StubRow {
-  return {
-    table,
-    values: {
-      TimeGenerated: e.stageTimestamp,
-      Level: e.level,
-      AuditId: e.auditID,
-      Stage: e.stage,
-      RequestUri: e.requestURI,
-      Verb: e.verb,
-      User: e.user,
-      SourceIps: e.sourceIPs,
-      UserAgent: e.userAgent,
-      ObjectRef: e.objectRef,
-      ResponseStatus: e.responseStatus,
-      RequestObject: e.requestObject,
-      ResponseObject: e.responseObject,
-      RequestReceivedTime: e.requestReceivedTimestamp,
-      StageReceivedTime: e.stageTimestamp,
-      Annotations: e.annotations,
-      _ResourceId: resourceId.toLowerCase(),
-    },
-  };
-}
-
-function diagRow(e: Record<string, unknown>, resourceId = CLUSTER): StubRow {
-  return { table: 'AzureDiagnostics', values: { TimeGenerated: e.stageTimestamp, Category: 'kube-audit', log_s: JSON.stringify(e), _ResourceId: resourceId.toLowerCase() } };
-}
+const aksRow = (e: Record<string, unknown>, table: 'AKSAudit' | 'AKSAuditAdmin', resourceId = CLUSTER) => aksAuditRow(e, table, resourceId);
+const diagRow = (e: Record<string, unknown>, resourceId = CLUSTER) => azureDiagnosticsRow(e, resourceId);
 
 function clientOptions(stub: LogAnalyticsStub): LogsQueryClientOptions {
   const agent = new Agent({ ca: stub.caPem });
