@@ -57,6 +57,14 @@ async function main(): Promise<void> {
   kc.loadFromString(await readFile(p.kubeconfigPath, 'utf8'));
   const request = { caseId: 'bench', sources: p.sources, sinceSeconds: p.sinceSeconds, concurrency: p.concurrency };
 
+  if (stage === 'idle') {
+    // Everything a collection loads, nothing collected: the floor under every RSS figure.
+    await import('../shared/pipeline/sources.js');
+    await new Promise((r) => setTimeout(r, 200));
+    finish({});
+    return;
+  }
+
   if (stage === 'baseline') {
     finish(await rawBaseline(kc, { sources: p.sources, concurrency: p.concurrency, sinceSeconds: p.sinceSeconds }));
     return;
