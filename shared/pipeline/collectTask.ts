@@ -9,7 +9,7 @@ import type {
   Gap,
   SourceStatus,
 } from '../evidence/types.js';
-import type { ProgressEvent, SourceContext } from '../sources/types.js';
+import type { ProgressEvent, SourceContext, SourceDefinition } from '../sources/types.js';
 import { describeError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { sha256Of } from './hashArtifact.js';
@@ -29,6 +29,11 @@ export interface CollectTaskContext {
   progress?: (event: ProgressEvent) => void;
   /** Max concurrent API requests inside the source (default request.concurrency ?? 16). */
   concurrency?: number;
+  /**
+   * Sources built by the caller because they hold something the registry cannot (the audit
+   * source's Azure credential); looked up by name before the registry.
+   */
+  sources?: readonly SourceDefinition[];
 }
 
 /** The summary artifact of one task: every gap and collector action in full. */
@@ -68,7 +73,7 @@ function basePath(task: CollectTask, attempt: number): string {
  * an unexpected error still commits what was collected, and the task reports 'failed'.
  */
 export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext): Promise<CollectTaskResult> {
-  const source = getPipelineSource(task.source);
+  const source = ctx.sources?.find((s) => s.name === task.source) ?? getPipelineSource(task.source);
   const clock = ctx.clock ?? systemClock;
   const shard = shardLabel(task);
 
@@ -197,6 +202,15 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
       contentEncoding: 'gzip',
       ...(shard ? { shard } : {}),
     });
+  }
+
+  if (source.deriveArtifacts && failure === undefined) {
+    try {
+      artifacts.push(...(await source.deriveArtifacts(ctx.store, artifacts)));
+    } catch (error) {
+      failure = error;
+      gaps.push({ source: task.source, reason: 'error', detail: `deriving rows from the collected artifacts failed: ${describeError(error)}; the collected artifacts are kept` });
+    }
   }
 
   const status: SourceStatus = failure !== undefined ? 'failed' : gaps.length > 0 ? 'partial' : 'complete';

@@ -28,6 +28,12 @@ export function planCollectTasks(
   const maxShards = Math.max(1, options.maxShards ?? 64);
   const tasks: CollectTask[] = [];
   for (const source of request.sources) {
+    // The audit log is read from Azure, not the API server: only when ARM says it is exported.
+    // When it is not, resolution already named that as the run's first gap.
+    if (source === 'audit') {
+      if (facts.audit?.enabled) tasks.push({ source });
+      continue;
+    }
     const podCount = facts.podCount;
     if (POD_SHARDED_SOURCES.has(source) && podCount !== undefined && podCount > podsPerShard) {
       const count = Math.min(maxShards, Math.ceil(podCount / podsPerShard));

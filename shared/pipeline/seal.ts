@@ -13,6 +13,7 @@ import type {
 import { MANIFEST_PATH } from '../evidence/types.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { readSummary } from './collectTask.js';
+import { HOST_BUILT_SOURCES } from './sources.js';
 import { sha256Of } from './hashArtifact.js';
 import type { ClusterFacts, CollectTaskResult, SealResult } from './types.js';
 
@@ -84,6 +85,17 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
 
   // A requested source with no result at all is a failed source, named as such.
   for (const name of ctx.request.sources) {
+    if (!sources[name] && HOST_BUILT_SOURCES.includes(name)) {
+      // Planned only when the cluster facts allow it (e.g. kube-audit exported): say why not.
+      const why = ctx.facts.gaps.find((g) => g.source === name);
+      sources[name] = {
+        status: 'skipped',
+        records: 0,
+        rawObjects: 0,
+        gaps: [{ source: name, reason: why?.reason ?? 'not-enabled', detail: why?.detail ?? `${name} was not collected: the cluster facts do not allow it (see the run-level gaps)` }],
+        artifacts: [],
+      };
+    }
     if (!sources[name]) {
       sources[name] = {
         status: 'failed',

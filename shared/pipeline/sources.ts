@@ -14,13 +14,20 @@ export const PIPELINE_SOURCES: readonly SourceDefinition[] = [
 
 const byName = new Map(PIPELINE_SOURCES.map((s) => [s.name as string, s] as const));
 
+/**
+ * Sources a host builds per run because they need Azure access (see auditSource.ts): valid in
+ * a request, planned only when the cluster facts say they can run.
+ */
+export const HOST_BUILT_SOURCES: readonly string[] = ['audit'];
+
 /** Collected when a request names no sources: everything. */
-export const DEFAULT_SOURCES: readonly string[] = PIPELINE_SOURCES.map((s) => s.name);
+export const DEFAULT_SOURCES: readonly string[] = [...PIPELINE_SOURCES.map((s) => s.name), ...HOST_BUILT_SOURCES];
 
 export function getPipelineSource(name: string): SourceDefinition {
   const source = byName.get(name);
   if (!source) {
-    throw new InputError('sources', `unknown source "${name}"; choose from ${DEFAULT_SOURCES.join(', ')}`);
+    const hint = HOST_BUILT_SOURCES.includes(name) ? ` ("${name}" needs Azure access: the Functions host builds it per run)` : '';
+    throw new InputError('sources', `unknown source "${name}"; choose from ${DEFAULT_SOURCES.join(', ')}${hint}`);
   }
   return source;
 }
@@ -29,6 +36,6 @@ export function getPipelineSource(name: string): SourceDefinition {
 export function resolveSourceNames(names: readonly string[] | undefined): string[] {
   if (!names || names.length === 0) return [...DEFAULT_SOURCES];
   const unique = [...new Set(names.map((n) => n.trim()).filter(Boolean))];
-  for (const n of unique) getPipelineSource(n);
+  for (const n of unique) if (!HOST_BUILT_SOURCES.includes(n)) getPipelineSource(n);
   return unique;
 }

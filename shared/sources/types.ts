@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { CollectorAction, Gap } from '../evidence/types.js';
+import type { ArtifactRef, CollectorAction, EvidenceStore, Gap } from '../evidence/types.js';
 import type { Clock } from '../util/time.js';
 
 /** The names of the data sources. The first eight are KubeForenSys's. */
@@ -13,7 +13,7 @@ export const KUBEFORENSYS_SOURCES = [
   'cronjobs',
   'networkpolicies',
 ] as const;
-export type SourceName = (typeof KUBEFORENSYS_SOURCES)[number] | 'snapshot' | 'rbacfindings' | 'workloadfindings';
+export type SourceName = (typeof KUBEFORENSYS_SOURCES)[number] | 'snapshot' | 'rbacfindings' | 'workloadfindings' | 'audit';
 
 /** One Log Analytics row, keyed by the table's column names (see shared/ingestion/tableRegistry.ts). */
 export type Row = Record<string, unknown>;
@@ -76,4 +76,9 @@ export interface SourceDefinition {
   /** True when the source is sharded by pods. */
   podSharded?: boolean;
   collect(ctx: SourceContext): AsyncIterable<SourceItem>;
+  /**
+   * Artifacts derived from the ones just written, before the task summary is sealed (e.g. the
+   * audit source's auditevents_CL rows, derived from its raw audit events).
+   */
+  deriveArtifacts?(store: EvidenceStore, written: readonly ArtifactRef[]): Promise<ArtifactRef[]>;
 }
