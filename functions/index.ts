@@ -2,6 +2,7 @@
  * The Functions app entry point (package.json "main": dist/functions/index.js): importing a
  * module registers its function. One file per function, named after it.
  */
+import { AppSettingsError, getAppSettings } from '../shared/config/appSettings.js';
 import './collections.js';
 import './collectionStatus.js';
 import './sentinelIncident.js';
@@ -10,3 +11,13 @@ import './resolveCluster.js';
 import './collectSource.js';
 import './sealEvidence.js';
 import './ingestEvidence.js';
+
+// Read and validate the app settings once, at start-up, so a misconfiguration shows in the host
+// log immediately (each HTTP call also answers 500 naming the settings). Messages name settings,
+// never their secret values.
+try {
+  getAppSettings();
+} catch (error) {
+  if (!(error instanceof AppSettingsError)) throw error;
+  console.error(`[aks-evidence] ${error.message}`);
+}
