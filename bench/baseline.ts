@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import https from 'node:https';
 import pLimit from 'p-limit';
 import WebSocket from 'ws';
-import { historyCommand } from '../shared/sources/historyScript.js';
+import { HISTORY_SHELLS, historyCommand } from '../shared/sources/historyScript.js';
 
 interface BaselineOptions {
   sources: string[];
@@ -61,19 +61,26 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
     return items;
   }
 
-  const exec = (ns: string, pod: string, container: string): Promise<void> =>
+  /** One exec; resolves true when the runtime said the shell does not exist (status channel 3). */
+  const execOnce = (ns: string, pod: string, container: string, shell: string): Promise<boolean> =>
     new Promise((resolve) => {
       requests++;
       const q = new URLSearchParams({ container, stdout: 'true', stderr: 'true' });
-      for (const c of historyCommand()) q.append('command', c);
+      for (const c of historyCommand(shell)) q.append('command', c);
       const url = `${server.replace(/^http/, 'ws')}/api/v1/namespaces/${ns}/pods/${pod}/exec?${q.toString()}`;
       const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], { ...(base as WebSocket.ClientOptions), agent });
+      let missing = false;
       ws.on('message', (d: Buffer) => {
         bytes += d.length;
+        if (d[0] === 3 && /no such file|not found/i.test(d.subarray(1).toString('utf8'))) missing = true;
       });
-      ws.on('close', () => resolve());
-      ws.on('error', () => resolve());
+      ws.on('close', () => resolve(missing));
+      ws.on('error', () => resolve(false));
     });
+  // The same work as the collector: the next shell only when the previous one is missing.
+  const exec = async (ns: string, pod: string, container: string): Promise<void> => {
+    for (const shell of HISTORY_SHELLS) if (!(await execOnce(ns, pod, container, shell))) return;
+  };
 
   const perSource: Record<string, { seconds: number; requests: number; bytes: number }> = {};
   const timed = async (name: string, fn: () => Promise<void>) => {

@@ -20,8 +20,12 @@ export const HISTORY_SCRIPT =
   `head -c "$n" "$f"; ` +
   `done`;
 
-/** The exec argv: the shell is tried in this order; a container without any is a 'no-shell' gap. */
-export const HISTORY_SHELLS = ['/bin/sh', '/bin/bash', '/bin/ash', '/bin/zsh'] as const;
+/**
+ * The exec argv: the shell is tried in this order; a container without any is a 'no-shell' gap.
+ * Only two: an image with ash or zsh also ships /bin/sh, and every extra attempt on a
+ * distroless container is one more exec in the victim's audit log (forensically quiet).
+ */
+export const HISTORY_SHELLS = ['/bin/sh', '/bin/bash'] as const;
 
 export function historyCommand(shell: string = HISTORY_SHELLS[0]): string[] {
   return [shell, '-c', HISTORY_SCRIPT];

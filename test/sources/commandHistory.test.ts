@@ -83,8 +83,6 @@ describe('command history source', () => {
           ['debugger', '/bin/sh', 'ok'],
           ['distroless', '/bin/sh', 'no-shell'],
           ['distroless', '/bin/bash', 'no-shell'],
-          ['distroless', '/bin/ash', 'no-shell'],
-          ['distroless', '/bin/zsh', 'no-shell'],
           ['empty', '/bin/sh', 'no-history'],
           ['sidecar', '/bin/sh', 'ok'],
         ].sort(),
