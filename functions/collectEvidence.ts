@@ -82,7 +82,16 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
   status({ phase: 'collecting', tasks: { total: tasks.length, finished: 0, failed: 0 }, sources: sourceProgress(tasks, []), ...clusterStatus });
 
   const collect = tasks.map((task) => {
-    const collectInput: CollectSourceInput = { runId, caseId, cluster, authMode: facts.authMode, identity: facts.cluster, request, task };
+    const collectInput: CollectSourceInput = {
+      runId,
+      caseId,
+      cluster,
+      authMode: facts.authMode,
+      identity: facts.cluster,
+      request,
+      task,
+      ...(task.source === 'audit' && facts.audit ? { audit: facts.audit } : {}),
+    };
     return context.df.callActivityWithRetry(FUNCTION_NAMES.collectSource, retry, collectInput);
   });
   const results = yield* settleAll<CollectTaskResult>(context, collect, (i, error) => failedTaskResult(tasks[i] ?? { source: 'unknown' }, error, now()));

@@ -49,6 +49,24 @@ export const SOURCE_ACCESS: Readonly<Record<string, readonly AccessRequirement[]
     grouped('list', 'rbac.authorization.k8s.io', 'roles'),
     grouped('list', 'rbac.authorization.k8s.io', 'clusterroles'),
   ],
+  rbacfindings: [
+    grouped('list', 'rbac.authorization.k8s.io', 'clusterroles'),
+    grouped('list', 'rbac.authorization.k8s.io', 'clusterrolebindings'),
+    grouped('list', 'rbac.authorization.k8s.io', 'roles'),
+    grouped('list', 'rbac.authorization.k8s.io', 'rolebindings'),
+    core('list', 'serviceaccounts'),
+  ],
+  workloadfindings: [
+    core('list', 'pods'),
+    core('list', 'replicationcontrollers'),
+    grouped('list', 'apps', 'deployments'),
+    grouped('list', 'apps', 'daemonsets'),
+    grouped('list', 'apps', 'statefulsets'),
+    grouped('list', 'apps', 'replicasets'),
+    grouped('list', 'batch', 'jobs'),
+    grouped('list', 'batch', 'cronjobs'),
+  ],
+  // audit: read from Log Analytics / the diagnostic storage account, not the API server.
 };
 
 export function describeRequirement(r: AccessRequirement): string {

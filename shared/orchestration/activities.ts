@@ -1,6 +1,8 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
+import { KubeConfig } from '@kubernetes/client-node';
+import { AUDIT_SOURCE } from '../audit/collect.js';
 import type { ArmClientOptions } from '../cluster/arm.js';
 import { createArmClients } from '../cluster/arm.js';
 import { buildClusterKubeConfig } from '../cluster/credentials.js';
@@ -12,6 +14,7 @@ import { readManifestWithHash } from '../evidence/manifest.js';
 import type { CollectionRequestRecord, CollectorIdentity, EvidenceStore } from '../evidence/types.js';
 import { ingestTable } from '../ingestion/ingest.js';
 import { delivered, undelivered } from '../ingestion/receipt.js';
+import { createAuditSource, type AuditSourceOptions } from '../pipeline/auditSource.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
 import { shardLabel } from '../pipeline/plan.js';
 import { sealRun } from '../pipeline/seal.js';
@@ -41,6 +44,8 @@ export interface ActivityEnvironment {
   collector: CollectorIdentity;
   /** Logs Ingestion client options (tests: trust the emulator's CA). */
   ingestionClientOptions?: LogsIngestionClientOptions;
+  /** How the audit source reaches Log Analytics / the diagnostic storage account (sovereign clouds, tests). */
+  audit?: Pick<AuditSourceOptions, 'logs' | 'storage'>;
   clock?: Clock;
 }
 
@@ -109,19 +114,28 @@ export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvi
 export function collectSourceStep(input: CollectSourceInput, env: ActivityEnvironment): Promise<CollectTaskResult> {
   return step('collectSource', async () => {
     const abortSignal = AbortSignal.timeout(env.settings.taskTimeoutSeconds * 1000);
-    const arm = createArmClients(env.credential, input.cluster.subscriptionId, armOptions(env));
-    const kube = await buildClusterKubeConfig({
-      arm,
-      cluster: input.cluster,
-      credential: env.credential,
-      authMode: input.authMode === 'local-accounts' ? 'local-accounts' : 'entra',
-      useAdmin: env.settings.useAdminCredentials,
-      abortSignal,
-    });
+    // The audit log is read from Azure (Log Analytics / storage), not the API server: no cluster credentials.
+    const isAudit = input.task.source === AUDIT_SOURCE;
+    const kubeConfig = isAudit
+      ? new KubeConfig()
+      : (
+          await buildClusterKubeConfig({
+            arm: createArmClients(env.credential, input.cluster.subscriptionId, armOptions(env)),
+            cluster: input.cluster,
+            credential: env.credential,
+            authMode: input.authMode === 'local-accounts' ? 'local-accounts' : 'entra',
+            useAdmin: env.settings.useAdminCredentials,
+            abortSignal,
+          })
+        ).kubeConfig;
+    const sources = isAudit
+      ? [createAuditSource({ audit: input.audit, clusterResourceId: input.cluster.resourceId, credential: env.credential, ...env.audit })]
+      : undefined;
     const store = await openStore(env, input.runId, input.caseId, input.request);
     const result = await runCollectTask(input.task, {
       store,
-      kubeConfig: kube.kubeConfig,
+      kubeConfig,
+      ...(sources ? { sources } : {}),
       runId: input.runId,
       caseId: input.caseId,
       request: input.request,

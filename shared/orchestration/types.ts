@@ -60,6 +60,8 @@ export interface CollectSourceInput {
   identity: ClusterIdentity;
   request: CollectionRequestRecord;
   task: CollectTask;
+  /** Audit task only: where the diagnostic settings send kube-audit (resource ids, no secret). */
+  audit?: ClusterFacts['audit'];
 }
 
 export interface SealEvidenceInput {

@@ -29,6 +29,7 @@ import type { CollectionRunOutput } from '../../shared/orchestration/types.js';
 import { entraCluster, SUBSCRIPTION } from '../fixtures/arm/clusters.js';
 import { ARM_SCOPE, ARM_TOKEN, startArmStub, testCredential, type ArmStub } from '../fixtures/arm/server.js';
 import { AZURITE_KEY, startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
+import { aksAuditRow, startLogAnalyticsStub, type LogAnalyticsStub } from '../fixtures/audit/logAnalyticsStub.js';
 import { loadScenario } from '../fixtures/k8s/loadScenario.js';
 import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
 import { startFixtureCluster } from '../fixtures/k8s/server.js';
@@ -38,6 +39,9 @@ import { logs, startDurableHost, type DurableHost, type HostInstance } from './d
 
 const ORIGIN = 'http://localhost:7071';
 const CLUSTER = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-payments/providers/Microsoft.ContainerService/managedClusters/aks-payments`;
+const AUDITED = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-payments/providers/Microsoft.ContainerService/managedClusters/aks-audited`;
+const WORKSPACE = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/law-soc`;
+const LA_TOKEN = 'log-analytics-token-not-a-secret';
 
 function post(path: string, body: unknown): functions.HttpRequest {
   return new functions.HttpRequest({ method: 'POST', url: `${ORIGIN}${path}`, body: { string: JSON.stringify(body) }, headers: { 'content-type': 'application/json' } });
@@ -49,13 +53,33 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
   let arm: ArmStub;
   let azurite: AzuriteBlob;
   let emulator: LogsIngestionEmulator;
+  let logAnalytics: LogAnalyticsStub;
   let host: DurableHost;
   let secrets: string[];
 
   beforeAll(async () => {
-    [fixture, azurite, emulator] = await Promise.all([startFixtureCluster(await loadScenario('compromise')), startAzurite(), startLogsIngestionEmulator()]);
-    arm = await startArmStub({ clusters: [entraCluster(fixture, 'aks-payments', { resourceGroup: 'rg-payments' })] });
-    const credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: fixture.token, [MONITOR_SCOPE]: EMULATOR_TOKEN });
+    const scenario = await loadScenario('compromise');
+    const auditEvents = (scenario.audit ?? []) as Record<string, unknown>[];
+    [fixture, azurite, emulator, logAnalytics] = await Promise.all([
+      startFixtureCluster(scenario),
+      startAzurite(),
+      startLogsIngestionEmulator(),
+      startLogAnalyticsStub({ rows: auditEvents.map((e) => aksAuditRow(e, 'AKSAudit', AUDITED)), token: LA_TOKEN }),
+    ]);
+    arm = await startArmStub({
+      clusters: [
+        entraCluster(fixture, 'aks-payments', { resourceGroup: 'rg-payments' }),
+        // The same cluster's API, with kube-audit exported to a Log Analytics workspace.
+        entraCluster(fixture, 'aks-audited', {
+          resourceGroup: 'rg-payments',
+          diagnosticSettings: [{ name: 'audit-to-law', properties: { workspaceId: WORKSPACE, logs: [{ category: 'kube-audit', enabled: true }] } }],
+        }),
+      ],
+    });
+    const credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: fixture.token, [MONITOR_SCOPE]: EMULATOR_TOKEN,
+      // The audit export asks for the query endpoint's audience (api.loganalytics.io in Azure; the stub here).
+      [`${new URL(logAnalytics.endpoint).origin}/.default`]: LA_TOKEN,
+    });
     const settings = loadAppSettings({
       AKS_EVIDENCE_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AKS_EVIDENCE_CONTAINER: 'evidence',
@@ -68,6 +92,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
       arm: { endpoint: arm.endpoint, caPem: arm.caPem, audience: 'https://management.azure.com' },
       collector: collectorIdentity({ runtime: 'azure-functions', identity: 'managed identity (test)' }),
       ingestionClientOptions: emulator.clientOptions,
+      audit: { logs: { endpoint: logAnalytics.endpoint, clientOptions: { tlsOptions: { ca: logAnalytics.caPem }, retryOptions: { maxRetries: 0 } } } },
     };
     configureFunctionsRuntime({ activityEnvironment: env });
     host = await startDurableHost({
@@ -83,6 +108,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
       fixture.token,
       ARM_TOKEN,
       EMULATOR_TOKEN,
+      LA_TOKEN,
       AZURITE_KEY,
       host.systemKey,
       'BEGIN CERTIFICATE',
@@ -96,7 +122,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
 
   afterAll(async () => {
     configureFunctionsRuntime({});
-    await Promise.all([host?.stop(), arm?.stop(), fixture?.stop(), azurite?.stop(), emulator?.stop()]);
+    await Promise.all([host?.stop(), arm?.stop(), fixture?.stop(), azurite?.stop(), emulator?.stop(), logAnalytics?.stop()]);
   });
 
   function scanForSecrets(instance: HostInstance): void {
@@ -205,6 +231,27 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect(output.seal.records.serviceaccounts).toBeGreaterThan(0);
     expect(output.seal.records.events).toBeGreaterThan(0);
     const store = await openEvidenceLocation(output.seal.location, { connectionString: azurite.connectionString });
+    expect((await verifyBundle(store, { expectedManifestSha256: output.seal.manifestSha256 })).ok).toBe(true);
+    scanForSecrets(instance);
+  });
+
+  it('kube-audit exported to Log Analytics: the host-built audit source reads it in its own activity, without cluster credentials', async () => {
+    const start = json(
+      await startCollection(post('/api/collections', { cluster: AUDITED, caseId: 'INC-9003', sources: ['audit', 'events'], since: '7d' }), host.clientContext('collections')),
+    );
+    const instance = await host.waitFor(start.runId);
+    expect(instance.runtimeStatus).toBe('Completed');
+    const output = instance.output as CollectionRunOutput;
+    expect(output.tasks.total).toBe(2);
+    const store = await openEvidenceLocation(output.seal.location, { connectionString: azurite.connectionString });
+    const manifest = await readManifest(store);
+    expect(manifest.gaps.find((g) => g.source === 'audit' && g.reason === 'not-enabled')).toBeUndefined();
+    expect(manifest.sources.audit?.rawObjects).toBeGreaterThan(10);
+    expect(manifest.artifacts.some((a) => a.table === 'auditevents_CL' && a.records > 0)).toBe(true);
+    expect(logAnalytics.requests.length).toBeGreaterThan(0);
+    // The audit task's input names where the log goes (a resource id), nothing else.
+    const auditInput = instance.history.find((e) => e.EventType === 4 && String(e.Input).includes('"source":"audit"')) as { Input: string };
+    expect(JSON.parse(auditInput.Input).audit).toEqual({ enabled: true, categories: ['kube-audit'], destinations: [{ workspaceId: WORKSPACE }] });
     expect((await verifyBundle(store, { expectedManifestSha256: output.seal.manifestSha256 })).ok).toBe(true);
     scanForSecrets(instance);
   });
