@@ -72,21 +72,35 @@ function isRunOutput(value: unknown): value is CollectionRunOutput {
   return typeof value === 'object' && value !== null && typeof (value as { seal?: unknown }).seal === 'object';
 }
 
+/** The extension may hand input/output back as JSON text rather than parsed values. */
+function parsed(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const t = value.trim();
+  if (!t.startsWith('{') && !t.startsWith('[')) return value;
+  try {
+    return JSON.parse(t) as unknown;
+  } catch {
+    return value;
+  }
+}
+
 export function runStatusView(status: OrchestrationStatusLike): RunStatusView {
+  const input = parsed(status.input);
+  const output = parsed(status.output);
+  const customStatus = parsed(status.customStatus);
   const view: RunStatusView = {
     runId: status.instanceId,
     runtimeStatus: status.runtimeStatus,
     createdTime: iso(status.createdTime),
     lastUpdatedTime: iso(status.lastUpdatedTime),
   };
-  if (isRunInput(status.input)) {
-    view.caseId = status.input.request.caseId;
-    view.clusterResourceId = status.input.cluster.resourceId;
-    view.sources = status.input.request.sources;
-    view.trigger = status.input.trigger;
+  if (isRunInput(input)) {
+    view.caseId = input.request.caseId;
+    view.clusterResourceId = input.cluster.resourceId;
+    view.sources = input.request.sources;
+    view.trigger = input.trigger;
   }
-  if (status.customStatus && typeof status.customStatus === 'object') view.progress = status.customStatus as RunCustomStatus;
-  const output = status.output;
+  if (customStatus && typeof customStatus === 'object') view.progress = customStatus as RunCustomStatus;
   if (isRunOutput(output)) {
     const { seal, ...rest } = output;
     view.evidence = { location: seal.location, manifestPath: seal.manifestPath, manifestSha256: seal.manifestSha256, artifactCount: seal.artifactCount };
