@@ -41,6 +41,8 @@ export function activityRetry(): df.RetryOptions {
  * deterministic. Activities return expected failures as data, so this path is for faults.
  */
 export function* settleAll<T>(context: OrchestrationContext, tasks: Task[], onFailure: (index: number, error: unknown) => T): Generator<Task, T[], unknown> {
+  // Task.all refuses an empty list (e.g. only "audit" was asked for and it is not exported).
+  if (tasks.length === 0) return [];
   try {
     return (yield context.df.Task.all(tasks)) as T[];
   } catch {

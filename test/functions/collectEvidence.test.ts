@@ -276,4 +276,14 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     // Time comes from the history, not the wall clock.
     expect((a.customStatus as RunCustomStatus).updatedAt).toBe(new Date(START.getTime() + 3000).toISOString());
   });
+
+  it('nothing to collect (only the audit log was asked for, and it is not exported): seals straight away', async () => {
+    const input = runInput({ request: { caseId: 'INC-7', sources: ['audit'], sinceSeconds: 86400 } });
+    const h = new History(START, 'collectEvidence', input).scheduled(0, 'resolveCluster').episode().completed(0, facts);
+    const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
+    expect(r.error).toBeUndefined();
+    const actions = flatActions(r).map((a) => a.functionName);
+    expect(actions).toEqual(['resolveCluster', 'sealEvidence']);
+    expect(inputOf<SealEvidenceInput>(flatActions(r)[1]).results).toEqual([]);
+  });
 });
