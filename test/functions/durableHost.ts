@@ -257,9 +257,12 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
         const message = error instanceof Error ? error.message : String(error);
         const label = '\n\n$OutOfProcData$:';
         const at = message.indexOf(label);
+        // The worker reports a failed orchestration as "<…>$OutOfProcData$:<state>"; the extension
+        // records state.error as the failure (the prefix is not the message).
+        const failed = at >= 0 ? (JSON.parse(message.slice(at + label.length)) as { customStatus?: unknown; error?: string }) : undefined;
         instance.runtimeStatus = 'Failed';
-        instance.output = at >= 0 ? message.slice(0, at) : message;
-        if (at >= 0) instance.customStatus = (JSON.parse(message.slice(at + label.length)) as { customStatus?: unknown }).customStatus;
+        instance.output = failed?.error ?? message;
+        if (failed) instance.customStatus = failed.customStatus;
         instance.lastUpdatedTime = new Date().toISOString();
         return;
       }

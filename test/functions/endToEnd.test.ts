@@ -255,4 +255,19 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect((await verifyBundle(store, { expectedManifestSha256: output.seal.manifestSha256 })).ok).toBe(true);
     scanForSecrets(instance);
   });
+
+  it('a cluster ARM does not know: the run fails after its retries and the status says why', async () => {
+    const missing = CLUSTER.replace('aks-payments', 'aks-gone');
+    const start = json(await startCollection(post('/api/collections', { cluster: missing, caseId: 'INC-9004' }), host.clientContext('collections')));
+    const instance = await host.waitFor(start.runId);
+    expect(instance.runtimeStatus).toBe('Failed');
+    expect(instance.activityRuns.filter((r) => r.name === 'resolveCluster').map((r) => r.attempt)).toEqual([1, 2, 3]);
+    const status = json(
+      await getCollectionStatus(new functions.HttpRequest({ method: 'GET', url: `${ORIGIN}/api/collections/${start.runId}`, params: { runId: start.runId } }), host.clientContext('collectionStatus')),
+    );
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(status.error).toContain('managedClusters/aks-gone was not found');
+    expect(status.evidence).toBeUndefined();
+    scanForSecrets(instance);
+  });
 });

@@ -99,8 +99,9 @@ export async function replay(fn: OrchestrationHandler, history: Record<string, u
     const label = '\n\n$OutOfProcData$:';
     const marker = message.indexOf(label);
     if (marker >= 0) {
+      // The state's own error is the failure (the prefix is the worker's "orchestratorReturned" flag).
       const state = JSON.parse(message.slice(marker + label.length)) as ReplayResult;
-      return { ...state, error: message.slice(0, marker) };
+      return { ...state, error: state.error ?? message.slice(0, marker) };
     }
     throw error;
   }
