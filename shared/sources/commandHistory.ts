@@ -5,7 +5,7 @@ import type { CollectorAction, Gap } from '../evidence/types.js';
 import { toRfc3339 } from '../util/time.js';
 import { HISTORY_SHELLS, historyCommand } from './historyScript.js';
 import { HistoryProtocolError, HistoryStreamParser, userOfHistoryFile, type HistoryEntry, type HistoryShell } from './historyParse.js';
-import { ItemQueue } from './itemQueue.js';
+import { consumeProduced, ItemQueue } from './itemQueue.js';
 import { execInPod, PodExecTimeoutError, PodExecUpgradeError, type PodExecResult } from './podExec.js';
 import { describeContainerState, isRunning, iteratePods, podContainers, type PodContainer } from './pods.js';
 import { obj, str } from './rowValues.js';
@@ -315,24 +315,13 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
       }
     };
 
-    const producer = produce().then(
-      () => queue.end(),
-      (error: unknown) => queue.fail(error),
-    );
     let lastProgress = 0;
-    try {
-      for await (const item of queue) {
-        yield item;
-        if (ctx.progress && records - lastProgress >= 1000) {
-          lastProgress = records;
-          ctx.progress({ source: SOURCE, records });
-        }
+    yield* consumeProduced(queue, produce, stop, () => {
+      if (ctx.progress && records - lastProgress >= 1000) {
+        lastProgress = records;
+        ctx.progress({ source: SOURCE, records });
       }
-    } finally {
-      stop.abort();
-      queue.stop();
-      await producer;
-    }
+    });
     if (ctx.abortSignal?.aborted) throw ctx.abortSignal.reason;
   }
 

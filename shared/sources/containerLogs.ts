@@ -2,7 +2,7 @@ import { KubeApi, describeKubeError, gapReasonFor, kubeErrorStatus } from '../cl
 import { isAbortError } from '../cluster/retry.js';
 import type { Gap } from '../evidence/types.js';
 import { toRfc3339 } from '../util/time.js';
-import { ItemQueue } from './itemQueue.js';
+import { consumeProduced, ItemQueue } from './itemQueue.js';
 import { isExpectedKubeFailure } from './listResource.js';
 import { splitLogLine } from './logLines.js';
 import { LogStreamInterruptedError, streamContainerLog } from './podLogStream.js';
@@ -198,24 +198,13 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
     }
   };
 
-  const producer = produce().then(
-    () => queue.end(),
-    (error: unknown) => queue.fail(error),
-  );
   let lastProgress = 0;
-  try {
-    for await (const item of queue) {
-      yield item;
-      if (ctx.progress && records - lastProgress >= 10_000) {
-        lastProgress = records;
-        ctx.progress({ source: SOURCE, records });
-      }
+  yield* consumeProduced(queue, produce, stop, () => {
+    if (ctx.progress && records - lastProgress >= 10_000) {
+      lastProgress = records;
+      ctx.progress({ source: SOURCE, records });
     }
-  } finally {
-    stop.abort();
-    queue.stop();
-    await producer;
-  }
+  });
   if (ctx.abortSignal?.aborted) throw ctx.abortSignal.reason;
 }
 

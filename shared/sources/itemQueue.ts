@@ -121,3 +121,30 @@ export class ItemQueue<T> implements AsyncIterable<T> {
     }
   }
 }
+
+/**
+ * Run `produce` (which puts into `queue`) and yield what it queues, in order. However the
+ * consumer leaves — done, error, or stopping early — the producers are stopped (`stop`) and
+ * awaited, so no request outlives the source. `onItem` runs after each yielded item.
+ */
+export async function* consumeProduced<T>(
+  queue: ItemQueue<T>,
+  produce: () => Promise<void>,
+  stop: AbortController,
+  onItem?: () => void,
+): AsyncGenerator<T> {
+  const producer = produce().then(
+    () => queue.end(),
+    (error: unknown) => queue.fail(error),
+  );
+  try {
+    for await (const item of queue) {
+      yield item;
+      onItem?.();
+    }
+  } finally {
+    stop.abort();
+    queue.stop();
+    await producer;
+  }
+}
