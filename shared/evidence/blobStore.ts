@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import { writeWhole } from './writeWhole.js';
 import { ContainerClient, type BlockBlobClient } from '@azure/storage-blob';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { ArtifactConflictError, redactUrl } from '../util/errors.js';
@@ -217,15 +218,8 @@ class BlobEvidenceStore implements EvidenceStore {
     return new BlobArtifactWriter(path, blob, options, this.blockSize, this);
   }
 
-  async writeArtifact(path: string, data: Uint8Array | string, options: ArtifactWriteOptions): Promise<WrittenArtifact> {
-    const writer = await this.openWriter(path, options);
-    try {
-      await writer.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
-    return writer.close();
+  writeArtifact(path: string, data: Uint8Array | string, options: ArtifactWriteOptions): Promise<WrittenArtifact> {
+    return writeWhole(this, path, data, options);
   }
 
   async read(path: string, options: { abortSignal?: AbortSignal } = {}): Promise<NodeJS.ReadableStream> {

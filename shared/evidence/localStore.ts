@@ -1,4 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { writeWhole } from './writeWhole.js';
 import { constants as fsConstants, createReadStream } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, open, opendir, rmdir, stat as fsStat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -91,15 +92,8 @@ class LocalEvidenceStore implements EvidenceStore {
     }
   }
 
-  async writeArtifact(path: string, data: Uint8Array | string, options: ArtifactWriteOptions): Promise<WrittenArtifact> {
-    const writer = await this.openWriter(path, options);
-    try {
-      await writer.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    } catch (error) {
-      await writer.abort();
-      throw error;
-    }
-    return writer.close();
+  writeArtifact(path: string, data: Uint8Array | string, options: ArtifactWriteOptions): Promise<WrittenArtifact> {
+    return writeWhole(this, path, data, options);
   }
 
   async read(path: string, options: { abortSignal?: AbortSignal } = {}): Promise<NodeJS.ReadableStream> {
