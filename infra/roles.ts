@@ -108,6 +108,20 @@ export const COLLECTOR_READ_DATA_ACTIONS: readonly { action: string; neededBy: s
   { action: `${K8S}/admissionregistration.k8s.io/validatingwebhookconfigurations/read`, neededBy: 'snapshot (admission webhooks)' },
   { action: `${K8S}/apiextensions.k8s.io/customresourcedefinitions/read`, neededBy: 'snapshot (CRDs)' },
   { action: `${K8S}/apiregistration.k8s.io/apiservices/read`, neededBy: 'snapshot (aggregated API services)' },
+  // The rest of the built-in types the snapshot lists (every type discovery serves, Kubernetes 1.30).
+  // Custom resources cannot be named in advance: their lists answer 403 and the snapshot's
+  // coverage report names each one; add `<group>/<resource>/read` here for CRDs that matter.
+  ...[
+    'configmaps', 'endpoints', 'limitranges', 'nodes', 'persistentvolumeclaims', 'persistentvolumes', 'podtemplates',
+    'replicationcontrollers', 'resourcequotas', 'services', 'componentstatuses',
+    'apps/controllerrevisions', 'autoscaling/horizontalpodautoscalers', 'policy/poddisruptionbudgets',
+    'admissionregistration.k8s.io/validatingadmissionpolicies', 'admissionregistration.k8s.io/validatingadmissionpolicybindings',
+    'certificates.k8s.io/certificatesigningrequests', 'coordination.k8s.io/leases', 'discovery.k8s.io/endpointslices',
+    'flowcontrol.apiserver.k8s.io/flowschemas', 'flowcontrol.apiserver.k8s.io/prioritylevelconfigurations',
+    'networking.k8s.io/ingressclasses', 'networking.k8s.io/ingresses', 'node.k8s.io/runtimeclasses', 'scheduling.k8s.io/priorityclasses',
+    'storage.k8s.io/csidrivers', 'storage.k8s.io/csinodes', 'storage.k8s.io/csistoragecapacities', 'storage.k8s.io/storageclasses',
+    'storage.k8s.io/volumeattachments',
+  ].map((r) => ({ action: `${K8S}/${r}/read`, neededBy: r === 'replicationcontrollers' ? 'workloadfindings, snapshot' : 'snapshot' })),
   // Creating a SelfSubjectAccessReview persists nothing; resolveCluster asks what this identity may read.
   { action: `${K8S}/authorization.k8s.io/selfsubjectaccessreviews/write`, neededBy: 'resolveCluster (access review)' },
 ];

@@ -4,6 +4,7 @@
  * collector role holds exactly the reads the sources need plus the two switchable grants.
  */
 import { evaluateValue, type EvalContext, type Value } from './armExpression.js';
+import { BUILTIN_RESOURCES } from '../fixtures/k8s/resources.js';
 import { committedTemplate, contextFor, readCommitted, resourcesOfType, scopes, type Resource } from './templateModel.js';
 
 const template = committedTemplate();
@@ -185,6 +186,14 @@ describe('collector role definition', () => {
     expect(new Set(dataActions).size).toBe(dataActions.length);
     expect(actions.sort()).toEqual([`${K}/listClusterUserCredential/action`, `${K}/read`, 'Microsoft.Insights/diagnosticSettings/read'].sort());
     expect(actions).not.toContain(`${K}/listClusterAdminCredential/action`);
+  });
+
+  it('grants read on every built-in type the snapshot lists (Secrets behind their switch), so only custom resources can be 403 gaps', () => {
+    const { dataActions } = evaluated({});
+    const listable = BUILTIN_RESOURCES.filter((r) => !r.name.includes('/') && r.verbs.includes('list'))
+      .map((r) => `${K}/${r.group ? `${r.group}/` : ''}${r.name}/read`);
+    expect(listable.length).toBeGreaterThan(40);
+    expect(listable.filter((a) => !dataActions.includes(a))).toEqual([]);
   });
 
   it('allowExecForShellHistory=false and allowSecretMetadataRead=false remove exactly those grants', () => {
