@@ -39,7 +39,7 @@ const sampler = setInterval(() => {
 
 async function openStore(p: StageParams, runId: string): Promise<EvidenceStore> {
   if (p.blobContainerUrl && p.blobConnectionString) {
-    return openBlobBundle({ containerUrl: p.blobContainerUrl, caseId: 'bench', runId, connectionString: p.blobConnectionString });
+    return openBlobBundle({ containerUrl: p.blobContainerUrl, caseId: 'bench', runId, connectionString: p.blobConnectionString, createContainer: true });
   }
   return openLocalBundle(p.out ?? (await mkdtemp(join(tmpdir(), 'aks-evidence-bench-'))), runId);
 }
