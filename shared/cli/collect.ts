@@ -163,16 +163,24 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   return { sealed, ...(ingestion !== undefined ? { ingestion } : {}) };
 }
 
+const PROGRESS_EVERY_MS = 2000;
+
 function progressPrinter(io: CliIo, started: number): (e: RunProgressEvent) => void {
   const t = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+  // Long sources report often; show each at most every 2 s so the log stays readable.
+  const lastShown = new Map<string, number>();
   return (e) => {
     switch (e.kind) {
       case 'planned':
         line(io.stderr, `[aks-evidence] ${e.tasks} collect task(s) planned`);
         break;
-      case 'task-progress':
+      case 'task-progress': {
+        const now = Date.now();
+        if (now - (lastShown.get(e.source) ?? started) < PROGRESS_EVERY_MS) break;
+        lastShown.set(e.source, now);
         line(io.stderr, `[aks-evidence] ${t()} ${e.source}: ${formatCount(e.records)} records so far`);
         break;
+      }
       case 'task-finished': {
         const r = e.result;
         line(
