@@ -98,7 +98,11 @@ async function loadPath(p: string, explicit: boolean, result: LoadedObjects, see
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // An evidence bundle: its API objects are the raw artifacts under sources/; the manifest,
+    // custody records and ingestion receipts are bookkeeping, not Kubernetes objects.
+    const bundleRoot = entries.some((e) => e.isFile() && e.name === 'manifest.json');
     for (const entry of entries) {
+      if (bundleRoot && entry.name !== 'sources') continue;
       const child = path.join(p, entry.name);
       if (entry.isDirectory() || entry.isSymbolicLink()) {
         await loadPath(child, false, result, seenDirs);
@@ -113,6 +117,8 @@ async function loadPath(p: string, explicit: boolean, result: LoadedObjects, see
     return;
   }
   if (!explicit && !isObjectFileName(path.basename(p))) return;
+  // Inside a directory walk, a bundle's task summaries and row artifacts are passed over quietly.
+  if (!explicit && /\.(summary\.json|rows\.ndjson(\.gz)?)$/i.test(p)) return;
   if (/\.rows\.ndjson(\.gz)?$/i.test(p)) {
     // Evidence bundle row artifacts are Log Analytics rows, not API objects.
     result.skipped.push({ file: p, reason: 'evidence rows artifact (Log Analytics rows, not Kubernetes objects); use the *.raw.ndjson.gz beside it', fatal: false });

@@ -88,7 +88,7 @@ describe('Secrets', () => {
 });
 
 describe('loadObjects', () => {
-  test('directories recursively, .yaml/.yml/.json/.ndjson(.gz), other files ignored; rows artifacts skipped', async () => {
+  test('directories recursively, .yaml/.yml/.json/.ndjson(.gz), other files ignored; rows artifacts passed over', async () => {
     await mkdir(join(dir, 'a', 'b'), { recursive: true });
     await writeFile(join(dir, 'one.yaml'), 'kind: Pod\nmetadata: {name: one}\n');
     await writeFile(join(dir, 'a', 'two.yml'), 'kind: Pod\nmetadata: {name: two}\n');
@@ -98,8 +98,23 @@ describe('loadObjects', () => {
     await writeFile(join(dir, 'notes.txt'), 'not yaml: [');
     const loaded = await loadObjects([dir]);
     expect(names(loaded.objects).sort()).toEqual(['Pod/five', 'Pod/four', 'Pod/one', 'Pod/three', 'Pod/two']);
-    expect(loaded.skipped).toEqual([expect.objectContaining({ file: join(dir, 'a', 'b', 'x.rows.ndjson.gz'), fatal: false })]);
+    expect(loaded.skipped).toEqual([]);
     expect(loaded.files.map((f) => f.objects).reduce((a, b) => a + b, 0)).toBe(5);
+    // Named explicitly, a rows artifact is still called out (not fatal).
+    const explicit = await loadObjects([join(dir, 'a', 'b', 'x.rows.ndjson.gz')]);
+    expect(explicit.skipped).toEqual([expect.objectContaining({ file: join(dir, 'a', 'b', 'x.rows.ndjson.gz'), fatal: false })]);
+  });
+
+  test('an evidence bundle directory: only sources/ is read, bookkeeping is passed over quietly', async () => {
+    await mkdir(join(dir, 'bundle', 'sources', 'snapshot'), { recursive: true });
+    await mkdir(join(dir, 'bundle', 'custody'), { recursive: true });
+    await writeFile(join(dir, 'bundle', 'manifest.json'), '{"schemaVersion":1}');
+    await writeFile(join(dir, 'bundle', 'custody', '0001-collection-started.json'), '{"step":"collection-started"}');
+    await writeFile(join(dir, 'bundle', 'sources', 'snapshot', 'all.summary.json'), '{"gaps":[]}');
+    await writeFile(join(dir, 'bundle', 'sources', 'snapshot', 'all._v1_pods.ndjson.gz'), gzipSync('{"kind":"Pod","metadata":{"name":"p"}}\n'));
+    const loaded = await loadObjects([join(dir, 'bundle')]);
+    expect(names(loaded.objects)).toEqual(['Pod/p']);
+    expect(loaded.skipped).toEqual([]);
   });
 
   test('NDJSON errors name the line; a missing path is fatal; good files still load', async () => {
