@@ -15,6 +15,9 @@ import type { K8sObject } from './types.js';
  */
 
 /** Where an object came from, for messages. */
+
+/** Bundle sources whose raw artifacts hold no Kubernetes API objects. */
+const NON_OBJECT_SOURCES: ReadonlySet<string> = new Set(['commandhistory', 'audit']);
 export interface ObjectOrigin {
   file: string;
   /** 1-based YAML document number. */
@@ -101,8 +104,11 @@ async function loadPath(p: string, explicit: boolean, result: LoadedObjects, see
     // An evidence bundle: its API objects are the raw artifacts under sources/; the manifest,
     // custody records and ingestion receipts are bookkeeping, not Kubernetes objects.
     const bundleRoot = entries.some((e) => e.isFile() && e.name === 'manifest.json');
+    const bundleSources = path.basename(p) === 'sources' && (await stat(path.join(p, '..', 'manifest.json')).then((s) => s.isFile(), () => false));
     for (const entry of entries) {
       if (bundleRoot && entry.name !== 'sources') continue;
+      // Their raw records are history files and audit events, not API objects.
+      if (bundleSources && NON_OBJECT_SOURCES.has(entry.name)) continue;
       const child = path.join(p, entry.name);
       if (entry.isDirectory() || entry.isSymbolicLink()) {
         await loadPath(child, false, result, seenDirs);
