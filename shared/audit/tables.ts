@@ -1,4 +1,5 @@
-import type { ColumnDefinition, ColumnType, TableDefinition } from '../ingestion/tableRegistry.js';
+import { column } from '../ingestion/column.js';
+import type { TableDefinition } from '../ingestion/tableRegistry.js';
 import type { Row } from '../sources/types.js';
 import type { AuditEvent, AuditLabel } from './types.js';
 import { eventTime } from './types.js';
@@ -12,7 +13,7 @@ import { eventTime } from './types.js';
  *   auditevents_CL    one compact row per request (auditEventRow), derived from the 'audit'
  *                     raw artifact by writeAuditEventRows (./eventRows.ts) before sealing
  */
-const c = (name: string, type: ColumnType, description: string): ColumnDefinition => ({ name, type, description });
+const c = column;
 
 export const AUDIT_FINDINGS_TABLE: TableDefinition = {
   name: 'auditfindings_CL',

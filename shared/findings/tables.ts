@@ -1,4 +1,5 @@
-import type { ColumnDefinition, ColumnType, TableDefinition } from '../ingestion/tableRegistry.js';
+import { column } from '../ingestion/column.js';
+import type { TableDefinition } from '../ingestion/tableRegistry.js';
 import type { Row } from '../sources/types.js';
 import { grantPathText } from './rbac.js';
 import type { RbacFinding, WorkloadFinding } from './types.js';
@@ -9,7 +10,7 @@ import type { RbacFinding, WorkloadFinding } from './types.js';
  * made during an incident lands at its place in the timeline; the collection time when unknown.
  */
 
-const c = (name: string, type: ColumnType, description: string): ColumnDefinition => ({ name, type, description });
+const c = column;
 
 export const RBAC_FINDINGS_TABLE: TableDefinition = {
   name: 'rbacfindings_CL',

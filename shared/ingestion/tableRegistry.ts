@@ -9,6 +9,7 @@
  */
 
 import { AUDIT_TABLES } from '../audit/tables.js';
+import { column } from './column.js';
 import { FINDINGS_TABLES } from '../findings/tables.js';
 import { SNAPSHOT_TABLES } from '../sources/snapshotTable.js';
 
@@ -45,7 +46,7 @@ export const LINK_COLUMNS: readonly ColumnDefinition[] = [
   { name: 'TruncatedColumns', type: 'string', description: 'Columns shortened to fit ingestion limits (full value in the artifact), comma-separated; empty when none.' },
 ];
 
-const c = (name: string, type: ColumnType, description: string): ColumnDefinition => ({ name, type, description });
+const c = column;
 const TIME = c('TimeGenerated', 'datetime', 'Time of the event or object creation (UTC).');
 
 /** KubeForenSys-compatible tables. Other modules' tables are appended in TABLES below. */

@@ -1,4 +1,5 @@
-import type { ColumnDefinition, ColumnType, TableDefinition } from '../ingestion/tableRegistry.js';
+import { column } from '../ingestion/column.js';
+import type { TableDefinition } from '../ingestion/tableRegistry.js';
 
 /**
  * The cluster-state snapshot table: one compact row per API object. The object itself is in
@@ -6,7 +7,7 @@ import type { ColumnDefinition, ColumnType, TableDefinition } from '../ingestion
  * uid; the row carries what an investigator filters on.
  */
 
-const c = (name: string, type: ColumnType, description: string): ColumnDefinition => ({ name, type, description });
+const c = column;
 
 export const SNAPSHOT_TABLE_NAME = 'kubesnapshot_CL';
 
