@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EvidenceStore } from './types.js';
 
 /** SHA-256 and byte count of a stream, read to the end without buffering it. */
 export async function hashStream(
@@ -23,4 +24,9 @@ export function sha256Hex(data: Uint8Array | string): string {
 
 export function isSha256Hex(value: unknown): value is string {
   return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
+}
+
+/** SHA-256 hex of an artifact's stored bytes, streamed. */
+export async function artifactSha256(store: EvidenceStore, path: string): Promise<string> {
+  return (await hashStream(await store.read(path))).sha256;
 }

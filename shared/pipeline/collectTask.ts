@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { artifactSha256 } from '../evidence/hash.js';
 import { createNdjsonArtifact } from '../evidence/ndjson.js';
 import type {
   ArtifactRef,
@@ -12,7 +13,6 @@ import type {
 import type { ProgressEvent, SourceContext, SourceDefinition } from '../sources/types.js';
 import { describeError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
-import { sha256Of } from './hashArtifact.js';
 import { shardLabel } from './plan.js';
 import { getPipelineSource } from './sources.js';
 import type { CollectTask, CollectTaskResult } from './types.js';
@@ -279,7 +279,7 @@ async function resultFromSummary(summary: CollectTaskSummary, path: string, stor
     path,
     source: summary.source,
     kind: 'other',
-    sha256: info?.recordedSha256 ?? (await sha256Of(store, path)),
+    sha256: info?.recordedSha256 ?? (await artifactSha256(store, path)),
     bytes: info?.bytes ?? 0,
     records: 1,
     contentType: 'application/json',

@@ -1,4 +1,5 @@
-import { readManifest, writeManifest } from '../evidence/manifest.js';
+import { artifactSha256 } from '../evidence/hash.js';
+import { readManifestWithHash, writeManifest } from '../evidence/manifest.js';
 import type {
   ArtifactRef,
   CollectionRequestRecord,
@@ -14,7 +15,6 @@ import { MANIFEST_PATH } from '../evidence/types.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { readSummary } from './collectTask.js';
 import { HOST_BUILT_SOURCES } from './sources.js';
-import { sha256Of } from './hashArtifact.js';
 import type { ClusterFacts, CollectTaskResult, SealResult } from './types.js';
 
 export interface SealContext {
@@ -41,8 +41,8 @@ const STATUS_RANK: Record<SourceStatus, number> = { complete: 0, skipped: 1, par
 export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest: Manifest }> {
   const clock = ctx.clock ?? systemClock;
   if (await ctx.store.stat(MANIFEST_PATH)) {
-    const manifest = await readManifest(ctx.store);
-    return { ...summarize(manifest, ctx.store.location, await sha256Of(ctx.store, MANIFEST_PATH)), manifest };
+    const { manifest, sha256 } = await readManifestWithHash(ctx.store);
+    return { ...summarize(manifest, ctx.store.location, sha256), manifest };
   }
 
   const sources: Record<string, SourceSummary> = {};
@@ -117,7 +117,7 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
       path: info.path,
       source: kind === 'custody' ? 'custody' : sourceOfPath(info.path),
       kind,
-      sha256: info.recordedSha256 ?? (await sha256Of(ctx.store, info.path)),
+      sha256: info.recordedSha256 ?? (await artifactSha256(ctx.store, info.path)),
       bytes: info.bytes,
       records: 0,
       contentType: info.path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
