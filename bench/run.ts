@@ -45,6 +45,8 @@ const cfg = {
   podsPerShard: flag('pods-per-shard', 250),
   ingestRows: flag('ingest-rows', 200000),
   stages: flagStr('stages', 'collect,snapshot,memory,blob,ingestion,shards').split(','),
+  /** Sources of the collect stage (default: the eight KubeForenSys sources). */
+  sources: flagStr('sources', KFS.join(',')).split(','),
   out: flagStr('out', 'bench-results/latest.json'),
 };
 
@@ -106,14 +108,14 @@ async function main(): Promise<void> {
       if (cfg.stages.includes('collect')) {
         console.log(`\n[collect] ${cfg.pods} pods × ${cfg.containersPerPod} containers × ${cfg.linesPerContainer} lines of ~${cfg.lineBytes} B, latency ${cfg.latencyMs} ms, concurrency ${cfg.concurrency}/source`);
         const r0 = cluster.requestCount();
-        const baseline = await runStage('baseline', { ...base, sources: KFS });
+        const baseline = await runStage('baseline', { ...base, sources: cfg.sources });
         const r1 = cluster.requestCount();
-        const collect = await runStage('collect', { ...base, sources: KFS });
+        const collect = await runStage('collect', { ...base, sources: cfg.sources });
         const r2 = cluster.requestCount();
         const bPer = baseline.perSource as Record<string, { seconds: number; requests: number; bytes: number }>;
         const cPer = collect.perSource as Record<string, { seconds: number; records: number; apiRequests: number; storedBytes: number }>;
         console.log('  source            seconds     rows      rows/s   stored MB/s  API req  baseline s  ratio');
-        for (const name of KFS) {
+        for (const name of cfg.sources) {
           const c = cPer[name];
           const b = bPer[name];
           if (!c) continue;
@@ -127,6 +129,7 @@ async function main(): Promise<void> {
         const totalRows = Object.values(cPer).reduce((n, c) => n + c.records, 0);
         console.log(`  total: collector ${fmt(cs, 2)} s, ${fmt(totalRows / cs, 0)} rows/s, API bytes ${fmt(mb(baseline.bytes as number))} MB → ${fmt(mb(baseline.bytes as number) / cs, 1)} MB/s; raw baseline ${fmt(bs, 2)} s → collector reaches ${fmt((bs / cs) * 100, 0)}% of baseline throughput`);
         console.log(`  API requests: collector ${r2 - r1}, baseline ${r1 - r0}; collector peak RSS ${fmt(mb(collect.peakRssBytes as number), 0)} MB`);
+        console.log(`  CPU (user+sys, whole process incl. start-up): collector ${fmt(collect.cpuSeconds as number, 1)} s, baseline ${fmt(baseline.cpuSeconds as number, 1)} s (${machine.cpus} cores shared with the fixture API server)`);
         results.collect = { collector: collect, baseline, ratio: bs / cs, collectorRequests: r2 - r1, baselineRequests: r1 - r0 };
       }
       if (cfg.stages.includes('snapshot')) {

@@ -47,7 +47,9 @@ async function openStore(p: StageParams, runId: string): Promise<EvidenceStore> 
 function finish(result: Record<string, unknown>): void {
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
-  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss }) + '\n');
+  const cpu = process.cpuUsage();
+  // CPU of the whole process (event loop, GC and zlib threads): compare with the wall time.
+  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
 }
 
 async function main(): Promise<void> {
