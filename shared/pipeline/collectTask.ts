@@ -139,6 +139,13 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
           records++;
           if (ctx.progress && records % 10_000 === 0) ctx.progress({ source: task.source, records });
           break;
+        case 'rows': {
+          await rows.writeMany(item.rows);
+          const before = records;
+          records += item.rows.length;
+          if (ctx.progress && Math.floor(records / 10_000) > Math.floor(before / 10_000)) ctx.progress({ source: task.source, records });
+          break;
+        }
         case 'raw': {
           const stream = safeStreamName(item.stream ?? 'raw');
           let writer = rawWriters.get(stream);

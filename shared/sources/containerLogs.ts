@@ -19,6 +19,8 @@ import type { Row, SourceContext, SourceDefinition, SourceItem } from './types.j
  */
 
 const SOURCE = 'containerlogs';
+/** Rows queued before log streams pause (a soft bound: one chunk's rows always go in whole). */
+const LOG_QUEUE_ROWS = 1024;
 
 /** Pod columns shared by every row of the pod, serialized once. */
 interface PodColumns {
@@ -105,8 +107,8 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   const stop = new AbortController();
   const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, stop.signal]) : stop.signal;
   // A short queue: rows that wait long get promoted to V8's old space and linger as garbage.
-  // 256 rows (measured) collects 1.5 M lines 30 % faster than 4,096 with a third less heap.
-  const queue = new ItemQueue<SourceItem>(256);
+  // Weighed in rows: each chunk of a log arrives as one 'rows' item.
+  const queue = new ItemQueue<SourceItem>(LOG_QUEUE_ROWS, (item) => (item.kind === 'rows' ? item.rows.length : 1));
   const pool = new TaskPool(Math.max(1, ctx.concurrency));
   const vanished = new Set<string>();
   const forbidden = { streams: 0, namespaces: new Set<string>(), first: '' };
@@ -130,9 +132,9 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
           ...(ctx.countRequest ? { countRequest: ctx.countRequest } : {}),
           onLines: (lines) => {
             const collectedAt = toRfc3339(ctx.clock());
-            for (const line of lines) {
-              queue.put({ kind: 'row', row: logRow(pod, container, previous, ++lineNumber, line, collectedAt) });
-            }
+            const rows = new Array<Row>(lines.length);
+            for (let i = 0; i < lines.length; i++) rows[i] = logRow(pod, container, previous, ++lineNumber, lines[i] as string, collectedAt);
+            queue.put({ kind: 'rows', rows });
             records += lines.length;
             return queue.full ? queue.room() : undefined;
           },

@@ -16,22 +16,31 @@ export class QueueStoppedError extends Error {
 export class ItemQueue<T> implements AsyncIterable<T> {
   private readonly items: T[] = [];
   private head = 0;
+  /** Sum of the queued items' weights. */
+  private weight = 0;
   private ended = false;
   private stopped = false;
   private failure: { error: unknown } | undefined;
   private consumerWake: (() => void) | undefined;
   private roomWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
-  /** @param capacity items held before producers are asked to wait (soft bound: a put never fails for fullness). */
-  constructor(readonly capacity: number) {}
+  /**
+   * @param capacity weight held before producers are asked to wait (soft bound: a put never fails for fullness).
+   * @param weigh an item's weight (default 1; e.g. the number of rows in a batch).
+   */
+  constructor(
+    readonly capacity: number,
+    private readonly weigh: (item: T) => number = () => 1,
+  ) {}
 
+  /** Items queued. */
   get size(): number {
     return this.items.length - this.head;
   }
 
   /** True when producers should wait for room() before producing more. */
   get full(): boolean {
-    return this.size >= this.capacity;
+    return this.weight >= this.capacity;
   }
 
   get isStopped(): boolean {
@@ -43,6 +52,7 @@ export class ItemQueue<T> implements AsyncIterable<T> {
     if (this.stopped) throw new QueueStoppedError();
     if (this.ended) throw new Error('put after end');
     this.items.push(item);
+    this.weight += this.weigh(item);
     this.wakeConsumer();
   }
 
@@ -78,6 +88,7 @@ export class ItemQueue<T> implements AsyncIterable<T> {
     this.stopped = true;
     this.items.length = 0;
     this.head = 0;
+    this.weight = 0;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of waiters) w.reject(new QueueStoppedError());
@@ -100,6 +111,7 @@ export class ItemQueue<T> implements AsyncIterable<T> {
           const item = this.items[this.head] as T;
           this.items[this.head] = undefined as T;
           this.head++;
+          this.weight -= this.weigh(item);
           if (this.head > 1024 && this.head * 2 > this.items.length) {
             this.items.splice(0, this.head);
             this.head = 0;

@@ -21,6 +21,8 @@ export type Row = Record<string, unknown>;
 /** What a source yields, in any order. */
 export type SourceItem =
   | { kind: 'row'; row: Row }
+  /** Several rows at once, in order: high-volume sources (log lines, history entries) hand over a chunk's rows in one item. */
+  | { kind: 'rows'; rows: Row[] }
   /** A raw API object as served (Secrets: metadata only). `stream` groups raw objects into artifacts (default 'raw'). */
   | { kind: 'raw'; object: unknown; stream?: string }
   | { kind: 'gap'; gap: Gap }

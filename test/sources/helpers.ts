@@ -46,6 +46,9 @@ export async function collect(source: SourceDefinition, ctx: SourceContext & { r
       case 'row':
         out.rows.push(item.row);
         break;
+      case 'rows':
+        out.rows.push(...item.rows);
+        break;
       case 'raw':
         out.raws.push(item.stream === undefined ? { object: item.object } : { object: item.object, stream: item.stream });
         break;

@@ -46,6 +46,7 @@ async function writeSource(store: EvidenceStore, source: string, table: string, 
   const raws = new Map<string, Awaited<ReturnType<typeof createNdjsonArtifact>>>();
   for await (const item of items) {
     if (item.kind === 'row') await rows.write(item.row);
+    if (item.kind === 'rows') await rows.writeMany(item.rows);
     if (item.kind === 'raw') {
       const stream = item.stream ?? 'raw';
       let w = raws.get(stream);
