@@ -2,15 +2,31 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { PassThrough, Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip, createGzip, type ZlibOptions } from 'node:zlib';
 import { AksEvidenceError } from '../util/errors.js';
 import type { ArtifactWriter, EvidenceStore, WrittenArtifact } from './types.js';
 
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
-/** Fixed so that the same records always give the same bytes (and hash) from the same Node build. */
-const GZIP_LEVEL = 6;
-/** Batch size before compression (UTF-16 length, close to bytes for log text). */
-const BATCH_BYTES = 64 * 1024;
+/**
+ * Fixed so that the same records always give the same bytes (and hash) from the same Node
+ * build. Level 3, measured on 880k container-log rows (538 MB of NDJSON): 27 MB in 0.85 s of
+ * CPU, against 21 MB in 2.4 s at level 6 (zlib's default) and 31 MB in 0.76 s at level 1.
+ * On a small Consumption instance the CPU is what the collection waits for; storage is cheap.
+ */
+const GZIP_LEVEL = 3;
+/**
+ * Text batched before it goes to the compressor (UTF-16 length, close to bytes for log
+ * text). gzip runs on libuv's thread pool, one job per write: large jobs keep that thread
+ * busy while the event loop builds the next batch, small ones make each batch wait for the
+ * loop to hand it over.
+ */
+const BATCH_BYTES = 1024 * 1024;
+/**
+ * Bytes queued for the compressor before write() waits: two batches, so one is compressed
+ * while the next is built. (zlib passes stream options through; Node's ZlibOptions type does
+ * not list them.)
+ */
+const COMPRESSOR_BUFFER_BYTES = 2 * BATCH_BYTES;
 
 export interface NdjsonArtifactOptions {
   /** Compress with gzip (fixed level, no file name, mtime 0). Default false. */
@@ -27,6 +43,8 @@ export interface NdjsonArtifactWriter {
   readonly records: number;
   /** Append one JSON record; resolves when the pipeline can take more (backpressure). */
   write(record: unknown): Promise<void>;
+  /** Append records in order; one wait at most per compressed batch instead of one per record. */
+  writeMany(records: readonly unknown[]): Promise<void>;
   /** Commit the artifact; see ArtifactWriter.close. */
   close(): Promise<WrittenArtifact & { records: number }>;
   /** Discard the uncommitted artifact. */
@@ -66,7 +84,7 @@ class NdjsonWriter implements NdjsonArtifactWriter {
     gzip: boolean,
   ) {
     // Node writes a gzip header with mtime 0 and no file name, so output depends only on input.
-    this.encoder = gzip ? createGzip({ level: GZIP_LEVEL, chunkSize: 64 * 1024 }) : new PassThrough({ highWaterMark: 64 * 1024 });
+    this.encoder = gzip ? createGzip({ level: GZIP_LEVEL, chunkSize: 64 * 1024, writableHighWaterMark: COMPRESSOR_BUFFER_BYTES } as ZlibOptions) : new PassThrough({ highWaterMark: 64 * 1024 });
     const sink = new Writable({
       highWaterMark: 64 * 1024,
       write: (chunk: Buffer, _encoding, callback) => {
@@ -88,14 +106,30 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   }
 
   async write(record: unknown): Promise<void> {
+    this.assertWritable();
+    this.append(record);
+    if (this.pendingBytes >= BATCH_BYTES) await this.flush();
+  }
+
+  async writeMany(records: readonly unknown[]): Promise<void> {
+    this.assertWritable();
+    for (const record of records) {
+      this.append(record);
+      if (this.pendingBytes >= BATCH_BYTES) await this.flush();
+    }
+  }
+
+  private assertWritable(): void {
     if (this.state !== 'open') throw new AksEvidenceError('ERR_NDJSON', `cannot write to ${this.path}: the artifact is ${this.state}`);
     if (this.failure !== undefined) throw this.failure;
+  }
+
+  private append(record: unknown): void {
     const line = JSON.stringify(record);
     if (line === undefined) throw new AksEvidenceError('ERR_NDJSON', `cannot write to ${this.path}: a record must be JSON-serializable (got ${typeof record})`);
     this.count++;
     this.pending.push(line);
     this.pendingBytes += line.length + 1;
-    if (this.pendingBytes >= BATCH_BYTES) await this.flush();
   }
 
   /** Hand the batched lines to the compressor; wait when it is behind (backpressure). */

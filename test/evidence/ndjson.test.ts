@@ -56,6 +56,21 @@ test('the same records give the same bytes and hash (a retried write is idempote
   expect(again.alreadyExisted).toBe(true);
 });
 
+test('writeMany gives the bytes write() gives, however the records are batched (the hash does not depend on chunking)', async () => {
+  const big = Array.from({ length: 30_000 }, (_, i) => ({ i, message: `${'x'.repeat(i % 300)} ✓ ${i}` }));
+  const store = await openLocalBundle(root, 'run');
+  const one = await createNdjsonArtifact(store, 'one.ndjson.gz', { gzip: true });
+  for (const r of big) await one.write(r);
+  const a = await one.close();
+  const many = await createNdjsonArtifact(store, 'many.ndjson.gz', { gzip: true });
+  for (let i = 0, n = 1; i < big.length; i += n, n = (n * 7) % 997) await many.writeMany(big.slice(i, i + n));
+  const b = await many.close();
+  expect(b.records).toBe(big.length);
+  expect(b.sha256).toBe(a.sha256);
+  expect(b.bytes).toBe(a.bytes);
+  await expect(many.writeMany([{ late: true }])).rejects.toThrow('the artifact is closed');
+});
+
 test('plain NDJSON, empty artifacts, and gzip detection by content encoding or .gz', async () => {
   const store = await openLocalBundle(root, 'run');
   const plain = await createNdjsonArtifact(store, 'plain.ndjson');
@@ -131,15 +146,16 @@ test('write() applies backpressure: when the store stops taking bytes, write() s
     accepted++;
   }
   expect(blocked).toBeDefined();
-  // Stream buffers only: a few hundred KB at most, never the 10 MB the loop would have written.
-  expect(accepted * lineBytes).toBeLessThan(512 * 1024);
+  // One 1 MiB batch plus stream buffers, never the 10 MB the loop would have written.
+  expect(accepted * lineBytes).toBeLessThan(3 * 1024 * 1024);
   expect(delivered).toBe(0);
   release();
   await blocked;
-  for (let i = accepted + 1; i < 2_000; i++) await w.write(line);
+  const total = 5_000;
+  for (let i = accepted + 1; i < total; i++) await w.write(line);
   const written = await w.close();
-  expect(written.records).toBe(2_000);
-  expect(written.bytes).toBe(2_000 * lineBytes);
+  expect(written.records).toBe(total);
+  expect(written.bytes).toBe(total * lineBytes);
   expect(delivered).toBe(written.bytes);
 });
 
