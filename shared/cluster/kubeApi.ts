@@ -1,5 +1,6 @@
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { fetch, request, type Dispatcher } from 'undici';
 import type { Gap } from '../evidence/types.js';
 import { AksEvidenceError } from '../util/errors.js';
 import {
@@ -221,6 +222,33 @@ export class KubeApi {
     }
     const text = await response.text().catch(() => '');
     throw kubeApiErrorFromResponse('GET', path, response.status, text, response.headers.get('retry-after'));
+  }
+
+  /**
+   * One streaming GET, no retry: resolves with the body once a 2xx status arrived (the caller
+   * reads it, with backpressure, and must consume or destroy it). Any other answer or a
+   * transport failure throws KubeApiError, so the call can be retried before any byte is read.
+   */
+  async openStreamOnce(path: string, query: Record<string, QueryValue> | undefined, options: Omit<KubeRequestOptions, 'retry' | 'timeoutInMs'> = {}): Promise<Readable> {
+    const context = new RequestContext(this.url(path, query), HttpMethod.GET);
+    await this.authenticate(context);
+    options.countRequest?.();
+    let response;
+    try {
+      response = await request(context.getUrl(), {
+        method: 'GET',
+        headers: context.getHeaders(),
+        ...(options.abortSignal ? { signal: options.abortSignal } : {}),
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      });
+    } catch (error) {
+      if (options.abortSignal?.aborted) throw options.abortSignal.reason;
+      throw new KubeApiError({ status: 0, path, message: `GET ${path} failed: ${transportMessage(error)}` }, { cause: error });
+    }
+    if (response.statusCode >= 200 && response.statusCode < 300) return response.body;
+    const text = await response.body.text().catch(() => '');
+    const retryAfter = response.headers['retry-after'];
+    throw kubeApiErrorFromResponse('GET', path, response.statusCode, text, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
   }
 
   /** Close the pooled connections (idle sockets do not keep the process alive; call at shutdown). */
