@@ -5,6 +5,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import https from 'node:https';
+import tls from 'node:tls';
 import pLimit from 'p-limit';
 import WebSocket from 'ws';
 import { HISTORY_SHELLS, historyCommand } from '../shared/sources/historyScript.js';
@@ -26,20 +27,32 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
   if (!server) throw new Error('kubeconfig has no current cluster');
   const base: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(base);
-  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency * options.sources.length, ca: base.ca });
+  // One SecureContext for every connection, as the collector's exec agent has (shared/cluster/upgradeAgent.ts).
+  const secureContext = tls.createSecureContext({ ca: base.ca });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency * options.sources.length, ca: base.ca, secureContext });
   let requests = 0;
   let bytes = 0;
+  /** Per-source counters: sources run concurrently, so the totals cannot be differenced. */
+  interface Counter {
+    requests: number;
+    bytes: number;
+  }
+  const count = (c: Counter, n: number): void => {
+    c.bytes += n;
+    bytes += n;
+  };
 
-  const get = (path: string): Promise<Buffer | undefined> =>
+  const get = (c: Counter, path: string): Promise<Buffer | undefined> =>
     new Promise((resolve, reject) => {
       requests++;
+      c.requests++;
       const url = new URL(path, server);
       const req = https.request(url, { ...base, agent, method: 'GET' }, (res) => {
         const keep: Buffer[] = [];
         const wantBody = (res.headers['content-type'] ?? '').includes('json');
-        res.on('data', (c: Buffer) => {
-          bytes += c.length;
-          if (wantBody) keep.push(c);
+        res.on('data', (chunk: Buffer) => {
+          count(c, chunk.length);
+          if (wantBody) keep.push(chunk);
         });
         res.on('end', () => resolve(wantBody ? Buffer.concat(keep) : undefined));
         res.on('error', reject);
@@ -48,12 +61,12 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
       req.end();
     });
 
-  async function listAll(path: string): Promise<unknown[]> {
+  async function listAll(c: Counter, path: string): Promise<unknown[]> {
     const items: unknown[] = [];
     let cont: string | undefined;
     do {
       const sep = path.includes('?') ? '&' : '?';
-      const body = await get(`${path}${sep}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
+      const body = await get(c, `${path}${sep}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
       const parsed = JSON.parse(body?.toString('utf8') ?? '{}') as { items?: unknown[]; metadata?: { continue?: string } };
       items.push(...(parsed.items ?? []));
       cont = parsed.metadata?.continue || undefined;
@@ -62,33 +75,33 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
   }
 
   /** One exec; resolves true when the runtime said the shell does not exist (status channel 3). */
-  const execOnce = (ns: string, pod: string, container: string, shell: string): Promise<boolean> =>
+  const execOnce = (c: Counter, ns: string, pod: string, container: string, shell: string): Promise<boolean> =>
     new Promise((resolve) => {
       requests++;
+      c.requests++;
       const q = new URLSearchParams({ container, stdout: 'true', stderr: 'true' });
       for (const c of historyCommand(shell)) q.append('command', c);
       const url = `${server.replace(/^http/, 'ws')}/api/v1/namespaces/${ns}/pods/${pod}/exec?${q.toString()}`;
       const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], { ...(base as WebSocket.ClientOptions), agent });
       let missing = false;
       ws.on('message', (d: Buffer) => {
-        bytes += d.length;
+        count(c, d.length);
         if (d[0] === 3 && /no such file|not found/i.test(d.subarray(1).toString('utf8'))) missing = true;
       });
       ws.on('close', () => resolve(missing));
       ws.on('error', () => resolve(false));
     });
   // The same work as the collector: the next shell only when the previous one is missing.
-  const exec = async (ns: string, pod: string, container: string): Promise<void> => {
-    for (const shell of HISTORY_SHELLS) if (!(await execOnce(ns, pod, container, shell))) return;
+  const exec = async (c: Counter, ns: string, pod: string, container: string): Promise<void> => {
+    for (const shell of HISTORY_SHELLS) if (!(await execOnce(c, ns, pod, container, shell))) return;
   };
 
   const perSource: Record<string, { seconds: number; requests: number; bytes: number }> = {};
-  const timed = async (name: string, fn: () => Promise<void>) => {
-    const r0 = requests;
-    const b0 = bytes;
+  const timed = async (name: string, fn: (c: Counter) => Promise<void>) => {
+    const c: Counter = { requests: 0, bytes: 0 };
     const t0 = performance.now();
-    await fn();
-    perSource[name] = { seconds: (performance.now() - t0) / 1000, requests: requests - r0, bytes: bytes - b0 };
+    await fn(c);
+    perSource[name] = { seconds: (performance.now() - t0) / 1000, ...c };
   };
 
   const lists: Record<string, string[]> = {
@@ -105,34 +118,34 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
     options.sources.map(async (source) => {
       const limit = pLimit(options.concurrency);
       if (source === 'containerlogs') {
-        await timed(source, async () => {
-          const pods = (await listAll('/api/v1/pods')) as PodLite[];
+        await timed(source, async (c) => {
+          const pods = (await listAll(c, '/api/v1/pods')) as PodLite[];
           const jobs: Promise<unknown>[] = [];
           for (const pod of pods) {
             const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
             const names = [...pod.spec.containers, ...(pod.spec.initContainers ?? []), ...(pod.spec.ephemeralContainers ?? [])].map((c) => c.name);
             for (const name of names) {
               const p = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/log?container=${encodeURIComponent(name)}&timestamps=true&sinceSeconds=${options.sinceSeconds}`;
-              jobs.push(limit(() => get(p)));
-              if ((statuses.find((s) => s.name === name)?.restartCount ?? 0) > 0) jobs.push(limit(() => get(`${p}&previous=true`)));
+              jobs.push(limit(() => get(c, p)));
+              if ((statuses.find((s) => s.name === name)?.restartCount ?? 0) > 0) jobs.push(limit(() => get(c, `${p}&previous=true`)));
             }
           }
           await Promise.all(jobs);
         });
       } else if (source === 'commandhistory') {
-        await timed(source, async () => {
-          const pods = (await listAll('/api/v1/pods')) as PodLite[];
+        await timed(source, async (c) => {
+          const pods = (await listAll(c, '/api/v1/pods')) as PodLite[];
           const jobs: Promise<unknown>[] = [];
           for (const pod of pods) {
             for (const s of pod.status?.containerStatuses ?? []) {
-              if (s.state?.running) jobs.push(limit(() => exec(pod.metadata.namespace, pod.metadata.name, s.name)));
+              if (s.state?.running) jobs.push(limit(() => exec(c, pod.metadata.namespace, pod.metadata.name, s.name)));
             }
           }
           await Promise.all(jobs);
         });
       } else if (lists[source]) {
-        await timed(source, async () => {
-          await Promise.all((lists[source] ?? []).map((p) => limit(() => listAll(p))));
+        await timed(source, async (c) => {
+          await Promise.all((lists[source] ?? []).map((p) => limit(() => listAll(c, p))));
         });
       }
     }),

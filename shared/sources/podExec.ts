@@ -2,6 +2,8 @@ import { PassThrough, Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; needed to bind the handler to this exec's own streams.
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
+import WebSocket from 'ws';
+import { pooledUpgradeOptions } from '../cluster/upgradeAgent.js';
 import { abortReason, isRetryableNetworkError, isRetryableStatus, type RetryClassification } from '../cluster/retry.js';
 import { AksEvidenceError } from '../util/errors.js';
 
@@ -165,7 +167,11 @@ export async function execInPod(kc: KubeConfig, request: PodExecRequest, options
     },
   });
   let protocolError: unknown;
-  const handler = new WebSocketHandler(kc, undefined, { stdin: new PassThrough(), stdout, stderr });
+  const handler = new WebSocketHandler(kc, (uri, protocols, opts) => new WebSocket(uri, protocols, pooledUpgradeOptions(kc, opts)), {
+    stdin: new PassThrough(),
+    stdout,
+    stderr,
+  });
   const exec = new Exec(kc, new GuardedHandler(handler, (e) => (protocolError = e)));
 
   let status: V1Status | undefined;
