@@ -18,6 +18,7 @@ import { newRunId } from '../shared/pipeline/runId.js';
 import type { CollectTaskResult } from '../shared/pipeline/types.js';
 import pLimit from 'p-limit';
 import { rawBaseline } from './baseline.js';
+import { tuneHeapForStreaming } from '../shared/util/heapTuning.js';
 
 interface StageParams {
   kubeconfigPath: string;
@@ -49,8 +50,12 @@ function finish(result: Record<string, unknown>): void {
   peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
   const cpu = process.cpuUsage();
   // CPU of the whole process (event loop, GC and zlib threads): compare with the wall time.
-  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
+  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss, cpuSeconds: (cpu.user + cpu.system) / 1e6, heapTuned }) + '\n');
 }
+
+// The collector as shipped: the CLI launcher and the Functions entry tune the heap the same way
+// (AKS_EVIDENCE_HEAP_TUNING=off in the environment measures V8's defaults).
+const heapTuned = tuneHeapForStreaming();
 
 async function main(): Promise<void> {
   const [stage, json] = process.argv.slice(2);
