@@ -46,6 +46,11 @@ export interface NdjsonArtifactWriter {
   write(record: unknown): Promise<void>;
   /** Append records in order; one wait at most per compressed batch instead of one per record. */
   writeMany(records: readonly unknown[]): Promise<void>;
+  /**
+   * Append records already serialized by the caller: each string must be one JSON document
+   * without a newline (what JSON.stringify returns). Not parsed again: the caller vouches.
+   */
+  writeSerialized(lines: readonly string[]): Promise<void>;
   /** Commit the artifact; see ArtifactWriter.close. */
   close(): Promise<WrittenArtifact & { records: number }>;
   /** Discard the uncommitted artifact. */
@@ -122,6 +127,15 @@ class NdjsonWriter implements NdjsonArtifactWriter {
     for (const record of records) {
       const line = this.serialize(record);
       // A UTF-16 code unit takes at most 3 UTF-8 bytes: the check is cheap and never overflows.
+      if (this.batch === undefined || this.used + line.length * 3 + 1 > this.batch.length) await this.makeRoom(line);
+      else this.put(line);
+    }
+  }
+
+  async writeSerialized(lines: readonly string[]): Promise<void> {
+    this.assertWritable();
+    for (const line of lines) {
+      this.count++;
       if (this.batch === undefined || this.used + line.length * 3 + 1 > this.batch.length) await this.makeRoom(line);
       else this.put(line);
     }

@@ -139,10 +139,13 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
           records++;
           if (ctx.progress && records % 10_000 === 0) ctx.progress({ source: task.source, records });
           break;
-        case 'rows': {
-          await rows.writeMany(item.rows);
+        case 'rows':
+        case 'rowsJson': {
+          const count = item.kind === 'rows' ? item.rows.length : item.json.length;
+          if (item.kind === 'rows') await rows.writeMany(item.rows);
+          else await rows.writeSerialized(item.json);
           const before = records;
-          records += item.rows.length;
+          records += count;
           if (ctx.progress && Math.floor(records / 10_000) > Math.floor(before / 10_000)) ctx.progress({ source: task.source, records });
           break;
         }

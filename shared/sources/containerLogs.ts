@@ -81,6 +81,37 @@ export function logRow(
   };
 }
 
+/** The JSON text of `value`'s members without the braces ('' for none). */
+function members(value: Record<string, unknown>): string {
+  return JSON.stringify(value).slice(1, -1);
+}
+
+/**
+ * A serializer of one container's log lines into kubelogs_CL rows as JSON text, byte for byte
+ * JSON.stringify(logRow(...)): the columns shared by every line of the stream are serialized
+ * once, so a line costs its timestamp split and the JSON escaping of its message.
+ */
+export function logRowSerializer(pod: PodColumns, container: { name: string; type: ContainerType; image: string }, previous: boolean): (lineNumber: number, line: string, collectedAt: string) => string {
+  const shared = members({
+    container_name: container.name,
+    namespace: pod.namespace,
+    pod_name: pod.pod_name,
+    containerimages: pod.containerimages,
+    labels: pod.labels,
+    annotations: pod.annotations,
+    container_type: container.type,
+    previous,
+  });
+  const tail = members({ pod_uid: pod.pod_uid, node_name: pod.node_name, image: container.image });
+  const middle = shared === '' ? '' : `,${shared}`;
+  const end = tail === '' ? '}' : `,${tail}}`;
+  return (lineNumber, line, collectedAt) => {
+    const { timestamp, message } = splitLogLine(line);
+    // Both times are RFC 3339 text (checked by splitLogLine, or made by toRfc3339): no escaping needed.
+    return `{"TimeGenerated":"${timestamp ?? collectedAt}","message":${JSON.stringify(message)}${middle},"timestamp_present":${timestamp !== undefined},"line_number":${lineNumber}${end}`;
+  };
+}
+
 /**
  * Which log streams of a pod to read, and which containers certainly have none.
  * A container with no status is still asked for (the API answers 400 if it never ran);
@@ -107,8 +138,8 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   const stop = new AbortController();
   const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, stop.signal]) : stop.signal;
   // A short queue: rows that wait long get promoted to V8's old space and linger as garbage.
-  // Weighed in rows: each chunk of a log arrives as one 'rows' item.
-  const queue = new ItemQueue<SourceItem>(LOG_QUEUE_ROWS, (item) => (item.kind === 'rows' ? item.rows.length : 1));
+  // Weighed in rows: each chunk of a log arrives as one 'rowsJson' item.
+  const queue = new ItemQueue<SourceItem>(LOG_QUEUE_ROWS, (item) => (item.kind === 'rowsJson' ? item.json.length : 1));
   const pool = new TaskPool(Math.max(1, ctx.concurrency));
   const vanished = new Set<string>();
   const forbidden = { streams: 0, namespaces: new Set<string>(), first: '' };
@@ -123,6 +154,7 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
     const resource = `pods/log ${key} (${container.name}${previous ? ', previous' : ''})`;
     const where = { namespace: pod.namespace, pod: pod.pod_name, container: container.name, resource };
     let lineNumber = 0;
+    const serialize = logRowSerializer(pod, container, previous);
     try {
       await streamContainerLog(
         api,
@@ -132,9 +164,9 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
           ...(ctx.countRequest ? { countRequest: ctx.countRequest } : {}),
           onLines: (lines) => {
             const collectedAt = toRfc3339(ctx.clock());
-            const rows = new Array<Row>(lines.length);
-            for (let i = 0; i < lines.length; i++) rows[i] = logRow(pod, container, previous, ++lineNumber, lines[i] as string, collectedAt);
-            queue.put({ kind: 'rows', rows });
+            const json = new Array<string>(lines.length);
+            for (let i = 0; i < lines.length; i++) json[i] = serialize(++lineNumber, lines[i] as string, collectedAt);
+            queue.put({ kind: 'rowsJson', json });
             records += lines.length;
             return queue.full ? queue.room() : undefined;
           },

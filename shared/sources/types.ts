@@ -23,6 +23,12 @@ export type SourceItem =
   | { kind: 'row'; row: Row }
   /** Several rows at once, in order: high-volume sources (log lines, history entries) hand over a chunk's rows in one item. */
   | { kind: 'rows'; rows: Row[] }
+  /**
+   * Rows already serialized, one JSON object per string, byte for byte what JSON.stringify
+   * gives for the row (no newline inside): container logs build them from per-container
+   * fragments instead of serializing 15 columns per line.
+   */
+  | { kind: 'rowsJson'; json: string[] }
   /** A raw API object as served (Secrets: metadata only). `stream` groups raw objects into artifacts (default 'raw'). */
   | { kind: 'raw'; object: unknown; stream?: string }
   | { kind: 'gap'; gap: Gap }

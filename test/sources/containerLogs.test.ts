@@ -1,5 +1,6 @@
-import { containerLogsSource } from '../../shared/sources/containerLogs.js';
+import { containerLogsSource, logRow, logRowSerializer, podColumns } from '../../shared/sources/containerLogs.js';
 import { LineSplitter, splitLogLine } from '../../shared/sources/logLines.js';
+import type { Row } from '../../shared/sources/types.js';
 import { inPodShard } from '../../shared/sources/shard.js';
 import type { KubeObject, Scenario } from '../fixtures/k8s/scenario.js';
 import { collect, context, FIXED_NOW, namespace, pod, startCluster } from './helpers.js';
@@ -244,9 +245,9 @@ describe('container logs source', () => {
       const rows: string[] = [];
       const gaps: unknown[] = [];
       for await (const item of containerLogsSource.collect(ctx)) {
-        if (item.kind === 'rows') {
-          rows.push(...item.rows.map((r) => String(r['message'])));
-          if (rows.length === item.rows.length) cluster.deleteObject('Pod', 'a', 'p2');
+        if (item.kind === 'rowsJson') {
+          rows.push(...item.json.map((j) => String((JSON.parse(j) as Row)['message'])));
+          if (rows.length === item.json.length) cluster.deleteObject('Pod', 'a', 'p2');
         }
         if (item.kind === 'gap') gaps.push(item.gap);
       }
@@ -299,8 +300,8 @@ describe('container logs source', () => {
       let wrongLength = 0;
       let first: string | undefined;
       for await (const item of containerLogsSource.collect(context(kc))) {
-        if (item.kind !== 'rows') continue;
-        for (const row of item.rows) {
+        if (item.kind !== 'rowsJson') continue;
+        for (const row of item.json.map((j) => JSON.parse(j) as Row)) {
           count++;
           if (row['line_number'] !== count) outOfOrder++;
           if (count === 1) first = String(row['message']);
@@ -328,7 +329,7 @@ describe('container logs source', () => {
     try {
       let rows = 0;
       for await (const item of containerLogsSource.collect(context(kc))) {
-        if (item.kind === 'rows' && (rows += item.rows.length) >= 100) break;
+        if (item.kind === 'rowsJson' && (rows += item.json.length) >= 100) break;
       }
       expect(rows).toBeGreaterThanOrEqual(100);
       expect(rows).toBeLessThan(200_000);
@@ -350,7 +351,7 @@ describe('container logs source', () => {
       await expect(
         (async () => {
           for await (const item of containerLogsSource.collect(context(kc, { abortSignal: controller.signal }))) {
-            if (item.kind === 'rows' && (rows += item.rows.length) >= 10) controller.abort(new Error('time budget spent'));
+            if (item.kind === 'rowsJson' && (rows += item.json.length) >= 10) controller.abort(new Error('time budget spent'));
           }
         })(),
       ).rejects.toThrow('time budget spent');
@@ -385,3 +386,44 @@ describe('log line splitting', () => {
     expect(splitLogLine('')).toEqual({ message: '' });
   });
 });
+
+describe('logRowSerializer', () => {
+  test('gives byte for byte JSON.stringify(logRow(...)) for every kind of line and pod', () => {
+    const pods = [
+      pod({ namespace: 'a', name: 'p', containers: [{ name: 'c' }] }),
+      {
+        ...pod({ namespace: 'b', name: 'q"uote', containers: [{ name: 'c\\1' }] }),
+        metadata: { namespace: 'b', name: 'q"uote', uid: 'u-1', labels: { 'app.kubernetes.io/name': 'x"y', emoji: '✓' }, annotations: { note: 'line\nbreak' } },
+      },
+      { metadata: { namespace: 'c', name: 'bare' }, spec: {} },
+    ] as Record<string, unknown>[];
+    const containers = [
+      { name: 'c', type: 'container' as const, image: 'registry.example.io/app:1.0' },
+      { name: 'init-"x"', type: 'init' as const, image: '' },
+      { name: 'dbg', type: 'ephemeral' as const, image: undefined as unknown as string },
+    ];
+    const lines = [
+      '2026-03-01T11:59:00.123456789Z hello world',
+      '2026-03-01T11:59:00Z',
+      '2026-03-01T11:59:00+02:00 offset time is normalized',
+      'no timestamp at all',
+      '2026-13-45T99:99:99Z not a real time',
+      '',
+      '2026-03-01T11:59:00Z "quotes" \\ backslash \t tab \u0001 control ✓ 日本語 \ud83d\ude00',
+      '2026-03-01T11:59:00Z lone surrogate \ud800 here',
+    ];
+    for (const raw of pods) {
+      const columns = podColumns(raw);
+      for (const container of containers) {
+        for (const previous of [false, true]) {
+          const serialize = logRowSerializer(columns, container, previous);
+          lines.forEach((line, i) => {
+            const expected = JSON.stringify(logRow(columns, container, previous, i + 1, line, '2026-03-01T12:00:00.000Z'));
+            expect(serialize(i + 1, line, '2026-03-01T12:00:00.000Z')).toBe(expected);
+          });
+        }
+      }
+    }
+  });
+});
+

@@ -49,6 +49,9 @@ export async function collect(source: SourceDefinition, ctx: SourceContext & { r
       case 'rows':
         out.rows.push(...item.rows);
         break;
+      case 'rowsJson':
+        out.rows.push(...item.json.map((j) => JSON.parse(j) as Row));
+        break;
       case 'raw':
         out.raws.push(item.stream === undefined ? { object: item.object } : { object: item.object, stream: item.stream });
         break;

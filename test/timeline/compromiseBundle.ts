@@ -47,6 +47,7 @@ async function writeSource(store: EvidenceStore, source: string, table: string, 
   for await (const item of items) {
     if (item.kind === 'row') await rows.write(item.row);
     if (item.kind === 'rows') await rows.writeMany(item.rows);
+    if (item.kind === 'rowsJson') await rows.writeSerialized(item.json);
     if (item.kind === 'raw') {
       const stream = item.stream ?? 'raw';
       let w = raws.get(stream);
