@@ -1,25 +1,10 @@
-import { PassThrough, Writable } from 'node:stream';
-import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
-// Not re-exported by the package index; needed to bind the handler to this exec's own streams.
-import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
+import type { KubeConfig, V1Status } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import { pooledUpgradeOptions } from '../cluster/upgradeAgent.js';
 import { abortReason, isRetryableNetworkError, isRetryableStatus, type RetryClassification } from '../cluster/retry.js';
 import { AksEvidenceError } from '../util/errors.js';
 
-/**
- * One command run in a container through the exec API (client-node's Exec over WebSocket,
- * channel protocol v5 or v4), stdout streamed to a callback, stderr kept (bounded), the
- * V1Status read from the status channel, and the socket's close awaited.
- *
- * Handled here, from client-node's code: the default WebSocketHandler closes
- * process.stdout/stderr on a v5 CLOSE frame and throws (uncaught, inside the socket's
- * message event) on channel 255 or an unparsable status, so each exec gets its own handler
- * bound to its own streams and a guarded binary handler; a socket that closes without a
- * status (pod killed, connection reset) ends the exec as 'closed-without-status'; the
- * upgrade itself cannot be aborted, so on abort we stop waiting and terminate the socket
- * as soon as it exists.
- */
+/** One command run in a container through the exec API: the request, options and outcome types, and execInPod (below). */
 
 export interface PodExecRequest {
   namespace: string;
@@ -98,33 +83,11 @@ export function exitCodeOf(status: V1Status): number | undefined {
   return undefined;
 }
 
-type ExecSocket = Awaited<ReturnType<WebSocketInterface['connect']>>;
-/** WebSocket.CLOSED */
-const SOCKET_CLOSED = 3;
-
-class GuardedHandler implements WebSocketInterface {
-  constructor(
-    private readonly inner: WebSocketHandler,
-    private readonly onProtocolError: (error: unknown) => void,
-  ) {}
-
-  connect(
-    path: string,
-    textHandler: ((text: string) => boolean) | null,
-    binaryHandler: ((stream: number, buff: Buffer) => boolean) | null,
-  ): Promise<ExecSocket> {
-    return this.inner.connect(path, textHandler, (stream, buff) => {
-      // CLOSE (255) frames were already applied to our streams by the handler; unknown channels are ignored.
-      if (stream > WebSocketHandler.StatusStream) return true;
-      try {
-        return binaryHandler ? binaryHandler(stream, buff) : true;
-      } catch (error) {
-        this.onProtocolError(error);
-        return false;
-      }
-    });
-  }
-}
+/** The exec subprotocols offered, newest first: v5 adds CLOSE frames; v4 is the oldest with a JSON status channel (every supported AKS version speaks both). */
+export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+const STDOUT = 1;
+const STDERR = 2;
+const STATUS = 3;
 
 function upgradeStatus(error: unknown): number | undefined {
   const message = (error as { message?: unknown } | null)?.message;
@@ -132,99 +95,125 @@ function upgradeStatus(error: unknown): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** wss://server/api/v1/namespaces/<ns>/pods/<pod>/exec?command=..&container=..&stdout=true&stderr=true */
+function execUrl(server: string, request: PodExecRequest): string {
+  const query = new URLSearchParams({ container: request.container, stdin: 'false', stdout: 'true', stderr: 'true', tty: 'false' });
+  for (const part of request.command) query.append('command', part);
+  const base = server.replace(/\/+$/, '').replace(/^http/, 'ws');
+  return `${base}/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec?${query.toString()}`;
+}
+
+/**
+ * Run one command in a container over the exec WebSocket (channel protocol v5 or v4),
+ * authenticated through the KubeConfig exactly as client-node does it (applyToHTTPSOptions:
+ * token, exec credential plugin, client certificate, proxy agent), on the pooled TLS setup.
+ *
+ * Written on `ws` rather than client-node's Exec: that one needs a handler bound to streams
+ * per call (its default closes process.stdout on a v5 CLOSE frame and throws inside the
+ * socket's message event on an unknown channel or an unreadable status), and on thousands
+ * of history execs its stream plumbing cost more CPU than the frames themselves.
+ *
+ * Channels: 1 stdout (to onStdout, in order), 2 stderr (kept, bounded), 3 status (a V1Status:
+ * it ends the exec), 255 v5 CLOSE (ignored: the status or the socket's close ends the exec),
+ * anything else ignored. A socket that closes without a status (pod killed, connection
+ * reset) ends the exec as 'closed-without-status'. The upgrade can be aborted; on abort or
+ * time-out the socket is terminated.
+ */
 export async function execInPod(kc: KubeConfig, request: PodExecRequest, options: PodExecOptions): Promise<PodExecResult> {
   const started = Date.now();
   const timeoutInMs = options.timeoutInMs ?? 30_000;
   const timeout = AbortSignal.timeout(timeoutInMs);
   const signal = options.abortSignal ? AbortSignal.any([options.abortSignal, timeout]) : timeout;
   const maxStderr = options.maxStderrBytes ?? 2048;
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new AksEvidenceError('ERR_KUBECONFIG', 'the kubeconfig has no current cluster: select a context with --context or set current-context');
+
+  const httpsOptions: WebSocket.ClientOptions = {};
+  await kc.applyToHTTPSOptions(httpsOptions);
+  if (signal.aborted) throw abortError(signal, timeout, timeoutInMs, options, 0);
 
   let stdoutBytes = 0;
   let stdoutError: unknown;
   const stderrParts: Buffer[] = [];
   let stderrBytes = 0;
-  const stdout = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      stdoutBytes += chunk.length;
-      if (stdoutError === undefined) {
+  let status: V1Status | undefined;
+  let statusError: unknown;
+  let opened = false;
+
+  const ws = new WebSocket(execUrl(cluster.server, request), EXEC_PROTOCOLS, pooledUpgradeOptions(kc, httpsOptions));
+  ws.binaryType = 'nodebuffer';
+
+  const outcome = new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      ws.terminate();
+      reject(abortError(signal, timeout, timeoutInMs, options, stdoutBytes));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const settle = (): void => signal.removeEventListener('abort', onAbort);
+
+    ws.on('open', () => {
+      opened = true;
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      // Binary frames carry "<channel byte><payload>"; text frames belong to the base64 protocol, which is not offered.
+      if (!isBinary || data.length < 1 || status !== undefined) return;
+      const channel = data[0];
+      if (channel === STDOUT) {
+        if (data.length < 2 || stdoutError !== undefined) return;
+        const chunk = data.subarray(1);
+        stdoutBytes += chunk.length;
         try {
           options.onStdout(chunk);
         } catch (error) {
           stdoutError = error;
+          settle();
+          ws.terminate();
+          resolve();
         }
+      } else if (channel === STDERR) {
+        if (stderrBytes < maxStderr) {
+          const part = data.subarray(1, 1 + maxStderr - stderrBytes);
+          stderrParts.push(Buffer.from(part));
+          stderrBytes += part.length;
+        }
+      } else if (channel === STATUS) {
+        try {
+          status = JSON.parse(data.subarray(1).toString('utf8')) as V1Status;
+        } catch (error) {
+          statusError = error;
+        }
+        // The status ends the exec: close politely, do not wait for the close handshake.
+        settle();
+        ws.close();
+        resolve();
       }
-      callback();
-    },
+    });
+    ws.on('error', (error: Error) => {
+      settle();
+      ws.terminate();
+      if (!opened) {
+        const code = upgradeStatus(error);
+        reject(new PodExecUpgradeError(code, `exec into ${request.namespace}/${request.pod} (${request.container}) failed: ${error.message}`, { cause: error }));
+      } else resolve();
+    });
+    ws.on('close', () => {
+      settle();
+      resolve();
+    });
   });
-  const stderr = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      if (stderrBytes < maxStderr) {
-        const part = chunk.subarray(0, maxStderr - stderrBytes);
-        stderrParts.push(Buffer.from(part));
-        stderrBytes += part.length;
-      }
-      callback();
-    },
-  });
-  let protocolError: unknown;
-  const handler = new WebSocketHandler(kc, (uri, protocols, opts) => new WebSocket(uri, protocols, pooledUpgradeOptions(kc, opts)), {
-    stdin: new PassThrough(),
-    stdout,
-    stderr,
-  });
-  const exec = new Exec(kc, new GuardedHandler(handler, (e) => (protocolError = e)));
-
-  let status: V1Status | undefined;
-  let statusSeen: () => void = () => undefined;
-  const statusReceived = new Promise<void>((resolve) => (statusSeen = resolve));
-  let socket: ExecSocket | undefined;
-  const connecting = exec.exec(request.namespace, request.pod, request.container, request.command, stdout, stderr, null, false, (s) => {
-    status = s;
-    statusSeen();
-  });
-
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = (): void => reject(timeout.aborted && !options.abortSignal?.aborted ? new PodExecTimeoutError(timeoutInMs, stdoutBytes) : abortReason(signal));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
-
-  try {
-    try {
-      socket = await Promise.race([connecting, aborted]);
-    } catch (error) {
-      if (signal.aborted) {
-        connecting.then((s) => s.terminate(), () => undefined);
-        throw error;
-      }
-      const code = upgradeStatus(error);
-      const message = (error as { message?: unknown } | null)?.message;
-      throw new PodExecUpgradeError(code, `exec into ${request.namespace}/${request.pod} (${request.container}) failed: ${typeof message === 'string' ? message : String(error)}`, { cause: error });
-    }
-    const ws = socket;
-    // The status and the close may already have happened while the upgrade promise resolved.
-    const closed = ws.readyState === SOCKET_CLOSED ? Promise.resolve() : new Promise<void>((resolve) => ws.addEventListener('close', () => resolve(), { once: true }));
-    // The status ends the exec (client-node then closes the socket; its close handshake is not waited for).
-    await Promise.race([closed, statusReceived, aborted]);
-  } catch (error) {
-    socket?.terminate();
-    throw error;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+  await outcome;
 
   if (stdoutError !== undefined) throw stdoutError;
   const result: PodExecResult = {
     end: 'closed-without-status',
     stderr: Buffer.concat(stderrParts).toString('utf8'),
     stdoutBytes,
-    protocol: socket.protocol,
+    protocol: ws.protocol,
     durationMs: Date.now() - started,
   };
-  if (protocolError !== undefined && status === undefined) {
-    result.message = `unreadable status from the server: ${protocolError instanceof Error ? protocolError.message : String(protocolError)}`;
+  if (statusError !== undefined) {
+    result.message = `unreadable status from the server: ${statusError instanceof Error ? statusError.message : String(statusError)}`;
     return result;
   }
   if (status) {
@@ -241,4 +230,8 @@ export async function execInPod(kc: KubeConfig, request: PodExecRequest, options
     }
   }
   return result;
+}
+
+function abortError(signal: AbortSignal, timeout: AbortSignal, timeoutInMs: number, options: PodExecOptions, stdoutBytes: number): unknown {
+  return timeout.aborted && !options.abortSignal?.aborted ? new PodExecTimeoutError(timeoutInMs, stdoutBytes) : abortReason(signal);
 }
