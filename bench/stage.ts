@@ -8,7 +8,6 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectorIdentity } from '../shared/evidence/custody.js';
-import { openBlobBundle } from '../shared/evidence/blobStore.js';
 import { openLocalBundle } from '../shared/evidence/localStore.js';
 import type { EvidenceStore } from '../shared/evidence/types.js';
 import { collectRun, kubeconfigFacts } from '../shared/pipeline/collectRun.js';
@@ -40,6 +39,8 @@ const sampler = setInterval(() => {
 
 async function openStore(p: StageParams, runId: string): Promise<EvidenceStore> {
   if (p.blobContainerUrl && p.blobConnectionString) {
+    // Loaded on demand, as the CLI does: local collections never load the Storage SDK.
+    const { openBlobBundle } = await import('../shared/evidence/blobStore.js');
     return openBlobBundle({ containerUrl: p.blobContainerUrl, caseId: 'bench', runId, connectionString: p.blobConnectionString, createContainer: true });
   }
   return openLocalBundle(p.out ?? (await mkdtemp(join(tmpdir(), 'aks-evidence-bench-'))), runId);
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   if (stage === 'idle') {
     // Everything a collection loads, nothing collected: the floor under every RSS figure.
     await import('../shared/pipeline/sources.js');
+    await import('../shared/pipeline/collectRun.js');
     await new Promise((r) => setTimeout(r, 200));
     finish({});
     return;

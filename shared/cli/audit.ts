@@ -2,13 +2,12 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
+import { defaultAzureCredential } from '../util/azureCredential.js';
 import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
 import type { Command } from 'commander';
 import { followAudit, type AuditWindowFetch } from '../audit/follow.js';
 import { createAuditLabeler, type AuditLabeler } from '../audit/label.js';
 import { parseAuditInput } from '../audit/parse.js';
-import { exportAuditLogs } from '../audit/query.js';
 import { loadAuditRules } from '../audit/rules.js';
 import { selectFinalEvents } from '../audit/stages.js';
 import type { AuditEvent, AuditLabel } from '../audit/types.js';
@@ -148,20 +147,24 @@ export async function runAudit(files: readonly string[], flags: AuditCliOptions,
   };
 
   const workspaceFetch = (): AuditWindowFetch => {
-    const credential = options.credential ?? new DefaultAzureCredential();
-    return (w) =>
-      exportAuditLogs({
+    // The Azure SDKs load only when a workspace is read (file input never needs them).
+    let credential: Promise<TokenCredential> | undefined = options.credential ? Promise.resolve(options.credential) : undefined;
+    return async function* (w) {
+      const pending = (credential ??= defaultAzureCredential());
+      const { exportAuditLogs } = await import('../audit/query.js');
+      yield* exportAuditLogs({
         workspaceId: flags.workspace!,
         clusterResourceId: flags.cluster!,
         start: w.start,
         end: w.end,
-        credential,
+        credential: await pending,
         ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
         ...(options.logsClientOptions ? { clientOptions: options.logsClientOptions } : {}),
         ...(w.abortSignal ? { abortSignal: w.abortSignal } : {}),
         onGap: (g) => line(io.stderr, `gap: ${g.reason}: ${g.detail}`),
         onProblem: (p) => onProblem('workspace', p.message),
       });
+    };
   };
 
   let events = 0;

@@ -2,12 +2,11 @@ import { type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { DefaultAzureCredential } from '@azure/identity';
+import { defaultAzureCredential } from '../util/azureCredential.js';
 import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
 import { collectorIdentity } from '../evidence/custody.js';
 import type { Manifest } from '../evidence/types.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
-import { ingestBundle } from '../ingestion/ingest.js';
 import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
 import { isSafeId, newRunId } from '../pipeline/runId.js';
 import { resolveSourceNames } from '../pipeline/sources.js';
@@ -153,11 +152,12 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   let ingestion: unknown;
   if (ingestionTarget) {
     if (!quiet) line(io.stderr, `[aks-evidence] ingesting into ${ingestionTarget.endpoint}`);
+    const { ingestBundle } = await import('../ingestion/ingest.js');
     ingestion = await ingestBundle({
       store,
       manifest: sealed.manifest,
       config: ingestionTarget,
-      credential: new DefaultAzureCredential(),
+      credential: await defaultAzureCredential(),
     });
   }
   return { sealed, ...(ingestion !== undefined ? { ingestion } : {}) };

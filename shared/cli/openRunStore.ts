@@ -1,5 +1,4 @@
-import { DefaultAzureCredential } from '@azure/identity';
-import { openBlobBundle } from '../evidence/blobStore.js';
+import { defaultAzureCredential } from '../util/azureCredential.js';
 import { openLocalBundle } from '../evidence/localStore.js';
 import type { EvidenceStore } from '../evidence/types.js';
 import { resolve } from 'node:path';
@@ -23,6 +22,8 @@ export function isBlobLocation(location: string): boolean {
 /** Open the write-once store for a new run: local bundle <out>/<runId>, or blob <container>/<caseId>/<runId>. */
 export async function openRunStore(options: RunStoreOptions): Promise<EvidenceStore> {
   if (isBlobLocation(options.out)) {
+    // Loaded on demand: a local collection never loads the Storage or Identity SDKs.
+    const { openBlobBundle } = await import('../evidence/blobStore.js');
     return openBlobBundle({
       containerUrl: options.out,
       caseId: options.caseId,
@@ -31,7 +32,7 @@ export async function openRunStore(options: RunStoreOptions): Promise<EvidenceSt
       // With an Entra identity the container must come from infra (WORM is set at creation).
       ...(options.connectionString
         ? { connectionString: options.connectionString, createContainer: true }
-        : { credential: new DefaultAzureCredential() }),
+        : { credential: await defaultAzureCredential() }),
       ...(options.legalHold !== undefined ? { legalHold: options.legalHold } : {}),
       ...(options.retentionDays !== undefined ? { retentionDays: options.retentionDays } : {}),
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DefaultAzureCredential } from '@azure/identity';
+import { defaultAzureCredential } from '../util/azureCredential.js';
 import { exportBundle } from '../evidence/export.js';
 import { openEvidenceLocation } from '../evidence/openStore.js';
 import type { EvidenceStore } from '../evidence/types.js';
@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 export async function openExistingRun(location: string, io: CliIo): Promise<EvidenceStore> {
   if (isBlobLocation(location)) {
     const cs = io.env.AZURE_STORAGE_CONNECTION_STRING;
-    return openEvidenceLocation(location, cs ? { connectionString: cs } : { credential: new DefaultAzureCredential() });
+    return openEvidenceLocation(location, cs ? { connectionString: cs } : { credential: await defaultAzureCredential() });
   }
   return openEvidenceLocation(location.startsWith('file://') ? location : resolve(io.cwd, location), {});
 }

@@ -1,7 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../util/time.js';
-import { openBlobBundle } from './blobStore.js';
 import { isBlobUrl, parseBlobRunUrl } from './blobUrl.js';
 import { EvidenceStoreError } from './errors.js';
 import { openLocalBundle, openLocalBundleAt } from './localStore.js';
@@ -47,9 +46,12 @@ export async function openEvidenceLocation(location: string, options: OpenEviden
   if (isBlobUrl(location)) {
     if (options.runId !== undefined) {
       if (!options.caseId) throw new EvidenceStoreError('a Blob evidence location needs a case id: the bundle is <container>/<caseId>/<runId>');
+      const { openBlobBundle } = await import('./blobStore.js');
       return openBlobBundle({ containerUrl: location, caseId: options.caseId, runId: options.runId, ...blobOptions });
     }
     const run = parseBlobRunUrl(location);
+    // Loaded on demand: local bundles never load the Storage SDK.
+    const { openBlobBundle } = await import('./blobStore.js');
     return openBlobBundle({ containerUrl: run.containerUrl, caseId: run.caseId, runId: run.runId, ...blobOptions });
   }
   const dir = location.startsWith('file:') ? fileURLToPath(location) : location;

@@ -3,7 +3,7 @@
  * into Log Analytics. Sends only rows no earlier attempt had acknowledged; prints what was
  * delivered and what was not, and writes the attempt's receipt into the bundle.
  */
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
@@ -13,7 +13,7 @@ import { readManifest } from '../evidence/manifest.js';
 import { isBlobUrl, openEvidenceLocation } from '../evidence/openStore.js';
 import { InputError } from '../util/errors.js';
 import { loadIngestionTarget } from './config.js';
-import { ingestBundle } from './ingest.js';
+import { defaultAzureCredential } from '../util/azureCredential.js';
 import type { IngestionReceipt } from './receipt.js';
 
 export interface IngestCliFlags {
@@ -52,22 +52,24 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
   const tables = parseTables(flags.tables);
   const concurrency = parseConcurrency(flags.concurrency);
   let credential: TokenCredential | undefined = deps.credential;
-  const azureCredential = (): TokenCredential => (credential ??= new DefaultAzureCredential());
+  const azureCredential = async (): Promise<TokenCredential> => (credential ??= await defaultAzureCredential());
 
   const connectionString = io.env.AZURE_STORAGE_CONNECTION_STRING;
   const store = isBlobUrl(location)
-    ? await openEvidenceLocation(location, connectionString ? { connectionString } : { credential: deps.storageCredential ?? azureCredential() })
+    ? await openEvidenceLocation(location, connectionString ? { connectionString } : { credential: deps.storageCredential ?? (await azureCredential()) })
     : await openEvidenceLocation(resolve(io.cwd, location), {});
   const manifest = await readManifest(store);
 
   const quiet = flags.quiet === true || flags.json === true;
   if (!quiet) line(io.stderr, `[aks-evidence] ingesting run ${manifest.runId} (case ${manifest.caseId}) from ${store.location} into ${config.endpoint}`);
   let lastLine = 0;
+  // The Logs Ingestion SDK loads only when a bundle is ingested.
+  const { ingestBundle } = await import('./ingest.js');
   const receipt = await ingestBundle({
     store,
     manifest,
     config,
-    credential: azureCredential(),
+    credential: await azureCredential(),
     ...(tables ? { tables } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),
