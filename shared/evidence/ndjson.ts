@@ -166,11 +166,12 @@ class NdjsonWriter implements NdjsonArtifactWriter {
       await this.send(Buffer.from(`${line}\n`, 'utf8'), undefined);
       return;
     }
-    this.batch = await this.acquire();
+    this.batch ??= await this.acquire();
     this.put(line);
   }
 
   private async acquire(): Promise<Buffer> {
+    // Plain NDJSON keeps one batch buffer for the artifact's life (flush sends copies).
     if (!this.gzip) return Buffer.allocUnsafeSlow(BATCH_BYTES);
     for (;;) {
       const reused = this.free.pop();
@@ -196,6 +197,13 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   private async flush(): Promise<void> {
     const batch = this.batch;
     if (batch === undefined || this.used === 0) return;
+    if (!this.gzip) {
+      // The store may keep what it is given: give it an exact-size copy and keep filling this buffer.
+      const copy = Buffer.from(batch.subarray(0, this.used));
+      this.used = 0;
+      await this.send(copy, undefined);
+      return;
+    }
     const chunk = batch.subarray(0, this.used);
     this.batch = undefined;
     this.used = 0;
@@ -204,8 +212,8 @@ class NdjsonWriter implements NdjsonArtifactWriter {
 
   /**
    * gzip: the batch buffer comes back when zlib has read all of it (the write callback), and
-   * the pool bounds what is queued. Plain NDJSON goes to the store as is (a store may keep
-   * the buffer), so it is never reused and the stream's own backpressure applies.
+   * the pool bounds what is queued. Plain NDJSON (and an over-long line) goes out as its own
+   * buffer, under the stream's own backpressure.
    */
   private async send(chunk: Buffer, pooled: Buffer | undefined): Promise<void> {
     const recycle = this.gzip && pooled !== undefined ? () => this.release(pooled) : undefined;
