@@ -154,13 +154,14 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
     const kc = KubeApi.for(ctx.kubeConfig).kubeConfig;
     const stop = new AbortController();
     const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, stop.signal]) : stop.signal;
-    const queue = new ItemQueue<SourceItem>(Math.max(1000, ctx.concurrency * 64));
+    // Weighed in rows: a history file's entries arrive as one 'rows' item.
+    const queue = new ItemQueue<SourceItem>(Math.max(1000, ctx.concurrency * 64), (item) => (item.kind === 'rows' ? item.rows.length : 1));
     const pool = new TaskPool(Math.max(1, ctx.concurrency));
     const forbidden = { execs: 0, namespaces: new Set<string>(), first: '' };
     let records = 0;
 
     const put = (item: SourceItem): void => {
-      if (item.kind === 'row') records++;
+      if (item.kind === 'rows') records += item.rows.length;
       queue.put(item);
     };
     const gap = (g: Omit<Gap, 'source'>): void => put({ kind: 'gap', gap: { source: SOURCE, ...g } });
@@ -184,7 +185,7 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
         onFileData: (_path, chunk) => raw?.add(chunk),
         onEntries: (path, fileShell, entries) => {
           const collectedAt = toRfc3339(ctx.clock());
-          for (const entry of entries) put({ kind: 'row', row: historyRow(target, path, fileShell, entry, collectedAt) });
+          if (entries.length > 0) put({ kind: 'rows', rows: entries.map((entry) => historyRow(target, path, fileShell, entry, collectedAt)) });
         },
         onFileEnd: (_path, received) => {
           if (raw) put({ kind: 'raw', stream: 'files', object: raw.record(target, received) });

@@ -145,8 +145,8 @@ describe('command history source', () => {
       const gaps: { reason: string; pod?: string }[] = [];
       const actions: { pod: string; outcome: string }[] = [];
       for await (const item of commandHistorySource.collect(context(kc, { concurrency: 1 }))) {
-        if (item.kind === 'row') {
-          rows.push(String(item.row['command']));
+        if (item.kind === 'rows') {
+          rows.push(...item.rows.map((r) => String(r['command'])));
           cluster.deleteObject('Pod', 'a', 'p2');
         }
         if (item.kind === 'gap') gaps.push(item.gap);
