@@ -113,15 +113,17 @@ async function main(): Promise<void> {
         const collect = await runStage('collect', { ...base, sources: cfg.sources });
         const r2 = cluster.requestCount();
         const bPer = baseline.perSource as Record<string, { seconds: number; requests: number; bytes: number }>;
-        const cPer = collect.perSource as Record<string, { seconds: number; records: number; apiRequests: number; storedBytes: number }>;
-        console.log('  source            seconds     rows      rows/s   stored MB/s  API req  baseline s  ratio');
+        const cPer = collect.perSource as Record<string, { seconds: number; records: number; apiRequests: number; storedBytes: number; peakRssBytes: number }>;
+        // API MB/s: the bytes the baseline read for the same requests, over the collector's time.
+        // Peak RSS: the collector process's, while the source ran (the sources share one process).
+        console.log('  source            seconds     rows      rows/s  API MB/s  stored MB/s  API req  peak RSS MB  baseline s  ratio');
         for (const name of cfg.sources) {
           const c = cPer[name];
           const b = bPer[name];
           if (!c) continue;
           const ratio = b && c.seconds > 0 ? b.seconds / c.seconds : NaN;
           console.log(
-            `  ${name.padEnd(17)} ${fmt(c.seconds, 2).padStart(7)} ${String(c.records).padStart(9)} ${fmt(c.records / Math.max(c.seconds, 1e-6), 0).padStart(10)} ${fmt(mb(c.storedBytes) / Math.max(c.seconds, 1e-6), 2).padStart(12)} ${String(c.apiRequests).padStart(8)} ${b ? fmt(b.seconds, 2).padStart(11) : '        n/a'} ${Number.isFinite(ratio) ? `${fmt(ratio * 100, 0)}%` : 'n/a'}`,
+            `  ${name.padEnd(17)} ${fmt(c.seconds, 2).padStart(7)} ${String(c.records).padStart(9)} ${fmt(c.records / Math.max(c.seconds, 1e-6), 0).padStart(10)} ${(b ? fmt(mb(b.bytes) / Math.max(c.seconds, 1e-6), 1) : 'n/a').padStart(9)} ${fmt(mb(c.storedBytes) / Math.max(c.seconds, 1e-6), 2).padStart(12)} ${String(c.apiRequests).padStart(8)} ${fmt(mb(c.peakRssBytes), 0).padStart(12)} ${b ? fmt(b.seconds, 2).padStart(11) : '        n/a'} ${Number.isFinite(ratio) ? `${fmt(ratio * 100, 0)}%` : 'n/a'}`,
           );
         }
         const cs = collect.seconds as number;

@@ -33,8 +33,12 @@ interface StageParams {
 }
 
 let peakRss = 0;
+/** [Date.now(), rss] every 25 ms: the process's peak while each source ran. */
+const rssSamples: [number, number][] = [];
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const rss = process.memoryUsage().rss;
+  peakRss = Math.max(peakRss, rss);
+  rssSamples.push([Date.now(), rss]);
 }, 25);
 
 async function openStore(p: StageParams, runId: string): Promise<EvidenceStore> {
@@ -97,8 +101,12 @@ async function main(): Promise<void> {
     const perSource: Record<string, unknown> = {};
     for (const [name, s] of Object.entries(sealed.manifest.sources)) {
       const bytes = sealed.manifest.artifacts.filter((a) => a.source === name).reduce((n, a) => n + a.bytes, 0);
-      const secs = s.startedAt && s.endedAt ? (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000 : seconds;
-      perSource[name] = { seconds: secs, records: s.records, objects: s.rawObjects, gaps: s.gaps.length, apiRequests: s.apiRequests ?? 0, storedBytes: bytes };
+      const from = s.startedAt ? Date.parse(s.startedAt) : 0;
+      const to = s.endedAt ? Date.parse(s.endedAt) : Date.now();
+      const secs = s.startedAt && s.endedAt ? (to - from) / 1000 : seconds;
+      // Sources share the process: this is its peak while the source was running, not the source's own.
+      const peakRssBytes = rssSamples.reduce((m, [t, rss]) => (t >= from && t <= to ? Math.max(m, rss) : m), 0);
+      perSource[name] = { seconds: secs, records: s.records, objects: s.rawObjects, gaps: s.gaps.length, apiRequests: s.apiRequests ?? 0, storedBytes: bytes, peakRssBytes };
     }
     const storedBytes = sealed.manifest.artifacts.reduce((n, a) => n + a.bytes, 0);
     finish({ seconds, perSource, storedBytes, artifacts: sealed.manifest.artifacts.length, actions: sealed.manifest.actions.length, location: store.location });
