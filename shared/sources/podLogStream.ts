@@ -11,8 +11,9 @@ import { LineSplitter } from './logLines.js';
  * holds more than a chunk and one partial line.
  *
  * Why not client-node's Log: it reads the body through fetch, a WHATWG stream and a stream
- * adapter into a pipe; on thousands of logs that machinery cost the collector more CPU than
- * splitting and serializing the lines (measured: bench/README figures). The request is the
+ * adapter into a pipe; on thousands of logs that machinery cost more CPU than splitting the
+ * lines and building their rows (880k lines: the source's CPU went from 4.6 s to 2.9 s on
+ * this path). The request is the
  * same GET .../log?container=&timestamps=true[&previous=true][&sinceSeconds=], authenticated
  * through the KubeConfig exactly as client-node does it.
  */
