@@ -117,28 +117,36 @@ class NdjsonWriter implements NdjsonArtifactWriter {
 
   async write(record: unknown): Promise<void> {
     this.assertWritable();
-    const line = this.serialize(record);
-    if (this.batch === undefined || this.used + line.length * 3 + 1 > this.batch.length) await this.makeRoom(line);
-    else this.put(line);
+    const pending = this.place(this.serialize(record));
+    if (pending) await pending;
   }
 
   async writeMany(records: readonly unknown[]): Promise<void> {
     this.assertWritable();
     for (const record of records) {
-      const line = this.serialize(record);
-      // A UTF-16 code unit takes at most 3 UTF-8 bytes: the check is cheap and never overflows.
-      if (this.batch === undefined || this.used + line.length * 3 + 1 > this.batch.length) await this.makeRoom(line);
-      else this.put(line);
+      const pending = this.place(this.serialize(record));
+      if (pending) await pending;
     }
   }
 
   async writeSerialized(lines: readonly string[]): Promise<void> {
     this.assertWritable();
     for (const line of lines) {
-      this.count++;
-      if (this.batch === undefined || this.used + line.length * 3 + 1 > this.batch.length) await this.makeRoom(line);
-      else this.put(line);
+      const pending = this.place(line);
+      if (pending) await pending;
     }
+  }
+
+  /**
+   * Count one line and put it in the current batch; a promise only when the batch must be sent
+   * first (the hot path stays synchronous). A UTF-16 code unit takes at most 3 UTF-8 bytes, so
+   * the room check never lets a write overflow.
+   */
+  private place(line: string): Promise<void> | undefined {
+    this.count++;
+    if (this.batch === undefined || this.used + line.length * 3 + 1 > this.batch.length) return this.makeRoom(line);
+    this.put(line);
+    return undefined;
   }
 
   private assertWritable(): void {
@@ -149,7 +157,6 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   private serialize(record: unknown): string {
     const line = JSON.stringify(record);
     if (line === undefined) throw new AksEvidenceError('ERR_NDJSON', `cannot write to ${this.path}: a record must be JSON-serializable (got ${typeof record})`);
-    this.count++;
     return line;
   }
 
