@@ -10,7 +10,7 @@ import type {
   Gap,
   SourceStatus,
 } from '../evidence/types.js';
-import type { ProgressEvent, SourceContext, SourceDefinition } from '../sources/types.js';
+import { rowsIn, type ProgressEvent, type SourceContext, type SourceDefinition } from '../sources/types.js';
 import { describeError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { shardLabel } from './plan.js';
@@ -135,17 +135,14 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
     for await (const item of source.collect(sourceCtx)) {
       switch (item.kind) {
         case 'row':
-          await rows.write(item.row);
-          records++;
-          if (ctx.progress && records % 10_000 === 0) ctx.progress({ source: task.source, records });
-          break;
         case 'rows':
         case 'rowsJson': {
-          const count = item.kind === 'rows' ? item.rows.length : item.json.length;
-          if (item.kind === 'rows') await rows.writeMany(item.rows);
+          if (item.kind === 'row') await rows.write(item.row);
+          else if (item.kind === 'rows') await rows.writeMany(item.rows);
           else await rows.writeSerialized(item.json);
           const before = records;
-          records += count;
+          records += rowsIn(item);
+          // Progress every 10,000 rows, however the rows were grouped.
           if (ctx.progress && Math.floor(records / 10_000) > Math.floor(before / 10_000)) ctx.progress({ source: task.source, records });
           break;
         }

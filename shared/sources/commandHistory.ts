@@ -10,7 +10,7 @@ import { execInPod, PodExecTimeoutError, PodExecUpgradeError, type PodExecResult
 import { describeContainerState, isRunning, iteratePods, podContainers, type PodContainer } from './pods.js';
 import { obj, str } from './rowValues.js';
 import { TaskPool } from './taskPool.js';
-import type { Row, SourceContext, SourceDefinition, SourceItem } from './types.js';
+import { queueWeight, rowsIn, type Row, type SourceContext, type SourceDefinition, type SourceItem } from './types.js';
 
 /**
  * Shell histories of root and /home/* users, read through the exec API (no kubectl, no file
@@ -155,13 +155,13 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
     const stop = new AbortController();
     const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, stop.signal]) : stop.signal;
     // Weighed in rows: a history file's entries arrive as one 'rows' item.
-    const queue = new ItemQueue<SourceItem>(Math.max(1000, ctx.concurrency * 64), (item) => (item.kind === 'rows' ? item.rows.length : 1));
+    const queue = new ItemQueue<SourceItem>(Math.max(1000, ctx.concurrency * 64), queueWeight);
     const pool = new TaskPool(Math.max(1, ctx.concurrency));
     const forbidden = { execs: 0, namespaces: new Set<string>(), first: '' };
     let records = 0;
 
     const put = (item: SourceItem): void => {
-      if (item.kind === 'rows') records += item.rows.length;
+      records += rowsIn(item);
       queue.put(item);
     };
     const gap = (g: Omit<Gap, 'source'>): void => put({ kind: 'gap', gap: { source: SOURCE, ...g } });

@@ -9,7 +9,7 @@ import { LogStreamInterruptedError, streamContainerLog } from './podLogStream.js
 import { describeContainerState, iteratePods, podContainers, restartCount, type ContainerType, type PodContainer } from './pods.js';
 import { jsonObject, obj, str } from './rowValues.js';
 import { TaskPool } from './taskPool.js';
-import type { Row, SourceContext, SourceDefinition, SourceItem } from './types.js';
+import { queueWeight, type Row, type SourceContext, type SourceDefinition, type SourceItem } from './types.js';
 
 /**
  * Container logs: every container of every pod of the run (init and ephemeral too, finished
@@ -52,7 +52,10 @@ export function podColumns(pod: Record<string, unknown>): PodColumns {
   };
 }
 
-/** Build a kubelogs_CL row from one raw log line. */
+/**
+ * A kubelogs_CL row of one raw log line, as an object: the reference shape that
+ * logRowSerializer writes as JSON text, byte for byte (the tests compare the two).
+ */
 export function logRow(
   pod: PodColumns,
   container: { name: string; type: ContainerType; image: string },
@@ -139,7 +142,7 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, stop.signal]) : stop.signal;
   // A short queue: rows that wait long get promoted to V8's old space and linger as garbage.
   // Weighed in rows: each chunk of a log arrives as one 'rowsJson' item.
-  const queue = new ItemQueue<SourceItem>(LOG_QUEUE_ROWS, (item) => (item.kind === 'rowsJson' ? item.json.length : 1));
+  const queue = new ItemQueue<SourceItem>(LOG_QUEUE_ROWS, queueWeight);
   const pool = new TaskPool(Math.max(1, ctx.concurrency));
   const vanished = new Set<string>();
   const forbidden = { streams: 0, namespaces: new Set<string>(), first: '' };

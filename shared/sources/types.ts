@@ -36,6 +36,25 @@ export type SourceItem =
   /** Free-form facts for the manifest's coverage section (e.g. snapshot type counts). */
   | { kind: 'coverage'; coverage: Record<string, unknown> };
 
+/** How many rows an item carries (0 for gaps, raw objects, actions, coverage). */
+export function rowsIn(item: SourceItem): number {
+  switch (item.kind) {
+    case 'row':
+      return 1;
+    case 'rows':
+      return item.rows.length;
+    case 'rowsJson':
+      return item.json.length;
+    default:
+      return 0;
+  }
+}
+
+/** Queue weight of an item: its rows, and at least 1 (a gap or an action takes room too). */
+export function queueWeight(item: SourceItem): number {
+  return Math.max(1, rowsIn(item));
+}
+
 /** Which namespaces a run covers. Empty include = all. Exclude wins. */
 export interface NamespaceFilter {
   include?: string[];
