@@ -29,7 +29,7 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
   await kc.applyToHTTPSOptions(base);
   // One SecureContext for every connection, as the collector's exec agent has (shared/cluster/upgradeAgent.ts).
   const secureContext = tls.createSecureContext({ ca: base.ca });
-  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency * options.sources.length, ca: base.ca, secureContext });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency * options.sources.length, secureContext });
   let requests = 0;
   let bytes = 0;
   /** Per-source counters: sources run concurrently, so the totals cannot be differenced. */

@@ -71,7 +71,6 @@ async function main(): Promise<void> {
 
   if (stage === 'idle') {
     // Everything a collection loads, nothing collected: the floor under every RSS figure.
-    await import('../shared/pipeline/sources.js');
     await import('../shared/pipeline/collectRun.js');
     await new Promise((r) => setTimeout(r, 200));
     finish({});
