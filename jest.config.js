@@ -8,7 +8,7 @@ export default {
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // jest's sandbox lacks Symbol.dispose, which undici (client-node's HTTP client) needs.
-  setupFiles: ['<rootDir>/test/fixtures/k8s/realmFix.ts'],
+  setupFiles: ['<rootDir>/test/setup/realmFix.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

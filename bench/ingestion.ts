@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { parseIngestionTarget } from '../shared/ingestion/config.js';
 import { ingestBundle } from '../shared/ingestion/ingest.js';
 import { MAX_REQUEST_BYTES } from '../shared/ingestion/upload.js';
-import { writeRowsBundle, type SourceRow } from '../test/fixtures/logsIngestion/bundle.js';
-import { startLogsIngestionEmulator } from '../test/fixtures/logsIngestion/emulator.js';
+import { writeRowsBundle, type SourceRow } from './rowsBundle.js';
+import { startLogsIngestionEmulator } from '../shared/simulator/logsIngestion.js';
 
 export interface BenchIngestionOptions {
   /** Rows to ingest (kubelogs_CL). */

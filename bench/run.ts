@@ -14,10 +14,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateCluster } from '../test/fixtures/k8s/generate.js';
-import { startFixtureCluster } from '../test/fixtures/k8s/server.js';
+import { generateCluster } from '../shared/simulator/kube/generate.js';
+import { startFixtureCluster } from '../shared/simulator/kube/server.js';
 import { HEAP_GROWING_PERCENT } from '../shared/util/heapTuning.js';
-import type { FixtureCluster } from '../test/fixtures/k8s/scenario.js';
+import type { FixtureCluster } from '../shared/simulator/kube/scenario.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KFS = ['containerlogs', 'events', 'commandhistory', 'serviceaccounts', 'suspiciouspods', 'rbacbindings', 'cronjobs', 'networkpolicies'];
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
   }
 
   if (cfg.stages.includes('blob')) {
-    const { startAzurite } = await import('../test/fixtures/azurite.js');
+    const { startAzurite } = await import('../shared/simulator/azurite.js');
     const azurite = await startAzurite();
     try {
       await withCluster({ ...defaultCluster, pods: Math.min(cfg.pods, 1000) }, 0, async (_c, kubeconfigPath) => {

@@ -1,7 +1,7 @@
 /**
  * Data collection rule (DCR) definitions derived from the table registry: the logical content
  * of the DCR resources (stream declarations, data flows). Pure data. infra/ turns it into ARM
- * JSON; the Logs Ingestion emulator (test/fixtures/logsIngestion) validates requests against
+ * JSON; the Logs Ingestion emulator (shared/simulator/logsIngestion.ts) validates requests against
  * exactly these definitions, so a column the DCR does not declare fails a test before any
  * deployment would.
  */

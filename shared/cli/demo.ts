@@ -35,9 +35,9 @@ const s = (v: unknown): string => (v === undefined || v === null ? '' : String(v
  * cluster), collects it with the real pipeline, verifies the bundle, and shows what was found.
  */
 export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo): Promise<number> {
-  // The fixture lives with the tests; it is compiled into dist/ with the app.
-  const { startFixtureCluster } = await import('../../test/fixtures/k8s/server.js');
-  const { loadScenario } = await import('../../test/fixtures/k8s/loadScenario.js');
+  // The simulated cluster is a product module (shared/simulator), loaded only by the demo.
+  const { startFixtureCluster } = await import('../simulator/kube/server.js');
+  const { loadScenario } = await import('../simulator/kube/loadScenario.js');
   const scenario = await loadScenario('compromise');
   const cluster = await startFixtureCluster(scenario, {});
   try {

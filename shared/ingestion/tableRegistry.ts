@@ -1,7 +1,7 @@
 /**
  * The table registry: the single declaration of every Log Analytics custom table.
  * It drives row mapping (shared/ingestion), DCR stream declarations and tables (infra/),
- * the Logs Ingestion emulator (test/fixtures), and the KQL timeline.
+ * the Logs Ingestion emulator (shared/simulator), and the KQL timeline.
  *
  * KubeForenSys's eight tables keep their names and columns so existing queries keep working;
  * richer columns are added after them; LINK_COLUMNS are appended to every table by the

@@ -30,7 +30,7 @@ const io = () => {
 let stub: LogAnalyticsStub;
 let logsClientOptions: LogsQueryClientOptions;
 beforeAll(async () => {
-  const text = await readFile(join(HERE, '..', 'fixtures', 'k8s', 'scenarios', 'compromise.audit.ndjson'), 'utf8');
+  const text = await readFile(join(HERE, '..', '..', 'shared', 'simulator', 'kube', 'scenarios', 'compromise.audit.ndjson'), 'utf8');
   const events = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   stub = await startLogAnalyticsStub({ rows: events.map((e) => aksAuditRow(e, 'AKSAudit', CLUSTER)) });
   const agent = new Agent({ ca: stub.caPem });

@@ -11,7 +11,7 @@ import { buildAuditQuery, exportAuditLogs, readAuditFromStorage, storageHourPref
 import type { AuditEvent } from '../../shared/audit/types.js';
 import type { Gap } from '../../shared/evidence/types.js';
 import type { SourceItem } from '../../shared/sources/types.js';
-import { startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
+import { startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
 import { aksAuditRow, azureDiagnosticsRow, startLogAnalyticsStub, type LogAnalyticsStub, type StubRow } from '../fixtures/audit/logAnalyticsStub.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +26,7 @@ const credential: TokenCredential = { getToken: async () => ({ token: 'test-toke
 
 let rawEvents: Record<string, unknown>[];
 beforeAll(async () => {
-  const text = await readFile(join(HERE, '..', 'fixtures', 'k8s', 'scenarios', 'compromise.audit.ndjson'), 'utf8');
+  const text = await readFile(join(HERE, '..', '..', 'shared', 'simulator', 'kube', 'scenarios', 'compromise.audit.ndjson'), 'utf8');
   rawEvents = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 });
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { CliIo } from '../../shared/cli/io.js';
 import { runCli } from '../../shared/cli/main.js';
-import { startAzurite } from '../fixtures/azurite.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import { startFixtureCluster } from '../fixtures/k8s/server.js';
+import { startAzurite } from '../../shared/simulator/azurite.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 function captureIo(cwd: string, env: Record<string, string>): CliIo & { out: () => string; err: () => string } {
   const stdout = new PassThrough();

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../shared/cli/main.js';
 import type { CliIo } from '../../shared/cli/io.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
-import { startFixtureCluster } from '../fixtures/k8s/server.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
+import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 function captureIo(cwd: string, env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
   const stdout = new PassThrough();

@@ -1,7 +1,7 @@
 import { countPods, describeRequirement, reviewSourceAccess, SOURCE_ACCESS } from '../../shared/cluster/accessReview.js';
-import { generateCluster } from '../fixtures/k8s/generate.js';
-import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { generateCluster } from '../../shared/simulator/kube/generate.js';
+import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 const SSAR = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
 

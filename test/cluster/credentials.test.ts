@@ -4,9 +4,9 @@ import { AKS_ENTRA_SCOPE, buildClusterKubeConfig } from '../../shared/cluster/cr
 import { buildClusterRef } from '../../shared/request/clusterRef.js';
 import { entraCluster, localAccountsCluster, SUBSCRIPTION } from '../fixtures/arm/clusters.js';
 import { ARM_SCOPE, ARM_TOKEN, startArmStub, testCredential, type ArmStub } from '../fixtures/arm/server.js';
-import { generateCluster } from '../fixtures/k8s/generate.js';
-import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
-import { startFixtureCluster } from '../fixtures/k8s/server.js';
+import { generateCluster } from '../../shared/simulator/kube/generate.js';
+import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
+import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 /** The error a promise rejects with (the test fails if it resolves). */
 async function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> {

@@ -2,9 +2,9 @@ import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node'
 import { describeKubeError, gapReasonFor, KubeApi, KubeApiError } from '../../shared/cluster/kubeApi.js';
 import { listAll } from '../../shared/cluster/paginate.js';
 import { RetriesExhaustedError } from '../../shared/cluster/retry.js';
-import type { KubeObject, Scenario } from '../fixtures/k8s/scenario.js';
-import { startFixtureCluster, fixtureKubeConfig } from '../fixtures/k8s/server.js';
-import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
+import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
+import { startFixtureCluster, fixtureKubeConfig } from '../../shared/simulator/kube/server.js';
+import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
 
 function scenario(n: number): Scenario {
   const objects: KubeObject[] = [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }];

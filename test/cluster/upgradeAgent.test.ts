@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pooledUpgradeOptions } from '../../shared/cluster/upgradeAgent.js';
-import { generateTestCa, issueServerCert, type ServerCert } from '../fixtures/tls.js';
+import { generateTestCa, issueServerCert, type ServerCert } from '../../shared/simulator/tls.js';
 
 function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();

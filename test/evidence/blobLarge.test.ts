@@ -2,7 +2,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { openBlobBundle } from '../../shared/evidence/blobStore.js';
-import { startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
+import { startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
 
 /**
  * A large artifact streams through the Blob store with memory bounded by its blocks, not its

@@ -3,7 +3,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { openBlobBundle } from '../../shared/evidence/blobStore.js';
 import { verifyBundle } from '../../shared/evidence/verify.js';
-import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
 import { writeSampleBundle } from './sampleBundle.js';
 
 /**

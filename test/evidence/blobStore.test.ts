@@ -14,7 +14,7 @@ import { openEvidenceLocation } from '../../shared/evidence/openStore.js';
 import type { EvidenceStore } from '../../shared/evidence/types.js';
 import { verifyBundle } from '../../shared/evidence/verify.js';
 import { ArtifactConflictError } from '../../shared/util/errors.js';
-import { startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
+import { startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
 import { writeSampleBundle } from './sampleBundle.js';
 
 let azurite: AzuriteBlob;

@@ -14,9 +14,9 @@ import { openLocalBundle } from '../../shared/evidence/localStore.js';
 import { readNdjson } from '../../shared/evidence/ndjson.js';
 import type { EvidenceStore, Manifest } from '../../shared/evidence/types.js';
 import { collectRun, kubeconfigFacts } from '../../shared/pipeline/collectRun.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 let cluster: FixtureCluster;
 let dir: string;

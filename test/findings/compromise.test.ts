@@ -1,5 +1,5 @@
 /**
- * The compromise scenario (test/fixtures/k8s/scenarios/compromise.yaml) analyzed offline: the
+ * The compromise scenario (shared/simulator/kube/scenarios/compromise.yaml) analyzed offline: the
  * issue's "done when" — the anonymous cluster-admin binding, the privileged host-root pod, and
  * the risky service accounts with their granting paths.
  */
@@ -12,7 +12,7 @@ import { registerAnalyzeCommand } from '../../shared/cli/analyze.js';
 import { analyzeRbac, grantPathText } from '../../shared/findings/rbac.js';
 import type { K8sObject, RbacFinding } from '../../shared/findings/types.js';
 import { analyzeWorkloads } from '../../shared/findings/workloads.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { summary } from './build.js';
 
 let objects: K8sObject[];

@@ -10,8 +10,8 @@ import { analyzeWorkloads } from '../../shared/findings/workloads.js';
 import type { K8sObject } from '../../shared/findings/types.js';
 import { getTable } from '../../shared/ingestion/tableRegistry.js';
 import { mapRow } from '../../shared/ingestion/rowMapping.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import type { Scenario } from '../fixtures/k8s/scenario.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import type { Scenario } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, startCluster, FIXED_NOW } from '../sources/helpers.js';
 
 let scenario: Scenario;

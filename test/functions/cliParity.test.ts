@@ -30,10 +30,10 @@ import { configureFunctionsRuntime } from '../../shared/orchestration/environmen
 import type { CollectionRunOutput } from '../../shared/orchestration/types.js';
 import { entraCluster, SUBSCRIPTION } from '../fixtures/arm/clusters.js';
 import { ARM_SCOPE, ARM_TOKEN, startArmStub, testCredential, type ArmStub } from '../fixtures/arm/server.js';
-import { startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
-import { generateCluster } from '../fixtures/k8s/generate.js';
-import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
+import { generateCluster } from '../../shared/simulator/kube/generate.js';
+import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { startDurableHost, type DurableHost } from './durableHost.js';
 
 const CLUSTER = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-parity`;

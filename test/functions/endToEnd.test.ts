@@ -28,12 +28,12 @@ import { configureFunctionsRuntime } from '../../shared/orchestration/environmen
 import type { CollectionRunOutput } from '../../shared/orchestration/types.js';
 import { entraCluster, SUBSCRIPTION } from '../fixtures/arm/clusters.js';
 import { ARM_SCOPE, ARM_TOKEN, startArmStub, testCredential, type ArmStub } from '../fixtures/arm/server.js';
-import { AZURITE_KEY, startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
+import { AZURITE_KEY, startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
 import { aksAuditRow, startLogAnalyticsStub, type LogAnalyticsStub } from '../fixtures/audit/logAnalyticsStub.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import type { FixtureCluster } from '../fixtures/k8s/scenario.js';
-import { startFixtureCluster } from '../fixtures/k8s/server.js';
-import { EMULATOR_TOKEN, MONITOR_SCOPE, startLogsIngestionEmulator, type LogsIngestionEmulator } from '../fixtures/logsIngestion/emulator.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
+import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
+import { EMULATOR_TOKEN, MONITOR_SCOPE, startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 import { defenderContainersIncident } from '../request/sentinelPayloads.js';
 import { logs, startDurableHost, type DurableHost, type HostInstance } from './durableHost.js';
 

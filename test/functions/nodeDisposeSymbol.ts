@@ -4,7 +4,7 @@
  * up Node's disposer under the wrong symbol ("removeAbortListener is not a function" after
  * every fetch). Point this realm's Symbol.dispose at Node's own symbol, taken from an object
  * Node created. The polyfill is configurable; nothing the tests use disposes by it.
- * (test/fixtures/k8s/realmFix.ts covers the case where nothing polyfilled it first.)
+ * (test/setup/realmFix.ts covers the case where nothing polyfilled it first.)
  */
 import { addAbortListener } from 'node:events';
 

@@ -4,7 +4,7 @@
  * collector role holds exactly the reads the sources need plus the two switchable grants.
  */
 import { evaluateValue, type EvalContext, type Value } from './armExpression.js';
-import { BUILTIN_RESOURCES } from '../fixtures/k8s/resources.js';
+import { BUILTIN_RESOURCES } from '../../shared/simulator/kube/resources.js';
 import { committedTemplate, contextFor, readCommitted, resourcesOfType, scopes, type Resource } from './templateModel.js';
 
 const template = committedTemplate();

@@ -9,9 +9,9 @@ import { registerIngestCommand } from '../../shared/ingestion/cli.js';
 import { parseIngestionTarget } from '../../shared/ingestion/config.js';
 import { ingestBundle } from '../../shared/ingestion/ingest.js';
 import type { IngestionReceipt } from '../../shared/ingestion/receipt.js';
-import { startAzurite, type AzuriteBlob } from '../fixtures/azurite.js';
-import { sampleRows, writeRowsBundle } from '../fixtures/logsIngestion/bundle.js';
-import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../fixtures/logsIngestion/emulator.js';
+import { startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
+import { sampleRows, writeRowsBundle } from '../../bench/rowsBundle.js';
+import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 
 let azurite: AzuriteBlob;
 let emulator: LogsIngestionEmulator;

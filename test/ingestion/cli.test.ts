@@ -7,8 +7,8 @@ import type { CliIo } from '../../shared/cli/io.js';
 import { registerIngestCommand } from '../../shared/ingestion/cli.js';
 import type { IngestionReceipt } from '../../shared/ingestion/receipt.js';
 import { InputError } from '../../shared/util/errors.js';
-import { sampleRows, writeRowsBundle } from '../fixtures/logsIngestion/bundle.js';
-import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../fixtures/logsIngestion/emulator.js';
+import { sampleRows, writeRowsBundle } from '../../bench/rowsBundle.js';
+import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 
 let emulator: LogsIngestionEmulator;
 let dir: string;

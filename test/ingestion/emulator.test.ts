@@ -7,8 +7,8 @@ import { request } from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { mapRow } from '../../shared/ingestion/rowMapping.js';
 import { allTables, streamName } from '../../shared/ingestion/tableRegistry.js';
-import { sampleRow } from '../fixtures/logsIngestion/bundle.js';
-import { EMULATOR_TOKEN, startLogsIngestionEmulator, type LogsIngestionEmulator } from '../fixtures/logsIngestion/emulator.js';
+import { sampleRow } from '../../bench/rowsBundle.js';
+import { EMULATOR_TOKEN, startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 
 let emulator: LogsIngestionEmulator;
 let client: LogsIngestionClient;

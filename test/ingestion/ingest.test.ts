@@ -15,8 +15,8 @@ import { ingestBundle, ingestTable, type IngestBundleOptions } from '../../share
 import { delivered, type IngestionReceipt } from '../../shared/ingestion/receipt.js';
 import { UnknownColumnError } from '../../shared/ingestion/rowMapping.js';
 import { KUBEFORENSYS_TABLES } from '../../shared/ingestion/tableRegistry.js';
-import { sampleRow, sampleRows, writeRowsBundle, type RowsBundle, type SourceRow } from '../fixtures/logsIngestion/bundle.js';
-import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../fixtures/logsIngestion/emulator.js';
+import { sampleRow, sampleRows, writeRowsBundle, type RowsBundle, type SourceRow } from '../../bench/rowsBundle.js';
+import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 
 const ROWS: Record<string, number> = {
   kubelogs_CL: 6000,

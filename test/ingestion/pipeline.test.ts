@@ -15,9 +15,9 @@ import { openEvidenceLocation } from '../../shared/evidence/openStore.js';
 import { verifyBundle } from '../../shared/evidence/verify.js';
 import { parseIngestionTarget } from '../../shared/ingestion/config.js';
 import { ingestBundle, rowsArtifactsByTable } from '../../shared/ingestion/ingest.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import { startFixtureCluster } from '../fixtures/k8s/server.js';
-import { startLogsIngestionEmulator } from '../fixtures/logsIngestion/emulator.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
+import { startLogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 
 test('compromise scenario: collect → seal → ingest, every row of every table accounted for and landed once', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ingest-pipeline-'));

@@ -9,7 +9,7 @@ import {
   type RowLinkContext,
 } from '../../shared/ingestion/rowMapping.js';
 import { allTables, getTable, streamColumns } from '../../shared/ingestion/tableRegistry.js';
-import { sampleRow } from '../fixtures/logsIngestion/bundle.js';
+import { sampleRow } from '../../bench/rowsBundle.js';
 
 const link: RowLinkContext = {
   runId: 'run-1',

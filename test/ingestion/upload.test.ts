@@ -2,8 +2,8 @@ import { LogsIngestionClient } from '@azure/monitor-ingestion';
 import { mapRow } from '../../shared/ingestion/rowMapping.js';
 import { getTable } from '../../shared/ingestion/tableRegistry.js';
 import { backoffMs, classifyFailure, RequestPacker, sendRequest, type UploadRequest } from '../../shared/ingestion/upload.js';
-import { sampleRow } from '../fixtures/logsIngestion/bundle.js';
-import { startLogsIngestionEmulator } from '../fixtures/logsIngestion/emulator.js';
+import { sampleRow } from '../../bench/rowsBundle.js';
+import { startLogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 
 const kubelogs = getTable('kubelogs_CL');
 const wireRow = (i: number) =>

@@ -15,9 +15,9 @@ import {
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
 import { fetch } from 'undici';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import type { FixtureCluster, Scenario } from '../fixtures/k8s/scenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import type { FixtureCluster, Scenario } from '../../shared/simulator/kube/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { RequestContext, HttpMethod } from '@kubernetes/client-node';
 
 /** A raw GET through the client's own auth + TLS machinery, returning status, headers and JSON. */

@@ -2,7 +2,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadScenario, shiftHistory, shiftTime } from '../fixtures/k8s/loadScenario.js';
+import { loadScenario, shiftHistory, shiftTime } from '../../shared/simulator/kube/loadScenario.js';
 
 describe('loadScenario', () => {
   test('shifts every RFC 3339 time and history epoch by now - referenceTime, keeping fractions', async () => {

@@ -5,11 +5,11 @@ import { PassThrough, Writable } from 'node:stream';
 import { ApiException, Exec, Log, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import { HISTORY_SCRIPT, historyCommand } from '../../shared/sources/historyScript.js';
-import { generateCluster, generatedNames } from '../fixtures/k8s/generate.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import { generatedMessage } from '../fixtures/k8s/logs.js';
-import type { FixtureCluster, FixtureOptions, Scenario } from '../fixtures/k8s/scenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { generateCluster, generatedNames } from '../../shared/simulator/kube/generate.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import { generatedMessage } from '../../shared/simulator/kube/logs.js';
+import type { FixtureCluster, FixtureOptions, Scenario } from '../../shared/simulator/kube/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 const NOW = new Date('2024-06-01T12:00:00Z'); // the compromise scenario's own reference time
 

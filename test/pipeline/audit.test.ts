@@ -15,8 +15,8 @@ import { planCollectTasks } from '../../shared/pipeline/plan.js';
 import { sealRun } from '../../shared/pipeline/seal.js';
 import type { ClusterFacts } from '../../shared/pipeline/types.js';
 import { aksAuditRow, startLogAnalyticsStub } from '../fixtures/audit/logAnalyticsStub.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 const CLUSTER = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-prod';
 const WORKSPACE = '3f1c2a9e-0000-4000-8000-00000000abcd';

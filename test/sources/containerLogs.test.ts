@@ -2,7 +2,7 @@ import { containerLogsSource, logRow, logRowSerializer, podColumns } from '../..
 import { LineSplitter, splitLogLine } from '../../shared/sources/logLines.js';
 import type { Row } from '../../shared/sources/types.js';
 import { inPodShard } from '../../shared/sources/shard.js';
-import type { KubeObject, Scenario } from '../fixtures/k8s/scenario.js';
+import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, FIXED_NOW, namespace, pod, startCluster } from './helpers.js';
 
 const T = (minutesAgo: number, frac = ''): string => new Date(FIXED_NOW.getTime() - minutesAgo * 60_000).toISOString().replace('.000Z', `${frac}Z`);

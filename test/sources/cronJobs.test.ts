@@ -1,5 +1,5 @@
 import { cronJobsSource } from '../../shared/sources/cronJobs.js';
-import type { KubeObject } from '../fixtures/k8s/scenario.js';
+import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 
 function cronJob(ns: string, name: string, podSpec: Record<string, unknown>, extra: Record<string, unknown> = {}, status: Record<string, unknown> = {}): KubeObject {

@@ -1,5 +1,5 @@
 import { eventsSource } from '../../shared/sources/events.js';
-import type { KubeObject, Scenario } from '../fixtures/k8s/scenario.js';
+import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 
 function event(ns: string, name: string, extra: Record<string, unknown> = {}): KubeObject {

@@ -2,8 +2,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { CollectorAction, Gap } from '../../shared/evidence/types.js';
 import type { Row, SourceContext, SourceDefinition } from '../../shared/sources/types.js';
-import type { FixtureCluster, FixtureOptions, KubeObject, Scenario } from '../fixtures/k8s/scenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import type { FixtureCluster, FixtureOptions, KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 export interface Collected {
   rows: Row[];

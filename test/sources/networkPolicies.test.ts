@@ -1,5 +1,5 @@
 import { formatSelector, networkPoliciesSource, summarizeRules } from '../../shared/sources/networkPolicies.js';
-import type { KubeObject } from '../fixtures/k8s/scenario.js';
+import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, FIXED_NOW, namespace, startCluster } from './helpers.js';
 
 function policy(ns: string, name: string, spec: Record<string, unknown>): KubeObject {

@@ -1,5 +1,5 @@
 import { rbacBindingsSource } from '../../shared/sources/rbacBindings.js';
-import type { KubeObject } from '../fixtures/k8s/scenario.js';
+import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 
 const RBAC = 'rbac.authorization.k8s.io/v1';

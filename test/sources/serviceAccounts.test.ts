@@ -1,5 +1,5 @@
 import { serviceAccountsSource } from '../../shared/sources/serviceAccounts.js';
-import type { KubeObject } from '../fixtures/k8s/scenario.js';
+import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 
 function sa(ns: string, name: string, extra: Record<string, unknown> = {}, annotations?: Record<string, string>): KubeObject {

@@ -18,11 +18,11 @@ import { createSnapshotSource, REDACTED_MARKER, snapshotSource, streamFor, type 
 import { SNAPSHOT_TABLES } from '../../shared/sources/snapshotTable.js';
 import type { Row, SourceContext, SourceItem } from '../../shared/sources/types.js';
 import { getTable } from '../../shared/ingestion/tableRegistry.js';
-import { generateCluster } from '../fixtures/k8s/generate.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import { AGGREGATED_RESOURCES, BUILTIN_RESOURCES } from '../fixtures/k8s/resources.js';
-import type { FixtureCluster, FixtureOptions, KubeObject, Scenario } from '../fixtures/k8s/scenario.js';
-import { fixtureKubeConfig, startFixtureCluster } from '../fixtures/k8s/server.js';
+import { generateCluster } from '../../shared/simulator/kube/generate.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import { AGGREGATED_RESOURCES, BUILTIN_RESOURCES } from '../../shared/simulator/kube/resources.js';
+import type { FixtureCluster, FixtureOptions, KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
+import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
 const NOW = new Date('2024-06-01T12:00:00Z');
 const FAST_RETRY: SnapshotOptions['retry'] = { maxAttempts: 2, baseDelayInMs: 1, maxDelayInMs: 2 };

@@ -1,5 +1,5 @@
 import { suspiciousPodsSource } from '../../shared/sources/suspiciousPods.js';
-import type { KubeObject } from '../fixtures/k8s/scenario.js';
+import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, pod, startCluster } from './helpers.js';
 
 describe('suspicious pods source', () => {

@@ -17,8 +17,8 @@ import { createNdjsonArtifact } from '../../shared/evidence/ndjson.js';
 import type { ArtifactRef, CollectorAction, EvidenceStore, Manifest, SourceSummary } from '../../shared/evidence/types.js';
 import type { Row, SourceItem } from '../../shared/sources/types.js';
 import { historyCommand } from '../../shared/sources/historyScript.js';
-import { loadScenario } from '../fixtures/k8s/loadScenario.js';
-import type { KubeObject } from '../fixtures/k8s/scenario.js';
+import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
+import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 
 export const COLLECTOR_USER = 'system:serviceaccount:forensics:aks-evidence';
 export const RUN_STARTED = '2024-06-01T12:00:00.000Z';

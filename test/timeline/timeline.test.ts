@@ -231,7 +231,7 @@ describe('CLI', () => {
 
   it('aks-evidence audit on the scenario log with --allow-cidr and a table', async () => {
     const c = io();
-    const file = join(HERE, '..', 'fixtures', 'k8s', 'scenarios', 'compromise.audit.ndjson');
+    const file = join(HERE, '..', '..', 'shared', 'simulator', 'kube', 'scenarios', 'compromise.audit.ndjson');
     expect(await runCli(['audit', file, '--allow-cidr', '10.0.0.0/8'], c)).toBe(0);
     expect(c.out.text.split('\n')[0]).toMatch(/^TIME \(UTC\)\s+SEVERITY\s+RULE/);
     expect(c.out.text).toMatch(/unexpected-source-network\s+masterclient/);
