@@ -12,6 +12,7 @@ import type {
   SourceSummary,
 } from '../evidence/types.js';
 import { MANIFEST_PATH } from '../evidence/types.js';
+import { addSealedReport, sealedReportPath } from '../report/seal.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { readSummary } from './collectTask.js';
 import { HOST_BUILT_SOURCES } from './sources.js';
@@ -149,6 +150,8 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     clusterFacts: clusterFactsRecord(ctx.facts),
     ...(Object.keys(coverage).length ? { coverage } : {}),
   };
+  // The run's report, written before the manifest so the manifest lists and seals it (why: shared/report/seal.ts).
+  await addSealedReport(ctx.store, manifest, { clock });
   const { sha256 } = await writeManifest(ctx.store, manifest);
   const result = summarize(manifest, ctx.store.location, sha256);
   await ctx.onSealed?.(result);
@@ -171,6 +174,7 @@ function summarize(manifest: Manifest, location: string, manifestSha256: string)
     records,
     gaps,
     artifactCount: manifest.artifacts.length,
+    ...(sealedReportPath(manifest) ? { reportPath: sealedReportPath(manifest) } : {}),
   };
 }
 
