@@ -103,14 +103,13 @@ export const REPORT_SCRIPT = String.raw`
     var w = data.window;
     if (!w) return null;
     var activity = { collector: 1, audit: 1, commandhistory: 1, events: 1, containerlogs: 1 };
-    var times = view.get().filter(function (d) { return activity[d.group]; }).map(function (d) { return d.start.getTime(); });
-    if (!times.length) return null;
     var from = Date.parse(w.from), to = Date.parse(w.to);
-    times = times.filter(function (t) { return t >= from && t <= to; });
+    var times = items.filter(function (it) { return activity[it.s]; }).map(function (it) { return Date.parse(it.t); })
+      .filter(function (t) { return t >= from && t <= to; }).sort(function (a, b) { return a - b; });
     if (!times.length) return null;
-    var lo = Math.min.apply(null, times), hi = Math.max.apply(null, times);
-    if (!(hi > lo)) return null;
-    var pad = Math.max((hi - lo) * 0.04, 1000);
+    // From the 5th percentile: a stray old log line does not squeeze the incident into a corner.
+    var lo = times[Math.floor(times.length * 0.05)], hi = times[times.length - 1];
+    var pad = Math.max((hi - lo) * 0.04, 60000);
     return [new Date(lo - pad), new Date(hi + pad)];
   }
   var view = new vis.DataView(dataset, { filter: function (d) { return passes(items[d.id]); } });
@@ -118,14 +117,18 @@ export const REPORT_SCRIPT = String.raw`
   var container = byId('timeline');
   var timeline = null;
   if (items.length) {
-    timeline = new vis.Timeline(container, view, groups, {
-      stack: false, maxHeight: 520, minHeight: 160, zoomKey: 'ctrlKey', horizontalScroll: true,
+    // Given at construction: a window set afterwards is overridden by the timeline's own first fit.
+    // rtl given explicitly: vis-timeline otherwise hides the timeline until a range change that
+    // never comes when the first window is already the one asked for.
+    var win = initialWindow();
+    var start = win ? { start: win[0], end: win[1] } : {};
+    timeline = new vis.Timeline(container, view, groups, Object.assign(start, {
+      rtl: false, stack: false, maxHeight: 520, minHeight: 160, zoomKey: 'ctrlKey', horizontalScroll: true,
       orientation: { axis: 'top', item: 'top' }, showCurrentTime: false, selectable: true,
       tooltip: { followMouse: true, overflowMethod: 'cap' }, margin: { item: { horizontal: 2, vertical: 3 } },
       moment: function (date) { return vis.moment(date).utc(); }, zoomMin: 1000
-    });
-    var win = initialWindow();
-    if (win) timeline.setWindow(win[0], win[1], { animation: false });
+    }));
+
     timeline.on('select', function (props) { if (props.items.length) selectRow(props.items[0], true); });
   } else {
     container.appendChild(el('p', 'muted', 'No timeline entries in this bundle.'));
@@ -134,7 +137,11 @@ export const REPORT_SCRIPT = String.raw`
   // ---- table of what is shown ----
   var tbody = document.querySelector('#tl-table tbody');
   var more = byId('tl-more');
+  var times = items.map(function (it) { return Date.parse(it.t); });
   var shownIds = [];
+  // The table lists the entries that pass the filters AND lie in the timeline's visible range:
+  // zooming into a burst lists exactly that burst.
+  var inView = [];
   var limit = TABLE_PAGE;
   function row(id) {
     var it = items[id];
@@ -154,23 +161,32 @@ export const REPORT_SCRIPT = String.raw`
     tr.appendChild(what);
     tr.appendChild(el('td', 'mono small evidence', it.e));
     tr.addEventListener('click', function () {
-      if (timeline) { timeline.setSelection([id]); timeline.focus(id, { animation: false }); }
+      if (timeline) timeline.setSelection([id]);
       selectRow(id, false);
     });
     return tr;
   }
   function renderTable() {
+    var w = timeline ? timeline.getWindow() : null;
+    var lo = w ? w.start.getTime() : -Infinity, hi = w ? w.end.getTime() : Infinity;
+    inView = shownIds.filter(function (id) { return times[id] >= lo && times[id] <= hi; });
     tbody.textContent = '';
     var frag = document.createDocumentFragment();
-    shownIds.slice(0, limit).forEach(function (id) { frag.appendChild(row(id)); });
+    inView.slice(0, limit).forEach(function (id) { frag.appendChild(row(id)); });
     tbody.appendChild(frag);
-    var rest = shownIds.length - Math.min(limit, shownIds.length);
+    var rest = inView.length - Math.min(limit, inView.length);
     more.hidden = rest <= 0;
-    more.textContent = 'Show all ' + shownIds.length + ' rows (' + rest + ' more)';
+    more.textContent = 'Show all ' + inView.length + ' rows (' + rest + ' more)';
+    byId('tl-inview').textContent = String(inView.length);
   }
-  more.addEventListener('click', function () { limit = shownIds.length; renderTable(); });
+  more.addEventListener('click', function () { limit = inView.length; renderTable(); });
+  var pending = 0;
+  if (timeline) timeline.on('rangechanged', function () {
+    clearTimeout(pending);
+    pending = setTimeout(function () { limit = TABLE_PAGE; renderTable(); }, 60);
+  });
   function selectRow(id, scroll) {
-    var pos = shownIds.indexOf(Number(id));
+    var pos = inView.indexOf(Number(id));
     if (pos >= limit) { limit = pos + 1; renderTable(); }
     Array.prototype.forEach.call(tbody.querySelectorAll('tr.selected'), function (r) { r.classList.remove('selected'); });
     var tr = tbody.querySelector('tr[data-id="' + Number(id) + '"]');
@@ -181,17 +197,19 @@ export const REPORT_SCRIPT = String.raw`
     view.refresh();
     shownIds = view.getIds().map(Number).sort(function (a, b) { return a - b; });
     limit = TABLE_PAGE;
-    renderTable();
     byId('tl-shown').textContent = String(shownIds.length);
     document.body.dataset.shown = String(shownIds.length);
     if (timeline && fit && shownIds.length) timeline.fit({ animation: false });
+    renderTable();
   }
   Object.keys(f).forEach(function (k) {
     f[k].addEventListener(k === 'text' ? 'input' : 'change', function () { apply(true); });
   });
-  byId('tl-fit').addEventListener('click', function () { if (timeline) timeline.fit({ animation: false }); });
-  byId('tl-in').addEventListener('click', function () { if (timeline) timeline.zoomIn(0.5, { animation: false }); });
-  byId('tl-out').addEventListener('click', function () { if (timeline) timeline.zoomOut(0.5, { animation: false }); });
+  // Moves made here are not reported by the timeline's rangechanged (only the user's are): list the new range now.
+  function moved() { limit = TABLE_PAGE; renderTable(); }
+  byId('tl-fit').addEventListener('click', function () { if (timeline) { timeline.fit({ animation: false }); moved(); } });
+  byId('tl-in').addEventListener('click', function () { if (timeline) { timeline.zoomIn(0.5, { animation: false }); moved(); } });
+  byId('tl-out').addEventListener('click', function () { if (timeline) { timeline.zoomOut(0.5, { animation: false }); moved(); } });
   byId('tl-reset').addEventListener('click', function () {
     ['source', 'severity', 'user', 'namespace', 'pod'].forEach(function (k) { f[k].value = ''; });
     f.text.value = '';

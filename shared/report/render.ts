@@ -262,11 +262,11 @@ ${omitted}
 <label class="check"><input type="checkbox" id="f-collector" checked> collector's own actions</label>
 </div>
 <div class="toolbar"><button type="button" id="tl-fit">Fit all</button><button type="button" id="tl-in">Zoom in</button><button type="button" id="tl-out">Zoom out</button><button type="button" id="tl-reset">Clear filters</button>
-<span class="counter"><b id="tl-shown">0</b> of <span id="tl-total">0</span> entries shown</span></div>
+<span class="counter"><b id="tl-shown">0</b> of <span id="tl-total">0</span> entries match the filters · <b id="tl-inview">0</b> in the visible range</span></div>
 <div id="timeline"></div>
 <div class="legend"><span><i style="background:#7f1d1d"></i>critical</span><span><i style="background:#d92d20"></i>high</span><span><i style="background:#f79009"></i>medium</span><span><i style="background:#2e90fa"></i>low</span><span><i style="background:#98a2b3"></i>info / none</span><span><i style="background:#6b21a8;border-radius:0"></i>collector's own action</span><span>~ time not recorded by the source (collection time)</span></div>
 ${notes}
-<h3>Entries shown</h3>
+<h3>Entries in the visible range <span class="count">(zoom or drag the timeline to change it; "Fit all" lists every entry that matches the filters)</span></h3>
 <div class="table-scroll"><table class="grid" id="tl-table"><colgroup><col style="width:190px"><col style="width:130px"><col style="width:100px"><col style="width:15%"><col style="width:15%"><col><col style="width:150px"></colgroup><thead><tr><th>Time (UTC)</th><th>Source</th><th>Severity</th><th>Actor</th><th>Namespace/pod</th><th>What</th><th>Evidence</th></tr></thead><tbody></tbody></table></div>
 <button type="button" id="tl-more" class="no-print" hidden></button>
 </section>`;

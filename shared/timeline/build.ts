@@ -3,7 +3,7 @@ import type { AuditRule } from '../audit/rules.js';
 import { loadAuditRules } from '../audit/rules.js';
 import { AuditDeduper, FinalStageSelector } from '../audit/stages.js';
 import { labelFromRow } from '../audit/tables.js';
-import { AUDIT_FINDINGS_TABLE } from '../audit/tables.js';
+import { AUDIT_EVENTS_TABLE, AUDIT_FINDINGS_TABLE } from '../audit/tables.js';
 import type { AuditEvent, AuditLabel } from '../audit/types.js';
 import { eventTimeMs } from '../audit/types.js';
 import { readSmallArtifact, readManifest } from '../evidence/manifest.js';
@@ -309,6 +309,8 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const wanted = options.filter?.sources?.length ? new Set(options.filter.sources) : undefined;
   for (const a of manifest.artifacts) {
     if (a.kind !== 'rows' || !a.table || a.table === AUDIT_FINDINGS_TABLE.name) continue;
+    // auditevents_CL rows are derived from the raw audit events already on the timeline (with their labels): not twice.
+    if (a.table === AUDIT_EVENTS_TABLE.name && auditArtifacts.length > 0) continue;
     const table = tables.get(a.table);
     if (!table) {
       notes.push(`${a.path}: table ${a.table} is not in the registry; left out`);
