@@ -220,6 +220,12 @@ export const REPORT_SCRIPT = String.raw`
   document.body.dataset.total = String(items.length);
   apply(false);
 
+  // A link to a collapsed section (a source's gaps) opens it.
+  document.addEventListener('click', function (e) {
+    var a = e.target && e.target.closest ? e.target.closest('a[href^="#"]') : null;
+    var target = a ? document.getElementById(a.getAttribute('href').slice(1)) : null;
+    if (target && target.tagName === 'DETAILS') target.open = true;
+  });
   // Printing shows every collapsed section.
   window.addEventListener('beforeprint', function () {
     Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });

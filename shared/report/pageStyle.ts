@@ -55,6 +55,8 @@ table.grid { width: 100%; border-collapse: collapse; font-size: 13px; }
 table.grid th { text-align: left; font-weight: 600; color: var(--muted); background: var(--soft); border-bottom: 1px solid var(--line); padding: 7px 8px; position: sticky; top: 41px; z-index: 1; }
 table.grid td { border-bottom: 1px solid #eceff4; padding: 6px 8px; vertical-align: top; word-break: break-word; }
 table.grid tr:hover td { background: #f8fafc; }
+table.grid.fixed { table-layout: fixed; }
+table.grid td code { word-break: break-word; }
 table.grid td.num, table.grid th.num { text-align: right; white-space: nowrap; }
 table.grid td.nowrap { white-space: nowrap; }
 .table-scroll { max-height: 560px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
@@ -72,6 +74,7 @@ table.grid td.nowrap { white-space: nowrap; }
 .st-not-configured, .st-not-checked, .st-skipped { background: var(--info-bg); color: var(--info); }
 .pill.collector { background: var(--collector-bg); color: var(--collector); }
 .muted { color: var(--muted); }
+.nowrap { white-space: nowrap; }
 .small { font-size: 12px; }
 ul.plain { margin: 6px 0; padding-left: 18px; }
 ul.plain li { margin: 3px 0; }

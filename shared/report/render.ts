@@ -57,6 +57,11 @@ const CHECK_LABEL: Record<CheckStatus, string> = {
 };
 
 const fmtNumber = (n: number): string => n.toLocaleString('en-US');
+/** A comma-separated list, the first `max` items and how many more (the full list is in the bundle). */
+function shortList(text: string, max = 12): string {
+  const items = text.split(',').filter(Boolean);
+  return items.length > max + 3 ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', ');
+}
 const utc = (t: string | undefined): string => (t ? t.replace('T', ' ').replace(/(\.\d{3})\d*Z$/, '$1Z') : '');
 const sevPill = (s: Severity | undefined): string => (s ? `<span class="pill sev-${s}">${s}</span>` : '');
 const pill = (cls: string, text: string): string => `<span class="pill ${cls}">${esc(text)}</span>`;
@@ -64,6 +69,7 @@ const pill = (cls: string, text: string): string => `<span class="pill ${cls}">$
 function duration(start: string, end: string): string {
   const ms = Date.parse(end) - Date.parse(start);
   if (!Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1000) return '< 1 s';
   const s = Math.round(ms / 1000);
   if (s < 120) return `${s} s`;
   const m = Math.floor(s / 60);
@@ -85,11 +91,12 @@ function facts(rows: [string, string | undefined][]): string {
   return `<dl class="facts">${body}</dl>`;
 }
 
-function table(head: string[], rows: string[][], options: { numeric?: number[]; scroll?: boolean; id?: string; className?: (i: number) => string } = {}): string {
+function table(head: string[], rows: string[][], options: { numeric?: number[]; scroll?: boolean; id?: string; className?: (i: number) => string; widths?: (string | undefined)[] } = {}): string {
   const num = new Set(options.numeric ?? []);
+  const cols = options.widths ? `<colgroup>${options.widths.map((w) => (w ? `<col style="width:${w}">` : '<col>')).join('')}</colgroup>` : '';
   const th = head.map((h, i) => `<th${num.has(i) ? ' class="num"' : ''}>${esc(h)}</th>`).join('');
   const tb = rows.map((r, ri) => `<tr${options.className ? ` class="${options.className(ri)}"` : ''}>${r.map((c, i) => `<td${num.has(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('\n');
-  const t = `<table class="grid"${options.id ? ` id="${options.id}"` : ''}><thead><tr>${th}</tr></thead><tbody>${tb}</tbody></table>`;
+  const t = `<table class="grid${options.widths ? ' fixed' : ''}"${options.id ? ` id="${options.id}"` : ''}>${cols}<thead><tr>${th}</tr></thead><tbody>${tb}</tbody></table>`;
   return options.scroll ? `<div class="table-scroll">${t}</div>` : t;
 }
 
@@ -195,6 +202,8 @@ function gapRows(gaps: ReportModel['gaps']['runLevel']): string[][] {
   return gaps.map((g) => [esc(SOURCE_TITLES[g.source] ?? g.source), `<code>${esc(g.reason)}</code>`, esc(g.resource ?? [g.namespace, g.pod, g.container].filter(Boolean).join('/')), esc(g.detail)]);
 }
 
+const GAP_WIDTHS = ['160px', '190px', '300px', undefined];
+
 function coverageSection(m: ReportModel): string {
   const rows = Object.entries(m.manifest.sources)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -209,7 +218,7 @@ function coverageSection(m: ReportModel): string {
       esc(s.startedAt && s.endedAt ? duration(s.startedAt, s.endedAt) : ''),
     ]);
   const runLevel = m.gaps.runLevel.length
-    ? `<h3>Run-level gaps <span class="count">(${m.gaps.runLevel.length})</span></h3>${table(['Source', 'Reason', 'Concerning', 'Detail'], gapRows(m.gaps.runLevel))}`
+    ? `<h3>Run-level gaps <span class="count">(${m.gaps.runLevel.length})</span></h3>${table(['Source', 'Reason', 'Concerning', 'Detail'], gapRows(m.gaps.runLevel), { widths: GAP_WIDTHS })}`
     : '<h3>Run-level gaps</h3><p class="muted">None.</p>';
   const perSource = Object.entries(m.gaps.bySource)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -218,7 +227,7 @@ function coverageSection(m: ReportModel): string {
       for (const g of gaps) reasons.set(g.reason, (reasons.get(g.reason) ?? 0) + 1);
       const why = [...reasons].map(([r, n]) => `${n} ${r}`).join(', ');
       return `<details id="gaps-${esc(name)}"${gaps.length <= 10 ? ' open' : ''}><summary>${esc(SOURCE_TITLES[name] ?? name)} — ${fmtNumber(gaps.length)} gap(s) <span class="muted">(${esc(why)})</span></summary>
-${table(['Source', 'Reason', 'Concerning', 'Detail'], gapRows(gaps), { scroll: gaps.length > 15 })}</details>`;
+${table(['Source', 'Reason', 'Concerning', 'Detail'], gapRows(gaps), { scroll: gaps.length > 15, widths: GAP_WIDTHS })}</details>`;
     })
     .join('\n');
   return `<section class="card" id="coverage"><h2>Coverage and gaps</h2>
@@ -277,6 +286,9 @@ function truncatedNote(m: ReportModel, key: string): string {
   return n ? `<p class="note warn">${fmtNumber(n)} more row(s) are in the bundle than this report lists.</p>` : '';
 }
 
+const RBAC_HEAD = ['Severity', 'Finding', 'Subject', 'Scope', 'Granted by', 'Workloads running as it'];
+const RBAC_WIDTHS = ['90px', '200px', '210px', '110px', undefined, '230px'];
+
 function findingsSection(m: ReportModel): string {
   const f = m.findings;
   const rbacShown = f.rbac.filter((x) => !x.expected);
@@ -292,21 +304,21 @@ function findingsSection(m: ReportModel): string {
     `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`,
     esc(x.subject),
     esc(x.scope),
-    `<code>${esc(x.grantPath)}</code><div class="muted small">${esc(x.verbs)} on ${esc(x.resources)}</div>`,
-    x.workloads.length ? esc(x.workloads.slice(0, 5).join(', ')) + (x.workloads.length > 5 ? ` <span class="muted">+${x.workloads.length - 5}</span>` : '') : '<span class="muted">none</span>',
+    `<code>${esc(x.grantPath)}</code><div class="muted small">${esc(shortList(x.verbs))} on ${esc(shortList(x.resources))}</div>`,
+    x.workloads.length ? x.workloads.slice(0, 5).map(esc).join('<br>') + (x.workloads.length > 5 ? `<br><span class="muted">and ${x.workloads.length - 5} more</span>` : '') : '<span class="muted">none</span>',
   ];
   const rbac = `<h3>RBAC: who can do what <span class="count">(${rbacShown.length})</span></h3>
-${rbacShown.length ? table(['Severity', 'Finding', 'Subject', 'Scope', 'Granted by', 'Workloads running as it'], rbacShown.map(rbacRow), { scroll: rbacShown.length > 25 }) : '<p class="muted">None.</p>'}
-${rbacExpected.length ? `<details><summary>Documented defaults of Kubernetes / AKS <span class="muted">(${rbacExpected.length}, expected)</span></summary>${table(['Severity', 'Finding', 'Subject', 'Scope', 'Granted by', 'Workloads running as it'], rbacExpected.map(rbacRow), { scroll: rbacExpected.length > 25 })}</details>` : ''}
+${rbacShown.length ? table(RBAC_HEAD, rbacShown.map(rbacRow), { scroll: rbacShown.length > 25, widths: RBAC_WIDTHS }) : '<p class="muted">None.</p>'}
+${rbacExpected.length ? `<details><summary>Documented defaults of Kubernetes / AKS <span class="muted">(${rbacExpected.length}, expected)</span></summary>${table(RBAC_HEAD, rbacExpected.map(rbacRow), { scroll: rbacExpected.length > 25, widths: RBAC_WIDTHS })}</details>` : ''}
 ${truncatedNote(m, 'rbac')}`;
   const audit = `<h3>Audit log detections <span class="count">(${f.audit.length})</span></h3>
-${f.audit.length ? table(['Severity', 'Time (UTC)', 'Detection', 'User', 'Request', 'Client', 'Answer'], f.audit.map((x) => [sevPill(x.severity), `<span class="mono">${esc(utc(x.time))}</span>`, `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`, esc(x.user), esc(x.action), esc(x.sourceIp ?? ''), x.responseCode !== undefined ? String(x.responseCode) : '']), { scroll: f.audit.length > 25 }) : '<p class="muted">None (no audit events in this bundle, or none matched a rule).</p>'}
+${f.audit.length ? table(['Severity', 'Time (UTC)', 'Detection', 'User', 'Request', 'Client', 'Answer'], f.audit.map((x) => [sevPill(x.severity), `<span class="mono nowrap">${esc(utc(x.time))}</span>`, `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`, esc(x.user), esc(x.action), esc(x.sourceIp ?? ''), x.responseCode !== undefined ? String(x.responseCode) : '']), { scroll: f.audit.length > 25, widths: ['90px', '170px', '240px', '200px', undefined, '120px', '70px'] }) : '<p class="muted">None (no audit events in this bundle, or none matched a rule).</p>'}
 ${truncatedNote(m, 'audit')}`;
   const workloads = `<h3>Dangerous workload settings <span class="count">(${f.workloads.length})</span></h3>
-${f.workloads.length ? table(['Severity', 'Finding', 'Object', 'Field', 'Details'], f.workloads.map((x) => [sevPill(x.severity), `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`, `${esc(x.object)}${x.container ? `<div class="muted small">container ${esc(x.container)}</div>` : ''}${x.serviceAccount ? `<div class="muted small">runs as ${esc(x.serviceAccount)}</div>` : ''}`, `<code>${esc(x.fieldPath)}</code>`, esc(x.details)]), { scroll: f.workloads.length > 25 }) : '<p class="muted">None.</p>'}
+${f.workloads.length ? table(['Severity', 'Finding', 'Object', 'Field', 'Details'], f.workloads.map((x) => [sevPill(x.severity), `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`, `${esc(x.object)}${x.container ? `<div class="muted small">container ${esc(x.container)}</div>` : ''}${x.serviceAccount ? `<div class="muted small">runs as ${esc(x.serviceAccount)}</div>` : ''}`, `<code>${esc(x.fieldPath)}</code>`, esc(x.details)]), { scroll: f.workloads.length > 25, widths: ['90px', '220px', '240px', '260px', undefined] }) : '<p class="muted">None.</p>'}
 ${truncatedNote(m, 'workloads')}`;
   const pods = `<h3>Running pods with dangerous settings <span class="count">(${f.pods.length})</span></h3>
-${f.pods.length ? table(['Severity', 'Setting', 'Pod', 'Field', 'Details'], f.pods.map((x) => [sevPill(x.severity), `<code>${esc(x.issue)}</code>`, `${esc(x.pod)}${x.container ? `<div class="muted small">container ${esc(x.container)}</div>` : ''}`, `<code>${esc(x.fieldPath)}</code>`, esc(x.details)]), { scroll: f.pods.length > 25 }) : '<p class="muted">None.</p>'}
+${f.pods.length ? table(['Severity', 'Setting', 'Pod', 'Field', 'Details'], f.pods.map((x) => [sevPill(x.severity), `<code>${esc(x.issue)}</code>`, `${esc(x.pod)}${x.container ? `<div class="muted small">container ${esc(x.container)}</div>` : ''}`, `<code>${esc(x.fieldPath)}</code>`, esc(x.details)]), { scroll: f.pods.length > 25, widths: ['90px', '150px', '240px', '260px', undefined] }) : '<p class="muted">None.</p>'}
 ${truncatedNote(m, 'pods')}`;
   return `<section class="card" id="findings"><h2>Findings by severity</h2>
 <p class="lead">What the analyzers found in the collected objects and the audit log, highest severity first. RBAC findings name the path that grants each capability.</p>
@@ -324,27 +336,27 @@ function execSection(m: ReportModel): string {
     ? table(
         ['Time (UTC)', 'Pod (container)', 'Command', 'Outcome', 'Took'],
         e.collector.map((a) => [
-          `<span class="mono">${esc(utc(a.at))}</span>`,
+          `<span class="mono nowrap">${esc(utc(a.at))}</span>`,
           `${esc(a.namespace)}/${esc(a.pod)} <span class="muted">(${esc(a.container)})</span>`,
           `<code>${esc(commandText(a.command))}</code>`,
           `${esc(a.outcome)}${a.exitCode !== undefined ? ` <span class="muted">exit ${a.exitCode}</span>` : ''}${a.detail ? `<div class="muted small">${esc(a.detail)}</div>` : ''}`,
-          a.durationMs !== undefined ? `${fmtNumber(a.durationMs)} ms` : '',
+          a.durationMs !== undefined ? `<span class="nowrap">${fmtNumber(a.durationMs)} ms</span>` : '',
         ]),
-        { scroll: e.collector.length > 20, className: () => 'is-collector' },
+        { scroll: e.collector.length > 20, className: () => 'is-collector', widths: ['200px', '330px', undefined, '280px', '90px'] },
       )
     : '<p class="muted">None: the collector ran no command in any container.</p>';
   const audit = e.audit.length
     ? table(
         ['Time (UTC)', 'User', 'Exec', 'Whose'],
-        e.audit.map((x) => [`<span class="mono">${esc(utc(x.time))}</span>`, esc(x.user), `<code>${esc(x.what)}</code>`, x.collector ? `${pill('collector', 'collector')}<div class="muted small">${esc(x.collectorReason ?? '')}</div>` : '<b>not the collector</b>']),
-        { scroll: e.audit.length > 20, className: (i) => (e.audit[i]?.collector ? 'is-collector' : '') },
+        e.audit.map((x) => [`<span class="mono nowrap">${esc(utc(x.time))}</span>`, esc(x.user), `<code>${esc(x.what)}</code>`, x.collector ? `${pill('collector', 'collector')}<div class="muted small">${esc(x.collectorReason ?? '')}</div>` : '<b>not the collector</b>']),
+        { scroll: e.audit.length > 20, className: (i) => (e.audit[i]?.collector ? 'is-collector' : ''), widths: ['200px', '240px', undefined, '240px'] },
       )
     : '<p class="muted">None in this bundle (no audit events collected, or no exec/attach requests).</p>';
   const history = e.history.length
     ? table(
         ['Time (UTC)', 'Pod (container)', 'User', 'History file', 'Command'],
-        e.history.map((x) => [`<span class="mono">${x.approximateTime ? '<span title="no timestamp in the history file: collection time">~</span>' : ''}${esc(utc(x.time))}</span>`, esc(x.where), esc(x.user ?? ''), `<code>${esc(x.file ?? '')}</code>`, `<code>${esc(x.command)}</code>`]),
-        { scroll: e.history.length > 25 },
+        e.history.map((x) => [`<span class="mono nowrap">${x.approximateTime ? '<span title="no timestamp in the history file: collection time">~</span>' : ''}${esc(utc(x.time))}</span>`, esc(x.where), esc(x.user ?? ''), `<code>${esc(x.file ?? '')}</code>`, `<code>${esc(x.command)}</code>`]),
+        { scroll: e.history.length > 25, widths: ['200px', '300px', '90px', '180px', undefined] },
       )
     : '<p class="muted">None: no shell history was found in the containers read.</p>';
   return `<section class="card" id="exec"><h2>Exec and commands</h2>
