@@ -41,6 +41,8 @@ export interface BuildReportModelOptions {
   maxTimelineItems?: number;
   /** Rows shown per findings table and exec list (default 5,000); the rest are counted. */
   maxRowsPerTable?: number;
+  /** Artifacts not to read (they failed verification): the report describes only what verified, and says what it left out. */
+  excludeArtifacts?: ReadonlySet<string>;
   clock?: Clock;
   abortSignal?: AbortSignal;
 }
@@ -248,7 +250,10 @@ function timelineSources(manifest: Manifest, maxItems: number): { sources: strin
 /** Assemble what the report shows from a bundle (read through its store: a directory or Blob Storage). */
 export async function buildReportModel(store: EvidenceStore, options: BuildReportModelOptions): Promise<ReportModel> {
   const signal = options.abortSignal;
-  const manifest = options.manifest ?? (await readManifest(store, signal ? { abortSignal: signal } : {}));
+  const sealed = options.manifest ?? (await readManifest(store, signal ? { abortSignal: signal } : {}));
+  const excluded = sealed.artifacts.filter((a) => options.excludeArtifacts?.has(a.path)).map((a) => a.path);
+  // What is read: the manifest without the artifacts that failed verification.
+  const manifest: Manifest = excluded.length ? { ...sealed, artifacts: sealed.artifacts.filter((a) => !options.excludeArtifacts?.has(a.path)) } : sealed;
   const maxItems = options.maxTimelineItems ?? DEFAULT_MAX_TIMELINE_ITEMS;
   const maxRows = options.maxRowsPerTable ?? DEFAULT_MAX_ROWS_PER_TABLE;
 
@@ -283,9 +288,18 @@ export async function buildReportModel(store: EvidenceStore, options: BuildRepor
       gaps: manifest.gaps,
       ...(manifest.clusterFacts ? { clusterFacts: manifest.clusterFacts } : {}),
     },
-    artifacts: manifest.artifacts,
+    artifacts: sealed.artifacts,
     verification: options.verification,
-    timeline: { items: timeline.entries.map(item), omitted: { ...plan.omitted, ...timeline.omitted }, maxItems, notes: [...plan.notes, ...timeline.notes] },
+    timeline: {
+      items: timeline.entries.map(item),
+      omitted: { ...plan.omitted, ...timeline.omitted },
+      maxItems,
+      notes: [
+        ...(excluded.length ? [`left out of this report because they failed verification: ${excluded.join(', ')}`] : []),
+        ...plan.notes,
+        ...timeline.notes,
+      ],
+    },
     findings,
     exec: { collector: [...manifest.actions].sort((a, b) => a.at.localeCompare(b.at)), audit: auditExecs(timeline.entries), history: history.rows },
     gaps: groupGaps(manifest),

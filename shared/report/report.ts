@@ -38,20 +38,22 @@ export async function createReport(store: EvidenceStore, options: WriteReportOpt
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const verification = verificationFromVerifyResult(verified, options.expectedManifestSha256 ? { expectedManifestSha256: options.expectedManifestSha256 } : {});
-  return renderFrom(store, verification, { ...options, kind: 'cli' });
+  const failed = new Set(verified.artifacts.filter((a) => a.status !== 'ok').map((a) => a.path));
+  return renderFrom(store, verification, { ...options, kind: 'cli', ...(failed.size ? { excludeArtifacts: failed } : {}) });
 }
 
 /** A report of `manifest` (or the bundle's manifest.json) with a given verification section. */
 export async function renderFrom(
   store: EvidenceStore,
   verification: VerificationSection,
-  options: WriteReportOptions & { kind: ReportModel['kind']; manifest?: Manifest },
+  options: WriteReportOptions & { kind: ReportModel['kind']; manifest?: Manifest; excludeArtifacts?: ReadonlySet<string> },
 ): Promise<RenderedReport> {
   const model = await buildReportModel(store, {
     kind: options.kind,
     verification,
     generatorVersion: options.generatorVersion,
     ...(options.manifest ? { manifest: options.manifest } : {}),
+    ...(options.excludeArtifacts ? { excludeArtifacts: options.excludeArtifacts } : {}),
     ...(options.maxTimelineItems !== undefined ? { maxTimelineItems: options.maxTimelineItems } : {}),
     ...(options.maxRowsPerTable !== undefined ? { maxRowsPerTable: options.maxRowsPerTable } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
