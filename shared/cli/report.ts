@@ -17,6 +17,8 @@ export interface ReportCliOptions {
   maxItems?: string;
   /** Internal: reuse an already opened store (the demo). */
   store?: EvidenceStore;
+  /** Internal: print nothing (the demo prints its own lines). */
+  quiet?: boolean;
 }
 
 export interface ReportOutcome {
@@ -73,9 +75,11 @@ export async function runReport(bundle: string, flags: ReportCliOptions, io: Cli
   }
   const v = model.verification;
   const omitted = Object.values(model.timeline.omitted).reduce((n, x) => n + x, 0);
-  line(io.stderr, `verification: ${v.status === 'passed' ? 'passed' : 'FAILED'} — ${v.headline}`);
-  line(io.stderr, `timeline: ${formatCount(model.timeline.items.length)} entries${omitted ? ` (${formatCount(omitted)} more left out: --max-items, default ${formatCount(DEFAULT_MAX_TIMELINE_ITEMS)})` : ''}`);
-  line(io.stdout, path);
+  if (!flags.quiet) {
+    line(io.stderr, `verification: ${v.status === 'passed' ? 'passed' : 'FAILED'} — ${v.headline}`);
+    line(io.stderr, `timeline: ${formatCount(model.timeline.items.length)} entries${omitted ? ` (${formatCount(omitted)} more left out: --max-items, default ${formatCount(DEFAULT_MAX_TIMELINE_ITEMS)})` : ''}`);
+    line(io.stdout, path);
+  }
   return { exitCode: v.status === 'failed' ? EXIT.failed : EXIT.ok, path, verified: v.status === 'passed' };
 }
 
