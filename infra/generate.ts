@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildTimelineKqlFile } from './kql.js';
 import { workstationRoleDefinition } from './roles.js';
+import { sentinelContentFiles } from './sentinel/files.js';
 import { buildExampleParameters, buildTemplate } from './template.js';
 
 export { buildTemplate } from './template.js';
@@ -20,6 +21,7 @@ export function generatedFiles(): Record<string, string> {
     'infra/azuredeploy.parameters.example.json': json(buildExampleParameters()),
     'infra/kql/AksEvidenceTimeline.kql': buildTimelineKqlFile(),
     'infra/custom-role.cli.json': json(workstationRoleDefinition()),
+    ...sentinelContentFiles(),
   };
 }
 

@@ -33,6 +33,7 @@ import { buildTimelineQuery, TIMELINE_FUNCTION_ALIAS, timelineFunctionParameters
 import { APP_SETTING as SETTING } from './appSettingNames.js';
 import { buildPlaybookDefinition, FUNCTION_KEY_SECRET_NAME } from './playbook.js';
 import { BUILT_IN_ROLES, COLLECTOR_ACTIONS, COLLECTOR_READ_DATA_ACTIONS, EXEC_DATA_ACTION, SECRETS_READ_DATA_ACTION } from './roles.js';
+import { sentinelContentDeployment, sentinelContentParameters } from './sentinel/template.js';
 
 /** Log Analytics table column type for a registry column type (the tables API spells dateTime). */
 export const LA_COLUMN_TYPES: Readonly<Record<ColumnType, string>> = {
@@ -143,6 +144,7 @@ function parameters(): Record<string, ArmParameter> {
           'The Function key the playbook uses; generated at each deployment (rotated) and stored only in Key Vault, where the Functions host reads its keys. Do not set it.',
       },
     },
+    ...sentinelContentParameters(),
   };
 }
 
@@ -714,6 +716,7 @@ export function buildTemplate(tables: readonly TableDefinition[] = allTables()):
       },
     },
     sentinelWorkspaceDeployment(playbookPrincipalId),
+    sentinelContentDeployment(),
   ];
 
   return {
