@@ -1,7 +1,7 @@
 import type { AuditEvent, AuditLabel, Severity } from '../audit/types.js';
 import { eventTime, SEVERITIES } from '../audit/types.js';
 import type { CollectorAction } from '../evidence/types.js';
-import type { TableDefinition } from '../ingestion/tableRegistry.js';
+import type { TableDefinition } from '../tables/table.js';
 import { isHistoryCommand, execRequestOf } from './collector.js';
 import type { TimelineEntry } from './types.js';
 
