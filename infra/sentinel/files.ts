@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { ANALYTIC_RULES } from './analyticRules.js';
 import { HUNTING_QUERIES } from './huntingQueries.js';
 import { REQUIRED_DATA_CONNECTORS, type AnalyticRule, type HuntingQuery } from './types.js';
+import type { TableDefinition } from '../../shared/tables/table.js';
 import { buildWorkbook } from './workbook.js';
 
 export const SENTINEL_DIR = 'infra/sentinel';
@@ -59,11 +60,11 @@ export function analyticRuleYaml(r: AnalyticRule): string {
   });
 }
 
-/** Every content file, relative to the repository root. */
-export function sentinelContentFiles(): Record<string, string> {
+/** Every content file, relative to the repository root (the workbook spans `tables`, default the product's). */
+export function sentinelContentFiles(tables?: readonly TableDefinition[]): Record<string, string> {
   const files: Record<string, string> = {};
   for (const r of ANALYTIC_RULES) files[`${SENTINEL_DIR}/Analytic Rules/${contentFileName(r.name)}.yaml`] = analyticRuleYaml(r);
   for (const q of HUNTING_QUERIES) files[`${SENTINEL_DIR}/Hunting Queries/${contentFileName(q.name)}.yaml`] = huntingQueryYaml(q);
-  files[`${SENTINEL_DIR}/Workbooks/AksEvidence.json`] = `${JSON.stringify(buildWorkbook(), null, 2)}\n`;
+  files[`${SENTINEL_DIR}/Workbooks/AksEvidence.json`] = `${JSON.stringify(buildWorkbook(tables), null, 2)}\n`;
   return files;
 }

@@ -9,6 +9,8 @@ import { API, DEPLOYMENT_TEMPLATE_SCHEMA, expr, fmt, lit, p, v, type ArmParamete
 import { ANALYTIC_RULES } from './analyticRules.js';
 import { HUNTING_QUERIES } from './huntingQueries.js';
 import type { AnalyticRule, HuntingQuery } from './types.js';
+import { SOURCES } from '../../shared/sources/registry.js';
+import type { TableDefinition } from '../../shared/tables/table.js';
 import { buildWorkbook, WORKBOOK_DISPLAY_NAME } from './workbook.js';
 
 export const WORKBOOK_API_VERSION = '2022-04-01';
@@ -87,7 +89,7 @@ function analyticRuleResource(r: AnalyticRule): JsonObject {
   };
 }
 
-function workbookResource(): JsonObject {
+function workbookResource(tables: readonly TableDefinition[]): JsonObject {
   return {
     condition: "[parameters('deployContent')]",
     type: 'Microsoft.Insights/workbooks',
@@ -97,7 +99,7 @@ function workbookResource(): JsonObject {
     kind: 'shared',
     properties: {
       displayName: WORKBOOK_DISPLAY_NAME,
-      serializedData: literal(JSON.stringify(buildWorkbook())),
+      serializedData: literal(JSON.stringify(buildWorkbook(tables))),
       version: 'Notebook/1.0',
       sourceId: `[${WORKSPACE_ID}]`,
       category: 'sentinel',
@@ -117,8 +119,8 @@ export function sentinelContentParameters(): Record<string, ArmParameter> {
   };
 }
 
-/** The nested deployment of the content into the workspace's resource group. */
-export function sentinelContentDeployment(): ArmResource {
+/** The nested deployment of the content into the workspace's resource group; the workbook spans `tables` (default: the product's). */
+export function sentinelContentDeployment(tables: readonly TableDefinition[] = SOURCES.tables.tables): ArmResource {
   return {
     condition: `[or(${p('deploySentinelContent')}, ${p('deployAnalyticRules')})]`,
     type: 'Microsoft.Resources/deployments',
@@ -146,7 +148,7 @@ export function sentinelContentDeployment(): ArmResource {
           deployContent: { type: 'bool' },
           deployAnalyticRules: { type: 'bool' },
         },
-        resources: [workbookResource(), ...HUNTING_QUERIES.map(huntingQueryResource), ...ANALYTIC_RULES.map(analyticRuleResource)],
+        resources: [workbookResource(tables), ...HUNTING_QUERIES.map(huntingQueryResource), ...ANALYTIC_RULES.map(analyticRuleResource)],
         outputs: {},
       },
     },

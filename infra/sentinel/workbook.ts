@@ -4,7 +4,8 @@
  * tables of the registry. Every table read goes through evidence(): one row per RecordId.
  * Parameters: time range, cluster and run (both with "All").
  */
-import { allTables, type TableDefinition } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
+import type { TableDefinition } from '../../shared/tables/table.js';
 import { evidence } from './evidenceKql.js';
 
 export const WORKBOOK_DISPLAY_NAME = 'AKS evidence (aks-evidence)';
@@ -79,7 +80,7 @@ export function workbookQueries(workbook: Item = buildWorkbook()): { title: stri
   return out;
 }
 
-export function buildWorkbook(tables: readonly TableDefinition[] = allTables()): Item {
+export function buildWorkbook(tables: readonly TableDefinition[] = SOURCES.tables.tables): Item {
   counter = 0;
   const names = tables.map((t) => t.name);
   const all = (where: string, project?: (t: TableDefinition) => string) => `union isfuzzy=true\n${legs(tables, where, project)}`;

@@ -12,11 +12,12 @@ import type {
   SourceSummary,
 } from '../evidence/types.js';
 import { MANIFEST_PATH } from '../evidence/types.js';
-import { addSealedReport, sealedReportPath } from '../report/seal.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { readSummary } from './collectTask.js';
-import { HOST_BUILT_SOURCES } from './sources.js';
-import type { ClusterFacts, CollectTaskResult, SealResult } from './types.js';
+import { SOURCES, type SourceRegistry } from '../sources/registry.js';
+import { isPlannable } from './plan.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTaskResult, SealResult } from './types.js';
 
 export interface SealContext {
   store: EvidenceStore;
@@ -30,6 +31,14 @@ export interface SealContext {
   clock?: Clock;
   /** Called after the manifest is written (e.g. the custody log's manifest-sealed step). */
   onSealed?: (result: SealResult) => Promise<void>;
+  /**
+   * Called with the manifest about to be written, every other field final: it may write
+   * artifacts and list them in it. The hosts pass the report writer (shared/report/seal.ts),
+   * which is a layer above the pipeline; it handles its own failures (a gap, never a failed seal).
+   */
+  beforeManifest?: (store: EvidenceStore, manifest: Manifest) => Promise<void>;
+  /** The sources (default SOURCES). */
+  registry?: SourceRegistry;
 }
 
 const STATUS_RANK: Record<SourceStatus, number> = { complete: 0, skipped: 1, partial: 2, failed: 3 };
@@ -86,7 +95,7 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
 
   // A requested source with no result at all is a failed source, named as such.
   for (const name of ctx.request.sources) {
-    if (!sources[name] && HOST_BUILT_SOURCES.includes(name)) {
+    if (!sources[name] && !isPlannable(name, ctx.facts, ctx.registry ?? SOURCES)) {
       // Planned only when the cluster facts allow it (e.g. kube-audit exported): say why not.
       const why = ctx.facts.gaps.find((g) => g.source === name);
       sources[name] = {
@@ -151,7 +160,7 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     ...(Object.keys(coverage).length ? { coverage } : {}),
   };
   // The run's report, written before the manifest so the manifest lists and seals it (why: shared/report/seal.ts).
-  await addSealedReport(ctx.store, manifest, { clock });
+  await ctx.beforeManifest?.(ctx.store, manifest);
   const { sha256 } = await writeManifest(ctx.store, manifest);
   const result = summarize(manifest, ctx.store.location, sha256);
   await ctx.onSealed?.(result);
@@ -174,8 +183,14 @@ function summarize(manifest: Manifest, location: string, manifestSha256: string)
     records,
     gaps,
     artifactCount: manifest.artifacts.length,
-    ...(sealedReportPath(manifest) ? { reportPath: sealedReportPath(manifest) } : {}),
+    // The report this seal wrote (an earlier attempt's, not in its manifest, is listed as source 'other').
+    ...reportOf(manifest),
   };
+}
+
+function reportOf(manifest: Manifest): { reportPath?: string } {
+  const report = manifest.artifacts.find((a) => a.source === 'report');
+  return report ? { reportPath: report.path } : {};
 }
 
 function clusterFactsRecord(facts: ClusterFacts): Record<string, unknown> {

@@ -5,7 +5,7 @@ import { readNdjson } from '../evidence/ndjson.js';
 import type { EvidenceStore, Gap, Manifest } from '../evidence/types.js';
 import { RBAC_FINDINGS_TABLE, WORKLOAD_FINDINGS_TABLE } from '../findings/tables.js';
 import { buildTimeline, DEFAULT_TIMELINE_SOURCES, INVENTORY_SOURCES } from '../timeline/build.js';
-import { oneLine } from '../timeline/describe.js';
+import { oneLine } from '../util/text.js';
 import type { TimelineEntry } from '../timeline/types.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import type {

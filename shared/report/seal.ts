@@ -63,11 +63,3 @@ async function freePath(store: EvidenceStore): Promise<string> {
     if (!(await store.stat(path))) return path;
   }
 }
-
-/** Where a sealed manifest lists its report, if it has one (the latest attempt). */
-export function sealedReportPath(manifest: Pick<Manifest, 'artifacts'>): string | undefined {
-  const reports = manifest.artifacts.filter((a) => a.source === REPORT_SOURCE).map((a) => a.path);
-  return reports.sort((a, b) => attemptOf(b) - attemptOf(a))[0];
-}
-
-const attemptOf = (path: string): number => Number(/\.attempt-(\d+)\.html$/.exec(path)?.[1] ?? 1);

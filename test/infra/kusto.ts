@@ -5,7 +5,8 @@
  * columns, as the template deploys them), optionally with the AKS audit tables.
  */
 import { createRequire } from 'node:module';
-import { allTables, streamColumns, type ColumnType } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
+import { streamColumns, type ColumnType } from '../../shared/tables/table.js';
 
 const require = createRequire(import.meta.url);
 require('@kusto/language-service-next/bridge.js');
@@ -42,7 +43,7 @@ export const AZURE_DIAGNOSTICS_SCHEMA = '(TimeGenerated:datetime, Category:strin
 
 function analysed(query: string, options: { withAudit?: boolean }) {
   const S = Kusto.Symbols;
-  const tables: unknown[] = allTables().map((t) => new S.TableSymbol.$ctor7(t.name, `(${streamColumns(t).map((c) => `['${c.name}']:${KQL_TYPE[c.type]}`).join(', ')}, _ResourceId:string)`, null));
+  const tables: unknown[] = SOURCES.tables.tables.map((t) => new S.TableSymbol.$ctor7(t.name, `(${streamColumns(t).map((c) => `['${c.name}']:${KQL_TYPE[c.type]}`).join(', ')}, _ResourceId:string)`, null));
   if (options.withAudit) {
     tables.push(new S.TableSymbol.$ctor7('AKSAudit', AKS_AUDIT_SCHEMA, null), new S.TableSymbol.$ctor7('AKSAuditAdmin', AKS_AUDIT_SCHEMA, null));
     tables.push(new S.TableSymbol.$ctor7('AzureDiagnostics', AZURE_DIAGNOSTICS_SCHEMA, null));

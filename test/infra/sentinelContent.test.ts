@@ -13,12 +13,12 @@ import { contentFileName, sentinelContentFiles } from '../../infra/sentinel/file
 import { HUNTING_QUERIES } from '../../infra/sentinel/huntingQueries.js';
 import { isoDuration } from '../../infra/sentinel/template.js';
 import { buildWorkbook, workbookQueries, WORKBOOK_DISPLAY_NAME } from '../../infra/sentinel/workbook.js';
-import { allTables } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 import { evaluateValue } from './armExpression.js';
 import { analyseKql, describeDiagnostic, resultColumns } from './kusto.js';
 import { committedTemplate, contextFor, nestedWith, readCommitted, type Resource } from './templateModel.js';
 
-const TABLES = new Set(allTables().map((t) => t.name));
+const TABLES = new Set(SOURCES.tables.names());
 
 /** Workbook parameters as the workbook expands them (a time range, and the "All" selection). */
 function expandWorkbookParameters(query: string): string {

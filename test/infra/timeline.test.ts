@@ -5,7 +5,7 @@
  * evidence table named, and the audit legs tolerated when a workspace lacks them.
  */
 import { TIMELINE_COLUMNS, TIMELINE_FUNCTION_ALIAS, buildTimelineKqlFile } from '../../infra/kql.js';
-import { allTables } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 import { analyseKql, describeDiagnostic } from './kusto.js';
 import { committedTemplate, nestedWith, only, readCommitted } from './templateModel.js';
 
@@ -42,7 +42,7 @@ describe('AksEvidenceTimeline', () => {
   });
 
   it('names every evidence table of the registry, and the AKS audit sources', () => {
-    for (const t of allTables()) expect(deployedBody).toContain(`(${t.name}\n`);
+    for (const t of SOURCES.tables.tables) expect(deployedBody).toContain(`(${t.name}\n`);
     for (const t of ['AKSAudit', 'AKSAuditAdmin', 'AzureDiagnostics']) expect(deployedBody).toContain(`(${t}\n`);
     expect(deployedBody).toContain('union isfuzzy=true');
     expect(deployedBody).toContain('Category in ("kube-audit", "kube-audit-admin")');
@@ -58,7 +58,7 @@ describe('AksEvidenceTimeline', () => {
 
   it('infra/kql/AksEvidenceTimeline.kql is the same function as a let, and analyses cleanly', () => {
     const file = readCommitted('infra/kql/AksEvidenceTimeline.kql');
-    expect(file).toBe(buildTimelineKqlFile());
+    expect(file).toBe(buildTimelineKqlFile(SOURCES.tables.tables));
     expect(analyse(file, true).map((d) => describeDiagnostic(d, file))).toEqual([]);
   });
 });

@@ -12,13 +12,14 @@ import { Agent } from 'node:https';
 import { collectorIdentity, CustodyLog } from '../../shared/evidence/custody.js';
 import { openLocalBundle } from '../../shared/evidence/localStore.js';
 import type { EvidenceStore, Manifest } from '../../shared/evidence/types.js';
-import { createAuditSource } from '../../shared/pipeline/auditSource.js';
 import { kubeconfigFacts } from '../../shared/pipeline/collectRun.js';
 import { runCollectTask } from '../../shared/pipeline/collectTask.js';
 import { planCollectTasks, shardLabel } from '../../shared/pipeline/plan.js';
 import { sealRun } from '../../shared/pipeline/seal.js';
-import { DEFAULT_SOURCES } from '../../shared/pipeline/sources.js';
-import type { ClusterFacts, CollectTaskResult, SealResult } from '../../shared/pipeline/types.js';
+import { addSealedReport } from '../../shared/report/seal.js';
+import type { ClusterFacts } from '../../shared/cluster/facts.js';
+import type { CollectTaskResult, SealResult } from '../../shared/pipeline/types.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { aksAuditRow, startLogAnalyticsStub } from '../fixtures/audit/logAnalyticsStub.js';
@@ -57,7 +58,7 @@ export async function collectCompromiseRun(outDir: string, runId = 'run-report')
     };
     const request = {
       caseId: 'case-report',
-      sources: [...DEFAULT_SOURCES],
+      sources: SOURCES.names(),
       sinceSeconds: 7 * 86400,
       requester: 'soc-analyst@contoso.example',
       reason: 'Defender for Containers: anonymous access granted cluster-admin',
@@ -67,8 +68,8 @@ export async function collectCompromiseRun(outDir: string, runId = 'run-report')
     const store = await openLocalBundle(outDir, runId);
     const custody = new CustodyLog(store, { runId, caseId: request.caseId, collector });
     await custody.record('collection-started', { request, cluster: facts.cluster, location: store.location });
-    const audit = createAuditSource({ audit: facts.audit, clusterResourceId: CLUSTER_RESOURCE_ID, credential, logs: { endpoint: stub.endpoint, clientOptions } });
-    const ctx = { store, kubeConfig: fixtureKubeConfig(cluster), runId, caseId: request.caseId, request, cluster: facts.cluster, sources: [audit] };
+    const azure = { credential, ...(facts.audit ? { auditLog: facts.audit } : {}), logs: { endpoint: stub.endpoint, clientOptions } };
+    const ctx = { store, kubeConfig: fixtureKubeConfig(cluster), runId, caseId: request.caseId, request, cluster: facts.cluster, azure };
     const startedAt = new Date().toISOString();
     const results: CollectTaskResult[] = [];
     for (const task of planCollectTasks(request, facts)) {
@@ -77,7 +78,7 @@ export async function collectCompromiseRun(outDir: string, runId = 'run-report')
       await custody.record('artifacts-sealed', { source: task.source, ...(shard ? { shard } : {}), status: result.status, artifacts: result.artifacts.map((a) => ({ path: a.path, sha256: a.sha256 })) });
       results.push(result);
     }
-    const sealed = await sealRun({ store, runId, caseId: request.caseId, request, facts, results, collector, startedAt });
+    const sealed = await sealRun({ store, runId, caseId: request.caseId, request, facts, results, collector, startedAt, beforeManifest: (s, m) => addSealedReport(s, m) });
     const { manifest, ...seal } = sealed;
     return { store, dir: `${outDir}/${runId}`, manifest, sealed: seal };
   } finally {
