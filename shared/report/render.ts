@@ -243,7 +243,7 @@ function timelineSection(m: ReportModel): string {
   const tl = m.timeline;
   const omittedTotal = Object.values(tl.omitted).reduce((n, x) => n + x, 0);
   const omitted = omittedTotal
-    ? `<div class="note warn">This report embeds ${fmtNumber(tl.maxItems)} timeline entries; ${fmtNumber(omittedTotal)} more in the bundle were left out (lowest-ranked first: container log lines, then reads): ${Object.entries(tl.omitted)
+    ? `<div class="note warn">This report embeds ${fmtNumber(tl.maxItems)} timeline entries; ${fmtNumber(omittedTotal)} more in the bundle were left out (lowest-ranked first: container log lines, then the collector's own execs and reads): ${Object.entries(tl.omitted)
         .map(([s, n]) => `${esc(SOURCE_TITLES[s] ?? s)} ${fmtNumber(n)}`)
         .join(', ')}. Every entry: <code>aks-evidence timeline ${esc(m.location)} --format csv</code>.</div>`
     : '';

@@ -12,7 +12,7 @@ export interface WriteReportOptions {
   generatorVersion: string;
   /** The manifest SHA-256 recorded outside the bundle (incident comment, run status, case file): checked, and shown as a passed or failed check. */
   expectedManifestSha256?: string;
-  /** See BuildReportModelOptions.maxTimelineItems (default 10,000). */
+  /** See BuildReportModelOptions.maxTimelineItems (default 2,000). */
   maxTimelineItems?: number;
   /** See BuildReportModelOptions.maxRowsPerTable (default 5,000). */
   maxRowsPerTable?: number;

@@ -60,10 +60,11 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Timeline items drawn now (one vis point per entry), once the drawing has settled on `expected`. */
-async function drawnPoints(p: Page, expected: number): Promise<number> {
-  await p.waitForFunction(`document.querySelectorAll('#timeline .vis-item.vis-point').length === ${expected}`, undefined, { timeout: 10_000 }).catch(() => undefined);
-  return p.locator('#timeline .vis-item.vis-point').count();
+/** Entries drawn now: one vis point each, counted once the drawing settles on `expected`. */
+const DRAWN = `document.querySelectorAll('#timeline .vis-item.vis-point').length`;
+async function drawnEntries(p: Page, expected: number): Promise<number> {
+  await p.waitForFunction(`${DRAWN} === ${expected}`, undefined, { timeout: 10_000 }).catch(() => undefined);
+  return Number(await p.evaluate(DRAWN));
 }
 const shown = async (p: Page): Promise<number> => Number(await p.locator('#tl-shown').textContent());
 /** Rows of the table (entries matching the filters in the visible range), once it lists `expected`. */
@@ -116,7 +117,7 @@ describe('the report of a collected compromise bundle, in chromium', () => {
   test('the timeline draws one item per entry of the bundle', async () => {
     await page.click('#tl-fit');
     expect(await shown(page)).toBe(entries.length);
-    expect(await drawnPoints(page, entries.length)).toBe(entries.length);
+    expect(await drawnEntries(page, entries.length)).toBe(entries.length);
     expect(await tableRows(page, Math.min(entries.length, 500))).toBe(Math.min(entries.length, 500));
     expect(Number(await page.locator('#tl-inview').textContent())).toBe(entries.length);
     expect(Number(await page.locator('body').getAttribute('data-total'))).toBe(entries.length);
@@ -127,12 +128,18 @@ describe('the report of a collected compromise bundle, in chromium', () => {
     const collector = entries.filter((e) => e.collector).length;
     // Its recorded execs (and its requests in the audit log, when the export window holds them).
     expect(collector).toBeGreaterThanOrEqual(run.manifest.actions.length);
-    await page.waitForFunction(`document.querySelectorAll('#timeline .vis-item.vis-point.collector').length === ${collector}`, undefined, { timeout: 10_000 }).catch(() => undefined);
-    expect(await page.locator('#timeline .vis-item.vis-point.collector').count()).toBe(collector);
     expect(await page.locator('#tl-table tbody tr.is-collector').count()).toBe(collector);
+    // Its lane alone, fitted: its execs (a burst of milliseconds) are drawn apart, each marked.
+    await select('#f-source', 'collector');
+    const own = entries.filter((e) => e.source === 'collector').length;
+    expect(await drawnEntries(page, own)).toBe(own);
+    await page.waitForFunction(`document.querySelectorAll('#timeline .vis-item.vis-point.collector').length > 0`, undefined, { timeout: 10_000 }).catch(() => undefined);
+    expect(await page.locator('#timeline .vis-item.vis-point.collector').count()).toBeGreaterThan(0);
+    expect(await page.locator('#timeline .vis-item.vis-point:not(.collector)').count()).toBe(0);
+    await clearFilters();
     await page.uncheck('#f-collector');
     expect(await shown(page)).toBe(entries.length - collector);
-    expect(await drawnPoints(page, entries.length - collector)).toBe(entries.length - collector);
+    expect(await drawnEntries(page, entries.length - collector)).toBe(entries.length - collector);
     await page.check('#f-collector');
   });
 
@@ -150,7 +157,7 @@ describe('the report of a collected compromise bundle, in chromium', () => {
     expect(expected).toBeLessThan(entries.length);
     await select(id, value);
     expect(await shown(page)).toBe(expected);
-    expect(await drawnPoints(page, expected)).toBe(expected);
+    expect(await drawnEntries(page, expected)).toBe(expected);
     expect(await tableRows(page, expected)).toBe(expected);
   });
 
@@ -180,7 +187,9 @@ describe('the report of a collected compromise bundle, in chromium', () => {
     const after = await axis();
     expect(after).not.toBe(before);
     await page.click('#tl-fit');
-    await select('#f-source', 'commandhistory');
+    // The collector's lane, fitted: its execs are drawn apart as dots (not one cluster box).
+    await select('#f-source', 'collector');
+    await page.waitForSelector('#timeline .vis-item.vis-dot', { timeout: 10_000 });
     // vis-timeline takes a tap (Hammer.js: press and release within 250 ms); on a loaded machine a
     // click can arrive slower than that, so it is tried a few times.
     for (let attempt = 0; attempt < 5 && (await page.locator('#tl-table tbody tr.selected').count()) === 0; attempt++) {
