@@ -9,6 +9,7 @@ import { analyzeRbac } from './rbac.js';
 import { RBAC_FINDINGS_TABLE, WORKLOAD_FINDINGS_TABLE, rbacFindingRow, workloadFindingRow } from './tables.js';
 import type { AnalysisNote, K8sObject, Severity, WorkloadRef } from './types.js';
 import { analyzeWorkloads, type AnalyzeWorkloadsOptions } from './workloads.js';
+import { appendAll } from '../util/arrays.js';
 
 /**
  * The findings as collection sources: each lists what it needs from the API (paginated,
@@ -98,7 +99,7 @@ async function* collectRbacFindings(ctx: SourceContext): AsyncGenerator<SourceIt
       else yield item;
       continue;
     }
-    workloads.push(...workloadRefs([item.object]));
+    appendAll(workloads, workloadRefs([item.object]));
   }
   for (const type of workloadUnavailable) unavailable.add(type);
 

@@ -16,6 +16,7 @@ import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { shardLabel } from './plan.js';
 import { getPipelineSource } from './sources.js';
 import type { CollectTask, CollectTaskResult } from './types.js';
+import { appendAll } from '../util/arrays.js';
 
 export interface CollectTaskContext {
   store: EvidenceStore;
@@ -213,7 +214,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
 
   if (source.deriveArtifacts && failure === undefined) {
     try {
-      artifacts.push(...(await source.deriveArtifacts(ctx.store, artifacts)));
+      appendAll(artifacts, await source.deriveArtifacts(ctx.store, artifacts));
     } catch (error) {
       failure = error;
       gaps.push({ source: task.source, reason: 'error', detail: `deriving rows from the collected artifacts failed: ${describeError(error)}; the collected artifacts are kept` });

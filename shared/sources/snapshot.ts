@@ -12,6 +12,7 @@ import { namespacedListPaths, namespaceSelected } from './namespaces.js';
 import { arr, firstTime, obj, str } from './rowValues.js';
 import { SNAPSHOT_TABLE_NAME } from './snapshotTable.js';
 import type { Row, SourceContext, SourceDefinition, SourceItem } from './types.js';
+import { appendAll } from '../util/arrays.js';
 
 /**
  * The cluster-state snapshot: every object of every resource type the API server lists —
@@ -746,7 +747,7 @@ async function* collectSnapshot(ctx: SourceContext, options: SnapshotOptions): A
     (error: unknown) => queue.fail(error),
   );
   yield* queue;
-  types.push(...listed);
+  appendAll(types, listed);
   types.sort((a, b) => a.group.localeCompare(b.group) || a.resource.localeCompare(b.resource) || a.version.localeCompare(b.version));
   yield {
     kind: 'coverage',
