@@ -124,6 +124,8 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
     concurrency: ctx.concurrency ?? ctx.request.concurrency ?? 16,
     ...(task.shard ? { shard: task.shard } : {}),
     ...(ctx.request.priorityPods?.length ? { priorityPods: ctx.request.priorityPods } : {}),
+    ...(ctx.request.priorityNamespaces?.length ? { priorityNamespaces: ctx.request.priorityNamespaces } : {}),
+    ...(ctx.request.priorityNodes?.length ? { priorityNodes: ctx.request.priorityNodes } : {}),
     ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
     clock,
     ...(ctx.progress ? { progress: ctx.progress } : {}),

@@ -1,11 +1,14 @@
 import { rbacFindingsSource, workloadFindingsSource } from '../findings/source.js';
 import { KUBEFORENSYS_SOURCE_DEFINITIONS } from '../sources/index.js';
 import { snapshotSource } from '../sources/snapshot.js';
+import { targetsSource } from '../sources/targets.js';
 import type { SourceDefinition } from '../sources/types.js';
 import { InputError } from '../util/errors.js';
 
 /** Every source a run can collect, in the order they are listed to users. */
 export const PIPELINE_SOURCES: readonly SourceDefinition[] = [
+  // First: the pods, namespaces and nodes the trigger named, described before anything changes.
+  targetsSource,
   ...KUBEFORENSYS_SOURCE_DEFINITIONS,
   snapshotSource,
   rbacFindingsSource,

@@ -13,7 +13,7 @@ export const KUBEFORENSYS_SOURCES = [
   'cronjobs',
   'networkpolicies',
 ] as const;
-export type SourceName = (typeof KUBEFORENSYS_SOURCES)[number] | 'snapshot' | 'rbacfindings' | 'workloadfindings' | 'audit';
+export type SourceName = (typeof KUBEFORENSYS_SOURCES)[number] | 'snapshot' | 'rbacfindings' | 'workloadfindings' | 'audit' | 'targets';
 
 /** One Log Analytics row, keyed by the table's column names (see shared/ingestion/tableRegistry.ts). */
 export type Row = Record<string, unknown>;
@@ -87,6 +87,10 @@ export interface SourceContext {
   shard?: PodShard;
   /** "namespace/pod" names to collect first (from the trigger). */
   priorityPods?: string[];
+  /** Namespaces the trigger named: their pods come right after the priority pods. */
+  priorityNamespaces?: string[];
+  /** Nodes the trigger named: the pods on them come right after the priority pods. */
+  priorityNodes?: string[];
   abortSignal?: AbortSignal;
   clock: Clock;
   progress?: (event: ProgressEvent) => void;
