@@ -253,8 +253,28 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   }
 
   const entries = sink.entries.sort(compareEntries);
+  markTargets(entries, manifest);
+  if (options.filter?.targetsOnly) {
+    const kept = entries.filter((e) => e.target);
+    entries.length = 0;
+    for (const e of kept) entries.push(e);
+  }
   for (const e of entries) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
   return { entries, manifest, notes };
+}
+
+/**
+ * Mark entries about what the trigger named: the priority pods (namespace/pod), the
+ * priority namespaces, and the targets source's own descriptions (pods, owners, nodes).
+ */
+export function markTargets(entries: TimelineEntry[], manifest: Pick<Manifest, 'request'>): void {
+  const pods = new Set(manifest.request.priorityPods ?? []);
+  const namespaces = new Set(manifest.request.priorityNamespaces ?? []);
+  for (const e of entries) {
+    if (e.collector) continue;
+    const podKey = e.namespace && e.pod ? `${e.namespace}/${e.pod}` : undefined;
+    if (e.source === 'targets' || (podKey && pods.has(podKey)) || (e.namespace && namespaces.has(e.namespace))) e.target = true;
+  }
 }
 
 function actionKey(a: CollectorAction): string {
