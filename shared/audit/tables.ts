@@ -1,6 +1,4 @@
-import { column } from '../ingestion/column.js';
-import type { TableDefinition } from '../ingestion/tableRegistry.js';
-import type { Row } from '../sources/types.js';
+import { column, type Row, type TableDefinition } from '../tables/table.js';
 import type { AuditEvent, AuditLabel } from './types.js';
 import { eventTime } from './types.js';
 
@@ -42,7 +40,7 @@ export const AUDIT_FINDINGS_TABLE: TableDefinition = {
 
 export const AUDIT_EVENTS_TABLE: TableDefinition = {
   name: 'auditevents_CL',
-  source: 'audit-events',
+  source: 'audit',
   description: 'Kubernetes API audit events, one compact row per request (final stage); the full event is in the audit artifact.',
   columns: [
     c('TimeGenerated', 'datetime', 'When the request was received by the API server (UTC).'),
@@ -65,7 +63,6 @@ export const AUDIT_EVENTS_TABLE: TableDefinition = {
   timeline: { eventType: 'AuditEvent', namespace: 'namespace', pod: 'pod_name', summary: 'request_uri' },
 };
 
-export const AUDIT_TABLES: readonly TableDefinition[] = [AUDIT_FINDINGS_TABLE, AUDIT_EVENTS_TABLE];
 
 function resourceName(ref: { resource?: string; apiGroup?: string } | undefined): string {
   if (!ref?.resource) return '';

@@ -1,5 +1,5 @@
-import type { ClusterRef } from '../request/clusterRef.js';
-import { findManagedClusterId } from '../request/clusterRef.js';
+import type { ClusterRef } from './clusterRef.js';
+import { findManagedClusterId } from './clusterRef.js';
 import type { ArmClients } from './arm.js';
 
 /**

@@ -1,7 +1,7 @@
 import { getAppSettings, type AppSettings } from '../config/appSettings.js';
 import { createArmClients } from '../cluster/arm.js';
 import { createNodeResourceGroupResolver } from '../cluster/nodeResourceGroup.js';
-import { parseManagedClusterId, type ClusterRef } from '../request/clusterRef.js';
+import { parseManagedClusterId, type ClusterRef } from '../cluster/clusterRef.js';
 import { createIncidentLogsReader } from '../request/incident/alertLogs.js';
 import type { IncidentReaders } from '../request/incident/resolve.js';
 import { createSentinelIncidentReader } from '../request/incident/sentinelApi.js';
@@ -59,7 +59,7 @@ export function incidentReaders(): IncidentReaders {
   if (readers) return readers;
   const env = activityEnvironment();
   const arm = { endpoint: env.settings.armEndpoint, ...env.arm };
-  const logs = env.audit?.logs;
+  const logs = env.azure?.logs;
   readers = {
     sentinel: createSentinelIncidentReader(env.credential, arm),
     logs: createIncidentLogsReader(env.credential, {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { CollectionRequestRecord, IncidentResolutionRecord } from '../evidence/types.js';
-import { DEFAULT_SOURCES } from '../pipeline/sources.js';
+import { SOURCES } from '../sources/registry.js';
 import { isSafeId } from '../pipeline/runId.js';
-import { RESOURCE_GROUP_PATTERN, SUBSCRIPTION_ID_PATTERN, type ClusterRef } from './clusterRef.js';
+import { RESOURCE_GROUP_PATTERN, SUBSCRIPTION_ID_PATTERN, type ClusterRef } from '../cluster/clusterRef.js';
 import { alertFromRest, type IncidentAlert } from './incident/alerts.js';
 import { isObject, MAX_ENTITIES_PER_LIST, prop, propsOf, readEntityList, type EntityView, type Json } from './incident/entities.js';
 import { PROBLEM_TYPES, capProblems, type FieldProblem, type ProblemDetails } from './problem.js';
@@ -280,7 +280,7 @@ export function incidentRequestRecord(
     requester: `Microsoft Sentinel (workspace ${incident.workspace.name})`,
     reason: `Sentinel incident${number}${title}${incident.severity ? ` [${incident.severity}]` : ''}${focus.length ? `; incident entities point at ${focus.join('; ')}` : ''}`.slice(0, 2048),
     incidentId: incident.incidentId,
-    sources: [...(defaults.sources ?? DEFAULT_SOURCES)],
+    sources: [...(defaults.sources ?? SOURCES.names())],
     sinceSeconds: defaults.sinceSeconds ?? 86400,
     ...(target.priorityPods.length ? { priorityPods: target.priorityPods.slice(0, 1000) } : {}),
     ...(target.namespaces.length ? { priorityNamespaces: target.namespaces.slice(0, 100) } : {}),

@@ -15,7 +15,7 @@ import type { ActivityEnvironment } from '../../shared/orchestration/activities.
 import { configureFunctionsRuntime } from '../../shared/orchestration/environment.js';
 import { incidentInstanceId } from '../../shared/orchestration/instanceId.js';
 import type { CollectionRunInput } from '../../shared/orchestration/types.js';
-import { parseManagedClusterId } from '../../shared/request/clusterRef.js';
+import { parseManagedClusterId } from '../../shared/cluster/clusterRef.js';
 import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
 import { entraCluster } from '../fixtures/arm/clusters.js';
 import { ARM_SCOPE, ARM_TOKEN, startArmStub, testCredential, type ArmStub, type StubIncident } from '../fixtures/arm/server.js';
@@ -120,7 +120,7 @@ describe('a Sentinel incident reaches the right cluster, namespaces and pods, wh
       credential: testCredential({ [ARM_SCOPE]: ARM_TOKEN, [`${new URL(la.endpoint).origin}/.default`]: LA_TOKEN }),
       arm: { endpoint: arm.endpoint, caPem: arm.caPem, audience: 'https://management.azure.com' },
       collector: collectorIdentity({ runtime: 'azure-functions', identity: 'managed identity (test)' }),
-      audit: { logs: { endpoint: la.endpoint, clientOptions: { tlsOptions: { ca: la.caPem }, retryOptions: { maxRetries: 0 } } } },
+      azure: { logs: { endpoint: la.endpoint, clientOptions: { tlsOptions: { ca: la.caPem }, retryOptions: { maxRetries: 0 } } } },
     };
     configureFunctionsRuntime({ activityEnvironment: env });
     host = await startDurableHost({ orchestrators: { collectEvidence: collectEvidenceOrchestrator }, activities: {}, execute: false });
@@ -233,7 +233,7 @@ describe('a Sentinel incident reaches the right cluster, namespaces and pods, wh
       credential: testCredential({ [ARM_SCOPE]: ARM_TOKEN, [`${new URL(la.endpoint).origin}/.default`]: LA_TOKEN }),
       arm: { endpoint: arm.endpoint, caPem: arm.caPem, audience: 'https://management.azure.com' },
       collector: collectorIdentity({ runtime: 'azure-functions', identity: 'managed identity (test)' }),
-      audit: { logs: { endpoint: la.endpoint, clientOptions: { tlsOptions: { ca: la.caPem }, retryOptions: { maxRetries: 0 } } } },
+      azure: { logs: { endpoint: la.endpoint, clientOptions: { tlsOptions: { ca: la.caPem }, retryOptions: { maxRetries: 0 } } } },
     } satisfies ActivityEnvironment;
     configureFunctionsRuntime({ activityEnvironment: env });
     const fallback = await startFromSentinelIncident(post(accountOnlyIncident()), host.clientContext('sentinelIncident'));

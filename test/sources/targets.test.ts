@@ -1,8 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
-import { iteratePods } from '../../shared/sources/pods.js';
-import { targetsSource } from '../../shared/sources/targets.js';
+import { iteratePods } from '../../shared/sources/common/pods.js';
+import { targetsSource } from '../../shared/sources/targets/source.js';
+import { TARGETS_TABLE } from '../../shared/sources/targets/table.js';
 import { collect, context, startCluster } from './helpers.js';
 
 /**
@@ -49,11 +50,13 @@ describe('priority targets', () => {
       'CronJob kube-system/cleanup',
     ]);
     // Events about each described object (the pod's, the CronJob's), each right after its object.
-    const events = out.rows.filter((r) => r.kind === 'Event').map((r) => String(r.detail));
-    expect(events[0]).toContain('event of incident target Pod kube-system/cleanup-28620465-x7k2p: Pulled');
-    expect(events.slice(1).every((d) => d.startsWith('event of incident target CronJob kube-system/cleanup'))).toBe(true);
-    expect(out.rows[0]).toMatchObject({ detail: 'incident target (pod kube-system/cleanup-28620465-x7k2p)', raw_stream: 'pods', owner_kind: 'Job' });
-    expect(out.rows[2]).toMatchObject({ detail: 'incident target (owner of pod kube-system/cleanup-28620465-x7k2p)' });
+    const events = out.rows.filter((r) => r.kind === 'Event');
+    expect(events[0]).toMatchObject({ target_reason: 'event of Pod kube-system/cleanup-28620465-x7k2p', pod: 'cleanup-28620465-x7k2p', event_reason: 'Pulled', raw_stream: 'events' });
+    expect(events.slice(1).every((e) => e.target_reason === 'event of CronJob kube-system/cleanup')).toBe(true);
+    expect(out.rows[0]).toMatchObject({ target_reason: 'pod kube-system/cleanup-28620465-x7k2p', raw_stream: 'pods', owner_kind: 'Job', pod: 'cleanup-28620465-x7k2p', node_name: 'aks-nodepool1-12345678-vmss000001' });
+    expect(out.rows.find((r) => r.kind === 'Job')).toMatchObject({ target_reason: 'owner of pod kube-system/cleanup-28620465-x7k2p', owner_kind: 'CronJob', owner_name: 'cleanup' });
+    // Every row has exactly the table's columns.
+    for (const r of out.rows) expect(Object.keys(r).sort()).toEqual(TARGETS_TABLE.columns.map((c) => c.name).sort());
     // Raw objects as served, with their type meta, per stream.
     expect(out.raws.filter((r) => r.stream !== 'events').map((r) => `${r.stream}:${(r.object as { kind: string }).kind}`)).toEqual(['pods:Pod', 'jobs:Job', 'cronjobs:CronJob']);
     expect(out.raws.filter((r) => r.stream === 'events').every((r) => (r.object as { kind: string }).kind === 'Event')).toBe(true);

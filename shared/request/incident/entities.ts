@@ -1,4 +1,4 @@
-import { findManagedClusterId, type ClusterRef } from '../clusterRef.js';
+import { findManagedClusterId, type ClusterRef } from '../../cluster/clusterRef.js';
 import { isNamespacedPod } from '../schema.js';
 
 /**

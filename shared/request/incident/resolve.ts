@@ -1,7 +1,7 @@
 import type { IncidentResolutionRecord, IncidentResolutionStep } from '../../evidence/types.js';
 import type { NodeResourceGroupResolver } from '../../cluster/nodeResourceGroup.js';
 import { describeError } from '../../util/errors.js';
-import { clusterKey, findManagedClusterId, type ClusterRef } from '../clusterRef.js';
+import { clusterKey, findManagedClusterId, type ClusterRef } from '../../cluster/clusterRef.js';
 import { PROBLEM_TYPES, type ProblemDetails } from '../problem.js';
 import { isNamespacedPod } from '../schema.js';
 import type { IncidentClusterTarget, ParsedSentinelIncident } from '../sentinel.js';
