@@ -261,6 +261,8 @@ export interface IncidentClusterTarget {
   priorityNodes: string[];
 }
 
+const TARGETS = 'targets';
+
 /** The collection request for one cluster of the incident. */
 export function incidentRequestRecord(
   incident: SentinelIncidentInfo,
@@ -275,12 +277,17 @@ export function incidentRequestRecord(
     target.priorityPods.length ? `pod(s) ${target.priorityPods.slice(0, 10).join(', ')}` : '',
     target.priorityNodes.length ? `node(s) ${target.priorityNodes.slice(0, 10).join(', ')}` : '',
   ].filter(Boolean);
+  const named = target.priorityPods.length + target.namespaces.length + target.priorityNodes.length > 0;
   return {
     caseId: incidentCaseId(incident),
     requester: `Microsoft Sentinel (workspace ${incident.workspace.name})`,
     reason: `Sentinel incident${number}${title}${incident.severity ? ` [${incident.severity}]` : ''}${focus.length ? `; incident entities point at ${focus.join('; ')}` : ''}`.slice(0, 2048),
     incidentId: incident.incidentId,
-    sources: [...(defaults.sources ?? SOURCES.names())],
+    // The targets source first (and always, when the incident named any): what it named is described before the rest.
+    sources: [
+      ...(named || (defaults.sources ?? SOURCES.names()).includes(TARGETS) ? [TARGETS] : []),
+      ...(defaults.sources ?? SOURCES.names()).filter((s) => s !== TARGETS),
+    ],
     sinceSeconds: defaults.sinceSeconds ?? 86400,
     ...(target.priorityPods.length ? { priorityPods: target.priorityPods.slice(0, 1000) } : {}),
     ...(target.namespaces.length ? { priorityNamespaces: target.namespaces.slice(0, 100) } : {}),

@@ -21,8 +21,6 @@ import { workloadFindingsSource } from './workloadfindings/source.js';
  * first, in its order. Adding a source is a folder under shared/sources/ and one line here.
  */
 export const SOURCE_DEFINITIONS: readonly SourceDefinition[] = [
-  // What the trigger named (a Sentinel incident's pods, namespaces, nodes), described before anything else is collected.
-  targetsSource,
   containerLogsSource,
   eventsSource,
   commandHistorySource,
@@ -35,6 +33,8 @@ export const SOURCE_DEFINITIONS: readonly SourceDefinition[] = [
   rbacFindingsSource,
   workloadFindingsSource,
   auditSource,
+  // What the trigger named (a Sentinel incident's pods, namespaces, nodes); an incident's request lists it first.
+  targetsSource,
 ];
 
 /** KubeForenSys's eight sources, whose tables keep its names and columns. */

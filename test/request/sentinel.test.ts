@@ -117,7 +117,8 @@ describe('Sentinel incident → clusters to collect', () => {
       reason:
         'Sentinel incident #2041: Detected suspicious file download (Preview) [High]; incident entities point at namespace(s) payments; pod(s) payments/checkout-7d9f8b6c5-x2l4p; node(s) aks-nodepool1-12345678-vmss000002',
       incidentId: INCIDENT_ID,
-      sources: ['events', 'containerlogs'],
+      // The incident named a pod: the targets source is added, first.
+      sources: ['targets', 'events', 'containerlogs'],
       sinceSeconds: 7200,
       priorityPods: ['payments/checkout-7d9f8b6c5-x2l4p'],
       priorityNamespaces: ['payments'],
