@@ -91,8 +91,14 @@ describe('audit input shapes', () => {
     const events: AuditEvent[] = [];
     for await (const e of parseAuditInput(text, { onProblem: (p) => problems.push(p) })) events.push(e);
     expect(events.map((e) => e.auditID)).toEqual(['x-1', 'x-2']);
-    expect(problems.map((p) => p.line)).toEqual([2, 3, 4]);
-    expect(problems[2]!.message).toMatch(/properties\.log is not valid JSON/);
+    const unreadable = problems.filter((p) => p.kind === 'unreadable');
+    expect(unreadable.map((p) => p.line)).toEqual([2, 3, 4]);
+    // The two good records lack level and timestamps: kept, and the missing fields are named.
+    expect(problems.filter((p) => p.kind === 'incomplete').map((p) => [p.line, p.missing])).toEqual([
+      [1, ['level', 'requestReceivedTimestamp', 'stageTimestamp']],
+      [5, ['level', 'requestReceivedTimestamp', 'stageTimestamp']],
+    ]);
+    expect(unreadable[2]!.message).toBe('properties.log was cut after 11 characters, before the request was described');
     expect(JSON.stringify(problems)).not.toContain('SECRET-LOOKING-CONTENT');
   });
 
@@ -103,7 +109,7 @@ describe('audit input shapes', () => {
     expect(detectAuditShape({ records: [] })).toBe('aks-diagnostic');
     expect(detectAuditShape({ tables: [] })).toBe('la-response');
     expect(() => normalizeAuditRecord({ foo: 1 })).toThrow(AuditParseError);
-    expect(() => normalizeAuditRecord({ AuditId: '' })).toThrow(/empty AuditId/);
+    expect(() => normalizeAuditRecord({ AuditId: '' })).toThrow(/AKSAudit row has neither Verb nor RequestUri/);
   });
 
   it('splits RFC 4180 CSV records, quotes and commas included', () => {
