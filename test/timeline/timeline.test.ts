@@ -146,6 +146,8 @@ describe('timeline of the compromise scenario', () => {
     expect(onlyEvents.length).toBe(all.filter((e) => e.source === 'events').length);
     expect(onlyEvents.every((e) => e.type === 'KubeEvent')).toBe(true);
     expect((await by({ filter: { namespace: 'kube-system', labelledOnly: true } })).map((e) => e.labels?.map((l) => l.ruleId).join(','))).toEqual([
+      // the probing before the attack: a refused Secret read, labelled as such
+      'secret-read-denied',
       'anonymous-success,secret-list',
       'anonymous-success,workload-download-and-run,cronjob-created',
     ]);
