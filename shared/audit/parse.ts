@@ -387,6 +387,8 @@ export interface LocatedAuditEvent {
   event: AuditEvent;
   line?: number;
   index?: number;
+  /** The shape of the record the event came from. */
+  shape?: AuditInputShape;
 }
 
 /**
@@ -466,7 +468,8 @@ export async function* parseAuditRecords(input: Input, options: ParseAuditOption
       return;
     }
     // A wrapper's events carry their own index; a single record's event its line.
-    for (let i = 0; i < events.length; i++) yield { event: events[i]!, ...at, ...(events.length > 1 || isWrapper(record) ? { index: i + 1 } : {}) };
+    const shape = detectAuditShape(record);
+    for (let i = 0; i < events.length; i++) yield { event: events[i]!, ...at, ...(events.length > 1 || isWrapper(record) ? { index: i + 1 } : {}), ...(shape ? { shape } : {}) };
   };
 
   /** A line (or array element) that is not valid JSON: the cut start of an audit event, or lost. */
@@ -483,7 +486,7 @@ export async function* parseAuditRecords(input: Input, options: ParseAuditOption
       const lost = EVENT_FIELD_ORDER.filter((k) => partial[k] === undefined);
       event.parseNote = { cutAt: text.length };
       report({ kind: 'partial', ...at, message: `record was cut after ${text.length.toLocaleString('en-US')} characters: the event keeps the fields before the cut${lost.length ? `; missing: ${lost.join(', ')}` : ''}`, missing: lost });
-      yield { event: finish(event, at, report), ...at };
+      yield { event: finish(event, at, report), ...at, shape: 'audit-event' };
       return;
     }
     report({ kind: 'unreadable', ...at, message: isCutJson(text) ? `record was cut after ${text.length.toLocaleString('en-US')} characters (${partial ? 'a cut wrapper keeps no event' : 'nothing readable before the cut'})` : 'not valid JSON' });
