@@ -8,6 +8,7 @@ import { createAuditLabeler, type AuditLabeler, type AuditLabelerOptions } from 
 import type { AuditParseProblem } from './parse.js';
 import { exportAuditLogs, readAuditFromStorage, type AuditLogTable } from './query.js';
 import { loadAuditRules, type AuditRule } from './rules.js';
+import { loadSigmaRules, type CompiledSigmaRule } from './sigma.js';
 import { AuditDeduper, FinalStageSelector } from './stages.js';
 import { auditLabelRow } from './tables.js';
 import type { AuditEvent, AuditLabel } from './types.js';
@@ -45,6 +46,10 @@ export interface CollectAuditOptions {
   };
   /** Rules to label with (default: the built-in rules). */
   rules?: readonly AuditRule[];
+  /** Sigma rules evaluated over the same events (see ./sigma.ts) … */
+  sigmaRules?: readonly CompiledSigmaRule[];
+  /** … or directories to load them from (Kubernetes audit rules only; a refused rule fails the task before reading anything). */
+  sigmaDirs?: string[];
   labeler?: AuditLabelerOptions;
   abortSignal?: AbortSignal;
 }
@@ -90,13 +95,19 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
   const problems: AuditParseProblem[] = [];
   let problemCount = 0;
   const onGap = (g: Gap) => gaps.push(g);
+  let incomplete = 0;
   const onProblem = (p: AuditParseProblem) => {
+    if (p.kind === 'incomplete') {
+      incomplete++;
+      return;
+    }
     problemCount++;
     if (problems.length < 20) problems.push(p);
   };
 
   const rules = options.rules ?? (await loadAuditRules());
-  const labeler = createAuditLabeler(rules, options.labeler);
+  const sigmaRules = options.sigmaRules ?? (options.sigmaDirs?.length ? (await loadSigmaRules(options.sigmaDirs)).rules : []);
+  const labeler = createAuditLabeler(rules, { ...options.labeler, ...(sigmaRules.length ? { sigmaRules } : {}) });
   const destinations: string[] = [];
 
   const streams: { name: string; events: () => AsyncIterable<AuditEvent> }[] = [];
@@ -172,12 +183,14 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
 
   for (const gap of gaps) yield { kind: 'gap', gap };
   if (problemCount > 0) {
+    // Records kept without some fields lost nothing: they are counted in coverage, not a gap.
+    const lost = problems.filter((p) => p.kind !== 'incomplete');
     yield {
       kind: 'gap',
       gap: {
         source: AUDIT_SOURCE,
         reason: 'error',
-        detail: `${problemCount} audit record(s) could not be read (e.g. ${problems[0]?.message ?? 'unknown'}); they are missing from the evidence`,
+        detail: `${problemCount} audit record(s) could not be read whole (e.g. ${lost[0]?.message ?? 'unknown'}); unreadable ones are missing from the evidence, cut ones are kept with the fields before the cut`,
       },
     };
   }
@@ -191,8 +204,10 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
         window,
         events: stats.events,
         finalEvents: stats.finalEvents,
+        ...(incomplete ? { recordsWithoutSomeFields: incomplete } : {}),
         labels: stats.labels,
         rules: labeler.active.map((r) => r.id),
+        ...(labeler.sigma.length ? { sigmaRules: labeler.sigma.map((r) => r.meta.id) } : {}),
         inactiveRules: labeler.inactive,
       },
     },

@@ -111,6 +111,7 @@ export function parseCondition(condition: string, identifiers: readonly string[]
   if (rest) {
     if (rest.kind === 'pipe') throw new SigmaConditionError('aggregation ("| count() ..."): not supported');
     if (rest.kind === 'rparen') throw new SigmaConditionError('unbalanced ")"');
+    if (word(rest, 'near')) throw new SigmaConditionError('"near": not supported');
     throw new SigmaConditionError(`unexpected "${rest.text}" (combine identifiers with and / or)`);
   }
   return node;

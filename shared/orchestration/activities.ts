@@ -45,7 +45,7 @@ export interface ActivityEnvironment {
   /** Logs Ingestion client options (tests: trust the emulator's CA). */
   ingestionClientOptions?: LogsIngestionClientOptions;
   /** How the audit source reaches Log Analytics / the diagnostic storage account (sovereign clouds, tests). */
-  audit?: Pick<AuditSourceOptions, 'logs' | 'storage'>;
+  audit?: Pick<AuditSourceOptions, 'logs' | 'storage' | 'sigmaDirs'>;
   clock?: Clock;
 }
 
