@@ -43,7 +43,7 @@ export function valueEnd(text: string, from: number): number {
 /** True when `text` stops inside its first JSON value (a cut record), false when that value is complete. */
 export function isCutJson(text: string): boolean {
   const start = firstNonSpace(text, 0);
-  return start >= 0 && valueEnd(text, start) < 0;
+  return start >= 0 && (text[start] === '{' || text[start] === '[') && valueEnd(text, start) < 0;
 }
 
 function firstNonSpace(text: string, from: number): number {
