@@ -267,7 +267,7 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
 
   const entries = sink.entries.sort(compareEntries);
   for (const e of [...entries, ...sink.untimed]) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
-  if (sink.untimed.length) notes.push(`${sink.untimed.length} entr${sink.untimed.length === 1 ? 'y has' : 'ies have'} no time of their own (cut or incomplete audit records): listed apart, after the timeline`);
+  if (sink.untimed.length) notes.push(`${sink.untimed.length} ${sink.untimed.length === 1 ? 'entry has no time of its own' : 'entries have no time of their own'} (cut or incomplete audit records): listed apart, after the timeline`);
   return { entries, untimed: sink.untimed, manifest, notes };
 }
 

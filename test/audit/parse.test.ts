@@ -198,3 +198,44 @@ describe('stage selection and duplicates', () => {
     expect(d.isNew(ev('1', 'ResponseComplete', ''))).toBe(true);
   });
 });
+
+describe('per record: one bad record never takes its neighbours', () => {
+  const event = (id: string) => ({ kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: id, stage: 'ResponseComplete', requestURI: '/api/v1/pods', verb: 'list', user: { username: 'u' }, requestReceivedTimestamp: '2024-01-01T00:00:00Z', stageTimestamp: '2024-01-01T00:00:00Z' });
+  const collect = async (text: string) => {
+    const problems: AuditParseProblem[] = [];
+    const events: AuditEvent[] = [];
+    for await (const e of parseAuditInput(text, { onProblem: (p) => problems.push(p) })) events.push(e);
+    return { ids: events.map((e) => e.auditID), problems: problems.map((p) => `${p.kind} ${p.line ?? '-'}:${p.index ?? '-'} ${p.message}`) };
+  };
+
+  it('a JSON array with a bad element and a cut last element: the others are read, each problem has its place', async () => {
+    const text = `[\n${JSON.stringify(event('a'))},\n{"auditID": "b", "verb": NaN},\n${JSON.stringify(event('c'))},\n${JSON.stringify(event('d')).slice(0, 160)}`;
+    const r = await collect(text);
+    expect(r.ids).toEqual(['a', 'c', 'd']);
+    expect(r.problems).toEqual(['unreadable 3:2 not valid JSON', expect.stringMatching(/^partial 5:4 record was cut after 160 characters: the event keeps the fields before the cut; missing: .*stageTimestamp$/)]);
+  });
+
+  it('a query response or a records wrapper with one unreadable row keeps the rest', async () => {
+    const response = { tables: [{ name: 'PrimaryResult', columns: [{ name: 'Category' }, { name: 'log_s' }], rows: [['kube-audit', JSON.stringify(event('x'))], ['kube-audit', '{"kind":"Event","auditID":"y","ver'], ['kube-audit', JSON.stringify(event('z'))]] }] };
+    const r = await collect(JSON.stringify(response));
+    expect(r.ids).toEqual(['x', 'z']);
+    expect(r.problems).toEqual(['unreadable 1:2 log_s was cut after 34 characters, before the request was described']);
+  });
+
+  it('an AzureDiagnostics log_s cut at 32,766 characters keeps the request, timed by the row', async () => {
+    const big = JSON.stringify({ ...event('big'), requestObject: { pad: 'x'.repeat(40_000) }, requestReceivedTimestamp: undefined, stageTimestamp: undefined, tail: { requestReceivedTimestamp: '2024-01-01T00:00:00Z' } });
+    const row = { TimeGenerated: '2024-01-01T00:00:01.5000000Z', Category: 'kube-audit', log_s: big.slice(0, 32_766) };
+    const r = await collect(JSON.stringify([row]));
+    expect(r.ids).toEqual(['big']);
+    expect(r.problems).toEqual([expect.stringMatching(/^partial -:1 log_s was cut after 32,766 characters: the event keeps the fields before the cut; missing: .*requestReceivedTimestamp, stageTimestamp$/)]);
+    const [e] = (await (async () => { const out: AuditEvent[] = []; for await (const x of parseAuditInput(JSON.stringify([row]))) out.push(x); return out; })());
+    expect(e!.stageTimestamp).toBe('2024-01-01T00:00:01.5000000Z');
+    expect(e!.parseNote).toMatchObject({ cutAt: 32_766, timeFrom: 'the time of the record that carried it' });
+  });
+
+  it('an AKSAudit row without AuditId is kept, with the missing field named', async () => {
+    const r = await collect(JSON.stringify([{ TimeGenerated: '2024-01-01T00:00:00Z', Level: 'Metadata', Stage: 'ResponseComplete', RequestUri: '/api/v1/secrets', Verb: 'list', User: '{"username":"u"}', ObjectRef: '{"resource":"secrets"}', RequestReceivedTime: '2024-01-01T00:00:00Z', StageReceivedTime: '2024-01-01T00:00:00Z' }]));
+    expect(r.ids).toEqual(['']);
+    expect(r.problems).toEqual(['incomplete -:1 kept without auditID']);
+  });
+});
