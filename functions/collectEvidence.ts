@@ -92,7 +92,7 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
       identity: facts.cluster,
       request,
       task,
-      ...(task.source === 'audit' && facts.audit ? { audit: facts.audit } : {}),
+      ...(facts.audit ? { audit: facts.audit } : {}),
     };
     return context.df.callActivityWithRetry(FUNCTION_NAMES.collectSource, retry, collectInput);
   });

@@ -1,6 +1,4 @@
-import { column } from '../ingestion/column.js';
-import type { TableDefinition } from '../ingestion/tableRegistry.js';
-import type { Row } from '../sources/types.js';
+import { column, type Row, type TableDefinition } from '../tables/table.js';
 import { execDetailsOf } from './execRequest.js';
 import type { AuditEvent, AuditLabel, ExecDetails } from './types.js';
 import { eventTime, outcomeOf } from './types.js';
@@ -54,7 +52,7 @@ export const AUDIT_FINDINGS_TABLE: TableDefinition = {
 
 export const AUDIT_EVENTS_TABLE: TableDefinition = {
   name: 'auditevents_CL',
-  source: 'audit-events',
+  source: 'audit',
   description: 'Kubernetes API audit events, one compact row per request (final stage); the full event is in the audit artifact.',
   columns: [
     c('TimeGenerated', 'datetime', 'When the request was received by the API server (UTC).'),

@@ -9,7 +9,7 @@ import type { Manifest } from '../evidence/types.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
 import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
 import { isSafeId, newRunId } from '../pipeline/runId.js';
-import { resolveSourceNames } from '../pipeline/sources.js';
+import { SOURCES } from '../sources/registry.js';
 import type { SealResult } from '../pipeline/types.js';
 import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
 import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
@@ -61,7 +61,7 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
     }
     if (sinceSeconds < 1) throw new InputError('--since', 'must be at least 1s');
   }
-  const sources = resolveSourceNames(list(flags.sources));
+  const sources = SOURCES.resolveNames(list(flags.sources));
   const concurrency = positiveInt('--concurrency', flags.concurrency, 16, 256);
   const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
   if (!isSafeId(caseId)) throw new InputError('--case', `"${caseId}" may hold only letters, digits, ".", "_" and "-" (it becomes a path segment)`);
@@ -157,6 +157,7 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
       store,
       manifest: sealed.manifest,
       config: ingestionTarget,
+      tables: SOURCES.tables,
       credential: await defaultAzureCredential(),
     });
   }

@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { Gap } from '../evidence/types.js';
 import type { ClusterFacts } from '../pipeline/types.js';
-import type { ClusterRef } from '../request/clusterRef.js';
+import type { ClusterRef } from './clusterRef.js';
 import { describeError } from '../util/errors.js';
 import { countPods, reviewSourceAccess } from './accessReview.js';
 import { clusterFactsFromArm, createArmClients, getAuditDiagnostics, getManagedCluster, type ArmClientOptions, type ArmClients } from './arm.js';

@@ -1,6 +1,4 @@
-import { column } from '../ingestion/column.js';
-import type { TableDefinition } from '../ingestion/tableRegistry.js';
-import type { Row } from '../sources/types.js';
+import { column, type Row, type TableDefinition } from '../tables/table.js';
 import { grantPathText } from './rbac.js';
 import type { RbacFinding, WorkloadFinding } from './types.js';
 

@@ -2,7 +2,6 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
 import { KubeConfig } from '@kubernetes/client-node';
-import { AUDIT_SOURCE } from '../audit/collect.js';
 import type { ArmClientOptions } from '../cluster/arm.js';
 import { createArmClients } from '../cluster/arm.js';
 import { buildClusterKubeConfig } from '../cluster/credentials.js';
@@ -14,7 +13,8 @@ import { readManifestWithHash } from '../evidence/manifest.js';
 import type { CollectionRequestRecord, CollectorIdentity, EvidenceStore } from '../evidence/types.js';
 import { ingestTable } from '../ingestion/ingest.js';
 import { delivered, undelivered } from '../ingestion/receipt.js';
-import { createAuditSource, type AuditSourceOptions } from '../pipeline/auditSource.js';
+import { SOURCES, type SourceRegistry } from '../sources/registry.js';
+import type { AzureSourceAccess } from '../sources/types.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
 import { shardLabel } from '../pipeline/plan.js';
 import { sealRun } from '../pipeline/seal.js';
@@ -44,8 +44,10 @@ export interface ActivityEnvironment {
   collector: CollectorIdentity;
   /** Logs Ingestion client options (tests: trust the emulator's CA). */
   ingestionClientOptions?: LogsIngestionClientOptions;
-  /** How the audit source reaches Log Analytics / the diagnostic storage account (sovereign clouds, tests). */
-  audit?: Pick<AuditSourceOptions, 'logs' | 'storage' | 'sigmaDirs'>;
+  /** How sources that need Azure reach Log Analytics / the diagnostic storage account (sovereign clouds, tests). */
+  azure?: Pick<AzureSourceAccess, 'logs' | 'storage'>;
+  /** The sources (default SOURCES). */
+  registry?: SourceRegistry;
   clock?: Clock;
 }
 
@@ -114,9 +116,10 @@ export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvi
 export function collectSourceStep(input: CollectSourceInput, env: ActivityEnvironment): Promise<CollectTaskResult> {
   return step('collectSource', async () => {
     const abortSignal = AbortSignal.timeout(env.settings.taskTimeoutSeconds * 1000);
-    // The audit log is read from Azure (Log Analytics / storage), not the API server: no cluster credentials.
-    const isAudit = input.task.source === AUDIT_SOURCE;
-    const kubeConfig = isAudit
+    const registry = env.registry ?? SOURCES;
+    const needs = registry.get(input.task.source).needs ?? ['kubernetes'];
+    // Credentials are built only for what the source reads (the audit log comes from Azure, not the API server).
+    const kubeConfig = !needs.includes('kubernetes')
       ? new KubeConfig()
       : (
           await buildClusterKubeConfig({
@@ -128,14 +131,15 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
             abortSignal,
           })
         ).kubeConfig;
-    const sources = isAudit
-      ? [createAuditSource({ audit: input.audit, clusterResourceId: input.cluster.resourceId, credential: env.credential, ...env.audit })]
+    const azure: AzureSourceAccess | undefined = needs.includes('azure')
+      ? { credential: env.credential, ...(input.audit ? { auditLog: input.audit } : {}), ...env.azure }
       : undefined;
     const store = await openStore(env, input.runId, input.caseId, input.request);
     const result = await runCollectTask(input.task, {
       store,
       kubeConfig,
-      ...(sources ? { sources } : {}),
+      registry,
+      ...(azure ? { azure } : {}),
       runId: input.runId,
       caseId: input.caseId,
       request: input.request,
@@ -197,6 +201,7 @@ export function ingestEvidenceStep(input: IngestEvidenceInput, env: ActivityEnvi
       store,
       manifest,
       config: target,
+      tables: (env.registry ?? SOURCES).tables,
       credential: env.credential,
       table: input.table,
       ...(env.ingestionClientOptions ? { clientOptions: env.ingestionClientOptions } : {}),

@@ -9,7 +9,8 @@ import { byEventTime } from '../audit/types.js';
 import { readSmallArtifact, readManifest } from '../evidence/manifest.js';
 import { readNdjson } from '../evidence/ndjson.js';
 import type { ArtifactRef, CollectorAction, EvidenceStore, Manifest } from '../evidence/types.js';
-import { allTables, type TableDefinition } from '../ingestion/tableRegistry.js';
+import { SOURCES } from '../sources/registry.js';
+import type { TableRegistry } from '../tables/registry.js';
 import { InputError } from '../util/errors.js';
 import { collectorReasonFor, type CollectorContext } from './collector.js';
 import { auditEntry, collectorActionEntry, labelEntry, maxSeverity, rowEntry } from './describe.js';
@@ -46,6 +47,8 @@ export interface BuildTimelineOptions {
   allowedNetworks?: string[];
   maxEntries?: number;
   abortSignal?: AbortSignal;
+  /** The tables rows may be in (default: the product's, SOURCES.tables). */
+  tables?: TableRegistry;
 }
 
 export interface TimelineResult {
@@ -146,7 +149,7 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const { sinceMs: _since, untilMs: _until, ...untimedFilter } = options.filter ?? {};
   const sink = new EntrySink(accept, entryFilter(untimedFilter), options.maxEntries ?? DEFAULT_MAX_ENTRIES);
   const readOpts = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-  const tables = new Map<string, TableDefinition>(allTables().map((t) => [t.name, t] as const));
+  const tables = options.tables ?? SOURCES.tables;
 
   // 1. Collector actions: the manifest's, plus any task summary that holds more (an unsealed retry).
   const actions: CollectorAction[] = [...manifest.actions];
@@ -251,7 +254,7 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const wanted = options.filter?.sources?.length ? new Set(options.filter.sources) : undefined;
   for (const a of manifest.artifacts) {
     if (a.kind !== 'rows' || !a.table || a.table === AUDIT_FINDINGS_TABLE.name) continue;
-    const table = tables.get(a.table);
+    const table = tables.has(a.table) ? tables.get(a.table) : undefined;
     if (!table) {
       notes.push(`${a.path}: table ${a.table} is not in the registry; left out`);
       continue;

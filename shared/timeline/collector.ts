@@ -2,7 +2,7 @@ import { execDetailsOf } from '../audit/execRequest.js';
 import type { AuditEvent, ExecDetails } from '../audit/types.js';
 import { eventTimeMs } from '../audit/types.js';
 import type { CollectorAction } from '../evidence/types.js';
-import { HISTORY_SCRIPT, HISTORY_SHELLS } from '../sources/historyScript.js';
+import { HISTORY_SCRIPT, HISTORY_SHELLS } from '../sources/commandhistory/historyScript.js';
 
 /**
  * Telling the collector's own actions from the attacker's. The collector reads (lists,

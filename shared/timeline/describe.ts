@@ -2,7 +2,7 @@ import { shellQuote } from '../audit/execRequest.js';
 import type { AuditEvent, AuditLabel, ExecDetails, Severity } from '../audit/types.js';
 import { eventTime, SEVERITIES } from '../audit/types.js';
 import type { CollectorAction } from '../evidence/types.js';
-import type { TableDefinition } from '../ingestion/tableRegistry.js';
+import type { TableDefinition } from '../tables/table.js';
 import { isHistoryCommand, execRequestOf } from './collector.js';
 import type { TimelineEntry } from './types.js';
 

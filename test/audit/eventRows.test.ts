@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { writeAuditEventRows } from '../../shared/audit/eventRows.js';
 import { AUDIT_EVENTS_TABLE, AUDIT_FINDINGS_TABLE } from '../../shared/audit/tables.js';
 import { readNdjson } from '../../shared/evidence/ndjson.js';
-import { getTable, streamColumns } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
+import { streamColumns } from '../../shared/tables/table.js';
 import { writeCompromiseBundle } from '../timeline/compromiseBundle.js';
 
 describe('auditevents_CL rows', () => {
@@ -17,8 +18,8 @@ describe('auditevents_CL rows', () => {
   });
 
   it('are registered with the link columns, and derived one per request from the audit artifact', async () => {
-    expect(getTable('auditevents_CL')).toBe(AUDIT_EVENTS_TABLE);
-    expect(getTable('auditfindings_CL')).toBe(AUDIT_FINDINGS_TABLE);
+    expect(SOURCES.tables.get('auditevents_CL')).toBe(AUDIT_EVENTS_TABLE);
+    expect(SOURCES.tables.get('auditfindings_CL')).toBe(AUDIT_FINDINGS_TABLE);
     const { store, events } = await writeCompromiseBundle(root);
     const ref = await writeAuditEventRows(store, 'sources/audit/all.audit.ndjson.gz');
     expect(ref).toMatchObject({ path: 'sources/audit/all.auditevents.rows.ndjson.gz', kind: 'rows', table: 'auditevents_CL', source: 'audit' });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TokenCredential } from '@azure/core-auth';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
-import { collectAudit } from '../../shared/audit/collect.js';
+import { collectAudit } from '../../shared/sources/audit/source.js';
 import { normalizeAuditRecord } from '../../shared/audit/parse.js';
 import { buildAuditQuery, exportAuditLogs, readAuditFromStorage, storageHourPrefix } from '../../shared/audit/query.js';
 import type { AuditEvent } from '../../shared/audit/types.js';

@@ -1,6 +1,6 @@
 import { AKS_ENTRA_SCOPE } from '../../shared/cluster/credentials.js';
 import { resolveCluster } from '../../shared/cluster/resolveCluster.js';
-import { buildClusterRef } from '../../shared/request/clusterRef.js';
+import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 import { entraCluster, localAccountsCluster, SUBSCRIPTION } from '../fixtures/arm/clusters.js';
 import { ARM_SCOPE, ARM_TOKEN, startArmStub, testCredential, type ArmStub } from '../fixtures/arm/server.js';
 import { generateCluster } from '../../shared/simulator/kube/generate.js';

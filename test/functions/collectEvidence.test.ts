@@ -1,5 +1,5 @@
 import { collectEvidenceOrchestrator } from '../../functions/collectEvidence.js';
-import { buildClusterRef } from '../../shared/request/clusterRef.js';
+import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 import type { CollectionRunInput, CollectionRunOutput, CollectSourceInput, RunCustomStatus, SealEvidenceInput } from '../../shared/orchestration/types.js';
 import type { ClusterFacts, CollectTask, CollectTaskResult, SealResult } from '../../shared/pipeline/types.js';
 import { ACTION, flatActions, History, replay, type ReplayResult } from './replay.js';

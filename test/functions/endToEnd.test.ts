@@ -36,6 +36,8 @@ import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { EMULATOR_TOKEN, MONITOR_SCOPE, startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 import { defenderContainersIncident } from '../request/sentinelPayloads.js';
 import { logs, startDurableHost, type DurableHost, type HostInstance } from './durableHost.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 
 const ORIGIN = 'http://localhost:7071';
 const CLUSTER = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-payments/providers/Microsoft.ContainerService/managedClusters/aks-payments`;
@@ -63,7 +65,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     [fixture, azurite, emulator, logAnalytics] = await Promise.all([
       startFixtureCluster(scenario),
       startAzurite(),
-      startLogsIngestionEmulator(),
+      startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) }),
       startLogAnalyticsStub({ rows: auditEvents.map((e) => aksAuditRow(e, 'AKSAudit', AUDITED)), token: LA_TOKEN }),
     ]);
     arm = await startArmStub({
@@ -92,7 +94,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
       arm: { endpoint: arm.endpoint, caPem: arm.caPem, audience: 'https://management.azure.com' },
       collector: collectorIdentity({ runtime: 'azure-functions', identity: 'managed identity (test)' }),
       ingestionClientOptions: emulator.clientOptions,
-      audit: { logs: { endpoint: logAnalytics.endpoint, clientOptions: { tlsOptions: { ca: logAnalytics.caPem }, retryOptions: { maxRetries: 0 } } } },
+      azure: { logs: { endpoint: logAnalytics.endpoint, clientOptions: { tlsOptions: { ca: logAnalytics.caPem }, retryOptions: { maxRetries: 0 } } } },
     };
     configureFunctionsRuntime({ activityEnvironment: env });
     host = await startDurableHost({

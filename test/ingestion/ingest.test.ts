@@ -14,9 +14,12 @@ import { parseIngestionTarget, type IngestionTarget } from '../../shared/ingesti
 import { ingestBundle, ingestTable, type IngestBundleOptions } from '../../shared/ingestion/ingest.js';
 import { delivered, type IngestionReceipt } from '../../shared/ingestion/receipt.js';
 import { UnknownColumnError } from '../../shared/ingestion/rowMapping.js';
-import { KUBEFORENSYS_TABLES } from '../../shared/ingestion/tableRegistry.js';
 import { sampleRow, sampleRows, writeRowsBundle, type RowsBundle, type SourceRow } from '../../bench/rowsBundle.js';
 import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { KUBEFORENSYS_SOURCES, SOURCES } from '../../shared/sources/registry.js';
+
+const KUBEFORENSYS_TABLES = KUBEFORENSYS_SOURCES.map((name) => SOURCES.get(name).tables[0]!);
 
 const ROWS: Record<string, number> = {
   kubelogs_CL: 6000,
@@ -36,7 +39,7 @@ let config: IngestionTarget;
 let dir: string;
 
 beforeAll(async () => {
-  emulator = await startLogsIngestionEmulator();
+  emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) });
   config = parseIngestionTarget(emulator.targetDocument);
   dir = await mkdtemp(join(tmpdir(), 'ingest-e2e-'));
 });
@@ -66,6 +69,7 @@ function options(b: RowsBundle, extra: Partial<IngestBundleOptions> = {}): Inges
     store: b.store,
     manifest: b.manifest,
     config,
+    tables: SOURCES.tables,
     credential: emulator.credential,
     clientOptions: { ...emulator.clientOptions, retryOptions: { retryDelayInMs: 1, maxRetryDelayInMs: 4 } },
     retryBudget: { attempts: 4, baseDelayMs: 2, maxDelayMs: 20 },

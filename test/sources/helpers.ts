@@ -25,6 +25,7 @@ export function context(kc: KubeConfig, overrides: Partial<SourceContext> = {}):
   let requests = 0;
   const ctx: SourceContext & { requestCount: () => number } = {
     kubeConfig: kc,
+    cluster: { server: kc.getCurrentCluster()?.server ?? '' },
     runId: 'run-test',
     sinceSeconds: 0,
     namespaces: {},

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '../../shared/audit/types.js';
 import type { CliIo } from '../../shared/cli/io.js';
 import { runCli } from '../../shared/cli/main.js';
-import { historyCommand } from '../../shared/sources/historyScript.js';
+import { historyCommand } from '../../shared/sources/commandhistory/historyScript.js';
 import { buildTimeline, entryFilter } from '../../shared/timeline/build.js';
 import { TIMELINE_CSV_COLUMNS, writeTimeline } from '../../shared/timeline/format.js';
 import type { TimelineEntry } from '../../shared/timeline/types.js';
