@@ -77,11 +77,6 @@ export const BUILT_IN_ROLES = {
   },
 } as const satisfies Record<string, BuiltInRole>;
 
-/**
- * The application id of the "Azure Security Insights" first-party service principal, the same
- * in every tenant; its object id differs per tenant and is a template parameter.
- */
-export const AZURE_SECURITY_INSIGHTS_APP_ID = '98785600-1bb7-4fb9-b9fa-19afe2c8a360';
 
 const K8S = 'Microsoft.ContainerService/managedClusters';
 

@@ -82,7 +82,6 @@ export const AUDIT_EVENTS_TABLE: TableDefinition = {
   timeline: { eventType: 'AuditEvent', namespace: 'namespace', pod: 'pod_name', summary: 'request_uri' },
 };
 
-export const AUDIT_TABLES: readonly TableDefinition[] = [AUDIT_FINDINGS_TABLE, AUDIT_EVENTS_TABLE];
 
 function resourceName(ref: { resource?: string; apiGroup?: string } | undefined): string {
   if (!ref?.resource) return '';

@@ -15,7 +15,7 @@ import { selectFinalEvents } from '../audit/stages.js';
 import type { AuditEvent, AuditLabel } from '../audit/types.js';
 import { byEventTime, eventTime } from '../audit/types.js';
 import { csvField } from '../timeline/format.js';
-import { oneLine } from '../timeline/describe.js';
+import { oneLine } from '../util/text.js';
 import { describeError, InputError } from '../util/errors.js';
 import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
 import { EXIT, line, type CliIo } from './io.js';

@@ -14,7 +14,9 @@ import type { SealResult } from '../pipeline/types.js';
 import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
 import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
-import { openRunStore } from './openRunStore.js';
+import { openEvidenceLocation } from '../evidence/openStore.js';
+import { isBlobUrl } from '../evidence/blobUrl.js';
+import { cliStorageAccess } from './storageAccess.js';
 
 export interface CollectCliOptions {
   kubeconfig?: string;
@@ -125,12 +127,12 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const kubernetesVersion = await checkReachable(kubeConfig, cluster.server);
 
   const runId = newRunId(clock());
-  const store = await openRunStore({
-    out: flags.out ?? 'evidence',
+  const out = flags.out ?? 'evidence';
+  const store = await openEvidenceLocation(out, {
     runId,
     caseId: request.caseId,
     cwd: io.cwd,
-    ...(io.env.AZURE_STORAGE_CONNECTION_STRING ? { connectionString: io.env.AZURE_STORAGE_CONNECTION_STRING } : {}),
+    ...(isBlobUrl(out) ? { storage: await cliStorageAccess(io) } : {}),
     ...(request.legalHold ? { legalHold: true } : {}),
     ...(request.retentionDays !== undefined ? { retentionDays: request.retentionDays } : {}),
   });

@@ -10,7 +10,8 @@ import { resolve } from 'node:path';
 import type { CliIo } from './io.js';
 import { EXIT, formatCount, line } from './io.js';
 import { readManifest } from '../evidence/manifest.js';
-import { isBlobUrl, openEvidenceLocation } from '../evidence/openStore.js';
+import { isBlobUrl } from '../evidence/blobUrl.js';
+import { openEvidenceLocation, type StorageAccess } from '../evidence/openStore.js';
 import { SOURCES } from '../sources/registry.js';
 import { InputError } from '../util/errors.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
@@ -56,9 +57,8 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
   const azureCredential = async (): Promise<TokenCredential> => (credential ??= await defaultAzureCredential());
 
   const connectionString = io.env.AZURE_STORAGE_CONNECTION_STRING;
-  const store = isBlobUrl(location)
-    ? await openEvidenceLocation(location, connectionString ? { connectionString } : { credential: deps.storageCredential ?? (await azureCredential()) })
-    : await openEvidenceLocation(resolve(io.cwd, location), {});
+  const storage: StorageAccess = connectionString ? { connectionString } : { credential: deps.storageCredential ?? (await azureCredential()) };
+  const store = await openEvidenceLocation(location, { cwd: io.cwd, ...(isBlobUrl(location) ? { storage } : {}) });
   const manifest = await readManifest(store);
 
   const quiet = flags.quiet === true || flags.json === true;

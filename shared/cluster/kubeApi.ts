@@ -6,12 +6,12 @@ import { AksEvidenceError } from '../util/errors.js';
 import {
   isRetryableNetworkError,
   isRetryableStatus,
-  parseRetryAfter,
   RetriesExhaustedError,
   withRetry,
   type RetryClassification,
   type RetryOptions,
 } from './retry.js';
+import { parseRetryAfter } from '../util/retryAfter.js';
 
 /**
  * Raw Kubernetes API access on one pooled connection.

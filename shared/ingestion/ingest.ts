@@ -32,6 +32,7 @@ import {
 import { mapRow, type RowMappingOptions, UnknownColumnError } from './rowMapping.js';
 import type { TableRegistry } from '../tables/registry.js';
 import { GZIP_OVERHEAD_BYTES, MAX_REQUEST_BYTES, RequestPacker, sendRequest, type FailedRows, type UploadRequest } from './upload.js';
+import { stripUndefined } from '../util/objects.js';
 
 export interface IngestProgress {
   table: string;
@@ -176,6 +177,9 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
   const clientOptions: LogsIngestionClientOptions = {
     audience: config.audience,
     ...options.clientOptions,
+    // One retry loop: ours (sendRequest, bounded by the retry budget, Retry-After honoured, only
+    // unacknowledged rows re-sent). The client's own retries would stack under it.
+    retryOptions: { ...options.clientOptions?.retryOptions, maxRetries: 0 },
     ...(options.httpClient ? { httpClient: options.httpClient } : {}),
   };
   const client = new LogsIngestionClient(config.endpoint, options.credential, clientOptions);
@@ -237,10 +241,6 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
   await store.protect?.(receipt.path);
   if (failure !== undefined) throw failure;
   return receipt;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function newReport(table: string, artifacts: ArtifactRef[]): TableIngestionReport {

@@ -7,7 +7,7 @@ import { createArmClients } from '../cluster/arm.js';
 import { buildClusterKubeConfig } from '../cluster/credentials.js';
 import { resolveCluster } from '../cluster/resolveCluster.js';
 import type { AppSettings } from '../config/appSettings.js';
-import { openBlobBundle } from '../evidence/blobStore.js';
+import { openEvidenceLocation } from '../evidence/openStore.js';
 import { collectorIdentity, CustodyLog } from '../evidence/custody.js';
 import { readManifestWithHash } from '../evidence/manifest.js';
 import type { CollectionRequestRecord, CollectorIdentity, EvidenceStore } from '../evidence/types.js';
@@ -18,7 +18,8 @@ import type { AzureSourceAccess } from '../sources/types.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
 import { shardLabel } from '../pipeline/plan.js';
 import { sealRun } from '../pipeline/seal.js';
-import type { ClusterFacts, CollectTaskResult, SealResult } from '../pipeline/types.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTaskResult, SealResult } from '../pipeline/types.js';
 import { AksEvidenceError } from '../util/errors.js';
 import type { Clock } from '../util/time.js';
 import { toActivityFailure } from './redact.js';
@@ -74,14 +75,11 @@ async function openStore(env: ActivityEnvironment, runId: string, caseId: string
   const { evidence } = env.settings;
   const legalHold = request.legalHold ?? env.settings.legalHoldDefault;
   const retentionDays = request.retentionDays ?? env.settings.retentionDaysDefault;
-  return openBlobBundle({
-    containerUrl: evidence.containerUrl,
+  return openEvidenceLocation(evidence.containerUrl, {
     caseId,
     runId,
-    ...(evidence.connectionString
-      ? // Local runs (Azurite): create the container; in Azure, infra creates it with immutability.
-        { connectionString: evidence.connectionString, createContainer: true }
-      : { credential: env.credential }),
+    // Local runs (Azurite) use a connection string and create the container; in Azure, infra creates it with immutability.
+    storage: evidence.connectionString ? { connectionString: evidence.connectionString } : { credential: env.credential },
     legalHold,
     ...(retentionDays !== undefined ? { retentionDays } : {}),
     ...(env.clock ? { clock: env.clock } : {}),
@@ -101,7 +99,7 @@ export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvi
   return step('resolveCluster', async () => {
     const facts = await resolveCluster({
       cluster: input.cluster,
-      sources: input.request.sources,
+      access: (env.registry ?? SOURCES).kubernetesAccess(input.request.sources),
       credential: env.credential,
       arm: armOptions(env),
       useAdminCredentials: env.settings.useAdminCredentials,

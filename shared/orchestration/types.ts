@@ -1,5 +1,6 @@
 import type { ClusterIdentity, CollectionRequestRecord } from '../evidence/types.js';
-import type { ClusterFacts, CollectTask, CollectTaskResult, SealResult } from '../pipeline/types.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTask, CollectTaskResult, SealResult } from '../pipeline/types.js';
 import type { ClusterRef } from '../cluster/clusterRef.js';
 
 /**

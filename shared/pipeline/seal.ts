@@ -16,7 +16,8 @@ import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { readSummary } from './collectTask.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { isPlannable } from './plan.js';
-import type { ClusterFacts, CollectTaskResult, SealResult } from './types.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTaskResult, SealResult } from './types.js';
 
 export interface SealContext {
   store: EvidenceStore;

@@ -45,4 +45,3 @@ export interface SealResult {
 }
 
 export type { CollectionRequestRecord };
-export type { ClusterFacts } from '../cluster/facts.js';

@@ -5,13 +5,7 @@ import type { CollectorAction } from '../evidence/types.js';
 import type { TableDefinition } from '../tables/table.js';
 import { isHistoryCommand, execRequestOf } from './collector.js';
 import type { TimelineEntry } from './types.js';
-
-/** Escape control characters (attacker-written log lines may carry terminal escapes). */
-export function oneLine(text: string, max = 400): string {
-  // eslint-disable-next-line no-control-regex
-  const s = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-}
+import { oneLine } from '../util/text.js';
 
 /** UTC RFC 3339 for any time value; the source's precision kept when it is already UTC ISO text. */
 export function normalizeTime(value: unknown): string | undefined {

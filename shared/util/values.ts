@@ -18,11 +18,6 @@ export function jsonObject(value: unknown): string {
   return JSON.stringify(value && typeof value === 'object' ? value : {});
 }
 
-/** JSON of an array-valued field, "[]" when absent. */
-export function jsonArray(value: unknown): string {
-  return JSON.stringify(Array.isArray(value) ? value : []);
-}
-
 export function str(value: unknown): string {
   return typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
 }

@@ -27,7 +27,7 @@ afterAll(async () => {
 
 test('a Blob bundle: ingest, failures recorded, CLI re-ingest from the Blob URL completes without duplicates', async () => {
   const containerUrl = azurite.containerUrl('evidence');
-  const store = await openEvidenceLocation(containerUrl, { runId: 'run-blob-1', caseId: 'INC-42', connectionString: azurite.connectionString, createContainer: true });
+  const store = await openEvidenceLocation(containerUrl, { runId: 'run-blob-1', caseId: 'INC-42', storage: { connectionString: azurite.connectionString } });
   const b = await writeRowsBundle({
     dir: '',
     store,

@@ -12,7 +12,7 @@ import { kubeconfigFacts } from '../../shared/pipeline/collectRun.js';
 import { runCollectTask } from '../../shared/pipeline/collectTask.js';
 import { planCollectTasks } from '../../shared/pipeline/plan.js';
 import { sealRun } from '../../shared/pipeline/seal.js';
-import type { ClusterFacts } from '../../shared/pipeline/types.js';
+import type { ClusterFacts } from '../../shared/cluster/facts.js';
 import { aksAuditRow, startLogAnalyticsStub } from '../fixtures/audit/logAnalyticsStub.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';

@@ -163,14 +163,3 @@ export function pod(p: PodSpecInput): KubeObject {
   }
   return obj;
 }
-
-export function byKey<T extends Record<string, unknown>>(rows: T[], ...keys: string[]): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const r of rows) {
-    const k = keys.map((key) => String(r[key])).join('|');
-    const list = m.get(k) ?? [];
-    list.push(r);
-    m.set(k, list);
-  }
-  return m;
-}

@@ -1,7 +1,7 @@
 import { AksEvidenceError } from '../../util/errors.js';
 import { toRfc3339 } from '../../util/time.js';
 import { HISTORY_FILE_MARKER } from './historyScript.js';
-import { ByteLineSplitter } from '../../util/lines.js';
+import { copyBytes, LineSplitter } from '../../util/lines.js';
 
 /**
  * Parsing what the history exec prints (see historyScript.ts), as bytes arrive:
@@ -89,7 +89,7 @@ export function unmetafy(bytes: Buffer): Buffer {
 /** Parses one history file's lines into commands. Feed bytes with push(); end() flushes. */
 export class HistoryFileParser {
   readonly shell: HistoryShell;
-  private readonly lines = new ByteLineSplitter();
+  private readonly lines = new LineSplitter(copyBytes);
   private lineNumber = 0;
   private format: 'bash' | 'zsh' | 'plain' | undefined;
   private pendingTime: string | undefined;

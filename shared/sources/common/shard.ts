@@ -29,10 +29,3 @@ export function inPodShard(namespace: string, name: string, shard: PodShard | un
   if (!shard || shard.count <= 1) return true;
   return podShardIndex(namespace, name, shard.count) === shard.index;
 }
-
-/** Validate a shard: 0 <= index < count. */
-export function assertPodShard(shard: PodShard): void {
-  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
-    throw new RangeError(`invalid pod shard ${shard.index} of ${shard.count}: need 0 <= index < count`);
-  }
-}

@@ -7,7 +7,7 @@ import { toRfc3339 } from '../../util/time.js';
 import { countBySeverity, listAllTypes, notesCoverage, type TypeListing } from '../common/listTypes.js';
 import { namespaceSelected } from '../common/namespaces.js';
 import { clusterRead, kubeAccess, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
-import { WORKLOAD_LISTINGS, workloadReadPermissions } from '../workloadfindings/source.js';
+import { WORKLOAD_LISTINGS, workloadReadPermissions } from '../common/workloadListings.js';
 
 /**
  * RBAC findings as a collection source: RBAC objects and service accounts listed (paginated,

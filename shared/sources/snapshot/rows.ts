@@ -1,3 +1,4 @@
+import { anyPodSpecOf } from '../../findings/podTemplates.js';
 import { arr, firstTime, obj, str } from '../../util/values.js';
 import type { Row } from '../types.js';
 import { streamFor, type DiscoveredType } from './discovery.js';
@@ -15,23 +16,6 @@ interface PodSpecLike {
   hostPID?: boolean;
   hostIPC?: boolean;
   volumes?: { hostPath?: { path?: string } }[];
-}
-
-/** The pod spec of a pod or of a workload's pod template, when the object has one. */
-export function podSpecOf(object: Record<string, unknown>): PodSpecLike | undefined {
-  const spec = obj(object['spec']);
-  switch (object['kind']) {
-    case 'Pod':
-      return spec as PodSpecLike;
-    case 'PodTemplate':
-      return obj(obj(object['template'])['spec']) as PodSpecLike;
-    case 'CronJob':
-      return obj(obj(obj(obj(spec['jobTemplate'])['spec'])['template'])['spec']) as PodSpecLike;
-    default: {
-      const template = obj(spec['template']);
-      return template['spec'] ? (obj(template['spec']) as PodSpecLike) : undefined;
-    }
-  }
 }
 
 function allContainers(ps: PodSpecLike): NonNullable<PodSpecLike['containers']> {
@@ -120,7 +104,7 @@ export function snapshotRow(
 ): Row {
   const metadata = obj(object['metadata']);
   const kindObject = { ...object, kind: type.kind };
-  const ps = podSpecOf(kindObject);
+  const ps = anyPodSpecOf(kindObject) as PodSpecLike | undefined;
   const spec = obj(object['spec']);
   const owner = ownerOf(metadata);
   const roleRef = obj(object['roleRef']);

@@ -2,8 +2,9 @@ import { WORKLOAD_FINDINGS_TABLE, workloadFindingRow } from '../../findings/tabl
 import type { AnalysisNote, Severity } from '../../findings/types.js';
 import { analyzeWorkloads, type AnalyzeWorkloadsOptions } from '../../findings/workloads.js';
 import { toRfc3339 } from '../../util/time.js';
-import { countBySeverity, listAllTypes, notesCoverage, type TypeListing } from '../common/listTypes.js';
-import { clusterRead, kubeAccess, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
+import { countBySeverity, listAllTypes, notesCoverage } from '../common/listTypes.js';
+import { WORKLOAD_ACCESS, WORKLOAD_LISTINGS, workloadReadPermissions } from '../common/workloadListings.js';
+import type { SourceContext, SourceDefinition, SourceItem } from '../types.js';
 
 /**
  * Workload findings as a collection source: every workload kind listed (paginated, 403 → gap),
@@ -12,30 +13,6 @@ import { clusterRead, kubeAccess, type SourceContext, type SourceDefinition, typ
  */
 
 const SOURCE = 'workloadfindings';
-
-/** Every workload kind with a pod template (and pods themselves). */
-export const WORKLOAD_LISTINGS: readonly TypeListing[] = [
-  { groupVersionPath: '/api/v1', resource: 'pods', namespaced: true },
-  { groupVersionPath: '/api/v1', resource: 'replicationcontrollers', namespaced: true },
-  { groupVersionPath: '/apis/apps/v1', resource: 'deployments', namespaced: true },
-  { groupVersionPath: '/apis/apps/v1', resource: 'daemonsets', namespaced: true },
-  { groupVersionPath: '/apis/apps/v1', resource: 'statefulsets', namespaced: true },
-  { groupVersionPath: '/apis/apps/v1', resource: 'replicasets', namespaced: true },
-  { groupVersionPath: '/apis/batch/v1', resource: 'jobs', namespaced: true },
-  { groupVersionPath: '/apis/batch/v1', resource: 'cronjobs', namespaced: true },
-];
-
-/** List access and Azure read permissions for the workload listings (also used by rbacfindings). */
-export const WORKLOAD_ACCESS = WORKLOAD_LISTINGS.map((l) => {
-  const group = /^\/apis\/([^/]+)\//.exec(l.groupVersionPath)?.[1];
-  return kubeAccess('list', l.resource, group ? { group } : {});
-});
-export function workloadReadPermissions(why: string) {
-  return WORKLOAD_LISTINGS.map((l) => {
-    const group = /^\/apis\/([^/]+)\//.exec(l.groupVersionPath)?.[1];
-    return clusterRead(group ? `${group}/${l.resource}` : l.resource, why);
-  });
-}
 
 /** Options of the workload findings source (the registry allow-list). */
 export interface WorkloadFindingsSourceOptions extends AnalyzeWorkloadsOptions {}
