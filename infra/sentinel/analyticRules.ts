@@ -143,7 +143,7 @@ export const ANALYTIC_RULES: readonly AnalyticRule[] = [
     query: [
       first('auditfindings_CL'),
       '| where severity in ("critical", "high")',
-      '| summarize Requests = count(), FirstSeen = min(TimeGenerated), LastSeen = max(TimeGenerated), Targets = make_set(strcat(verb, " ", resource, iff(isempty(subresource), "", strcat("/", subresource)), " ", namespace, "/", name), 20), SourceIp = take_any(source_ip)',
+      '| summarize Requests = count(), FirstSeen = min(TimeGenerated), LastSeen = max(TimeGenerated), Targets = make_set(strcat(verb, " ", object_resource, iff(isempty(subresource), "", strcat("/", subresource)), " ", namespace, "/", name), 20), SourceIp = take_any(source_ip)',
       '    by RunId, CaseId, ClusterResourceId, Rule = rule_id, Title = rule_title, Severity = severity, User = user, EvidencePath, EvidenceSha256',
       '| extend Targets = tostring(Targets)',
     ].join('\n'),

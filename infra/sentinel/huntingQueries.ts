@@ -17,10 +17,9 @@ export const HUNTING_QUERIES: readonly HuntingQuery[] = [
     relevantTechniques: ['T1609', 'T1021'],
     query: [
       evidence('auditevents_CL'),
-      '| where resource == "pods" and subresource in ("exec", "attach", "portforward")',
+      '| where object_resource == "pods" and subresource in ("exec", "attach", "portforward")',
       '| where not(user_agent startswith "aks-evidence/")',
-      '| extend Command = strcat_array(extract_all(@"[?&]command=([^&]*)", request_uri), " ")',
-      '| project TimeGenerated, ClusterResourceId, User = user, Namespace = namespace, Pod = pod_name, Subresource = subresource, Command = url_decode(Command), ResponseCode = response_code, SourceIp = tostring(split(source_ips, ",")[0]), UserAgent = user_agent, RunId, EvidencePath',
+      '| project TimeGenerated, ClusterResourceId, User = user, Namespace = namespace, Pod = pod_name, Subresource = subresource, Command = exec_command, ResponseCode = response_code, SourceIp = tostring(split(source_ips, ",")[0]), UserAgent = user_agent, RunId, EvidencePath',
       '| order by TimeGenerated asc',
     ].join('\n'),
     entityMappings: [
@@ -38,7 +37,7 @@ export const HUNTING_QUERIES: readonly HuntingQuery[] = [
     relevantTechniques: ['T1552.007', 'T1613'],
     query: [
       evidence('auditevents_CL'),
-      '| where resource == "secrets" and verb in ("get", "list", "watch")',
+      '| where object_resource == "secrets" and verb in ("get", "list", "watch")',
       '| where not(user_agent startswith "aks-evidence/")',
       '| summarize Requests = count(), Allowed = countif(response_code < 400), Denied = countif(response_code >= 400), Namespaces = make_set(iff(isempty(namespace), "(all namespaces)", namespace), 20), Verbs = make_set(verb), First = min(TimeGenerated), Last = max(TimeGenerated), SourceIp = take_any(tostring(split(source_ips, ",")[0]))',
       '    by ClusterResourceId, User = user',

@@ -195,7 +195,7 @@ export function buildWorkbook(tables: readonly TableDefinition[] = SOURCES.table
     ),
     query(
       'Audit log detections',
-      `${scoped('auditfindings_CL')}\n| project TimeGenerated, Severity = severity, Rule = rule_id, Title = rule_title, User = user, Request = strcat(verb, " ", resource, iff(isempty(subresource), "", strcat("/", subresource)), " ", namespace, "/", name), SourceIp = source_ip, ResponseCode = response_code, RunId\n| order by TimeGenerated asc`,
+      `${scoped('auditfindings_CL')}\n| project TimeGenerated, Severity = severity, Rule = rule_id, Title = rule_title, User = user, Request = strcat(verb, " ", object_resource, iff(isempty(subresource), "", strcat("/", subresource)), " ", namespace, "/", name), SourceIp = source_ip, ResponseCode = response_code, RunId\n| order by TimeGenerated asc`,
       'table',
       { gridSettings: { formatters: [severityFormatter], filter: true } },
     ),

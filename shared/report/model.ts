@@ -187,7 +187,7 @@ async function readFindings(store: EvidenceStore, manifest: Manifest, max: numbe
   const auditRows = await tableRows(store, manifest, AUDIT_FINDINGS_TABLE.name, max, signal);
   note('audit', auditRows);
   const audit: AuditFindingRow[] = auditRows.rows.map((r) => {
-    const resource = `${str(r.resource)}${str(r.subresource) ? `/${str(r.subresource)}` : ''}`;
+    const resource = `${str(r.object_resource ?? r.resource)}${str(r.subresource) ? `/${str(r.subresource)}` : ''}`;
     const target = str(r.namespace) ? `${str(r.namespace)}/${str(r.name)}` : str(r.name);
     return {
       severity: severityOf(r.severity),
