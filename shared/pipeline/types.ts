@@ -42,6 +42,14 @@ export interface SealResult {
   records: Record<string, number>;
   gaps: Record<string, number>;
   artifactCount: number;
+  /** The custody chain's head the manifest records (SHA-256 of the newest record before the seal). */
+  chainHead: string;
+  /** SHA-256 of the manifest-sealed custody record (which carries the manifest's hash). */
+  sealRecordSha256: string;
+  /** The manifest's endedAt (UTC RFC 3339). */
+  sealedAt: string;
+  /** True when sealed as an interrupted run. */
+  interrupted?: boolean;
 }
 
 export type { CollectionRequestRecord };
