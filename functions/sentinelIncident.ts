@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import { requestDefaults, runtimeSettings } from '../shared/orchestration/environment.js';
 import { incidentInstanceId } from '../shared/orchestration/instanceId.js';
 import { startOrReuseRun } from '../shared/orchestration/startRun.js';
+import { newClaimNonce } from '../shared/evidence/claim.js';
 import type { CollectionRunInput } from '../shared/orchestration/types.js';
 import { failureAnswer, jsonAnswer, parseJsonBody, problemAnswer } from '../shared/request/http.js';
 import { incidentRequestRecord, parseSentinelIncident } from '../shared/request/sentinel.js';
@@ -37,7 +38,7 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
       const run = await startOrReuseRun(
         client,
         incidentInstanceId(incident.incidentId, target.cluster),
-        (runId): CollectionRunInput => ({
+        (runId, previousAttempt): CollectionRunInput => ({
           schemaVersion: 1,
           runId,
           cluster: target.cluster,
@@ -51,6 +52,8 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
           },
           podsPerShard: settings.podsPerShard,
           ingest: settings.ingestion !== undefined,
+          claimNonce: newClaimNonce(),
+          ...(previousAttempt ? { previousAttempt } : {}),
         }),
         { force },
       );

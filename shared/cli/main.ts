@@ -6,6 +6,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerTimelineCommand } from './timeline.js';
 import { registerVerifyCommands } from './verify.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerSealCommand } from './seal.js';
 import { AksEvidenceError, describeError, InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
 import { TOOL_VERSION } from './version.js';
@@ -29,6 +30,7 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
 
   registerCollectCommand(program, io, setExit);
   registerVerifyCommands(program, io, setExit);
+  registerSealCommand(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   registerIngestCommand(program, io, setExit);
   registerAnalyzeCommand(program, io, setExit);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -42,6 +43,8 @@ export interface CustodyRecord {
   host: string;
   /** SHA-256 of the stored bytes of record seq-1; for record 1, of the run's claim (which carries its random nonce). */
   prev: string;
+  /** Random per record: two writers never produce the same bytes, so one cannot be mistaken for the other's retry. */
+  id: string;
   details: Record<string, unknown>;
 }
 
@@ -130,6 +133,7 @@ export class CustodyLog {
     const at = toRfc3339(this.clock());
     let head = this.head ?? (await findChainHead(this.store, await this.claimed()));
     const body = JSON.parse(JSON.stringify(details ?? {})) as Record<string, unknown>;
+    const id = randomBytes(8).toString('hex');
     for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
       const record: CustodyRecord = {
         schemaVersion: 2,
@@ -141,11 +145,13 @@ export class CustodyLog {
         actor: this.options.collector,
         host: this.options.collector.host,
         prev: head.sha256,
+        id,
         details: body,
       };
       const path = custodyRecordPath(record.seq);
       try {
-        // A byte-identical record already there (alreadyExisted) is this very statement: nothing forks.
+        // A byte-identical record already there (alreadyExisted) is this very call's own write
+        // (a retried request whose first answer was lost): the random id makes it no one else's.
         const written = await this.store.writeArtifact(path, serializeCustodyRecord(record), {
           contentType: 'application/json',
           metadata: { kind: 'custody', step, runId: this.options.runId, caseId: this.options.caseId },

@@ -326,6 +326,10 @@ async function readOwnSummary(store: EvidenceStore, path: string, nonce: string,
 
 /** A task's result rebuilt from its summary (path, and the hash and size of the bytes read). */
 export function toTaskResult(summary: CollectTaskSummary, path: string, sha256: string, bytes: number): CollectTaskResult {
+  return { ...toResultOf(summary, path, sha256, bytes), reused: true };
+}
+
+function toResultOf(summary: CollectTaskSummary, path: string, sha256: string, bytes: number): CollectTaskResult {
   return toResult(summary, {
     path,
     source: summary.source,
