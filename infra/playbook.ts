@@ -4,7 +4,8 @@
  *   2. POST the incident (the trigger body as is) to /api/incidents/sentinel;
  *   3. per run (one per AKS cluster in the incident): poll GET /api/collections/{runId} until the
  *      orchestration is no longer running, bounded by a timeout;
- *   4. comment on the incident with the evidence location and the manifest SHA-256 (or why
+ *   4. comment on the incident with the evidence location, the manifest SHA-256 and the custody
+ *      chain head (an anchor outside the bundle: `verify --expect-sha256`), or why
  *      nothing was collected).
  *
  * Why a Function key from Key Vault, not Entra ID: the HTTP functions use authLevel 'function',
@@ -43,6 +44,7 @@ export const PLAYBOOK_CONTRACT = {
     location: ['evidence', 'location'],
     manifestPath: ['evidence', 'manifestPath'],
     manifestSha256: ['evidence', 'manifestSha256'],
+    chainHead: ['evidence', 'chainHead'],
     error: ['error'],
   },
 } as const;
@@ -78,9 +80,10 @@ export function buildPlaybookDefinition(): JsonObject {
     ' (outcome: @{coalesce(', statusPath(c.status.outcome), ", 'n/a')}).</p>",
     '<p>Evidence location: @{coalesce(', statusPath(c.status.location), ", 'not sealed')}<br/>",
     'Manifest: @{coalesce(', statusPath(c.status.manifestPath), ", 'n/a')}<br/>",
-    'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}</p>",
+    'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}<br/>",
+    'Custody chain head: @{coalesce(', statusPath(c.status.chainHead), ", 'n/a')}</p>",
     '@{if(empty(', statusPath(c.status.error), "), '', concat('<p>Error: ', ", statusPath(c.status.error), ", '</p>'))}",
-    '<p>Verify: <code>aks-evidence verify &lt;evidence location&gt;</code> must report this manifest SHA-256. ',
+    '<p>Verify: <code>aks-evidence verify &lt;evidence location&gt; --expect-sha256 &lt;manifest SHA-256&gt;</code> (this comment is an anchor outside the bundle). ',
     'Timeline: <code>AksEvidenceTimeline(runId="@{', item(c.runIdField), '}")</code>.</p>',
   ].join('');
   const notStartedMessage = [
