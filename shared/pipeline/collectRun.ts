@@ -37,6 +37,8 @@ export interface CollectRunOptions {
   registry?: SourceRegistry;
   /** The earlier attempt this run replaces, recorded in the claim and the manifest. */
   previousAttempt?: PreviousAttempt;
+  /** The claim nonce (default: a new random one). A path already claimed with it is this run's own. */
+  claimNonce?: string;
   /** Why the abortSignal fired, for the interruption record (default "aborted"). */
   interruptReason?: () => string;
   /** After sealing, before returning (e.g. the anchors: timestamp, Log Analytics custody row). */
@@ -68,6 +70,7 @@ export async function collectRun(options: CollectRunOptions): Promise<SealResult
     caseId: request.caseId,
     collector: options.collector,
     clock,
+    ...(options.claimNonce ? { nonce: options.claimNonce } : {}),
     ...(options.previousAttempt ? { previousAttempt: options.previousAttempt } : {}),
   });
   const custody = new CustodyLog(store, { runId, caseId: request.caseId, collector: options.collector, claim, clock });
