@@ -120,6 +120,7 @@ function parameters(): Record<string, ArmParameter> {
     instanceMemoryMB: { type: 'int', defaultValue: 2048, allowedValues: [512, 2048, 4096], metadata: { description: 'Flex Consumption: instance memory.' } },
     defaultSources: str('', `${SETTING.defaultSources}: comma-separated sources collected when a request names none. Empty: all.`),
     collectorConcurrency: int(16, 1, 256, `${SETTING.concurrency}: concurrent Kubernetes API requests per collect task.`),
+    timestampAuthorityUrl: str('', `${SETTING.tsaUrl}: RFC 3161 time-stamping authority URL; every seal's manifest hash is timestamped (manifest.json.tsr), an anchor outside the bundle. Empty: no timestamp.`),
     deploySentinelAutomation: bool(true, 'Deploy the Sentinel playbook, its Function key and the automation rule.'),
     onboardSentinel: bool(false, 'Enable Microsoft Sentinel on the workspace (onboardingStates/default). Leave false when it already is.'),
     sentinelServicePrincipalObjectId: str(
@@ -472,6 +473,7 @@ export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
     { name: SETTING.ingestion, value: `[string(${createObjectExpr(doc)})]` },
     { name: SETTING.defaultSources, value: `[${p('defaultSources')}]` },
     { name: SETTING.concurrency, value: `[string(${p('collectorConcurrency')})]` },
+    { name: SETTING.tsaUrl, value: `[${p('timestampAuthorityUrl')}]` },
   ];
 
   const siteDependsOn = [
