@@ -13,6 +13,7 @@ import { rbacFindingsSource } from './rbacfindings/source.js';
 import { serviceAccountsSource } from './serviceaccounts/source.js';
 import { snapshotSource } from './snapshot/source.js';
 import { suspiciousPodsSource } from './suspiciouspods/source.js';
+import { targetsSource } from './targets/source.js';
 import type { AzurePermission, SourceDefinition } from './types.js';
 import { workloadFindingsSource } from './workloadfindings/source.js';
 
@@ -33,6 +34,8 @@ export const SOURCE_DEFINITIONS: readonly SourceDefinition[] = [
   rbacFindingsSource,
   workloadFindingsSource,
   auditSource,
+  // What the trigger named (a Sentinel incident's pods, namespaces, nodes); an incident's request lists it first.
+  targetsSource,
 ];
 
 /** KubeForenSys's eight sources, whose tables keep its names and columns. */
