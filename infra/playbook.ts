@@ -5,8 +5,9 @@
  *      Sentinel itself for the alerts' entities and the rows behind scheduled alerts;
  *   3. per run (one per AKS cluster in the incident): poll GET /api/collections/{runId} until the
  *      orchestration is no longer running, bounded by a timeout;
- *   4. comment on the incident with the evidence location, the manifest SHA-256 and a link to
- *      the report sealed in the bundle (or why nothing was collected).
+ *   4. comment on the incident with the evidence location, the manifest SHA-256, the custody
+ *      chain head (anchors outside the bundle: `verify --expect-sha256`) and a link to the report
+ *      sealed in the bundle (or why nothing was collected).
  *
  * Why a Function key from Key Vault, not Entra ID: the HTTP functions use authLevel 'function',
  * and App Service authentication would need an Entra app registration, which an ARM template
@@ -48,6 +49,7 @@ export const PLAYBOOK_CONTRACT = {
     manifestPath: ['evidence', 'manifestPath'],
     manifestSha256: ['evidence', 'manifestSha256'],
     reportUrl: ['evidence', 'reportUrl'],
+    chainHead: ['evidence', 'chainHead'],
     error: ['error'],
   },
 } as const;
@@ -86,11 +88,12 @@ export function buildPlaybookDefinition(): JsonObject {
     '<p>Evidence location: @{coalesce(', statusPath(c.status.location), ", 'not sealed')}<br/>",
     'Manifest: @{coalesce(', statusPath(c.status.manifestPath), ", 'n/a')}<br/>",
     'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}<br/>",
+    'Custody chain head: @{coalesce(', statusPath(c.status.chainHead), ", 'n/a')}<br/>",
     // The report sealed in the bundle: a private blob, opened by someone with read access to the evidence container.
     'Report: @{if(empty(', statusPath(c.status.reportUrl), "), 'not written', concat('<a href=\"', ", statusPath(c.status.reportUrl), ", '\">', ",
     statusPath(c.status.reportUrl), ", '</a> (sealed in the bundle; open with Storage Blob Data Reader on the evidence container)'))}</p>",
     '@{if(empty(', statusPath(c.status.error), "), '', concat('<p>Error: ', ", statusPath(c.status.error), ", '</p>'))}",
-    '<p>Verify: <code>aks-evidence verify &lt;evidence location&gt;</code> must report this manifest SHA-256. ',
+    '<p>Verify: <code>aks-evidence verify &lt;evidence location&gt; --expect-sha256 &lt;manifest SHA-256&gt;</code> (this comment is an anchor outside the bundle). ',
     'Timeline: <code>AksEvidenceTimeline(runId="@{', item(c.runIdField), '}")</code>.</p>',
   ].join('');
   const notStartedMessage = [

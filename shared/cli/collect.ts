@@ -5,7 +5,8 @@ import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { defaultAzureCredential } from '../util/azureCredential.js';
 import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
-import { collectorIdentity } from '../evidence/custody.js';
+import { collectorIdentity, type CustodyLog } from '../evidence/custody.js';
+import { anchorSeal, type SealAnchors } from '../pipeline/anchors.js';
 import type { Manifest } from '../evidence/types.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
 import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
@@ -34,13 +35,31 @@ export interface CollectCliOptions {
   ingest?: string;
   legalHold?: boolean;
   retentionDays?: string;
+  /** RFC 3161 Time-Stamping Authority URL: the manifest's hash is timestamped right after sealing. */
+  tsa?: string;
   json?: boolean;
   quiet?: boolean;
 }
 
 export interface CollectOutcome {
   sealed: SealResult & { manifest: Manifest };
+  /** The anchors written right after sealing (timestamp, Log Analytics custody row). */
+  anchors?: SealAnchors;
   ingestion?: unknown;
+}
+
+/** --tsa: an http(s) URL without credentials. */
+export function parseTsaUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError('--tsa', `"${value}" is not a URL; give the time-stamping authority's RFC 3161 URL, e.g. http://timestamp.digicert.com`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError('--tsa', 'must be an http:// or https:// URL (RFC 3161 over HTTP)');
+  if (url.username || url.password) throw new InputError('--tsa', 'must not carry credentials');
+  return url.toString();
 }
 
 const list = (v: string | undefined): string[] | undefined =>
@@ -119,6 +138,7 @@ export async function checkReachable(kc: KubeConfig, server: string, timeoutMs =
 export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfig; clusterName?: string }): Promise<CollectOutcome> {
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
+  const tsaUrl = parseTsaUrl(flags.tsa);
   const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
   const kubeConfig =
     preloaded?.kubeConfig ??
@@ -141,20 +161,57 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   if (!quiet) line(io.stderr, `[aks-evidence] run ${runId} (case ${request.caseId}) from ${redactUrl(cluster.server)} → ${store.location}`);
 
   const started = Date.now();
-  const sealed = await collectRun({
-    kubeConfig,
-    store,
-    runId,
-    request,
-    collector: collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) }),
-    facts: kubeconfigFacts({ ...cluster, ...(kubernetesVersion ? { kubernetesVersion } : {}) }),
-    clock,
-    progress: quiet ? undefined : progressPrinter(io, started),
-    beforeManifest: (s, manifest) => addSealedReport(s, manifest, { clock }),
+  // Ctrl-C / SIGTERM: stop collecting, keep what was published, seal it as an interrupted run.
+  // A second one ends the process at once (what was published stays; `aks-evidence seal` seals it).
+  const interrupt = new AbortController();
+  let interruptedBy: string | undefined;
+  const stopListening = io.interrupts?.on((signal) => {
+    if (interruptedBy) {
+      line(io.stderr, `[aks-evidence] ${signal} again: stopping now without sealing; seal what was published with: aks-evidence seal ${store.location}`);
+      io.interrupts?.exitNow(130);
+    }
+    interruptedBy = signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : 'SIGTERM';
+    line(io.stderr, `[aks-evidence] ${interruptedBy}: stopping the collection; what was published is sealed as an interrupted run (press Ctrl-C again to stop at once)`);
+    interrupt.abort(new Error(`interrupted by ${interruptedBy}`));
   });
+  const collector = collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) });
+  const credential = ingestionTarget ? await defaultAzureCredential() : undefined;
+  let anchors: SealAnchors | undefined;
+  let custodyLog: CustodyLog | undefined;
+  let sealed: SealResult & { manifest: Manifest };
+  try {
+    sealed = await collectRun({
+      kubeConfig,
+      store,
+      runId,
+      request,
+      collector,
+      facts: kubeconfigFacts({ ...cluster, ...(kubernetesVersion ? { kubernetesVersion } : {}) }),
+      clock,
+      abortSignal: interrupt.signal,
+      interruptReason: () => interruptedBy ?? 'aborted',
+      progress: quiet ? undefined : progressPrinter(io, started),
+      beforeManifest: (s, manifest) => addSealedReport(s, manifest, { clock }),
+      afterSeal: async (result, custody) => {
+        custodyLog = custody;
+        anchors = await anchorSeal({
+          store,
+          sealed: result,
+          custody,
+          ...(tsaUrl ? { tsaUrl } : {}),
+          ...(ingestionTarget && credential ? { ingestion: { target: ingestionTarget, credential } } : {}),
+        });
+        if (!quiet) {
+          for (const [name, a] of Object.entries(anchors)) if (a.status !== 'not-configured') line(io.stderr, `[aks-evidence] anchor ${name}: ${a.status}: ${a.detail}`);
+        }
+      },
+    });
+  } finally {
+    stopListening?.();
+  }
 
   let ingestion: unknown;
-  if (ingestionTarget) {
+  if (ingestionTarget && credential && !interrupt.signal.aborted) {
     if (!quiet) line(io.stderr, `[aks-evidence] ingesting into ${ingestionTarget.endpoint}`);
     const { ingestBundle } = await import('../ingestion/ingest.js');
     ingestion = await ingestBundle({
@@ -162,10 +219,11 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
       manifest: sealed.manifest,
       config: ingestionTarget,
       tables: SOURCES.tables,
-      credential: await defaultAzureCredential(),
+      credential,
+      ...(custodyLog ? { custody: custodyLog } : {}),
     });
   }
-  return { sealed, ...(ingestion !== undefined ? { ingestion } : {}) };
+  return { sealed, ...(anchors ? { anchors } : {}), ...(ingestion !== undefined ? { ingestion } : {}) };
 }
 
 const PROGRESS_EVERY_MS = 2000;
@@ -211,6 +269,9 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     caseId: m.caseId,
     bundle: outcome.sealed.location,
     manifestSha256: outcome.sealed.manifestSha256,
+    chainHead: outcome.sealed.chainHead,
+    ...(m.interrupted ? { interrupted: m.interrupted } : {}),
+    ...(outcome.anchors ? { anchors: outcome.anchors } : {}),
     cluster: m.cluster,
     startedAt: m.startedAt,
     endedAt: m.endedAt,
@@ -226,9 +287,14 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
 
 export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   const m = outcome.sealed.manifest;
-  line(io.stdout, `Run ${m.runId} (case ${m.caseId}) sealed`);
+  line(io.stdout, `Run ${m.runId} (case ${m.caseId}) sealed${m.interrupted ? ` AS INTERRUPTED (${m.interrupted.reason}; ${m.interrupted.unfinishedTasks.length} task(s) never finished)` : ''}`);
   line(io.stdout, `  bundle:          ${outcome.sealed.location}`);
-  line(io.stdout, `  manifest sha256: ${outcome.sealed.manifestSha256}`);
+  line(io.stdout, `  manifest sha256: ${outcome.sealed.manifestSha256}   (keep it: aks-evidence verify --expect-sha256 checks against it)`);
+  line(io.stdout, `  custody head:    ${outcome.sealed.chainHead}`);
+  if (outcome.anchors) {
+    line(io.stdout, `  timestamp:       ${outcome.anchors.timestamp.status} (${outcome.anchors.timestamp.detail})`);
+    line(io.stdout, `  log analytics:   ${outcome.anchors.logAnalytics.status} (${outcome.anchors.logAnalytics.detail})`);
+  }
   line(io.stdout, `  cluster:         ${m.cluster.name ?? ''} ${m.cluster.server}${m.cluster.kubernetesVersion ? ` (${m.cluster.kubernetesVersion})` : ''}`);
   line(io.stdout, '');
   line(io.stdout, '  source            status     records   objects  gaps');
@@ -267,11 +333,13 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--ingest <config>', 'after sealing, ingest into Log Analytics: ingestion target JSON or file')
     .option('--legal-hold', 'apply a legal hold to every blob (Blob output only)')
     .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
+    .option('--tsa <url>', 'RFC 3161 time-stamping authority: timestamp the manifest hash right after sealing (manifest.json.tsr)')
     .option('--json', 'print one JSON summary on stdout')
     .action(async (flags: CollectCliOptions) => {
       const outcome = await runCollect(flags, io);
       if (flags.json) line(io.stdout, JSON.stringify(collectSummaryJson(outcome), null, 2));
       else printCollectSummary(outcome, io);
-      setExit(EXIT.ok);
+      // Interrupted (Ctrl-C): sealed with what was published, and says so: finished with gaps.
+      setExit(outcome.sealed.manifest.interrupted ? EXIT.gaps : EXIT.ok);
     });
 }

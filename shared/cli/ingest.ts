@@ -9,6 +9,8 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { CliIo } from './io.js';
 import { EXIT, formatCount, line } from './io.js';
+import { readClaimIfAny } from '../evidence/claim.js';
+import { collectorIdentity, CustodyLog } from '../evidence/custody.js';
 import { readManifest } from '../evidence/manifest.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
 import { openEvidenceLocation, type StorageAccess } from '../evidence/openStore.js';
@@ -61,6 +63,12 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
   const storage: StorageAccess = connectionString ? { connectionString } : { credential: deps.storageCredential ?? (await azureCredential()) };
   const store = await openEvidenceLocation(location, { cwd: io.cwd, ...(isBlobUrl(location) ? { storage } : {}) });
   const manifest = await readManifest(store);
+  // Each attempt's receipt goes into the run's custody chain, so verify can tell it from a forged
+  // one. A bundle without a claim (sealed by an earlier version) has no chain to record it in.
+  const claim = await readClaimIfAny(store);
+  const custody = claim
+    ? new CustodyLog(store, { runId: manifest.runId, caseId: manifest.caseId, claim, collector: collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) }) })
+    : undefined;
 
   const quiet = flags.quiet === true || flags.json === true;
   if (!quiet) line(io.stderr, `[aks-evidence] ingesting run ${manifest.runId} (case ${manifest.caseId}) from ${store.location} into ${config.endpoint}`);
@@ -73,6 +81,7 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
     config,
     credential: await azureCredential(),
     tables: SOURCES.tables,
+    ...(custody ? { custody } : {}),
     ...(tables ? { only: tables } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),

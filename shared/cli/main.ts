@@ -7,6 +7,7 @@ import { registerReportCommand } from './report.js';
 import { registerTimelineCommand } from './timeline.js';
 import { registerVerifyCommands } from './verify.js';
 import { registerIngestCommand } from './ingest.js';
+import { registerSealCommand } from './seal.js';
 import { AksEvidenceError, describeError, InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
 import { TOOL_VERSION } from './version.js';
@@ -30,6 +31,7 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
 
   registerCollectCommand(program, io, setExit);
   registerVerifyCommands(program, io, setExit);
+  registerSealCommand(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   registerIngestCommand(program, io, setExit);
   registerAnalyzeCommand(program, io, setExit);

@@ -9,11 +9,10 @@ import type { EvidenceStore } from '../evidence/types.js';
 import { InputError } from '../util/errors.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
 import { TOOL_VERSION } from './version.js';
-import { openExistingRun } from './verify.js';
+import { openExistingRun, verifyOptionsFromFlags, type VerifyCliDeps, type VerifyCliFlags } from './verify.js';
 
-export interface ReportCliOptions {
+export interface ReportCliOptions extends VerifyCliFlags {
   output?: string;
-  expectSha256?: string;
   maxItems?: string;
   /** Internal: reuse an already opened store (the demo). */
   store?: EvidenceStore;
@@ -35,13 +34,6 @@ function parseMaxItems(text: string | undefined): number | undefined {
   return n;
 }
 
-function parseSha256(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  const hex = text.trim().toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new InputError('--expect-sha256', 'give the manifest SHA-256 as 64 hexadecimal characters (from the incident comment, the run status or `collect --json`)');
-  return hex;
-}
-
 /** A local bundle is sealed: a report written into it would be a file its manifest does not list. */
 function refuseInsideBundle(store: EvidenceStore, output: string): void {
   if (!store.location.startsWith('file:')) return;
@@ -53,13 +45,13 @@ function refuseInsideBundle(store: EvidenceStore, output: string): void {
 }
 
 /** `aks-evidence report`: verify the bundle, describe it, write one self-contained HTML file. */
-export async function runReport(bundle: string, flags: ReportCliOptions, io: CliIo): Promise<ReportOutcome> {
-  const expected = parseSha256(flags.expectSha256);
+export async function runReport(bundle: string, flags: ReportCliOptions, io: CliIo, deps: VerifyCliDeps = {}): Promise<ReportOutcome> {
+  const verify = await verifyOptionsFromFlags(flags, io, deps);
   const maxItems = parseMaxItems(flags.maxItems);
   const store = flags.store ?? (await openExistingRun(bundle, io));
   const { html, model } = await createReport(store, {
     generatorVersion: TOOL_VERSION,
-    ...(expected ? { expectedManifestSha256: expected } : {}),
+    verify,
     ...(maxItems ? { maxTimelineItems: maxItems } : {}),
   });
   const path = resolve(io.cwd, flags.output ?? `${model.manifest.runId}.report.html`);
@@ -92,6 +84,9 @@ export function registerReportCommand(program: Command, io: CliIo, setExit: (cod
     )
     .option('-o, --output <file>', 'where to write the report (default ./<runId>.report.html; never inside the bundle)')
     .option('--expect-sha256 <hex>', 'the manifest SHA-256 recorded outside the bundle (incident comment, run status): checked and shown')
+    .option('--tsa-ca <file>', "the time-stamping authority's CA certificate (PEM): the manifest.json.tsr timestamp must chain to it")
+    .option('--workspace <id>', 'Log Analytics workspace id: compare with the evidencecustody_CL row written at sealing')
+    .option('--logs-endpoint <url>', 'Log Analytics query endpoint (sovereign clouds; default https://api.loganalytics.io)')
     .option('--max-items <n>', `timeline entries embedded in the page (default ${DEFAULT_MAX_TIMELINE_ITEMS}); past it the lowest-ranked are left out and counted`)
     .action(async (bundle: string, flags: ReportCliOptions) => {
       setExit((await runReport(bundle, flags, io)).exitCode);

@@ -1,5 +1,5 @@
 import type { EvidenceStore, Manifest } from '../evidence/types.js';
-import { verifyBundle } from '../evidence/verify.js';
+import { verifyBundle, type VerifyOptions } from '../evidence/verify.js';
 import type { Clock } from '../util/time.js';
 import { reportAssets } from './assets.js';
 import { buildReportModel } from './model.js';
@@ -10,8 +10,11 @@ import { verificationFromVerifyResult } from './verification.js';
 export interface WriteReportOptions {
   /** Version of the tool writing the report. */
   generatorVersion: string;
-  /** The manifest SHA-256 recorded outside the bundle (incident comment, run status, case file): checked, and shown as a passed or failed check. */
-  expectedManifestSha256?: string;
+  /**
+   * How to verify the bundle first: the anchors outside it (a hash kept elsewhere, the TSA's CA,
+   * the Log Analytics custody row), each shown as a passed / failed / not configured check.
+   */
+  verify?: Pick<VerifyOptions, 'expectedManifestSha256' | 'tsaCaPem' | 'anchors'>;
   /** See BuildReportModelOptions.maxTimelineItems (default 2,000). */
   maxTimelineItems?: number;
   /** See BuildReportModelOptions.maxRowsPerTable (default 5,000). */
@@ -33,11 +36,11 @@ export interface RenderedReport {
 export async function createReport(store: EvidenceStore, options: WriteReportOptions): Promise<RenderedReport> {
   const signal = options.abortSignal;
   const verified = await verifyBundle(store, {
-    ...(options.expectedManifestSha256 ? { expectedManifestSha256: options.expectedManifestSha256 } : {}),
+    ...options.verify,
     ...(signal ? { abortSignal: signal } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const verification = verificationFromVerifyResult(verified, options.expectedManifestSha256 ? { expectedManifestSha256: options.expectedManifestSha256 } : {});
+  const verification = verificationFromVerifyResult(verified);
   const failed = new Set(verified.artifacts.filter((a) => a.status !== 'ok').map((a) => a.path));
   return renderFrom(store, verification, { ...options, kind: 'cli', ...(failed.size ? { excludeArtifacts: failed } : {}) });
 }

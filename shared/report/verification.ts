@@ -1,5 +1,5 @@
 import type { Manifest, ProtectionReport } from '../evidence/types.js';
-import type { VerifyReport } from '../evidence/verify.js';
+import type { AnchorResult, VerifyReport } from '../evidence/verify.js';
 import type { VerificationCheck, VerificationSection } from './types.js';
 
 /**
@@ -27,8 +27,8 @@ function overall(checks: readonly VerificationCheck[], ok: boolean): Verificatio
 }
 
 /** A verify result → the report's verification section. */
-export function verificationFromVerifyResult(report: VerifyResultLike, options: { expectedManifestSha256?: string } = {}): VerificationSection {
-  const checks: VerificationCheck[] = report.checks ? [...report.checks] : translateChecks(report, options);
+export function verificationFromVerifyResult(report: VerifyResultLike): VerificationSection {
+  const checks: VerificationCheck[] = report.checks ? [...report.checks] : translateChecks(report);
   const status = overall(checks, report.ok);
   const failed = checks.filter((c) => c.status === 'failed').length;
   const headline =
@@ -47,7 +47,23 @@ export function verificationFromVerifyResult(report: VerifyResultLike, options: 
   };
 }
 
-function translateChecks(report: VerifyReport, options: { expectedManifestSha256?: string }): VerificationCheck[] {
+const ANCHOR_NAMES: Record<string, string> = {
+  'expected-sha256': 'Independently recorded hash',
+  'rfc3161-timestamp': 'Trusted timestamp (RFC 3161)',
+  'log-analytics': 'Log Analytics custody row',
+  worm: 'Write protection (WORM)',
+};
+
+function anchorCheck(anchor: AnchorResult): VerificationCheck {
+  return {
+    id: `anchor-${anchor.anchor}`,
+    name: ANCHOR_NAMES[anchor.anchor] ?? anchor.anchor,
+    status: anchor.status === 'unknown' ? 'warning' : anchor.status,
+    detail: anchor.detail,
+  };
+}
+
+function translateChecks(report: VerifyReport): VerificationCheck[] {
   const checks: VerificationCheck[] = [];
   const manifestParsed = report.runId !== undefined;
   checks.push({
@@ -60,11 +76,16 @@ function translateChecks(report: VerifyReport, options: { expectedManifestSha256
         ? `manifest.json has SHA-256 ${report.manifestSha256}; manifest.json.sha256 records ${report.manifestRecordedSha256 ?? 'nothing readable'}`
         : 'manifest.json is missing: the run was never sealed, or the manifest was removed',
   });
+  const custody = report.custody;
   checks.push({
-    id: 'manifest-valid',
-    name: 'Manifest readable',
-    status: manifestParsed ? 'passed' : 'failed',
-    detail: manifestParsed ? `schema version 1, run ${report.runId}, case ${report.caseId}` : 'manifest.json could not be read as a manifest',
+    id: 'custody',
+    name: 'Custody chain',
+    status: custody.chainIntact && report.sealed ? 'passed' : 'failed',
+    detail: !custody.chainIntact
+      ? `the chain of ${custody.records} custody record(s) is broken (named below)`
+      : !report.sealed
+        ? `${custody.records} custody record(s), intact, but no manifest-sealed record seals this manifest${custody.head ? ` (last step: ${custody.head.step})` : ''}`
+        : `${custody.records} record(s) from the run's claim to the seal, each carrying the hash of the one before; the seal record (#${custody.sealRecord?.seq}) carries this manifest's hash${report.interrupted ? '; sealed as an interrupted run' : ''}`,
   });
   const bad = report.artifacts.filter((a) => a.status !== 'ok');
   const missing = bad.filter((a) => a.status === 'missing').length;
@@ -81,41 +102,14 @@ function translateChecks(report: VerifyReport, options: { expectedManifestSha256
   checks.push({
     id: 'unlisted-files',
     name: 'Files not in the manifest',
-    status: report.unexpected.length === 0 ? 'passed' : 'warning',
+    status: report.unexpected.length === 0 ? 'passed' : 'failed',
     detail:
       report.unexpected.length === 0
-        ? 'none: every file is listed in the manifest or is a known derived file (custody records, ingestion receipts)'
-        : `${report.unexpected.length} file(s): ${report.unexpected.slice(0, 5).join(', ')}${report.unexpected.length > 5 ? ', …' : ''}`,
+        ? `none: every file is listed in the manifest${report.excluded.length ? ` or is one of ${report.excluded.length} known derived file(s) (ingestion bookkeeping)` : ''}`
+        : `${report.unexpected.length} file(s) nothing accounts for: ${report.unexpected.slice(0, 5).join(', ')}${report.unexpected.length > 5 ? ', …' : ''}`,
   });
-  checks.push({
-    id: 'custody',
-    name: 'Custody records',
-    status: report.custodyRecords > 0 ? 'passed' : 'warning',
-    detail:
-      report.custodyRecords > 0
-        ? `${report.custodyRecords} custody record(s) present (custody/NNNN-<step>.json)`
-        : 'no custody record found in the bundle',
-  });
-  const expected = options.expectedManifestSha256?.trim().toLowerCase();
-  checks.push(
-    expected
-      ? {
-          id: 'expected-hash',
-          name: 'Independently recorded hash',
-          status: expected === report.manifestSha256 ? 'passed' : 'failed',
-          detail:
-            expected === report.manifestSha256
-              ? `manifest.json matches the hash recorded outside the bundle (${expected})`
-              : `manifest.json has SHA-256 ${report.manifestSha256 ?? '(none)'}, the hash recorded outside the bundle is ${expected}`,
-        }
-      : {
-          id: 'expected-hash',
-          name: 'Independently recorded hash',
-          status: 'not-configured',
-          detail: 'no hash recorded outside the bundle was given (--expect-sha256: the manifest SHA-256 from the incident comment, the run status or the case file)',
-        },
-  );
-  checks.push(protectionCheck(report.protection));
+  for (const anchor of report.anchors) checks.push(anchorCheck(anchor));
+  if (!report.anchors.some((a) => a.anchor === 'worm')) checks.push(protectionCheck(report.protection));
   return checks;
 }
 

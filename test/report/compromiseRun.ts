@@ -9,6 +9,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
 import { Agent } from 'node:https';
+import { claimRunPath } from '../../shared/evidence/claim.js';
 import { collectorIdentity, CustodyLog } from '../../shared/evidence/custody.js';
 import { openLocalBundle } from '../../shared/evidence/localStore.js';
 import type { EvidenceStore, Manifest } from '../../shared/evidence/types.js';
@@ -66,6 +67,7 @@ export async function collectCompromiseRun(outDir: string, runId = 'run-report')
     };
     const collector = collectorIdentity({ runtime: 'test', identity: COLLECTOR_SA });
     const store = await openLocalBundle(outDir, runId);
+    await claimRunPath(store, { runId, caseId: request.caseId, collector });
     const custody = new CustodyLog(store, { runId, caseId: request.caseId, collector });
     await custody.record('collection-started', { request, cluster: facts.cluster, location: store.location });
     const azure = { credential, ...(facts.audit ? { auditLog: facts.audit } : {}), logs: { endpoint: stub.endpoint, clientOptions } };

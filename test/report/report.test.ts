@@ -110,10 +110,10 @@ describe('aks-evidence report', () => {
     expect(await runCli(['report', run.dir, '-o', out, '--expect-sha256', 'a'.repeat(64)], io)).toBe(1);
     const html = await readFile(out, 'utf8');
     expect(html).toContain('data-status="failed"');
-    expect(html).toContain(`the hash recorded outside the bundle is ${'a'.repeat(64)}`);
+    expect(html).toContain(`the expected (independently recorded) hash is ${'a'.repeat(64)}`);
     const bad = captureIo(dir);
     expect(await runCli(['report', run.dir, '--expect-sha256', 'xyz'], bad)).toBe(2);
-    expect(bad.err()).toMatch(/--expect-sha256: give the manifest SHA-256 as 64 hexadecimal characters/);
+    expect(bad.err()).toMatch(/--expect-sha256: "xyz" is not a SHA-256 \(64 hex digits\)/);
   });
 
   test('an altered artifact: exit 1, and the report names it', async () => {
@@ -186,7 +186,10 @@ describe('what the page holds', () => {
   });
 
   test("a verify result that already carries named checks is shown as it is (custody chain, anchors)", () => {
-    const base = { ok: true, location: 'x', verifiedAt: '2026-01-01T00:00:00.000Z', manifestHashMatches: true, artifacts: [], unexpected: [], custodyRecords: 3, problems: [], warnings: [] };
+    const base = {
+      ok: true, location: 'x', verifiedAt: '2026-01-01T00:00:00.000Z', sealed: true, manifestHashMatches: true, artifacts: [], unexpected: [], excluded: [],
+      custody: { records: 3, chainIntact: true, steps: [] }, custodyRecords: 3, anchors: [], problems: [], warnings: [],
+    };
     const checks = [
       { id: 'custody-chain', name: 'Custody hash chain', status: 'passed' as const, detail: '7 records chained' },
       { id: 'tsa', name: 'RFC 3161 timestamp', status: 'not-configured' as const, detail: 'no --tsa-ca given' },
