@@ -133,6 +133,7 @@ const manifestSchema = z.object({
     priorityPods: z.array(z.string()).optional(),
     legalHold: z.boolean().optional(),
     retentionDays: z.number().nonnegative().optional(),
+    envValues: z.enum(['hash', 'keep']).optional(),
   }),
   startedAt: utc,
   endedAt: utc,
@@ -143,6 +144,14 @@ const manifestSchema = z.object({
   protection: protectionSchema,
   clusterFacts: z.record(z.string(), z.unknown()).optional(),
   coverage: z.record(z.string(), z.unknown()).optional(),
+  valueHandling: z
+    .object({
+      secrets: z.literal('metadata-only'),
+      envValues: z.enum(['sha256', 'kept-in-raw-artifacts']),
+      serializedAnnotations: z.enum(['sha256', 'kept-in-raw-artifacts']),
+      rows: z.literal('redacted'),
+    })
+    .optional(),
 });
 
 // Compile-time guards: the schema must name every field of the contract in shared/evidence/types.ts.
@@ -170,6 +179,7 @@ const TOP_LEVEL_ORDER = [
   'cluster',
   'collector',
   'request',
+  'valueHandling',
   'protection',
   'gaps',
   'sources',

@@ -1,3 +1,5 @@
+import type { EnvValueHandling } from '../util/valueRedaction.js';
+
 /**
  * The evidence contract. One collection run writes one bundle:
  *   local:  <out>/<runId>/...
@@ -203,6 +205,23 @@ export interface CollectionRequestRecord {
   priorityPods?: string[];
   legalHold?: boolean;
   retentionDays?: number;
+  /**
+   * Env values and serialized-object annotations in raw objects: 'hash' (default, absent) stores
+   * their SHA-256; 'keep' keeps them in the bundle's raw artifacts (never in rows).
+   */
+  envValues?: EnvValueHandling;
+}
+
+/** How values that must not leave the cluster were treated in this bundle (the manifest says it, so nobody has to infer it). */
+export interface ValueHandling {
+  /** Secrets: listed as metadata only, values never read. */
+  secrets: 'metadata-only';
+  /** Env var values in raw objects. */
+  envValues: 'sha256' | 'kept-in-raw-artifacts';
+  /** Annotations holding object values (last-applied, serialized JSON/YAML) in raw objects. */
+  serializedAnnotations: 'sha256' | 'kept-in-raw-artifacts';
+  /** Rows never carry env values; their annotation and label columns hold serialized objects as SHA-256. */
+  rows: 'redacted';
 }
 
 export interface Manifest {
@@ -225,4 +244,6 @@ export interface Manifest {
   clusterFacts?: Record<string, unknown>;
   /** Snapshot coverage and other per-source reports. */
   coverage?: Record<string, unknown>;
+  /** How secret-bearing values were treated (absent in bundles from before it was recorded). */
+  valueHandling?: ValueHandling;
 }

@@ -10,9 +10,11 @@ import type {
   Manifest,
   SourceStatus,
   SourceSummary,
+  ValueHandling,
 } from '../evidence/types.js';
 import { MANIFEST_PATH } from '../evidence/types.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
+import { redactSecrets } from '../util/redact.js';
 import { readSummary } from './collectTask.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { isPlannable } from './plan.js';
@@ -131,7 +133,7 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
   artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   actions.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 
-  const runGaps: Gap[] = [...ctx.facts.gaps];
+  const runGaps: Gap[] = ctx.facts.gaps.map((g) => ({ ...g, detail: redactSecrets(g.detail) }));
   for (const [name, s] of Object.entries(sources)) {
     if (s.status === 'failed') runGaps.push({ source: name, reason: 'error', detail: `source ${name} failed; see sources.${name}.gaps` });
   }
@@ -152,11 +154,18 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     protection: await ctx.store.protection(),
     clusterFacts: clusterFactsRecord(ctx.facts),
     ...(Object.keys(coverage).length ? { coverage } : {}),
+    valueHandling: valueHandlingOf(ctx.request),
   };
   const { sha256 } = await writeManifest(ctx.store, manifest);
   const result = summarize(manifest, ctx.store.location, sha256);
   await ctx.onSealed?.(result);
   return { ...result, manifest };
+}
+
+/** What the collect tasks did with secret-bearing values, from the request they all ran with. */
+export function valueHandlingOf(request: CollectionRequestRecord): ValueHandling {
+  const kept = request.envValues === 'keep' ? 'kept-in-raw-artifacts' : 'sha256';
+  return { secrets: 'metadata-only', envValues: kept, serializedAnnotations: kept, rows: 'redacted' };
 }
 
 function summarize(manifest: Manifest, location: string, manifestSha256: string): SealResult {
