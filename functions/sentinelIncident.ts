@@ -6,6 +6,7 @@ import { startOrReuseRun } from '../shared/orchestration/startRun.js';
 import type { CollectionRunInput } from '../shared/orchestration/types.js';
 import { failureAnswer, jsonAnswer, parseJsonBody, problemAnswer } from '../shared/request/http.js';
 import { incidentRequestRecord, parseSentinelIncident } from '../shared/request/sentinel.js';
+import { logRun } from './telemetry.js';
 
 /**
  * POST /api/incidents/sentinel — the body a Sentinel incident-trigger playbook forwards.
@@ -21,7 +22,7 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
     if (!body.ok) return body.answer;
     const parsed = parseSentinelIncident(body.value);
     if (!parsed.ok) {
-      context.warn(`incidents/sentinel: ${parsed.problem.status} ${parsed.problem.title}`);
+      logRun(context, 'warn', `incidents/sentinel: ${parsed.problem.status} ${parsed.problem.title}`);
       return problemAnswer(parsed.problem);
     }
     const force = /^(true|1|yes)$/i.test(request.query.get('force') ?? '') || (body.value as { force?: unknown }).force === true;
@@ -54,7 +55,11 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
         }),
         { force },
       );
-      context.log(`incidents/sentinel: incident=${incident.incidentNumber ?? incident.name ?? '?'} run=${run.runId} started=${run.started} cluster=${target.cluster.resourceId}`);
+      logRun(context, 'info', `incidents/sentinel: incident ${incident.incidentNumber ?? '?'} run ${run.started ? 'started' : 'exists'} (${run.runtimeStatus})`, {
+        RunId: run.runId,
+        CaseId: record.caseId,
+        ClusterResourceId: target.cluster.resourceId,
+      });
       runs.push({
         runId: run.runId,
         started: run.started,
@@ -78,7 +83,7 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
       runs,
     });
   } catch (error) {
-    context.error(`incidents/sentinel: failed: ${failureAnswer(error).body}`);
+    logRun(context, 'error', `incidents/sentinel: failed: ${failureAnswer(error).body}`);
     return failureAnswer(error);
   }
 }

@@ -15,8 +15,8 @@ const PATTERNS: [RegExp, string][] = [
   // SAS signatures and storage keys in connection strings.
   [/([?&]sig=)[^&\s"']+/gi, '$1<redacted>'],
   [/(AccountKey=)[^;\s"']+/gi, '$1<redacted>'],
-  // Durable Functions system keys in management URLs.
-  [/([?&]code=)[^&\s"']+/gi, '$1<redacted>'],
+  // Durable Functions system keys ("code=<key>" in management URLs and the extension's own texts): the name goes too.
+  [/\bcode=[^&\s"',;]+/gi, '<redacted-key>'],
   // kubeconfig material.
   [/((?:client-key-data|client-certificate-data|certificate-authority-data|token)\s*:\s*)\S+/gi, '$1<redacted>'],
   [/-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----/g, '<redacted-pem>'],
