@@ -111,10 +111,21 @@ export function postInvocationTelemetry(hook: PostInvocationContext): void {
 export async function startTelemetry(env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
   const connectionString = env['APPLICATIONINSIGHTS_CONNECTION_STRING'];
   if (!connectionString) return false;
-  const { useAzureMonitor } = await import('@azure/monitor-opentelemetry');
+  const [{ useAzureMonitor }, { DefaultAzureCredential, ManagedIdentityCredential }] = await Promise.all([import('@azure/monitor-opentelemetry'), import('@azure/identity')]);
+  // The template turns local auth off on Application Insights: export with the app's identity
+  // (APPLICATIONINSIGHTS_AUTHENTICATION_STRING "ClientId=<id>;Authorization=AAD", as the host uses it).
+  const authentication = env['APPLICATIONINSIGHTS_AUTHENTICATION_STRING'] ?? '';
+  const clientId = /(?:^|;)\s*ClientId=([^;]+)/i.exec(authentication)?.[1]?.trim();
+  const credential = /Authorization=AAD/i.test(authentication)
+    ? clientId
+      ? new ManagedIdentityCredential({ clientId })
+      : new ManagedIdentityCredential()
+    : env['AZURE_CLIENT_ID']
+      ? new DefaultAzureCredential({ managedIdentityClientId: env['AZURE_CLIENT_ID'] })
+      : undefined;
   const off = { enabled: false };
   useAzureMonitor({
-    azureMonitorExporterOptions: { connectionString },
+    azureMonitorExporterOptions: { connectionString, ...(credential ? { credential } : {}) },
     enableLiveMetrics: false,
     enableStandardMetrics: false,
     enablePerformanceCounters: false,

@@ -6,8 +6,8 @@
 const PATTERNS: [RegExp, string][] = [
   // Credentials in URLs: userinfo (https://user:password@host), and whole query strings
   // (SAS sig=, Durable system keys code=, tokens some proxies take as parameters).
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi, '$1<redacted>@'],
   [/(\bhttps?:\/\/[^\s?#"'<>]+)\?(?!<redacted>)[^\s#"'<>]*/gi, '$1?<redacted>'],
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi, '$1<redacted>@'],
   // Authorization headers and bearer tokens.
   [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 <redacted>'],
   // JWTs (Entra, Kubernetes service account tokens).
