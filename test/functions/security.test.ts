@@ -46,6 +46,10 @@ const ORIGIN = 'https://aks-evidence-func.azurewebsites.net';
 const CLUSTER = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-payments/providers/Microsoft.ContainerService/managedClusters/aks-payments`;
 const HOOKS = { pre: preInvocationTelemetry, post: postInvocationTelemetry };
 const ACTIVITIES = ['resolveCluster', 'collectSource', 'sealEvidence', 'ingestEvidence'];
+/** The sources whose rows or raw objects carry pods, pod templates, annotations, ConfigMaps or Secrets. */
+const SOURCES_WITH_SECRETS = ['containerlogs', 'serviceaccounts', 'snapshot', 'workloadfindings', 'suspiciouspods', 'cronjobs', 'events'];
+/** A whole run through the in-process host on a shared 2-core machine. */
+const RUN_TIMEOUT_MS = 180_000;
 
 function post(path: string, body: unknown): HttpRequest {
   return new functions.HttpRequest({
@@ -140,7 +144,7 @@ describe('the Azure path keeps its keys and the cluster’s secrets, and tells i
   let runId = '';
 
   it('a run through the in-process host: every log record carries the run’s attributes; one query tells its story', async () => {
-    const start = await call('POST /api/collections 202', startCollection, post('/api/collections', { cluster: CLUSTER, caseId: 'INC-7001', requester: 'soc@contoso.com' }), 'collections');
+    const start = await call('POST /api/collections 202', startCollection, post('/api/collections', { cluster: CLUSTER, caseId: 'INC-7001', requester: 'soc@contoso.com', sources: SOURCES_WITH_SECRETS }), 'collections');
     expect(start.status).toBe(202);
     runId = JSON.parse(start.body as string).runId as string;
     const instance = await host.waitFor(runId);
@@ -172,7 +176,7 @@ describe('the Azure path keeps its keys and the cluster’s secrets, and tells i
     expect(activityRecords.find((r) => r.attributes['FunctionName'] === 'sealEvidence' && r.attributes['ManifestSha256'])?.attributes['ManifestSha256']).toBe(output.seal.manifestSha256);
     // The host's own channel carries the same attributes as text.
     expect(logs.filter((l) => l.message.includes(`RunId=${runId}`)).length).toBeGreaterThanOrEqual(activityRecords.length);
-  });
+  }, RUN_TIMEOUT_MS);
 
   it('no marker secret reaches an HTTP answer, a log line, a telemetry attribute or message, an evidence blob or an ingested row', async () => {
     expect(runId).not.toBe('');
@@ -225,5 +229,5 @@ describe('the Azure path keeps its keys and the cluster’s secrets, and tells i
     expect(exporter.getFinishedLogRecords().filter((r) => bad(`${String(r.body)} ${JSON.stringify(r.attributes)}`))).toEqual([]);
     // The check itself can fail: the fault's body did carry the key.
     expect(bad(`code=${host.systemKey}`)).toBe(true);
-  });
+  }, RUN_TIMEOUT_MS);
 });
