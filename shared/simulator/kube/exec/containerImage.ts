@@ -105,7 +105,7 @@ export function containerImage(rt: ContainerRuntime, pod: PodFacts, available: (
     for (const name of COREUTILS) if (available(name)) put({ kind: 'tool', path: `/usr/bin/${name}`, tool: name });
   } else if (userland === 'busybox' && available('busybox')) {
     put({ kind: 'tool', path: '/bin/busybox', tool: 'busybox' });
-    for (const applet of new Set(BUSYBOX_APPLETS)) put({ kind: 'symlink', path: `/bin/${applet}`, target: 'busybox' });
+    for (const applet of new Set(BUSYBOX_APPLETS)) put({ kind: 'symlink', path: `/bin/${applet}`, target: '/bin/busybox' });
   }
 
   // The binaries the scenario lists, each at its path.
