@@ -8,7 +8,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import pLimit from 'p-limit';
 import WebSocket from 'ws';
-import { HISTORY_SHELLS, historyCommand } from '../shared/sources/historyScript.js';
+import { HISTORY_SHELLS, historyCommand } from '../shared/sources/commandhistory/historyScript.js';
 
 interface BaselineOptions {
   sources: string[];

@@ -14,6 +14,8 @@ import { ingestBundle } from '../shared/ingestion/ingest.js';
 import { MAX_REQUEST_BYTES } from '../shared/ingestion/upload.js';
 import { writeRowsBundle, type SourceRow } from './rowsBundle.js';
 import { startLogsIngestionEmulator } from '../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../shared/ingestion/dcr.js';
+import { SOURCES } from '../shared/sources/registry.js';
 
 export interface BenchIngestionOptions {
   /** Rows to ingest (kubelogs_CL). */
@@ -72,7 +74,7 @@ function* logRows(count: number, rowBytes: number): Generator<SourceRow> {
 export async function benchIngestion(options: BenchIngestionOptions): Promise<BenchIngestionResult> {
   const concurrency = options.concurrency ?? 4;
   const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-bench-ingest-'));
-  const emulator = await startLogsIngestionEmulator({ keepRows: false });
+  const emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables), keepRows: false });
   try {
     const bundle = await writeRowsBundle({ dir, runId: 'run-bench-ingestion', tables: { kubelogs_CL: logRows(options.rows, options.rowBytes) } });
     const started = process.hrtime.bigint();
@@ -80,6 +82,7 @@ export async function benchIngestion(options: BenchIngestionOptions): Promise<Be
       store: bundle.store,
       manifest: bundle.manifest,
       config: parseIngestionTarget(emulator.targetDocument),
+      tables: SOURCES.tables,
       credential: emulator.credential,
       clientOptions: emulator.clientOptions,
       concurrency,

@@ -8,7 +8,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectorIdentity } from '../shared/evidence/custody.js';
-import { openLocalBundle } from '../shared/evidence/localStore.js';
+import { openEvidenceLocation } from '../shared/evidence/openStore.js';
 import type { EvidenceStore } from '../shared/evidence/types.js';
 import { collectRun, kubeconfigFacts } from '../shared/pipeline/collectRun.js';
 import { runCollectTask } from '../shared/pipeline/collectTask.js';
@@ -43,11 +43,9 @@ const sampler = setInterval(() => {
 
 async function openStore(p: StageParams, runId: string): Promise<EvidenceStore> {
   if (p.blobContainerUrl && p.blobConnectionString) {
-    // Loaded on demand, as the CLI does: local collections never load the Storage SDK.
-    const { openBlobBundle } = await import('../shared/evidence/blobStore.js');
-    return openBlobBundle({ containerUrl: p.blobContainerUrl, caseId: 'bench', runId, connectionString: p.blobConnectionString, createContainer: true });
+    return openEvidenceLocation(p.blobContainerUrl, { caseId: 'bench', runId, storage: { connectionString: p.blobConnectionString } });
   }
-  return openLocalBundle(p.out ?? (await mkdtemp(join(tmpdir(), 'aks-evidence-bench-'))), runId);
+  return openEvidenceLocation(p.out ?? (await mkdtemp(join(tmpdir(), 'aks-evidence-bench-'))), { runId, cwd: process.cwd() });
 }
 
 function finish(result: Record<string, unknown>): void {

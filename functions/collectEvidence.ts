@@ -1,7 +1,8 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { planCollectTasks } from '../shared/pipeline/plan.js';
-import type { ClusterFacts, CollectTaskResult, SealResult } from '../shared/pipeline/types.js';
+import type { ClusterFacts } from '../shared/cluster/facts.js';
+import type { CollectTaskResult, SealResult } from '../shared/pipeline/types.js';
 import { auditLogState, buildRunOutput, failedTaskResult, runGapsPreview, sourceProgress, tablesWithRows } from '../shared/orchestration/progress.js';
 import {
   FUNCTION_NAMES,
@@ -92,7 +93,7 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
       identity: facts.cluster,
       request,
       task,
-      ...(task.source === 'audit' && facts.audit ? { audit: facts.audit } : {}),
+      ...(facts.audit ? { audit: facts.audit } : {}),
     };
     return context.df.callActivityWithRetry(FUNCTION_NAMES.collectSource, retry, collectInput);
   });

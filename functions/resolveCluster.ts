@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 import { resolveClusterStep } from '../shared/orchestration/activities.js';
 import { activityEnvironment } from '../shared/orchestration/environment.js';
 import { FUNCTION_NAMES, type ResolveClusterInput } from '../shared/orchestration/types.js';
-import type { ClusterFacts } from '../shared/pipeline/types.js';
+import type { ClusterFacts } from '../shared/cluster/facts.js';
 
 /** Activity: ARM + Kubernetes access review → cluster facts (no credential leaves the activity). */
 export async function resolveClusterActivity(input: ResolveClusterInput, context: InvocationContext): Promise<ClusterFacts> {

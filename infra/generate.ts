@@ -1,11 +1,12 @@
 /**
- * `npm run generate:infra`: writes the committed infrastructure files from the table registry.
+ * `npm run generate:infra`: writes the committed infrastructure files from the source registry.
  * test/infra checks that the committed files equal what this generates.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SOURCES, type SourceRegistry } from '../shared/sources/registry.js';
 import { buildTimelineKqlFile } from './kql.js';
 import { workstationRoleDefinition } from './roles.js';
 import { buildExampleParameters, buildTemplate } from './template.js';
@@ -13,13 +14,13 @@ import { buildExampleParameters, buildTemplate } from './template.js';
 export { buildTemplate } from './template.js';
 
 /** The generated files, relative to the repository root, with their content. */
-export function generatedFiles(): Record<string, string> {
+export function generatedFiles(registry: SourceRegistry = SOURCES): Record<string, string> {
   const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
   return {
-    'infra/azuredeploy.json': json(buildTemplate()),
+    'infra/azuredeploy.json': json(buildTemplate(registry)),
     'infra/azuredeploy.parameters.example.json': json(buildExampleParameters()),
-    'infra/kql/AksEvidenceTimeline.kql': buildTimelineKqlFile(),
-    'infra/custom-role.cli.json': json(workstationRoleDefinition()),
+    'infra/kql/AksEvidenceTimeline.kql': buildTimelineKqlFile(registry.tables.tables),
+    'infra/custom-role.cli.json': json(workstationRoleDefinition(registry)),
   };
 }
 

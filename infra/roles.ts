@@ -1,3 +1,6 @@
+import { SOURCES, type SourceRegistry } from '../shared/sources/registry.js';
+import type { AzurePermission } from '../shared/sources/types.js';
+
 /**
  * Azure role definitions the deployment uses: the built-in roles it assigns (ids verified
  * against Microsoft's published role list) and the two custom roles it defines — the
@@ -74,79 +77,52 @@ export const BUILT_IN_ROLES = {
   },
 } as const satisfies Record<string, BuiltInRole>;
 
-/**
- * The application id of the "Azure Security Insights" first-party service principal, the same
- * in every tenant; its object id differs per tenant and is a template parameter.
- */
-export const AZURE_SECURITY_INSIGHTS_APP_ID = '98785600-1bb7-4fb9-b9fa-19afe2c8a360';
 
 const K8S = 'Microsoft.ContainerService/managedClusters';
 
-/**
- * Kubernetes data actions (AKS-managed Entra ID + Azure RBAC) the collector needs, with the
- * sources that need them. Names from MicrosoftDocs azure-docs permissions/containers.md.
- * pods/log has no data action of its own: AKS authorizes `GET pods/log` with pods/read.
- */
-export const COLLECTOR_READ_DATA_ACTIONS: readonly { action: string; neededBy: string }[] = [
-  { action: `${K8S}/pods/read`, neededBy: 'containerlogs (list + pods/log), commandhistory, suspiciouspods, snapshot' },
-  { action: `${K8S}/events/read`, neededBy: 'events (core/v1)' },
-  { action: `${K8S}/events.k8s.io/events/read`, neededBy: 'events (events.k8s.io/v1)' },
-  { action: `${K8S}/namespaces/read`, neededBy: 'networkpolicies (namespaces without a policy), snapshot' },
-  { action: `${K8S}/serviceaccounts/read`, neededBy: 'serviceaccounts' },
-  { action: `${K8S}/rbac.authorization.k8s.io/roles/read`, neededBy: 'snapshot (RBAC)' },
-  { action: `${K8S}/rbac.authorization.k8s.io/rolebindings/read`, neededBy: 'rbacbindings' },
-  { action: `${K8S}/rbac.authorization.k8s.io/clusterroles/read`, neededBy: 'snapshot (RBAC)' },
-  { action: `${K8S}/rbac.authorization.k8s.io/clusterrolebindings/read`, neededBy: 'rbacbindings' },
-  { action: `${K8S}/batch/cronjobs/read`, neededBy: 'cronjobs' },
-  { action: `${K8S}/batch/jobs/read`, neededBy: 'snapshot (workloads)' },
-  { action: `${K8S}/apps/deployments/read`, neededBy: 'snapshot (workloads)' },
-  { action: `${K8S}/apps/daemonsets/read`, neededBy: 'snapshot (workloads)' },
-  { action: `${K8S}/apps/statefulsets/read`, neededBy: 'snapshot (workloads)' },
-  { action: `${K8S}/apps/replicasets/read`, neededBy: 'snapshot (workloads)' },
-  { action: `${K8S}/networking.k8s.io/networkpolicies/read`, neededBy: 'networkpolicies' },
-  { action: `${K8S}/admissionregistration.k8s.io/mutatingwebhookconfigurations/read`, neededBy: 'snapshot (admission webhooks)' },
-  { action: `${K8S}/admissionregistration.k8s.io/validatingwebhookconfigurations/read`, neededBy: 'snapshot (admission webhooks)' },
-  { action: `${K8S}/apiextensions.k8s.io/customresourcedefinitions/read`, neededBy: 'snapshot (CRDs)' },
-  { action: `${K8S}/apiregistration.k8s.io/apiservices/read`, neededBy: 'snapshot (aggregated API services)' },
-  // The rest of the built-in types the snapshot lists (every type discovery serves, Kubernetes 1.30).
-  // Custom resources cannot be named in advance: their lists answer 403 and the snapshot's
-  // coverage report names each one; add `<group>/<resource>/read` here for CRDs that matter.
-  ...[
-    'configmaps', 'endpoints', 'limitranges', 'nodes', 'persistentvolumeclaims', 'persistentvolumes', 'podtemplates',
-    'replicationcontrollers', 'resourcequotas', 'services', 'componentstatuses',
-    'apps/controllerrevisions', 'autoscaling/horizontalpodautoscalers', 'policy/poddisruptionbudgets',
-    'admissionregistration.k8s.io/validatingadmissionpolicies', 'admissionregistration.k8s.io/validatingadmissionpolicybindings',
-    'certificates.k8s.io/certificatesigningrequests', 'coordination.k8s.io/leases', 'discovery.k8s.io/endpointslices',
-    'flowcontrol.apiserver.k8s.io/flowschemas', 'flowcontrol.apiserver.k8s.io/prioritylevelconfigurations',
-    'networking.k8s.io/ingressclasses', 'networking.k8s.io/ingresses', 'node.k8s.io/runtimeclasses', 'scheduling.k8s.io/priorityclasses',
-    'storage.k8s.io/csidrivers', 'storage.k8s.io/csinodes', 'storage.k8s.io/csistoragecapacities', 'storage.k8s.io/storageclasses',
-    'storage.k8s.io/volumeattachments',
-  ].map((r) => ({ action: `${K8S}/${r}/read`, neededBy: r === 'replicationcontrollers' ? 'workloadfindings, snapshot' : 'snapshot' })),
-  // Creating a SelfSubjectAccessReview persists nothing; resolveCluster asks what this identity may read.
-  { action: `${K8S}/authorization.k8s.io/selfsubjectaccessreviews/write`, neededBy: 'resolveCluster (access review)' },
-];
-
-/**
- * Shell history is read by exec'ing one read-only command; Azure RBAC cannot restrict which
- * command, so the grant is a template switch (allowExecForShellHistory).
- */
-export const EXEC_DATA_ACTION = `${K8S}/pods/exec/action`;
-
-/**
- * Secrets are recorded by metadata only, but Azure RBAC has no metadata-only permission:
- * secrets/read lets the identity read values too. A template switch (allowSecretMetadataRead).
- */
-export const SECRETS_READ_DATA_ACTION = `${K8S}/secrets/read`;
-
-/** Control-plane actions: cluster facts, the user kubeconfig (server + CA), kube-audit diagnostic settings. */
-export const COLLECTOR_ACTIONS: readonly { action: string; neededBy: string }[] = [
+/** What the host itself needs, whatever the sources: cluster facts, credentials, the access review. */
+export const HOST_ACTIONS: readonly { action: string; neededBy: string }[] = [
   { action: `${K8S}/read`, neededBy: 'resolveCluster (auth mode, private cluster, addons)' },
   { action: `${K8S}/listClusterUserCredential/action`, neededBy: 'credentials: API server URL and CA (token comes from Entra), or the local-account kubeconfig' },
   { action: 'Microsoft.Insights/diagnosticSettings/read', neededBy: 'resolveCluster (is kube-audit exported, and where)' },
 ];
 
+/** Creating a SelfSubjectAccessReview persists nothing; resolveCluster asks what this identity may read. */
+export const HOST_DATA_ACTIONS: readonly { action: string; neededBy: string }[] = [
+  { action: `${K8S}/authorization.k8s.io/selfsubjectaccessreviews/write`, neededBy: 'resolveCluster (access review)' },
+];
+
+/** The collector role's permissions, derived from the sources' declarations (and the host's own). */
+export interface CollectorPermissions {
+  actions: string[];
+  /** Always granted. */
+  dataActions: string[];
+  /** Granted only when the template parameter is true (exec, Secret metadata). */
+  switched: Record<NonNullable<AzurePermission['templateSwitch']>, string[]>;
+  /** Every permission with the sources (or host step) that need it, for documentation. */
+  documented: { action: string; plane: 'control' | 'data'; neededBy: string; templateSwitch?: string }[];
+}
+
+export function collectorPermissions(registry: SourceRegistry = SOURCES): CollectorPermissions {
+  const fromSources = registry.azurePermissions();
+  const switched: CollectorPermissions['switched'] = { allowExecForShellHistory: [], allowSecretMetadataRead: [] };
+  for (const p of fromSources) if (p.templateSwitch) switched[p.templateSwitch].push(p.action);
+  const documented: CollectorPermissions['documented'] = [
+    ...HOST_ACTIONS.map((a) => ({ action: a.action, plane: 'control' as const, neededBy: a.neededBy })),
+    ...HOST_DATA_ACTIONS.map((a) => ({ action: a.action, plane: 'data' as const, neededBy: a.neededBy })),
+    ...fromSources.map((p) => ({ action: p.action, plane: p.plane, neededBy: `${p.neededBy.join(', ')}: ${p.why}`, ...(p.templateSwitch ? { templateSwitch: p.templateSwitch } : {}) })),
+  ];
+  return {
+    actions: [...HOST_ACTIONS.map((a) => a.action), ...fromSources.filter((p) => p.plane === 'control').map((p) => p.action)],
+    dataActions: [...HOST_DATA_ACTIONS.map((a) => a.action), ...fromSources.filter((p) => p.plane === 'data' && !p.templateSwitch).map((p) => p.action)],
+    switched,
+    documented,
+  };
+}
+
 /** The custom role for running `aks-evidence` from a workstation (infra/custom-role.cli.json). */
-export function workstationRoleDefinition(): Record<string, unknown> {
+export function workstationRoleDefinition(registry: SourceRegistry = SOURCES): Record<string, unknown> {
+  const collector = collectorPermissions(registry);
   return {
     Name: 'AKS Evidence CLI Operator',
     IsCustom: true,
@@ -154,20 +130,22 @@ export function workstationRoleDefinition(): Record<string, unknown> {
       'Run aks-evidence from a workstation: read AKS clusters through Azure RBAC (including exec for shell history and Secret metadata), ' +
       'write evidence to the evidence container, send rows to the deployed DCRs. Creates nothing: infrastructure comes from infra/azuredeploy.json.',
     Actions: [
-      ...COLLECTOR_ACTIONS.map((a) => a.action),
+      ...collector.actions,
       'Microsoft.Insights/dataCollectionRules/read',
       'Microsoft.Insights/dataCollectionEndpoints/read',
       'Microsoft.Storage/storageAccounts/blobServices/containers/read',
     ],
     NotActions: [],
     DataActions: [
-      ...COLLECTOR_READ_DATA_ACTIONS.map((a) => a.action),
-      EXEC_DATA_ACTION,
-      SECRETS_READ_DATA_ACTION,
+      ...new Set([
+      ...collector.dataActions,
+      ...collector.switched.allowExecForShellHistory,
+      ...collector.switched.allowSecretMetadataRead,
       'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read',
       'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
       'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action',
       'Microsoft.Insights/Telemetry/Write',
+      ]),
     ],
     NotDataActions: [],
     AssignableScopes: ['/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/REPLACE-WITH-RG-OF-CLUSTERS-AND-EVIDENCE'],

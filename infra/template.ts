@@ -5,7 +5,9 @@
  * assignments (including the AKS collector role at the given cluster scopes), and the
  * Sentinel playbook + automation rule.
  */
-import { allTables, streamColumns, type ColumnType, type TableDefinition } from '../shared/ingestion/tableRegistry.js';
+import { buildDcrDefinitions, DCR_DESTINATION, ingestionTargetDocument, type DcrDefinition } from '../shared/ingestion/dcr.js';
+import { SOURCES, type SourceRegistry } from '../shared/sources/registry.js';
+import { streamColumns, type ColumnType, type TableDefinition } from '../shared/tables/table.js';
 import {
   API,
   asJson,
@@ -28,11 +30,10 @@ import {
   type Json,
   type JsonObject,
 } from './arm.js';
-import { buildDcrDefinitions, DCR_DESTINATION, ingestionTargetDocument, type DcrDefinition } from './dcr.js';
 import { buildTimelineQuery, TIMELINE_FUNCTION_ALIAS, timelineFunctionParameters } from './kql.js';
 import { APP_SETTING as SETTING } from './appSettingNames.js';
 import { buildPlaybookDefinition, FUNCTION_KEY_SECRET_NAME } from './playbook.js';
-import { BUILT_IN_ROLES, COLLECTOR_ACTIONS, COLLECTOR_READ_DATA_ACTIONS, EXEC_DATA_ACTION, SECRETS_READ_DATA_ACTION } from './roles.js';
+import { BUILT_IN_ROLES, collectorPermissions } from './roles.js';
 
 /** Log Analytics table column type for a registry column type (the tables API spells dateTime). */
 export const LA_COLUMN_TYPES: Readonly<Record<ColumnType, string>> = {
@@ -146,7 +147,8 @@ function parameters(): Record<string, ArmParameter> {
   };
 }
 
-function variables(dcrs: readonly DcrDefinition[]): JsonObject {
+function variables(dcrs: readonly DcrDefinition[], registry: SourceRegistry): JsonObject {
+  const collector = collectorPermissions(registry);
   const vars: JsonObject = {
     prefix: `[toLower(${p('namePrefix')})]`,
     suffix: `[uniqueString(resourceGroup().id, ${p('namePrefix')})]`,
@@ -170,12 +172,14 @@ function variables(dcrs: readonly DcrDefinition[]): JsonObject {
     sentinelDeploymentName: `[${fmt('aks-evidence-sentinel-{0}', v('suffix'))}]`,
     collectorRoleGuid: `[guid(subscription().id, resourceGroup().id, 'aks-evidence-collector')]`,
     collectorRoleName: `[${fmt('AKS Evidence Collector ({0})', v('suffix'))}]`,
-    collectorActions: COLLECTOR_ACTIONS.map((a) => a.action),
-    collectorReadDataActions: COLLECTOR_READ_DATA_ACTIONS.map((a) => a.action),
+    collectorActions: collector.actions,
+    collectorReadDataActions: collector.dataActions,
     collectorDataActions:
       `[concat(${v('collectorReadDataActions')}, ` +
-      `if(${p('allowExecForShellHistory')}, createArray(${lit(EXEC_DATA_ACTION)}), createArray()), ` +
-      `if(${p('allowSecretMetadataRead')}, createArray(${lit(SECRETS_READ_DATA_ACTION)}), createArray()))]`,
+      (Object.entries(collector.switched) as [string, string[]][])
+        .map(([param, actions]) => `if(${p(param)}, createArray(${actions.map(lit).join(', ')}), createArray())`)
+        .join(', ') +
+      ')]',
     // Custom roles are assignable at resource groups, not resources: a cluster id contributes its resource group.
     collectorAssignableScopes:
       `[union(createArray(resourceGroup().id), map(${p('clusterAccessScopes')}, lambda('scope', ` +
@@ -188,7 +192,7 @@ function variables(dcrs: readonly DcrDefinition[]): JsonObject {
       `createObject('propertyName', 'IncidentSeverity', 'operator', 'Equals', 'propertyValues', ${p('automationRuleSeverities')})))), ` +
       `if(empty(${p('automationRuleTitleContains')}), createArray(), createArray(createObject('conditionType', 'Property', 'conditionProperties', ` +
       `createObject('propertyName', 'IncidentTitle', 'operator', 'Contains', 'propertyValues', ${p('automationRuleTitleContains')})))))]`,
-    timelineQuery: buildTimelineQuery(),
+    timelineQuery: buildTimelineQuery(registry.tables.tables),
   };
   dcrs.forEach((dcr, i) => {
     vars[dcrVar(i)] = `[${fmt(`{0}-${dcr.name.replace(/^aks-evidence-/, '')}-{1}`, v('prefix'), v('suffix'))}]`;
@@ -383,8 +387,9 @@ function createObjectExpr(value: Json): string {
   return `createObject(${Object.entries(value).flatMap(([k, x]) => [lit(k), createObjectExpr(x)]).join(', ')})`;
 }
 
-/** Build the whole template from the registry (default) or the given tables. */
-export function buildTemplate(tables: readonly TableDefinition[] = allTables()): ArmTemplate {
+/** Build the whole template from the source registry: its tables, their DCR streams, the collector role from its permissions. */
+export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
+  const tables = registry.tables.tables;
   const dcrs = buildDcrDefinitions(tables, { maxStreamsPerDcr: 10 });
   const identityId = resourceIdOf(T.identity, v('identityName'));
   const principalId = `${referenceOf(T.identity, API.userAssignedIdentities, [v('identityName')])}.principalId`;
@@ -724,7 +729,7 @@ export function buildTemplate(tables: readonly TableDefinition[] = allTables()):
       tables: tables.map((t) => t.name),
     },
     parameters: parameters(),
-    variables: variables(dcrs),
+    variables: variables(dcrs, registry),
     resources,
     outputs: {
       functionAppName: { type: 'string', value: `[${v('functionAppName')}]` },

@@ -9,12 +9,14 @@ import type { Manifest } from '../evidence/types.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
 import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
 import { isSafeId, newRunId } from '../pipeline/runId.js';
-import { resolveSourceNames } from '../pipeline/sources.js';
+import { SOURCES } from '../sources/registry.js';
 import type { SealResult } from '../pipeline/types.js';
 import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
 import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
-import { openRunStore } from './openRunStore.js';
+import { openEvidenceLocation } from '../evidence/openStore.js';
+import { isBlobUrl } from '../evidence/blobUrl.js';
+import { cliStorageAccess } from './storageAccess.js';
 
 export interface CollectCliOptions {
   kubeconfig?: string;
@@ -61,7 +63,7 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
     }
     if (sinceSeconds < 1) throw new InputError('--since', 'must be at least 1s');
   }
-  const sources = resolveSourceNames(list(flags.sources));
+  const sources = SOURCES.resolveNames(list(flags.sources));
   const concurrency = positiveInt('--concurrency', flags.concurrency, 16, 256);
   const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
   if (!isSafeId(caseId)) throw new InputError('--case', `"${caseId}" may hold only letters, digits, ".", "_" and "-" (it becomes a path segment)`);
@@ -125,12 +127,12 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const kubernetesVersion = await checkReachable(kubeConfig, cluster.server);
 
   const runId = newRunId(clock());
-  const store = await openRunStore({
-    out: flags.out ?? 'evidence',
+  const out = flags.out ?? 'evidence';
+  const store = await openEvidenceLocation(out, {
     runId,
     caseId: request.caseId,
     cwd: io.cwd,
-    ...(io.env.AZURE_STORAGE_CONNECTION_STRING ? { connectionString: io.env.AZURE_STORAGE_CONNECTION_STRING } : {}),
+    ...(isBlobUrl(out) ? { storage: await cliStorageAccess(io) } : {}),
     ...(request.legalHold ? { legalHold: true } : {}),
     ...(request.retentionDays !== undefined ? { retentionDays: request.retentionDays } : {}),
   });
@@ -157,6 +159,7 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
       store,
       manifest: sealed.manifest,
       config: ingestionTarget,
+      tables: SOURCES.tables,
       credential: await defaultAzureCredential(),
     });
   }

@@ -5,7 +5,7 @@ import { registerCollectCommand } from './collect.js';
 import { registerDemoCommand } from './demo.js';
 import { registerTimelineCommand } from './timeline.js';
 import { registerVerifyCommands } from './verify.js';
-import { registerIngestCommand } from '../ingestion/cli.js';
+import { registerIngestCommand } from './ingest.js';
 import { AksEvidenceError, describeError, InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
 import { TOOL_VERSION } from './version.js';

@@ -100,7 +100,7 @@ export async function runTimeline(bundle: string, flags: TimelineCliOptions, io:
     ...(flags.allowCidr?.length ? { allowedNetworks: flags.allowCidr } : {}),
     ...(maxEntries ? { maxEntries } : {}),
   });
-  await writeTimeline(result.entries, format, io.stdout);
+  await writeTimeline(result.entries, format, io.stdout, result.untimed);
   for (const note of result.notes) line(io.stderr, `note: ${note}`);
   return EXIT.ok;
 }

@@ -1,20 +1,16 @@
 import type { Command } from 'commander';
-import { defaultAzureCredential } from '../util/azureCredential.js';
 import { exportBundle } from '../evidence/export.js';
 import { openEvidenceLocation } from '../evidence/openStore.js';
 import type { EvidenceStore } from '../evidence/types.js';
 import { verifyBundle } from '../evidence/verify.js';
 import { EXIT, line, type CliIo } from './io.js';
-import { isBlobLocation } from './openRunStore.js';
+import { cliStorageAccess } from './storageAccess.js';
+import { isBlobUrl } from '../evidence/blobUrl.js';
 import { resolve } from 'node:path';
 
 /** Open an existing run (bundle directory, or Blob URL of <container>/<caseId>/<runId>). */
 export async function openExistingRun(location: string, io: CliIo): Promise<EvidenceStore> {
-  if (isBlobLocation(location)) {
-    const cs = io.env.AZURE_STORAGE_CONNECTION_STRING;
-    return openEvidenceLocation(location, cs ? { connectionString: cs } : { credential: await defaultAzureCredential() });
-  }
-  return openEvidenceLocation(location.startsWith('file://') ? location : resolve(io.cwd, location), {});
+  return openEvidenceLocation(location, { cwd: io.cwd, ...(isBlobUrl(location) ? { storage: await cliStorageAccess(io) } : {}) });
 }
 
 type Report = Awaited<ReturnType<typeof verifyBundle>>;

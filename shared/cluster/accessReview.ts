@@ -1,7 +1,7 @@
 import { AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import type { Gap } from '../evidence/types.js';
-import type { ClusterFacts } from '../pipeline/types.js';
+import type { ClusterFacts } from './facts.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
 
 /**
@@ -17,58 +17,6 @@ export interface AccessRequirement {
   subresource?: string;
 }
 
-const core = (verb: AccessRequirement['verb'], resource: string, subresource?: string): AccessRequirement => ({
-  verb,
-  resource,
-  ...(subresource ? { subresource } : {}),
-});
-const grouped = (verb: AccessRequirement['verb'], group: string, resource: string): AccessRequirement => ({ verb, group, resource });
-
-/** Cluster-wide requirements per source. Sources not listed here are not reviewed. */
-export const SOURCE_ACCESS: Readonly<Record<string, readonly AccessRequirement[]>> = {
-  containerlogs: [core('list', 'pods'), core('get', 'pods', 'log')],
-  events: [core('list', 'events')],
-  commandhistory: [core('list', 'pods'), core('create', 'pods', 'exec')],
-  serviceaccounts: [core('list', 'serviceaccounts')],
-  suspiciouspods: [core('list', 'pods')],
-  rbacbindings: [
-    grouped('list', 'rbac.authorization.k8s.io', 'rolebindings'),
-    grouped('list', 'rbac.authorization.k8s.io', 'clusterrolebindings'),
-  ],
-  cronjobs: [grouped('list', 'batch', 'cronjobs')],
-  networkpolicies: [grouped('list', 'networking.k8s.io', 'networkpolicies'), core('list', 'namespaces')],
-  snapshot: [
-    core('list', 'namespaces'),
-    core('list', 'pods'),
-    core('list', 'nodes'),
-    core('list', 'configmaps'),
-    // Secrets are recorded by metadata only, but listing them still needs list secrets.
-    core('list', 'secrets'),
-    grouped('list', 'apps', 'deployments'),
-    grouped('list', 'apps', 'daemonsets'),
-    grouped('list', 'rbac.authorization.k8s.io', 'roles'),
-    grouped('list', 'rbac.authorization.k8s.io', 'clusterroles'),
-  ],
-  rbacfindings: [
-    grouped('list', 'rbac.authorization.k8s.io', 'clusterroles'),
-    grouped('list', 'rbac.authorization.k8s.io', 'clusterrolebindings'),
-    grouped('list', 'rbac.authorization.k8s.io', 'roles'),
-    grouped('list', 'rbac.authorization.k8s.io', 'rolebindings'),
-    core('list', 'serviceaccounts'),
-  ],
-  workloadfindings: [
-    core('list', 'pods'),
-    core('list', 'replicationcontrollers'),
-    grouped('list', 'apps', 'deployments'),
-    grouped('list', 'apps', 'daemonsets'),
-    grouped('list', 'apps', 'statefulsets'),
-    grouped('list', 'apps', 'replicasets'),
-    grouped('list', 'batch', 'jobs'),
-    grouped('list', 'batch', 'cronjobs'),
-  ],
-  // audit: read from Log Analytics / the diagnostic storage account, not the API server.
-};
-
 export function describeRequirement(r: AccessRequirement): string {
   const resource = `${r.resource}${r.subresource ? `/${r.subresource}` : ''}`;
   return `${r.verb} ${r.group ? `${resource}.${r.group}` : resource}`;
@@ -79,13 +27,16 @@ export interface AccessReviewResult {
   gaps: Gap[];
 }
 
+/** What each source needs from the Kubernetes API, by source name (each source declares its own). */
+export type AccessRequirements = Readonly<Record<string, readonly AccessRequirement[]>>;
+
 /**
  * Review every requirement of the given sources (each distinct check once, cluster-wide).
  * A source whose review could not run is reported in `gaps`, not thrown.
  */
 export async function reviewSourceAccess(
   kubeConfig: KubeConfig,
-  sources: readonly string[],
+  requirements: AccessRequirements,
   options: { concurrency?: number; abortSignal?: AbortSignal } = {},
 ): Promise<AccessReviewResult> {
   const api = kubeConfig.makeApiClient(AuthorizationV1Api);
@@ -124,9 +75,7 @@ export async function reviewSourceAccess(
 
   const access: NonNullable<ClusterFacts['access']> = {};
   const gaps: Gap[] = [];
-  for (const source of sources) {
-    const reqs = SOURCE_ACCESS[source];
-    if (!reqs) continue;
+  for (const [source, reqs] of Object.entries(requirements)) {
     const outcomes = await Promise.all(reqs.map(async (r) => [r, await check(r)] as const));
     const failed = outcomes.filter(([, o]) => o instanceof Error);
     const missing = outcomes.filter(([, o]) => o === false).map(([r]) => describeRequirement(r));

@@ -3,8 +3,8 @@ import { MonitorClient } from '@azure/arm-monitor';
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import type { Gap } from '../evidence/types.js';
-import type { ClusterFacts } from '../pipeline/types.js';
-import type { ClusterRef } from '../request/clusterRef.js';
+import type { ClusterFacts } from './facts.js';
+import type { ClusterRef } from './clusterRef.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
 
 /**

@@ -2,7 +2,7 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { KubeConfig, type User } from '@kubernetes/client-node';
 import type https from 'node:https';
 import { parse as parseYaml } from 'yaml';
-import type { ClusterRef } from '../request/clusterRef.js';
+import type { ClusterRef } from './clusterRef.js';
 import { AksEvidenceError } from '../util/errors.js';
 import { systemClock, type Clock } from '../util/time.js';
 import { armStatus, describeArmError, type ArmClients } from './arm.js';

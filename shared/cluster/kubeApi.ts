@@ -6,12 +6,12 @@ import { AksEvidenceError } from '../util/errors.js';
 import {
   isRetryableNetworkError,
   isRetryableStatus,
-  parseRetryAfter,
   RetriesExhaustedError,
   withRetry,
   type RetryClassification,
   type RetryOptions,
 } from './retry.js';
+import { parseRetryAfter } from '../util/retryAfter.js';
 
 /**
  * Raw Kubernetes API access on one pooled connection.
@@ -110,6 +110,13 @@ export interface KubeRequestOptions {
   retry?: RetryOptions;
   /** Per-attempt time limit in ms, headers and body (default 120000). */
   timeoutInMs?: number;
+  /**
+   * Accept header (default application/json), e.g. the PartialObjectMetadataList form that
+   * keeps Secret values on the server.
+   */
+  accept?: string;
+  /** Called with the response's Date header (the API server's clock) on every 2xx answer. */
+  onResponse?: (info: { date?: string }) => void;
 }
 
 const kubeApis = new WeakMap<KubeConfig, KubeApi>();
@@ -120,7 +127,6 @@ export class KubeApi {
   readonly server: string;
   private dispatcher: Dispatcher | undefined;
   private dispatcherResolved = false;
-  private pooledView: KubeConfig | undefined;
 
   constructor(kubeConfig: KubeConfig) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -158,19 +164,6 @@ export class KubeApi {
     if (this.dispatcher) context.setDispatcher(this.dispatcher);
   }
 
-  /**
-   * A view of the KubeConfig whose requests use the pooled connection: pass it to
-   * client-node helpers that take a KubeConfig (Log). Everything else is the original's.
-   */
-  pooledKubeConfig(): KubeConfig {
-    if (!this.pooledView) {
-      const view = Object.create(this.kubeConfig) as KubeConfig;
-      view.applySecurityAuthentication = (context: RequestContext) => this.authenticate(context);
-      this.pooledView = view;
-    }
-    return this.pooledView;
-  }
-
   url(path: string, query?: Record<string, QueryValue>): string {
     const url = new URL(this.server + path);
     for (const [key, value] of Object.entries(query ?? {})) {
@@ -189,7 +182,7 @@ export class KubeApi {
   /** One GET, no retry. Throws KubeApiError for any non-2xx answer or transport failure. */
   async getJsonOnce<T = unknown>(path: string, query: Record<string, QueryValue> | undefined, options: KubeRequestOptions = {}): Promise<T> {
     const context = new RequestContext(this.url(path, query), HttpMethod.GET);
-    context.setHeaderParam('Accept', 'application/json');
+    context.setHeaderParam('Accept', options.accept ?? 'application/json');
     await this.authenticate(context);
     const timeoutInMs = options.timeoutInMs ?? 120_000;
     const timeout = AbortSignal.timeout(timeoutInMs);
@@ -210,7 +203,9 @@ export class KubeApi {
     }
     if (response.status >= 200 && response.status < 300) {
       try {
-        return (await response.json()) as T;
+        const body = (await response.json()) as T;
+        options.onResponse?.({ date: response.headers.get('date') ?? undefined });
+        return body;
       } catch (error) {
         if (options.abortSignal?.aborted) throw options.abortSignal.reason;
         if (timeout.aborted) throw timedOut(path, timeoutInMs, error);

@@ -16,8 +16,11 @@ export interface ListOptions extends KubeRequestOptions {
   maxRelists?: number;
   /** Called when a list restarts after a 410 (for the manifest's coverage). */
   onRelist?: (info: { path: string; relists: number; yieldedSoFar: number }) => void;
-  /** Called once per page with the list's metadata (resourceVersion) and item count. */
-  onPage?: (info: { path: string; items: number; resourceVersion?: string }) => void;
+  /**
+   * Called once per page with the list's metadata (resourceVersion), kind, the server's Date
+   * header, and item count; `first` on the first page of a list (again after a relist).
+   */
+  onPage?: (info: { path: string; items: number; first: boolean; resourceVersion?: string; kind?: string; date?: string }) => void;
 }
 
 /** One object of a list, with the list's apiVersion/kind restored (list items are served without them). */
@@ -59,8 +62,15 @@ export async function* listAll(api: KubeApi, path: string, options: ListOptions 
       fieldSelector: options.fieldSelector,
     };
     let page: ListDocument;
+    let date: string | undefined;
     try {
-      page = await api.getJson<ListDocument>(path, query, options);
+      page = await api.getJson<ListDocument>(path, query, {
+        ...options,
+        onResponse: (info) => {
+          date = info.date;
+          options.onResponse?.(info);
+        },
+      });
     } catch (error) {
       if (error instanceof KubeApiError && error.status === 410 && continueToken !== undefined && relists < maxRelists) {
         relists++;
@@ -74,7 +84,10 @@ export async function* listAll(api: KubeApi, path: string, options: ListOptions 
     options.onPage?.({
       path,
       items: page.items?.length ?? 0,
+      first: continueToken === undefined,
       ...(page.metadata?.resourceVersion ? { resourceVersion: page.metadata.resourceVersion } : {}),
+      ...(page.kind ? { kind: page.kind } : {}),
+      ...(date ? { date } : {}),
     });
     const itemKind = page.kind?.endsWith('List') ? page.kind.slice(0, -'List'.length) : undefined;
     for (const raw of page.items ?? []) {

@@ -1,16 +1,16 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { Gap } from '../evidence/types.js';
-import type { ClusterFacts } from '../pipeline/types.js';
-import type { ClusterRef } from '../request/clusterRef.js';
+import type { ClusterFacts } from './facts.js';
+import type { ClusterRef } from './clusterRef.js';
 import { describeError } from '../util/errors.js';
-import { countPods, reviewSourceAccess } from './accessReview.js';
+import { countPods, reviewSourceAccess, type AccessRequirements } from './accessReview.js';
 import { clusterFactsFromArm, createArmClients, getAuditDiagnostics, getManagedCluster, type ArmClientOptions, type ArmClients } from './arm.js';
 import { buildClusterKubeConfig } from './credentials.js';
 
 export interface ResolveClusterOptions {
   cluster: ClusterRef;
-  /** The sources the run will collect: their access is reviewed. */
-  sources: readonly string[];
+  /** What the run's sources need from the Kubernetes API (their declarations): reviewed before collection. */
+  access: AccessRequirements;
   credential: TokenCredential;
   /** ARM endpoint / trust / HTTP client (tests point this at a loopback stub). */
   arm?: ArmClientOptions;
@@ -69,7 +69,7 @@ export async function resolveCluster(options: ResolveClusterOptions): Promise<Cl
   }
   result.cluster = { ...result.cluster, server: kube.server };
 
-  const review = await reviewSourceAccess(kube.kubeConfig, options.sources, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+  const review = await reviewSourceAccess(kube.kubeConfig, options.access, options.abortSignal ? { abortSignal: options.abortSignal } : {});
   result.access = review.access;
   gaps.push(...review.gaps);
 

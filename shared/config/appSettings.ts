@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseIngestionTargetJson, type IngestionTarget } from '../ingestion/config.js';
-import { DEFAULT_SOURCES } from '../pipeline/sources.js';
+import { SOURCES } from '../sources/registry.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
 import { parseDurationSeconds } from '../util/time.js';
 
@@ -124,7 +124,7 @@ const int = (setting: string, min: number, max: number) =>
 
 /** Validate the settings; every problem is reported at once. */
 export function loadAppSettings(env: Env, options: { knownSources?: readonly string[] } = {}): AppSettings {
-  const knownSources = options.knownSources ?? DEFAULT_SOURCES;
+  const knownSources = options.knownSources ?? SOURCES.names();
   const problems: { setting: string; message: string }[] = [];
   const get = (name: string): string | undefined => {
     const v = env[name];

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { PassThrough, Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { AksEvidenceError } from '../util/errors.js';
 import type { ArtifactWriter, EvidenceStore, WrittenArtifact } from './types.js';
+import { LineSplitter } from '../util/lines.js';
 
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 /**
@@ -277,20 +277,29 @@ export async function* readNdjson(store: EvidenceStore, path: string, options: R
   const stored = Readable.from(await store.read(path, options.abortSignal ? { abortSignal: options.abortSignal } : {}), { objectMode: false });
   const text = gzip ? stored.pipe(createGunzip()) : stored;
   if (gzip) stored.on('error', (error) => text.destroy(error));
-  const lines = createInterface({ input: text, crlfDelay: Infinity });
+  const splitter = new LineSplitter();
   let lineNo = 0;
+  const parse = (raw: string): unknown => {
+    lineNo++;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return undefined;
+    try {
+      return JSON.parse(line) as unknown;
+    } catch (error) {
+      throw new AksEvidenceError('ERR_NDJSON', `${path} line ${lineNo} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    }
+  };
   try {
-    for await (const line of lines) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      try {
-        yield JSON.parse(line) as unknown;
-      } catch (error) {
-        throw new AksEvidenceError('ERR_NDJSON', `${path} line ${lineNo} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    for await (const chunk of text as AsyncIterable<Buffer>) {
+      for (const raw of splitter.push(chunk)) {
+        const value = parse(raw);
+        if (value !== undefined) yield value;
       }
     }
+    const last = splitter.end();
+    const value = last === undefined ? undefined : parse(last);
+    if (value !== undefined) yield value;
   } finally {
-    lines.close();
     text.destroy();
     stored.destroy();
   }

@@ -13,7 +13,6 @@ export const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
   PodTemplate: ['template', 'spec'],
 };
 
-export const WORKLOAD_KINDS = Object.keys(POD_SPEC_PATHS);
 
 export interface PodSpecLocation {
   spec: Record<string, unknown>;
@@ -24,7 +23,19 @@ export interface PodSpecLocation {
 /** The pod spec of a workload object and its field path, or undefined for other kinds. */
 export function podSpecOf(object: K8sObject): PodSpecLocation | undefined {
   const keys = POD_SPEC_PATHS[object.kind];
-  if (!keys) return undefined;
+  return keys ? specAt(object, keys) : undefined;
+}
+
+/**
+ * The pod spec of any object that has one: the known workload kinds, and any other kind with a
+ * `spec.template.spec` (custom workload controllers), for inventories such as the snapshot.
+ */
+export function anyPodSpecOf(object: Record<string, unknown>): Record<string, unknown> | undefined {
+  const keys = typeof object.kind === 'string' ? POD_SPEC_PATHS[object.kind] : undefined;
+  return specAt(object, keys ?? ['spec', 'template', 'spec'])?.spec;
+}
+
+function specAt(object: object, keys: readonly string[]): PodSpecLocation | undefined {
   let node: unknown = object;
   for (const key of keys) {
     if (typeof node !== 'object' || node === null) return undefined;

@@ -1,6 +1,4 @@
-import { column } from '../ingestion/column.js';
-import type { TableDefinition } from '../ingestion/tableRegistry.js';
-import type { Row } from '../sources/types.js';
+import { column, type Row, type TableDefinition } from '../tables/table.js';
 import { grantPathText } from './rbac.js';
 import type { RbacFinding, WorkloadFinding } from './types.js';
 
@@ -69,7 +67,6 @@ export const WORKLOAD_FINDINGS_TABLE: TableDefinition = {
   timeline: { eventType: 'WorkloadFinding', namespace: 'namespace', pod: 'name', summary: 'details' },
 };
 
-export const FINDINGS_TABLES: TableDefinition[] = [RBAC_FINDINGS_TABLE, WORKLOAD_FINDINGS_TABLE];
 
 export function workloadRefText(w: { kind: string; namespace: string; name: string; serviceAccount: string }): string {
   return `${w.kind} ${w.namespace}/${w.name} (${w.serviceAccount})`;

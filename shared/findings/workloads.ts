@@ -1,4 +1,4 @@
-import { analyzePodSpec, type IssueType } from '../sources/podSecurity.js';
+import { analyzePodSpec, type IssueType } from './podSecurity.js';
 import { controllerOwner, podSpecOf, serviceAccountOf } from './podTemplates.js';
 import { severityRank, type AnalysisNote, type ContainerType, type K8sObject, type Severity, type WorkloadFinding } from './types.js';
 

@@ -5,13 +5,14 @@
  *   { "endpoint": "https://<dce>.<region>-1.ingest.monitor.azure.com",
  *     "tables": { "kubelogs_CL": { "dcrImmutableId": "dcr-…", "streamName": "Custom-kubelogs_CL" }, … },
  *     "maxConcurrency": 4,                          (optional)
- *     "retry": { "attempts": 4, "maxDelayMs": 30000 },  (optional)
+ *     "retry": { "attempts": 6, "maxDelayMs": 30000 },  (optional)
  *     "audience": "https://monitor.azure.com" }     (optional, sovereign clouds)
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
+import { stripUndefined } from '../util/objects.js';
 
 /** Where one table's rows go. */
 export interface IngestionTableTarget {
@@ -32,7 +33,7 @@ export interface IngestionTargetDocument {
 
 /** How hard to retry rows the service did not acknowledge (429 without Retry-After, 5xx, dropped connections). */
 export interface RetryBudget {
-  /** Re-send rounds after the first send. Default 4. */
+  /** Re-send rounds after the first send. Default 6. */
   attempts: number;
   /** Longest wait between rounds, in ms (Retry-After is honoured up to this). Default 30000. */
   maxDelayMs: number;
@@ -53,7 +54,7 @@ export interface IngestionTarget {
 }
 
 export const DEFAULT_MAX_CONCURRENCY = 4;
-export const DEFAULT_RETRY_BUDGET: Readonly<RetryBudget> = Object.freeze({ attempts: 4, maxDelayMs: 30_000, baseDelayMs: 1_000 });
+export const DEFAULT_RETRY_BUDGET: Readonly<RetryBudget> = Object.freeze({ attempts: 6, maxDelayMs: 30_000, baseDelayMs: 1_000 });
 export const DEFAULT_AUDIENCE = 'https://monitor.azure.com';
 
 const DCR_IMMUTABLE_ID = /^dcr-[0-9a-f]{32}$/;
@@ -121,10 +122,6 @@ export function parseIngestionTarget(input: unknown, origin = 'ingestion target'
     retry: Object.freeze({ ...DEFAULT_RETRY_BUDGET, ...stripUndefined(doc.retry ?? {}) }),
     audience: (doc.audience ?? DEFAULT_AUDIENCE).replace(/\/+$/, ''),
   });
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Parse a JSON string (inline document). */

@@ -30,8 +30,9 @@ import {
   type TableIngestionReport,
 } from './receipt.js';
 import { mapRow, type RowMappingOptions, UnknownColumnError } from './rowMapping.js';
-import { allTables, getTable } from './tableRegistry.js';
+import type { TableRegistry } from '../tables/registry.js';
 import { GZIP_OVERHEAD_BYTES, MAX_REQUEST_BYTES, RequestPacker, sendRequest, type FailedRows, type UploadRequest } from './upload.js';
+import { stripUndefined } from '../util/objects.js';
 
 export interface IngestProgress {
   table: string;
@@ -47,10 +48,12 @@ export interface IngestBundleOptions {
   /** The sealed manifest of the bundle in `store`. */
   manifest: Manifest;
   config: IngestionTarget;
+  /** The tables rows can go to (the source registry's tables). */
+  tables: TableRegistry;
   /** Needs Monitoring Metrics Publisher on the DCR(s); token scope `<audience>/.default`. */
   credential: TokenCredential;
   /** Tables to ingest (default: every table with rows artifacts in the manifest). */
-  tables?: string[];
+  only?: string[];
   /**
    * Only these rows artifacts (paths from the manifest), e.g. one shard's: lets an orchestrator
    * fan a large table out over several activities. Default: all of the tables' artifacts.
@@ -75,14 +78,14 @@ export interface IngestBundleOptions {
   httpClient?: LogsIngestionClientOptions['httpClient'];
 }
 
-export interface IngestTableOptions extends Omit<IngestBundleOptions, 'tables'> {
+export interface IngestTableOptions extends Omit<IngestBundleOptions, 'only'> {
   table: string;
 }
 
 /** Ingest one table: what the ingestEvidence activity calls. The receipt covers that table only. */
 export function ingestTable(options: IngestTableOptions): Promise<IngestionReceipt> {
   const { table, ...rest } = options;
-  return ingestBundle({ ...rest, tables: [table] });
+  return ingestBundle({ ...rest, only: [table] });
 }
 
 /** Rows artifacts of the manifest, by table. */
@@ -98,9 +101,9 @@ export function rowsArtifactsByTable(manifest: Manifest): Map<string, ArtifactRe
 }
 
 /** Tables to ingest: the requested ones, or those with rows, in registry order. */
-function selectTables(manifest: Manifest, requested: string[] | undefined): string[] {
+function selectTables(manifest: Manifest, requested: string[] | undefined, tables: TableRegistry): string[] {
   const present = rowsArtifactsByTable(manifest);
-  const registryOrder = allTables().map((t) => t.name);
+  const registryOrder = tables.names();
   if (requested) {
     const unknown = requested.filter((t) => !registryOrder.includes(t) && !present.has(t));
     if (unknown.length) throw new InputError('tables', `unknown table(s) ${unknown.join(', ')}; known: ${registryOrder.join(', ')}`);
@@ -147,7 +150,7 @@ async function claimAttempt(store: EvidenceStore, start: (attempt: number) => ob
 export async function ingestBundle(options: IngestBundleOptions): Promise<IngestionReceipt> {
   const { store, manifest, config } = options;
   const clock = options.clock ?? systemClock;
-  let tables = selectTables(manifest, options.tables);
+  let tables = selectTables(manifest, options.only, options.tables);
   const byTable = rowsArtifactsByTable(manifest);
   if (options.artifactPaths) {
     const wanted = new Set(options.artifactPaths);
@@ -156,7 +159,7 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
     if (missing.length) throw new InputError('artifactPaths', `not rows artifacts of this manifest: ${missing.slice(0, 5).join(', ')}`);
     for (const [t, refs] of byTable) byTable.set(t, refs.filter((a) => wanted.has(a.path)));
   }
-  if (options.artifactPaths && !options.tables) tables = tables.filter((t) => (byTable.get(t) ?? []).length > 0);
+  if (options.artifactPaths && !options.only) tables = tables.filter((t) => (byTable.get(t) ?? []).length > 0);
   const startedAt = toRfc3339(clock());
   const endpoint = printableEndpoint(config);
   const attempt = await claimAttempt(store, (n) => ({
@@ -174,6 +177,9 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
   const clientOptions: LogsIngestionClientOptions = {
     audience: config.audience,
     ...options.clientOptions,
+    // One retry loop: ours (sendRequest, bounded by the retry budget, Retry-After honoured, only
+    // unacknowledged rows re-sent). The client's own retries would stack under it.
+    retryOptions: { ...options.clientOptions?.retryOptions, maxRetries: 0 },
     ...(options.httpClient ? { httpClient: options.httpClient } : {}),
   };
   const client = new LogsIngestionClient(config.endpoint, options.credential, clientOptions);
@@ -235,10 +241,6 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
   await store.protect?.(receipt.path);
   if (failure !== undefined) throw failure;
   return receipt;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function newReport(table: string, artifacts: ArtifactRef[]): TableIngestionReport {
@@ -312,12 +314,7 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
   const { store, manifest } = options;
   const report = newReport(table, artifacts);
   const target = options.config.tables[table];
-  let definition;
-  try {
-    definition = getTable(table);
-  } catch {
-    definition = undefined;
-  }
+  const definition = options.tables.has(table) ? options.tables.get(table) : undefined;
   if (!target || !definition) {
     const why = !definition
       ? `table ${table} is not in this version's table registry; ingest it with the version that collected it`

@@ -5,10 +5,10 @@
  * line numbers (record ids) and the stored-bytes hash in the same pass.
  */
 import { createHash } from 'node:crypto';
-import { StringDecoder } from 'node:string_decoder';
 import { PassThrough, Transform, type Duplex, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { EvidenceStore } from '../evidence/types.js';
+import { LineSplitter } from '../util/lines.js';
 
 export interface ArtifactLine {
   /** 1-based line number in the decompressed artifact. */
@@ -53,8 +53,7 @@ export async function* readArtifactLines(
   tap.on('error', (e) => decoded.destroy(e));
   stored.pipe(tap).pipe(decoded);
   let lineNumber = 0;
-  let pending: string[] = [];
-  const decoder = new StringDecoder('utf8');
+  const splitter = new LineSplitter();
   const emit = (raw: string): ArtifactLine | undefined => {
     lineNumber++;
     stats.lines = lineNumber;
@@ -62,22 +61,15 @@ export async function* readArtifactLines(
     return text.trim() === '' ? undefined : { lineNumber, text };
   };
   try {
-    // Plain splitting rather than readline: errors of the source (a corrupt gzip) surface here,
-    // and a multi-megabyte line is joined once, not re-scanned per chunk.
+    // Plain splitting rather than readline: errors of the source (a corrupt gzip) surface here.
     for await (const chunk of decoded as AsyncIterable<Buffer>) {
-      const text = decoder.write(chunk);
-      let start = 0;
-      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-        const line = emit(pending.length ? pending.join('') + text.slice(start, nl) : text.slice(start, nl));
-        pending = [];
-        start = nl + 1;
+      for (const raw of splitter.push(chunk)) {
+        const line = emit(raw);
         if (line) yield line;
       }
-      if (start < text.length) pending.push(text.slice(start));
     }
-    pending.push(decoder.end());
-    const last = pending.join('');
-    if (last !== '') {
+    const last = splitter.end();
+    if (last !== undefined && last !== '') {
       const line = emit(last);
       if (line) yield line;
     }

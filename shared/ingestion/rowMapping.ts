@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AksEvidenceError } from '../util/errors.js';
-import { LINK_COLUMNS, type ColumnType, type TableDefinition } from './tableRegistry.js';
+import { LINK_COLUMNS, type ColumnType, type TableDefinition } from '../tables/table.js';
 
 /** What ties a row to its run and the artifact line it was read from. */
 export interface RowLinkContext {

@@ -8,10 +8,12 @@
  * 1,000,000 bytes. Packing to the exact serialized size keeps every request under the limit
  * and makes each upload() call exactly one request, so failedLogs map one-to-one to requests.
  */
-import type { LogsIngestionClient } from '@azure/monitor-ingestion';
+import { isAggregateLogsUploadError, type LogsIngestionClient } from '@azure/monitor-ingestion';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { IngestionTableTarget, RetryBudget } from './config.js';
 import type { WireRow } from './rowMapping.js';
+import { retryAfterFromHeaders } from '../util/retryAfter.js';
+import { oneLine } from '../util/text.js';
 
 /** The Logs Ingestion API's limit per call, compressed and uncompressed. */
 export const MAX_REQUEST_BYTES = 1_000_000;
@@ -76,29 +78,16 @@ export interface FailedRows extends FailureInfo {
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'REQUEST_SEND_ERROR', 'UND_ERR_SOCKET']);
 
-function parseRetryAfter(headers: unknown): number | undefined {
-  const get = (name: string): string | undefined => {
-    const h = headers as { get?: (n: string) => string | undefined } | undefined;
-    return typeof h?.get === 'function' ? h.get(name) : undefined;
-  };
-  const ms = get('retry-after-ms') ?? get('x-ms-retry-after-ms');
-  if (ms !== undefined && /^\d+$/.test(ms.trim())) return Number(ms);
-  const ra = get('retry-after');
-  if (ra === undefined) return undefined;
-  if (/^\d+$/.test(ra.trim())) return Number(ra) * 1000;
-  const at = Date.parse(ra);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /** Classify what upload() reported as the cause of a failed request. */
 export function classifyFailure(cause: unknown): FailureInfo {
   const e = cause as { name?: string; message?: string; statusCode?: number; code?: string; response?: { headers?: unknown } };
-  const message = oneLine(e?.message ?? String(cause));
+  const message = oneLine(e?.message ?? String(cause), 300);
   if (e?.name === 'AbortError') return { reason: 'aborted', message: 'aborted before the service acknowledged the rows', retryable: false };
   const status = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   const code = typeof e?.code === 'string' ? e.code : undefined;
   if (status !== undefined) {
-    const retryAfterMs = parseRetryAfter(e.response?.headers);
+    const headers = e.response?.headers as { get?: (name: string) => string | undefined } | undefined;
+    const retryAfterMs = retryAfterFromHeaders((name) => (typeof headers?.get === 'function' ? headers.get(name) : undefined));
     return {
       reason: status === 413 ? 'too-large' : 'http',
       status,
@@ -113,11 +102,6 @@ export function classifyFailure(cause: unknown): FailureInfo {
   return { reason: network ? 'network' : 'error', ...(code !== undefined ? { code } : {}), message, retryable: true };
 }
 
-function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat;
-}
-
 export interface SendRequestOptions {
   client: LogsIngestionClient;
   target: IngestionTableTarget;
@@ -127,7 +111,7 @@ export interface SendRequestOptions {
   sleep?: (ms: number, abortSignal?: AbortSignal) => Promise<void>;
   /** [0,1) jitter source. Default Math.random. */
   random?: () => number;
-  /** Called after each upload() call (one HTTP request from our side; the SDK may retry it internally). */
+  /** Called after each upload() call (one HTTP request: the client's own retries are off). */
   onAttempt?: (event: { rows: number; bytes: number; failed: number; resend: boolean }) => void;
 }
 
@@ -193,7 +177,7 @@ export async function sendRequest(request: UploadRequest, options: SendRequestOp
         });
       } catch (error) {
         // AggregateLogsUploadError repeats what onError reported; anything else is the SDK failing before sending.
-        if (!failures.length && (error as Error)?.name !== 'AggregateLogsUploadError') failures.push({ failedLogs: req.rows, cause: error });
+        if (!failures.length && !isAggregateLogsUploadError(error)) failures.push({ failedLogs: req.rows, cause: error });
       }
       outcome.requests++;
       if (round > 0) outcome.resends++;

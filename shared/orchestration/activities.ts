@@ -2,23 +2,24 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
 import { KubeConfig } from '@kubernetes/client-node';
-import { AUDIT_SOURCE } from '../audit/collect.js';
 import type { ArmClientOptions } from '../cluster/arm.js';
 import { createArmClients } from '../cluster/arm.js';
 import { buildClusterKubeConfig } from '../cluster/credentials.js';
 import { resolveCluster } from '../cluster/resolveCluster.js';
 import type { AppSettings } from '../config/appSettings.js';
-import { openBlobBundle } from '../evidence/blobStore.js';
+import { openEvidenceLocation } from '../evidence/openStore.js';
 import { collectorIdentity, CustodyLog } from '../evidence/custody.js';
 import { readManifestWithHash } from '../evidence/manifest.js';
 import type { CollectionRequestRecord, CollectorIdentity, EvidenceStore } from '../evidence/types.js';
 import { ingestTable } from '../ingestion/ingest.js';
 import { delivered, undelivered } from '../ingestion/receipt.js';
-import { createAuditSource, type AuditSourceOptions } from '../pipeline/auditSource.js';
+import { SOURCES, type SourceRegistry } from '../sources/registry.js';
+import type { AzureSourceAccess } from '../sources/types.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
 import { shardLabel } from '../pipeline/plan.js';
 import { sealRun } from '../pipeline/seal.js';
-import type { ClusterFacts, CollectTaskResult, SealResult } from '../pipeline/types.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTaskResult, SealResult } from '../pipeline/types.js';
 import { AksEvidenceError } from '../util/errors.js';
 import type { Clock } from '../util/time.js';
 import { toActivityFailure } from './redact.js';
@@ -44,8 +45,10 @@ export interface ActivityEnvironment {
   collector: CollectorIdentity;
   /** Logs Ingestion client options (tests: trust the emulator's CA). */
   ingestionClientOptions?: LogsIngestionClientOptions;
-  /** How the audit source reaches Log Analytics / the diagnostic storage account (sovereign clouds, tests). */
-  audit?: Pick<AuditSourceOptions, 'logs' | 'storage'>;
+  /** How sources that need Azure reach Log Analytics / the diagnostic storage account (sovereign clouds, tests). */
+  azure?: Pick<AzureSourceAccess, 'logs' | 'storage'>;
+  /** The sources (default SOURCES). */
+  registry?: SourceRegistry;
   clock?: Clock;
 }
 
@@ -72,14 +75,11 @@ async function openStore(env: ActivityEnvironment, runId: string, caseId: string
   const { evidence } = env.settings;
   const legalHold = request.legalHold ?? env.settings.legalHoldDefault;
   const retentionDays = request.retentionDays ?? env.settings.retentionDaysDefault;
-  return openBlobBundle({
-    containerUrl: evidence.containerUrl,
+  return openEvidenceLocation(evidence.containerUrl, {
     caseId,
     runId,
-    ...(evidence.connectionString
-      ? // Local runs (Azurite): create the container; in Azure, infra creates it with immutability.
-        { connectionString: evidence.connectionString, createContainer: true }
-      : { credential: env.credential }),
+    // Local runs (Azurite) use a connection string and create the container; in Azure, infra creates it with immutability.
+    storage: evidence.connectionString ? { connectionString: evidence.connectionString } : { credential: env.credential },
     legalHold,
     ...(retentionDays !== undefined ? { retentionDays } : {}),
     ...(env.clock ? { clock: env.clock } : {}),
@@ -99,7 +99,7 @@ export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvi
   return step('resolveCluster', async () => {
     const facts = await resolveCluster({
       cluster: input.cluster,
-      sources: input.request.sources,
+      access: (env.registry ?? SOURCES).kubernetesAccess(input.request.sources),
       credential: env.credential,
       arm: armOptions(env),
       useAdminCredentials: env.settings.useAdminCredentials,
@@ -114,9 +114,10 @@ export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvi
 export function collectSourceStep(input: CollectSourceInput, env: ActivityEnvironment): Promise<CollectTaskResult> {
   return step('collectSource', async () => {
     const abortSignal = AbortSignal.timeout(env.settings.taskTimeoutSeconds * 1000);
-    // The audit log is read from Azure (Log Analytics / storage), not the API server: no cluster credentials.
-    const isAudit = input.task.source === AUDIT_SOURCE;
-    const kubeConfig = isAudit
+    const registry = env.registry ?? SOURCES;
+    const needs = registry.get(input.task.source).needs ?? ['kubernetes'];
+    // Credentials are built only for what the source reads (the audit log comes from Azure, not the API server).
+    const kubeConfig = !needs.includes('kubernetes')
       ? new KubeConfig()
       : (
           await buildClusterKubeConfig({
@@ -128,14 +129,15 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
             abortSignal,
           })
         ).kubeConfig;
-    const sources = isAudit
-      ? [createAuditSource({ audit: input.audit, clusterResourceId: input.cluster.resourceId, credential: env.credential, ...env.audit })]
+    const azure: AzureSourceAccess | undefined = needs.includes('azure')
+      ? { credential: env.credential, ...(input.audit ? { auditLog: input.audit } : {}), ...env.azure }
       : undefined;
     const store = await openStore(env, input.runId, input.caseId, input.request);
     const result = await runCollectTask(input.task, {
       store,
       kubeConfig,
-      ...(sources ? { sources } : {}),
+      registry,
+      ...(azure ? { azure } : {}),
       runId: input.runId,
       caseId: input.caseId,
       request: input.request,
@@ -197,6 +199,7 @@ export function ingestEvidenceStep(input: IngestEvidenceInput, env: ActivityEnvi
       store,
       manifest,
       config: target,
+      tables: (env.registry ?? SOURCES).tables,
       credential: env.credential,
       table: input.table,
       ...(env.ingestionClientOptions ? { clientOptions: env.ingestionClientOptions } : {}),

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { clusterKey, type ClusterRef } from '../request/clusterRef.js';
+import { clusterKey, type ClusterRef } from '../cluster/clusterRef.js';
 
 /**
  * Durable instance ids double as run ids (evidence paths <caseId>/<runId>/...). They are

@@ -1,6 +1,7 @@
 import type { Gap } from '../evidence/types.js';
 import { shardLabel } from '../pipeline/plan.js';
-import type { ClusterFacts, CollectTask, CollectTaskResult, SealResult } from '../pipeline/types.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTask, CollectTaskResult, SealResult } from '../pipeline/types.js';
 import type { CollectionRunOutput, IngestTableOutcome, RunCustomStatus } from './types.js';
 
 /**

@@ -1,4 +1,4 @@
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from '../util/redact.js';
 import type { CollectionRunInput, CollectionRunOutput, RunCustomStatus } from './types.js';
 
 /**

@@ -1,6 +1,7 @@
 import type { ClusterIdentity, CollectionRequestRecord } from '../evidence/types.js';
-import type { ClusterFacts, CollectTask, CollectTaskResult, SealResult } from '../pipeline/types.js';
-import type { ClusterRef } from '../request/clusterRef.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTask, CollectTaskResult, SealResult } from '../pipeline/types.js';
+import type { ClusterRef } from '../cluster/clusterRef.js';
 
 /**
  * What travels through Durable Functions history: orchestration input/output, activity
@@ -60,7 +61,7 @@ export interface CollectSourceInput {
   identity: ClusterIdentity;
   request: CollectionRequestRecord;
   task: CollectTask;
-  /** Audit task only: where the diagnostic settings send kube-audit (resource ids, no secret). */
+  /** Where the diagnostic settings send kube-audit (resource ids, no secret), for sources that read the audit log. */
   audit?: ClusterFacts['audit'];
 }
 

@@ -6,7 +6,9 @@ import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { runCollectTask } from './collectTask.js';
 import { planCollectTasks, shardLabel } from './plan.js';
 import { sealRun } from './seal.js';
-import type { ClusterFacts, CollectTask, CollectTaskResult, SealResult } from './types.js';
+import type { SourceRegistry } from '../sources/registry.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTask, CollectTaskResult, SealResult } from './types.js';
 
 export type RunProgressEvent =
   | { kind: 'planned'; tasks: number }
@@ -30,6 +32,8 @@ export interface CollectRunOptions {
   clock?: Clock;
   abortSignal?: AbortSignal;
   progress?: (event: RunProgressEvent) => void;
+  /** The sources (default SOURCES). */
+  registry?: SourceRegistry;
 }
 
 /**
@@ -43,7 +47,10 @@ export async function collectRun(options: CollectRunOptions): Promise<SealResult
   const custody = new CustodyLog(store, { runId, caseId: request.caseId, collector: options.collector, clock });
   await custody.record('collection-started', { request, cluster: options.facts.cluster, location: store.location });
 
-  const tasks = planCollectTasks(request, options.facts, options.podsPerShard ? { podsPerShard: options.podsPerShard } : {});
+  const tasks = planCollectTasks(request, options.facts, {
+    ...(options.podsPerShard ? { podsPerShard: options.podsPerShard } : {}),
+    ...(options.registry ? { registry: options.registry } : {}),
+  });
   options.progress?.({ kind: 'planned', tasks: tasks.length });
   const limit = pLimit(Math.max(1, options.taskConcurrency ?? Math.min(12, tasks.length || 1)));
   const results = await Promise.all(
@@ -60,6 +67,7 @@ export async function collectRun(options: CollectRunOptions): Promise<SealResult
     collector: options.collector,
     startedAt,
     clock,
+    ...(options.registry ? { registry: options.registry } : {}),
     onSealed: async (result) => {
       await custody.record('manifest-sealed', { manifestSha256: result.manifestSha256, artifacts: result.artifactCount });
     },
@@ -79,6 +87,7 @@ async function runTask(task: CollectTask, options: CollectRunOptions, clock: Clo
     request: options.request,
     cluster: options.facts.cluster,
     clock,
+    ...(options.registry ? { registry: options.registry } : {}),
     ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     progress: (e) => options.progress?.({ kind: 'task-progress', source: e.source, records: e.records, ...(e.message ? { message: e.message } : {}) }),
   });

@@ -10,11 +10,11 @@ import type {
   Gap,
   SourceStatus,
 } from '../evidence/types.js';
-import { rowsIn, type ProgressEvent, type SourceContext, type SourceDefinition } from '../sources/types.js';
+import { SOURCES, type SourceRegistry } from '../sources/registry.js';
+import { rowsIn, rowsTable, type AzureSourceAccess, type ProgressEvent, type SourceContext } from '../sources/types.js';
 import { describeError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { shardLabel } from './plan.js';
-import { getPipelineSource } from './sources.js';
 import type { CollectTask, CollectTaskResult } from './types.js';
 
 export interface CollectTaskContext {
@@ -29,11 +29,10 @@ export interface CollectTaskContext {
   progress?: (event: ProgressEvent) => void;
   /** Max concurrent API requests inside the source (default request.concurrency ?? 16). */
   concurrency?: number;
-  /**
-   * Sources built by the caller because they hold something the registry cannot (the audit
-   * source's Azure credential); looked up by name before the registry.
-   */
-  sources?: readonly SourceDefinition[];
+  /** Azure access for sources that declare needs: ['azure'] (the audit log); absent in a kubeconfig run. */
+  azure?: AzureSourceAccess;
+  /** The sources (default SOURCES). */
+  registry?: SourceRegistry;
 }
 
 /** The summary artifact of one task: every gap and collector action in full. */
@@ -73,7 +72,7 @@ function basePath(task: CollectTask, attempt: number): string {
  * an unexpected error still commits what was collected, and the task reports 'failed'.
  */
 export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext): Promise<CollectTaskResult> {
-  const source = ctx.sources?.find((s) => s.name === task.source) ?? getPipelineSource(task.source);
+  const source = (ctx.registry ?? SOURCES).get(task.source);
   const clock = ctx.clock ?? systemClock;
   const shard = shardLabel(task);
 
@@ -89,7 +88,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
   }
   const base = basePath(task, attempt);
   const startedAt = toRfc3339(clock());
-  const table = source.table;
+  const table = rowsTable(source).name;
 
   const meta = (kind: string): Record<string, string> => ({
     runId: ctx.runId,
@@ -114,6 +113,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
 
   const sourceCtx: SourceContext = {
     kubeConfig: ctx.kubeConfig,
+    cluster: ctx.cluster,
     runId: ctx.runId,
     sinceSeconds: ctx.request.sinceSeconds,
     namespaces: {
@@ -123,6 +123,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
     concurrency: ctx.concurrency ?? ctx.request.concurrency ?? 16,
     ...(task.shard ? { shard: task.shard } : {}),
     ...(ctx.request.priorityPods?.length ? { priorityPods: ctx.request.priorityPods } : {}),
+    ...(ctx.azure ? { azure: ctx.azure } : {}),
     ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
     clock,
     ...(ctx.progress ? { progress: ctx.progress } : {}),

@@ -1,8 +1,7 @@
+import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectionRequestRecord } from '../evidence/types.js';
-import type { ClusterFacts, CollectTask } from './types.js';
-
-/** Sources whose work grows with the pod count; they are split into pod shards. */
-export const POD_SHARDED_SOURCES: ReadonlySet<string> = new Set(['containerlogs', 'commandhistory']);
+import { SOURCES, type SourceRegistry } from '../sources/registry.js';
+import type { CollectTask } from './types.js';
 
 export interface PlanOptions {
   /**
@@ -13,11 +12,15 @@ export interface PlanOptions {
   podsPerShard?: number;
   /** Upper bound on shards per source (default 64): bounds orchestration history size. */
   maxShards?: number;
+  /** The sources (default SOURCES). */
+  registry?: SourceRegistry;
 }
 
 /**
  * Plan the collect tasks of a run: one per source, pod-sharded sources split by pod pages
- * when the pod count is known. Pure and deterministic, so the orchestrator may call it.
+ * when the pod count is known; a source whose needs the facts do not meet (the audit log not
+ * exported) is left out, and sealing records it as skipped with the facts' reason. Pure and
+ * deterministic, so the orchestrator may call it.
  */
 export function planCollectTasks(
   request: CollectionRequestRecord,
@@ -26,16 +29,13 @@ export function planCollectTasks(
 ): CollectTask[] {
   const podsPerShard = Math.max(1, options.podsPerShard ?? 250);
   const maxShards = Math.max(1, options.maxShards ?? 64);
+  const registry = options.registry ?? SOURCES;
+  const podSharded = registry.podSharded();
   const tasks: CollectTask[] = [];
   for (const source of request.sources) {
-    // The audit log is read from Azure, not the API server: only when ARM says it is exported.
-    // When it is not, resolution already named that as the run's first gap.
-    if (source === 'audit') {
-      if (facts.audit?.enabled) tasks.push({ source });
-      continue;
-    }
+    if (!isPlannable(source, facts, registry)) continue;
     const podCount = facts.podCount;
-    if (POD_SHARDED_SOURCES.has(source) && podCount !== undefined && podCount > podsPerShard) {
+    if (podSharded.has(source) && podCount !== undefined && podCount > podsPerShard) {
       const count = Math.min(maxShards, Math.ceil(podCount / podsPerShard));
       for (let index = 0; index < count; index++) tasks.push({ source, shard: { index, count } });
     } else {
@@ -48,4 +48,10 @@ export function planCollectTasks(
 /** "3-of-8" for shard index 2 of 8; undefined when not sharded. */
 export function shardLabel(task: CollectTask): string | undefined {
   return task.shard ? `${task.shard.index + 1}-of-${task.shard.count}` : undefined;
+}
+
+/** False when the source cannot run with these facts (its plannable() says so); unknown names are left to the collect task to refuse. */
+export function isPlannable(source: string, facts: ClusterFacts, registry: SourceRegistry = SOURCES): boolean {
+  if (!registry.has(source)) return true;
+  return registry.get(source).plannable?.(facts) ?? true;
 }

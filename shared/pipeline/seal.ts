@@ -14,8 +14,10 @@ import type {
 import { MANIFEST_PATH } from '../evidence/types.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { readSummary } from './collectTask.js';
-import { HOST_BUILT_SOURCES } from './sources.js';
-import type { ClusterFacts, CollectTaskResult, SealResult } from './types.js';
+import { SOURCES, type SourceRegistry } from '../sources/registry.js';
+import { isPlannable } from './plan.js';
+import type { ClusterFacts } from '../cluster/facts.js';
+import type { CollectTaskResult, SealResult } from './types.js';
 
 export interface SealContext {
   store: EvidenceStore;
@@ -29,6 +31,8 @@ export interface SealContext {
   clock?: Clock;
   /** Called after the manifest is written (e.g. the custody log's manifest-sealed step). */
   onSealed?: (result: SealResult) => Promise<void>;
+  /** The sources (default SOURCES). */
+  registry?: SourceRegistry;
 }
 
 const STATUS_RANK: Record<SourceStatus, number> = { complete: 0, skipped: 1, partial: 2, failed: 3 };
@@ -85,7 +89,7 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
 
   // A requested source with no result at all is a failed source, named as such.
   for (const name of ctx.request.sources) {
-    if (!sources[name] && HOST_BUILT_SOURCES.includes(name)) {
+    if (!sources[name] && !isPlannable(name, ctx.facts, ctx.registry ?? SOURCES)) {
       // Planned only when the cluster facts allow it (e.g. kube-audit exported): say why not.
       const why = ctx.facts.gaps.find((g) => g.source === name);
       sources[name] = {

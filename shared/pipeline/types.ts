@@ -1,4 +1,4 @@
-import type { ArtifactRef, ClusterIdentity, CollectionRequestRecord, Gap, SourceSummary } from '../evidence/types.js';
+import type { ArtifactRef, CollectionRequestRecord, Gap, SourceSummary } from '../evidence/types.js';
 import type { PodShard } from '../sources/types.js';
 
 /**
@@ -30,25 +30,6 @@ export interface CollectTaskResult {
   gapsPreview: Gap[];
   startedAt: string;
   endedAt: string;
-}
-
-/** Facts from cluster resolution (ARM + access review). No credential, ever. */
-export interface ClusterFacts {
-  cluster: ClusterIdentity;
-  /** 'entra' (AKS-managed Entra ID / Azure RBAC), 'local-accounts', or 'kubeconfig' for the CLI. */
-  authMode: 'entra' | 'local-accounts' | 'kubeconfig';
-  localAccountsDisabled?: boolean;
-  privateCluster?: boolean;
-  /** Addons such as omsagent (Container Insights), azurepolicy. */
-  addons?: Record<string, boolean>;
-  /** kube-audit / kube-audit-admin diagnostic settings and where they go. */
-  audit?: { enabled: boolean; categories: string[]; destinations: { workspaceId?: string; storageAccountId?: string }[] };
-  /** Per source: may this identity read what it needs? From self-subject access reviews. */
-  access?: Record<string, { allowed: boolean; missing: string[] }>;
-  /** Pod count at resolution time: drives shard planning. */
-  podCount?: number;
-  /** Run-level gaps found during resolution (audit log not enabled first). */
-  gaps: Gap[];
 }
 
 /** The result of a sealed run. */

@@ -1,5 +1,5 @@
 import { AppSettingsError } from '../config/appSettings.js';
-import { redactSecrets } from '../orchestration/redact.js';
+import { redactSecrets } from '../util/redact.js';
 import { describeError } from '../util/errors.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, invalidRequestProblem, unavailableProblem, type ProblemDetails } from './problem.js';
 

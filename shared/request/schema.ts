@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CollectionRequestRecord } from '../evidence/types.js';
 import { isSafeId } from '../pipeline/runId.js';
-import { DEFAULT_SOURCES } from '../pipeline/sources.js';
+import { SOURCES } from '../sources/registry.js';
 import { parseDurationSeconds } from '../util/time.js';
 import {
   buildClusterRef,
@@ -11,7 +11,7 @@ import {
   RESOURCE_GROUP_PATTERN,
   SUBSCRIPTION_ID_PATTERN,
   type ClusterRef,
-} from './clusterRef.js';
+} from '../cluster/clusterRef.js';
 import type { FieldProblem } from './problem.js';
 
 /** Container logs look-back bounds: at least a second, at most 30 days (kubelets rotate long before). */
@@ -245,7 +245,7 @@ export function deriveCaseId(cluster: ClusterRef, now: Date): string {
  * its fix; nothing is defaulted silently except what `defaults` says.
  */
 export function parseCollectionRequest(body: unknown, options: ParseRequestOptions = {}): ParseResult<ParsedCollectionRequest> {
-  const knownSources = options.knownSources ?? DEFAULT_SOURCES;
+  const knownSources = options.knownSources ?? SOURCES.names();
   const defaults = options.defaults ?? {};
   const parsed = bodySchema(knownSources).safeParse(body);
   const problems: FieldProblem[] = [];

@@ -1,6 +1,6 @@
 import type { CollectionRequestRecord } from '../evidence/types.js';
-import { DEFAULT_SOURCES } from '../pipeline/sources.js';
-import { clusterKey, findManagedClusterId, type ClusterRef } from './clusterRef.js';
+import { SOURCES } from '../sources/registry.js';
+import { clusterKey, findManagedClusterId, type ClusterRef } from '../cluster/clusterRef.js';
 import { PROBLEM_TYPES, type FieldProblem, type ProblemDetails } from './problem.js';
 import { isNamespacedPod, type RequestDefaults } from './schema.js';
 
@@ -366,7 +366,7 @@ export function incidentRequestRecord(
     requester: `Microsoft Sentinel${incident.workspaceName ? ` (workspace ${incident.workspaceName})` : ''}`,
     reason: `Sentinel incident${number}${title}${incident.severity ? ` [${incident.severity}]` : ''}${focus}`.slice(0, 2048),
     incidentId: incident.incidentId,
-    sources: [...(defaults.sources ?? DEFAULT_SOURCES)],
+    sources: [...(defaults.sources ?? SOURCES.names())],
     sinceSeconds: defaults.sinceSeconds ?? 86400,
     ...(target.priorityPods.length ? { priorityPods: target.priorityPods.slice(0, 1000) } : {}),
     ...(defaults.concurrency !== undefined ? { concurrency: defaults.concurrency } : {}),

@@ -5,11 +5,12 @@ import { AuditDeduper, FinalStageSelector } from '../audit/stages.js';
 import { labelFromRow } from '../audit/tables.js';
 import { AUDIT_FINDINGS_TABLE } from '../audit/tables.js';
 import type { AuditEvent, AuditLabel } from '../audit/types.js';
-import { eventTimeMs } from '../audit/types.js';
+import { byEventTime } from '../audit/types.js';
 import { readSmallArtifact, readManifest } from '../evidence/manifest.js';
 import { readNdjson } from '../evidence/ndjson.js';
 import type { ArtifactRef, CollectorAction, EvidenceStore, Manifest } from '../evidence/types.js';
-import { allTables, type TableDefinition } from '../ingestion/tableRegistry.js';
+import { SOURCES } from '../sources/registry.js';
+import type { TableRegistry } from '../tables/registry.js';
 import { InputError } from '../util/errors.js';
 import { collectorReasonFor, type CollectorContext } from './collector.js';
 import { auditEntry, collectorActionEntry, labelEntry, maxSeverity, rowEntry } from './describe.js';
@@ -46,10 +47,17 @@ export interface BuildTimelineOptions {
   allowedNetworks?: string[];
   maxEntries?: number;
   abortSignal?: AbortSignal;
+  /** The tables rows may be in (default: the product's, SOURCES.tables). */
+  tables?: TableRegistry;
 }
 
 export interface TimelineResult {
   entries: TimelineEntry[];
+  /**
+   * Entries without a time of their own (an audit record cut before its timestamps, a hand-made
+   * record): they pass the other filters but cannot be placed on the timeline, so they are listed apart.
+   */
+  untimed: TimelineEntry[];
   manifest: Manifest;
   /** Plain statements about the view (labels computed now, sources absent, ...). */
   notes: string[];
@@ -107,12 +115,19 @@ export function compareEntries(a: TimelineEntry, b: TimelineEntry): number {
 
 class EntrySink {
   readonly entries: TimelineEntry[] = [];
+  readonly untimed: TimelineEntry[] = [];
   constructor(
     private readonly accept: (e: TimelineEntry) => boolean,
+    private readonly acceptUntimed: (e: TimelineEntry) => boolean,
     private readonly max: number,
   ) {}
   add(entry: TimelineEntry | undefined): void {
-    if (!entry || !this.accept(entry)) return;
+    if (!entry) return;
+    if (Number.isNaN(Date.parse(entry.time))) {
+      if (this.acceptUntimed(entry) && this.untimed.length < this.max) this.untimed.push(entry);
+      return;
+    }
+    if (!this.accept(entry)) return;
     if (this.entries.length >= this.max) {
       throw new InputError(
         'filter',
@@ -131,9 +146,10 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const manifest = await readManifest(store, options.abortSignal ? { abortSignal: options.abortSignal } : {});
   const notes: string[] = [];
   const accept = entryFilter(options.filter);
-  const sink = new EntrySink(accept, options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+  const { sinceMs: _since, untilMs: _until, ...untimedFilter } = options.filter ?? {};
+  const sink = new EntrySink(accept, entryFilter(untimedFilter), options.maxEntries ?? DEFAULT_MAX_ENTRIES);
   const readOpts = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-  const tables = new Map<string, TableDefinition>(allTables().map((t) => [t.name, t] as const));
+  const tables = options.tables ?? SOURCES.tables;
 
   // 1. Collector actions: the manifest's, plus any task summary that holds more (an unsealed retry).
   const actions: CollectorAction[] = [...manifest.actions];
@@ -220,7 +236,7 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
     // Labelled in time order (threshold and correlate rules need it); they are few next to a bundle.
     const extra: AuditEvent[] = [];
     for await (const e of options.extraAuditEvents) if (dedupe.isNew(e)) extra.push(e);
-    extra.sort((x, y) => eventTimeMs(x) - eventTimeMs(y));
+    extra.sort(byEventTime);
     for (const e of extra) {
       positions.set(e.auditID, { path: 'audit-file', line: 0 });
       for (const f of select.push(e)) addAudit(f, true);
@@ -238,7 +254,7 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const wanted = options.filter?.sources?.length ? new Set(options.filter.sources) : undefined;
   for (const a of manifest.artifacts) {
     if (a.kind !== 'rows' || !a.table || a.table === AUDIT_FINDINGS_TABLE.name) continue;
-    const table = tables.get(a.table);
+    const table = tables.has(a.table) ? tables.get(a.table) : undefined;
     if (!table) {
       notes.push(`${a.path}: table ${a.table} is not in the registry; left out`);
       continue;
@@ -253,8 +269,9 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   }
 
   const entries = sink.entries.sort(compareEntries);
-  for (const e of entries) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
-  return { entries, manifest, notes };
+  for (const e of [...entries, ...sink.untimed]) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
+  if (sink.untimed.length) notes.push(`${sink.untimed.length} ${sink.untimed.length === 1 ? 'entry has no time of its own' : 'entries have no time of their own'} (cut or incomplete audit records): listed apart, after the timeline`);
+  return { entries, untimed: sink.untimed, manifest, notes };
 }
 
 function actionKey(a: CollectorAction): string {

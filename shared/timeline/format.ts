@@ -62,7 +62,7 @@ const TABLE_HEADER = `${pad('TIME (UTC)', 27)} ${pad('C', 1)} ${pad('SEVERITY', 
 
 function tableRow(e: TimelineEntry): string {
   const where = e.namespace ? `${e.namespace}${e.pod ? `/${e.pod}` : ''}` : (e.pod ?? '');
-  const labels = e.labels?.length ? `  [${e.labels.map((l) => l.ruleId).join(', ')}]` : '';
+  const labels = e.labels?.length ? `  [${e.labels.map((l) => `${l.ruleId}${l.outcome === 'attempt' ? ' (attempt)' : ''}`).join(', ')}]` : '';
   const time = `${e.approximateTime ? '~' : ''}${e.time}`;
   return `${pad(time, 27)} ${e.collector ? '*' : ' '} ${pad(e.severity ?? '', 8)} ${pad(e.source, 14)} ${pad(e.actor ?? '', 36)} ${pad(where, 32)} ${e.summary}${labels}`;
 }
@@ -71,23 +71,34 @@ async function put(out: NodeJS.WritableStream, text: string): Promise<void> {
   if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
 }
 
-export async function writeTimeline(entries: Iterable<TimelineEntry>, format: TimelineFormat, out: NodeJS.WritableStream): Promise<void> {
+/**
+ * Write the timeline, then the entries without a time (`untimed`): in a section of their own in
+ * the table, as the last rows (empty time) in CSV and JSON.
+ */
+export async function writeTimeline(entries: Iterable<TimelineEntry>, format: TimelineFormat, out: NodeJS.WritableStream, untimed: readonly TimelineEntry[] = []): Promise<void> {
   if (format === 'csv') {
     await put(out, `${TIMELINE_CSV_COLUMNS.join(',')}\n`);
     for (const e of entries) await put(out, `${csvRow(e)}\n`);
+    for (const e of untimed) await put(out, `${csvRow(e)}\n`);
     return;
   }
   if (format === 'json') {
     let first = true;
     await put(out, '[');
-    for (const e of entries) {
-      await put(out, `${first ? '\n' : ',\n'}${JSON.stringify(e)}`);
-      first = false;
+    for (const e of [entries, untimed]) {
+      for (const x of e) {
+        await put(out, `${first ? '\n' : ',\n'}${JSON.stringify(x)}`);
+        first = false;
+      }
     }
     await put(out, first ? ']\n' : '\n]\n');
     return;
   }
   await put(out, `${TABLE_HEADER}\n`);
   for (const e of entries) await put(out, `${tableRow(e)}\n`);
+  if (untimed.length) {
+    await put(out, `\nWithout a time of their own (cut or incomplete audit records), not placed on the timeline:\n`);
+    for (const e of untimed) await put(out, `${tableRow({ ...e, time: '(no time)' })}\n`);
+  }
   await put(out, '\n* = the collector\'s own action (not the attacker\'s); ~ = time not recorded by the source (collection time)\n');
 }

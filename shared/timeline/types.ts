@@ -20,7 +20,12 @@ export interface TimelineEntry {
   summary: string;
   /** Highest severity of the labels on this entry. */
   severity?: Severity;
-  labels?: { ruleId: string; severity: Severity; title: string }[];
+  /** Labels on the entry; `outcome: 'attempt'` when the labelled request was refused or failed (4xx/5xx). */
+  labels?: { ruleId: string; severity: Severity; title: string; outcome?: 'attempt'; attack?: string[] }[];
+  /** Exec / attach / port-forward / debug: what ran, in which container, with a terminal and stdin or not. */
+  exec?: { kind: string; command: string[]; container?: string; tty?: boolean; stdin?: boolean };
+  /** The audit record was cut or lacked fields: the entry shows what was left (see the audit event's parseNote). */
+  partial?: boolean;
   /** The collector's own action (its history exec, its reads during the run): not the attacker's. */
   collector: boolean;
   /** Why an entry counts as the collector's. */

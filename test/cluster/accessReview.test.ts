@@ -1,4 +1,5 @@
-import { countPods, describeRequirement, reviewSourceAccess, SOURCE_ACCESS } from '../../shared/cluster/accessReview.js';
+import { countPods, describeRequirement, reviewSourceAccess } from '../../shared/cluster/accessReview.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 import { generateCluster } from '../../shared/simulator/kube/generate.js';
 import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
@@ -20,7 +21,8 @@ describe('Kubernetes access review', () => {
   it('reviews each distinct requirement once and names what is missing per source', async () => {
     const before = fixture.requestLog.filter((r) => r.path === SSAR).length;
     const sources = ['containerlogs', 'suspiciouspods', 'commandhistory', 'cronjobs', 'events', 'not-a-reviewed-source'];
-    const result = await reviewSourceAccess(fixtureKubeConfig(fixture), sources);
+    const access = SOURCES.kubernetesAccess(sources);
+    const result = await reviewSourceAccess(fixtureKubeConfig(fixture), access);
     expect(result.access).toEqual({
       containerlogs: { allowed: false, missing: ['get pods/log'] },
       suspiciouspods: { allowed: true, missing: [] },
@@ -33,7 +35,7 @@ describe('Kubernetes access review', () => {
       ['cronjobs', 'forbidden'],
     ]);
     // list pods is shared by three sources but asked once: 5 distinct checks.
-    const distinct = new Set(sources.flatMap((s) => (SOURCE_ACCESS[s] ?? []).map(describeRequirement)));
+    const distinct = new Set(Object.values(access).flatMap((reqs) => reqs.map(describeRequirement)));
     expect(distinct.size).toBe(5);
     expect(fixture.requestLog.filter((r) => r.path === SSAR).length - before).toBe(5);
   });
@@ -41,7 +43,7 @@ describe('Kubernetes access review', () => {
   it('a review that cannot run is a gap ("collection will try anyway"), not a throw', async () => {
     fixture.faults.push({ match: `POST ${SSAR}`, status: 500 });
     try {
-      const result = await reviewSourceAccess(fixtureKubeConfig(fixture), ['events']);
+      const result = await reviewSourceAccess(fixtureKubeConfig(fixture), SOURCES.kubernetesAccess(['events']));
       expect(result.access.events).toEqual({ allowed: false, missing: [] });
       expect(result.gaps).toEqual([{ source: 'events', reason: 'error', detail: expect.stringContaining('HTTP 500') }]);
       expect(result.gaps[0]?.detail).toContain('collection will try anyway');

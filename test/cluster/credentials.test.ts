@@ -1,7 +1,7 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { createArmClients } from '../../shared/cluster/arm.js';
 import { AKS_ENTRA_SCOPE, buildClusterKubeConfig } from '../../shared/cluster/credentials.js';
-import { buildClusterRef } from '../../shared/request/clusterRef.js';
+import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 import { entraCluster, localAccountsCluster, SUBSCRIPTION } from '../fixtures/arm/clusters.js';
 import { ARM_SCOPE, ARM_TOKEN, startArmStub, testCredential, type ArmStub } from '../fixtures/arm/server.js';
 import { generateCluster } from '../../shared/simulator/kube/generate.js';

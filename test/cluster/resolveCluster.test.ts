@@ -1,11 +1,12 @@
 import { AKS_ENTRA_SCOPE } from '../../shared/cluster/credentials.js';
 import { resolveCluster } from '../../shared/cluster/resolveCluster.js';
-import { buildClusterRef } from '../../shared/request/clusterRef.js';
+import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 import { entraCluster, localAccountsCluster, SUBSCRIPTION } from '../fixtures/arm/clusters.js';
 import { ARM_SCOPE, ARM_TOKEN, startArmStub, testCredential, type ArmStub } from '../fixtures/arm/server.js';
 import { generateCluster } from '../../shared/simulator/kube/generate.js';
 import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
 import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 
 /** The error a promise rejects with (the test fails if it resolves). */
 async function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> {
@@ -17,7 +18,8 @@ async function failure(promise: Promise<unknown>): Promise<Error & { code?: stri
   throw new Error('expected a failure, but it succeeded');
 }
 
-const SOURCES = ['containerlogs', 'events', 'commandhistory', 'rbacbindings', 'snapshot'];
+const REVIEWED = ['containerlogs', 'events', 'commandhistory', 'rbacbindings', 'snapshot'];
+const SOURCES_ACCESS = SOURCES.kubernetesAccess(REVIEWED);
 
 describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture', () => {
   let fixture: FixtureCluster;
@@ -48,7 +50,7 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
     const credential = credentialFor(fixture);
     const facts = await resolveCluster({
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
-      sources: SOURCES,
+      access: SOURCES_ACCESS,
       credential,
       arm: armOptions(),
     });
@@ -62,7 +64,7 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
     expect(facts.audit).toEqual({ enabled: false, categories: [], destinations: [] });
     expect(facts.gaps[0]).toMatchObject({ source: 'audit', reason: 'not-enabled' });
     expect(facts.gaps[0]?.detail).toContain('kube-audit');
-    for (const s of SOURCES) expect(facts.access?.[s]).toEqual({ allowed: true, missing: [] });
+    for (const s of REVIEWED) expect(facts.access?.[s]).toEqual({ allowed: true, missing: [] });
     expect(facts.gaps).toHaveLength(1);
 
     // The AKS token was asked for the AKS Entra server app; ARM calls carried the ARM token.
@@ -81,7 +83,7 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
     const credential = credentialFor(fixture);
     const facts = await resolveCluster({
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-legacy', 'aks-legacy'),
-      sources: ['events', 'containerlogs'],
+      access: SOURCES.kubernetesAccess(['events', 'containerlogs']),
       credential,
       arm: armOptions(),
     });
@@ -103,7 +105,7 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
   it('missing permissions become named gaps per source; unreadable diagnostic settings too', async () => {
     const facts = await resolveCluster({
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-restricted'),
-      sources: SOURCES,
+      access: SOURCES_ACCESS,
       credential: credentialFor(restricted),
       arm: armOptions(),
     });
@@ -122,7 +124,7 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
   it('an unknown cluster fails with what to check, and no token in the message', async () => {
     const error = await failure(resolveCluster({
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-missing'),
-      sources: SOURCES,
+      access: SOURCES_ACCESS,
       credential: credentialFor(fixture),
       arm: armOptions(),
     }));
@@ -136,7 +138,7 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
     arm.faults.push({ match: 'GET /subscriptions', status: 403, times: 1 });
     const error = await failure(resolveCluster({
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
-      sources: SOURCES,
+      access: SOURCES_ACCESS,
       credential: credentialFor(fixture),
       arm: armOptions(),
     }));
@@ -148,7 +150,7 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
     const wrongToken = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: 'not-the-fixture-token' });
     const facts = await resolveCluster({
       cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
-      sources: ['events'],
+      access: SOURCES.kubernetesAccess(['events']),
       credential: wrongToken,
       arm: armOptions(),
     });

@@ -1,5 +1,6 @@
 import { KubeApiError } from '../../shared/cluster/kubeApi.js';
-import { backoffDelay, classifyForRetry, parseRetryAfter, RetriesExhaustedError, sleep, withRetry } from '../../shared/cluster/retry.js';
+import { backoffDelay, classifyForRetry, RetriesExhaustedError, sleep, withRetry } from '../../shared/cluster/retry.js';
+import { parseRetryAfter } from '../../shared/util/retryAfter.js';
 
 const apiError = (status: number, retryAfterInMs?: number): KubeApiError =>
   new KubeApiError({ status, path: '/api/v1/pods', message: `HTTP ${status}`, ...(retryAfterInMs !== undefined ? { retryAfterInMs } : {}) });

@@ -81,7 +81,7 @@ test('a full run uploads to <container>/<caseId>/<runId>/ and verifies; location
   expect((await readCustodyLog(store)).map((r) => r.step)).toEqual(['collection-started', 'artifacts-sealed', 'artifacts-sealed', 'manifest-sealed']);
 
   // verify through a fresh store opened from the run's URL, as `aks-evidence verify <url>` does.
-  const reopened = await openEvidenceLocation(store.location, { connectionString: azurite.connectionString });
+  const reopened = await openEvidenceLocation(store.location, { storage: { connectionString: azurite.connectionString } });
   const report = await verifyBundle(reopened);
   expect(report.problems).toEqual([]);
   expect(report.ok).toBe(true);
@@ -157,7 +157,7 @@ test('tampering behind the store (raw SDK overwrite, delete) is caught by verify
   await client.getBlockBlobClient(`INC-7/run-1/${altered.path}`).upload(forged, forged.byteLength, { metadata: { sha256: altered.sha256 } });
   await client.getBlockBlobClient(`INC-7/run-1/${deleted.path}`).delete();
 
-  const report = await verifyBundle(await openEvidenceLocation(store.location, { connectionString: azurite.connectionString }));
+  const report = await verifyBundle(await openEvidenceLocation(store.location, { storage: { connectionString: azurite.connectionString } }));
   expect(report.ok).toBe(false);
   const byPath = Object.fromEntries(report.artifacts.map((a) => [a.path, a]));
   expect(byPath[altered.path]).toEqual(expect.objectContaining({ status: 'size-mismatch', actualSha256: sha(forged), expectedSha256: altered.sha256 }));
@@ -230,7 +230,7 @@ test('export copies a Blob run byte for byte to a local directory and verifies t
   const { url } = await freshContainer();
   const store = await open(url);
   const sample = await writeSampleBundle(store, { runId: 'run-1', caseId: 'INC-7' });
-  const source = await openEvidenceLocation(`${url}/INC-7/run-1`, { connectionString: azurite.connectionString });
+  const source = await openEvidenceLocation(`${url}/INC-7/run-1`, { storage: { connectionString: azurite.connectionString } });
   const report = await exportBundle(source, join(tmp, 'export'));
   expect(report.ok).toBe(true);
   expect(report.source).toBe(`${url}/INC-7/run-1`);

@@ -4,11 +4,12 @@
  * 403 → gap with the analysis saying what it could not see, rows that fit the registry.
  */
 import { RBAC_FINDINGS_TABLE, WORKLOAD_FINDINGS_TABLE } from '../../shared/findings/tables.js';
-import { rbacFindingsSource, workloadFindingsSource } from '../../shared/findings/source.js';
+import { rbacFindingsSource } from '../../shared/sources/rbacfindings/source.js';
+import { workloadFindingsSource } from '../../shared/sources/workloadfindings/source.js';
 import { analyzeRbac } from '../../shared/findings/rbac.js';
 import { analyzeWorkloads } from '../../shared/findings/workloads.js';
 import type { K8sObject } from '../../shared/findings/types.js';
-import { getTable } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 import { mapRow } from '../../shared/ingestion/rowMapping.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import type { Scenario } from '../../shared/simulator/kube/scenario.js';
@@ -63,7 +64,7 @@ describe('rbacFindingsSource', () => {
     expect(out.coverage[0]).toMatchObject({ rbacfindings: { unavailable: [], findings: offline.length } });
 
     // Every row maps onto its registered table with no unknown column.
-    expect(getTable('rbacfindings_CL')).toBe(RBAC_FINDINGS_TABLE);
+    expect(SOURCES.tables.get('rbacfindings_CL')).toBe(RBAC_FINDINGS_TABLE);
     for (const row of out.rows) mapRow(RBAC_FINDINGS_TABLE, row, link, { unknownColumns: 'error' });
   });
 

@@ -129,7 +129,7 @@ describe('Functions app and CLI collect the same evidence from a 1,000-pod clust
     const instance = await host.waitFor(runId);
     expect(instance.runtimeStatus).toBe('Completed');
     const output = instance.output as CollectionRunOutput;
-    const fnStore = await openEvidenceLocation(output.seal.location, { connectionString: azurite.connectionString });
+    const fnStore = await openEvidenceLocation(output.seal.location, { storage: { connectionString: azurite.connectionString } });
     const fnManifest = await readManifest(fnStore);
 
     // CLI, same cluster, same request.

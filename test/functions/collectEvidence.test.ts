@@ -1,7 +1,8 @@
 import { collectEvidenceOrchestrator } from '../../functions/collectEvidence.js';
-import { buildClusterRef } from '../../shared/request/clusterRef.js';
+import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 import type { CollectionRunInput, CollectionRunOutput, CollectSourceInput, RunCustomStatus, SealEvidenceInput } from '../../shared/orchestration/types.js';
-import type { ClusterFacts, CollectTask, CollectTaskResult, SealResult } from '../../shared/pipeline/types.js';
+import type { ClusterFacts } from '../../shared/cluster/facts.js';
+import type { CollectTask, CollectTaskResult, SealResult } from '../../shared/pipeline/types.js';
 import { ACTION, flatActions, History, replay, type ReplayResult } from './replay.js';
 
 const START = new Date('2026-11-22T10:00:00.000Z');

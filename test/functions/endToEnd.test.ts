@@ -36,6 +36,8 @@ import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { EMULATOR_TOKEN, MONITOR_SCOPE, startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
 import { defenderContainersIncident } from '../request/sentinelPayloads.js';
 import { logs, startDurableHost, type DurableHost, type HostInstance } from './durableHost.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 
 const ORIGIN = 'http://localhost:7071';
 const CLUSTER = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-payments/providers/Microsoft.ContainerService/managedClusters/aks-payments`;
@@ -63,7 +65,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     [fixture, azurite, emulator, logAnalytics] = await Promise.all([
       startFixtureCluster(scenario),
       startAzurite(),
-      startLogsIngestionEmulator(),
+      startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) }),
       startLogAnalyticsStub({ rows: auditEvents.map((e) => aksAuditRow(e, 'AKSAudit', AUDITED)), token: LA_TOKEN }),
     ]);
     arm = await startArmStub({
@@ -92,7 +94,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
       arm: { endpoint: arm.endpoint, caPem: arm.caPem, audience: 'https://management.azure.com' },
       collector: collectorIdentity({ runtime: 'azure-functions', identity: 'managed identity (test)' }),
       ingestionClientOptions: emulator.clientOptions,
-      audit: { logs: { endpoint: logAnalytics.endpoint, clientOptions: { tlsOptions: { ca: logAnalytics.caPem }, retryOptions: { maxRetries: 0 } } } },
+      azure: { logs: { endpoint: logAnalytics.endpoint, clientOptions: { tlsOptions: { ca: logAnalytics.caPem }, retryOptions: { maxRetries: 0 } } } },
     };
     configureFunctionsRuntime({ activityEnvironment: env });
     host = await startDurableHost({
@@ -158,7 +160,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect(status.evidence.manifestSha256).toBe(output.seal.manifestSha256);
 
     // The bundle verifies against the manifest hash the orchestration recorded.
-    const store = await openEvidenceLocation(status.evidence.location, { connectionString: azurite.connectionString });
+    const store = await openEvidenceLocation(status.evidence.location, { storage: { connectionString: azurite.connectionString } });
     const report = await verifyBundle(store, { expectedManifestSha256: output.seal.manifestSha256 });
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
@@ -199,7 +201,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     const instance = await host.waitFor(run!.runId);
     expect(instance.runtimeStatus).toBe('Completed');
     const output = instance.output as CollectionRunOutput;
-    const store = await openEvidenceLocation(output.seal.location, { connectionString: azurite.connectionString });
+    const store = await openEvidenceLocation(output.seal.location, { storage: { connectionString: azurite.connectionString } });
     const manifest = await readManifest(store);
     expect(manifest.request).toMatchObject({ caseId: 'sentinel-2041', priorityPods: ['payments/checkout-7d9f8b6c5-x2l4p'], incidentId: expect.stringContaining('/Incidents/') });
     expect((await verifyBundle(store, { expectedManifestSha256: output.seal.manifestSha256 })).ok).toBe(true);
@@ -230,7 +232,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect(output.tasks).toMatchObject({ total: 2, failed: 0 });
     expect(output.seal.records.serviceaccounts).toBeGreaterThan(0);
     expect(output.seal.records.events).toBeGreaterThan(0);
-    const store = await openEvidenceLocation(output.seal.location, { connectionString: azurite.connectionString });
+    const store = await openEvidenceLocation(output.seal.location, { storage: { connectionString: azurite.connectionString } });
     expect((await verifyBundle(store, { expectedManifestSha256: output.seal.manifestSha256 })).ok).toBe(true);
     scanForSecrets(instance);
   });
@@ -243,7 +245,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect(instance.runtimeStatus).toBe('Completed');
     const output = instance.output as CollectionRunOutput;
     expect(output.tasks.total).toBe(2);
-    const store = await openEvidenceLocation(output.seal.location, { connectionString: azurite.connectionString });
+    const store = await openEvidenceLocation(output.seal.location, { storage: { connectionString: azurite.connectionString } });
     const manifest = await readManifest(store);
     expect(manifest.gaps.find((g) => g.source === 'audit' && g.reason === 'not-enabled')).toBeUndefined();
     expect(manifest.sources.audit?.rawObjects).toBeGreaterThan(10);

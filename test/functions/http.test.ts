@@ -7,7 +7,7 @@ import { loadAppSettings } from '../../shared/config/appSettings.js';
 import { configureFunctionsRuntime, runtimeSettings } from '../../shared/orchestration/environment.js';
 import { collectionInstanceId, incidentInstanceId, isRunId } from '../../shared/orchestration/instanceId.js';
 import type { CollectionRunInput } from '../../shared/orchestration/types.js';
-import { buildClusterRef } from '../../shared/request/clusterRef.js';
+import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 import { accountOnlyIncident, CLUSTER_ID, defenderContainersIncident, INCIDENT_ID, twoClusterIncident } from '../request/sentinelPayloads.js';
 import { logs, startDurableHost, type DurableHost } from './durableHost.js';
 

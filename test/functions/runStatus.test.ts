@@ -1,7 +1,8 @@
-import { redactSecrets, toActivityFailure } from '../../shared/orchestration/redact.js';
+import { toActivityFailure } from '../../shared/orchestration/redact.js';
+import { redactSecrets } from '../../shared/util/redact.js';
 import { runStatusView } from '../../shared/orchestration/runStatus.js';
 import type { CollectionRunInput } from '../../shared/orchestration/types.js';
-import { buildClusterRef } from '../../shared/request/clusterRef.js';
+import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 
 const input: CollectionRunInput = {
   schemaVersion: 1,

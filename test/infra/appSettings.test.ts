@@ -6,7 +6,8 @@
  */
 import { APP_SETTING } from '../../infra/appSettingNames.js';
 import { AppSettingsError, loadAppSettings, SETTING } from '../../shared/config/appSettings.js';
-import { allTables, streamName } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
+import { streamName } from '../../shared/tables/table.js';
 import { evaluateValue, type Value } from './armExpression.js';
 import { committedTemplate, contextFor, only, resourcesOfType } from './templateModel.js';
 
@@ -38,8 +39,8 @@ describe('Function App settings from the template', () => {
     expect(loaded.managedIdentityClientId).toBe(env[SETTING.clientId]);
     expect(loaded.concurrency).toBe(16);
     expect(loaded.ingestion?.endpoint).toMatch(/^https:\/\/[a-z0-9-]+\.westeurope-1\.ingest\.monitor\.azure\.com$/);
-    expect(Object.keys(loaded.ingestion?.tables ?? {}).sort()).toEqual(allTables().map((t) => t.name).sort());
-    for (const t of allTables()) {
+    expect(Object.keys(loaded.ingestion?.tables ?? {}).sort()).toEqual(SOURCES.tables.tables.map((t) => t.name).sort());
+    for (const t of SOURCES.tables.tables) {
       expect(loaded.ingestion?.tables[t.name]).toEqual({ dcrImmutableId: expect.stringMatching(/^dcr-[0-9a-f]{32}$/), streamName: streamName(t) });
     }
   });

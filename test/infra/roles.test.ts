@@ -184,7 +184,9 @@ describe('collector role definition', () => {
       expect({ a, ok: a.endsWith('/read') || a === `${K}/pods/exec/action` || a.endsWith('/selfsubjectaccessreviews/write') }).toEqual({ a, ok: true });
     }
     expect(new Set(dataActions).size).toBe(dataActions.length);
-    expect(actions.sort()).toEqual([`${K}/listClusterUserCredential/action`, `${K}/read`, 'Microsoft.Insights/diagnosticSettings/read'].sort());
+    // The audit source reads the audit log from the workspace its diagnostic setting names (tables only, no keys).
+    const audit = ['Microsoft.OperationalInsights/workspaces/read', 'Microsoft.OperationalInsights/workspaces/query/read', ...['AKSAudit', 'AKSAuditAdmin', 'AzureDiagnostics'].map((t) => `Microsoft.OperationalInsights/workspaces/query/${t}/read`)];
+    expect(actions.sort()).toEqual([`${K}/listClusterUserCredential/action`, `${K}/read`, 'Microsoft.Insights/diagnosticSettings/read', ...audit].sort());
     expect(actions).not.toContain(`${K}/listClusterAdminCredential/action`);
   });
 

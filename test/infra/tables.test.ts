@@ -4,12 +4,13 @@
  * naming deployed tables, names Log Analytics accepts.
  */
 import { buildTemplate } from '../../infra/template.js';
-import { allTables, streamColumns, streamName, type ColumnType, type TableDefinition } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES, SourceRegistry } from '../../shared/sources/registry.js';
+import { streamColumns, streamName, type ColumnType, type TableDefinition } from '../../shared/tables/table.js';
 import { evaluateValue } from './armExpression.js';
 import { committedTemplate, contextFor, nestedWith, resourcesOfType, type Obj, type Resource } from './templateModel.js';
 
 const template = committedTemplate();
-const tables = allTables();
+const tables = SOURCES.tables.tables;
 const { template: workspaceTemplate } = nestedWith(template, 'Microsoft.OperationalInsights/workspaces/tables');
 const tableResources = workspaceTemplate.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables');
 const dcrs = resourcesOfType(template, 'Microsoft.Insights/dataCollectionRules');
@@ -75,12 +76,15 @@ describe('Log Analytics custom tables', () => {
   });
 
   it('the generator refuses a table Log Analytics would reject, naming the column', () => {
+    const events = SOURCES.get('events');
     const bad: TableDefinition = {
-      ...(tables[0] as TableDefinition),
+      ...events.tables[0]!,
       name: 'broken_CL',
-      columns: [...(tables[0] as TableDefinition).columns, { name: 'TenantId', type: 'string', description: 'reserved' }, { name: '9lives', type: 'string', description: 'bad start' }],
+      source: 'broken',
+      columns: [...events.tables[0]!.columns, { name: 'TenantId', type: 'string', description: 'reserved' }, { name: '9lives', type: 'string', description: 'bad start' }],
     };
-    expect(() => buildTemplate([...tables, bad])).toThrow(/broken_CL\.TenantId[\s\S]*broken_CL\.9lives/);
+    const registry = new SourceRegistry([...SOURCES.sources, { ...events, name: 'broken', tables: [bad] }]);
+    expect(() => buildTemplate(registry)).toThrow(/broken_CL\.TenantId[\s\S]*broken_CL\.9lives/);
   });
 });
 

@@ -6,7 +6,8 @@
  */
 import { createRequire } from 'node:module';
 import { TIMELINE_COLUMNS, TIMELINE_FUNCTION_ALIAS, buildTimelineKqlFile } from '../../infra/kql.js';
-import { allTables, streamColumns, type ColumnType } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
+import { streamColumns, type ColumnType } from '../../shared/tables/table.js';
 import { committedTemplate, nestedWith, only, readCommitted } from './templateModel.js';
 
 // The package is a Bridge.NET bundle that installs a global `Kusto` namespace.
@@ -44,7 +45,7 @@ const AZURE_DIAGNOSTICS_SCHEMA = '(TimeGenerated:datetime, Category:string, Reso
 
 function analyse(query: string, withAudit: boolean): KDiagnostic[] {
   const S = Kusto.Symbols;
-  const tables: unknown[] = allTables().map((t) => new S.TableSymbol.$ctor7(t.name, `(${streamColumns(t).map((c) => `['${c.name}']:${KQL_TYPE[c.type]}`).join(', ')}, _ResourceId:string)`, null));
+  const tables: unknown[] = SOURCES.tables.tables.map((t) => new S.TableSymbol.$ctor7(t.name, `(${streamColumns(t).map((c) => `['${c.name}']:${KQL_TYPE[c.type]}`).join(', ')}, _ResourceId:string)`, null));
   if (withAudit) {
     tables.push(new S.TableSymbol.$ctor7('AKSAudit', AKS_AUDIT_SCHEMA, null), new S.TableSymbol.$ctor7('AKSAuditAdmin', AKS_AUDIT_SCHEMA, null));
     tables.push(new S.TableSymbol.$ctor7('AzureDiagnostics', AZURE_DIAGNOSTICS_SCHEMA, null));
@@ -88,7 +89,7 @@ describe('AksEvidenceTimeline', () => {
   });
 
   it('names every evidence table of the registry, and the AKS audit sources', () => {
-    for (const t of allTables()) expect(deployedBody).toContain(`(${t.name}\n`);
+    for (const t of SOURCES.tables.tables) expect(deployedBody).toContain(`(${t.name}\n`);
     for (const t of ['AKSAudit', 'AKSAuditAdmin', 'AzureDiagnostics']) expect(deployedBody).toContain(`(${t}\n`);
     expect(deployedBody).toContain('union isfuzzy=true');
     expect(deployedBody).toContain('Category in ("kube-audit", "kube-audit-admin")');
@@ -104,7 +105,7 @@ describe('AksEvidenceTimeline', () => {
 
   it('infra/kql/AksEvidenceTimeline.kql is the same function as a let, and analyses cleanly', () => {
     const file = readCommitted('infra/kql/AksEvidenceTimeline.kql');
-    expect(file).toBe(buildTimelineKqlFile());
+    expect(file).toBe(buildTimelineKqlFile(SOURCES.tables.tables));
     expect(analyse(file, true).map((d) => describeDiagnostic(d, file))).toEqual([]);
   });
 });

@@ -5,19 +5,21 @@
 import { Command } from 'commander';
 import { PassThrough } from 'node:stream';
 import { openEvidenceLocation } from '../../shared/evidence/openStore.js';
-import { registerIngestCommand } from '../../shared/ingestion/cli.js';
+import { registerIngestCommand } from '../../shared/cli/ingest.js';
 import { parseIngestionTarget } from '../../shared/ingestion/config.js';
 import { ingestBundle } from '../../shared/ingestion/ingest.js';
 import type { IngestionReceipt } from '../../shared/ingestion/receipt.js';
 import { startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
 import { sampleRows, writeRowsBundle } from '../../bench/rowsBundle.js';
 import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 
 let azurite: AzuriteBlob;
 let emulator: LogsIngestionEmulator;
 
 beforeAll(async () => {
-  [azurite, emulator] = await Promise.all([startAzurite(), startLogsIngestionEmulator()]);
+  [azurite, emulator] = await Promise.all([startAzurite(), startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) })]);
 });
 afterAll(async () => {
   await Promise.all([azurite?.stop(), emulator?.stop()]);
@@ -25,7 +27,7 @@ afterAll(async () => {
 
 test('a Blob bundle: ingest, failures recorded, CLI re-ingest from the Blob URL completes without duplicates', async () => {
   const containerUrl = azurite.containerUrl('evidence');
-  const store = await openEvidenceLocation(containerUrl, { runId: 'run-blob-1', caseId: 'INC-42', connectionString: azurite.connectionString, createContainer: true });
+  const store = await openEvidenceLocation(containerUrl, { runId: 'run-blob-1', caseId: 'INC-42', storage: { connectionString: azurite.connectionString } });
   const b = await writeRowsBundle({
     dir: '',
     store,
@@ -39,6 +41,7 @@ test('a Blob bundle: ingest, failures recorded, CLI re-ingest from the Blob URL 
     store,
     manifest: b.manifest,
     config: parseIngestionTarget(emulator.targetDocument),
+    tables: SOURCES.tables,
     credential: emulator.credential,
     clientOptions: { ...emulator.clientOptions, retryOptions: { retryDelayInMs: 1, maxRetryDelayInMs: 2 } },
     retryBudget: { attempts: 1, baseDelayMs: 1, maxDelayMs: 2 },

@@ -4,17 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { CliIo } from '../../shared/cli/io.js';
-import { registerIngestCommand } from '../../shared/ingestion/cli.js';
+import { registerIngestCommand } from '../../shared/cli/ingest.js';
 import type { IngestionReceipt } from '../../shared/ingestion/receipt.js';
 import { InputError } from '../../shared/util/errors.js';
 import { sampleRows, writeRowsBundle } from '../../bench/rowsBundle.js';
 import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 
 let emulator: LogsIngestionEmulator;
 let dir: string;
 
 beforeAll(async () => {
-  emulator = await startLogsIngestionEmulator();
+  emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) });
   dir = await mkdtemp(join(tmpdir(), 'ingest-cli-'));
 });
 afterAll(async () => {

@@ -26,7 +26,7 @@ describe('ingestion target document', () => {
     expect(t.endpoint).toBe('https://aks-evidence-dce-x1y2.westeurope-1.ingest.monitor.azure.com');
     expect(t.tables['kubelogs_CL']).toEqual({ dcrImmutableId: ID, streamName: 'Custom-kubelogs_CL' });
     expect(t.maxConcurrency).toBe(4);
-    expect(t.retry).toEqual({ attempts: 4, maxDelayMs: 30000, baseDelayMs: 1000 });
+    expect(t.retry).toEqual({ attempts: 6, maxDelayMs: 30000, baseDelayMs: 1000 });
     expect(t.audience).toBe('https://monitor.azure.com');
     expect(Object.isFrozen(t) && Object.isFrozen(t.tables) && Object.isFrozen(t.retry)).toBe(true);
     const custom = parseIngestionTarget({ ...doc, maxConcurrency: 8, retry: { attempts: 2 }, audience: 'https://monitor.azure.us' });

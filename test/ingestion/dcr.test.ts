@@ -1,6 +1,7 @@
-import { buildDcrDefinitions, ingestionTargetDocument, MAX_STREAMS_PER_DCR, validateTableForDcr } from '../../infra/dcr.js';
+import { buildDcrDefinitions, ingestionTargetDocument, MAX_STREAMS_PER_DCR, validateTableForDcr } from '../../shared/ingestion/dcr.js';
 import { parseIngestionTarget } from '../../shared/ingestion/config.js';
-import { allTables, streamColumns, streamName, type TableDefinition } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
+import { streamColumns, streamName, type TableDefinition } from '../../shared/tables/table.js';
 
 const fakeTable = (name: string, extra: TableDefinition['columns'] = []): TableDefinition => ({
   name,
@@ -12,8 +13,8 @@ const fakeTable = (name: string, extra: TableDefinition['columns'] = []): TableD
 
 describe('buildDcrDefinitions', () => {
   test('every registry table gets a stream with exactly its registry + link columns and a source flow to Custom-<table>', () => {
-    const dcrs = buildDcrDefinitions();
-    const tables = allTables();
+    const dcrs = buildDcrDefinitions(SOURCES.tables.tables);
+    const tables = SOURCES.tables.tables;
     expect(dcrs.flatMap((d) => d.tables)).toEqual(tables.map((t) => t.name));
     for (const table of tables) {
       const dcr = dcrs.find((d) => d.tables.includes(table.name));
@@ -49,11 +50,11 @@ describe('buildDcrDefinitions', () => {
   });
 
   test('ingestionTargetDocument maps every table to its DCR and stream, and parses as a config', () => {
-    const dcrs = buildDcrDefinitions();
+    const dcrs = buildDcrDefinitions(SOURCES.tables.tables);
     const ids = new Map(dcrs.map((d, i) => [d.name, `dcr-${String(i).repeat(32).slice(0, 32)}`]));
     const doc = ingestionTargetDocument('https://dce-x.westeurope-1.ingest.monitor.azure.com', dcrs, (d) => ids.get(d.name) ?? '');
-    expect(Object.keys(doc.tables).sort()).toEqual(allTables().map((t) => t.name).sort());
-    for (const t of allTables()) expect(doc.tables[t.name]?.streamName).toBe(`Custom-${t.name}`);
+    expect(Object.keys(doc.tables).sort()).toEqual(SOURCES.tables.tables.map((t) => t.name).sort());
+    for (const t of SOURCES.tables.tables) expect(doc.tables[t.name]?.streamName).toBe(`Custom-${t.name}`);
     expect(parseIngestionTarget(doc).tables['kubelogs_CL']?.dcrImmutableId).toMatch(/^dcr-[0-9a-f]{32}$/);
   });
 });

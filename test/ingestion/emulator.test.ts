@@ -6,15 +6,17 @@ import { isAggregateLogsUploadError, LogsIngestionClient } from '@azure/monitor-
 import { request } from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { mapRow } from '../../shared/ingestion/rowMapping.js';
-import { allTables, streamName } from '../../shared/ingestion/tableRegistry.js';
+import { streamName } from '../../shared/tables/table.js';
 import { sampleRow } from '../../bench/rowsBundle.js';
 import { EMULATOR_TOKEN, startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 
 let emulator: LogsIngestionEmulator;
 let client: LogsIngestionClient;
 
 beforeAll(async () => {
-  emulator = await startLogsIngestionEmulator();
+  emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) });
   client = new LogsIngestionClient(emulator.endpoint, emulator.credential, {
     ...emulator.clientOptions,
     retryOptions: { maxRetries: 0 },
@@ -65,7 +67,7 @@ async function uploadError(rule: string, stream: string, rows: Record<string, un
 
 describe('Logs Ingestion emulator with the real LogsIngestionClient', () => {
   test('every registry table: a mapped row with every column is accepted (204) and lands in its table', async () => {
-    for (const table of allTables()) {
+    for (const table of SOURCES.tables.tables) {
       const rows = [0, 1, 2].map((i) => mapRow(table, sampleRow(table, i), link(table.name, i + 1), { unknownColumns: 'error' }).row);
       await client.upload(emulator.immutableIdFor(table.name), streamName(table), rows);
       expect(emulator.accepted(table.name)).toEqual(rows);
@@ -76,7 +78,7 @@ describe('Logs Ingestion emulator with the real LogsIngestionClient', () => {
   });
 
   test('every registry table: a column the DCR does not declare is a 400 naming it', async () => {
-    for (const table of allTables()) {
+    for (const table of SOURCES.tables.tables) {
       const row = { ...mapRow(table, sampleRow(table, 0), link(table.name, 1)).row, notDeclared_s: 'x' };
       const before = emulator.acceptedCount(table.name);
       const error = await uploadError(emulator.immutableIdFor(table.name), streamName(table), [row]);
@@ -87,7 +89,7 @@ describe('Logs Ingestion emulator with the real LogsIngestionClient', () => {
   });
 
   test('column types are checked against the stream declaration', async () => {
-    const row = mapRow(allTables()[0]!, sampleRow(allTables()[0]!, 0), link('kubelogs_CL', 1)).row;
+    const row = mapRow(SOURCES.tables.tables[0]!, sampleRow(SOURCES.tables.tables[0]!, 0), link('kubelogs_CL', 1)).row;
     const id = emulator.immutableIdFor('kubelogs_CL');
     expect(await uploadError(id, 'Custom-kubelogs_CL', [{ ...row, TimeGenerated: 'last tuesday' }])).toMatchObject({ status: 400, message: expect.stringMatching(/"TimeGenerated" \(datetime\)/) });
     expect(await uploadError(id, 'Custom-kubelogs_CL', [{ ...row, previous: 'yes' }])).toMatchObject({ status: 400, message: expect.stringMatching(/"previous" \(boolean\)/) });
@@ -132,7 +134,7 @@ describe('Logs Ingestion emulator with the real LogsIngestionClient', () => {
 
   test('faults fire as configured: 429 with and without Retry-After, 500, dropped connections', async () => {
     const id = emulator.immutableIdFor('kubelogs_CL');
-    const row = mapRow(allTables()[0]!, sampleRow(allTables()[0]!, 0), link('kubelogs_CL', 1)).row;
+    const row = mapRow(SOURCES.tables.tables[0]!, sampleRow(SOURCES.tables.tables[0]!, 0), link('kubelogs_CL', 1)).row;
     emulator.faults.push({ status: 429, times: 1 });
     const e429 = await uploadError(id, 'Custom-kubelogs_CL', [row]);
     expect(e429.status).toBe(429);

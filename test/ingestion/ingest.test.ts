@@ -14,9 +14,12 @@ import { parseIngestionTarget, type IngestionTarget } from '../../shared/ingesti
 import { ingestBundle, ingestTable, type IngestBundleOptions } from '../../shared/ingestion/ingest.js';
 import { delivered, type IngestionReceipt } from '../../shared/ingestion/receipt.js';
 import { UnknownColumnError } from '../../shared/ingestion/rowMapping.js';
-import { KUBEFORENSYS_TABLES } from '../../shared/ingestion/tableRegistry.js';
 import { sampleRow, sampleRows, writeRowsBundle, type RowsBundle, type SourceRow } from '../../bench/rowsBundle.js';
 import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { KUBEFORENSYS_SOURCES, SOURCES } from '../../shared/sources/registry.js';
+
+const KUBEFORENSYS_TABLES = KUBEFORENSYS_SOURCES.map((name) => SOURCES.get(name).tables[0]!);
 
 const ROWS: Record<string, number> = {
   kubelogs_CL: 6000,
@@ -36,7 +39,7 @@ let config: IngestionTarget;
 let dir: string;
 
 beforeAll(async () => {
-  emulator = await startLogsIngestionEmulator();
+  emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) });
   config = parseIngestionTarget(emulator.targetDocument);
   dir = await mkdtemp(join(tmpdir(), 'ingest-e2e-'));
 });
@@ -66,6 +69,7 @@ function options(b: RowsBundle, extra: Partial<IngestBundleOptions> = {}): Inges
     store: b.store,
     manifest: b.manifest,
     config,
+    tables: SOURCES.tables,
     credential: emulator.credential,
     clientOptions: { ...emulator.clientOptions, retryOptions: { retryDelayInMs: 1, maxRetryDelayInMs: 4 } },
     retryBudget: { attempts: 4, baseDelayMs: 2, maxDelayMs: 20 },
@@ -145,17 +149,20 @@ describe('ingestBundle into the Logs Ingestion emulator', () => {
     expect(landed(b.manifest.runId)['kubelogs_CL']).toEqual({ rows: ROWS['kubelogs_CL'], distinct: ROWS['kubelogs_CL'] });
   });
 
-  test('transient faults (429 with and without Retry-After, 500s beyond the SDK retries, dropped connections) end acknowledged, once', async () => {
+  test('transient faults (429 with and without Retry-After, 500s, dropped connections) end acknowledged, once, each HTTP attempt ours', async () => {
     const b = await bundle();
     emulator.faults = [
-      { status: 429, table: 'kubelogs_CL', times: 3 }, // no Retry-After: the SDK gives up at once, we re-send
-      { status: 429, table: 'kubeevents_CL', retryAfterSeconds: 1, times: 1 }, // the SDK honours it
-      { status: 500, table: 'rbacbindings_CL', times: 6 }, // outlasts the SDK's 3 retries
-      { status: 'drop', table: 'commandhistory_CL', times: 5 },
+      { status: 429, table: 'kubelogs_CL', times: 3 }, // no Retry-After: we back off and re-send
+      { status: 429, table: 'kubeevents_CL', retryAfterSeconds: 1, times: 1 }, // Retry-After honoured
+      { status: 500, table: 'rbacbindings_CL', times: 3 },
+      { status: 'drop', table: 'commandhistory_CL', times: 3 },
       { status: 503, table: 'cronjobs_CL', times: 1 },
     ];
+    const requestsBefore = emulator.requests.length;
     const receipt = await ingestBundle(options(b));
     expect(emulator.faults.every((f) => f.times === 0)).toBe(true);
+    // One retry loop: the client's own retries are off, so every HTTP attempt is one of our requests.
+    expect(emulator.requests.length - requestsBefore).toBe(receipt.requests);
     emulator.faults = [];
     expect(receipt.status).toBe('complete');
     expect(receipt.rowsAcknowledged).toBe(TOTAL);

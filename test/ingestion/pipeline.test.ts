@@ -18,11 +18,13 @@ import { ingestBundle, rowsArtifactsByTable } from '../../shared/ingestion/inges
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { startLogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 
 test('compromise scenario: collect → seal → ingest, every row of every table accounted for and landed once', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ingest-pipeline-'));
   const cluster = await startFixtureCluster(await loadScenario('compromise'), {});
-  const emulator = await startLogsIngestionEmulator();
+  const emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) });
   try {
     const kc = new KubeConfig();
     kc.loadFromString(cluster.kubeconfigYaml);
@@ -39,6 +41,7 @@ test('compromise scenario: collect → seal → ingest, every row of every table
       store,
       manifest,
       config: parseIngestionTarget(emulator.targetDocument),
+      tables: SOURCES.tables,
       credential: emulator.credential,
       clientOptions: emulator.clientOptions,
       mapping: { unknownColumns: 'error' },
@@ -56,7 +59,7 @@ test('compromise scenario: collect → seal → ingest, every row of every table
     const paths = new Set(manifest.artifacts.map((a) => `${store.location}/${a.path}`));
     for (const r of emulator.accepted('kubelogs_CL').slice(0, 50)) expect(paths.has(String(r['EvidencePath']))).toBe(true);
 
-    const again = await ingestBundle({ store, manifest, config: parseIngestionTarget(emulator.targetDocument), credential: emulator.credential, clientOptions: emulator.clientOptions });
+    const again = await ingestBundle({ store, manifest, config: parseIngestionTarget(emulator.targetDocument), tables: SOURCES.tables, credential: emulator.credential, clientOptions: emulator.clientOptions });
     expect(again).toMatchObject({ status: 'complete', rowsAcknowledged: 0, rowsSkipped: receipt.rowsAcknowledged, requests: 0 });
 
     const verified = await verifyBundle(store);

@@ -8,7 +8,8 @@ import {
   UnknownColumnError,
   type RowLinkContext,
 } from '../../shared/ingestion/rowMapping.js';
-import { allTables, getTable, streamColumns } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
+import { streamColumns } from '../../shared/tables/table.js';
 import { sampleRow } from '../../bench/rowsBundle.js';
 
 const link: RowLinkContext = {
@@ -21,7 +22,7 @@ const link: RowLinkContext = {
   lineNumber: 7,
   fallbackTime: '2026-03-14T09:30:00.000Z',
 };
-const kubelogs = getTable('kubelogs_CL');
+const kubelogs = SOURCES.tables.get('kubelogs_CL');
 
 describe('mapRow', () => {
   test('link columns: EventTime = TimeGenerated, stable RecordId, EvidencePath = location/path', () => {
@@ -69,7 +70,7 @@ describe('mapRow', () => {
     expect(m.row['message']).toBe('12');
     expect(m.invalidColumns).toEqual([]);
 
-    const events = getTable('kubeevents_CL');
+    const events = SOURCES.tables.get('kubeevents_CL');
     const bad = mapRow(events, { TimeGenerated: 'yesterday-ish', count: 3.5, first_timestamp: new Date('2026-03-14T00:00:00Z') }, link);
     expect(bad.invalidColumns.sort()).toEqual(['TimeGenerated', 'count']);
     expect(bad.row['TimeGenerated']).toBe('2026-03-14T09:30:00.000Z'); // collection time stands in
@@ -117,7 +118,7 @@ describe('mapRow', () => {
   });
 
   test('a row still too large after field truncation is shrunk under maxRowBytes', () => {
-    const many = getTable('suspiciouspods_CL');
+    const many = SOURCES.tables.get('suspiciouspods_CL');
     const big = 'x'.repeat(100_000);
     const source = Object.fromEntries(many.columns.filter((c) => c.type === 'string').map((c) => [c.name, big]));
     const m = mapRow(many, { ...source, TimeGenerated: '2026-03-14T09:26:53Z' }, link, { maxFieldBytes: 64 * 1024, maxRowBytes: 200_000 });
@@ -130,7 +131,7 @@ describe('mapRow', () => {
   });
 
   test('every registry table: a row with every column maps to exactly the stream columns', () => {
-    for (const table of allTables()) {
+    for (const table of SOURCES.tables.tables) {
       const m = mapRow(table, sampleRow(table, 3), link, { unknownColumns: 'error' });
       expect(Object.keys(m.row).sort()).toEqual(streamColumns(table).map((c) => c.name).sort());
       expect(m.invalidColumns).toEqual([]);

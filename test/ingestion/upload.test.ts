@@ -1,11 +1,12 @@
 import { LogsIngestionClient } from '@azure/monitor-ingestion';
 import { mapRow } from '../../shared/ingestion/rowMapping.js';
-import { getTable } from '../../shared/ingestion/tableRegistry.js';
 import { backoffMs, classifyFailure, RequestPacker, sendRequest, type UploadRequest } from '../../shared/ingestion/upload.js';
 import { sampleRow } from '../../bench/rowsBundle.js';
 import { startLogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 
-const kubelogs = getTable('kubelogs_CL');
+const kubelogs = SOURCES.tables.get('kubelogs_CL');
 const wireRow = (i: number) =>
   mapRow(kubelogs, sampleRow(kubelogs, i), {
     runId: 'run-u',
@@ -72,7 +73,7 @@ describe('classifyFailure and backoff', () => {
 
 describe('sendRequest against the emulator', () => {
   test('a service limit lower than assumed: 413 splits the request until it fits, every row acknowledged once', async () => {
-    const emulator = await startLogsIngestionEmulator({ maxRequestBytes: 120_000 });
+    const emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables), maxRequestBytes: 120_000 });
     try {
       const client = new LogsIngestionClient(emulator.endpoint, emulator.credential, { ...emulator.clientOptions, retryOptions: { maxRetries: 0 } });
       const packer = new RequestPacker(500_000);
@@ -99,7 +100,7 @@ describe('sendRequest against the emulator', () => {
   });
 
   test('a permanent error (400) is recorded with its message, not retried', async () => {
-    const emulator = await startLogsIngestionEmulator();
+    const emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) });
     try {
       const client = new LogsIngestionClient(emulator.endpoint, emulator.credential, { ...emulator.clientOptions, retryOptions: { maxRetries: 0 } });
       const rows = [wireRow(1).row, { ...wireRow(2).row, stray: 1 }];

@@ -5,9 +5,9 @@
  */
 import { AuthenticationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { commandHistorySource } from '../../shared/sources/commandHistory.js';
-import { containerLogsSource } from '../../shared/sources/containerLogs.js';
-import { eventsSource } from '../../shared/sources/events.js';
+import { commandHistorySource } from '../../shared/sources/commandhistory/source.js';
+import { containerLogsSource } from '../../shared/sources/containerlogs/source.js';
+import { eventsSource } from '../../shared/sources/events/source.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { generateTestCa, issueClientCert } from '../../shared/simulator/tls.js';

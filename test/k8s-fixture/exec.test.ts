@@ -7,7 +7,7 @@
 import { PassThrough } from 'node:stream';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { historyCommand } from '../../shared/sources/historyScript.js';
+import { historyCommand } from '../../shared/sources/commandhistory/historyScript.js';
 import type { FixtureCluster, FixtureOptions, KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 

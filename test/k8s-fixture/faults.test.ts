@@ -5,8 +5,8 @@
  */
 import { CoreV1Api, HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
 import { fetch } from 'undici';
-import { containerLogsSource } from '../../shared/sources/containerLogs.js';
-import { execInPod } from '../../shared/sources/podExec.js';
+import { containerLogsSource } from '../../shared/sources/containerlogs/source.js';
+import { execInPod } from '../../shared/cluster/podExec.js';
 import type { FixtureCluster, FixtureOptions, KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { collect, context } from '../sources/helpers.js';
@@ -132,7 +132,7 @@ describe('exec faults', () => {
     const { cluster, kc } = await start({ faults: [{ match: '/pods/p1/exec', effect: 'cut', afterBytes: 100, times: 1 }] });
     try {
       const chunks: Buffer[] = [];
-      const r = await execInPod(kc, { ...target, command: ['/bin/sh', '-c', 'cat /root/.bash_history'] }, { onStdout: (c) => chunks.push(c) });
+      const r = await execInPod(kc, { ...target, command: ['/bin/sh', '-c', 'cat /root/.bash_history'] }, { onStdout: (c: Buffer) => chunks.push(c) });
       expect(r.end).toBe('closed-without-status');
       expect(Buffer.concat(chunks).length).toBe(100);
       expect(cluster.served.execs.get('a/p1/c')).toMatchObject({ execs: 1, stdoutBytes: 100, cut: 1 });

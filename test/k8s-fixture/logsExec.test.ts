@@ -4,7 +4,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { ApiException, Exec, Log, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import WebSocket from 'ws';
-import { HISTORY_SCRIPT, historyCommand } from '../../shared/sources/historyScript.js';
+import { HISTORY_SCRIPT, historyCommand } from '../../shared/sources/commandhistory/historyScript.js';
 import { generateCluster, generatedNames } from '../../shared/simulator/kube/generate.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { generatedMessage } from '../../shared/simulator/kube/logs.js';

@@ -8,7 +8,7 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { PassThrough } from 'node:stream';
 import { Log } from '@kubernetes/client-node';
-import { containerLogsSource } from '../../shared/sources/containerLogs.js';
+import { containerLogsSource } from '../../shared/sources/containerlogs/source.js';
 import { renderLog } from '../../shared/simulator/kube/logs.js';
 import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';

@@ -8,12 +8,11 @@ import { collectorIdentity } from '../../shared/evidence/custody.js';
 import { openLocalBundle } from '../../shared/evidence/localStore.js';
 import { readNdjson } from '../../shared/evidence/ndjson.js';
 import { verifyBundle } from '../../shared/evidence/verify.js';
-import { createAuditSource } from '../../shared/pipeline/auditSource.js';
 import { kubeconfigFacts } from '../../shared/pipeline/collectRun.js';
 import { runCollectTask } from '../../shared/pipeline/collectTask.js';
 import { planCollectTasks } from '../../shared/pipeline/plan.js';
 import { sealRun } from '../../shared/pipeline/seal.js';
-import type { ClusterFacts } from '../../shared/pipeline/types.js';
+import type { ClusterFacts } from '../../shared/cluster/facts.js';
 import { aksAuditRow, startLogAnalyticsStub } from '../fixtures/audit/logAnalyticsStub.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
@@ -46,8 +45,8 @@ test('the audit task exports the window from Log Analytics, labels it, derives a
     expect(tasks.map((t) => t.source)).toEqual(['audit', 'events']);
 
     const store = await openLocalBundle(dir, 'audit-run');
-    const audit = createAuditSource({ audit: facts.audit, clusterResourceId: CLUSTER, credential, logs: { endpoint: stub.endpoint, clientOptions } });
-    const ctx = { store, kubeConfig: fixtureKubeConfig(cluster), runId: 'audit-run', caseId: 'c', request, cluster: facts.cluster, sources: [audit] };
+    const azure = { credential, ...(facts.audit ? { auditLog: facts.audit } : {}), logs: { endpoint: stub.endpoint, clientOptions } };
+    const ctx = { store, kubeConfig: fixtureKubeConfig(cluster), runId: 'audit-run', caseId: 'c', request, cluster: facts.cluster, azure };
     const results = [];
     for (const task of tasks) results.push(await runCollectTask(task, ctx));
     const auditResult = results[0]!;

@@ -10,7 +10,7 @@ import { collectRun, kubeconfigFacts } from '../../shared/pipeline/collectRun.js
 import { runCollectTask } from '../../shared/pipeline/collectTask.js';
 import { planCollectTasks } from '../../shared/pipeline/plan.js';
 import { sealRun } from '../../shared/pipeline/seal.js';
-import { DEFAULT_SOURCES } from '../../shared/pipeline/sources.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import type { FixtureCluster, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
@@ -43,7 +43,7 @@ describe('collectRun on the compromise scenario', () => {
       kubeConfig: kc,
       store,
       runId: 'run-1',
-      request: { caseId: 'case-1', sources: [...DEFAULT_SOURCES], sinceSeconds: 7 * 86400, requester: 'jest', reason: 'pipeline test' },
+      request: { caseId: 'case-1', sources: SOURCES.names(), sinceSeconds: 7 * 86400, requester: 'jest', reason: 'pipeline test' },
       collector: collectorIdentity({ runtime: 'test' }),
       facts: kubeconfigFacts({ server: cluster.server, name: 'fixture' }),
     });
@@ -57,7 +57,7 @@ describe('collectRun on the compromise scenario', () => {
   });
 
   test('every requested source is in the manifest and the bundle verifies', async () => {
-    expect(Object.keys(manifest.sources).sort()).toEqual([...DEFAULT_SOURCES].sort());
+    expect(Object.keys(manifest.sources).sort()).toEqual(SOURCES.names().sort());
     for (const s of Object.values(manifest.sources)) expect(s.status).not.toBe('failed');
     const report = await verifyBundle(store);
     expect(report.problems).toEqual([]);

@@ -1,7 +1,7 @@
-import { commandHistorySource, createCommandHistorySource, historyExecOutcome } from '../../shared/sources/commandHistory.js';
-import { HISTORY_SHELLS, historyCommand } from '../../shared/sources/historyScript.js';
-import { execInPod } from '../../shared/sources/podExec.js';
-import type { PodExecResult } from '../../shared/sources/podExec.js';
+import { commandHistorySource, createCommandHistorySource, historyExecOutcome } from '../../shared/sources/commandhistory/source.js';
+import { HISTORY_SHELLS, historyCommand } from '../../shared/sources/commandhistory/historyScript.js';
+import { execInPod } from '../../shared/cluster/podExec.js';
+import type { PodExecResult } from '../../shared/cluster/podExec.js';
 import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, FIXED_NOW, namespace, pod, startCluster } from './helpers.js';
 

@@ -2,7 +2,7 @@
  * All eight sources against the fixture's compromise scenario: counts equal what the API
  * serves (computed from the fixture, not hard-coded), and the attack shows in the rows.
  */
-import { KUBEFORENSYS_SOURCE_DEFINITIONS } from '../../shared/sources/index.js';
+import { KUBEFORENSYS_SOURCES, SOURCES } from '../../shared/sources/registry.js';
 import type { Collected } from './helpers.js';
 import { collect, context, startCluster } from './helpers.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
@@ -20,7 +20,7 @@ describe('the eight sources on the compromise scenario', () => {
     const scenario = await loadScenario('compromise', { now });
     const started = await startCluster(scenario, { now: () => now, maxPageSize: 7 });
     cluster = started.cluster;
-    for (const source of KUBEFORENSYS_SOURCE_DEFINITIONS) {
+    for (const source of KUBEFORENSYS_SOURCES.map((name) => SOURCES.get(name))) {
       results.set(source.name, await collect(source, context(started.kc, { clock: () => now, concurrency: 8 })));
     }
   });

@@ -1,4 +1,4 @@
-import { cronJobsSource } from '../../shared/sources/cronJobs.js';
+import { cronJobsSource } from '../../shared/sources/cronjobs/source.js';
 import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 

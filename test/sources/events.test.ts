@@ -1,4 +1,4 @@
-import { eventsSource } from '../../shared/sources/events.js';
+import { eventsSource } from '../../shared/sources/events/source.js';
 import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 

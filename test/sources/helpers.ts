@@ -25,6 +25,7 @@ export function context(kc: KubeConfig, overrides: Partial<SourceContext> = {}):
   let requests = 0;
   const ctx: SourceContext & { requestCount: () => number } = {
     kubeConfig: kc,
+    cluster: { server: kc.getCurrentCluster()?.server ?? '' },
     runId: 'run-test',
     sinceSeconds: 0,
     namespaces: {},
@@ -161,15 +162,4 @@ export function pod(p: PodSpecInput): KubeObject {
     };
   }
   return obj;
-}
-
-export function byKey<T extends Record<string, unknown>>(rows: T[], ...keys: string[]): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const r of rows) {
-    const k = keys.map((key) => String(r[key])).join('|');
-    const list = m.get(k) ?? [];
-    list.push(r);
-    m.set(k, list);
-  }
-  return m;
 }

@@ -1,4 +1,4 @@
-import { HistoryFileParser, HistoryProtocolError, HistoryStreamParser, shellOfHistoryFile, unmetafy, userOfHistoryFile, type HistoryEntry } from '../../shared/sources/historyParse.js';
+import { HistoryFileParser, HistoryProtocolError, HistoryStreamParser, shellOfHistoryFile, unmetafy, userOfHistoryFile, type HistoryEntry } from '../../shared/sources/commandhistory/historyParse.js';
 
 function parseFile(path: string, content: Buffer | string, chunkSize = Infinity): HistoryEntry[] {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;

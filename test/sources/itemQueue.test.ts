@@ -1,5 +1,5 @@
-import { ItemQueue, QueueStoppedError } from '../../shared/sources/itemQueue.js';
-import { TaskPool } from '../../shared/sources/taskPool.js';
+import { ItemQueue, QueueStoppedError } from '../../shared/sources/common/itemQueue.js';
+import { TaskPool } from '../../shared/sources/common/taskPool.js';
 
 describe('ItemQueue', () => {
   test('producers wait for room; the consumer frees it', async () => {

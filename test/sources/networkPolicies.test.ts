@@ -1,4 +1,4 @@
-import { formatSelector, networkPoliciesSource, summarizeRules } from '../../shared/sources/networkPolicies.js';
+import { formatSelector, networkPoliciesSource, summarizeRules } from '../../shared/sources/networkpolicies/source.js';
 import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, FIXED_NOW, namespace, startCluster } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { execInPod, EXEC_PROTOCOLS } from '../../shared/sources/podExec.js';
+import { execInPod, EXEC_PROTOCOLS } from '../../shared/cluster/podExec.js';
 
 type Script = (ws: WebSocket, command: string[]) => void;
 const frame = (channel: number, payload: string | Buffer): Buffer => Buffer.concat([Buffer.from([channel]), Buffer.isBuffer(payload) ? payload : Buffer.from(payload)]);

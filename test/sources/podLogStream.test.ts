@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApi, KubeApiError } from '../../shared/cluster/kubeApi.js';
-import { LogStreamInterruptedError, streamContainerLog } from '../../shared/sources/podLogStream.js';
+import { LogStreamInterruptedError, streamContainerLog } from '../../shared/cluster/podLogStream.js';
 
 let server: Server;
 let api: KubeApi;

@@ -1,4 +1,4 @@
-import { analyzePodSpec, normalizeHostPath, sensitiveHostPath } from '../../shared/sources/podSecurity.js';
+import { analyzePodSpec, normalizeHostPath, sensitiveHostPath } from '../../shared/findings/podSecurity.js';
 
 describe('analyzePodSpec', () => {
   test('a clean pod has no finding', () => {

@@ -1,4 +1,4 @@
-import { rbacBindingsSource } from '../../shared/sources/rbacBindings.js';
+import { rbacBindingsSource } from '../../shared/sources/rbacbindings/source.js';
 import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 

@@ -1,4 +1,4 @@
-import { serviceAccountsSource } from '../../shared/sources/serviceAccounts.js';
+import { serviceAccountsSource } from '../../shared/sources/serviceaccounts/source.js';
 import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 

@@ -14,10 +14,13 @@ import { openLocalBundle } from '../../shared/evidence/localStore.js';
 import { collectRun, kubeconfigFacts } from '../../shared/pipeline/collectRun.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeApi } from '../../shared/cluster/kubeApi.js';
-import { createSnapshotSource, REDACTED_MARKER, snapshotSource, streamFor, type SnapshotOptions, type SnapshotTypeCoverage } from '../../shared/sources/snapshot.js';
-import { SNAPSHOT_TABLES } from '../../shared/sources/snapshotTable.js';
+import { streamFor } from '../../shared/sources/snapshot/discovery.js';
+import type { SnapshotOptions, SnapshotTypeCoverage } from '../../shared/sources/snapshot/listing.js';
+import { REDACTED_MARKER } from '../../shared/sources/snapshot/redaction.js';
+import { createSnapshotSource, snapshotSource } from '../../shared/sources/snapshot/source.js';
+import { SNAPSHOT_TABLE } from '../../shared/sources/snapshot/table.js';
 import type { Row, SourceContext, SourceItem } from '../../shared/sources/types.js';
-import { getTable } from '../../shared/ingestion/tableRegistry.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 import { generateCluster } from '../../shared/simulator/kube/generate.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { AGGREGATED_RESOURCES, BUILTIN_RESOURCES } from '../../shared/simulator/kube/resources.js';
@@ -41,6 +44,7 @@ function context(kc: KubeConfig, overrides: Partial<SourceContext> = {}): Source
   let requests = 0;
   return {
     kubeConfig: kc,
+    cluster: { server: kc.getCurrentCluster()?.server ?? '' },
     runId: 'test-run',
     sinceSeconds: 86_400,
     namespaces: {},
@@ -119,8 +123,8 @@ describe('snapshot of the compromise scenario', () => {
 
   test('the source is registered with its table', () => {
     expect(snapshotSource.name).toBe('snapshot');
-    expect(snapshotSource.table).toBe('kubesnapshot_CL');
-    expect(getTable('kubesnapshot_CL')).toBe(SNAPSHOT_TABLES[0]);
+    expect(snapshotSource.tables.map((t) => t.name)).toEqual(['kubesnapshot_CL']);
+    expect(SOURCES.tables.get('kubesnapshot_CL')).toBe(SNAPSHOT_TABLE);
   });
 
   test('every listable type is in the coverage report; events are excluded, the rest listed or failed', () => {
@@ -234,7 +238,7 @@ describe('snapshot of the compromise scenario', () => {
     expect(byName('Deployment', 'api')).toMatchObject({ replicas: 2, service_account: 'api' });
     expect(byName('ClusterRole', 'view')['detail']).toContain('aggregates {"rbac.authorization.k8s.io/aggregate-to-view":"true"}');
     // Every row has exactly the table's columns.
-    const columns = SNAPSHOT_TABLES[0]!.columns.map((c) => c.name).sort();
+    const columns = SNAPSHOT_TABLE.columns.map((c) => c.name).sort();
     for (const r of run.rows) expect(Object.keys(r).sort()).toEqual(columns);
   });
 });

@@ -1,4 +1,4 @@
-import { suspiciousPodsSource } from '../../shared/sources/suspiciousPods.js';
+import { suspiciousPodsSource } from '../../shared/sources/suspiciouspods/source.js';
 import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, pod, startCluster } from './helpers.js';
 

@@ -5,7 +5,7 @@
  * audit log (compromise.audit.ndjson) labelled by the built-in rules, Kubernetes events and
  * shell histories from compromise.yaml, and the collector's own history exec.
  */
-import { auditItems } from '../../shared/audit/collect.js';
+import { auditItems } from '../../shared/sources/audit/source.js';
 import { createAuditLabeler } from '../../shared/audit/label.js';
 import { normalizeAuditRecord } from '../../shared/audit/parse.js';
 import { loadAuditRules } from '../../shared/audit/rules.js';
@@ -16,7 +16,7 @@ import { buildManifest, writeManifest } from '../../shared/evidence/manifest.js'
 import { createNdjsonArtifact } from '../../shared/evidence/ndjson.js';
 import type { ArtifactRef, CollectorAction, EvidenceStore, Manifest, SourceSummary } from '../../shared/evidence/types.js';
 import type { Row, SourceItem } from '../../shared/sources/types.js';
-import { historyCommand } from '../../shared/sources/historyScript.js';
+import { historyCommand } from '../../shared/sources/commandhistory/historyScript.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 
