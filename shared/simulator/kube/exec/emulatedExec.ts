@@ -19,14 +19,30 @@ function quote(argv: string[]): string {
 export async function createEmulatedExecRuntime(why: string): Promise<ExecRuntime> {
   const jb = await import('just-bash');
   const implemented = new Set<string>(['echo', 'cat', 'printf', 'ls', 'mkdir', 'touch', 'rm', 'cp', 'mv', 'ln', 'chmod', 'pwd', 'readlink', 'head', 'tail', 'wc', 'stat', 'grep', 'sed', 'awk', 'sort', 'uniq', 'cut', 'tr', 'tee', 'find', 'basename', 'dirname', 'du', 'env', 'xargs', 'true', 'false', 'base64', 'date', 'sleep', 'seq', 'sha256sum', 'hostname', 'od', 'whoami']);
-  const layouts = new Map<string, ImageLayout>();
-  const layoutFor = (key: string, rt: ContainerRuntime, pod: PodFacts): ImageLayout => {
-    let l = layouts.get(key);
-    if (!l) {
-      l = containerImage(rt, pod, (tool) => SHELL_NAMES.has(tool) || implemented.has(tool));
-      layouts.set(key, l);
+  type Shell = InstanceType<typeof jb.Bash>;
+  /** One in-memory container per key: its file system persists across execs, as a container's does. */
+  const containers = new Map<string, { layout: ImageLayout; bash?: Shell }>();
+  const containerFor = (key: string, rt: ContainerRuntime, pod: PodFacts): { layout: ImageLayout; bash?: Shell } => {
+    let c = containers.get(key);
+    if (!c) {
+      c = { layout: containerImage(rt, pod, (tool) => SHELL_NAMES.has(tool) || implemented.has(tool)) };
+      containers.set(key, c);
     }
-    return l;
+    return c;
+  };
+  const shellFor = (c: { layout: ImageLayout; bash?: Shell }): Shell => {
+    if (c.bash) return c.bash;
+    const files: Record<string, { content: Uint8Array; mode: number }> = {};
+    const commands = new Set<string>();
+    for (const e of c.layout.entries) {
+      if (e.kind === 'file') files[e.path] = { content: e.content, mode: e.mode };
+      else if (e.kind === 'tool' || e.kind === 'symlink') {
+        const name = e.path.slice(e.path.lastIndexOf('/') + 1);
+        if (implemented.has(name)) commands.add(name);
+      }
+    }
+    c.bash = new jb.Bash({ files, env: c.layout.env, cwd: c.layout.workingDir, commands: [...commands, 'sh', 'bash'] as never });
+    return c.bash;
   };
   return {
     mode: 'emulated',
@@ -34,19 +50,10 @@ export async function createEmulatedExecRuntime(why: string): Promise<ExecRuntim
     start(target, argv, io: ExecIo): RunningExec {
       const ac = new AbortController();
       const done = (async (): Promise<ExecOutcome> => {
-        const layout = layoutFor(target.key, target.runtime, target.pod);
-        const lookup = execLookupError(layout, argv[0]);
+        const container = containerFor(target.key, target.runtime, target.pod);
+        const lookup = execLookupError(container.layout, argv[0]);
         if (lookup) return { startError: lookup };
-        const files: Record<string, { content: Uint8Array; mode: number }> = {};
-        const commands = new Set<string>();
-        for (const e of layout.entries) {
-          if (e.kind === 'file') files[e.path] = { content: e.content, mode: e.mode };
-          else if (e.kind === 'tool' || e.kind === 'symlink') {
-            const name = e.path.slice(e.path.lastIndexOf('/') + 1);
-            if (implemented.has(name)) commands.add(name);
-          }
-        }
-        const bash = new jb.Bash({ files, env: layout.env, cwd: layout.workingDir, commands: [...commands, 'sh', 'bash'] as never });
+        const bash = shellFor(container);
         const name = argv[0]!.slice(argv[0]!.lastIndexOf('/') + 1);
         const script = SHELL_NAMES.has(name) ? (argv[1] === '-c' ? (argv[2] ?? '') : '') : quote([name, ...argv.slice(1)]);
         const r = await bash.exec(script, { signal: ac.signal });
@@ -58,7 +65,7 @@ export async function createEmulatedExecRuntime(why: string): Promise<ExecRuntim
       return { done, writeStdin: () => undefined, closeStdin: () => undefined, kill: () => ac.abort() };
     },
     async dispose(): Promise<void> {
-      layouts.clear();
+      containers.clear();
     },
   };
 }
