@@ -46,7 +46,7 @@ export async function createEmulatedExecRuntime(why: string): Promise<ExecRuntim
   };
   return {
     mode: 'emulated',
-    detail: `emulated: an in-memory bash (just-bash) over per-container trees — real shells unavailable (${why})`,
+    detail: `emulated: an in-memory bash (just-bash) over per-container trees (${why})`,
     start(target, argv, io: ExecIo): RunningExec {
       const ac = new AbortController();
       const done = (async (): Promise<ExecOutcome> => {

@@ -52,7 +52,7 @@ export async function createExecRuntime(mode: ExecMode = 'auto'): Promise<ExecRu
   const real = await createRealExecRuntime();
   if ('unavailable' in real) {
     if (mode === 'real') throw new Error(`simulator: real exec was requested but is not available here: ${real.unavailable}`);
-    return createEmulatedExecRuntime(real.unavailable);
+    return createEmulatedExecRuntime(`real exec unavailable: ${real.unavailable}`);
   }
   return real;
 }

@@ -1,14 +1,15 @@
 /**
  * The host programs a simulated container can run for real: shells (dash, bash, busybox, zsh)
- * and the standard utilities, copied once per process into a tools directory together with the
+ * and the standard utilities, copied once per host into a tools directory together with the
  * shared libraries they load (found with ldd), so every container tree can hard-link them
  * (same file system, no copy per container, no mount per exec).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { COREUTILS } from './containerImage.js';
 
@@ -50,27 +51,47 @@ export function parseLdd(text: string): string[] {
 
 let shared: Promise<HostTools> | undefined;
 
-/** The process-wide tools directory (prepared on first use, removed when the process exits). */
+/**
+ * The tools directory for this host (prepared on first use). It is shared by every process of
+ * the same user on the same host programs — named after their paths, sizes and times — so test
+ * workers and repeated runs reuse one copy instead of leaving one each.
+ */
 export function hostTools(): Promise<HostTools> {
   shared ??= prepareHostTools();
   return shared;
 }
 
+interface ToolsManifest {
+  binaries: [string, string][];
+  libraries: [string, string][];
+}
+
 async function prepareHostTools(): Promise<HostTools> {
-  const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-sim-tools-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const binaries = new Map<string, string>();
   const found = new Map<string, string>();
   for (const name of WANTED) {
     const p = findOnHost(name);
     if (p) found.set(name, p);
   }
-  await mkdir(join(dir, 'bin'), { recursive: true });
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([process.getuid?.() ?? 0, ...[...found].map(([n, p]) => [n, p, statSync(p).size, statSync(p).mtimeMs])]))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = join(tmpdir(), `aks-evidence-sim-tools-${fingerprint}`);
+  const manifestPath = join(dir, 'tools.json');
+  if (existsSync(manifestPath)) {
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as ToolsManifest;
+    if ([...m.binaries, ...m.libraries].every(([, copy]) => existsSync(copy))) return { dir, binaries: new Map(m.binaries), libraries: new Map(m.libraries) };
+  }
+  // Build beside the final name, then rename into place (another process may win the race: use its copy).
+  const staging = await mkdtemp(join(tmpdir(), 'aks-evidence-sim-tools-staging-'));
+  const at = (p: string): string => join(dir, relative(staging, p));
+  const binaries = new Map<string, string>();
+  await mkdir(join(staging, 'bin'), { recursive: true });
   for (const [name, host] of found) {
-    const copy = join(dir, 'bin', name === '[' ? 'lbracket' : name);
+    const copy = join(staging, 'bin', name === '[' ? 'lbracket' : name);
     await copyFile(host, copy);
     await chmod(copy, 0o755);
-    binaries.set(name, copy);
+    binaries.set(name, at(copy));
   }
   const libraries = new Map<string, string>();
   if (found.size > 0) {
@@ -81,12 +102,21 @@ async function prepareHostTools(): Promise<HostTools> {
     );
     for (const lib of parseLdd(out)) {
       if (!existsSync(lib)) continue;
-      const copy = join(dir, 'lib', lib);
+      const copy = join(staging, 'lib', lib);
       await mkdir(dirname(copy), { recursive: true });
       await copyFile(lib, copy);
       await chmod(copy, 0o755);
-      libraries.set(lib, copy);
+      libraries.set(lib, at(copy));
     }
+  }
+  await writeFile(join(staging, 'tools.json'), JSON.stringify({ binaries: [...binaries], libraries: [...libraries] } satisfies ToolsManifest));
+  try {
+    await rename(staging, dir);
+  } catch {
+    await rm(staging, { recursive: true, force: true });
+    if (!existsSync(manifestPath)) throw new Error(`simulator: could not prepare the tools directory ${dir}`);
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as ToolsManifest;
+    return { dir, binaries: new Map(m.binaries), libraries: new Map(m.libraries) };
   }
   return { dir, binaries, libraries };
 }

@@ -9,7 +9,8 @@
  * holding the per-start credentials of a loopback server, can exec.
  */
 import { spawn } from 'node:child_process';
-import { link, mkdir, mkdtemp, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, copyFile, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ContainerRuntime } from '../scenario.js';
@@ -45,7 +46,14 @@ export async function materialise(layout: ImageLayout, root: string, tools: Host
   const at = (p: string): string => join(root, p);
   const linkOrCopy = async (from: string, to: string): Promise<void> => {
     await mkdir(dirname(to), { recursive: true });
-    await link(from, to);
+    try {
+      await link(from, to);
+    } catch (e) {
+      // Another file system (EXDEV) or too many links to one inode (EMLINK): copy instead.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EXDEV' && code !== 'EMLINK') throw e;
+      await copyFile(from, to);
+    }
   };
   for (const e of layout.entries) if (e.kind === 'dir') await mkdir(at(e.path), { recursive: true });
   let needsLoader = false;
@@ -113,9 +121,13 @@ export async function createRealExecRuntime(): Promise<ExecRuntime | { unavailab
   if (process.platform !== 'linux') return { unavailable: `${process.platform} has no Linux namespaces` };
   const tools = await hostTools();
   const base = await mkdtemp(join(tmpdir(), 'aks-evidence-sim-containers-'));
+  // A cluster that is never stopped still leaves no trees behind once the process exits.
+  const cleanup = (): void => rmSync(base, { recursive: true, force: true });
+  process.once('exit', cleanup);
   const isolation = await probe(tools, base);
   if ('reason' in isolation) {
     await rm(base, { recursive: true, force: true });
+    process.removeListener('exit', cleanup);
     return { unavailable: isolation.reason };
   }
   const trees = new Map<string, Promise<ImageLayout>>();
@@ -178,6 +190,7 @@ export async function createRealExecRuntime(): Promise<ExecRuntime | { unavailab
       for (const r of running) r.kill();
       await Promise.allSettled([...running].map((r) => r.done));
       await rm(base, { recursive: true, force: true });
+      process.removeListener('exit', cleanup);
     },
   };
 }
