@@ -119,13 +119,15 @@ describe('watch', () => {
     }
   });
 
-  test('a pod deleted with a grace period keeps serving its logs until it is gone', async () => {
+  test('a pod deleted with a grace period keeps serving its logs until it is gone (forced here)', async () => {
     const { cluster, kc } = await start();
     const w = await watch(kc, '/api/v1/namespaces/a/pods', { resourceVersion: (await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'a' })).metadata!.resourceVersion });
     try {
-      cluster.changes.deletePod('a', 'p1', { graceMs: 300 });
+      cluster.changes.deletePod('a', 'p1', { graceMs: 600_000 });
       await w.until((e) => e.some((x) => x.type === 'MODIFIED'));
       expect(await readLog(kc, 'p1', false)).toBe('first instance\n');
+      // Forced: the terminating pod goes at once.
+      cluster.changes.deletePod('a', 'p1');
       await w.until((e) => e.some((x) => x.type === 'DELETED'));
       await expect(readLog(kc, 'p1', false)).rejects.toMatchObject({ code: 404 });
     } finally {

@@ -14,8 +14,11 @@ export interface ClusterChanges {
   /**
    * Terminating (deletionTimestamp set, MODIFIED), then after `graceMs` (default 0) deleted
    * (DELETED); its logs go with it. While terminating, logs and exec still work, as on a node.
+   * Deleting a terminating pod again with graceMs 0 removes it at once (a forced delete).
    */
   deletePod(namespace: string, name: string, options?: { graceMs?: number }): void;
+  /** Cancel pending grace-period deletions (the cluster stops). */
+  dispose(): void;
   /**
    * The container's process ended and the kubelet started it again: restartCount + 1,
    * lastState.terminated, a new running state, the current log becomes the previous one and
@@ -55,6 +58,7 @@ export function clusterChanges(store: ObjectStore, scenario: Scenario, now: () =
     return { key, obj };
   };
 
+  const pending = new Set<NodeJS.Timeout>();
   const changes: ClusterChanges = {
     deletePod(namespace, name, options = {}) {
       const { key, obj } = get('v1', 'Pod', namespace, name);
@@ -70,8 +74,18 @@ export function clusterChanges(store: ObjectStore, scenario: Scenario, now: () =
         if (i >= 0) scenario.objects.splice(i, 1);
         for (const k of Object.keys(scenario.logs ?? {})) if (k.startsWith(`${namespace}/${name}/`)) delete scenario.logs![k];
       };
-      if (grace > 0) setTimeout(gone, grace).unref();
-      else gone();
+      if (grace > 0) {
+        const t = setTimeout(() => {
+          pending.delete(t);
+          gone();
+        }, grace).unref();
+        pending.add(t);
+      } else gone();
+    },
+
+    dispose() {
+      for (const t of pending) clearTimeout(t);
+      pending.clear();
     },
 
     restartContainer(namespace, podName, container, options = {}) {
