@@ -56,6 +56,9 @@ export interface PodFacts {
   caPem: string;
 }
 
+/** Directories every container has, whatever its files. */
+export const BASE_DIRS = ['/bin', '/sbin', '/usr', '/usr/bin', '/usr/sbin', '/usr/local', '/usr/local/bin', '/etc', '/home', '/tmp', '/var', '/var/run', '/dev', '/proc', '/root'] as const;
+
 export const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const base = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
@@ -97,7 +100,7 @@ export function containerImage(rt: ContainerRuntime, pod: PodFacts, available: (
     for (const p of parentsOf(e.path)) if (!dirs.has(p)) dir(p);
     entries.set(e.path, e);
   };
-  for (const d of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/etc', '/home', '/tmp', '/var/run', '/dev', '/proc']) dir(d, d === '/tmp' ? 0o1777 : 0o755);
+  for (const d of BASE_DIRS) dir(d, d === '/tmp' ? 0o1777 : d === '/root' ? 0o700 : 0o755);
   dir('/root', 0o700);
 
   // The userland: standard utilities where the image has a shell.

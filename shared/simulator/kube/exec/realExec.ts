@@ -8,15 +8,19 @@
  * This is a simulator, not a sandbox for untrusted clients: only the collector and the tests,
  * holding the per-start credentials of a loopback server, can exec.
  */
-import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { existsSync, rmSync } from 'node:fs';
 import { chmod, copyFile, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ContainerRuntime } from '../scenario.js';
-import { containerImage, execLookupError, type ImageLayout, type PodFacts } from './containerImage.js';
+import { BASE_DIRS, containerImage, execLookupError, type ImageLayout, type PodFacts } from './containerImage.js';
 import { hostTools, type HostTools } from './hostTools.js';
 import type { ExecIo, ExecOutcome, ExecRuntime, RunningExec } from './execRuntime.js';
+
+const run = promisify(execFile);
 
 /** The namespaces each exec gets; `user` only where unprivileged user namespaces work (or as root, where they add defence). */
 export interface Isolation {
@@ -55,7 +59,12 @@ export async function materialise(layout: ImageLayout, root: string, tools: Host
       await copyFile(from, to);
     }
   };
-  for (const e of layout.entries) if (e.kind === 'dir') await mkdir(at(e.path), { recursive: true });
+  const made = new Set<string>();
+  for (const e of layout.entries) {
+    if (e.kind !== 'dir') continue;
+    await mkdir(at(e.path), { recursive: true });
+    made.add(at(e.path));
+  }
   let needsLoader = false;
   let stubShell = false;
   for (const e of layout.entries) {
@@ -77,11 +86,16 @@ export async function materialise(layout: ImageLayout, root: string, tools: Host
         stubShell = true;
         await writeFile(at(e.path), `#!/.simulator/sh\nprintf '%s\\n' '${e.message.replace(/'/g, `'\\''`)}' >&2\nexit 127\n`, { mode: 0o755 });
         break;
-      case 'file':
-        await mkdir(dirname(at(e.path)), { recursive: true });
+      case 'file': {
+        const parent = dirname(at(e.path));
+        if (!made.has(parent)) {
+          await mkdir(parent, { recursive: true });
+          made.add(parent);
+        }
+        // The mode applies at creation (0644 and 0600 survive any usual umask).
         await writeFile(at(e.path), e.content, { mode: e.mode });
-        await chmod(at(e.path), e.mode);
         break;
+      }
     }
   }
   for (const e of layout.entries) if (e.kind === 'dir') await chmod(at(e.path), e.mode);
@@ -135,12 +149,35 @@ export async function createRealExecRuntime(): Promise<ExecRuntime | { unavailab
   let counter = 0;
   const shells = ['dash', 'bash', 'busybox', 'zsh'].filter((s) => tools.binaries.has(s));
 
+  // Containers of one image share a template tree (directories, tools, symlinks, stubs); a
+  // container's tree is the template hard-linked in one `cp -al`, plus its own files.
+  const templates = new Map<string, Promise<string>>();
+  const templateFor = (layout: ImageLayout): Promise<string> => {
+    // The image: tools, symlinks, stubs and the directories they and every container need (not those of its files).
+    const needed = new Set<string>(BASE_DIRS);
+    for (const e of layout.entries) if (e.kind !== 'file' && e.kind !== 'dir') for (let p = dirname(e.path); p !== '/'; p = dirname(p)) needed.add(p);
+    const image = layout.entries.filter((e) => (e.kind === 'dir' ? needed.has(e.path) : e.kind !== 'file'));
+    const id = createHash('sha256').update(JSON.stringify(image)).digest('hex').slice(0, 16);
+    let t = templates.get(id);
+    if (!t) {
+      const dir = join(base, 'images', id);
+      t = materialise({ ...layout, entries: image }, dir, tools).then(() => dir);
+      templates.set(id, t);
+    }
+    return t;
+  };
   const treeFor = (key: string, rt: ContainerRuntime, pod: PodFacts): Promise<ImageLayout> => {
     let t = trees.get(key);
     if (!t) {
       const layout = containerImage(rt, pod, (tool) => tools.binaries.has(tool));
       const root = join(base, String(++counter));
-      t = materialise(layout, root, tools).then(() => ({ ...layout, root }) as ImageLayout & { root: string });
+      t = (async () => {
+        const template = await templateFor(layout);
+        await run('cp', ['-a', '-l', '--no-target-directory', template, root]);
+        const own = layout.entries.filter((e) => e.kind === 'file' || (e.kind === 'dir' && !existsSync(join(root, e.path))));
+        await materialise({ ...layout, entries: own }, root, tools);
+        return { ...layout, root } as ImageLayout & { root: string };
+      })();
       trees.set(key, t);
     }
     return t;
