@@ -34,6 +34,7 @@ import { buildTimelineQuery, TIMELINE_FUNCTION_ALIAS, timelineFunctionParameters
 import { APP_SETTING as SETTING } from './appSettingNames.js';
 import { buildPlaybookDefinition, FUNCTION_KEY_SECRET_NAME } from './playbook.js';
 import { BUILT_IN_ROLES, collectorPermissions } from './roles.js';
+import { sentinelContentDeployment, sentinelContentParameters } from './sentinel/template.js';
 
 /** Log Analytics table column type for a registry column type (the tables API spells dateTime). */
 export const LA_COLUMN_TYPES: Readonly<Record<ColumnType, string>> = {
@@ -152,6 +153,7 @@ function parameters(): Record<string, ArmParameter> {
           'The Function key the playbook uses; generated at each deployment (rotated) and stored only in Key Vault, where the Functions host reads its keys. Do not set it.',
       },
     },
+    ...sentinelContentParameters(),
   };
 }
 
@@ -728,6 +730,7 @@ export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
       },
     },
     sentinelWorkspaceDeployment(playbookPrincipalId, principalId, identityId),
+    sentinelContentDeployment(tables),
   ];
 
   return {

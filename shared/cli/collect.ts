@@ -1,5 +1,6 @@
 import { type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { Command } from 'commander';
+import { addSealedReport } from '../report/seal.js';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { defaultAzureCredential } from '../util/azureCredential.js';
@@ -149,6 +150,7 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
     facts: kubeconfigFacts({ ...cluster, ...(kubernetesVersion ? { kubernetesVersion } : {}) }),
     clock,
     progress: quiet ? undefined : progressPrinter(io, started),
+    beforeManifest: (s, manifest) => addSealedReport(s, manifest, { clock }),
   });
 
   let ingestion: unknown;

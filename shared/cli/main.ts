@@ -3,6 +3,7 @@ import { registerAnalyzeCommand } from './analyze.js';
 import { registerAuditCommand } from './audit.js';
 import { registerCollectCommand } from './collect.js';
 import { registerDemoCommand } from './demo.js';
+import { registerReportCommand } from './report.js';
 import { registerTimelineCommand } from './timeline.js';
 import { registerVerifyCommands } from './verify.js';
 import { registerIngestCommand } from './ingest.js';
@@ -34,6 +35,7 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
   registerAnalyzeCommand(program, io, setExit);
   registerAuditCommand(program, io, setExit);
   registerTimelineCommand(program, io, setExit);
+  registerReportCommand(program, io, setExit);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

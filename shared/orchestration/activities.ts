@@ -18,6 +18,7 @@ import type { AzureSourceAccess } from '../sources/types.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
 import { shardLabel } from '../pipeline/plan.js';
 import { sealRun } from '../pipeline/seal.js';
+import { addSealedReport } from '../report/seal.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTaskResult, SealResult } from '../pipeline/types.js';
 import { AksEvidenceError } from '../util/errors.js';
@@ -173,6 +174,8 @@ export function sealEvidenceStep(input: SealEvidenceInput, env: ActivityEnvironm
       collector: env.collector,
       startedAt: input.startedAt,
       ...(env.clock ? { clock: env.clock } : {}),
+      // The run's report, into the bundle before the manifest (the incident comment links it).
+      beforeManifest: (s, manifest) => addSealedReport(s, manifest, env.clock ? { clock: env.clock } : {}),
       onSealed: async (result) => {
         await custody.record('manifest-sealed', { manifestSha256: result.manifestSha256, artifacts: result.artifactCount });
       },

@@ -32,6 +32,12 @@ export interface SealContext {
   clock?: Clock;
   /** Called after the manifest is written (e.g. the custody log's manifest-sealed step). */
   onSealed?: (result: SealResult) => Promise<void>;
+  /**
+   * Called with the manifest about to be written, every other field final: it may write
+   * artifacts and list them in it. The hosts pass the report writer (shared/report/seal.ts),
+   * which is a layer above the pipeline; it handles its own failures (a gap, never a failed seal).
+   */
+  beforeManifest?: (store: EvidenceStore, manifest: Manifest) => Promise<void>;
   /** The sources (default SOURCES). */
   registry?: SourceRegistry;
 }
@@ -154,6 +160,8 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     clusterFacts: clusterFactsRecord(ctx.facts),
     ...(Object.keys(coverage).length ? { coverage } : {}),
   };
+  // The run's report, written before the manifest so the manifest lists and seals it (why: shared/report/seal.ts).
+  await ctx.beforeManifest?.(ctx.store, manifest);
   const { sha256 } = await writeManifest(ctx.store, manifest);
   const result = summarize(manifest, ctx.store.location, sha256);
   await ctx.onSealed?.(result);
@@ -176,7 +184,14 @@ function summarize(manifest: Manifest, location: string, manifestSha256: string)
     records,
     gaps,
     artifactCount: manifest.artifacts.length,
+    // The report this seal wrote (an earlier attempt's, not in its manifest, is listed as source 'other').
+    ...reportOf(manifest),
   };
+}
+
+function reportOf(manifest: Manifest): { reportPath?: string } {
+  const report = manifest.artifacts.find((a) => a.source === 'report');
+  return report ? { reportPath: report.path } : {};
 }
 
 function clusterFactsRecord(facts: ClusterFacts): Record<string, unknown> {
