@@ -12,6 +12,12 @@ export interface ListOptions extends KubeRequestOptions {
   limit?: number;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * Serve the list as of this resourceVersion (first page only: continuations carry their own
+   * snapshot). With resourceVersionMatch 'Exact' the server answers 410 once it is compacted.
+   */
+  resourceVersion?: string;
+  resourceVersionMatch?: 'Exact' | 'NotOlderThan';
   /** Relists allowed after expired continue tokens before giving up with the 410 error (default 3). */
   maxRelists?: number;
   /** Called when a list restarts after a 410 (for the manifest's coverage). */
@@ -60,6 +66,9 @@ export async function* listAll(api: KubeApi, path: string, options: ListOptions 
       continue: continueToken,
       labelSelector: options.labelSelector,
       fieldSelector: options.fieldSelector,
+      ...(continueToken === undefined && options.resourceVersion !== undefined
+        ? { resourceVersion: options.resourceVersion, resourceVersionMatch: options.resourceVersionMatch }
+        : {}),
     };
     let page: ListDocument;
     let date: string | undefined;

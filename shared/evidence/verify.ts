@@ -7,6 +7,7 @@ import { ArtifactNotFoundError } from './errors.js';
 import { hashStream, sha256Hex } from './hash.js';
 import { parseManifestSha256File, readSmallArtifact, validateManifest } from './manifest.js';
 import { TIMESTAMP_PATH } from './timestamp.js';
+import { checkIncrements, type IncrementsVerifyReport } from './verifyIncrements.js';
 import { MANIFEST_PATH, MANIFEST_SHA256_PATH, type EvidenceStore, type InterruptionRecord, type Manifest, type ProtectionReport } from './types.js';
 
 export type ArtifactVerifyStatus = 'ok' | 'missing' | 'altered' | 'size-mismatch';
@@ -91,6 +92,8 @@ export interface VerifyReport {
   /** Each anchor outside the bundle: passed / failed / not configured / unknown. */
   anchors: AnchorResult[];
   protection?: ProtectionReport;
+  /** The preservation window's increments, when the run kept preserving after its seal. */
+  increments?: IncrementsVerifyReport;
   /** Why ok is false, one line each, naming every failing file. */
   problems: string[];
   /** Worth a look, but not a failure. */
@@ -249,7 +252,13 @@ export async function verifyBundle(store: EvidenceStore, options: VerifyOptions 
     }
   }
 
-  await accountForFiles(store, manifest, chain.records, report, readOpts);
+  // Increments of a preservation window: each segment's manifest, artifacts and custody records.
+  const increments = await checkIncrements(store, chain.records, { ...(report.runId ? { runId: report.runId } : {}), ...(report.manifestSha256 ? { manifestSha256: report.manifestSha256 } : {}) }, readOpts);
+  if (increments.report.sealed > 0 || increments.report.unsealed.length > 0) report.increments = increments.report;
+  report.problems.push(...increments.problems);
+  report.warnings.push(...increments.warnings);
+
+  await accountForFiles(store, manifest, chain.records, report, readOpts, increments.listed);
 
   // Anchors outside the bundle.
   report.anchors.push(expectedShaAnchor(options.expectedManifestSha256, report.manifestSha256));
@@ -296,8 +305,9 @@ async function accountForFiles(
   records: Awaited<ReturnType<typeof walkCustodyChain>>['records'],
   report: VerifyReport,
   readOpts: { abortSignal?: AbortSignal },
+  incrementFiles: ReadonlySet<string> = new Set(),
 ): Promise<void> {
-  const listed = new Set([...(manifest?.artifacts ?? []).map((a) => a.path), ...(manifest?.unattributed ?? []).map((u) => u.path)]);
+  const listed = new Set([...(manifest?.artifacts ?? []).map((a) => a.path), ...(manifest?.unattributed ?? []).map((u) => u.path), ...incrementFiles]);
   // Receipts the chain vouches for (path → sha256), and the ack parts those receipts list.
   const receipts = new Map<string, string>();
   for (const r of records) {

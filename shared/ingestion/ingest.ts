@@ -81,6 +81,12 @@ export interface IngestBundleOptions {
    * verify can tell a receipt the run wrote from a forged one. Absent: no custody record.
    */
   custody?: { record(step: string, details: object): Promise<unknown> };
+  /**
+   * Which part of the run the artifacts are (the CollectionPhase column): 'initial' (default,
+   * the sealed manifest's) or 'increment' (a preservation segment's, passed as `manifest` with
+   * the segment's artifacts).
+   */
+  phase?: 'initial' | 'increment';
 }
 
 export interface IngestTableOptions extends Omit<IngestBundleOptions, 'only'> {
@@ -437,6 +443,7 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
               artifactSha256: ref.sha256,
               lineNumber: line.lineNumber,
               fallbackTime: manifest.startedAt,
+              ...(options.phase ? { phase: options.phase } : {}),
             },
             mapping,
           );

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AksEvidenceError } from '../util/errors.js';
-import { LINK_COLUMNS, type ColumnType, type TableDefinition } from '../tables/table.js';
+import { LINK_COLUMNS, type CollectionPhase, type ColumnType, type TableDefinition } from '../tables/table.js';
 
 /** What ties a row to its run and the artifact line it was read from. */
 export interface RowLinkContext {
@@ -23,6 +23,8 @@ export interface RowLinkContext {
   lineNumber: number;
   /** TimeGenerated for a row that has none (the collection time), UTC RFC 3339. */
   fallbackTime?: string;
+  /** The first collection (default) or an increment of the preservation window. */
+  phase?: CollectionPhase;
 }
 
 export interface RowMappingOptions {
@@ -252,6 +254,7 @@ export function mapRow(table: TableDefinition, source: Record<string, unknown>, 
   row['EvidenceSha256'] = link.artifactSha256;
   row['RecordId'] = recordId;
   row['TruncatedColumns'] = '';
+  row['CollectionPhase'] = link.phase ?? 'initial';
 
   // Still too large (many long columns, or JSON escaping): shrink the largest column, again and again.
   let bytes = rowBytes(row, truncated);

@@ -1,4 +1,5 @@
 import type { AccessRequirement } from '../cluster/accessReview.js';
+import { CHANGES_TABLE } from '../ingestion/changesTable.js';
 import { CUSTODY_TABLE } from '../ingestion/custodyTable.js';
 import { TableRegistry } from '../tables/registry.js';
 import { InputError } from '../util/errors.js';
@@ -58,7 +59,7 @@ const NAME = /^[a-z][a-z0-9]{1,31}$/;
  */
 export class SourceRegistry {
   readonly sources: readonly SourceDefinition[];
-  /** Every table of every source, in source order, and the custody table (evidencecustody_CL). */
+  /** Every table of every source, in source order, the custody table (evidencecustody_CL) and the preservation window's object changes (kubechanges_CL). */
   readonly tables: TableRegistry;
   private readonly byName: ReadonlyMap<string, SourceDefinition>;
 
@@ -78,8 +79,9 @@ export class SourceRegistry {
     }
     this.sources = sources;
     this.byName = byName;
-    // The sources' tables, then the custody table the run itself writes at every seal.
-    this.tables = new TableRegistry([...sources.flatMap((s) => s.tables), CUSTODY_TABLE]);
+    // The sources' tables, then the custody table the run itself writes at every seal, and the
+    // object changes its preservation window writes.
+    this.tables = new TableRegistry([...sources.flatMap((s) => s.tables), CUSTODY_TABLE, CHANGES_TABLE]);
   }
 
   names(): string[] {

@@ -18,3 +18,22 @@ export function parseDurationSeconds(text: string): number {
   const factor = unit === 'd' ? 86400 : unit === 'h' ? 3600 : unit === 'm' ? 60 : 1;
   return n * factor;
 }
+
+/**
+ * Waits until a time on a clock, or until the signal aborts (then resolves: the caller looks at
+ * the signal). Long-running hosts use systemSleeper; tests pass one driven by the clock they inject.
+ */
+export type Sleeper = (until: Date, abortSignal?: AbortSignal) => Promise<void>;
+
+/** Sleep on real timers until the system clock reaches `until` (or the signal aborts). */
+export const systemSleeper: Sleeper = (until, abortSignal) =>
+  new Promise<void>((resolve) => {
+    if (abortSignal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      abortSignal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, until.getTime() - Date.now()));
+    abortSignal?.addEventListener('abort', done, { once: true });
+  });

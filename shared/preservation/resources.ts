@@ -1,0 +1,35 @@
+import type { ReflectedResource } from '../cluster/reflector.js';
+
+/**
+ * What a preservation window watches: pods (their deletions, terminations and restarts fetch
+ * logs; their changes are recorded), events (appended), and the objects an attacker changes to
+ * stay — workloads, RBAC, admission webhooks, CronJobs — recorded before and after. Secrets are
+ * not watched: a watch would stream their values, and metadata-only watches are not what every
+ * API server serves; the first collection lists them by metadata.
+ */
+export interface WatchedResource extends ReflectedResource {
+  /** What a change of it is recorded as: 'pods' (logs and changes), 'events' (appended), 'objects' (changes). */
+  role: 'pods' | 'events' | 'objects';
+}
+
+function objects(group: string, version: string, resource: string): WatchedResource {
+  const prefix = group ? `/apis/${group}/${version}` : `/api/${version}`;
+  return { key: group ? `${group}/${resource}` : resource, path: `${prefix}/${resource}`, cache: true, role: 'objects' };
+}
+
+export const WATCHED_RESOURCES: readonly WatchedResource[] = [
+  { key: 'pods', path: '/api/v1/pods', cache: true, role: 'pods' },
+  { key: 'events', path: '/api/v1/events', cache: false, role: 'events' },
+  objects('apps', 'v1', 'deployments'),
+  objects('apps', 'v1', 'daemonsets'),
+  objects('apps', 'v1', 'statefulsets'),
+  objects('apps', 'v1', 'replicasets'),
+  objects('batch', 'v1', 'jobs'),
+  objects('batch', 'v1', 'cronjobs'),
+  objects('rbac.authorization.k8s.io', 'v1', 'roles'),
+  objects('rbac.authorization.k8s.io', 'v1', 'rolebindings'),
+  objects('rbac.authorization.k8s.io', 'v1', 'clusterroles'),
+  objects('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings'),
+  objects('admissionregistration.k8s.io', 'v1', 'mutatingwebhookconfigurations'),
+  objects('admissionregistration.k8s.io', 'v1', 'validatingwebhookconfigurations'),
+];
