@@ -21,6 +21,7 @@ import { EXIT, formatCount, line, type CliIo } from './io.js';
 import { openEvidenceLocation } from '../evidence/openStore.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
 import { cliStorageAccess } from './storageAccess.js';
+import { printWindowSummary } from './windowSummary.js';
 
 export interface CollectCliOptions {
   kubeconfig?: string;
@@ -43,6 +44,12 @@ export interface CollectCliOptions {
   envValues?: string;
   json?: boolean;
   quiet?: boolean;
+  /** Keep preserving after the run is sealed, e.g. 24h (at most 7d). */
+  preserve?: string;
+  /** Seal a preservation segment this often (default 5m). */
+  segment?: string;
+  /** ...or once it holds this many rows (default 50,000). */
+  segmentRows?: string;
 }
 
 export interface CollectOutcome {
@@ -50,6 +57,8 @@ export interface CollectOutcome {
   /** The anchors written right after sealing (timestamp, Log Analytics custody row). */
   anchors?: SealAnchors;
   ingestion?: unknown;
+  /** The preservation window that followed the seal (--preserve). */
+  preservation?: import('../preservation/session.js').PreservationResult;
 }
 
 /** --tsa: an http(s) URL without credentials. */
@@ -153,6 +162,7 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
   const tsaUrl = parseTsaUrl(flags.tsa);
+  const preserve = flags.preserve !== undefined ? (await import('./preserve.js')).parsePreserveFlags(flags) : undefined;
   const out = flags.out ?? 'evidence';
   // Before the cluster is touched: never into another run, never into something unusable.
   await checkOutLocation(out, io.cwd);
@@ -239,7 +249,24 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
       ...(custodyLog ? { custody: custodyLog } : {}),
     });
   }
-  return { sealed, ...(anchors ? { anchors } : {}), ...(ingestion !== undefined ? { ingestion } : {}) };
+  // --preserve: keep preserving what the cluster does next, in sealed segments, until the window ends or Ctrl-C.
+  let preservation: CollectOutcome['preservation'];
+  if (preserve && !interrupt.signal.aborted && !sealed.manifest.interrupted) {
+    const { runWindow } = await import('./preserve.js');
+    preservation = await runWindow(
+      {
+        store,
+        kubeConfig,
+        settings: preserve,
+        collector,
+        ...(ingestionTarget && credential ? { ingestion: { target: ingestionTarget, credential } } : {}),
+        ...(flags.requester ? { requestedBy: flags.requester } : {}),
+        quiet,
+      },
+      io,
+    );
+  }
+  return { sealed, ...(anchors ? { anchors } : {}), ...(ingestion !== undefined ? { ingestion } : {}), ...(preservation ? { preservation } : {}) };
 }
 
 const PROGRESS_EVERY_MS = 2000;
@@ -298,6 +325,9 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     collectorActions: m.actions.length,
     protection: m.protection,
     ...(outcome.ingestion !== undefined ? { ingestion: outcome.ingestion } : {}),
+    ...(outcome.preservation
+      ? { preservation: { ended: outcome.preservation.ended, segments: outcome.preservation.segments, requests: outcome.preservation.requests } }
+      : {}),
   };
 }
 
@@ -329,6 +359,7 @@ export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   }
   line(io.stdout, '');
   line(io.stdout, `  ${m.actions.length} collector exec action(s) recorded in the manifest (read-only history reads).`);
+  if (outcome.preservation) printWindowSummary(outcome.preservation, io);
 }
 
 export function registerCollectCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -350,6 +381,9 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--legal-hold', 'apply a legal hold to every blob (Blob output only)')
     .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
     .option('--tsa <url>', 'RFC 3161 time-stamping authority: timestamp the manifest hash right after sealing (manifest.json.tsr)')
+    .option('--preserve <duration>', 'after sealing, keep preserving for this long (e.g. 24h, at most 7d): logs of deleted, terminated and restarted containers, new events, object changes, in sealed segments')
+    .option('--segment <duration>', 'with --preserve: seal a segment this often (10s to 1h)', '5m')
+    .option('--segment-rows <n>', 'with --preserve: or once a segment holds this many rows', '50000')
     .option('--env-values <mode>', 'env values in raw objects: hash (default, their SHA-256) or keep (in the bundle only, never in rows)', 'hash')
     .option('--json', 'print one JSON summary on stdout')
     .action(async (flags: CollectCliOptions) => {

@@ -8,6 +8,7 @@ import { registerTimelineCommand } from './timeline.js';
 import { registerVerifyCommands } from './verify.js';
 import { registerIngestCommand } from './ingest.js';
 import { registerSealCommand } from './seal.js';
+import { registerWatchCommand } from './preserve.js';
 import { AksEvidenceError, describeError, InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
 import { redactSecrets } from '../util/redact.js';
@@ -33,6 +34,7 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
   registerCollectCommand(program, io, setExit);
   registerVerifyCommands(program, io, setExit);
   registerSealCommand(program, io, setExit);
+  registerWatchCommand(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   registerIngestCommand(program, io, setExit);
   registerAnalyzeCommand(program, io, setExit);

@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['shared/audit', 'shared/findings'],
   ['shared/sources'],
   ['shared/pipeline', 'shared/simulator'],
-  ['shared/timeline'],
+  ['shared/timeline', 'shared/preservation'],
   ['shared/config', 'shared/report'],
   ['shared/request'],
   ['shared/orchestration', 'shared/cli'],
