@@ -8,7 +8,6 @@ import type {
   EvidenceStore,
   Gap,
   Manifest,
-  SourceStatus,
   SourceSummary,
 } from '../evidence/types.js';
 import { MANIFEST_PATH } from '../evidence/types.js';
@@ -18,6 +17,7 @@ import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { isPlannable } from './plan.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTaskResult, SealResult } from './types.js';
+import { sourceStatus, type TaskStatusPart } from './status.js';
 
 export interface SealContext {
   store: EvidenceStore;
@@ -34,8 +34,6 @@ export interface SealContext {
   /** The sources (default SOURCES). */
   registry?: SourceRegistry;
 }
-
-const STATUS_RANK: Record<SourceStatus, number> = { complete: 0, skipped: 1, partial: 2, failed: 3 };
 
 /**
  * Fan-in: gather every task's summary, name every gap, and write the manifest once.
@@ -54,6 +52,8 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
   const actions: CollectorAction[] = [];
   const coverage: Record<string, unknown> = {};
   const referenced = new Set<string>();
+  const parts = new Map<string, TaskStatusPart[]>();
+  const prerequisiteGaps: Gap[] = [];
 
   for (const result of ctx.results) {
     for (const a of result.artifacts) {
@@ -70,12 +70,16 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
       artifacts: [],
       apiRequests: 0,
     });
-    if (STATUS_RANK[result.status] > STATUS_RANK[s.status]) s.status = result.status;
+    const list = parts.get(result.source) ?? [];
+    list.push({ status: result.status, ...(result.failedBecause ? { failedBecause: result.failedBecause } : {}), records: result.records, gapCount: result.gapCount });
+    parts.set(result.source, list);
+    if (result.resumeCount) s.resumes = (s.resumes ?? 0) + result.resumeCount;
     s.records += result.records;
     s.rawObjects += result.rawObjects;
     s.apiRequests = (s.apiRequests ?? 0) + result.apiRequests;
     s.artifacts.push(...result.artifacts.map((a) => a.path));
     s.gaps.push(...(summary?.gaps ?? result.gapsPreview));
+    for (const g of summary?.gaps ?? result.gapsPreview) if (g.prerequisite !== undefined) prerequisiteGaps.push(g);
     if (!s.startedAt || result.startedAt < s.startedAt) s.startedAt = result.startedAt;
     if (!s.endedAt || result.endedAt > s.endedAt) s.endedAt = result.endedAt;
     if (summary) {
@@ -85,6 +89,11 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
         list.push(...summary.coverage);
       }
     }
+  }
+
+  for (const [name, list] of parts) {
+    const s = sources[name];
+    if (s) s.status = sourceStatus(list).status;
   }
 
   // A requested source with no result at all is a failed source, named as such.
@@ -131,9 +140,11 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
   artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   actions.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 
-  const runGaps: Gap[] = [...ctx.facts.gaps];
+  // A failed prerequisite first: it explains the failed sources that depend on it.
+  const runGaps: Gap[] = [...prerequisiteRunGaps(prerequisiteGaps), ...ctx.facts.gaps];
   for (const [name, s] of Object.entries(sources)) {
-    if (s.status === 'failed') runGaps.push({ source: name, reason: 'error', detail: `source ${name} failed; see sources.${name}.gaps` });
+    if (s.status !== 'failed' || runGaps.some((g) => g.source === name && g.prerequisite !== undefined)) continue;
+    runGaps.push({ source: name, reason: 'error', detail: `source ${name} failed; see sources.${name}.gaps` });
   }
 
   const manifest: Manifest = {
@@ -176,6 +187,23 @@ function summarize(manifest: Manifest, location: string, manifestSha256: string)
     gaps,
     artifactCount: manifest.artifacts.length,
   };
+}
+
+/**
+ * One run-level gap per source and failed prerequisite (shards of one source share their pod
+ * list: named once), saying what failed and that what it would have listed was not collected.
+ */
+function prerequisiteRunGaps(gaps: readonly Gap[]): Gap[] {
+  const seen = new Map<string, Gap>();
+  for (const g of gaps) {
+    const key = `${g.source}|${g.prerequisite}|${g.resource ?? ''}|${g.namespace ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.set(key, {
+      ...g,
+      detail: `prerequisite failed: the ${g.prerequisite}${g.resource ? ` (${g.resource})` : ''} could not be read: ${g.detail}; ${g.source} failed: what it would have listed was not collected`,
+    });
+  }
+  return [...seen.values()];
 }
 
 function clusterFactsRecord(facts: ClusterFacts): Record<string, unknown> {

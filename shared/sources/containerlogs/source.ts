@@ -5,7 +5,7 @@ import { toRfc3339 } from '../../util/time.js';
 import { consumeProduced, ItemQueue } from '../common/itemQueue.js';
 import { isExpectedKubeFailure } from '../common/listResource.js';
 import { splitLogLine } from '../../util/lines.js';
-import { LogStreamInterruptedError, streamContainerLog } from '../../cluster/podLogStream.js';
+import { LogStreamInterruptedError, streamContainerLog, type LogStreamResume } from '../../cluster/podLogStream.js';
 import { describeContainerState, iteratePods, podContainers, restartCount, type ContainerType, type PodContainer } from '../common/pods.js';
 import { jsonObject, obj, str } from '../../util/values.js';
 import { TaskPool } from '../common/taskPool.js';
@@ -150,6 +150,11 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   let records = 0;
 
   const gap = (g: Omit<Gap, 'source'>): void => queue.put({ kind: 'gap', gap: { source: SOURCE, ...g } });
+  const resumed = (task: LogTask, resumes: readonly LogStreamResume[]): void => {
+    for (const r of resumes) {
+      queue.put({ kind: 'resume', resume: { source: SOURCE, namespace: task.pod.namespace, pod: task.pod.pod_name, container: task.container.name, previous: task.previous, ...r } });
+    }
+  };
 
   const runTask = async (task: LogTask): Promise<void> => {
     const { pod, container, previous } = task;
@@ -160,12 +165,13 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
     let lineNumber = 0;
     const serialize = logRowSerializer(pod, container, previous);
     try {
-      await streamContainerLog(
+      const result = await streamContainerLog(
         api,
         { namespace: pod.namespace, pod: pod.pod_name, container: container.name, previous, sinceSeconds: ctx.sinceSeconds },
         {
           abortSignal: signal,
           ...(ctx.countRequest ? { countRequest: ctx.countRequest } : {}),
+          ...(ctx.logIdleTimeoutInMs !== undefined ? { idleTimeoutInMs: ctx.logIdleTimeoutInMs } : {}),
           onLines: (lines) => {
             const collectedAt = toRfc3339(ctx.clock());
             const json = new Array<string>(lines.length);
@@ -176,10 +182,12 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
           },
         },
       );
+      if (result.resumes.length > 0) resumed(task, result.resumes);
     } catch (error) {
       if (queue.isStopped || isAbortError(error) || signal.aborted) return;
       const status = kubeErrorStatus(error);
       if (error instanceof LogStreamInterruptedError) {
+        resumed(task, error.resumes);
         gap({ reason: 'error', detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`, ...where });
       } else if (status === 404) {
         if (!vanished.has(key)) {
