@@ -79,7 +79,7 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     const hist = await take(tableRows(store, manifest, 'commandhistory_CL'), 12);
     line(io.stdout, `Shell history lines (${hist.total}):`);
     for (const r of hist.out) line(io.stdout, `  ${s(r.namespace)}/${s(r.pod_name)}/${s(r.container_name)} ${s(r.history_file)}: ${s(r.command)}`);
-    const warn = await take(tableRows(store, manifest, 'kubeevents_CL'), 5, (r) => r.type === 'Warning');
+    const warn = await take(tableRows(store, manifest, 'kubeevents_CL'), 5, (r) => r.event_type === 'Warning');
     line(io.stdout, `Warning events (${warn.total}):`);
     for (const r of warn.out) line(io.stdout, `  ${s(r.TimeGenerated)} ${s(r.reason)} ${s(r.involved_object_kind)}/${s(r.involved_object_name)}: ${s(r.message)}`);
     line(io.stdout, '');
