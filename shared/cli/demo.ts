@@ -45,6 +45,7 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     line(io.stderr, ' aks-evidence DEMO — SIMULATED CLUSTER (loopback fixture API server)');
     line(io.stderr, ` scenario "${scenario.name}": ${scenario.description ?? ''}`);
     line(io.stderr, ` API server ${cluster.server} — nothing here touches a real cluster`);
+    line(io.stderr, ` exec (shell histories): ${cluster.exec.mode} — ${cluster.exec.detail}`);
     line(io.stderr, '==================================================================');
     const kc = new KubeConfig();
     kc.loadFromString(cluster.kubeconfigYaml);

@@ -95,13 +95,13 @@ describe('pod logs', () => {
   beforeAll(async () => ({ cluster, kc } = await start()));
   afterAll(async () => cluster.stop());
 
-  test('timestamps=true prefixes RFC3339Nano; lines without a time stay raw', async () => {
+  test('timestamps=true prefixes RFC3339Nano on every line; a continuation line carries the time of the line it was written with', async () => {
     const { text } = await readLog(kc, 'prod', 'api-5f6d7c8b9-klmno', 'api', { timestamps: true });
     const lines = text.split('\n').slice(0, -1);
     expect(lines.length).toBe(10);
     expect(lines[0]).toBe('2024-06-01T09:58:00.101200000Z INFO  [main] api 5.2.0 listening on :8080');
-    expect(lines[4]).toBe('java.lang.RuntimeException: template evaluation failed');
-    expect(lines[5]).toBe('    at com.contoso.api.TemplateRenderer.render(TemplateRenderer.java:88)');
+    expect(lines[4]).toBe('2024-06-01T10:00:02.004100000Z java.lang.RuntimeException: template evaluation failed');
+    expect(lines[5]).toBe('2024-06-01T10:00:02.004100000Z     at com.contoso.api.TemplateRenderer.render(TemplateRenderer.java:88)');
     expect(lines[9]).toBe('2024-06-01T11:59:00.000000001Z INFO  [http-4] GET /api/orders 200 14ms');
     const plain = await readLog(kc, 'prod', 'api-5f6d7c8b9-klmno', 'api');
     expect(plain.text.split('\n')[0]).toBe('INFO  [main] api 5.2.0 listening on :8080');
@@ -123,9 +123,11 @@ describe('pod logs', () => {
     const hour = await readLog(kc, 'kube-system', 'coredns-5d8c7f6b9d-abcde', 'coredns', { sinceSeconds: 3_600 });
     expect(hour.text).toContain('corp.example.com');
     expect(hour.text.split('\n').length - 1).toBe(1);
-    // Lines without a time are kept whatever the window (the collector must not lose them).
+    // A continuation line is filtered by the time it was written with (11:45:06.3, inside the window).
     const runner = await readLog(kc, 'kube-system', 'cleanup-28620465-x7k2p', 'runner', { sinceSeconds: 60 * 15 });
     expect(runner.text).toContain('installing xmrig');
+    const later = await readLog(kc, 'kube-system', 'cleanup-28620465-x7k2p', 'runner', { sinceTime: '2024-06-01T11:45:10Z' });
+    expect(later.text).toBe('connected to pool 198.51.100.7:3333\n');
   });
 
   test('container selection like the real server: required for multi-container pods, init and ephemeral addressable', async () => {
@@ -175,12 +177,13 @@ describe('generated logs stream without being held in memory', () => {
       const lines = log.text.split('\n');
       expect(lines.pop()).toBe('');
       expect(lines.length).toBe(20_000);
-      // 20 lines (every 1000th) have no timestamp; the rest are "<RFC3339Nano> <120 bytes>".
-      expect(lines.filter((l) => !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z /.test(l)).length).toBe(20);
+      // Every line is "<RFC3339Nano> <120 bytes>"; every 1000th was written with the line before, at its time.
+      expect(lines.filter((l) => !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z /.test(l)).length).toBe(0);
       const spec = scenario.logs![`${namespace}/${pod}/c1`]!.generated!;
       expect(lines[0]).toBe(`${new Date(Date.parse(spec.startTime)).toISOString().replace('Z', '000000Z')} ${generatedMessage(spec, 0)}`);
-      expect(lines[999]).toBe(generatedMessage(spec, 999));
-      expect(log.bytes).toBe(20_000 * 121 + 19_980 * 31);
+      expect(lines[999]!.slice(0, 30)).toBe(lines[998]!.slice(0, 30));
+      expect(lines[999]!.slice(31)).toBe(generatedMessage(spec, 999));
+      expect(log.bytes).toBe(20_000 * (121 + 31));
       const prev = await readLog(kc, namespace, pod, 'c0', { previous: true });
       expect(prev.text.split('\n').length - 1).toBe(20_000);
       const other = generatedNames(11, 20);

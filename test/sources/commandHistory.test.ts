@@ -41,6 +41,8 @@ describe('command history source', () => {
   test.each([['v5.channel.k8s.io'], ['v4.channel.k8s.io']])('reads every running container over exec (%s)', async (protocol) => {
     const { cluster, kc } = await startCluster(scenario(), { execProtocols: [protocol] });
     try {
+      // The history script really runs: busybox sh (app), dash (sidecar, debugger, empty), bash (bashonly).
+      expect(cluster.exec).toMatchObject({ mode: 'real' });
       const out = await collect(commandHistorySource, context(kc));
       const rows = out.rows.map((r) => [r['container_name'], r['history_file'], r['shell'], r['user'], r['line_number'], r['command'], r['command_time']]);
       expect(rows).toEqual(

@@ -77,8 +77,8 @@ describe('container logs source', () => {
         containerimages: JSON.stringify(['registry.example/init-db:1', 'registry.example/nginx:1', 'registry.example/sidecar:1', 'busybox:1.36']),
       });
       expect(nginx[0]!['pod_uid']).toMatch(/^[0-9a-f-]{36}$/);
-      // No timestamp: kept whole, stamped with the collection time.
-      expect(nginx[1]).toMatchObject({ timestamp_present: false, TimeGenerated: FIXED_NOW.toISOString(), message: 'a line without timestamp' });
+      // A line written with the one before it: the kubelet serves it with that line's time, exactly.
+      expect(nginx[1]).toMatchObject({ timestamp_present: true, TimeGenerated: '2026-03-01T11:30:00.123456789Z', message: 'a line without timestamp' });
       expect(out.rows.find((r) => r['container_name'] === 'init-db')!['container_type']).toBe('init');
       expect(out.rows.find((r) => r['container_name'] === 'debugger')!['container_type']).toBe('ephemeral');
 
@@ -98,11 +98,11 @@ describe('container logs source', () => {
     }
   });
 
-  test('sinceSeconds limits lines on the server side (untimestamped lines are kept by the fixture)', async () => {
+  test('sinceSeconds limits lines on the server side (by the time the runtime recorded, every line has one)', async () => {
     const { cluster, kc } = await startCluster(richScenario(), { now: () => FIXED_NOW });
     try {
       const out = await collect(containerLogsSource, context(kc, { sinceSeconds: 15 * 60 }));
-      expect(out.rows.map((r) => r['message']).sort()).toEqual(['', 'GET /admin 403 with  two  spaces', 'a line without timestamp', 'debug shell started']);
+      expect(out.rows.map((r) => r['message']).sort()).toEqual(['', 'GET /admin 403 with  two  spaces', 'debug shell started']);
       expect(cluster.requestLog.filter((r) => r.path.endsWith('/log')).every((r) => r.query.includes('sinceSeconds=900'))).toBe(true);
     } finally {
       await cluster.stop();
@@ -310,7 +310,8 @@ describe('container logs source', () => {
       }
       expect(first).toBe(long);
       expect(count).toBe(50_001);
-      expect(untimestamped).toBe(50);
+      // The kubelet stamps every line (a line written with the one before carries its time).
+      expect(untimestamped).toBe(0);
       expect(outOfOrder).toBe(0);
       expect(wrongLength).toBe(0);
     } finally {
