@@ -11,6 +11,7 @@ import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/
 import { isSafeId, newRunId } from '../pipeline/runId.js';
 import { SOURCES } from '../sources/registry.js';
 import type { SealResult } from '../pipeline/types.js';
+import type { IngestionReceipt } from '../ingestion/receipt.js';
 import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
 import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
@@ -33,13 +34,33 @@ export interface CollectCliOptions {
   ingest?: string;
   legalHold?: boolean;
   retentionDays?: string;
+  logIdleTimeout?: string;
   json?: boolean;
   quiet?: boolean;
 }
 
+/** An ingestion that threw after the evidence was sealed: the evidence stands, the delivery failed. */
+export interface IngestionFailure {
+  status: 'failed';
+  error: string;
+}
+
 export interface CollectOutcome {
   sealed: SealResult & { manifest: Manifest };
-  ingestion?: unknown;
+  ingestion?: IngestionReceipt | IngestionFailure;
+}
+
+/**
+ * The exit code of a sealed collection (io.ts EXIT): 0 when every source is complete (or skipped
+ * because the cluster facts rule it out); 3 when something is partial or failed, or the
+ * ingestion that followed did not deliver everything. A run that never sealed exits 1 (or 2 for
+ * bad input and an unreachable cluster) through the error path.
+ */
+export function collectExitCode(outcome: CollectOutcome): number {
+  const sources = Object.values(outcome.sealed.manifest.sources);
+  if (sources.some((s) => s.status === 'partial' || s.status === 'failed')) return EXIT.gaps;
+  if (outcome.ingestion && outcome.ingestion.status !== 'complete') return EXIT.gaps;
+  return EXIT.ok;
 }
 
 const list = (v: string | undefined): string[] | undefined =>
@@ -68,6 +89,15 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
   const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
   if (!isSafeId(caseId)) throw new InputError('--case', `"${caseId}" may hold only letters, digits, ".", "_" and "-" (it becomes a path segment)`);
   const retentionDays = flags.retentionDays === undefined ? undefined : positiveInt('--retention-days', flags.retentionDays, 0, 36500);
+  let logIdleTimeoutSeconds: number | undefined;
+  if (flags.logIdleTimeout !== undefined) {
+    try {
+      logIdleTimeoutSeconds = parseDurationSeconds(flags.logIdleTimeout);
+    } catch (e) {
+      throw new InputError('--log-idle-timeout', `${describeError(e)}`);
+    }
+    if (logIdleTimeoutSeconds < 1 || logIdleTimeoutSeconds > 3600) throw new InputError('--log-idle-timeout', `must be from 1s to 1h, e.g. 60s; got "${flags.logIdleTimeout}"`);
+  }
   const namespaces = list(flags.namespaces);
   const excludeNamespaces = list(flags.excludeNamespaces);
   return {
@@ -81,6 +111,7 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
     ...(flags.reason ? { reason: flags.reason } : {}),
     ...(flags.legalHold ? { legalHold: true } : {}),
     ...(retentionDays !== undefined ? { retentionDays } : {}),
+    ...(logIdleTimeoutSeconds !== undefined ? { logIdleTimeoutSeconds } : {}),
   };
 }
 
@@ -151,17 +182,23 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
     progress: quiet ? undefined : progressPrinter(io, started),
   });
 
-  let ingestion: unknown;
+  let ingestion: CollectOutcome['ingestion'];
   if (ingestionTarget) {
     if (!quiet) line(io.stderr, `[aks-evidence] ingesting into ${ingestionTarget.endpoint}`);
     const { ingestBundle } = await import('../ingestion/ingest.js');
-    ingestion = await ingestBundle({
-      store,
-      manifest: sealed.manifest,
-      config: ingestionTarget,
-      tables: SOURCES.tables,
-      credential: await defaultAzureCredential(),
-    });
+    try {
+      ingestion = await ingestBundle({
+        store,
+        manifest: sealed.manifest,
+        config: ingestionTarget,
+        tables: SOURCES.tables,
+        credential: await defaultAzureCredential(),
+      });
+    } catch (error) {
+      // The evidence is sealed whatever happens to its delivery: report it, exit 3, re-ingest later.
+      ingestion = { status: 'failed', error: describeError(error) };
+      line(io.stderr, `[aks-evidence] ingestion failed: ${describeError(error)} (the evidence is sealed; run aks-evidence ingest on the bundle to deliver it)`);
+    }
   }
   return { sealed, ...(ingestion !== undefined ? { ingestion } : {}) };
 }
@@ -213,10 +250,14 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     startedAt: m.startedAt,
     endedAt: m.endedAt,
     sources: Object.fromEntries(
-      Object.entries(m.sources).map(([name, s]) => [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length }]),
+      Object.entries(m.sources).map(([name, s]) => [
+        name,
+        { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumedStreams: s.resumes } : {}) },
+      ]),
     ),
     gaps: m.gaps,
     collectorActions: m.actions.length,
+    exitCode: collectExitCode(outcome),
     protection: m.protection,
     ...(outcome.ingestion !== undefined ? { ingestion: outcome.ingestion } : {}),
   };
@@ -245,6 +286,12 @@ export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   }
   line(io.stdout, '');
   line(io.stdout, `  ${m.actions.length} collector exec action(s) recorded in the manifest (read-only history reads).`);
+  const resumed = Object.values(m.sources).reduce((n, s) => n + (s.resumes ?? 0), 0);
+  if (resumed) line(io.stdout, `  ${resumed} log stream resume(s) after a cut or a stall, each recorded in its task summary (no line lost or repeated).`);
+  if (outcome.ingestion) {
+    const i = outcome.ingestion;
+    line(io.stdout, `  ingestion: ${i.status}${'error' in i && i.error ? ` (${i.error})` : ''}`);
+  }
 }
 
 export function registerCollectCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -265,11 +312,12 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--ingest <config>', 'after sealing, ingest into Log Analytics: ingestion target JSON or file')
     .option('--legal-hold', 'apply a legal hold to every blob (Blob output only)')
     .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
+    .option('--log-idle-timeout <duration>', 'resume a container log stream after this long without data, e.g. 60s (default 60s)')
     .option('--json', 'print one JSON summary on stdout')
     .action(async (flags: CollectCliOptions) => {
       const outcome = await runCollect(flags, io);
       if (flags.json) line(io.stdout, JSON.stringify(collectSummaryJson(outcome), null, 2));
       else printCollectSummary(outcome, io);
-      setExit(EXIT.ok);
+      setExit(collectExitCode(outcome));
     });
 }
