@@ -5,7 +5,7 @@ import { toRfc3339 } from '../../util/time.js';
 import { consumeProduced, ItemQueue } from '../common/itemQueue.js';
 import { isExpectedKubeFailure } from '../common/listResource.js';
 import { splitLogLine } from '../../util/lines.js';
-import { LogStreamInterruptedError, streamContainerLog, type LogStreamResume } from '../../cluster/podLogStream.js';
+import { LogStreamIdleError, LogStreamInterruptedError, streamContainerLog, type LogStreamResume } from '../../cluster/podLogStream.js';
 import { describeContainerState, iteratePods, podContainers, restartCount, type ContainerType, type PodContainer } from '../common/pods.js';
 import { jsonObject, obj, str } from '../../util/values.js';
 import { TaskPool } from '../common/taskPool.js';
@@ -192,7 +192,7 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
       const status = kubeErrorStatus(error);
       if (error instanceof LogStreamInterruptedError) {
         resumed(task, error.resumes);
-        gap({ reason: 'error', detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`, ...where });
+        gap({ reason: error.cause instanceof LogStreamIdleError ? 'timeout' : 'error', detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`, ...where });
       } else if (status === 404) {
         if (!vanished.has(key)) {
           vanished.add(key);
