@@ -1,7 +1,8 @@
 /**
  * The Microsoft Sentinel playbook (a Consumption Logic App with the incident trigger):
  *   1. read the Function key from Key Vault with the playbook's managed identity;
- *   2. POST the incident (the trigger body as is) to /api/incidents/sentinel;
+ *   2. POST the incident (the trigger body as is) to /api/incidents/sentinel; the Function asks
+ *      Sentinel itself for the alerts' entities and the rows behind scheduled alerts;
  *   3. per run (one per AKS cluster in the incident): poll GET /api/collections/{runId} until the
  *      orchestration is no longer running, bounded by a timeout;
  *   4. comment on the incident with the evidence location and the manifest SHA-256 (or why
@@ -33,6 +34,9 @@ export const PLAYBOOK_CONTRACT = {
   runsField: 'runs',
   runIdField: 'runId',
   clusterField: 'cluster',
+  /** How the cluster was found (payload paths or reads, each with its way) and the pods collected first. */
+  foundInField: 'foundIn',
+  priorityPodsField: 'priorityPods',
   statusUrlField: 'statusUrl',
   runtimeStatusField: 'runtimeStatus',
   /** Durable runtime statuses that mean "not finished yet". */
@@ -76,6 +80,8 @@ export function buildPlaybookDefinition(): JsonObject {
     '<p><b>aks-evidence</b>: collection run @{', item(c.runIdField), '} for cluster @{', item(c.clusterField), '} ',
     "had status @{coalesce(", runtimeStatus, ", 'Unknown')} when the playbook stopped waiting",
     ' (outcome: @{coalesce(', statusPath(c.status.outcome), ", 'n/a')}).</p>",
+    '<p>Cluster found through: @{join(', item(c.foundInField), ", '; ')}<br/>",
+    "Collected first (named by the incident): @{if(empty(", item(c.priorityPodsField), "), 'no pod named', join(", item(c.priorityPodsField), ", ', '))}</p>",
     '<p>Evidence location: @{coalesce(', statusPath(c.status.location), ", 'not sealed')}<br/>",
     'Manifest: @{coalesce(', statusPath(c.status.manifestPath), ", 'n/a')}<br/>",
     'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}</p>",

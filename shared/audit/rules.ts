@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { FieldPathError, parseFieldPath } from './fieldPath.js';
 import { SEVERITIES } from './types.js';
+import { appendAll } from '../util/arrays.js';
 
 /**
  * Audit detection rules are data: YAML files a user can extend without touching code.
@@ -158,8 +159,8 @@ export function isCidr(text: string): boolean {
 
 function checkPaths(rule: AuditRule, where: string): void {
   const paths: string[] = [];
-  if (rule.kind === 'threshold') paths.push(...rule.groupBy);
-  if (rule.kind === 'correlate') for (const j of rule.join) paths.push(...[j.first, j.then].flat());
+  if (rule.kind === 'threshold') appendAll(paths, rule.groupBy);
+  if (rule.kind === 'correlate') for (const j of rule.join) appendAll(paths, [j.first, j.then].flat());
   for (const p of paths) {
     try {
       parseFieldPath(p);
@@ -205,8 +206,8 @@ export function parseRulesYaml(text: string, file: string): LoadedRule[] {
     if (doc.errors.length) throw new InputError('rules', `${file}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
     const v = doc.toJS() as unknown;
     if (v === null || v === undefined) continue;
-    if (Array.isArray(v)) values.push(...v);
-    else if (typeof v === 'object' && Array.isArray((v as { rules?: unknown }).rules)) values.push(...(v as { rules: unknown[] }).rules);
+    if (Array.isArray(v)) appendAll(values, v as unknown[]);
+    else if (typeof v === 'object' && Array.isArray((v as { rules?: unknown }).rules)) appendAll(values, (v as { rules: unknown[] }).rules);
     else throw new InputError('rules', `${file}: expected a list of rules (or "rules:" followed by a list)`);
   }
   return parseRules(values, file);

@@ -6,6 +6,7 @@ import { describeError } from '../util/errors.js';
 import { countPods, reviewSourceAccess, type AccessRequirements } from './accessReview.js';
 import { clusterFactsFromArm, createArmClients, getAuditDiagnostics, getManagedCluster, type ArmClientOptions, type ArmClients } from './arm.js';
 import { buildClusterKubeConfig } from './credentials.js';
+import { appendAll } from '../util/arrays.js';
 
 export interface ResolveClusterOptions {
   cluster: ClusterRef;
@@ -71,7 +72,7 @@ export async function resolveCluster(options: ResolveClusterOptions): Promise<Cl
 
   const review = await reviewSourceAccess(kube.kubeConfig, options.access, options.abortSignal ? { abortSignal: options.abortSignal } : {});
   result.access = review.access;
-  gaps.push(...review.gaps);
+  appendAll(gaps, review.gaps);
 
   try {
     result.podCount = await countPods(kube.kubeConfig, options.abortSignal ? { abortSignal: options.abortSignal } : {});

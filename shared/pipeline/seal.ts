@@ -18,6 +18,7 @@ import { isPlannable } from './plan.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTaskResult, SealResult } from './types.js';
 import { sourceStatus, type TaskStatusPart } from './status.js';
+import { appendAll } from '../util/arrays.js';
 
 export interface SealContext {
   store: EvidenceStore;
@@ -77,16 +78,16 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     s.records += result.records;
     s.rawObjects += result.rawObjects;
     s.apiRequests = (s.apiRequests ?? 0) + result.apiRequests;
-    s.artifacts.push(...result.artifacts.map((a) => a.path));
-    s.gaps.push(...(summary?.gaps ?? result.gapsPreview));
+    appendAll(s.artifacts, result.artifacts.map((a) => a.path));
+    appendAll(s.gaps, summary?.gaps ?? result.gapsPreview);
     for (const g of summary?.gaps ?? result.gapsPreview) if (g.prerequisite !== undefined) prerequisiteGaps.push(g);
     if (!s.startedAt || result.startedAt < s.startedAt) s.startedAt = result.startedAt;
     if (!s.endedAt || result.endedAt > s.endedAt) s.endedAt = result.endedAt;
     if (summary) {
-      actions.push(...summary.actions);
+      appendAll(actions, summary.actions);
       if (summary.coverage.length) {
         const list = (coverage[result.source] ??= []) as unknown[];
-        list.push(...summary.coverage);
+        appendAll(list, summary.coverage);
       }
     }
   }

@@ -269,9 +269,36 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   }
 
   const entries = sink.entries.sort(compareEntries);
+  markTargets(entries, manifest);
+  markTargets(sink.untimed, manifest);
+  if (options.filter?.targetsOnly) {
+    keepOnlyTargets(entries);
+    keepOnlyTargets(sink.untimed);
+  }
   for (const e of [...entries, ...sink.untimed]) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
   if (sink.untimed.length) notes.push(`${sink.untimed.length} ${sink.untimed.length === 1 ? 'entry has no time of its own' : 'entries have no time of their own'} (cut or incomplete audit records): listed apart, after the timeline`);
   return { entries, untimed: sink.untimed, manifest, notes };
+}
+
+/** Drop, in place, the entries not about what the trigger named. */
+function keepOnlyTargets(list: TimelineEntry[]): void {
+  const kept = list.filter((e) => e.target);
+  list.length = 0;
+  for (const e of kept) list.push(e);
+}
+
+/**
+ * Mark entries about what the trigger named: the priority pods (namespace/pod), the
+ * priority namespaces, and the targets source's own descriptions (pods, owners, nodes).
+ */
+export function markTargets(entries: TimelineEntry[], manifest: Pick<Manifest, 'request'>): void {
+  const pods = new Set(manifest.request.priorityPods ?? []);
+  const namespaces = new Set(manifest.request.priorityNamespaces ?? []);
+  for (const e of entries) {
+    if (e.collector) continue;
+    const podKey = e.namespace && e.pod ? `${e.namespace}/${e.pod}` : undefined;
+    if (e.source === 'targets' || (podKey && pods.has(podKey)) || (e.namespace && namespaces.has(e.namespace))) e.target = true;
+  }
 }
 
 function actionKey(a: CollectorAction): string {

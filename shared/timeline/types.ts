@@ -30,6 +30,8 @@ export interface TimelineEntry {
   collector: boolean;
   /** Why an entry counts as the collector's. */
   collectorReason?: string;
+  /** About a pod, namespace or node the trigger named (a Sentinel incident's entities): collected first, shown marked. */
+  target?: boolean;
   /** Where the entry comes from in the bundle. */
   evidence: { path: string; line?: number; auditID?: string };
 }
@@ -52,4 +54,6 @@ export interface TimelineFilter {
   labelledOnly?: boolean;
   /** Leave the collector's own actions out. */
   hideCollector?: boolean;
+  /** Only entries about the pods, namespaces and nodes the trigger named. */
+  targetsOnly?: boolean;
 }

@@ -192,7 +192,7 @@ describe('timeline of the compromise scenario', () => {
     const table = await render(entries, 'table');
     const csv = await render(entries, 'csv');
     const json = await render(entries, 'json');
-    expect(table.split('\n')[0]).toMatch(/^TIME \(UTC\)\s+C SEVERITY/);
+    expect(table.split('\n')[0]).toMatch(/^TIME \(UTC\)\s+C T SEVERITY/);
     expect(table).toMatch(/2024-06-01T12:01:10\.000Z\s+\* /);
     expect(csv.split('\n')[0]).toBe(TIMELINE_CSV_COLUMNS.join(','));
     expect(JSON.parse(json)).toHaveLength(entries.length);
