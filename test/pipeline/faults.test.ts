@@ -29,9 +29,9 @@ import { namespace, pod } from '../sources/helpers.js';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const SOURCES_COLLECTED = ['containerlogs', 'commandhistory', 'suspiciouspods', 'events'];
-/** A stalled exec gives up after this long (the source's default is 30 s). */
-const EXEC_TIMEOUT_MS = 1500;
-const REGISTRY = new SourceRegistry(SOURCE_DEFINITIONS.map((s) => (s.name === 'commandhistory' ? createCommandHistorySource({ execTimeoutInMs: EXEC_TIMEOUT_MS }) : s)));
+/** The sources, with command history's exec time limit set (its default, 30 s, is what a stalled exec would cost). */
+const registry = (execTimeoutInMs: number): SourceRegistry =>
+  new SourceRegistry(SOURCE_DEFINITIONS.map((s) => (s.name === 'commandhistory' ? createCommandHistorySource({ execTimeoutInMs }) : s)));
 
 /** Four lines a second, every fifth written with the one before (same timestamp), a long line now and then. */
 function log(lines: number, seed: number, startTime = '2026-03-01T10:30:00Z'): GeneratedLog {
@@ -113,7 +113,7 @@ function group(rows: Row[], key: (r: Row) => string, order: (a: Row, b: Row) => 
 
 const streamKey = (ns: string, pod: string, container: string, previous: boolean): string => `${ns}/${pod}/${container}/${previous ? 'previous' : 'current'}`;
 
-async function collectUnder(faults: FaultRule[], request: { logIdleTimeoutSeconds?: number; sources?: string[] } = {}): Promise<Run> {
+async function collectUnder(faults: FaultRule[], request: { logIdleTimeoutSeconds?: number; sources?: string[]; execTimeoutInMs?: number } = {}): Promise<Run> {
   const cluster: FixtureCluster = await startFixtureCluster(structuredClone(SCENARIO), { now: () => NOW, faults, maxPageSize: 3 });
   const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-faults-'));
   try {
@@ -126,7 +126,7 @@ async function collectUnder(faults: FaultRule[], request: { logIdleTimeoutSecond
       collector: collectorIdentity({ runtime: 'test' }),
       facts: kubeconfigFacts({ server: cluster.server, name: 'fixture' }),
       clock: () => NOW,
-      registry: REGISTRY,
+      registry: registry(request.execTimeoutInMs ?? 30_000),
     });
     const manifest = sealed.manifest;
     expect((await verifyBundle(store)).ok).toBe(true);
@@ -206,7 +206,7 @@ describe('recoverable faults: zero lines lost', () => {
         { match: '/pods/p4/log', effect: 'stall', afterLines: 77, times: 1 },
         { match: '/pods/p5/log', effect: 'stall', afterBytes: 0, times: 1 },
       ],
-      { logIdleTimeoutSeconds: 1, resumed: { 'a/p4/c/current': 'idle', 'b/p5/c/current': 'idle' } },
+      { logIdleTimeoutSeconds: 2, resumed: { 'a/p4/c/current': 'idle', 'b/p5/c/current': 'idle' } },
     ],
     ['execs cut mid-stream (retried once)', [{ match: '/pods/p1/exec', effect: 'cut', afterBytes: 700, times: 1 }, { match: '/pods/p3/exec', effect: 'cut', afterBytes: 10, times: 1 }], {}],
     [
@@ -309,7 +309,8 @@ describe('faults that cannot be recovered: exactly the named gaps, nothing else 
   }, 60_000);
 
   test('a stalled exec: a timeout gap for that container; every other history complete', async () => {
-    const run = await collectUnder([{ match: '/pods/p2/exec', query: /container=c\b/, effect: 'stall' }]);
+    // Real execs in the simulator take their time on a loaded machine: 8 s, not 30 s, before a stall counts.
+    const run = await collectUnder([{ match: '/pods/p2/exec', query: /container=c\b/, effect: 'stall' }], { execTimeoutInMs: 8000 });
     expect(run.gaps.map((g) => [g.source, g.reason, g.pod, g.container])).toEqual([['commandhistory', 'timeout', 'p2', 'c']]);
     expect(run.history.has('a/p2/c')).toBe(false);
     for (const [key, rows] of clean.history) if (key !== 'a/p2/c') expect([key, run.history.get(key)]).toEqual([key, rows]);
