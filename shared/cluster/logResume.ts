@@ -49,11 +49,11 @@ export class DeliveredTail {
   private last: string | undefined;
 
   /**
-   * @param maxChars Upper bound of line text kept for matching (default 1 MiB of characters): a
-   *   container that writes more than that within one second keeps only the newest part, and
-   *   older resumed lines are recognized by time instead (see BoundaryFilter).
+   * @param maxChars Upper bound of line text kept for matching (default 256 Ki characters, per
+   *   stream being read): a container that writes more than that within one second keeps only
+   *   the newest part, and older resumed lines are recognized by time instead (BoundaryFilter).
    */
-  constructor(private readonly maxChars = 1 << 20) {}
+  constructor(private readonly maxChars = 256 * 1024) {}
 
   /** Note a batch of lines just delivered (not copied: the strings are shared). */
   note(batch: readonly string[]): void {
@@ -81,11 +81,13 @@ export class DeliveredTail {
     if (this.last === undefined || this.second === undefined) return undefined;
     const second = this.second;
     const lines = this.batches.flat();
-    // Keep the suffix from the first line of the last second onwards (untimed lines in it included).
+    // Keep the suffix from the first timestamped line of the last second onwards (the untimed
+    // lines after it included; those before it belong to an earlier second).
     let start = lines.length;
     for (let i = lines.length - 1; i >= 0; i--) {
       const ts = timestampOf(lines[i]!);
-      if (ts !== undefined && secondOf(ts) < second) break;
+      if (ts === undefined) continue;
+      if (secondOf(ts) < second) break;
       start = i;
     }
     return { sinceTime: this.last, delivered: lines.slice(start) };

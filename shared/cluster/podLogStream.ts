@@ -39,7 +39,10 @@ export interface ContainerLogRequest {
 export const DEFAULT_LOG_IDLE_TIMEOUT_MS = 60_000;
 
 export interface ContainerLogStreamOptions {
-  /** Receives the lines completed by each chunk, in order; return a promise to pause the stream. */
+  /**
+   * Receives the lines completed by each chunk, in order; return a promise to pause the stream.
+   * The array is kept (not copied) to match a resumed stream against: do not modify it.
+   */
   onLines: (lines: string[]) => void | Promise<void>;
   abortSignal?: AbortSignal;
   countRequest?: () => void;
