@@ -119,7 +119,7 @@ test('cut twice: an exec-failed gap naming both, the rows of both kept without r
   const out = await collect(source, context(kc));
   const keys = out.rows.map((r) => `${String(r['history_file'])}:${String(r['line_number'])}`);
   expect(new Set(keys).size).toBe(keys.length);
-  expect(out.gaps).toEqual([expect.objectContaining({ reason: 'exec-failed', container: 'app', detail: expect.stringContaining('the first exec was cut too; retried once') })]);
+  expect(out.gaps).toEqual([expect.objectContaining({ reason: 'exec-failed', container: 'app', detail: expect.stringContaining('(on the retry: the first exec was cut mid-stream)') })]);
   expect(out.actions.map((a) => [a.outcome, a.attempt])).toEqual([
     ['failed', undefined],
     ['failed', 2],

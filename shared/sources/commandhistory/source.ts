@@ -340,19 +340,12 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
         return { retry: delivered, flush };
       }
       // Flush the parser: a stream that stops inside a file is a protocol error (the kept rows stay).
-      if (!protocolError && result.end !== 'start-failed') {
-        try {
-          parser.end();
-        } catch (error) {
-          if (error instanceof HistoryProtocolError) protocolError = error;
-          else throw error;
-        }
-      }
+      if (!protocolError && result.end !== 'start-failed') flush();
       const outcome = historyExecOutcome(shell, result, files, protocolError);
       const exitCode = result.exitCode !== undefined ? { exitCode: result.exitCode } : {};
       finish(outcome.action, { detail: retrying && outcome.gap ? `${outcome.detail} (on the retry)` : outcome.detail, ...exitCode });
       if (outcome.action === 'no-shell') return 'next-shell';
-      if (outcome.gap) return failed(outcome.gap, retrying ? `${outcome.detail} (the first exec was cut too; retried once)` : outcome.detail);
+      if (outcome.gap) return failed(outcome.gap, retrying ? `${outcome.detail} (on the retry: the first exec was cut mid-stream)` : outcome.detail);
       if (outcome.action === 'no-history') coverage.withoutHistory++;
       else {
         coverage.withHistory++;
