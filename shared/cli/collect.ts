@@ -238,6 +238,22 @@ function progressPrinter(io: CliIo, started: number): (e: RunProgressEvent) => v
   };
 }
 
+/**
+ * A source's coverage counts summed over its tasks (shards): e.g. command history's containers
+ * read, with history, without a shell, without history. Only numeric fields; undefined when none.
+ */
+export function coverageTotals(manifest: Manifest, source: string): Record<string, number> | undefined {
+  const items = manifest.coverage?.[source];
+  if (!Array.isArray(items)) return undefined;
+  const totals: Record<string, number> = {};
+  for (const item of items) {
+    const counts = (item as Record<string, unknown>)[source];
+    if (!counts || typeof counts !== 'object') continue;
+    for (const [key, value] of Object.entries(counts)) if (typeof value === 'number') totals[key] = (totals[key] ?? 0) + value;
+  }
+  return Object.keys(totals).length ? totals : undefined;
+}
+
 /** The --json summary: one object a SOAR tool or script can read. */
 export function collectSummaryJson(outcome: CollectOutcome): Record<string, unknown> {
   const m = outcome.sealed.manifest;
@@ -250,10 +266,10 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     startedAt: m.startedAt,
     endedAt: m.endedAt,
     sources: Object.fromEntries(
-      Object.entries(m.sources).map(([name, s]) => [
-        name,
-        { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumedStreams: s.resumes } : {}) },
-      ]),
+      Object.entries(m.sources).map(([name, s]) => {
+        const coverage = coverageTotals(m, name);
+        return [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumes: s.resumes } : {}), ...(coverage ? { coverage } : {}) }];
+      }),
     ),
     gaps: m.gaps,
     collectorActions: m.actions.length,
@@ -286,6 +302,13 @@ export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   }
   line(io.stdout, '');
   line(io.stdout, `  ${m.actions.length} collector exec action(s) recorded in the manifest (read-only history reads).`);
+  const history = coverageTotals(m, 'commandhistory');
+  if (history) {
+    line(
+      io.stdout,
+      `  command history: ${formatCount(history['containers'] ?? 0)} container(s): ${formatCount(history['withHistory'] ?? 0)} with history, ${formatCount(history['withoutHistory'] ?? 0)} without a history file, ${formatCount(history['withoutShell'] ?? 0)} without a shell, ${formatCount(history['notRunning'] ?? 0)} not running, ${formatCount(history['failed'] ?? 0)} not read (gaps).`,
+    );
+  }
   const resumed = Object.values(m.sources).reduce((n, s) => n + (s.resumes ?? 0), 0);
   if (resumed) line(io.stdout, `  ${resumed} log stream resume(s) after a cut or a stall, each recorded in its task summary (no line lost or repeated).`);
   if (outcome.ingestion) {

@@ -75,6 +75,10 @@ describe('collect exit codes', () => {
     expect(summary?.sources).toEqual({ containerlogs: expect.objectContaining({ status: 'complete' }), commandhistory: expect.objectContaining({ status: 'complete' }) });
     expect(code).toBe(EXIT.ok);
     expect(summary?.exitCode).toBe(EXIT.ok);
+    // The coverage counts, summed over the source's tasks.
+    expect((summary?.sources['commandhistory'] as { coverage?: unknown } | undefined)?.coverage).toEqual({
+      containers: 2, read: 1, withHistory: 1, withoutHistory: 0, withoutShell: 1, notRunning: 0, failed: 0, historyFiles: 1, retried: 0,
+    });
   });
 
   test('3: sealed, one named item missing (partial)', async () => {
