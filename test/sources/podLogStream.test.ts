@@ -194,6 +194,16 @@ describe('resume after a cut or a stall', () => {
     expect(once.resumes).toEqual([]);
   });
 
+  test('the caller\'s abort ends the stream with its reason, never taken for a stall', async () => {
+    logServer([{ stallAfterLines: 10 }]);
+    const controller = new AbortController();
+    const got: string[] = [];
+    const pending = streamContainerLog(api, request, { idleTimeoutInMs: 5000, abortSignal: controller.signal, onLines: (l) => void got.push(...l) });
+    setTimeout(() => controller.abort(new Error('run cancelled')), 100);
+    await expect(pending).rejects.toThrow('run cancelled');
+    expect(got).toHaveLength(10);
+  });
+
   test('the consumer\'s own error passes through unchanged, without a resume', async () => {
     logServer([]);
     const mine = new Error('queue stopped');
