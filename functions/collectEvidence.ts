@@ -72,7 +72,18 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
   const status = (s: Omit<RunCustomStatus, 'updatedAt'>) => context.df.setCustomStatus({ ...s, updatedAt: now() } satisfies RunCustomStatus);
 
   status({ phase: 'resolving' });
-  const resolveInput: ResolveClusterInput = { runId, caseId, cluster, request };
+  // The claim nonce was drawn when the run started (runs started before it existed get a deterministic one).
+  const claimNonce = input.claimNonce ?? context.df.newGuid(`${runId}/claim`).replace(/-/g, '');
+  const resolveInput: ResolveClusterInput = {
+    runId,
+    caseId,
+    cluster,
+    request,
+    claimNonce,
+    startedAt,
+    ...(input.previousAttempt ? { previousAttempt: input.previousAttempt } : {}),
+    ...(input.podsPerShard ? { podsPerShard: input.podsPerShard } : {}),
+  };
   const facts = (yield context.df.callActivityWithRetry(FUNCTION_NAMES.resolveCluster, retry, resolveInput)) as ClusterFacts;
 
   const tasks = planCollectTasks(request, facts, input.podsPerShard ? { podsPerShard: input.podsPerShard } : {});
@@ -101,7 +112,7 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
   const failed = results.filter((r) => r.status === 'failed').length;
   status({ phase: 'sealing', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus });
 
-  const sealInput: SealEvidenceInput = { runId, caseId, request, facts, results, startedAt };
+  const sealInput: SealEvidenceInput = { runId, caseId, request, facts, results, startedAt, sealedAt: now() };
   const seal = (yield context.df.callActivityWithRetry(FUNCTION_NAMES.sealEvidence, retry, sealInput)) as SealResult;
   const manifest = { location: seal.location, sha256: seal.manifestSha256 };
 

@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import { requestDefaults, runtimeSettings } from '../shared/orchestration/environment.js';
 import { collectionInstanceId } from '../shared/orchestration/instanceId.js';
 import { startOrReuseRun } from '../shared/orchestration/startRun.js';
+import { newClaimNonce } from '../shared/evidence/claim.js';
 import type { CollectionRunInput } from '../shared/orchestration/types.js';
 import { failureAnswer, jsonAnswer, MAX_COLLECTION_REQUEST_BYTES, problemAnswer, readJsonBody } from '../shared/request/http.js';
 import { invalidRequestProblem } from '../shared/request/problem.js';
@@ -32,7 +33,7 @@ export async function startCollection(request: HttpRequest, context: InvocationC
     const run = await startOrReuseRun(
       client,
       collectionInstanceId(cluster, record.caseId),
-      (runId): CollectionRunInput => ({
+      (runId, previousAttempt): CollectionRunInput => ({
         schemaVersion: 1,
         runId,
         cluster,
@@ -40,6 +41,8 @@ export async function startCollection(request: HttpRequest, context: InvocationC
         trigger: { kind: 'http', receivedAt: receivedAt.toISOString() },
         podsPerShard: settings.podsPerShard,
         ingest: settings.ingestion !== undefined,
+        claimNonce: newClaimNonce(),
+        ...(previousAttempt ? { previousAttempt } : {}),
       }),
       { force },
     );

@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import { incidentReaders, requestDefaults, runtimeSettings } from '../shared/orchestration/environment.js';
 import { incidentInstanceId } from '../shared/orchestration/instanceId.js';
 import { startOrReuseRun } from '../shared/orchestration/startRun.js';
+import { newClaimNonce } from '../shared/evidence/claim.js';
 import type { CollectionRunInput } from '../shared/orchestration/types.js';
 import { failureAnswer, jsonAnswer, MAX_INCIDENT_BODY_BYTES, problemAnswer, readJsonBody } from '../shared/request/http.js';
 import { noClusterProblem, resolveIncident } from '../shared/request/incident/resolve.js';
@@ -47,7 +48,7 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
       const run = await startOrReuseRun(
         client,
         incidentInstanceId(incident.incidentId, target.cluster),
-        (runId): CollectionRunInput => ({
+        (runId, previousAttempt): CollectionRunInput => ({
           schemaVersion: 1,
           runId,
           cluster: target.cluster,
@@ -61,6 +62,8 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
           },
           podsPerShard: settings.podsPerShard,
           ingest: settings.ingestion !== undefined,
+          claimNonce: newClaimNonce(),
+          ...(previousAttempt ? { previousAttempt } : {}),
         }),
         { force },
       );

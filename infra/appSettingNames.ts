@@ -10,6 +10,7 @@ export const APP_SETTING = {
   ingestion: 'AKS_EVIDENCE_INGESTION',
   defaultSources: 'AKS_EVIDENCE_DEFAULT_SOURCES',
   concurrency: 'AKS_EVIDENCE_CONCURRENCY',
+  tsaUrl: 'AKS_EVIDENCE_TSA_URL',
   defaultClusters: 'AKS_EVIDENCE_DEFAULT_CLUSTERS',
   clientId: 'AZURE_CLIENT_ID',
 } as const;

@@ -5,8 +5,9 @@
  *      Sentinel itself for the alerts' entities and the rows behind scheduled alerts;
  *   3. per run (one per AKS cluster in the incident): poll GET /api/collections/{runId} until the
  *      orchestration is no longer running, bounded by a timeout;
- *   4. comment on the incident with the evidence location and the manifest SHA-256 (or why
- *      nothing was collected).
+ *   4. comment on the incident with the evidence location, the manifest SHA-256, the custody
+ *      chain head (anchors outside the bundle: `verify --expect-sha256`) and a link to the report
+ *      sealed in the bundle (or why nothing was collected).
  *
  * Why a Function key from Key Vault, not Entra ID: the HTTP functions use authLevel 'function',
  * and App Service authentication would need an Entra app registration, which an ARM template
@@ -28,7 +29,7 @@ export const FUNCTION_KEY_SECRET_NAME = `host--functionKey--${FUNCTION_KEY_NAME}
  * What the playbook reads from the Function's answers (functions/sentinelIncident.ts,
  * functions/collectionStatus.ts → shared/orchestration/runStatus.ts RunStatusView):
  *   POST  → 202 { runs: [{ runId, cluster, statusUrl, ... }] }
- *   GET statusUrl → 200 { runtimeStatus, evidence?: { location, manifestPath, manifestSha256 }, result?: { outcome }, error? }
+ *   GET statusUrl → 200 { runtimeStatus, evidence?: { location, manifestPath, manifestSha256, reportUrl? }, result?: { outcome }, error? }
  */
 export const PLAYBOOK_CONTRACT = {
   runsField: 'runs',
@@ -47,6 +48,8 @@ export const PLAYBOOK_CONTRACT = {
     location: ['evidence', 'location'],
     manifestPath: ['evidence', 'manifestPath'],
     manifestSha256: ['evidence', 'manifestSha256'],
+    reportUrl: ['evidence', 'reportUrl'],
+    chainHead: ['evidence', 'chainHead'],
     error: ['error'],
   },
 } as const;
@@ -84,9 +87,13 @@ export function buildPlaybookDefinition(): JsonObject {
     "Collected first (named by the incident): @{if(empty(", item(c.priorityPodsField), "), 'no pod named', join(", item(c.priorityPodsField), ", ', '))}</p>",
     '<p>Evidence location: @{coalesce(', statusPath(c.status.location), ", 'not sealed')}<br/>",
     'Manifest: @{coalesce(', statusPath(c.status.manifestPath), ", 'n/a')}<br/>",
-    'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}</p>",
+    'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}<br/>",
+    'Custody chain head: @{coalesce(', statusPath(c.status.chainHead), ", 'n/a')}<br/>",
+    // The report sealed in the bundle: a private blob, opened by someone with read access to the evidence container.
+    'Report: @{if(empty(', statusPath(c.status.reportUrl), "), 'not written', concat('<a href=\"', ", statusPath(c.status.reportUrl), ", '\">', ",
+    statusPath(c.status.reportUrl), ", '</a> (sealed in the bundle; open with Storage Blob Data Reader on the evidence container)'))}</p>",
     '@{if(empty(', statusPath(c.status.error), "), '', concat('<p>Error: ', ", statusPath(c.status.error), ", '</p>'))}",
-    '<p>Verify: <code>aks-evidence verify &lt;evidence location&gt;</code> must report this manifest SHA-256. ',
+    '<p>Verify: <code>aks-evidence verify &lt;evidence location&gt; --expect-sha256 &lt;manifest SHA-256&gt;</code> (this comment is an anchor outside the bundle). ',
     'Timeline: <code>AksEvidenceTimeline(runId="@{', item(c.runIdField), '}")</code>.</p>',
   ].join('');
   const notStartedMessage = [

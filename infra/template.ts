@@ -34,6 +34,7 @@ import { buildTimelineQuery, TIMELINE_FUNCTION_ALIAS, timelineFunctionParameters
 import { APP_SETTING as SETTING } from './appSettingNames.js';
 import { buildPlaybookDefinition, FUNCTION_KEY_SECRET_NAME } from './playbook.js';
 import { BUILT_IN_ROLES, collectorPermissions } from './roles.js';
+import { sentinelContentDeployment, sentinelContentParameters } from './sentinel/template.js';
 
 /** Log Analytics table column type for a registry column type (the tables API spells dateTime). */
 export const LA_COLUMN_TYPES: Readonly<Record<ColumnType, string>> = {
@@ -120,6 +121,7 @@ function parameters(): Record<string, ArmParameter> {
     instanceMemoryMB: { type: 'int', defaultValue: 2048, allowedValues: [512, 2048, 4096], metadata: { description: 'Flex Consumption: instance memory.' } },
     defaultSources: str('', `${SETTING.defaultSources}: comma-separated sources collected when a request names none. Empty: all.`),
     collectorConcurrency: int(16, 1, 256, `${SETTING.concurrency}: concurrent Kubernetes API requests per collect task.`),
+    timestampAuthorityUrl: str('', `${SETTING.tsaUrl}: RFC 3161 time-stamping authority URL; every seal's manifest hash is timestamped (manifest.json.tsr), an anchor outside the bundle. Empty: no timestamp.`),
     defaultClusters: str(
       '',
       `${SETTING.defaultClusters}: comma-separated AKS cluster resource ids collected when a Sentinel incident leads to no cluster by any way (entities, alerts, the rows behind a scheduled rule, node resource groups). Empty: such an incident answers 422.`,
@@ -152,6 +154,7 @@ function parameters(): Record<string, ArmParameter> {
           'The Function key the playbook uses; generated at each deployment (rotated) and stored only in Key Vault, where the Functions host reads its keys. Do not set it.',
       },
     },
+    ...sentinelContentParameters(),
   };
 }
 
@@ -480,6 +483,7 @@ export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
     { name: SETTING.ingestion, value: `[string(${createObjectExpr(doc)})]` },
     { name: SETTING.defaultSources, value: `[${p('defaultSources')}]` },
     { name: SETTING.concurrency, value: `[string(${p('collectorConcurrency')})]` },
+    { name: SETTING.tsaUrl, value: `[${p('timestampAuthorityUrl')}]` },
     { name: SETTING.defaultClusters, value: `[${p('defaultClusters')}]` },
   ];
 
@@ -728,6 +732,7 @@ export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
       },
     },
     sentinelWorkspaceDeployment(playbookPrincipalId, principalId, identityId),
+    sentinelContentDeployment(tables),
   ];
 
   return {

@@ -1,10 +1,12 @@
 import { type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { Command } from 'commander';
+import { addSealedReport } from '../report/seal.js';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { defaultAzureCredential } from '../util/azureCredential.js';
 import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
-import { collectorIdentity } from '../evidence/custody.js';
+import { collectorIdentity, type CustodyLog } from '../evidence/custody.js';
+import { anchorSeal, type SealAnchors } from '../pipeline/anchors.js';
 import type { Manifest } from '../evidence/types.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
 import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
@@ -35,6 +37,8 @@ export interface CollectCliOptions {
   legalHold?: boolean;
   retentionDays?: string;
   logIdleTimeout?: string;
+  /** RFC 3161 Time-Stamping Authority URL: the manifest's hash is timestamped right after sealing. */
+  tsa?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -47,20 +51,38 @@ export interface IngestionFailure {
 
 export interface CollectOutcome {
   sealed: SealResult & { manifest: Manifest };
+  /** The anchors written right after sealing (timestamp, Log Analytics custody row). */
+  anchors?: SealAnchors;
   ingestion?: IngestionReceipt | IngestionFailure;
 }
 
 /**
  * The exit code of a sealed collection (io.ts EXIT): 0 when every source is complete (or skipped
- * because the cluster facts rule it out); 3 when something is partial or failed, or the
- * ingestion that followed did not deliver everything. A run that never sealed exits 1 (or 2 for
- * bad input and an unreachable cluster) through the error path.
+ * because the cluster facts rule it out); 3 when something is partial or failed, the run was
+ * interrupted (sealed with what had been published), or the ingestion that followed did not
+ * deliver everything. A run that never sealed exits 1 (or 2 for bad input and an unreachable
+ * cluster) through the error path.
  */
 export function collectExitCode(outcome: CollectOutcome): number {
-  const sources = Object.values(outcome.sealed.manifest.sources);
-  if (sources.some((s) => s.status === 'partial' || s.status === 'failed')) return EXIT.gaps;
+  const manifest = outcome.sealed.manifest;
+  if (manifest.interrupted) return EXIT.gaps;
+  if (Object.values(manifest.sources).some((s) => s.status === 'partial' || s.status === 'failed')) return EXIT.gaps;
   if (outcome.ingestion && outcome.ingestion.status !== 'complete') return EXIT.gaps;
   return EXIT.ok;
+}
+
+/** --tsa: an http(s) URL without credentials. */
+export function parseTsaUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError('--tsa', `"${value}" is not a URL; give the time-stamping authority's RFC 3161 URL, e.g. http://timestamp.digicert.com`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError('--tsa', 'must be an http:// or https:// URL (RFC 3161 over HTTP)');
+  if (url.username || url.password) throw new InputError('--tsa', 'must not carry credentials');
+  return url.toString();
 }
 
 const list = (v: string | undefined): string[] | undefined =>
@@ -149,6 +171,7 @@ export async function checkReachable(kc: KubeConfig, server: string, timeoutMs =
 export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfig; clusterName?: string }): Promise<CollectOutcome> {
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
+  const tsaUrl = parseTsaUrl(flags.tsa);
   const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
   const kubeConfig =
     preloaded?.kubeConfig ??
@@ -171,19 +194,57 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   if (!quiet) line(io.stderr, `[aks-evidence] run ${runId} (case ${request.caseId}) from ${redactUrl(cluster.server)} → ${store.location}`);
 
   const started = Date.now();
-  const sealed = await collectRun({
-    kubeConfig,
-    store,
-    runId,
-    request,
-    collector: collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) }),
-    facts: kubeconfigFacts({ ...cluster, ...(kubernetesVersion ? { kubernetesVersion } : {}) }),
-    clock,
-    progress: quiet ? undefined : progressPrinter(io, started),
+  // Ctrl-C / SIGTERM: stop collecting, keep what was published, seal it as an interrupted run.
+  // A second one ends the process at once (what was published stays; `aks-evidence seal` seals it).
+  const interrupt = new AbortController();
+  let interruptedBy: string | undefined;
+  const stopListening = io.interrupts?.on((signal) => {
+    if (interruptedBy) {
+      line(io.stderr, `[aks-evidence] ${signal} again: stopping now without sealing; seal what was published with: aks-evidence seal ${store.location}`);
+      io.interrupts?.exitNow(130);
+    }
+    interruptedBy = signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : 'SIGTERM';
+    line(io.stderr, `[aks-evidence] ${interruptedBy}: stopping the collection; what was published is sealed as an interrupted run (press Ctrl-C again to stop at once)`);
+    interrupt.abort(new Error(`interrupted by ${interruptedBy}`));
   });
+  const collector = collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) });
+  const credential = ingestionTarget ? await defaultAzureCredential() : undefined;
+  let anchors: SealAnchors | undefined;
+  let custodyLog: CustodyLog | undefined;
+  let sealed: SealResult & { manifest: Manifest };
+  try {
+    sealed = await collectRun({
+      kubeConfig,
+      store,
+      runId,
+      request,
+      collector,
+      facts: kubeconfigFacts({ ...cluster, ...(kubernetesVersion ? { kubernetesVersion } : {}) }),
+      clock,
+      abortSignal: interrupt.signal,
+      interruptReason: () => interruptedBy ?? 'aborted',
+      progress: quiet ? undefined : progressPrinter(io, started),
+      beforeManifest: (s, manifest) => addSealedReport(s, manifest, { clock }),
+      afterSeal: async (result, custody) => {
+        custodyLog = custody;
+        anchors = await anchorSeal({
+          store,
+          sealed: result,
+          custody,
+          ...(tsaUrl ? { tsaUrl } : {}),
+          ...(ingestionTarget && credential ? { ingestion: { target: ingestionTarget, credential } } : {}),
+        });
+        if (!quiet) {
+          for (const [name, a] of Object.entries(anchors)) if (a.status !== 'not-configured') line(io.stderr, `[aks-evidence] anchor ${name}: ${a.status}: ${a.detail}`);
+        }
+      },
+    });
+  } finally {
+    stopListening?.();
+  }
 
   let ingestion: CollectOutcome['ingestion'];
-  if (ingestionTarget) {
+  if (ingestionTarget && credential && !interrupt.signal.aborted) {
     if (!quiet) line(io.stderr, `[aks-evidence] ingesting into ${ingestionTarget.endpoint}`);
     const { ingestBundle } = await import('../ingestion/ingest.js');
     try {
@@ -192,7 +253,8 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
         manifest: sealed.manifest,
         config: ingestionTarget,
         tables: SOURCES.tables,
-        credential: await defaultAzureCredential(),
+        credential,
+        ...(custodyLog ? { custody: custodyLog } : {}),
       });
     } catch (error) {
       // The evidence is sealed whatever happens to its delivery: report it, exit 3, re-ingest later.
@@ -200,7 +262,7 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
       line(io.stderr, `[aks-evidence] ingestion failed: ${describeError(error)} (the evidence is sealed; run aks-evidence ingest on the bundle to deliver it)`);
     }
   }
-  return { sealed, ...(ingestion !== undefined ? { ingestion } : {}) };
+  return { sealed, ...(anchors ? { anchors } : {}), ...(ingestion !== undefined ? { ingestion } : {}) };
 }
 
 const PROGRESS_EVERY_MS = 2000;
@@ -262,6 +324,9 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     caseId: m.caseId,
     bundle: outcome.sealed.location,
     manifestSha256: outcome.sealed.manifestSha256,
+    chainHead: outcome.sealed.chainHead,
+    ...(m.interrupted ? { interrupted: m.interrupted } : {}),
+    ...(outcome.anchors ? { anchors: outcome.anchors } : {}),
     cluster: m.cluster,
     startedAt: m.startedAt,
     endedAt: m.endedAt,
@@ -281,9 +346,14 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
 
 export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   const m = outcome.sealed.manifest;
-  line(io.stdout, `Run ${m.runId} (case ${m.caseId}) sealed`);
+  line(io.stdout, `Run ${m.runId} (case ${m.caseId}) sealed${m.interrupted ? ` AS INTERRUPTED (${m.interrupted.reason}; ${m.interrupted.unfinishedTasks.length} task(s) never finished)` : ''}`);
   line(io.stdout, `  bundle:          ${outcome.sealed.location}`);
-  line(io.stdout, `  manifest sha256: ${outcome.sealed.manifestSha256}`);
+  line(io.stdout, `  manifest sha256: ${outcome.sealed.manifestSha256}   (keep it: aks-evidence verify --expect-sha256 checks against it)`);
+  line(io.stdout, `  custody head:    ${outcome.sealed.chainHead}`);
+  if (outcome.anchors) {
+    line(io.stdout, `  timestamp:       ${outcome.anchors.timestamp.status} (${outcome.anchors.timestamp.detail})`);
+    line(io.stdout, `  log analytics:   ${outcome.anchors.logAnalytics.status} (${outcome.anchors.logAnalytics.detail})`);
+  }
   line(io.stdout, `  cluster:         ${m.cluster.name ?? ''} ${m.cluster.server}${m.cluster.kubernetesVersion ? ` (${m.cluster.kubernetesVersion})` : ''}`);
   line(io.stdout, '');
   line(io.stdout, '  source            status     records   objects  gaps');
@@ -336,6 +406,7 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--legal-hold', 'apply a legal hold to every blob (Blob output only)')
     .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
     .option('--log-idle-timeout <duration>', 'resume a container log stream after this long without data, e.g. 60s (default 60s)')
+    .option('--tsa <url>', 'RFC 3161 time-stamping authority: timestamp the manifest hash right after sealing (manifest.json.tsr)')
     .option('--json', 'print one JSON summary on stdout')
     .action(async (flags: CollectCliOptions) => {
       const outcome = await runCollect(flags, io);

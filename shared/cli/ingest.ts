@@ -9,6 +9,8 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import type { CliIo } from './io.js';
 import { EXIT, formatCount, line } from './io.js';
+import { readClaimIfAny } from '../evidence/claim.js';
+import { collectorIdentity, CustodyLog } from '../evidence/custody.js';
 import { readManifest } from '../evidence/manifest.js';
 import { MANIFEST_PATH } from '../evidence/types.js';
 import { EvidenceStoreError } from '../evidence/errors.js';
@@ -73,6 +75,12 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
     throw new InputError('<bundle>', `${store.location} holds no ${MANIFEST_PATH}: give a sealed run, a bundle directory (<out>/<runId>) or the Blob URL of a run (<container>/<caseId>/<runId>)`);
   }
   const manifest = await readManifest(store);
+  // Each attempt's receipt goes into the run's custody chain, so verify can tell it from a forged
+  // one. A bundle without a claim (sealed by an earlier version) has no chain to record it in.
+  const claim = await readClaimIfAny(store);
+  const custody = claim
+    ? new CustodyLog(store, { runId: manifest.runId, caseId: manifest.caseId, claim, collector: collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) }) })
+    : undefined;
 
   const quiet = flags.quiet === true || flags.json === true;
   if (!quiet) line(io.stderr, `[aks-evidence] ingesting run ${manifest.runId} (case ${manifest.caseId}) from ${store.location} into ${config.endpoint}`);
@@ -85,6 +93,7 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
     config,
     credential: await azureCredential(),
     tables: SOURCES.tables,
+    ...(custody ? { custody } : {}),
     ...(tables ? { only: tables } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),

@@ -3,9 +3,11 @@ import { registerAnalyzeCommand } from './analyze.js';
 import { registerAuditCommand } from './audit.js';
 import { registerCollectCommand } from './collect.js';
 import { registerDemoCommand } from './demo.js';
+import { registerReportCommand } from './report.js';
 import { registerTimelineCommand } from './timeline.js';
 import { registerVerifyCommands } from './verify.js';
 import { registerIngestCommand, type IngestCliDeps } from './ingest.js';
+import { registerSealCommand } from './seal.js';
 import { AksEvidenceError, describeError, InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
 import { TOOL_VERSION } from './version.js';
@@ -34,11 +36,13 @@ export async function runCli(argv: string[], io: CliIo = processIo(), deps: CliD
 
   registerCollectCommand(program, io, setExit);
   registerVerifyCommands(program, io, setExit);
+  registerSealCommand(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   registerIngestCommand(program, io, setExit, deps.ingest);
   registerAnalyzeCommand(program, io, setExit);
   registerAuditCommand(program, io, setExit);
   registerTimelineCommand(program, io, setExit);
+  registerReportCommand(program, io, setExit);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

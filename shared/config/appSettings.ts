@@ -48,6 +48,8 @@ export interface AppSettings {
   readonly taskTimeoutSeconds: number;
   /** The site's host name, for the collector identity (WEBSITE_HOSTNAME), when running in Azure. */
   readonly hostName?: string;
+  /** RFC 3161 Time-Stamping Authority URL: every seal's manifest hash is timestamped (manifest.json.tsr). Absent = no timestamp. */
+  readonly tsaUrl?: string;
   /** AKS cluster resource ids collected when a Sentinel incident leads to no cluster (empty: answer 422). */
   readonly defaultClusters: readonly string[];
 }
@@ -83,6 +85,7 @@ export const SETTING = {
   defaultClusters: 'AKS_EVIDENCE_DEFAULT_CLUSTERS',
   clientId: 'AZURE_CLIENT_ID',
   hostName: 'WEBSITE_HOSTNAME',
+  tsaUrl: 'AKS_EVIDENCE_TSA_URL',
 } as const;
 
 /** Azurite's well-known development account (public, documented; not a secret). */
@@ -244,6 +247,18 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
     }
   }
 
+  let tsaUrl: string | undefined;
+  const tsaText = get(SETTING.tsaUrl);
+  if (tsaText) {
+    try {
+      const u = new URL(tsaText);
+      if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password) throw new Error('bad');
+      tsaUrl = u.toString();
+    } catch {
+      problems.push({ setting: SETTING.tsaUrl, message: "must be the time-stamping authority's RFC 3161 http(s) URL without credentials, e.g. http://timestamp.digicert.com" });
+    }
+  }
+
   const defaultClusters: string[] = [];
   const clustersText = get(SETTING.defaultClusters);
   if (clustersText) {
@@ -274,6 +289,7 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
     useAdminCredentials,
     armEndpoint,
     taskTimeoutSeconds,
+    ...(tsaUrl ? { tsaUrl } : {}),
     ...(hostName ? { hostName } : {}),
     defaultClusters,
   });

@@ -374,7 +374,7 @@ class BlobEvidenceStore implements EvidenceStore {
       notes.push(`Version-level immutability is unknown: reading the container properties failed (${describeRest(error)}).`);
     }
 
-    const report: ProtectionReport = { store: 'azure-blob', versionLevelImmutability, notes };
+    const report: ProtectionReport = { store: 'azure-blob', versionLevelImmutability, versionLevelPolicy: await this.versionLevelPolicy(versionLevelImmutability), notes };
     const wantHold = this.options.legalHold === true;
     const wantRetention = this.options.retentionDays !== undefined;
     if (wantHold || wantRetention) {
@@ -422,6 +422,31 @@ class BlobEvidenceStore implements EvidenceStore {
     }
     if (this.tagsNote) notes.push(this.tagsNote);
     return report;
+  }
+
+  /**
+   * Whether the version-level policy on what this run wrote is locked, read back from the
+   * first blob the run wrote (its claim): a container's default policy shows on each blob
+   * version it applies to. The container's own policy lock state is an ARM property the Blob
+   * API does not serve, so the blob's is the evidence here.
+   */
+  private async versionLevelPolicy(support: boolean | 'unknown'): Promise<NonNullable<ProtectionReport['versionLevelPolicy']>> {
+    const checkedPath = 'custody/claim.json';
+    if (support === false) return { state: 'none', detail: 'the container has no version-level immutability support', checkedPath };
+    try {
+      const p = await this.blob(checkedPath).getProperties();
+      const mode = p.immutabilityPolicyMode;
+      const expiresOn = p.immutabilityPolicyExpiresOn ? { expiresOn: toRfc3339(p.immutabilityPolicyExpiresOn) } : {};
+      if (mode === 'Locked') return { state: 'locked', detail: `${checkedPath} carries a LOCKED immutability policy${expiresOn.expiresOn ? ` until ${expiresOn.expiresOn}` : ''}`, checkedPath, ...expiresOn };
+      if (mode === 'Unlocked') return { state: 'unlocked', detail: `${checkedPath} carries an UNLOCKED immutability policy: an administrator can still shorten or remove it`, checkedPath, ...expiresOn };
+      if (support === 'unknown') {
+        return { state: 'unknown', detail: `unknown (the service did not report it${this.location.startsWith('http://') ? '; Azurite does not implement immutability policies' : ''})`, checkedPath };
+      }
+      return { state: 'none', detail: `${checkedPath} carries no immutability policy: the container supports version-level immutability but has no default policy in force`, checkedPath };
+    } catch (error) {
+      if (isNotFound(error)) return { state: 'unknown', detail: `unknown: ${checkedPath} is not in the bundle to read the policy from`, checkedPath };
+      return { state: 'unknown', detail: `unknown: reading ${checkedPath}'s properties failed (${describeRest(error)})`, checkedPath };
+    }
   }
 
   private async scanProtection(): Promise<{
@@ -568,9 +593,14 @@ class BlobArtifactWriter implements ArtifactWriter {
       await this.inflight?.catch(() => undefined);
       throw this.failure;
     }
+    // An artifact that fits one block and has staged none is written with one Put Blob: no
+    // uncommitted blocks exist for anyone to re-stage under our block ids before the commit.
+    const single = this.blockIds.length === 0 ? Buffer.from((this.buffers[this.current] as Buffer).subarray(0, this.filled)) : undefined;
     try {
-      await this.stageCurrent();
-      await this.inflight;
+      if (!single) {
+        await this.stageCurrent();
+        await this.inflight;
+      }
     } catch (error) {
       this.state = 'failed';
       throw error;
@@ -582,7 +612,7 @@ class BlobArtifactWriter implements ArtifactWriter {
       caseId: this.store.caseId,
     });
     try {
-      await this.commit(sha256, metadata);
+      await this.commit(sha256, metadata, single);
       this.state = 'closed';
       return { path: this.path, sha256, bytes: this.bytes };
     } catch (error) {
@@ -598,9 +628,9 @@ class BlobArtifactWriter implements ArtifactWriter {
     }
   }
 
-  private async commit(sha256: string, metadata: Record<string, string>): Promise<void> {
-    const commitOnce = (withTags: boolean) =>
-      this.blob.commitBlockList(this.blockIds, {
+  private async commit(sha256: string, metadata: Record<string, string>, single: Buffer | undefined): Promise<void> {
+    const commitOnce = (withTags: boolean) => {
+      const options = {
         conditions: { ifNoneMatch: '*' },
         metadata,
         ...(withTags ? { tags: indexTags({ ...metadata, sha256 }) } : {}),
@@ -608,7 +638,9 @@ class BlobArtifactWriter implements ArtifactWriter {
           blobContentType: this.options.contentType,
           ...(this.options.contentEncoding ? { blobContentEncoding: this.options.contentEncoding } : {}),
         },
-      });
+      };
+      return single ? this.blob.upload(single, single.byteLength, options) : this.blob.commitBlockList(this.blockIds, options);
+    };
     const withTags = this.store.useTags();
     try {
       await commitOnce(withTags);
@@ -619,12 +651,12 @@ class BlobArtifactWriter implements ArtifactWriter {
     }
   }
 
-  /** The recorded sha256 of the blob already at this name, re-hashing its content if the metadata lacks it. */
+  /**
+   * The SHA-256 of the content of the blob already at this name, recomputed from its bytes.
+   * Never taken from its metadata: whoever planted the blob also chose its metadata.
+   */
   private async existingSha256(): Promise<string> {
     try {
-      const p = await this.blob.getProperties();
-      const recorded = metaValue(p.metadata ?? {}, 'sha256');
-      if (isSha256Hex(recorded)) return recorded;
       const response = await this.blob.download(0, undefined, { maxRetryRequests: 5 });
       if (!response.readableStreamBody) throw new EvidenceStoreError(`the service returned no body for ${this.path}`);
       return (await hashStream(response.readableStreamBody)).sha256;

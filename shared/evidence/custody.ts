@@ -5,22 +5,33 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArtifactConflictError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
+import { readRunClaim, type ClaimedRun } from './claim.js';
 import { EvidenceStoreError } from './errors.js';
+import { sha256Hex } from './hash.js';
 import { readSmallArtifact } from './manifest.js';
 import type { CollectorIdentity, EvidenceStore, WrittenArtifact } from './types.js';
 
 /** Where custody records live in a bundle. */
 export const CUSTODY_PREFIX = 'custody/';
-/** Number claims: one write-once marker per record number, so concurrent writers never share a number. */
-const CLAIM_PREFIX = 'custody/.seq/';
-const MAX_CLAIM_ATTEMPTS = 1000;
+/** custody/NNNN.json: the record's number is its whole name, so one number can be written once only. */
+export const CUSTODY_RECORD = /^custody\/(\d{4,})\.json$/;
+const MAX_APPEND_ATTEMPTS = 10_000;
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 /** The steps the pipeline records. Other step names are allowed (lowercase, digits, "-"). */
-export type CustodyStep = 'collection-started' | 'artifact-sealed' | 'artifacts-sealed' | 'manifest-sealed' | 'ingestion-attempt' | (string & {});
+export type CustodyStep =
+  | 'collection-started'
+  | 'artifacts-sealed'
+  | 'collection-interrupted'
+  | 'manifest-sealed'
+  | 'timestamp-anchored'
+  | 'log-analytics-anchored'
+  | 'ingestion-attempt'
+  | (string & {});
 
 export interface CustodyRecord {
-  schemaVersion: 1;
-  /** Position in the run's custody log (1-based). */
+  schemaVersion: 2;
+  /** Position in the run's custody chain (1-based); the record is custody/<seq, 4+ digits>.json. */
   seq: number;
   step: string;
   /** UTC RFC 3339. */
@@ -30,7 +41,24 @@ export interface CustodyRecord {
   /** Who/what did it: tool, version, commit, host, identity, runtime. */
   actor: CollectorIdentity;
   host: string;
+  /** SHA-256 of the stored bytes of record seq-1; for record 1, of the run's claim (which carries its random nonce). */
+  prev: string;
+  /** Random per record: two writers never produce the same bytes, so one cannot be mistaken for the other's retry. */
+  id: string;
   details: Record<string, unknown>;
+}
+
+/** A record as stored: parsed, with the SHA-256 of its bytes (what the next record's prev must be). */
+export interface StoredCustodyRecord {
+  path: string;
+  sha256: string;
+  record: CustodyRecord;
+}
+
+/** The chain's current end: the newest record's number and hash (0 and the claim's hash before the first record). */
+export interface ChainHead {
+  seq: number;
+  sha256: string;
 }
 
 export interface CustodyLogOptions {
@@ -38,30 +66,49 @@ export interface CustodyLogOptions {
   caseId: string;
   /** The collector identity (see collectorIdentity()). */
   collector: CollectorIdentity;
+  /** The run's claim (read from the store when absent). */
+  claim?: ClaimedRun;
   clock?: Clock;
 }
 
+export function custodyRecordPath(seq: number): string {
+  return `${CUSTODY_PREFIX}${String(seq).padStart(4, '0')}.json`;
+}
+
 /**
- * The run's chain-of-custody log: one write-once artifact per step,
- * custody/NNNN-<step>.json, numbered in order. Writers in other processes (Durable
- * activities) may append concurrently: each number is claimed with a write-once marker
- * (custody/.seq/NNNN) first, and a writer that loses a claim takes the next number.
+ * The run's chain of custody: one write-once record per step, custody/NNNN.json, each
+ * carrying the SHA-256 of the record before it (record 1: of the run's claim). Editing,
+ * deleting, inserting or reordering a record breaks a link that verify names.
+ *
+ * Why a linear chain appended by compare-and-swap: collect activities run in parallel on
+ * several Functions instances and each appends a record. A record's name is its number
+ * alone and is written with If-None-Match: * (no-overwrite link locally), so exactly one
+ * writer can ever hold number N+1, and it must name record N's hash to do so. A writer that
+ * loses the race reads the winner's record (which it needs anyway: its hash is the new
+ * `prev`) and tries N+2. Concurrent appends therefore cannot fork the chain (two records
+ * claiming the same predecessor would need the same name) and cannot lose a record (a
+ * loser retries until its own record lands). A record is written in one call, so a writer
+ * that dies leaves either a whole record or none: the chain never waits on a dead writer.
+ * The alternative (per-task records folded into the seal in a deterministic order) would
+ * also leave ingestion attempts and later seals outside any chain; this one covers them all.
  */
 export class CustodyLog {
-  private next: number | undefined;
-  /** Serializes this instance's records so they are numbered in call order. */
+  private head: ChainHead | undefined;
+  /** Serializes this instance's records so they are appended in call order. */
   private chain: Promise<unknown> = Promise.resolve();
   private readonly clock: Clock;
+  private claim: ClaimedRun | undefined;
 
   constructor(
     private readonly store: EvidenceStore,
     private readonly options: CustodyLogOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.claim = options.claim;
   }
 
   /** Append one record. Details must be JSON and must not carry secrets (tokens, keys, SAS). */
-  record(step: CustodyStep, details: object = {}): Promise<WrittenArtifact & { seq: number }> {
+  record(step: CustodyStep, details: object = {}): Promise<WrittenArtifact & { seq: number; prev: string }> {
     if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(step)) {
       return Promise.reject(new EvidenceStoreError(`custody step ${JSON.stringify(step)} must be lowercase letters, digits and "-"`));
     }
@@ -70,66 +117,107 @@ export class CustodyLog {
     return run;
   }
 
-  private async append(step: string, details: object): Promise<WrittenArtifact & { seq: number }> {
+  /** The chain's end as this log last saw it, re-read from the store. */
+  async currentHead(): Promise<ChainHead> {
+    await this.chain;
+    this.head = await findChainHead(this.store, await this.claimed());
+    return this.head;
+  }
+
+  private async claimed(): Promise<ClaimedRun> {
+    this.claim ??= await readRunClaim(this.store);
+    return this.claim;
+  }
+
+  private async append(step: string, details: object): Promise<WrittenArtifact & { seq: number; prev: string }> {
     const at = toRfc3339(this.clock());
-    let seq = this.next ?? (await highestClaim(this.store)) + 1;
-    const nonce = randomBytes(8).toString('hex');
-    for (let attempt = 0; ; attempt++) {
-      if (attempt >= MAX_CLAIM_ATTEMPTS) throw new EvidenceStoreError(`could not claim a custody record number after ${MAX_CLAIM_ATTEMPTS} attempts`);
-      const claim = JSON.stringify({ step, at, host: this.options.collector.host, nonce }) + '\n';
+    let head = this.head ?? (await findChainHead(this.store, await this.claimed()));
+    const body = JSON.parse(JSON.stringify(details ?? {})) as Record<string, unknown>;
+    const id = randomBytes(8).toString('hex');
+    for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+      const record: CustodyRecord = {
+        schemaVersion: 2,
+        seq: head.seq + 1,
+        step,
+        at,
+        runId: this.options.runId,
+        caseId: this.options.caseId,
+        actor: this.options.collector,
+        host: this.options.collector.host,
+        prev: head.sha256,
+        id,
+        details: body,
+      };
+      const path = custodyRecordPath(record.seq);
       try {
-        await this.store.writeArtifact(`${CLAIM_PREFIX}${pad(seq)}`, claim, { contentType: 'application/json', metadata: { kind: 'custody-claim' } });
-        break;
+        // A byte-identical record already there (alreadyExisted) is this very call's own write
+        // (a retried request whose first answer was lost): the random id makes it no one else's.
+        const written = await this.store.writeArtifact(path, serializeCustodyRecord(record), {
+          contentType: 'application/json',
+          metadata: { kind: 'custody', step, runId: this.options.runId, caseId: this.options.caseId },
+        });
+        await this.store.protect?.(path);
+        this.head = { seq: record.seq, sha256: written.sha256 };
+        return { ...written, seq: record.seq, prev: record.prev };
       } catch (error) {
         if (!(error instanceof ArtifactConflictError)) throw error;
-        // Another writer holds this number; skip ahead past whatever is claimed now.
-        seq = Math.max(seq + 1, (await highestClaim(this.store)) + 1);
+        // Another writer holds this number: its record is the new predecessor.
+        const winner = await readCustodyRecord(this.store, path);
+        if (winner.record.seq !== record.seq) {
+          throw new EvidenceStoreError(`custody record ${path} says it is number ${winner.record.seq}: the custody chain in ${this.store.location} is damaged`);
+        }
+        head = { seq: winner.record.seq, sha256: winner.sha256 };
       }
     }
-    this.next = seq + 1;
-    const record: CustodyRecord = {
-      schemaVersion: 1,
-      seq,
-      step,
-      at,
-      runId: this.options.runId,
-      caseId: this.options.caseId,
-      actor: this.options.collector,
-      host: this.options.collector.host,
-      details: JSON.parse(JSON.stringify(details ?? {})) as Record<string, unknown>,
-    };
-    const path = `${CUSTODY_PREFIX}${pad(seq)}-${step}.json`;
-    const written = await this.store.writeArtifact(path, JSON.stringify(record, null, 2) + '\n', {
-      contentType: 'application/json',
-      metadata: { kind: 'custody', step, runId: this.options.runId, caseId: this.options.caseId },
-    });
-    await this.store.protect?.(path);
-    return { ...written, seq };
+    throw new EvidenceStoreError(`could not append a custody record after ${MAX_APPEND_ATTEMPTS} attempts`);
   }
 }
 
-function pad(n: number): string {
-  return String(n).padStart(4, '0');
+/** The bytes of a record as stored (2-space JSON, trailing newline). */
+export function serializeCustodyRecord(record: CustodyRecord): string {
+  return JSON.stringify(record, null, 2) + '\n';
 }
 
-async function highestClaim(store: EvidenceStore): Promise<number> {
+/** The chain's end: the highest-numbered record and its hash, or {0, claim hash} before the first record. */
+export async function findChainHead(store: EvidenceStore, claim: ClaimedRun): Promise<ChainHead> {
   let max = 0;
-  for await (const item of store.list(CLAIM_PREFIX)) {
-    const m = /^custody\/\.seq\/(\d+)$/.exec(item.path);
+  for await (const item of store.list(CUSTODY_PREFIX)) {
+    const m = CUSTODY_RECORD.exec(item.path);
     if (m?.[1]) max = Math.max(max, Number(m[1]));
   }
-  return max;
+  if (max === 0) return { seq: 0, sha256: claim.sha256 };
+  return { seq: max, sha256: (await readCustodyRecord(store, custodyRecordPath(max))).sha256 };
 }
 
-/** The run's custody records in order (claims without a record — a writer that died — are skipped). */
-export async function readCustodyLog(store: EvidenceStore, options: { abortSignal?: AbortSignal } = {}): Promise<CustodyRecord[]> {
-  const records: CustodyRecord[] = [];
-  for await (const item of store.list(CUSTODY_PREFIX)) {
-    if (!/^custody\/\d+-[a-z0-9-]+\.json$/.test(item.path)) continue;
-    const bytes = await readSmallArtifact(store, item.path, 16 * 1024 * 1024, options);
-    records.push(JSON.parse(bytes.toString('utf8')) as CustodyRecord);
+/** Read one record: parsed, with the hash of its bytes. */
+export async function readCustodyRecord(store: EvidenceStore, path: string, options: { abortSignal?: AbortSignal } = {}): Promise<StoredCustodyRecord> {
+  const bytes = await readSmallArtifact(store, path, MAX_RECORD_BYTES, options);
+  let record: CustodyRecord;
+  try {
+    record = JSON.parse(bytes.toString('utf8')) as CustodyRecord;
+  } catch (error) {
+    throw new EvidenceStoreError(`custody record ${path} is not valid JSON`, { cause: error });
   }
-  return records.sort((a, b) => a.seq - b.seq);
+  return { path, sha256: sha256Hex(bytes), record };
+}
+
+/**
+ * The run's custody records in chain order, each with its hash. Does not judge the chain
+ * (see walkCustodyChain in verify for that): an unreadable record throws.
+ */
+export async function readCustodyLog(store: EvidenceStore, options: { abortSignal?: AbortSignal } = {}): Promise<(CustodyRecord & { sha256: string; path: string })[]> {
+  const paths: { path: string; seq: number }[] = [];
+  for await (const item of store.list(CUSTODY_PREFIX)) {
+    const m = CUSTODY_RECORD.exec(item.path);
+    if (m?.[1]) paths.push({ path: item.path, seq: Number(m[1]) });
+  }
+  paths.sort((a, b) => a.seq - b.seq);
+  const out: (CustodyRecord & { sha256: string; path: string })[] = [];
+  for (const p of paths) {
+    const r = await readCustodyRecord(store, p.path, options);
+    out.push({ ...r.record, sha256: r.sha256, path: p.path });
+  }
+  return out;
 }
 
 export interface CollectorIdentityOptions {

@@ -102,6 +102,9 @@ const protectionSchema = z.object({
   retentionPolicy: z
     .object({ requested: z.boolean(), applied: z.boolean(), expiresOn: z.string().optional(), detail: z.string().optional() })
     .optional(),
+  versionLevelPolicy: z
+    .object({ state: z.enum(['locked', 'unlocked', 'none', 'unknown']), detail: z.string(), expiresOn: z.string().optional(), checkedPath: z.string().optional() })
+    .optional(),
   notes: z.array(z.string()),
 });
 
@@ -162,6 +165,19 @@ const manifestSchema = z.object({
   protection: protectionSchema,
   clusterFacts: z.record(z.string(), z.unknown()).optional(),
   coverage: z.record(z.string(), z.unknown()).optional(),
+  custody: z
+    .object({ claimSha256: sha256, nonce: z.string().regex(/^[0-9a-f]{32,128}$/), chainHead: z.object({ seq: count, sha256 }) })
+    .optional(),
+  interrupted: z
+    .object({
+      reason: z.string(),
+      at: utc,
+      lastCustodyStep: z.string(),
+      unfinishedTasks: z.array(z.object({ source: z.string(), shard: z.string().optional(), detail: z.string() })),
+    })
+    .optional(),
+  previousAttempt: z.object({ runId: z.string().min(1), runtimeStatus: z.string().optional() }).optional(),
+  unattributed: z.array(z.object({ path: artifactPath, sha256, bytes: count, reason: z.string() })).optional(),
 });
 
 // Compile-time guards: the schema must name every field of the contract in shared/evidence/types.ts.
@@ -186,6 +202,9 @@ const TOP_LEVEL_ORDER = [
   'caseId',
   'startedAt',
   'endedAt',
+  'interrupted',
+  'previousAttempt',
+  'custody',
   'cluster',
   'collector',
   'request',
@@ -194,6 +213,7 @@ const TOP_LEVEL_ORDER = [
   'sources',
   'actions',
   'artifacts',
+  'unattributed',
   'clusterFacts',
   'coverage',
 ];

@@ -9,7 +9,9 @@
  * Fixed bundle paths:
  *   manifest.json            the sealed manifest (written once, last)
  *   manifest.json.sha256     "<hex>  manifest.json\n"
- *   custody/NNNN-<step>.json one custody record per step (write-once, append-only by numbering)
+ *   custody/claim.json       the run's claim on its path (random nonce), written first
+ *   custody/NNNN.json        one custody record per step, each carrying the previous one's SHA-256
+ *   manifest.json.tsr        RFC 3161 timestamp of the manifest's SHA-256, when a TSA is configured
  *   sources/<source>/...     rows (*.rows.ndjson.gz) and raw API objects (*.raw.ndjson.gz)
  *   ingestion/receipt-<n>.json  one receipt per ingestion attempt
  */
@@ -70,6 +72,14 @@ export interface ProtectionReport {
   legalHold?: { requested: boolean; applied: boolean; detail?: string };
   /** Per-blob retention policy, if requested. */
   retentionPolicy?: { requested: boolean; applied: boolean; expiresOn?: string; detail?: string };
+  /**
+   * Whether a version-level immutability policy was LOCKED on what the run wrote, read back
+   * through the Blob API from a blob the run wrote (its claim): 'locked' (nobody, not even an
+   * owner, can shorten it or delete the evidence before it expires), 'unlocked' (a policy an
+   * administrator can still remove), 'none', or 'unknown' (the service did not report it, e.g.
+   * Azurite). Absent for stores without such policies (a local directory).
+   */
+  versionLevelPolicy?: { state: 'locked' | 'unlocked' | 'none' | 'unknown'; detail: string; expiresOn?: string; checkedPath?: string };
   /** Plain statements of what is NOT protected and why (e.g. "Azurite answered 501 to setLegalHold"). */
   notes: string[];
 }
@@ -280,4 +290,47 @@ export interface Manifest {
   clusterFacts?: Record<string, unknown>;
   /** Snapshot coverage and other per-source reports. */
   coverage?: Record<string, unknown>;
+  /**
+   * Where the manifest sits in the custody chain: the run's claim (its hash and random nonce)
+   * and the chain's head when the manifest was built. The `manifest-sealed` record that
+   * follows carries this manifest's SHA-256, so manifest and chain vouch for each other.
+   */
+  custody?: ManifestCustody;
+  /** Present when the run was sealed after an interruption: what stopped it and which tasks never finished. */
+  interrupted?: InterruptionRecord;
+  /** The earlier attempt of the same request this run replaces (a failed or terminated run keeps its own path). */
+  previousAttempt?: { runId: string; runtimeStatus?: string };
+  /**
+   * Files found in the run's path that no finished task of this run accounts for (an
+   * interrupted task attempt's artifacts, or something this run did not write), listed with
+   * the hash of their content at sealing so verify keeps checking them. Never adopted as evidence.
+   */
+  unattributed?: UnattributedFile[];
+}
+
+export interface ManifestCustody {
+  /** SHA-256 of custody/claim.json (the first record's prev). */
+  claimSha256: string;
+  /** The run's claim nonce. */
+  nonce: string;
+  /** The newest custody record when the manifest was built. */
+  chainHead: { seq: number; sha256: string };
+}
+
+export interface InterruptionRecord {
+  /** Why, e.g. "SIGINT (Ctrl-C)", "sealed after the collecting process died". */
+  reason: string;
+  /** UTC RFC 3339. */
+  at: string;
+  /** The last custody step before the interruption was recorded. */
+  lastCustodyStep: string;
+  /** Planned tasks with no finished summary, or stopped by the interruption. */
+  unfinishedTasks: { source: string; shard?: string; detail: string }[];
+}
+
+export interface UnattributedFile {
+  path: string;
+  sha256: string;
+  bytes: number;
+  reason: string;
 }

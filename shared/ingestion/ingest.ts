@@ -74,6 +74,11 @@ export interface IngestBundleOptions {
   clientOptions?: LogsIngestionClientOptions;
   /** Shorthand for clientOptions.httpClient. */
   httpClient?: LogsIngestionClientOptions['httpClient'];
+  /**
+   * The run's custody log: each attempt's receipt is recorded in it (path and SHA-256), so
+   * verify can tell a receipt the run wrote from a forged one. Absent: no custody record.
+   */
+  custody?: { record(step: string, details: object): Promise<unknown> };
 }
 
 export interface IngestTableOptions extends Omit<IngestBundleOptions, 'only'> {
@@ -231,12 +236,21 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
     tables: reports,
     ...(failure !== undefined ? { error: describeError(failure) } : {}),
   };
-  await store.writeArtifact(receipt.path, JSON.stringify(receipt, null, 2) + '\n', {
+  const writtenReceipt = await store.writeArtifact(receipt.path, JSON.stringify(receipt, null, 2) + '\n', {
     contentType: 'application/json',
     metadata: { artifactkind: 'ingestion-receipt', attempt: String(attempt), status },
   });
   // Same protection as the evidence itself (legal hold / retention when the run asked for it).
   await store.protect?.(receipt.path);
+  await options.custody?.record('ingestion-attempt', {
+    attempt,
+    receiptPath: receipt.path,
+    receiptSha256: writtenReceipt.sha256,
+    status,
+    tables: Object.keys(reports),
+    rowsAcknowledged: totals.rowsAcknowledged,
+    rowsSkipped: totals.rowsSkipped,
+  });
   if (failure !== undefined) throw failure;
   return receipt;
 }

@@ -8,7 +8,8 @@ import { buildClusterKubeConfig } from '../cluster/credentials.js';
 import { resolveCluster } from '../cluster/resolveCluster.js';
 import type { AppSettings } from '../config/appSettings.js';
 import { openEvidenceLocation } from '../evidence/openStore.js';
-import { collectorIdentity, CustodyLog } from '../evidence/custody.js';
+import { claimRunPath } from '../evidence/claim.js';
+import { collectorIdentity, CustodyLog, readCustodyLog } from '../evidence/custody.js';
 import { readManifestWithHash } from '../evidence/manifest.js';
 import type { CollectionRequestRecord, CollectorIdentity, EvidenceStore } from '../evidence/types.js';
 import { ingestTable } from '../ingestion/ingest.js';
@@ -16,8 +17,11 @@ import { delivered, undelivered } from '../ingestion/receipt.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import type { AzureSourceAccess } from '../sources/types.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
-import { shardLabel } from '../pipeline/plan.js';
 import { sealRun } from '../pipeline/seal.js';
+import { anchorSeal } from '../pipeline/anchors.js';
+import { artifactsSealedDetails, collectionStartedDetails, taskLabel } from '../pipeline/collectRun.js';
+import { planCollectTasks } from '../pipeline/plan.js';
+import { addSealedReport } from '../report/seal.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTaskResult, SealResult } from '../pipeline/types.js';
 import { AksEvidenceError } from '../util/errors.js';
@@ -94,18 +98,36 @@ async function step<T>(activity: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** resolveCluster: facts only, and the run's first custody record. */
+/**
+ * resolveCluster: claim the run's path (before anything else is written; refused when the path
+ * holds anything this run did not write), resolve the facts, and record collection-started
+ * with the request, the facts and the plan. Idempotent under retry: the claim is recognised by
+ * the run's nonce, and collection-started is recorded once.
+ */
 export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvironment): Promise<ClusterFacts> {
   return step('resolveCluster', async () => {
+    const store = await openStore(env, input.runId, input.caseId, input.request);
+    const claim = await claimRunPath(store, {
+      runId: input.runId,
+      caseId: input.caseId,
+      nonce: input.claimNonce,
+      claimedAt: input.startedAt,
+      collector: env.collector,
+      ...(input.previousAttempt ? { previousAttempt: input.previousAttempt } : {}),
+    });
+    const registry = env.registry ?? SOURCES;
     const facts = await resolveCluster({
       cluster: input.cluster,
-      access: (env.registry ?? SOURCES).kubernetesAccess(input.request.sources),
+      access: registry.kubernetesAccess(input.request.sources),
       credential: env.credential,
       arm: armOptions(env),
       useAdminCredentials: env.settings.useAdminCredentials,
     });
-    const store = await openStore(env, input.runId, input.caseId, input.request);
-    await recordOnce(store, env, input.runId, input.caseId, 'collection-started', { request: input.request, cluster: facts.cluster, location: store.location });
+    if (!(await readCustodyLog(store)).some((r) => r.step === 'collection-started')) {
+      const tasks = planCollectTasks(input.request, facts, { registry, ...(input.podsPerShard ? { podsPerShard: input.podsPerShard } : {}) });
+      const custody = new CustodyLog(store, { runId: input.runId, caseId: input.caseId, collector: env.collector, claim, ...(env.clock ? { clock: env.clock } : {}) });
+      await custody.record('collection-started', collectionStartedDetails(input.request, facts, tasks, store.location, input.startedAt));
+    }
     return facts;
   });
 }
@@ -146,19 +168,27 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
       abortSignal,
       ...(env.clock ? { clock: env.clock } : {}),
     });
-    const shard = shardLabel(input.task);
     const custody = new CustodyLog(store, { runId: input.runId, caseId: input.caseId, collector: env.collector, ...(env.clock ? { clock: env.clock } : {}) });
-    await custody.record('artifacts-sealed', {
-      source: input.task.source,
-      ...(shard ? { shard } : {}),
-      status: result.status,
-      artifacts: result.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, bytes: a.bytes, records: a.records })),
-    });
+    // A retried task that returned its own finished summary records it once: the chain already
+    // holds its record unless the earlier attempt died between the summary and the record.
+    const summary = result.artifacts.find((a) => a.path.endsWith('.summary.json'));
+    const recorded =
+      result.reused === true &&
+      (await readCustodyLog(store)).some(
+        (r) => r.step === 'artifacts-sealed' && (r.details.artifacts as { path?: string; sha256?: string }[] | undefined)?.some((a) => a.path === summary?.path && a.sha256 === summary?.sha256),
+      );
+    if (!recorded) await custody.record('artifacts-sealed', artifactsSealedDetails(input.task, result));
     return result;
   });
 }
 
-/** sealEvidence: the manifest, written once after every collect task finished. */
+/**
+ * sealEvidence: the manifest, written once after every collect task finished, its
+ * manifest-sealed custody record, then the anchors outside the bundle: the RFC 3161 timestamp
+ * (when AKS_EVIDENCE_TSA_URL is set) and the Log Analytics custody row (when ingestion is
+ * configured). A retried seal returns the seal its custody chain records and re-tries anchors
+ * that are missing.
+ */
 export function sealEvidenceStep(input: SealEvidenceInput, env: ActivityEnvironment): Promise<SealResult> {
   return step('sealEvidence', async () => {
     const store = await openStore(env, input.runId, input.caseId, input.request);
@@ -172,13 +202,24 @@ export function sealEvidenceStep(input: SealEvidenceInput, env: ActivityEnvironm
       results: input.results,
       collector: env.collector,
       startedAt: input.startedAt,
+      custody,
+      registry: env.registry ?? SOURCES,
+      ...(input.sealedAt ? { endedAt: input.sealedAt } : {}),
       ...(env.clock ? { clock: env.clock } : {}),
-      onSealed: async (result) => {
-        await custody.record('manifest-sealed', { manifestSha256: result.manifestSha256, artifacts: result.artifactCount });
-      },
+      // The run's report, into the bundle before the manifest (the incident comment links it).
+      beforeManifest: (s, manifest) => addSealedReport(s, manifest, env.clock ? { clock: env.clock } : {}),
+    });
+    const anchors = await anchorSeal({
+      store,
+      sealed,
+      custody,
+      ...(env.settings.tsaUrl ? { tsaUrl: env.settings.tsaUrl } : {}),
+      ...(env.settings.ingestion
+        ? { ingestion: { target: env.settings.ingestion, credential: env.credential, ...(env.ingestionClientOptions ? { clientOptions: env.ingestionClientOptions } : {}) } }
+        : {}),
     });
     const { manifest: _manifest, ...result } = sealed;
-    return result;
+    return { ...result, anchors };
   });
 }
 
@@ -202,6 +243,7 @@ export function ingestEvidenceStep(input: IngestEvidenceInput, env: ActivityEnvi
       tables: (env.registry ?? SOURCES).tables,
       credential: env.credential,
       table: input.table,
+      custody: new CustodyLog(store, { runId: input.runId, caseId: input.caseId, collector: env.collector, ...(env.clock ? { clock: env.clock } : {}) }),
       ...(env.ingestionClientOptions ? { clientOptions: env.ingestionClientOptions } : {}),
       ...(env.clock ? { clock: env.clock } : {}),
     });
@@ -225,13 +267,4 @@ export function ingestEvidenceStep(input: IngestEvidenceInput, env: ActivityEnvi
       ...(receipt.error ? { detail: receipt.error.slice(0, 500) } : {}),
     };
   });
-}
-
-/** Record a custody step unless this run already has it (a retried activity must not log it twice). */
-async function recordOnce(store: EvidenceStore, env: ActivityEnvironment, runId: string, caseId: string, step: string, details: object): Promise<void> {
-  for await (const item of store.list('custody/')) {
-    if (new RegExp(`^custody/\\d+-${step}\\.json$`).test(item.path)) return;
-  }
-  const custody = new CustodyLog(store, { runId, caseId, collector: env.collector, ...(env.clock ? { clock: env.clock } : {}) });
-  await custody.record(step, details);
 }

@@ -37,3 +37,13 @@ export function forcedInstanceId(baseInstanceId: string, nonce: string = randomU
 export function isRunId(value: string): boolean {
   return RUN_ID_PATTERN.test(value);
 }
+
+/**
+ * The n-th attempt (n >= 2) of a collection whose earlier attempts Failed or were Terminated:
+ * its own instance id, so its own run id and bundle path. Derived from the base id and n, so
+ * every trigger finds the same chain of attempts.
+ */
+export function attemptInstanceId(baseInstanceId: string, attempt: number): string {
+  if (attempt <= 1) return baseInstanceId;
+  return digest('attempt', [baseInstanceId, String(attempt)]);
+}

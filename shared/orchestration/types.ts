@@ -42,6 +42,14 @@ export interface CollectionRunInput {
   podsPerShard?: number;
   /** Whether an ingestion target was configured when the run started. */
   ingest: boolean;
+  /**
+   * The run's claim nonce (32 random bytes, hex), drawn when the run was started: the
+   * resolveCluster activity claims the bundle path with it, and a retried activity recognises
+   * its own claim by it. Not a secret. Absent in runs started before it existed.
+   */
+  claimNonce?: string;
+  /** The earlier attempt of the same request this run replaces (it Failed or was Terminated). */
+  previousAttempt?: { runId: string; runtimeStatus?: string };
 }
 
 export interface ResolveClusterInput {
@@ -50,6 +58,13 @@ export interface ResolveClusterInput {
   cluster: ClusterRef;
   /** Its sources are access-reviewed; it is the first custody record. */
   request: CollectionRequestRecord;
+  /** The claim nonce the path is claimed with. */
+  claimNonce: string;
+  /** Orchestration start (UTC RFC 3339): the claim's time, identical on a retry. */
+  startedAt: string;
+  previousAttempt?: { runId: string; runtimeStatus?: string };
+  /** For the plan recorded in the collection-started custody record. */
+  podsPerShard?: number;
 }
 
 export interface CollectSourceInput {
@@ -73,6 +88,8 @@ export interface SealEvidenceInput {
   results: CollectTaskResult[];
   /** UTC RFC 3339 start of the run (orchestration time). */
   startedAt: string;
+  /** UTC RFC 3339 seal time (orchestration time): a retried seal rebuilds the same manifest bytes. */
+  sealedAt?: string;
 }
 
 export interface IngestEvidenceInput {

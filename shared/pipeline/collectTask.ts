@@ -1,5 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { artifactSha256 } from '../evidence/hash.js';
+import { readRunClaim, type ClaimedRun } from '../evidence/claim.js';
+import { sha256Hex } from '../evidence/hash.js';
+import { readSmallArtifact } from '../evidence/manifest.js';
 import { createNdjsonArtifact } from '../evidence/ndjson.js';
 import type {
   ArtifactRef,
@@ -13,7 +15,7 @@ import type {
 } from '../evidence/types.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { rowsIn, rowsTable, type AzureSourceAccess, type ProgressEvent, type SourceContext } from '../sources/types.js';
-import { describeError } from '../util/errors.js';
+import { AksEvidenceError, describeError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { shardLabel } from './plan.js';
 import { taskStatus, type FailureCause } from './status.js';
@@ -36,12 +38,16 @@ export interface CollectTaskContext {
   azure?: AzureSourceAccess;
   /** The sources (default SOURCES). */
   registry?: SourceRegistry;
+  /** The run's claim on the store's path (read from the store when absent: one small read). */
+  claim?: ClaimedRun;
 }
 
 /** The summary artifact of one task: every gap and collector action in full. */
 export interface CollectTaskSummary {
   schemaVersion: 1;
   runId: string;
+  /** The run's claim nonce: a retried task adopts a summary only when it carries its run's nonce. */
+  claimNonce: string;
   source: string;
   shard?: string;
   status: SourceStatus;
@@ -83,14 +89,23 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
   const clock = ctx.clock ?? systemClock;
   const shard = shardLabel(task);
 
+  const { claim } = ctx.claim ?? (await readRunClaim(ctx.store));
+  if (claim.runId !== ctx.runId) throw new AksEvidenceError('ERR_RUN_NOT_CLAIMED', `${ctx.store.location} is claimed by run ${claim.runId}, not ${ctx.runId}: refusing to write into it`);
+
+  // A retried task returns its finished summary (zero API requests) only when the summary is
+  // provably this run's: it carries the run's claim nonce, and its hash is computed from the
+  // bytes read now. Anything else at a task's names (an attempt that died midway, or an object
+  // this run did not write) is left untouched: the task writes its next ".attempt-N".
   let attempt = 1;
   for (;;) {
     const base = basePath(task, attempt);
     const summaryPath = `${base}.summary.json`;
     if (await ctx.store.stat(summaryPath)) {
-      return resultFromSummary(await readSummary(ctx.store, summaryPath), summaryPath, ctx.store);
+      const own = await readOwnSummary(ctx.store, summaryPath, claim.nonce, ctx.runId, task);
+      if (own) return own;
+    } else if (!(await ctx.store.stat(`${base}.rows.ndjson.gz`))) {
+      break;
     }
-    if (!(await ctx.store.stat(`${base}.rows.ndjson.gz`))) break;
     attempt++;
   }
   const base = basePath(task, attempt);
@@ -239,6 +254,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
   const summary: CollectTaskSummary = {
     schemaVersion: 1,
     runId: ctx.runId,
+    claimNonce: claim.nonce,
     source: task.source,
     ...(shard ? { shard } : {}),
     status,
@@ -292,21 +308,52 @@ function toResult(summary: CollectTaskSummary, summaryRef: ArtifactRef): Collect
   };
 }
 
-/** Read a task summary artifact back (sealing, or an idempotent retry). */
-export async function readSummary(store: EvidenceStore, path: string): Promise<CollectTaskSummary> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.read(path)) chunks.push(Buffer.from(chunk as Uint8Array));
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as CollectTaskSummary;
+/** Read a task summary artifact back, with the SHA-256 of the bytes read. */
+export async function readSummaryWithHash(store: EvidenceStore, path: string): Promise<{ summary: CollectTaskSummary; sha256: string; bytes: number }> {
+  const bytes = await readSmallArtifact(store, path, 256 * 1024 * 1024);
+  let summary: CollectTaskSummary;
+  try {
+    summary = JSON.parse(bytes.toString('utf8')) as CollectTaskSummary;
+  } catch (error) {
+    throw new AksEvidenceError('ERR_SUMMARY', `task summary ${path} in ${store.location} is not valid JSON`, { cause: error });
+  }
+  return { summary, sha256: sha256Hex(bytes), bytes: bytes.byteLength };
 }
 
-async function resultFromSummary(summary: CollectTaskSummary, path: string, store: EvidenceStore): Promise<CollectTaskResult> {
-  const info = await store.stat(path);
+/** Read a task summary artifact back (sealing, or an idempotent retry). */
+export async function readSummary(store: EvidenceStore, path: string): Promise<CollectTaskSummary> {
+  return (await readSummaryWithHash(store, path)).summary;
+}
+
+/** True when a summary is this run's own: same run, same claim nonce. */
+export function isOwnSummary(summary: Partial<CollectTaskSummary>, nonce: string, runId: string): boolean {
+  return summary?.schemaVersion === 1 && summary.runId === runId && summary.claimNonce === nonce && Array.isArray(summary.artifacts);
+}
+
+async function readOwnSummary(store: EvidenceStore, path: string, nonce: string, runId: string, task: CollectTask): Promise<CollectTaskResult | undefined> {
+  let read;
+  try {
+    read = await readSummaryWithHash(store, path);
+  } catch {
+    return undefined; // unreadable: not provably ours
+  }
+  const { summary, sha256, bytes } = read;
+  if (!isOwnSummary(summary, nonce, runId) || summary.source !== task.source || summary.shard !== shardLabel(task)) return undefined;
+  return toTaskResult(summary, path, sha256, bytes);
+}
+
+/** A task's result rebuilt from its summary (path, and the hash and size of the bytes read). */
+export function toTaskResult(summary: CollectTaskSummary, path: string, sha256: string, bytes: number): CollectTaskResult {
+  return { ...toResultOf(summary, path, sha256, bytes), reused: true };
+}
+
+function toResultOf(summary: CollectTaskSummary, path: string, sha256: string, bytes: number): CollectTaskResult {
   return toResult(summary, {
     path,
     source: summary.source,
     kind: 'other',
-    sha256: info?.recordedSha256 ?? (await artifactSha256(store, path)),
-    bytes: info?.bytes ?? 0,
+    sha256,
+    bytes,
     records: 1,
     contentType: 'application/json',
     ...(summary.shard ? { shard: summary.shard } : {}),

@@ -1,3 +1,4 @@
+import type { SealAnchors } from './anchors.js';
 import type { ArtifactRef, CollectionRequestRecord, Gap, SourceSummary } from '../evidence/types.js';
 import type { PodShard } from '../sources/types.js';
 import type { FailureCause } from './status.js';
@@ -35,6 +36,8 @@ export interface CollectTaskResult {
   gapsPreview: Gap[];
   startedAt: string;
   endedAt: string;
+  /** True when this result was read back from the task's own finished summary (a retried task): nothing was collected again. */
+  reused?: boolean;
 }
 
 /** The result of a sealed run. */
@@ -47,6 +50,18 @@ export interface SealResult {
   records: Record<string, number>;
   gaps: Record<string, number>;
   artifactCount: number;
+  /** The report written at sealing (bundle-relative path, listed in the manifest), when there is one. */
+  reportPath?: string;
+  /** The custody chain's head the manifest records (SHA-256 of the newest record before the seal). */
+  chainHead: string;
+  /** SHA-256 of the manifest-sealed custody record (which carries the manifest's hash). */
+  sealRecordSha256: string;
+  /** The manifest's endedAt (UTC RFC 3339). */
+  sealedAt: string;
+  /** True when sealed as an interrupted run. */
+  interrupted?: boolean;
+  /** How the anchors outside the bundle went right after sealing (timestamp, Log Analytics row). */
+  anchors?: SealAnchors;
 }
 
 export type { CollectionRequestRecord };

@@ -1,4 +1,5 @@
 import type { AccessRequirement } from '../cluster/accessReview.js';
+import { CUSTODY_TABLE } from '../ingestion/custodyTable.js';
 import { TableRegistry } from '../tables/registry.js';
 import { InputError } from '../util/errors.js';
 import { auditSource } from './audit/source.js';
@@ -57,7 +58,7 @@ const NAME = /^[a-z][a-z0-9]{1,31}$/;
  */
 export class SourceRegistry {
   readonly sources: readonly SourceDefinition[];
-  /** Every table of every source, in source order. */
+  /** Every table of every source, in source order, and the custody table (evidencecustody_CL). */
   readonly tables: TableRegistry;
   private readonly byName: ReadonlyMap<string, SourceDefinition>;
 
@@ -77,7 +78,8 @@ export class SourceRegistry {
     }
     this.sources = sources;
     this.byName = byName;
-    this.tables = new TableRegistry(sources.flatMap((s) => s.tables));
+    // The sources' tables, then the custody table the run itself writes at every seal.
+    this.tables = new TableRegistry([...sources.flatMap((s) => s.tables), CUSTODY_TABLE]);
   }
 
   names(): string[] {

@@ -3,7 +3,7 @@ import type { AuditRule } from '../audit/rules.js';
 import { loadAuditRules } from '../audit/rules.js';
 import { AuditDeduper, FinalStageSelector } from '../audit/stages.js';
 import { labelFromRow } from '../audit/tables.js';
-import { AUDIT_FINDINGS_TABLE } from '../audit/tables.js';
+import { AUDIT_EVENTS_TABLE, AUDIT_FINDINGS_TABLE } from '../audit/tables.js';
 import type { AuditEvent, AuditLabel } from '../audit/types.js';
 import { byEventTime } from '../audit/types.js';
 import { readSmallArtifact, readManifest } from '../evidence/manifest.js';
@@ -31,7 +31,7 @@ import type { TimelineEntry, TimelineFilter } from './types.js';
 /** Sources shown when --sources is not given: the activity view of the issue (inventory tables only on request). */
 export const DEFAULT_TIMELINE_SOURCES = ['audit', 'events', 'containerlogs', 'commandhistory', 'suspiciouspods', 'collector'] as const;
 /** Inventory sources: object snapshots, shown only when named. */
-const INVENTORY_SOURCES = new Set(['serviceaccounts', 'rbacbindings', 'cronjobs', 'networkpolicies', 'snapshot']);
+export const INVENTORY_SOURCES = new Set(['serviceaccounts', 'rbacbindings', 'cronjobs', 'networkpolicies', 'snapshot']);
 
 export const DEFAULT_MAX_ENTRIES = 1_000_000;
 const MAX_SUMMARY_BYTES = 4 * 1024 * 1024;
@@ -46,6 +46,17 @@ export interface BuildTimelineOptions {
   rules?: readonly AuditRule[];
   allowedNetworks?: string[];
   maxEntries?: number;
+  /**
+   * Past maxEntries: 'error' (default) stops with a message asking for a narrower filter;
+   * 'keep-priority' keeps the maxEntries entries that rank highest by `priority` (ties: the
+   * later entry), and counts what it left out per source in `omitted` (a report that must
+   * fit in a browser).
+   */
+  overflow?: 'error' | 'keep-priority';
+  /** Rank of an entry for overflow 'keep-priority' (higher is kept first). Default: every entry 0. */
+  priority?: (entry: TimelineEntry) => number;
+  /** The manifest to read the bundle by, instead of manifest.json (a report written at sealing, before the manifest exists). */
+  manifest?: Manifest;
   abortSignal?: AbortSignal;
   /** The tables rows may be in (default: the product's, SOURCES.tables). */
   tables?: TableRegistry;
@@ -61,6 +72,8 @@ export interface TimelineResult {
   manifest: Manifest;
   /** Plain statements about the view (labels computed now, sources absent, ...). */
   notes: string[];
+  /** Entries that passed the filter but were left out by overflow 'keep-priority', per source. */
+  omitted: Record<string, number>;
 }
 
 function saShorthand(pattern: string): string | undefined {
@@ -116,10 +129,14 @@ export function compareEntries(a: TimelineEntry, b: TimelineEntry): number {
 class EntrySink {
   readonly entries: TimelineEntry[] = [];
   readonly untimed: TimelineEntry[] = [];
+  readonly omitted: Record<string, number> = {};
+  /** keep-priority: a min-heap on (priority, time) over `entries`, so the lowest-ranked is evicted first. */
+  private readonly ranks: number[] = [];
   constructor(
     private readonly accept: (e: TimelineEntry) => boolean,
     private readonly acceptUntimed: (e: TimelineEntry) => boolean,
     private readonly max: number,
+    private readonly priority?: (e: TimelineEntry) => number,
   ) {}
   add(entry: TimelineEntry | undefined): void {
     if (!entry) return;
@@ -128,13 +145,67 @@ class EntrySink {
       return;
     }
     if (!this.accept(entry)) return;
-    if (this.entries.length >= this.max) {
-      throw new InputError(
-        'filter',
-        `the timeline holds more than ${this.max.toLocaleString('en-US')} entries; narrow it with --since/--until, --namespace, --pod, --user or --sources (or raise --max-entries)`,
-      );
+    if (!this.priority) {
+      if (this.entries.length >= this.max) {
+        throw new InputError(
+          'filter',
+          `the timeline holds more than ${this.max.toLocaleString('en-US')} entries; narrow it with --since/--until, --namespace, --pod, --user or --sources (or raise --max-entries)`,
+        );
+      }
+      this.entries.push(entry);
+      return;
     }
-    this.entries.push(entry);
+    const rank = this.priority(entry);
+    if (this.entries.length < this.max) {
+      this.entries.push(entry);
+      this.ranks.push(rank);
+      this.up(this.entries.length - 1);
+      return;
+    }
+    const min = this.entries[0];
+    if (!min || this.less(rank, entry, this.ranks[0] ?? 0, min)) {
+      this.omit(entry);
+      return;
+    }
+    this.omit(min);
+    this.entries[0] = entry;
+    this.ranks[0] = rank;
+    this.down(0);
+  }
+  private omit(e: TimelineEntry): void {
+    this.omitted[e.source] = (this.omitted[e.source] ?? 0) + 1;
+  }
+  /** (rank a, entry a) ranks below (rank b, entry b): lower priority, or the same and earlier. */
+  private less(ra: number, a: TimelineEntry, rb: number, b: TimelineEntry): boolean {
+    return ra !== rb ? ra < rb : compareEntries(a, b) < 0;
+  }
+  private lessAt(i: number, j: number): boolean {
+    return this.less(this.ranks[i] ?? 0, this.entries[i] as TimelineEntry, this.ranks[j] ?? 0, this.entries[j] as TimelineEntry);
+  }
+  private swap(i: number, j: number): void {
+    [this.entries[i], this.entries[j]] = [this.entries[j] as TimelineEntry, this.entries[i] as TimelineEntry];
+    [this.ranks[i], this.ranks[j]] = [this.ranks[j] ?? 0, this.ranks[i] ?? 0];
+  }
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.lessAt(i, parent)) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+  private down(i: number): void {
+    const n = this.entries.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.lessAt(l, m)) m = l;
+      if (r < n && this.lessAt(r, m)) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
   }
 }
 
@@ -143,11 +214,11 @@ function isAuditArtifact(a: ArtifactRef): boolean {
 }
 
 export async function buildTimeline(store: EvidenceStore, options: BuildTimelineOptions = {}): Promise<TimelineResult> {
-  const manifest = await readManifest(store, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+  const manifest = options.manifest ?? (await readManifest(store, options.abortSignal ? { abortSignal: options.abortSignal } : {}));
   const notes: string[] = [];
   const accept = entryFilter(options.filter);
   const { sinceMs: _since, untilMs: _until, ...untimedFilter } = options.filter ?? {};
-  const sink = new EntrySink(accept, entryFilter(untimedFilter), options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+  const sink = new EntrySink(accept, entryFilter(untimedFilter), options.maxEntries ?? DEFAULT_MAX_ENTRIES, options.overflow === 'keep-priority' ? (options.priority ?? (() => 0)) : undefined);
   const readOpts = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   const tables = options.tables ?? SOURCES.tables;
 
@@ -254,6 +325,8 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const wanted = options.filter?.sources?.length ? new Set(options.filter.sources) : undefined;
   for (const a of manifest.artifacts) {
     if (a.kind !== 'rows' || !a.table || a.table === AUDIT_FINDINGS_TABLE.name) continue;
+    // auditevents_CL rows are derived from the raw audit events already on the timeline (with their labels): not twice.
+    if (a.table === AUDIT_EVENTS_TABLE.name && auditArtifacts.length > 0) continue;
     const table = tables.has(a.table) ? tables.get(a.table) : undefined;
     if (!table) {
       notes.push(`${a.path}: table ${a.table} is not in the registry; left out`);
@@ -277,7 +350,7 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   }
   for (const e of [...entries, ...sink.untimed]) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
   if (sink.untimed.length) notes.push(`${sink.untimed.length} ${sink.untimed.length === 1 ? 'entry has no time of its own' : 'entries have no time of their own'} (cut or incomplete audit records): listed apart, after the timeline`);
-  return { entries, untimed: sink.untimed, manifest, notes };
+  return { entries, untimed: sink.untimed, manifest, notes, omitted: sink.omitted };
 }
 
 /** Drop, in place, the entries not about what the trigger named. */

@@ -49,7 +49,7 @@ describe('aks-evidence CLI', () => {
     const bundle = join(dir, 'evidence', summary.runId);
     const ok = captureIo(dir);
     expect(await runCli(['verify', bundle], ok)).toBe(0);
-    expect(ok.out()).toMatch(/^OK:/);
+    expect(ok.out()).toMatch(/^VERIFIED:/);
 
     // Tamper behind the tool's back: flip a byte of one artifact, delete another.
     const files = (await readdir(join(bundle, 'sources', 'events'))).filter((f) => f.endsWith('.rows.ndjson.gz'));

@@ -13,7 +13,7 @@ import { writeSampleBundle } from './sampleBundle.js';
  *                 (<LegalHold>, <ImmutabilityPolicyUntilDate>) like the real service does;
  *                 container properties report version-level immutability enabled;
  *  - 'refuse':    both answer 409 on every blob (as for a container without immutability support);
- *  - 'no-tags':   a Put Block List carrying x-ms-tags is refused with 403 (identity lacks tags/write).
+ *  - 'no-tags':   a Put Blob or Put Block List carrying x-ms-tags is refused with 403 (identity lacks tags/write).
  */
 type Mode = 'worm' | 'refuse' | 'no-tags';
 
@@ -80,7 +80,7 @@ async function startProxy(target: AzuriteBlob, mode: Mode): Promise<Proxy> {
       res.end();
       return;
     }
-    if (state.mode === 'no-tags' && req.method === 'PUT' && comp === 'blocklist' && req.headers['x-ms-tags']) {
+    if (state.mode === 'no-tags' && req.method === 'PUT' && (comp === 'blocklist' || comp === null) && req.headers['x-ms-tags']) {
       req.resume();
       return fail(res, 403, 'AuthorizationPermissionMismatch', 'simulated: This request is not authorized to perform this operation using this permission.');
     }
@@ -188,8 +188,8 @@ test('an identity without tags/write: the write succeeds without index tags (met
     const second = await store.writeArtifact('b.json', '[]', { contentType: 'application/json' });
     expect(first.alreadyExisted).toBeUndefined();
     expect(second.alreadyExisted).toBeUndefined();
-    // One refused commit with tags, then tags are dropped for the run.
-    expect(proxy.calls.filter((c) => c === 'PUT blocklist')).toHaveLength(3);
+    // One refused write with tags (small artifacts are one Put Blob), then tags are dropped for the run.
+    expect(proxy.calls.filter((c) => c === 'PUT ')).toHaveLength(3);
     expect((await store.stat('a.json'))?.recordedSha256).toMatch(/^[0-9a-f]{64}$/);
     expect((await store.protection()).notes.join('\n')).toMatch(/Blob index tags were not set: the service refused them \(403 AuthorizationPermissionMismatch/);
     // With tags explicitly required, the refusal is an error.

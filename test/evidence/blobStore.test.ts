@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBlobBundle } from '../../shared/evidence/blobStore.js';
 import { parseBlobRunUrl, parseBlobUrl } from '../../shared/evidence/blobUrl.js';
+import { claimRunPath } from '../../shared/evidence/claim.js';
+import { walkCustodyChain } from '../../shared/evidence/chainWalk.js';
 import { CustodyLog, readCustodyLog } from '../../shared/evidence/custody.js';
 import { ArtifactNotFoundError } from '../../shared/evidence/errors.js';
 import { exportBundle } from '../../shared/evidence/export.js';
@@ -60,7 +62,7 @@ test('a full run uploads to <container>/<caseId>/<runId>/ and verifies; location
   const sample = await writeSampleBundle(store, { runId: 'run-1', caseId: 'INC-7' });
   const names: string[] = [];
   for await (const b of client.listBlobsFlat()) names.push(b.name);
-  expect(names).toEqual(expect.arrayContaining(['INC-7/run-1/manifest.json', 'INC-7/run-1/manifest.json.sha256', 'INC-7/run-1/custody/0001-collection-started.json']));
+  expect(names).toEqual(expect.arrayContaining(['INC-7/run-1/manifest.json', 'INC-7/run-1/manifest.json.sha256', 'INC-7/run-1/custody/claim.json', 'INC-7/run-1/custody/0001.json']));
   expect(names.every((n) => n.startsWith('INC-7/run-1/'))).toBe(true);
 
   // Metadata and index tags were set at write time; content headers too.
@@ -260,7 +262,12 @@ test('URL parsing: Azurite path-style and Azure host-style, runs with or without
 test('custody writers in separate processes share one numbering on Blob too', async () => {
   const { url } = await freshContainer();
   const collector = { tool: 'aks-evidence' as const, version: '0', host: 'h', runtime: 'test' };
+  await claimRunPath(await open(url), { runId: 'run-1', caseId: 'INC-7', collector });
   const logs = await Promise.all(Array.from({ length: 4 }, async () => new CustodyLog(await open(url), { runId: 'run-1', caseId: 'INC-7', collector })));
   const written = await Promise.all(logs.flatMap((log) => [log.record('artifact-sealed', {}), log.record('ingestion-attempt', {})]));
   expect(written.map((w) => w.seq).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  // One linear chain: every record names its predecessor's hash.
+  const walk = await walkCustodyChain(await open(url));
+  expect(walk.problems).toEqual([]);
+  expect(walk.records.map((r) => r.record.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
 });

@@ -1,3 +1,4 @@
+import { claimRunPath } from '../../shared/evidence/claim.js';
 import { CustodyLog, collectorIdentity } from '../../shared/evidence/custody.js';
 import { buildManifest, writeManifest } from '../../shared/evidence/manifest.js';
 import { createNdjsonArtifact } from '../../shared/evidence/ndjson.js';
@@ -18,13 +19,14 @@ export interface SampleBundle {
 }
 
 /**
- * Write a small but complete run the way the pipeline does: custody start, rows and raw
- * artifacts for two sources, a summary, custody per source, then the sealed manifest.
+ * Write a small but complete run the way the pipeline does: the claim, custody start, rows
+ * and raw artifacts for two sources, custody per source, then the sealed manifest and its seal record.
  */
 export async function writeSampleBundle(store: EvidenceStore, ids: { runId: string; caseId: string }): Promise<SampleBundle> {
   const clock = steppingClock();
   const collector = collectorIdentity({ runtime: 'test', identity: 'tester' });
-  const custody = new CustodyLog(store, { ...ids, collector, clock });
+  const claim = await claimRunPath(store, { ...ids, collector, clock });
+  const custody = new CustodyLog(store, { ...ids, collector, clock, claim });
   const startedAt = clock().toISOString();
   await custody.record('collection-started', { sources: ['events', 'containerlogs'] });
 
@@ -92,8 +94,9 @@ export async function writeSampleBundle(store: EvidenceStore, ids: { runId: stri
     gaps: [],
     actions: [],
     protection: await store.protection(),
+    custody: { claimSha256: claim.sha256, nonce: claim.claim.nonce, chainHead: await custody.currentHead() },
   });
   const sealed = await writeManifest(store, manifest);
-  await custody.record('manifest-sealed', { manifestSha256: sealed.sha256 });
+  await custody.record('manifest-sealed', { manifestSha256: sealed.sha256, chainHead: manifest.custody?.chainHead });
   return { manifest, manifestSha256: sealed.sha256, rows };
 }

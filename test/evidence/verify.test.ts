@@ -41,6 +41,8 @@ test('a sealed bundle verifies: every artifact re-hashed, manifest hash checked,
   expect(report.artifacts.every((a) => a.status === 'ok' && a.actualSha256 === a.expectedSha256)).toBe(true);
   expect(report.unexpected).toEqual([]);
   expect(report.custodyRecords).toBe(4);
+  expect(report.sealed).toBe(true);
+  expect(report.custody.chainIntact).toBe(true);
   expect(report.runId).toBe('run-1');
   expect(report.protection?.store).toBe('local-directory');
 });
@@ -64,7 +66,7 @@ test('one altered byte and one missing file: verify fails and names each, with t
   );
 });
 
-test('a truncated artifact is a size mismatch; extra files are reported but do not fail verify', async () => {
+test('a truncated artifact is a size mismatch; an extra file fails verify and is named', async () => {
   const { dir, sample } = await sealedBundle();
   const a = sample.manifest.artifacts[0];
   if (!a) throw new Error('sample too small');
@@ -76,7 +78,7 @@ test('a truncated artifact is a size mismatch; extra files are reported but do n
   expect(report.manifestHashMatches).toBe(true);
   expect(report.artifacts.find((x) => x.path === a.path)).toEqual(expect.objectContaining({ status: 'size-mismatch', actualBytes: 5, expectedBytes: a.bytes }));
   expect(report.unexpected).toEqual(['sources/planted.ndjson']);
-  expect(report.warnings.join('\n')).toMatch(/planted\.ndjson/);
+  expect(report.problems.join('\n')).toMatch(/UNEXPECTED: sources\/planted\.ndjson/);
 });
 
 test('an attacker who alters an artifact and rewrites its hash in the manifest is caught by the manifest hash', async () => {
@@ -98,15 +100,17 @@ test('an attacker who alters an artifact and rewrites its hash in the manifest i
   expect(report.ok).toBe(false);
   expect(report.problems.join('\n')).toMatch(/manifest\.json is altered: its sha256 is [0-9a-f]{64}, manifest\.json\.sha256 records [0-9a-f]{64}/);
 
-  // Rewriting the .sha256 file too defeats the bundle's own check, but not the hash recorded at collection time.
+  // Rewriting the .sha256 file too no longer passes: the custody chain's seal record names the sealed manifest.
   const { manifestSha256FileContent } = await import('../../shared/evidence/manifest.js');
   const shaFile = join(dir, 'manifest.json.sha256');
   await chmod(shaFile, 0o644);
   await writeFile(shaFile, manifestSha256FileContent(createHash('sha256').update(text).digest('hex')));
-  const fooled = await verifyBundle(await openLocalBundleAt(dir));
-  expect(fooled.ok).toBe(true);
+  const rehashed = await verifyBundle(await openLocalBundleAt(dir));
+  expect(rehashed.ok).toBe(false);
+  expect(rehashed.problems.join('\n')).toMatch(/not the manifest this run sealed/);
   const anchored = await verifyBundle(await openLocalBundleAt(dir), { expectedManifestSha256: sample.manifestSha256 });
   expect(anchored.ok).toBe(false);
+  expect(anchored.anchors.find((a) => a.anchor === 'expected-sha256')?.status).toBe('failed');
   expect(anchored.problems.join('\n')).toMatch(/not the sealed manifest/);
 });
 
@@ -115,7 +119,7 @@ test('a directory without a manifest, or without its .sha256, does not verify', 
   await store.writeArtifact('sources/x.ndjson', '{}\n', { contentType: 'application/x-ndjson' });
   const r1 = await verifyBundle(store);
   expect(r1.ok).toBe(false);
-  expect(r1.problems[0]).toMatch(/manifest\.json is missing/);
+  expect(r1.problems[0]).toMatch(/manifest\.json is missing and there is no custody chain/);
   expect(r1.unexpected).toEqual(['sources/x.ndjson']);
 
   const { dir } = await sealedBundle('run-2');

@@ -73,6 +73,9 @@ const seal: SealResult = {
   records: { events: 10, containerlogs: 30, rbacbindings: 10 },
   gaps: { events: 0, containerlogs: 0, rbacbindings: 0 },
   artifactCount: 11,
+  chainHead: 'd'.repeat(64),
+  sealRecordSha256: 'e'.repeat(64),
+  sealedAt: START.toISOString(),
 };
 
 /** History up to the fan-out: resolveCluster (id 0) completed, collect tasks 1..5 scheduled. */
@@ -103,7 +106,15 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     const [resolve] = flatActions(r);
     expect(resolve?.actionType).toBe(ACTION.CallActivityWithRetry);
     expect(resolve?.functionName).toBe('resolveCluster');
-    expect(inputOf(resolve)).toEqual({ runId: input.runId, caseId: 'INC-7', cluster, request: input.request });
+    // The claim nonce is deterministic under replay (no nonce in this older-style input: derived from the run id).
+    const first = inputOf(resolve) as { claimNonce: string };
+    expect(first).toEqual({ runId: input.runId, caseId: 'INC-7', cluster, request: input.request, claimNonce: expect.stringMatching(/^[0-9a-f]{32}$/), startedAt: START.toISOString(), podsPerShard: 250 });
+    const again = await replay(collectEvidenceOrchestrator, new History(START, 'collectEvidence', input).snapshot(), input);
+    expect((inputOf(flatActions(again)[0]) as { claimNonce: string }).claimNonce).toBe(first.claimNonce);
+    // A nonce drawn at start is passed as it is.
+    const withNonce = { ...input, claimNonce: 'ab'.repeat(32) };
+    const r2 = await replay(collectEvidenceOrchestrator, new History(START, 'collectEvidence', withNonce).snapshot(), withNonce);
+    expect(inputOf(flatActions(r2)[0])).toMatchObject({ claimNonce: 'ab'.repeat(32) });
     expect(resolve?.retryOptions).toMatchObject({ firstRetryIntervalInMilliseconds: 5000, maxNumberOfAttempts: 3 });
     expect((r.customStatus as RunCustomStatus).phase).toBe('resolving');
   });

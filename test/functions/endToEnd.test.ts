@@ -37,6 +37,8 @@ import { EMULATOR_TOKEN, MONITOR_SCOPE, startLogsIngestionEmulator, type LogsIng
 import { defenderContainersIncident } from '../request/sentinelPayloads.js';
 import { logs, startDurableHost, type DurableHost, type HostInstance } from './durableHost.js';
 import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { logAnalyticsAnchor } from '../../shared/ingestion/custodyAnchor.js';
+import { startTsa, type TsaServer } from '../fixtures/tsa/server.js';
 import { SOURCES } from '../../shared/sources/registry.js';
 
 const ORIGIN = 'http://localhost:7071';
@@ -56,7 +58,9 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
   let azurite: AzuriteBlob;
   let emulator: LogsIngestionEmulator;
   let logAnalytics: LogAnalyticsStub;
+  let tsa: TsaServer;
   let host: DurableHost;
+  let credential: ReturnType<typeof testCredential>;
   let secrets: string[];
 
   beforeAll(async () => {
@@ -66,8 +70,9 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
       startFixtureCluster(scenario),
       startAzurite(),
       startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) }),
-      startLogAnalyticsStub({ rows: auditEvents.map((e) => aksAuditRow(e, 'AKSAudit', AUDITED)), token: LA_TOKEN }),
+      startLogAnalyticsStub({ rows: auditEvents.map((e) => aksAuditRow(e, 'AKSAudit', AUDITED)), token: LA_TOKEN, custodyRows: () => emulator.accepted('evidencecustody_CL') }),
     ]);
+    tsa = await startTsa();
     arm = await startArmStub({
       clusters: [
         entraCluster(fixture, 'aks-payments', { resourceGroup: 'rg-payments' }),
@@ -78,7 +83,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
         }),
       ],
     });
-    const credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: fixture.token, [MONITOR_SCOPE]: EMULATOR_TOKEN,
+    credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: fixture.token, [MONITOR_SCOPE]: EMULATOR_TOKEN,
       // The audit export asks for the query endpoint's audience (api.loganalytics.io in Azure; the stub here).
       [`${new URL(logAnalytics.endpoint).origin}/.default`]: LA_TOKEN,
     });
@@ -87,6 +92,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
       AKS_EVIDENCE_CONTAINER: 'evidence',
       AKS_EVIDENCE_INGESTION: JSON.stringify(emulator.targetDocument),
       AKS_EVIDENCE_PODS_PER_SHARD: '10',
+      AKS_EVIDENCE_TSA_URL: tsa.url,
     });
     const env: ActivityEnvironment = {
       settings,
@@ -124,7 +130,7 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
 
   afterAll(async () => {
     configureFunctionsRuntime({});
-    await Promise.all([host?.stop(), arm?.stop(), fixture?.stop(), azurite?.stop(), emulator?.stop(), logAnalytics?.stop()]);
+    await Promise.all([host?.stop(), arm?.stop(), fixture?.stop(), azurite?.stop(), emulator?.stop(), logAnalytics?.stop(), tsa?.stop()]);
   });
 
   function scanForSecrets(instance: HostInstance): void {
@@ -169,17 +175,39 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect(manifest.request).toMatchObject({ caseId: 'INC-9001', requester: 'soc@contoso.com', reason: 'miner alert' });
     expect(manifest.cluster).toMatchObject({ server: fixture.server, resourceId: CLUSTER, kubernetesVersion: '1.30.4' });
     expect(manifest.collector.runtime).toBe('azure-functions');
+    // The report written at sealing: listed (and so verified) in the manifest, linked from the status the playbook comments with.
+    expect(manifest.artifacts.find((a) => a.path === 'report.html')?.source).toBe('report');
+    expect(status.evidence.reportUrl).toBe(`${status.evidence.location}/report.html`);
     expect(manifest.gaps[0]).toMatchObject({ source: 'audit', reason: 'not-enabled' });
     for (const source of ['events', 'containerlogs', 'serviceaccounts', 'rbacbindings']) expect(manifest.sources[source]?.records).toBeGreaterThan(0);
     // Command history execs are the collector's own actions, recorded as such.
     expect(manifest.actions.length).toBe(fixture.execLog.length);
     expect(manifest.actions.length).toBeGreaterThan(0);
 
-    // Custody: started → one artifacts-sealed per task → manifest-sealed.
+    // Custody: one chain from the claim — started → one artifacts-sealed per task (appended by
+    // parallel activities) → manifest-sealed → the anchors → one record per ingestion attempt.
     const custody = await readCustodyLog(store);
     expect(custody[0]?.step).toBe('collection-started');
     expect(custody.filter((c) => c.step === 'artifacts-sealed')).toHaveLength(output.tasks.total);
     expect(custody.some((c) => c.step === 'manifest-sealed')).toBe(true);
+    expect(custody.filter((c) => c.step === 'ingestion-attempt')).toHaveLength(output.ingestion?.tables.length ?? -1);
+    for (let i = 1; i < custody.length; i++) expect(custody[i]!.prev).toBe(custody[i - 1]!.sha256);
+    expect(output.seal.anchors).toMatchObject({ timestamp: { status: 'anchored' }, logAnalytics: { status: 'anchored' } });
+    expect(status.evidence.chainHead).toBe(output.seal.chainHead);
+
+    // The anchors outside the bundle: the Log Analytics custody row, the RFC 3161 timestamp, the hash in the run's status.
+    const row = emulator.accepted('evidencecustody_CL').find((r) => r.RunId === runId);
+    expect(row).toMatchObject({ RunId: runId, CaseId: 'INC-9001', ClusterResourceId: CLUSTER, manifest_sha256: output.seal.manifestSha256, chain_head: output.seal.chainHead, EvidenceSha256: output.seal.manifestSha256 });
+    const anchored = await verifyBundle(store, {
+      expectedManifestSha256: status.evidence.manifestSha256,
+      tsaCaPem: tsa.caPem,
+      anchors: [
+        logAnalyticsAnchor({ workspaceId: '0b6a5b9e-3c1d-4a7e-9f00-1234567890ab', credential, endpoint: logAnalytics.endpoint, clientOptions: { tlsOptions: { ca: logAnalytics.caPem }, retryOptions: { maxRetries: 0 } } }),
+      ],
+    });
+    expect(anchored.problems).toEqual([]);
+    expect(Object.fromEntries(anchored.anchors.map((a) => [a.anchor, a.status]))).toEqual({ 'expected-sha256': 'passed', 'rfc3161-timestamp': 'passed', 'log-analytics': 'passed', worm: 'unknown' });
+    expect(manifest.protection.versionLevelPolicy?.detail).toMatch(/unknown \(the service did not report it/);
 
     // Ingested: every table with rows went through the emulator, fully acknowledged.
     expect(output.ingestion?.tables.map((t) => t.status).every((s) => s === 'ingested')).toBe(true);

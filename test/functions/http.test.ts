@@ -5,7 +5,7 @@ import { startCollection } from '../../functions/collections.js';
 import { startFromSentinelIncident } from '../../functions/sentinelIncident.js';
 import { loadAppSettings } from '../../shared/config/appSettings.js';
 import { configureFunctionsRuntime, runtimeSettings } from '../../shared/orchestration/environment.js';
-import { collectionInstanceId, incidentInstanceId, isRunId } from '../../shared/orchestration/instanceId.js';
+import { attemptInstanceId, collectionInstanceId, incidentInstanceId, isRunId } from '../../shared/orchestration/instanceId.js';
 import type { CollectionRunInput } from '../../shared/orchestration/types.js';
 import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 import { accountOnlyIncident, CLUSTER_ID, defenderContainersIncident, INCIDENT_ID, twoClusterIncident } from '../request/sentinelPayloads.js';
@@ -97,18 +97,39 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
       expect(host.starts.length).toBe(startsBefore + 1);
     });
 
-    it('a failed earlier run is replaced under the same id; a completed one is returned', async () => {
+    it('a failed or terminated earlier run is never restarted under its id: a new attempt gets its own id and path, linked to the one it replaces; a completed one is returned', async () => {
       const first = json(await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-200' }), host.clientContext('collections')));
       const instance = host.instances.get(first.runId);
       if (!instance) throw new Error('not started');
       instance.runtimeStatus = 'Failed';
       const restarted = await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-200' }), host.clientContext('collections'));
       expect(restarted.status).toBe(202);
-      expect(json(restarted).runId).toBe(first.runId);
-      host.instances.get(first.runId)!.runtimeStatus = 'Completed';
+      const second = json(restarted).runId as string;
+      expect(second).not.toBe(first.runId);
+      expect(second).toBe(attemptInstanceId(first.runId, 2));
+      expect(isRunId(second)).toBe(true);
+      const input = JSON.parse(host.instances.get(second)?.inputJson ?? '{}') as CollectionRunInput;
+      expect(input.previousAttempt).toEqual({ runId: first.runId, runtimeStatus: 'Failed' });
+      expect(input.claimNonce).toMatch(/^[0-9a-f]{64}$/);
+      // The failed attempt stays as it was (its own path, its own record).
+      expect(host.instances.get(first.runId)?.runtimeStatus).toBe('Failed');
+
+      // Pending / Running: the same attempt is returned, nothing starts.
+      const startsBefore = host.starts.length;
+      const pending = json(await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-200' }), host.clientContext('collections')));
+      expect(pending).toMatchObject({ runId: second, started: false });
+      expect(host.starts.length).toBe(startsBefore);
+
+      // Terminated: a third attempt, linked to the second.
+      host.instances.get(second)!.runtimeStatus = 'Terminated';
+      const third = json(await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-200' }), host.clientContext('collections')));
+      expect(third.runId).toBe(attemptInstanceId(first.runId, 3));
+      expect((JSON.parse(host.instances.get(third.runId)?.inputJson ?? '{}') as CollectionRunInput).previousAttempt).toEqual({ runId: second, runtimeStatus: 'Terminated' });
+
+      host.instances.get(third.runId)!.runtimeStatus = 'Completed';
       const completed = await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-200' }), host.clientContext('collections'));
       expect(completed.status).toBe(200);
-      expect(json(completed)).toMatchObject({ runId: first.runId, started: false, runtimeStatus: 'Completed' });
+      expect(json(completed)).toMatchObject({ runId: third.runId, started: false, runtimeStatus: 'Completed' });
     });
 
     it('400 problem+json naming every invalid field; nothing is started', async () => {

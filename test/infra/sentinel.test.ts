@@ -271,7 +271,7 @@ describe('the playbook reads what the Function App answers', () => {
       startedAt: '2024-01-01T00:00:00Z',
       endedAt: '2024-01-01T00:10:00Z',
       outcome: 'partial',
-      seal: { runId: 'a'.repeat(32), caseId: 'case-1', location: 'https://acct.blob.core.windows.net/evidence/case-1/run', manifestPath: 'manifest.json', manifestSha256: 'f'.repeat(64), records: {}, gaps: {}, artifactCount: 3 },
+      seal: { runId: 'a'.repeat(32), caseId: 'case-1', location: 'https://acct.blob.core.windows.net/evidence/case-1/run', manifestPath: 'manifest.json', manifestSha256: 'f'.repeat(64), records: {}, gaps: {}, artifactCount: 3, chainHead: 'e'.repeat(64), sealRecordSha256: 'd'.repeat(64), sealedAt: '2024-01-01T00:10:00Z' },
       tasks: { total: 1, complete: 0, partial: 1, failed: 0, skipped: 0 },
       failedTasks: [],
     } satisfies CollectionRunOutput;
@@ -279,6 +279,7 @@ describe('the playbook reads what the Function App answers', () => {
     const at = (path: readonly string[]): unknown => path.reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], view);
     expect(at([PLAYBOOK_CONTRACT.runtimeStatusField])).toBe('Completed');
     expect(at(PLAYBOOK_CONTRACT.status.manifestSha256)).toBe('f'.repeat(64));
+    expect(at(PLAYBOOK_CONTRACT.status.chainHead)).toBe('e'.repeat(64));
     expect(at(PLAYBOOK_CONTRACT.status.location)).toBe(output.seal.location);
     expect(at(PLAYBOOK_CONTRACT.status.manifestPath)).toBe('manifest.json');
     expect(at(PLAYBOOK_CONTRACT.status.outcome)).toBe('partial');

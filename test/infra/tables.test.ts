@@ -46,8 +46,9 @@ interface DcrProps {
 const props = (dcr: Resource): DcrProps => dcr.properties as unknown as DcrProps;
 
 describe('Log Analytics custom tables', () => {
-  it('the registry has tables to deploy', () => {
+  it('the registry has tables to deploy, the custody table the run writes at every seal among them', () => {
     expect(tables.length).toBeGreaterThanOrEqual(8);
+    expect(tableResources.map(tableName)).toContain('evidencecustody_CL');
   });
 
   it('one table resource per registry table, nothing else', () => {

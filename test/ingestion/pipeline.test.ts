@@ -4,6 +4,7 @@
  * strict column checking. Every row of every table in the manifest lands exactly once; the
  * bundle still verifies afterwards.
  */
+import { collectorIdentity, CustodyLog } from '../../shared/evidence/custody.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,8 @@ test('compromise scenario: collect → seal → ingest, every row of every table
     const outcome = await runCollect({ out: join(dir, 'evidence'), case: 'case-pipeline', quiet: true }, io, { kubeConfig: kc, clusterName: 'simulated' });
     const manifest = outcome.sealed.manifest;
     const store = await openEvidenceLocation(fileURLToPath(outcome.sealed.location));
+    // Each attempt's receipt is recorded in the run's custody chain (verify refuses a receipt the chain does not vouch for).
+    const custody = new CustodyLog(store, { runId: manifest.runId, caseId: manifest.caseId, collector: collectorIdentity({ runtime: 'test' }) });
 
     const expected = new Map([...rowsArtifactsByTable(manifest)].map(([t, refs]) => [t, refs.reduce((n, a) => n + a.records, 0)]));
     expect(expected.size).toBeGreaterThanOrEqual(8);
@@ -45,6 +48,7 @@ test('compromise scenario: collect → seal → ingest, every row of every table
       credential: emulator.credential,
       clientOptions: emulator.clientOptions,
       mapping: { unknownColumns: 'error' },
+      custody,
     });
     expect(receipt.status).toBe('complete');
     for (const [table, rows] of expected) {
@@ -59,11 +63,17 @@ test('compromise scenario: collect → seal → ingest, every row of every table
     const paths = new Set(manifest.artifacts.map((a) => `${store.location}/${a.path}`));
     for (const r of emulator.accepted('kubelogs_CL').slice(0, 50)) expect(paths.has(String(r['EvidencePath']))).toBe(true);
 
-    const again = await ingestBundle({ store, manifest, config: parseIngestionTarget(emulator.targetDocument), tables: SOURCES.tables, credential: emulator.credential, clientOptions: emulator.clientOptions });
+    const again = await ingestBundle({ store, manifest, config: parseIngestionTarget(emulator.targetDocument), tables: SOURCES.tables, credential: emulator.credential, clientOptions: emulator.clientOptions, custody });
     expect(again).toMatchObject({ status: 'complete', rowsAcknowledged: 0, rowsSkipped: receipt.rowsAcknowledged, requests: 0 });
 
     const verified = await verifyBundle(store);
+    expect(verified.problems).toEqual([]);
     expect(verified.ok).toBe(true);
+    // Two receipts, both vouched for by the chain; a receipt planted beside them is not.
+    await store.writeArtifact('ingestion/receipt-0099.json', '{"forged":true}\n', { contentType: 'application/json' });
+    const forged = await verifyBundle(store);
+    expect(forged.ok).toBe(false);
+    expect(forged.problems.join('\n')).toMatch(/FORGED\?: ingestion\/receipt-0099\.json is an ingestion receipt that no custody record vouches for/);
   } finally {
     await emulator.stop();
     await cluster.stop();

@@ -1,3 +1,4 @@
+import { claimRunPath } from '../../shared/evidence/claim.js';
 import type { TokenCredential } from '@azure/core-auth';
 import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -45,6 +46,7 @@ test('the audit task exports the window from Log Analytics, labels it, derives a
     expect(tasks.map((t) => t.source)).toEqual(['audit', 'events']);
 
     const store = await openLocalBundle(dir, 'audit-run');
+    await claimRunPath(store, { runId: 'audit-run', caseId: 'c', collector: collectorIdentity({ runtime: 'test' }) });
     const azure = { credential, ...(facts.audit ? { auditLog: facts.audit } : {}), logs: { endpoint: stub.endpoint, clientOptions } };
     const ctx = { store, kubeConfig: fixtureKubeConfig(cluster), runId: 'audit-run', caseId: 'c', request, cluster: facts.cluster, azure };
     const results = [];
@@ -77,6 +79,7 @@ test('without kube-audit exported, audit is skipped and the reason is the first 
   const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-audit-'));
   try {
     const store = await openLocalBundle(dir, 'r');
+    await claimRunPath(store, { runId: 'r', caseId: 'c', collector: collectorIdentity({ runtime: 'test' }) });
     const sealed = await sealRun({ store, runId: 'r', caseId: 'c', request: { caseId: 'c', sources: ['audit'], sinceSeconds: 60 }, facts, results: [], collector: collectorIdentity({ runtime: 'test' }), startedAt: new Date().toISOString() });
     expect(sealed.manifest.sources.audit?.status).toBe('skipped');
     expect(sealed.manifest.sources.audit?.gaps[0]?.detail).toMatch(/audit/);

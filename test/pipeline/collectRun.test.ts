@@ -1,3 +1,4 @@
+import { claimRunPath } from '../../shared/evidence/claim.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +157,7 @@ describe('failures become gaps and nothing collected is lost', () => {
     const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-run-'));
     try {
       const store = await openLocalBundle(dir, 'run-3');
+      await claimRunPath(store, { runId: 'run-3', caseId: 'c', collector: collectorIdentity({ runtime: 'test' }) });
       const kc = fixtureKubeConfig(cluster);
       const request = { caseId: 'c', sources: ['containerlogs'], sinceSeconds: 7 * 86400 };
       const tasks = planCollectTasks(request, { ...kubeconfigFacts({ server: cluster.server }), podCount: 20 }, { podsPerShard: 5 });

@@ -17,7 +17,9 @@ describe('source registry', () => {
       expect(s.description.length).toBeGreaterThan(20);
       for (const t of s.tables) expect(SOURCES.tables.get(t.name).source).toBe(s.name);
     }
-    expect(SOURCES.tables.tables.map((t) => t.source)).toEqual(SOURCES.sources.flatMap((s) => s.tables.map(() => s.name)));
+    // Every source's tables in source order, then the custody table the run itself writes at every seal.
+    expect(SOURCES.tables.tables.map((t) => t.source)).toEqual([...SOURCES.sources.flatMap((s) => s.tables.map(() => s.name)), 'custody']);
+    expect(SOURCES.tables.get('evidencecustody_CL').source).toBe('custody');
   });
 
   test('pod sharding is declared by the sources that grow with pods', () => {
