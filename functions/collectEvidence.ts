@@ -122,7 +122,7 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
     status({ phase: 'ingesting', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus, manifest });
     if (tables.length > 0) {
       const ingest = tables.map((table) => {
-        const ingestInput: IngestEvidenceInput = { runId, caseId, request, table, manifestSha256: seal.manifestSha256 };
+        const ingestInput: IngestEvidenceInput = { runId, caseId, clusterResourceId: cluster.resourceId, request, table, manifestSha256: seal.manifestSha256 };
         return context.df.callActivityWithRetry(FUNCTION_NAMES.ingestEvidence, retry, ingestInput);
       });
       ingestion = yield* settleAll<IngestTableOutcome>(context, ingest, (i, error) => ({

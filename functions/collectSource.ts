@@ -1,18 +1,12 @@
-import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { collectSourceStep } from '../shared/orchestration/activities.js';
 import { activityEnvironment } from '../shared/orchestration/environment.js';
 import { FUNCTION_NAMES, type CollectSourceInput } from '../shared/orchestration/types.js';
-import { shardLabel } from '../shared/pipeline/plan.js';
 import type { CollectTaskResult } from '../shared/pipeline/types.js';
 
-/** Activity: one collect task (a source, or one pod shard of it) streamed into write-once evidence. */
-export async function collectSourceActivity(input: CollectSourceInput, context: InvocationContext): Promise<CollectTaskResult> {
-  const label = `${input.task.source}${shardLabel(input.task) ? ` ${shardLabel(input.task)}` : ''}`;
-  context.log(`collectSource run=${input.runId} task=${label}`);
-  const result = await collectSourceStep(input, activityEnvironment());
-  context.log(`collectSource run=${input.runId} task=${label} status=${result.status} records=${result.records} gaps=${result.gapCount}`);
-  return result;
+/** Activity: one collect task (a source, or one pod shard of it) streamed into write-once evidence. Start and end are logged by the invocation hooks (telemetry.ts). */
+export async function collectSourceActivity(input: CollectSourceInput): Promise<CollectTaskResult> {
+  return collectSourceStep(input, activityEnvironment());
 }
 
 df.app.activity(FUNCTION_NAMES.collectSource, { handler: collectSourceActivity });

@@ -4,6 +4,7 @@ import { isRunId } from '../shared/orchestration/instanceId.js';
 import { findRun, runStatusView } from '../shared/orchestration/runStatus.js';
 import { failureAnswer, jsonAnswer, problemAnswer } from '../shared/request/http.js';
 import { runNotFoundProblem } from '../shared/request/problem.js';
+import { logRun, setRunAttributes } from './telemetry.js';
 
 /**
  * GET /api/collections/{runId} — a run's status: runtime status, per-source progress
@@ -17,10 +18,11 @@ export async function getCollectionStatus(request: HttpRequest, context: Invocat
     const status = await findRun(df.getClient(context), runId, { showInput: true });
     if (!status) return problemAnswer(runNotFoundProblem(runId));
     const view = runStatusView(status);
+    setRunAttributes(context, { RunId: view.runId, CaseId: view.caseId, ClusterResourceId: view.clusterResourceId, Outcome: view.runtimeStatus });
     const running = view.runtimeStatus === 'Running' || view.runtimeStatus === 'Pending';
     return jsonAnswer(200, view, running ? { 'Retry-After': '10' } : {});
   } catch (error) {
-    context.error(`collectionStatus: run=${runId} failed: ${failureAnswer(error).body}`);
+    logRun(context, 'error', `collectionStatus: failed: ${failureAnswer(error).body}`, { RunId: runId });
     return failureAnswer(error);
   }
 }

@@ -8,14 +8,17 @@ import type { CollectionRunInput } from '../shared/orchestration/types.js';
 import { failureAnswer, jsonAnswer, MAX_COLLECTION_REQUEST_BYTES, problemAnswer, readJsonBody } from '../shared/request/http.js';
 import { invalidRequestProblem } from '../shared/request/problem.js';
 import { parseCollectionRequest } from '../shared/request/schema.js';
+import { logRun, setRunAttributes } from './telemetry.js';
 
 /**
  * POST /api/collections — start collecting evidence from one AKS cluster.
  *
  * 400 (problem+json listing every invalid field) and nothing starts; 202 with the run id and
- * status URLs when a run starts; 200 with the existing run when one for the same cluster and
- * case already exists (unless "force": true). The Durable management URLs carry the task
- * hub's system key: they are returned to the caller and never logged.
+ * our status URL when a run starts; 200 with the existing run when one for the same cluster and
+ * case already exists (unless "force": true). GET /api/collections/{runId} is the only status
+ * path: Durable's management URLs (createCheckStatusResponse) carry the task hub's system key,
+ * with which anyone can terminate, rewind or purge any run, so they are never built, returned
+ * or logged.
  */
 export async function startCollection(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -25,7 +28,7 @@ export async function startCollection(request: HttpRequest, context: InvocationC
     const receivedAt = new Date();
     const parsed = parseCollectionRequest(body.value, { defaults: requestDefaults(settings), now: receivedAt });
     if (!parsed.ok) {
-      context.warn(`collections: rejected request, invalid fields: ${parsed.problems.map((p) => p.field || '(body)').join(', ')}`);
+      logRun(context, 'warn', `collections: rejected request, invalid fields: ${parsed.problems.map((p) => p.field || '(body)').join(', ')}`);
       return problemAnswer(invalidRequestProblem(parsed.problems));
     }
     const { cluster, record, force } = parsed.value;
@@ -46,11 +49,10 @@ export async function startCollection(request: HttpRequest, context: InvocationC
       }),
       { force },
     );
-    context.log(`collections: run=${run.runId} started=${run.started} status=${run.runtimeStatus} cluster=${cluster.resourceId} case=${record.caseId}`);
+    setRunAttributes(context, { RunId: run.runId, CaseId: record.caseId, ClusterResourceId: cluster.resourceId });
+    logRun(context, 'info', `collections: run ${run.started ? 'started' : 'exists'} (${run.runtimeStatus})`);
 
     const statusUrl = `${new URL(request.url).origin}/api/collections/${run.runId}`;
-    // Durable's own endpoints, on the origin the caller used.
-    const management = await client.createCheckStatusResponse(request, run.runId).json();
     return jsonAnswer(
       run.started ? 202 : 200,
       {
@@ -63,13 +65,11 @@ export async function startCollection(request: HttpRequest, context: InvocationC
         sources: record.sources,
         sinceSeconds: record.sinceSeconds,
         statusUrl,
-        // Durable's status, terminate, purge… URLs. They carry the system key: treat as secrets.
-        management,
       },
       { Location: statusUrl, 'Retry-After': '10' },
     );
   } catch (error) {
-    context.error(`collections: failed: ${failureAnswer(error).body}`);
+    logRun(context, 'error', `collections: failed: ${failureAnswer(error).body}`);
     return failureAnswer(error);
   }
 }

@@ -4,6 +4,8 @@
  */
 import { AppSettingsError, getAppSettings } from '../shared/config/appSettings.js';
 import { tuneHeapForStreaming } from '../shared/util/heapTuning.js';
+import { app } from '@azure/functions';
+import { postInvocationTelemetry, preInvocationTelemetry, startTelemetry } from './telemetry.js';
 import './collections.js';
 import './collectionStatus.js';
 import './sentinelIncident.js';
@@ -12,6 +14,12 @@ import './resolveCluster.js';
 import './collectSource.js';
 import './sealEvidence.js';
 import './ingestEvidence.js';
+
+// One log shape for every invocation, with the run's attributes (telemetry.ts); exported to
+// Application Insights as structured records when the app has a connection string.
+app.hook.preInvocation(preInvocationTelemetry);
+app.hook.postInvocation(postInvocationTelemetry);
+await startTelemetry(process.env);
 
 // Collection activities stream gigabytes through this worker: run full GCs sooner (see heapTuning.ts).
 tuneHeapForStreaming();

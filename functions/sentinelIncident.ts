@@ -8,6 +8,7 @@ import type { CollectionRunInput } from '../shared/orchestration/types.js';
 import { failureAnswer, jsonAnswer, MAX_INCIDENT_BODY_BYTES, problemAnswer, readJsonBody } from '../shared/request/http.js';
 import { noClusterProblem, resolveIncident } from '../shared/request/incident/resolve.js';
 import { incidentRequestRecord, parseSentinelIncident } from '../shared/request/sentinel.js';
+import { logRun } from './telemetry.js';
 
 /**
  * POST /api/incidents/sentinel — the body a Sentinel incident-trigger playbook forwards.
@@ -26,14 +27,14 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
     if (!body.ok) return body.answer;
     const parsed = parseSentinelIncident(body.value);
     if (!parsed.ok) {
-      context.warn(`incidents/sentinel: ${parsed.problem.status} ${parsed.problem.title}: ${(parsed.problem.errors ?? []).map((e) => e.field || '(body)').slice(0, 10).join(', ')}`);
+      logRun(context, 'warn', `incidents/sentinel: ${parsed.problem.status} ${parsed.problem.title}: ${(parsed.problem.errors ?? []).map((e) => e.field || '(body)').slice(0, 10).join(', ')}`);
       return problemAnswer(parsed.problem);
     }
     const { incident } = parsed;
     const resolution = await resolveIncident(parsed, { readers: incidentReaders() });
     const tried = resolution.record.ways.map((w) => `${w.step}=${w.outcome}`).join(' ');
     if (!resolution.targets.length) {
-      context.warn(`incidents/sentinel: incident=${incident.incidentNumber ?? incident.incidentName} no cluster; ${tried}`);
+      logRun(context, 'warn', `incidents/sentinel: incident ${incident.incidentNumber ?? incident.incidentName} no cluster; ${tried}`);
       return problemAnswer(noClusterProblem(parsed, resolution.record));
     }
     const force = /^(true|1|yes)$/i.test(request.query.get('force') ?? '') || parsed.force;
@@ -67,7 +68,11 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
         }),
         { force },
       );
-      context.log(`incidents/sentinel: incident=${incident.incidentNumber ?? incident.incidentName} run=${run.runId} started=${run.started} cluster=${target.cluster.resourceId}; ${tried}`);
+      logRun(context, 'info', `incidents/sentinel: incident ${incident.incidentNumber ?? incident.incidentName} run ${run.started ? 'started' : 'exists'} (${run.runtimeStatus}); ${tried}`, {
+        RunId: run.runId,
+        CaseId: record.caseId,
+        ClusterResourceId: target.cluster.resourceId,
+      });
       runs.push({
         runId: run.runId,
         started: run.started,
@@ -93,7 +98,7 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
       resolution: resolution.record,
     });
   } catch (error) {
-    context.error(`incidents/sentinel: failed: ${failureAnswer(error).body}`);
+    logRun(context, 'error', `incidents/sentinel: failed: ${failureAnswer(error).body}`);
     return failureAnswer(error);
   }
 }

@@ -16,6 +16,8 @@ import type { SealResult } from '../pipeline/types.js';
 import type { IngestionReceipt } from '../ingestion/receipt.js';
 import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
 import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
+import { DEFAULT_SINCE_SECONDS, ENV_VALUE_MODES, MAX_NAMESPACES, NAMESPACE_PATTERN, NAMESPACE_RULE, parseSince } from '../request/schema.js';
+import { checkOutLocation } from './outLocation.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
 import { openEvidenceLocation } from '../evidence/openStore.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
@@ -39,6 +41,8 @@ export interface CollectCliOptions {
   logIdleTimeout?: string;
   /** RFC 3161 Time-Stamping Authority URL: the manifest's hash is timestamped right after sealing. */
   tsa?: string;
+  /** 'hash' (default) or 'keep': env values in raw objects. */
+  envValues?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -97,15 +101,10 @@ function positiveInt(field: string, text: string | undefined, fallback: number, 
 
 /** Validate flags into a run request before anything touches the cluster or the evidence store. */
 export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = systemClock) {
-  let sinceSeconds = 86400;
-  if (flags.since !== undefined) {
-    try {
-      sinceSeconds = parseDurationSeconds(flags.since);
-    } catch (e) {
-      throw new InputError('--since', `${describeError(e)}`);
-    }
-    if (sinceSeconds < 1) throw new InputError('--since', 'must be at least 1s');
-  }
+  // The HTTP API's bounds, from the same function and constants.
+  const since = parseSince(flags.since, DEFAULT_SINCE_SECONDS);
+  if (!since.ok) throw new InputError('--since', since.problems.map((p) => p.message).join('; '));
+  const sinceSeconds = since.value;
   const sources = SOURCES.resolveNames(list(flags.sources));
   const concurrency = positiveInt('--concurrency', flags.concurrency, 16, 256);
   const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
@@ -120,8 +119,12 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
     }
     if (logIdleTimeoutSeconds < 1 || logIdleTimeoutSeconds > 3600) throw new InputError('--log-idle-timeout', `must be from 1s to 1h, e.g. 60s; got "${flags.logIdleTimeout}"`);
   }
-  const namespaces = list(flags.namespaces);
-  const excludeNamespaces = list(flags.excludeNamespaces);
+  const namespaces = namespaceList('--namespaces', flags.namespaces);
+  const excludeNamespaces = namespaceList('--exclude-namespaces', flags.excludeNamespaces);
+  const envValues = flags.envValues ?? 'hash';
+  if (!(ENV_VALUE_MODES as readonly string[]).includes(envValues)) {
+    throw new InputError('--env-values', `"${envValues}" is not a mode: use hash (default: raw objects keep the SHA-256 of env values) or keep (kept in the bundle's raw artifacts, never in rows)`);
+  }
   return {
     caseId,
     sources,
@@ -134,7 +137,18 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
     ...(flags.legalHold ? { legalHold: true } : {}),
     ...(retentionDays !== undefined ? { retentionDays } : {}),
     ...(logIdleTimeoutSeconds !== undefined ? { logIdleTimeoutSeconds } : {}),
+    ...(envValues === 'keep' ? { envValues: 'keep' as const } : {}),
   };
+}
+
+/** A comma-separated namespace list: each a DNS-1123 label, as the HTTP API requires. */
+function namespaceList(flag: string, text: string | undefined): string[] | undefined {
+  const names = list(text);
+  if (names === undefined) return undefined;
+  const bad = names.filter((n) => !NAMESPACE_PATTERN.test(n));
+  if (bad.length) throw new InputError(flag, `${bad.map((n) => JSON.stringify(n)).join(', ')} ${bad.length === 1 ? 'is not' : 'are not'} ${NAMESPACE_RULE}`);
+  if (names.length > MAX_NAMESPACES) throw new InputError(flag, `lists ${names.length} namespaces; at most ${MAX_NAMESPACES}`);
+  return [...new Set(names)];
 }
 
 /** --kubeconfig, else $KUBECONFIG (a path list, like kubectl), else ~/.kube/config. */
@@ -172,6 +186,9 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
   const tsaUrl = parseTsaUrl(flags.tsa);
+  const out = flags.out ?? 'evidence';
+  // Before the cluster is touched: never into another run, never into something unusable.
+  await checkOutLocation(out, io.cwd);
   const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
   const kubeConfig =
     preloaded?.kubeConfig ??
@@ -181,7 +198,6 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const kubernetesVersion = await checkReachable(kubeConfig, cluster.server);
 
   const runId = newRunId(clock());
-  const out = flags.out ?? 'evidence';
   const store = await openEvidenceLocation(out, {
     runId,
     caseId: request.caseId,
@@ -407,6 +423,7 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
     .option('--log-idle-timeout <duration>', 'resume a container log stream after this long without data, e.g. 60s (default 60s)')
     .option('--tsa <url>', 'RFC 3161 time-stamping authority: timestamp the manifest hash right after sealing (manifest.json.tsr)')
+    .option('--env-values <mode>', 'env values in raw objects: hash (default, their SHA-256) or keep (in the bundle only, never in rows)', 'hash')
     .option('--json', 'print one JSON summary on stdout')
     .action(async (flags: CollectCliOptions) => {
       const outcome = await runCollect(flags, io);

@@ -10,6 +10,7 @@ import { registerIngestCommand, type IngestCliDeps } from './ingest.js';
 import { registerSealCommand } from './seal.js';
 import { AksEvidenceError, describeError, InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
+import { redactSecrets } from '../util/redact.js';
 import { TOOL_VERSION } from './version.js';
 
 /** What commands may be handed instead of their defaults (tests: the Logs Ingestion emulator's credential and CA). */
@@ -52,12 +53,13 @@ export async function runCli(argv: string[], io: CliIo = processIo(), deps: CliD
       // Help and version are not errors; commander already printed its message.
       return error.exitCode === 0 ? EXIT.ok : EXIT.input;
     }
+    // Messages are written without secrets; the redaction is the last line of defence for what an SDK quoted.
     if (error instanceof InputError) {
-      line(io.stderr, `aks-evidence: ${error.message}`);
+      line(io.stderr, `aks-evidence: ${redactSecrets(error.message)}`);
       return EXIT.input;
     }
     if (error instanceof AksEvidenceError) {
-      line(io.stderr, `aks-evidence: ${error.message}`);
+      line(io.stderr, `aks-evidence: ${redactSecrets(error.message)}`);
       return error.code === 'ERR_UNREACHABLE' || error.code.startsWith('ERR_INPUT') || error.code === 'ERR_KUBECONFIG' ? EXIT.input : EXIT.failed;
     }
     line(io.stderr, `aks-evidence: unexpected error: ${describeError(error)}`);

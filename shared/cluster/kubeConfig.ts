@@ -75,7 +75,56 @@ export function loadKubeConfig(options: LoadKubeConfigOptions): KubeConfig {
   if (!kc.getUser(context.user)) {
     throw new KubeConfigError(`context "${kc.getCurrentContext()}" names user "${context.user}", which the kubeconfig does not define`);
   }
-  return kc;
+  return withCleanServerUrls(kc);
+}
+
+/** A server URL without userinfo, query or fragment, and the userinfo it carried; undefined when it carried none. */
+function cleanServerUrl(server: string): { server: string; username?: string; password?: string } | undefined {
+  let u: URL;
+  try {
+    u = new URL(server);
+  } catch {
+    return undefined;
+  }
+  if (!u.username && !u.password && !u.search && !u.hash) return undefined;
+  const clean = `${u.origin}${u.pathname === '/' ? '' : u.pathname}`;
+  return u.username || u.password ? { server: clean, username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : { server: clean };
+}
+
+function hasCredentials(user: User): boolean {
+  return Boolean(user.token || user.certData || user.certFile || user.keyData || user.keyFile || user.exec || user.authProvider || user.username);
+}
+
+/**
+ * Credentials never ride in a server URL past loading: userinfo and query strings are removed
+ * from every cluster's server before any request is built (fetch refuses a URL with userinfo
+ * and quotes it whole in its error; a query string is no part of an API server's address, and
+ * a `sig=` in one is a credential). Userinfo becomes basic auth for users of that cluster that
+ * have no credentials of their own, as kubectl uses it; otherwise it is dropped.
+ */
+export function withCleanServerUrls(kc: KubeConfig): KubeConfig {
+  const basic = new Map<string, { username: string; password: string }>();
+  let changed = false;
+  const clusters = kc.getClusters().map((c) => {
+    const clean = cleanServerUrl(c.server);
+    if (!clean) return c;
+    changed = true;
+    if (clean.username !== undefined) basic.set(c.name, { username: clean.username, password: clean.password ?? '' });
+    return { ...c, server: clean.server };
+  });
+  if (!changed) return kc;
+  const users = kc.getUsers().map((u) => {
+    if (hasCredentials(u)) return u;
+    const fromUrl = kc
+      .getContexts()
+      .filter((c) => c.user === u.name)
+      .map((c) => basic.get(c.cluster))
+      .find((b) => b !== undefined);
+    return fromUrl ? { ...u, ...fromUrl } : u;
+  });
+  const out = new KubeConfig();
+  out.loadFromOptions({ clusters, users, contexts: kc.getContexts(), currentContext: kc.getCurrentContext() });
+  return out;
 }
 
 function parseKubeConfig(load: (kc: KubeConfig) => void, what: string): KubeConfig {

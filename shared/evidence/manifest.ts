@@ -155,6 +155,7 @@ const manifestSchema = z.object({
       .optional(),
     legalHold: z.boolean().optional(),
     retentionDays: z.number().nonnegative().optional(),
+    envValues: z.enum(['hash', 'keep']).optional(),
   }),
   startedAt: utc,
   endedAt: utc,
@@ -178,6 +179,14 @@ const manifestSchema = z.object({
     .optional(),
   previousAttempt: z.object({ runId: z.string().min(1), runtimeStatus: z.string().optional() }).optional(),
   unattributed: z.array(z.object({ path: artifactPath, sha256, bytes: count, reason: z.string() })).optional(),
+  valueHandling: z
+    .object({
+      secrets: z.literal('metadata-only'),
+      envValues: z.enum(['sha256', 'kept-in-raw-artifacts']),
+      serializedAnnotations: z.enum(['sha256', 'kept-in-raw-artifacts']),
+      rows: z.literal('redacted'),
+    })
+    .optional(),
 });
 
 // Compile-time guards: the schema must name every field of the contract in shared/evidence/types.ts.
@@ -208,6 +217,7 @@ const TOP_LEVEL_ORDER = [
   'cluster',
   'collector',
   'request',
+  'valueHandling',
   'protection',
   'gaps',
   'sources',

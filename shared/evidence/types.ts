@@ -1,3 +1,5 @@
+import type { EnvValueHandling } from '../util/valueRedaction.js';
+
 /**
  * The evidence contract. One collection run writes one bundle:
  *   local:  <out>/<runId>/...
@@ -250,6 +252,23 @@ export interface CollectionRequestRecord {
   incidentResolution?: IncidentResolutionRecord;
   legalHold?: boolean;
   retentionDays?: number;
+  /**
+   * Env values and serialized-object annotations in raw objects: 'hash' (default, absent) stores
+   * their SHA-256; 'keep' keeps them in the bundle's raw artifacts (never in rows).
+   */
+  envValues?: EnvValueHandling;
+}
+
+/** How values that must not leave the cluster were treated in this bundle (the manifest says it, so nobody has to infer it). */
+export interface ValueHandling {
+  /** Secrets: listed as metadata only, values never read. */
+  secrets: 'metadata-only';
+  /** Env var values in raw objects. */
+  envValues: 'sha256' | 'kept-in-raw-artifacts';
+  /** Annotations holding object values (last-applied, serialized JSON/YAML) in raw objects. */
+  serializedAnnotations: 'sha256' | 'kept-in-raw-artifacts';
+  /** Rows never carry env values; their annotation and label columns hold serialized objects as SHA-256. */
+  rows: 'redacted';
 }
 
 /** One step of resolving a Sentinel incident to clusters: a read of Sentinel, or one way to the cluster. */
@@ -306,6 +325,8 @@ export interface Manifest {
    * the hash of their content at sealing so verify keeps checking them. Never adopted as evidence.
    */
   unattributed?: UnattributedFile[];
+  /** How secret-bearing values were treated (absent in bundles from before it was recorded). */
+  valueHandling?: ValueHandling;
 }
 
 export interface ManifestCustody {

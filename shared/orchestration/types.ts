@@ -95,6 +95,8 @@ export interface SealEvidenceInput {
 export interface IngestEvidenceInput {
   runId: string;
   caseId: string;
+  /** The cluster the evidence came from (for telemetry: every log line names it). */
+  clusterResourceId?: string;
   request: CollectionRequestRecord;
   /** The Log Analytics table to ingest. */
   table: string;

@@ -16,6 +16,8 @@ import type {
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { rowsIn, rowsTable, type AzureSourceAccess, type ProgressEvent, type SourceContext } from '../sources/types.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
+import { redactRawObject } from '../util/valueRedaction.js';
+import { redactSecrets } from '../util/redact.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { shardLabel } from './plan.js';
 import { taskStatus, type FailureCause } from './status.js';
@@ -125,6 +127,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
     metadata: { ...meta('rows'), table },
   });
   const rawWriters = new Map<string, Awaited<ReturnType<typeof createNdjsonArtifact>>>();
+  const envValues = ctx.request.envValues ?? 'hash';
   const gaps: Gap[] = [];
   const actions: CollectorAction[] = [];
   const coverage: Record<string, unknown>[] = [];
@@ -184,12 +187,14 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
             });
             rawWriters.set(stream, writer);
           }
-          await writer.write(item.object);
+          // Env values and serialized annotations never reach the bundle unless the request keeps them.
+          await writer.write(redactRawObject(item.object, envValues));
           rawObjects++;
           break;
         }
         case 'gap':
-          gaps.push(item.gap);
+          // Gap details quote API errors, which may quote URLs: one redaction before they are kept.
+          gaps.push({ ...item.gap, detail: redactSecrets(item.gap.detail) });
           break;
         case 'action':
           actions.push(item.action);

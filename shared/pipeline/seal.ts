@@ -13,10 +13,12 @@ import type {
   Manifest,
   SourceSummary,
   UnattributedFile,
+  ValueHandling,
 } from '../evidence/types.js';
 import { MANIFEST_PATH } from '../evidence/types.js';
 import { AksEvidenceError, ArtifactConflictError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
+import { redactSecrets } from '../util/redact.js';
 import { isOwnSummary, readSummaryWithHash, type CollectTaskSummary } from './collectTask.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { isPlannable } from './plan.js';
@@ -200,7 +202,7 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
   actions.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 
   // A failed prerequisite first (after an interruption): it explains the failed sources that depend on it.
-  const runGaps: Gap[] = [...prerequisiteRunGaps(prerequisiteGaps), ...ctx.facts.gaps];
+  const runGaps: Gap[] = [...prerequisiteRunGaps(prerequisiteGaps), ...ctx.facts.gaps.map((g) => ({ ...g, detail: redactSecrets(g.detail) }))];
   let interrupted: InterruptionRecord | undefined;
   if (ctx.interrupted) {
     const before = await readCustodyLog(ctx.store);
@@ -240,6 +242,7 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     ...(interrupted ? { interrupted } : {}),
     ...(claimed.claim.previousAttempt ? { previousAttempt: claimed.claim.previousAttempt } : {}),
     ...(unattributed.length ? { unattributed } : {}),
+    valueHandling: valueHandlingOf(ctx.request),
   };
   // The run's report, written before the manifest so the manifest lists and seals it (why: shared/report/seal.ts).
   await ctx.beforeManifest?.(ctx.store, manifest);
@@ -274,6 +277,12 @@ async function readVouchedSummary(store: EvidenceStore, ref: ArtifactRef, nonce:
     throw new AksEvidenceError('ERR_SUMMARY_NOT_OURS', `task summary ${ref.path} in ${store.location} does not carry this run's claim nonce: refusing to seal it as this run's evidence`);
   }
   return summary;
+}
+
+/** What the collect tasks did with secret-bearing values, from the request they all ran with. */
+export function valueHandlingOf(request: CollectionRequestRecord): ValueHandling {
+  const kept = request.envValues === 'keep' ? 'kept-in-raw-artifacts' : 'sha256';
+  return { secrets: 'metadata-only', envValues: kept, serializedAnnotations: kept, rows: 'redacted' };
 }
 
 function summarize(manifest: Manifest, location: string, manifestSha256: string, chainHead: ChainHead, sealRecord: { seq: number; sha256: string }): SealResult {

@@ -21,6 +21,12 @@ export const MAX_SINCE_SECONDS = 30 * 86400;
 export const DEFAULT_SINCE_SECONDS = 86400;
 
 const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A namespace name is a DNS-1123 label (the CLI's --namespaces checks the same). */
+export const NAMESPACE_PATTERN = NAMESPACE;
+export const NAMESPACE_RULE = 'a Kubernetes namespace name (DNS-1123 label): lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters, e.g. "kube-system"';
+export const MAX_NAMESPACES = 500;
+/** Env values in raw objects: hashed (default) or kept in the bundle only. */
+export const ENV_VALUE_MODES = ['hash', 'keep'] as const;
 const POD_NAME = /^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** What the deployment decides when the request does not say (from app settings). */
@@ -65,11 +71,11 @@ const namespaceList = (field: string) =>
   z
     .array(
       z.string({ error: 'must be a namespace name (string)' }).regex(NAMESPACE, {
-        error: 'must be a Kubernetes namespace name: lower-case letters, digits and "-", at most 63 characters, e.g. "kube-system"',
+        error: `must be ${NAMESPACE_RULE}`,
       }),
       { error: `${field} must be an array of namespace names, e.g. ["default","payments"]` },
     )
-    .max(500, { error: `${field} may list at most 500 namespaces` });
+    .max(MAX_NAMESPACES, { error: `${field} may list at most ${MAX_NAMESPACES} namespaces` });
 
 const bodySchema = (knownSources: readonly string[]) =>
   z
@@ -120,6 +126,11 @@ const bodySchema = (knownSources: readonly string[]) =>
           .max(1000, { error: 'priorityPods may list at most 1000 pods' })
           .optional(),
         force: z.boolean({ error: 'force must be true or false' }).optional(),
+        envValues: z
+          .enum(ENV_VALUE_MODES, {
+            error: 'envValues must be "hash" (default: raw objects keep the SHA-256 of env values) or "keep" (env values kept in the bundle\'s raw artifacts, never in Log Analytics rows)',
+          })
+          .optional(),
       },
       { error: 'the request body must be a JSON object, e.g. {"cluster": "' + EXAMPLE_CLUSTER_ID + '"}' },
     )
@@ -282,6 +293,7 @@ export function parseCollectionRequest(body: unknown, options: ParseRequestOptio
     ...(defaults.concurrency !== undefined ? { concurrency: defaults.concurrency } : {}),
     ...(legalHold !== undefined ? { legalHold } : {}),
     ...(retentionDays !== undefined ? { retentionDays } : {}),
+    ...(v.envValues === 'keep' ? { envValues: 'keep' as const } : {}),
   };
   return { ok: true, value: { cluster: cluster.value, record, force: v.force ?? false, caseIdDerived: v.caseId === undefined } };
 }

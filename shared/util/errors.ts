@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact.js';
+
 /**
  * The project's error model (after sindresorhus/got): every unexpected failure is an
  * AksEvidenceError with a stable `code`, a message that names the problem and the fix, and
@@ -50,8 +52,11 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** A one-line description of any thrown value, safe to print (no stack, no request objects). */
+/**
+ * A description of any thrown value, safe to print: the message only (no stack, no request
+ * objects), with credentials an SDK or fetch may quote (URLs with userinfo or a query, bearer
+ * tokens, keys) redacted.
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  return redactSecrets(error instanceof Error ? error.message : String(error));
 }

@@ -96,22 +96,26 @@ describe('collect exit codes', () => {
     expect(summary?.gaps.filter((g) => g.prerequisite === 'pod list').map((g) => g.source).sort()).toEqual(['commandhistory', 'containerlogs']);
   });
 
-  test('2: bad input (a flag), and an unreachable cluster', async () => {
+  test('2: bad input (a flag, an --out that is a file), and an unreachable cluster', async () => {
     const bad = await collect(['--log-idle-timeout', '0s']);
     expect(bad.code).toBe(EXIT.input);
     expect(bad.io.err()).toMatch(/--log-idle-timeout: must be from 1s to 1h/);
+    await writeFile(join(dir, 'a-file'), 'not a directory');
+    expect(await runCli(['collect', '--kubeconfig', kubeconfig, '--out', 'a-file/evidence', '--sources', 'containerlogs'], captureIo(dir))).toBe(EXIT.input);
     const io = captureIo(dir);
     const gone = join(dir, 'gone.kubeconfig');
     await writeFile(gone, (await readFile(kubeconfig, 'utf8')).replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1'), { mode: 0o600 });
     expect(await runCli(['collect', '--kubeconfig', gone, '--out', 'never'], io)).toBe(EXIT.input);
   });
 
-  test('1: nothing sealed (the evidence location cannot be written)', async () => {
-    await writeFile(join(dir, 'a-file'), 'not a directory');
+  test('1: nothing sealed (the evidence store cannot be reached)', async () => {
     const io = captureIo(dir);
-    expect(await runCli(['collect', '--kubeconfig', kubeconfig, '--out', 'a-file/evidence', '--sources', 'containerlogs'], io)).toBe(EXIT.failed);
-    expect(io.err()).toMatch(/^aks-evidence: /);
-  });
+    // An Azurite-style connection string to a port nothing listens on: the Blob client gives up, nothing is written.
+    const deadBlob = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;';
+    io.env = { ...io.env, AZURE_STORAGE_CONNECTION_STRING: deadBlob };
+    expect(await runCli(['collect', '--kubeconfig', kubeconfig, '--out', 'http://127.0.0.1:1/devstoreaccount1/evidence', '--sources', 'events'], io)).toBe(EXIT.failed);
+    expect(io.err()).toMatch(/^aks-evidence: cannot create container .*ECONNREFUSED/m);
+  }, 120_000);
 });
 
 describe('ingest exit codes', () => {

@@ -35,6 +35,34 @@ import type { AddressInfo } from 'node:net';
 
 export type ActivityFn = (input: unknown, context: InvocationContext) => Promise<unknown>;
 
+/** Invocation hooks as the Functions worker runs them (the library's test mode skips registration, so the host runs them). */
+export interface InvocationHooks {
+  pre?: (context: InstanceType<typeof functions.PreInvocationContext>) => void | Promise<void>;
+  post?: (context: InstanceType<typeof functions.PostInvocationContext>) => void | Promise<void>;
+}
+
+/**
+ * Call a function the way the worker does: preInvocation hook (may change inputs or the
+ * handler), the handler, postInvocation hook (sees the result or the error, may change them);
+ * the error still set after the hook is thrown.
+ */
+export async function invokeWithHooks<T>(handler: (...args: never[]) => Promise<T>, inputs: unknown[], context: InvocationContext, hooks: InvocationHooks = {}): Promise<T> {
+  const hookData: Record<string, unknown> = {};
+  const pre = new functions.PreInvocationContext({ invocationContext: context, inputs, functionCallback: handler as never, hookData });
+  await hooks.pre?.(pre);
+  let result: unknown;
+  let error: unknown;
+  try {
+    result = await (pre.functionHandler as (...args: unknown[]) => Promise<unknown>)(...pre.inputs, context);
+  } catch (e) {
+    error = e;
+  }
+  const post = new functions.PostInvocationContext({ invocationContext: context, inputs: pre.inputs, result, error, hookData });
+  await hooks.post?.(post);
+  if (post.error !== undefined && post.error !== null) throw post.error;
+  return post.result as T;
+}
+
 export interface HostInstance {
   instanceId: string;
   name: string;
@@ -74,6 +102,10 @@ export interface DurableHostOptions {
   taskHubName?: string;
   /** Don't execute started instances (HTTP handler tests that only look at starts and status). */
   execute?: boolean;
+  /** Invocation hooks run around every activity, as the worker runs them. */
+  hooks?: InvocationHooks;
+  /** Answer a request of the extension's API differently (faults): return undefined to answer normally. */
+  respond?: (request: { method: string; path: string }) => { status: number; body: unknown } | undefined;
 }
 
 const opts = (eventId: number, extra: Record<string, unknown> = {}): HistoryEventOptions => {
@@ -129,6 +161,8 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
         res.writeHead(status, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify(body));
       };
+      const override = options.respond?.({ method: req.method ?? 'GET', path: url.pathname });
+      if (override) return send(override.status, override.body);
       const start = /^\/runtime\/webhooks\/durabletask\/orchestrators\/([^/]+)(?:\/([^/]+))?$/.exec(url.pathname);
       if (req.method === 'POST' && start) {
         const name = decodeURIComponent(start[1] ?? '');
@@ -225,10 +259,15 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
       const record = (ok: boolean) => instance.activityRuns.push({ name: action.functionName, id, attempt, ms: Math.round(performance.now() - began), ok });
       const work = (async () => {
         if (!fn) throw new Error(`The function '${action.functionName}' doesn't exist, is disabled, or is not an activity function.`);
-        const ctx = new functions.InvocationContext({ functionName: action.functionName, invocationId: `${instance.instanceId}:${id}`, logHandler: () => undefined });
+        const ctx = new functions.InvocationContext({
+          functionName: action.functionName,
+          invocationId: `${instance.instanceId}:${id}`,
+          options: { trigger: { type: 'activityTrigger', name: 'input' }, extraInputs: [], extraOutputs: [] },
+          logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(' '), functionName: action.functionName }),
+        });
         // The host hands the activity its input as JSON and stores its output as JSON.
         const arg = action.input === undefined ? undefined : JSON.parse(JSON.stringify(action.input));
-        return fn(arg, ctx);
+        return invokeWithHooks(fn, [arg], ctx, options.hooks);
       })();
       const p = work.then(
         (result) => {
@@ -337,7 +376,7 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
         functionName,
         invocationId: `http-${Math.random().toString(16).slice(2)}`,
         options: { trigger: { type: 'httpTrigger', name: 'request' }, extraInputs: [input], extraOutputs: [] },
-        logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(' ') }),
+        logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(' '), functionName }),
       });
       context.extraInputs.set(input, clientData());
       return context;
@@ -357,4 +396,4 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
 }
 
 /** Everything the HTTP handlers logged through their InvocationContext (to check no secret is logged). */
-export const logs: { level: string; message: string }[] = [];
+export const logs: { level: string; message: string; functionName?: string }[] = [];

@@ -62,9 +62,10 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
       expect(body).toMatchObject({ runId: expectedId, started: true, caseId: 'INC-100', cluster: CLUSTER, sources: ['containerlogs', 'events', 'rbacbindings'], sinceSeconds: 7200 });
       expect(body.statusUrl).toBe(`${ORIGIN}/api/collections/${expectedId}`);
       expect((res.headers as Record<string, string>).Location).toBe(body.statusUrl);
-      // Durable's management URLs, on the caller's origin, carrying the system key: only in this response.
-      expect(body.management.statusQueryGetUri).toContain(`${ORIGIN}/runtime/webhooks/durabletask/instances/${expectedId}`);
-      expect(body.management.statusQueryGetUri).toContain(`code=${host.systemKey}`);
+      // Our status endpoint is the only status path: no Durable management URL, no system key.
+      expect(body.management).toBeUndefined();
+      expect(res.body).not.toContain('code=');
+      expect(res.body).not.toContain(host.systemKey);
 
       const start = host.starts.at(-1);
       expect(start).toEqual({ name: 'collectEvidence', instanceId: expectedId });

@@ -60,6 +60,9 @@ describe('redaction of text bound for history, logs and answers', () => {
     ['https://app.azurewebsites.net/runtime/webhooks/durabletask/instances/x?taskHub=h&code=SYSTEMKEY123', 'SYSTEMKEY123'],
     ['users:\n- user:\n    token: kubetoken123\n    client-key-data: LS0tS0VZ', 'kubetoken123'],
     ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----', 'MIIB'],
+    ['Request cannot be constructed from a URL that includes credentials: https://alice:hunter2@10.0.0.1:443/version', 'hunter2'],
+    ['request to https://proxy.example/api/v1/pods?access_token=abc123def failed', 'abc123def'],
+    ['{"requiredQueryStringParameters":"code=SYSTEMKEY456"}', 'code='],
   ])('removes the secret from %j', (text, secret) => {
     expect(redactSecrets(text)).not.toContain(secret);
   });

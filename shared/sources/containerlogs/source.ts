@@ -7,7 +7,8 @@ import { isExpectedKubeFailure } from '../common/listResource.js';
 import { splitLogLine } from '../../util/lines.js';
 import { LogStreamIdleError, LogStreamInterruptedError, streamContainerLog, type LogStreamResume } from '../../cluster/podLogStream.js';
 import { describeContainerState, iteratePods, podContainers, restartCount, type ContainerType, type PodContainer } from '../common/pods.js';
-import { jsonObject, obj, str } from '../../util/values.js';
+import { obj, str } from '../../util/values.js';
+import { redactedMapJson } from '../../util/valueRedaction.js';
 import { TaskPool } from '../common/taskPool.js';
 import { clusterRead, kubeAccess, queueWeight, type Row, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
 import { CONTAINER_LOGS_TABLE } from './table.js';
@@ -46,8 +47,9 @@ export function podColumns(pod: Record<string, unknown>): PodColumns {
     namespace: str(metadata.namespace),
     pod_name: str(metadata.name),
     containerimages: JSON.stringify(podContainers(pod).map((c) => c.image)),
-    labels: jsonObject(metadata.labels),
-    annotations: jsonObject(metadata.annotations),
+    // Every row of the pod carries these: annotations holding object values (last-applied) are hashed.
+    labels: redactedMapJson(metadata.labels),
+    annotations: redactedMapJson(metadata.annotations),
     pod_uid: str(metadata.uid),
     node_name: str(obj(pod.spec).nodeName),
   };

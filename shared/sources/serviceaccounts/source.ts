@@ -1,5 +1,6 @@
 import { listResource } from '../common/listResource.js';
-import { arr, firstTime, jsonObject, obj, str } from '../../util/values.js';
+import { arr, firstTime, obj, str } from '../../util/values.js';
+import { redactedMapJson } from '../../util/valueRedaction.js';
 import { clusterRead, kubeAccess, type Row, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
 import { toRfc3339 } from '../../util/time.js';
 import { SERVICE_ACCOUNTS_TABLE } from './table.js';
@@ -19,7 +20,7 @@ export function serviceAccountRow(sa: Record<string, unknown>, collectedAt: stri
     automount_service_account_token: automount === true ? 'true' : automount === false ? 'false' : 'unset',
     image_pull_secrets: JSON.stringify(arr(sa.imagePullSecrets).map((s) => str(obj(s).name))),
     secrets: JSON.stringify(arr(sa.secrets).map((s) => str(obj(s).name))),
-    annotations: jsonObject(metadata.annotations),
+    annotations: redactedMapJson(metadata.annotations),
     workload_identity_client_id: str(annotations[WORKLOAD_IDENTITY_CLIENT_ID]),
     uid: str(metadata.uid),
   };

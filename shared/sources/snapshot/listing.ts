@@ -9,7 +9,7 @@ import { QueueStoppedError } from '../common/itemQueue.js';
 import { namespacedListPaths, namespaceSelected } from '../common/namespaces.js';
 import type { SourceContext, SourceItem } from '../types.js';
 import { expectedFailure, gvPath, resourceKey, streamFor, type DiscoveredType } from './discovery.js';
-import { hashValues, keysFromMetadata, redactAnnotations, redactPaths, REDACTED_MARKER, sha256, type ConfigMapValues } from './redaction.js';
+import { hashValues, keysFromMetadata, redactMetadata, redactPaths, redactSecretMetadata, type ConfigMapValues } from './redaction.js';
 import { snapshotRow } from './rows.js';
 
 /** Listing one discovered type completely: page by page, values handled, raw objects and rows emitted. */
@@ -168,14 +168,14 @@ export async function listType(ctx: SourceContext, api: KubeApi, type: Discovere
       if (item.kind !== 'PartialObjectMetadata') notes.add('the server ignored the metadata-only request: everything but metadata was discarded on receipt');
       const metadata = obj(item.metadata);
       dataKeys = keysFromMetadata(metadata);
-      object = { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: redactAnnotations(metadata, () => REDACTED_MARKER) };
+      object = { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: redactSecretMetadata(metadata) };
       if (secretType !== undefined) object['type'] = secretType === 'other' ? '' : secretType;
     } else {
       object = withTypeMeta(item, undefined, type.kind);
       if (isCoreConfigMaps) {
         dataKeys = [...new Set([...Object.keys(obj(object['data'])), ...Object.keys(obj(object['binaryData']))])].sort();
         if (o.configMapValues === 'hash') {
-          const hashed: Record<string, unknown> = { ...object, metadata: redactAnnotations(obj(object['metadata']), (v) => sha256(v)) };
+          const hashed: Record<string, unknown> = { ...object, metadata: redactMetadata(obj(object['metadata'])) };
           const data = hashValues(object['data'], false);
           const binaryData = hashValues(object['binaryData'], true);
           if (data) hashed['data'] = data;

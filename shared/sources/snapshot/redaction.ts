@@ -1,19 +1,19 @@
-import { createHash } from 'node:crypto';
 import { arr, obj, str } from '../../util/values.js';
+import { LAST_APPLIED, REDACTED_MARKER, redactAnnotations, redactsAnnotation, sha256Tag } from '../../util/valueRedaction.js';
 
 /**
  * Value handling for the snapshot: what never leaves the cluster as a value. Secrets are
  * listed as metadata only; the keys their metadata reveals are recovered; a kubectl
  * last-applied annotation (which holds the values of an applied Secret) is replaced; ConfigMap
- * values are hashed by default; any field can be hashed by path.
+ * values are hashed by default; any field can be hashed by path. Annotations and env values of
+ * every other object go through the one redaction in util/valueRedaction.ts.
  */
 
 export type ConfigMapValues = 'keep' | 'hash' | 'metadata';
 
-export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
-export const REDACTED_MARKER = '<redacted by aks-evidence: may contain Secret values>';
+export { LAST_APPLIED, REDACTED_MARKER };
 
-export const sha256 = (data: string | Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+export const sha256 = sha256Tag;
 
 /** Keys a Secret's metadata reveals: managedFields f:data entries and the last-applied annotation's data keys. */
 export function keysFromMetadata(metadata: Record<string, unknown>): string[] {
@@ -36,12 +36,26 @@ export function keysFromMetadata(metadata: Record<string, unknown>): string[] {
   return [...keys].sort();
 }
 
-/** Replace annotation values that may embed object values (kubectl's last-applied copy). */
-export function redactAnnotations(metadata: Record<string, unknown>, replacement: (value: string) => string): Record<string, unknown> {
+/**
+ * A Secret's metadata as it may be stored: every annotation that may carry object values (the
+ * last-applied copy, which holds the values of an applied Secret, or any serialized object) is
+ * replaced by a marker, not hashed: a hash of a short secret value can be brute-forced.
+ */
+export function redactSecretMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
   const annotations = metadata['annotations'];
-  if (!annotations || typeof annotations !== 'object' || typeof (annotations as Record<string, unknown>)[LAST_APPLIED] !== 'string') return metadata;
-  const a = annotations as Record<string, string>;
-  return { ...metadata, annotations: { ...a, [LAST_APPLIED]: replacement(a[LAST_APPLIED]!) } };
+  if (!annotations || typeof annotations !== 'object' || Array.isArray(annotations)) return metadata;
+  let out: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(annotations as Record<string, unknown>)) {
+    if (typeof value === 'string' && redactsAnnotation(key, value)) (out ??= { ...(annotations as Record<string, unknown>) })[key] = REDACTED_MARKER;
+  }
+  return out ? { ...metadata, annotations: out } : metadata;
+}
+
+/** Any other object's metadata: annotations through the one redaction (last-applied and serialized objects → SHA-256). */
+export function redactMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  const annotations = metadata['annotations'];
+  const redacted = redactAnnotations(annotations);
+  return redacted === annotations ? metadata : { ...metadata, annotations: redacted };
 }
 
 export function hashValues(map: unknown, binary: boolean): Record<string, string> | undefined {

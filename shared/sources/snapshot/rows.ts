@@ -1,5 +1,6 @@
 import { anyPodSpecOf } from '../../findings/podTemplates.js';
 import { arr, firstTime, obj, str } from '../../util/values.js';
+import { redactedMapJson } from '../../util/valueRedaction.js';
 import type { Row } from '../types.js';
 import { streamFor, type DiscoveredType } from './discovery.js';
 
@@ -127,7 +128,7 @@ export function snapshotRow(
     resource_version: str(metadata['resourceVersion']),
     owner_kind: owner.kind,
     owner_name: owner.name,
-    labels: JSON.stringify(obj(metadata['labels'])),
+    labels: redactedMapJson(metadata['labels']),
     images: JSON.stringify(images),
     service_account: ps ? str(ps.serviceAccountName ?? ps.serviceAccount) : '',
     node_name: type.kind === 'Pod' || type.kind === 'VolumeAttachment' ? str(spec['nodeName']) : '',
