@@ -13,8 +13,9 @@ import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/
 import { isSafeId, newRunId } from '../pipeline/runId.js';
 import { SOURCES } from '../sources/registry.js';
 import type { SealResult } from '../pipeline/types.js';
+import type { IngestionReceipt } from '../ingestion/receipt.js';
 import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
-import { systemClock, type Clock } from '../util/time.js';
+import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
 import { DEFAULT_SINCE_SECONDS, ENV_VALUE_MODES, MAX_NAMESPACES, NAMESPACE_PATTERN, NAMESPACE_RULE, parseSince } from '../request/schema.js';
 import { checkOutLocation } from './outLocation.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
@@ -37,6 +38,7 @@ export interface CollectCliOptions {
   ingest?: string;
   legalHold?: boolean;
   retentionDays?: string;
+  logIdleTimeout?: string;
   /** RFC 3161 Time-Stamping Authority URL: the manifest's hash is timestamped right after sealing. */
   tsa?: string;
   /** 'hash' (default) or 'keep': env values in raw objects. */
@@ -45,11 +47,32 @@ export interface CollectCliOptions {
   quiet?: boolean;
 }
 
+/** An ingestion that threw after the evidence was sealed: the evidence stands, the delivery failed. */
+export interface IngestionFailure {
+  status: 'failed';
+  error: string;
+}
+
 export interface CollectOutcome {
   sealed: SealResult & { manifest: Manifest };
   /** The anchors written right after sealing (timestamp, Log Analytics custody row). */
   anchors?: SealAnchors;
-  ingestion?: unknown;
+  ingestion?: IngestionReceipt | IngestionFailure;
+}
+
+/**
+ * The exit code of a sealed collection (io.ts EXIT): 0 when every source is complete (or skipped
+ * because the cluster facts rule it out); 3 when something is partial or failed, the run was
+ * interrupted (sealed with what had been published), or the ingestion that followed did not
+ * deliver everything. A run that never sealed exits 1 (or 2 for bad input and an unreachable
+ * cluster) through the error path.
+ */
+export function collectExitCode(outcome: CollectOutcome): number {
+  const manifest = outcome.sealed.manifest;
+  if (manifest.interrupted) return EXIT.gaps;
+  if (Object.values(manifest.sources).some((s) => s.status === 'partial' || s.status === 'failed')) return EXIT.gaps;
+  if (outcome.ingestion && outcome.ingestion.status !== 'complete') return EXIT.gaps;
+  return EXIT.ok;
 }
 
 /** --tsa: an http(s) URL without credentials. */
@@ -87,6 +110,15 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
   const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
   if (!isSafeId(caseId)) throw new InputError('--case', `"${caseId}" may hold only letters, digits, ".", "_" and "-" (it becomes a path segment)`);
   const retentionDays = flags.retentionDays === undefined ? undefined : positiveInt('--retention-days', flags.retentionDays, 0, 36500);
+  let logIdleTimeoutSeconds: number | undefined;
+  if (flags.logIdleTimeout !== undefined) {
+    try {
+      logIdleTimeoutSeconds = parseDurationSeconds(flags.logIdleTimeout);
+    } catch (e) {
+      throw new InputError('--log-idle-timeout', `${describeError(e)}`);
+    }
+    if (logIdleTimeoutSeconds < 1 || logIdleTimeoutSeconds > 3600) throw new InputError('--log-idle-timeout', `must be from 1s to 1h, e.g. 60s; got "${flags.logIdleTimeout}"`);
+  }
   const namespaces = namespaceList('--namespaces', flags.namespaces);
   const excludeNamespaces = namespaceList('--exclude-namespaces', flags.excludeNamespaces);
   const envValues = flags.envValues ?? 'hash';
@@ -104,6 +136,7 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
     ...(flags.reason ? { reason: flags.reason } : {}),
     ...(flags.legalHold ? { legalHold: true } : {}),
     ...(retentionDays !== undefined ? { retentionDays } : {}),
+    ...(logIdleTimeoutSeconds !== undefined ? { logIdleTimeoutSeconds } : {}),
     ...(envValues === 'keep' ? { envValues: 'keep' as const } : {}),
   };
 }
@@ -226,18 +259,24 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
     stopListening?.();
   }
 
-  let ingestion: unknown;
+  let ingestion: CollectOutcome['ingestion'];
   if (ingestionTarget && credential && !interrupt.signal.aborted) {
     if (!quiet) line(io.stderr, `[aks-evidence] ingesting into ${ingestionTarget.endpoint}`);
     const { ingestBundle } = await import('../ingestion/ingest.js');
-    ingestion = await ingestBundle({
-      store,
-      manifest: sealed.manifest,
-      config: ingestionTarget,
-      tables: SOURCES.tables,
-      credential,
-      ...(custodyLog ? { custody: custodyLog } : {}),
-    });
+    try {
+      ingestion = await ingestBundle({
+        store,
+        manifest: sealed.manifest,
+        config: ingestionTarget,
+        tables: SOURCES.tables,
+        credential,
+        ...(custodyLog ? { custody: custodyLog } : {}),
+      });
+    } catch (error) {
+      // The evidence is sealed whatever happens to its delivery: report it, exit 3, re-ingest later.
+      ingestion = { status: 'failed', error: describeError(error) };
+      line(io.stderr, `[aks-evidence] ingestion failed: ${describeError(error)} (the evidence is sealed; run aks-evidence ingest on the bundle to deliver it)`);
+    }
   }
   return { sealed, ...(anchors ? { anchors } : {}), ...(ingestion !== undefined ? { ingestion } : {}) };
 }
@@ -277,6 +316,22 @@ function progressPrinter(io: CliIo, started: number): (e: RunProgressEvent) => v
   };
 }
 
+/**
+ * A source's coverage counts summed over its tasks (shards): e.g. command history's containers
+ * read, with history, without a shell, without history. Only numeric fields; undefined when none.
+ */
+export function coverageTotals(manifest: Manifest, source: string): Record<string, number> | undefined {
+  const items = manifest.coverage?.[source];
+  if (!Array.isArray(items)) return undefined;
+  const totals: Record<string, number> = {};
+  for (const item of items) {
+    const counts = (item as Record<string, unknown>)[source];
+    if (!counts || typeof counts !== 'object') continue;
+    for (const [key, value] of Object.entries(counts)) if (typeof value === 'number') totals[key] = (totals[key] ?? 0) + value;
+  }
+  return Object.keys(totals).length ? totals : undefined;
+}
+
 /** The --json summary: one object a SOAR tool or script can read. */
 export function collectSummaryJson(outcome: CollectOutcome): Record<string, unknown> {
   const m = outcome.sealed.manifest;
@@ -292,10 +347,14 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     startedAt: m.startedAt,
     endedAt: m.endedAt,
     sources: Object.fromEntries(
-      Object.entries(m.sources).map(([name, s]) => [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length }]),
+      Object.entries(m.sources).map(([name, s]) => {
+        const coverage = coverageTotals(m, name);
+        return [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumes: s.resumes } : {}), ...(coverage ? { coverage } : {}) }];
+      }),
     ),
     gaps: m.gaps,
     collectorActions: m.actions.length,
+    exitCode: collectExitCode(outcome),
     protection: m.protection,
     ...(outcome.ingestion !== undefined ? { ingestion: outcome.ingestion } : {}),
   };
@@ -329,6 +388,19 @@ export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   }
   line(io.stdout, '');
   line(io.stdout, `  ${m.actions.length} collector exec action(s) recorded in the manifest (read-only history reads).`);
+  const history = coverageTotals(m, 'commandhistory');
+  if (history) {
+    line(
+      io.stdout,
+      `  command history: ${formatCount(history['containers'] ?? 0)} container(s): ${formatCount(history['withHistory'] ?? 0)} with history, ${formatCount(history['withoutHistory'] ?? 0)} without a history file, ${formatCount(history['withoutShell'] ?? 0)} without a shell, ${formatCount(history['notRunning'] ?? 0)} not running, ${formatCount(history['failed'] ?? 0)} not read (gaps).`,
+    );
+  }
+  const resumed = Object.values(m.sources).reduce((n, s) => n + (s.resumes ?? 0), 0);
+  if (resumed) line(io.stdout, `  ${resumed} log stream resume(s) after a cut or a stall, each recorded in its task summary (no line lost or repeated).`);
+  if (outcome.ingestion) {
+    const i = outcome.ingestion;
+    line(io.stdout, `  ingestion: ${i.status}${'error' in i && i.error ? ` (${i.error})` : ''}`);
+  }
 }
 
 export function registerCollectCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -349,6 +421,7 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--ingest <config>', 'after sealing, ingest into Log Analytics: ingestion target JSON or file')
     .option('--legal-hold', 'apply a legal hold to every blob (Blob output only)')
     .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
+    .option('--log-idle-timeout <duration>', 'resume a container log stream after this long without data, e.g. 60s (default 60s)')
     .option('--tsa <url>', 'RFC 3161 time-stamping authority: timestamp the manifest hash right after sealing (manifest.json.tsr)')
     .option('--env-values <mode>', 'env values in raw objects: hash (default, their SHA-256) or keep (in the bundle only, never in rows)', 'hash')
     .option('--json', 'print one JSON summary on stdout')
@@ -356,7 +429,6 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
       const outcome = await runCollect(flags, io);
       if (flags.json) line(io.stdout, JSON.stringify(collectSummaryJson(outcome), null, 2));
       else printCollectSummary(outcome, io);
-      // Interrupted (Ctrl-C): sealed with what was published, and says so: finished with gaps.
-      setExit(outcome.sealed.manifest.interrupted ? EXIT.gaps : EXIT.ok);
+      setExit(collectExitCode(outcome));
     });
 }

@@ -6,15 +6,20 @@ import { registerDemoCommand } from './demo.js';
 import { registerReportCommand } from './report.js';
 import { registerTimelineCommand } from './timeline.js';
 import { registerVerifyCommands } from './verify.js';
-import { registerIngestCommand } from './ingest.js';
+import { registerIngestCommand, type IngestCliDeps } from './ingest.js';
 import { registerSealCommand } from './seal.js';
 import { AksEvidenceError, describeError, InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
 import { redactSecrets } from '../util/redact.js';
 import { TOOL_VERSION } from './version.js';
 
-/** Run the CLI; returns the exit code. Errors become one clear line on stderr. */
-export async function runCli(argv: string[], io: CliIo = processIo()): Promise<number> {
+/** What commands may be handed instead of their defaults (tests: the Logs Ingestion emulator's credential and CA). */
+export interface CliDeps {
+  ingest?: IngestCliDeps;
+}
+
+/** Run the CLI; returns the exit code (io.ts EXIT). Errors become one clear line on stderr. */
+export async function runCli(argv: string[], io: CliIo = processIo(), deps: CliDeps = {}): Promise<number> {
   let exitCode: number = EXIT.ok;
   const setExit = (code: number) => {
     exitCode = code;
@@ -34,7 +39,7 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
   registerVerifyCommands(program, io, setExit);
   registerSealCommand(program, io, setExit);
   registerDemoCommand(program, io, setExit);
-  registerIngestCommand(program, io, setExit);
+  registerIngestCommand(program, io, setExit, deps.ingest);
   registerAnalyzeCommand(program, io, setExit);
   registerAuditCommand(program, io, setExit);
   registerTimelineCommand(program, io, setExit);

@@ -58,10 +58,12 @@ const RETRYABLE_NETWORK_CODES = new Set([
 
 function networkCode(error: unknown): string | undefined {
   let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+  // Not `instanceof Error`: errors made by Node's own socket code can come from another realm
+  // (a vm context, as jest's), and a reset must be recognized wherever it was made.
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && RETRYABLE_NETWORK_CODES.has(code)) return code;
-    current = current.cause;
+    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }

@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AccessRequirement } from '../cluster/accessReview.js';
 import type { AuditLogCoverage, ClusterFacts } from '../cluster/facts.js';
-import type { ArtifactRef, ClusterIdentity, CollectorAction, EvidenceStore, Gap } from '../evidence/types.js';
+import type { ArtifactRef, ClusterIdentity, CollectorAction, EvidenceStore, Gap, StreamResume } from '../evidence/types.js';
 import type { Row, TableDefinition } from '../tables/table.js';
 import type { Clock } from '../util/time.js';
 
@@ -31,6 +31,8 @@ export type SourceItem =
   | { kind: 'raw'; object: unknown; stream?: string }
   | { kind: 'gap'; gap: Gap }
   | { kind: 'action'; action: CollectorAction }
+  /** A log stream resumed after a cut or a stall (recorded in the task summary). */
+  | { kind: 'resume'; resume: StreamResume }
   /** Free-form facts for the manifest's coverage section (e.g. snapshot type counts). */
   | { kind: 'coverage'; coverage: Record<string, unknown> };
 
@@ -113,6 +115,8 @@ export interface SourceContext {
   progress?: (event: ProgressEvent) => void;
   /** Counts Kubernetes API requests (for the manifest and the bench). */
   countRequest?: () => void;
+  /** Idle time-out of a log stream in ms, before it is resumed (default 60000). */
+  logIdleTimeoutInMs?: number;
 }
 
 /**

@@ -82,10 +82,9 @@ describe('container logs source', () => {
       expect(out.rows.find((r) => r['container_name'] === 'init-db')!['container_type']).toBe('init');
       expect(out.rows.find((r) => r['container_name'] === 'debugger')!['container_type']).toBe('ephemeral');
 
-      // The waiting container is a named gap, and was never asked for.
-      expect(out.gaps).toEqual([
-        expect.objectContaining({ source: 'containerlogs', reason: 'container-not-running', pod: 'web', container: 'sidecar', detail: 'no log: container waiting: ContainerCreating' }),
-      ]);
+      // The container that never started has no log: counted as coverage, never asked for, not a gap.
+      expect(out.gaps).toEqual([]);
+      expect(out.coverage).toEqual([{ containerlogs: { containers: 5, streams: 5, notStarted: 1, resumedStreams: 0 } }]);
       const logRequests = cluster.requestLog.filter((r) => r.path.endsWith('/log'));
       expect(logRequests.some((r) => r.query.includes('container=sidecar'))).toBe(false);
       for (const r of logRequests) expect(r.query).toContain('timestamps=true');

@@ -1,6 +1,6 @@
 /** Shared test helpers for the source suites: fixture start, a SourceContext, collecting a source, object builders. */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { CollectorAction, Gap } from '../../shared/evidence/types.js';
+import type { CollectorAction, Gap, StreamResume } from '../../shared/evidence/types.js';
 import type { Row, SourceContext, SourceDefinition } from '../../shared/sources/types.js';
 import type { FixtureCluster, FixtureOptions, KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
@@ -11,6 +11,7 @@ export interface Collected {
   gaps: Gap[];
   actions: CollectorAction[];
   coverage: Record<string, unknown>[];
+  resumes: StreamResume[];
   requests: number;
 }
 
@@ -41,7 +42,7 @@ export function context(kc: KubeConfig, overrides: Partial<SourceContext> = {}):
 }
 
 export async function collect(source: SourceDefinition, ctx: SourceContext & { requestCount?: () => number }): Promise<Collected> {
-  const out: Collected = { rows: [], raws: [], gaps: [], actions: [], coverage: [], requests: 0 };
+  const out: Collected = { rows: [], raws: [], gaps: [], actions: [], coverage: [], resumes: [], requests: 0 };
   for await (const item of source.collect(ctx)) {
     switch (item.kind) {
       case 'row':
@@ -64,6 +65,9 @@ export async function collect(source: SourceDefinition, ctx: SourceContext & { r
         break;
       case 'coverage':
         out.coverage.push(item.coverage);
+        break;
+      case 'resume':
+        out.resumes.push(item.resume);
         break;
     }
   }

@@ -5,7 +5,7 @@ import { toRfc3339 } from '../../util/time.js';
 import { consumeProduced, ItemQueue } from '../common/itemQueue.js';
 import { isExpectedKubeFailure } from '../common/listResource.js';
 import { splitLogLine } from '../../util/lines.js';
-import { LogStreamInterruptedError, streamContainerLog } from '../../cluster/podLogStream.js';
+import { LogStreamIdleError, LogStreamInterruptedError, streamContainerLog, type LogStreamResume } from '../../cluster/podLogStream.js';
 import { describeContainerState, iteratePods, podContainers, restartCount, type ContainerType, type PodContainer } from '../common/pods.js';
 import { obj, str } from '../../util/values.js';
 import { redactedMapJson } from '../../util/valueRedaction.js';
@@ -119,7 +119,8 @@ export function logRowSerializer(pod: PodColumns, container: { name: string; typ
 }
 
 /**
- * Which log streams of a pod to read, and which containers certainly have none.
+ * Which log streams of a pod to read, and which containers certainly have none (never started:
+ * counted as coverage, not a gap — there is no log to miss).
  * A container with no status is still asked for (the API answers 400 if it never ran);
  * one that reports waiting with no restart has no log yet.
  */
@@ -149,9 +150,17 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   const pool = new TaskPool(Math.max(1, ctx.concurrency));
   const vanished = new Set<string>();
   const forbidden = { streams: 0, namespaces: new Set<string>(), first: '' };
+  /** The task's coverage item: a container that never started has no log (a count, not a gap). */
+  const coverage = { containers: 0, streams: 0, notStarted: 0, resumedStreams: 0 };
   let records = 0;
 
   const gap = (g: Omit<Gap, 'source'>): void => queue.put({ kind: 'gap', gap: { source: SOURCE, ...g } });
+  const resumed = (task: LogTask, resumes: readonly LogStreamResume[]): void => {
+    if (resumes.length > 0) coverage.resumedStreams++;
+    for (const r of resumes) {
+      queue.put({ kind: 'resume', resume: { source: SOURCE, namespace: task.pod.namespace, pod: task.pod.pod_name, container: task.container.name, previous: task.previous, ...r } });
+    }
+  };
 
   const runTask = async (task: LogTask): Promise<void> => {
     const { pod, container, previous } = task;
@@ -162,12 +171,13 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
     let lineNumber = 0;
     const serialize = logRowSerializer(pod, container, previous);
     try {
-      await streamContainerLog(
+      const result = await streamContainerLog(
         api,
         { namespace: pod.namespace, pod: pod.pod_name, container: container.name, previous, sinceSeconds: ctx.sinceSeconds },
         {
           abortSignal: signal,
           ...(ctx.countRequest ? { countRequest: ctx.countRequest } : {}),
+          ...(ctx.logIdleTimeoutInMs !== undefined ? { idleTimeoutInMs: ctx.logIdleTimeoutInMs } : {}),
           onLines: (lines) => {
             const collectedAt = toRfc3339(ctx.clock());
             const json = new Array<string>(lines.length);
@@ -178,11 +188,13 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
           },
         },
       );
+      if (result.resumes.length > 0) resumed(task, result.resumes);
     } catch (error) {
       if (queue.isStopped || isAbortError(error) || signal.aborted) return;
       const status = kubeErrorStatus(error);
       if (error instanceof LogStreamInterruptedError) {
-        gap({ reason: 'error', detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`, ...where });
+        resumed(task, error.resumes);
+        gap({ reason: error.cause instanceof LogStreamIdleError ? 'timeout' : 'error', detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`, ...where });
       } else if (status === 404) {
         if (!vanished.has(key)) {
           vanished.add(key);
@@ -215,16 +227,9 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
       await queue.putAndWait({ kind: 'raw', object: pod });
       const columns = podColumns(pod);
       const plan = planPodLogs(pod);
-      for (const container of plan.notRunning) {
-        gap({
-          reason: 'container-not-running',
-          detail: `no log: container ${describeContainerState(container.status)}`,
-          namespace: columns.namespace,
-          pod: columns.pod_name,
-          container: container.name,
-          resource: `pods/log ${columns.namespace}/${columns.pod_name} (${container.name})`,
-        });
-      }
+      coverage.containers += plan.current.length + plan.notRunning.length;
+      coverage.notStarted += plan.notRunning.length;
+      coverage.streams += plan.current.length + plan.previous.length;
       for (const container of plan.current) await pool.run(() => runTask({ pod: columns, container, previous: false }));
       for (const container of plan.previous) await pool.run(() => runTask({ pod: columns, container, previous: true }));
     }
@@ -236,6 +241,7 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
         resource: 'pods/log',
       });
     }
+    if (!signal.aborted) queue.put({ kind: 'coverage', coverage: { [SOURCE]: { ...coverage } } });
   };
 
   let lastProgress = 0;
