@@ -1,9 +1,10 @@
-import { type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { defaultAzureCredential } from '../util/azureCredential.js';
-import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
+import { describeCluster, loadKubeConfig, type KubeConfigLike } from '../cluster/kubeConfig.js';
+import { KubeApi, kubeErrorStatus } from '../cluster/kubeApi.js';
+import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../cluster/requestBudget.js';
 import { collectorIdentity } from '../evidence/custody.js';
 import type { Manifest } from '../evidence/types.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
@@ -94,28 +95,36 @@ export function kubeconfigPaths(flag: string | undefined, io: CliIo): string[] {
 }
 
 /** Fail fast, in one clear line, when the API server cannot be reached or refuses the credentials. */
-export async function checkReachable(kc: KubeConfig, server: string, timeoutMs = 15_000): Promise<string | undefined> {
-  const api = kc.makeApiClient(VersionApi);
+export async function checkReachable(kc: KubeConfigLike, server: string, timeoutMs = 15_000): Promise<string | undefined> {
   try {
-    const version = await Promise.race([
-      api.getCode(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref()),
-    ]);
+    const version = await KubeApi.for(kc).getJsonOnce<{ gitVersion?: string }>('/version', undefined, { timeoutInMs: timeoutMs });
     return version.gitVersion;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const status = typeof code === 'number' ? code : undefined;
-    const causeCode = String((error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: unknown }).code ?? '');
+    const status = kubeErrorStatus(error);
+    const causeCodes = causeChain(error).join(' ');
     let hint = 'check the kubeconfig context (--context), network access to the API server (VPN, private cluster), and that the cluster is running';
     if (status === 401) hint = 'the credentials were rejected (401): refresh them, e.g. az aks get-credentials, or a new token';
     else if (status === 403) hint = 'the identity may not read /version (403): it lacks basic discovery rights on the cluster';
-    else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(causeCode + describeError(error))) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
-    throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}${status ? ` (HTTP ${status})` : ''}. Fix: ${hint}`, { cause: error });
+    else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(causeCodes)) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
+    else if (error instanceof AksEvidenceError && error.code === 'ERR_EXEC_CREDENTIAL') hint = 'the kubeconfig user\'s exec credential plugin gave no credential: run it yourself (e.g. kubelogin) or fix the kubeconfig';
+    throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}. Fix: ${hint}`, { cause: error });
   }
 }
 
+/** The codes and messages along an error's cause chain (TLS failures hide one level down). */
+function causeChain(error: unknown): string[] {
+  const out: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    out.push(`${typeof code === 'string' ? code : ''} ${current.message}`);
+    current = current.cause;
+  }
+  return out;
+}
+
 /** The collect command's work, shared by `collect` and `demo`. */
-export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfig; clusterName?: string }): Promise<CollectOutcome> {
+export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfigLike; clusterName?: string }): Promise<CollectOutcome> {
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
   const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;

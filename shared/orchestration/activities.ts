@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../cluster/kubeConfig.js';
 import type { ArmClientOptions } from '../cluster/arm.js';
 import { createArmClients } from '../cluster/arm.js';
 import { buildClusterKubeConfig } from '../cluster/credentials.js';

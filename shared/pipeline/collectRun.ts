@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import pLimit from 'p-limit';
 import { CustodyLog } from '../evidence/custody.js';
 import type { ClusterIdentity, CollectionRequestRecord, CollectorIdentity, EvidenceStore, Gap, Manifest } from '../evidence/types.js';
@@ -18,7 +18,7 @@ export type RunProgressEvent =
   | { kind: 'sealed'; result: SealResult };
 
 export interface CollectRunOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   store: EvidenceStore;
   runId: string;
   request: CollectionRequestRecord;

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import { artifactSha256 } from '../evidence/hash.js';
 import { createNdjsonArtifact } from '../evidence/ndjson.js';
 import type {
@@ -19,7 +19,7 @@ import type { CollectTask, CollectTaskResult } from './types.js';
 
 export interface CollectTaskContext {
   store: EvidenceStore;
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   runId: string;
   caseId: string;
   request: CollectionRequestRecord;

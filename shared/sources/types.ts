@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import type { AccessRequirement } from '../cluster/accessReview.js';
 import type { AuditLogCoverage, ClusterFacts } from '../cluster/facts.js';
 import type { ArtifactRef, ClusterIdentity, CollectorAction, EvidenceStore, Gap } from '../evidence/types.js';
@@ -89,7 +89,7 @@ export interface AzureSourceAccess {
 
 export interface SourceContext {
   /** Built in memory by the host; never serialized. Empty for sources that do not need Kubernetes. */
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   /** The cluster collected (API server, AKS resource id when known). */
   cluster: ClusterIdentity;
   runId: string;
