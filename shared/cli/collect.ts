@@ -5,19 +5,15 @@ import { defaultAzureCredential } from '../util/azureCredential.js';
 import { describeCluster, loadKubeConfig, type KubeConfigLike } from '../cluster/kubeConfig.js';
 import { KubeApi, kubeErrorStatus } from '../cluster/kubeApi.js';
 import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../cluster/requestBudget.js';
-import { collectorIdentity } from '../evidence/custody.js';
 import type { Manifest } from '../evidence/types.js';
-import { loadIngestionTarget } from '../ingestion/config.js';
-import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
+import type { RunProgressEvent } from '../pipeline/collectRun.js';
 import { isSafeId, newRunId } from '../pipeline/runId.js';
 import { SOURCES } from '../sources/registry.js';
 import type { SealResult } from '../pipeline/types.js';
 import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
 import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
-import { openEvidenceLocation } from '../evidence/openStore.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
-import { cliStorageAccess } from './storageAccess.js';
 
 export interface CollectCliOptions {
   kubeconfig?: string;
@@ -65,7 +61,7 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
     if (sinceSeconds < 1) throw new InputError('--since', 'must be at least 1s');
   }
   const sources = SOURCES.resolveNames(list(flags.sources));
-  const concurrency = positiveInt('--concurrency', flags.concurrency, 16, 256);
+  const concurrency = positiveInt('--concurrency', flags.concurrency, DEFAULT_CLUSTER_REQUEST_BUDGET, 256);
   const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
   if (!isSafeId(caseId)) throw new InputError('--case', `"${caseId}" may hold only letters, digits, ".", "_" and "-" (it becomes a path segment)`);
   const retentionDays = flags.retentionDays === undefined ? undefined : positiveInt('--retention-days', flags.retentionDays, 0, 36500);
@@ -127,13 +123,24 @@ function causeChain(error: unknown): string[] {
 export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfigLike; clusterName?: string }): Promise<CollectOutcome> {
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
-  const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
+  const ingestionTarget = flags.ingest
+    ? await (await import('../ingestion/config.js')).loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' })
+    : undefined;
   const kubeConfig =
     preloaded?.kubeConfig ??
     loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
   const described = describeCluster(kubeConfig);
   const cluster = { ...described, ...(preloaded?.clusterName ? { name: preloaded.clusterName } : {}) };
-  const kubernetesVersion = await checkReachable(kubeConfig, cluster.server);
+  // --concurrency is the cluster's load budget: every request of every source counts against it.
+  KubeApi.for(kubeConfig).budget.limit = request.concurrency;
+  // The reachability check goes out first; the pipeline loads while it is on the wire (start-up is
+  // the first hour's currency, docs/performance.md).
+  const reachable = checkReachable(kubeConfig, cluster.server);
+  // One import after another: jest's VM modules mis-link graphs imported concurrently.
+  const pipeline = (async () => [await import('../pipeline/collectRun.js'), await import('../evidence/custody.js'), await import('../evidence/openStore.js')] as const)();
+  pipeline.catch(() => undefined);
+  const kubernetesVersion = await reachable;
+  const [{ collectRun, kubeconfigFacts }, { collectorIdentity }, { openEvidenceLocation }] = await pipeline;
 
   const runId = newRunId(clock());
   const out = flags.out ?? 'evidence';
@@ -141,7 +148,7 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
     runId,
     caseId: request.caseId,
     cwd: io.cwd,
-    ...(isBlobUrl(out) ? { storage: await cliStorageAccess(io) } : {}),
+    ...(isBlobUrl(out) ? { storage: await (await import('./storageAccess.js')).cliStorageAccess(io) } : {}),
     ...(request.legalHold ? { legalHold: true } : {}),
     ...(request.retentionDays !== undefined ? { retentionDays: request.retentionDays } : {}),
   });
@@ -267,7 +274,7 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--sources <list>', 'comma-separated sources (default: all)')
     .option('--namespaces <list>', 'only these namespaces (comma-separated)')
     .option('--exclude-namespaces <list>', 'skip these namespaces (comma-separated)')
-    .option('--concurrency <n>', 'concurrent API requests per source', '16')
+    .option('--concurrency <n>', 'the load budget: Kubernetes API requests in flight at once, across all sources', String(DEFAULT_CLUSTER_REQUEST_BUDGET))
     .option('--case <id>', 'case / incident id (letters, digits, . _ -)')
     .option('--requester <who>', 'who asked for this collection (chain of custody)')
     .option('--reason <text>', 'why (chain of custody)')

@@ -1,14 +1,36 @@
 import { Command, CommanderError } from 'commander';
-import { registerAnalyzeCommand } from './analyze.js';
-import { registerAuditCommand } from './audit.js';
-import { registerCollectCommand } from './collect.js';
-import { registerDemoCommand } from './demo.js';
-import { registerTimelineCommand } from './timeline.js';
-import { registerVerifyCommands } from './verify.js';
-import { registerIngestCommand } from './ingest.js';
 import { AksEvidenceError, describeError, InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
 import { TOOL_VERSION } from './version.js';
+
+type Register = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
+
+/**
+ * Each command's module, loaded only when that command runs: a collection never loads the audit
+ * rules, the timeline or the ingestion client, and `collect` reaches the API server sooner
+ * (docs/performance.md). Help, version and unknown commands load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  collect: async () => (await import('./collect.js')).registerCollectCommand,
+  verify: async () => (await import('./verify.js')).registerVerifyCommands,
+  export: async () => (await import('./verify.js')).registerVerifyCommands,
+  demo: async () => (await import('./demo.js')).registerDemoCommand,
+  ingest: async () => (await import('./ingest.js')).registerIngestCommand,
+  analyze: async () => (await import('./analyze.js')).registerAnalyzeCommand,
+  audit: async () => (await import('./audit.js')).registerAuditCommand,
+  timeline: async () => (await import('./timeline.js')).registerTimelineCommand,
+};
+
+/** The registrations argv needs: its command's, or every command's (help, version, typos). */
+async function registrationsFor(argv: readonly string[]): Promise<Register[]> {
+  const name = argv.find((a) => !a.startsWith('-'));
+  const one = name !== undefined ? COMMANDS[name] : undefined;
+  if (one) return [await one()];
+  const all: Register[] = [];
+  // One after another: jest's VM modules mis-link graphs imported concurrently.
+  for (const load of Object.values(COMMANDS)) all.push(await load());
+  return [...new Set(all)];
+}
 
 /** Run the CLI; returns the exit code. Errors become one clear line on stderr. */
 export async function runCli(argv: string[], io: CliIo = processIo()): Promise<number> {
@@ -27,15 +49,8 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
     })
     .showHelpAfterError('(run aks-evidence <command> --help for usage)');
 
-  registerCollectCommand(program, io, setExit);
-  registerVerifyCommands(program, io, setExit);
-  registerDemoCommand(program, io, setExit);
-  registerIngestCommand(program, io, setExit);
-  registerAnalyzeCommand(program, io, setExit);
-  registerAuditCommand(program, io, setExit);
-  registerTimelineCommand(program, io, setExit);
-
   try {
+    for (const register of await registrationsFor(argv)) register(program, io, setExit);
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
