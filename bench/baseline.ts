@@ -3,7 +3,8 @@
  * KubeForenSys sources, at the same concurrency, with every body read and thrown away.
  * It is the ceiling the collector is measured against (collector throughput / baseline).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeAuth } from '../shared/cluster/kubeAuth.js';
+import type { KubeConfigLike } from '../shared/cluster/kubeConfig.js';
 import https from 'node:https';
 import tls from 'node:tls';
 import pLimit from 'p-limit';
@@ -22,13 +23,13 @@ interface PodLite {
   status?: { containerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[]; initContainerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[] };
 }
 
-export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Promise<Record<string, unknown>> {
+export async function rawBaseline(kc: KubeConfigLike, options: BaselineOptions): Promise<Record<string, unknown>> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('kubeconfig has no current cluster');
-  const base: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(base);
-  // One SecureContext for every connection, as the collector's exec agent has (shared/cluster/upgradeAgent.ts).
-  const secureContext = tls.createSecureContext({ ca: base.ca });
+  // The same credentials and TLS material as the collector, one SecureContext for every connection.
+  const auth = await KubeAuth.for(kc).resolve();
+  const base: https.RequestOptions = { headers: auth.headers };
+  const secureContext = tls.createSecureContext({ ...(auth.tls.ca ? { ca: auth.tls.ca } : {}), ...(auth.tls.cert ? { cert: auth.tls.cert } : {}), ...(auth.tls.key ? { key: auth.tls.key } : {}) });
   const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency * options.sources.length, secureContext });
   let requests = 0;
   let bytes = 0;

@@ -3,10 +3,10 @@
  * runs in the parent). Usage: node dist/bench/stage.js <stage> <json-params>
  * Prints one JSON result line on stdout.
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadKubeConfig } from '../shared/cluster/kubeConfig.js';
 import { collectorIdentity } from '../shared/evidence/custody.js';
 import { openEvidenceLocation } from '../shared/evidence/openStore.js';
 import type { EvidenceStore } from '../shared/evidence/types.js';
@@ -63,8 +63,7 @@ const heapTuned = tuneHeapForStreaming();
 async function main(): Promise<void> {
   const [stage, json] = process.argv.slice(2);
   const p = JSON.parse(json ?? '{}') as StageParams;
-  const kc = new KubeConfig();
-  kc.loadFromString(await readFile(p.kubeconfigPath, 'utf8'));
+  const kc = loadKubeConfig({ kubeconfigPath: p.kubeconfigPath });
   const request = { caseId: 'bench', sources: p.sources, sinceSeconds: p.sinceSeconds, concurrency: p.concurrency };
 
   if (stage === 'idle') {

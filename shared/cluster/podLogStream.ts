@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { KubeApi } from './kubeApi.js';
 import { abortReason, withRetry, type RetryOptions } from './retry.js';
 import { AksEvidenceError } from '../util/errors.js';
-import { LineSplitter } from '../util/lines.js';
+import { ByteLineSplitter, type LineBatch } from '../util/lines.js';
 
 /**
  * One container log, streamed on the KubeApi's pooled connection: lines are split as bytes
@@ -30,7 +30,12 @@ export interface ContainerLogRequest {
 
 export interface ContainerLogStreamOptions {
   /** Receives the lines completed by each chunk, in order; return a promise to pause the stream. */
-  onLines: (lines: string[]) => void | Promise<void>;
+  onLines?: (lines: string[]) => void | Promise<void>;
+  /**
+   * The same lines as byte ranges, instead of onLines: no string is made per line (the
+   * container-log row encoder works on bytes). The batch is reused: read it before returning.
+   */
+  onLineBytes?: (lines: LineBatch) => void | Promise<void>;
   abortSignal?: AbortSignal;
   countRequest?: () => void;
   /** Retries of the request itself (before any byte of the body): 429, 5xx, connection failures. */
@@ -73,22 +78,22 @@ export async function streamContainerLog(
     retry,
   );
 
-  const splitter = new LineSplitter();
+  const splitter = new ByteLineSplitter();
   let lines = 0;
   let bytes = 0;
-  const deliver = async (batch: string[]): Promise<void> => {
-    lines += batch.length;
-    const pending = options.onLines(batch);
+  const deliver = async (batch: LineBatch): Promise<void> => {
+    lines += batch.count;
+    const pending = options.onLineBytes ? options.onLineBytes(batch) : options.onLines?.(batch.texts());
     if (pending) await pending;
   };
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       const batch = splitter.push(chunk);
-      if (batch.length > 0) await deliver(batch);
+      if (batch.count > 0) await deliver(batch);
     }
     const last = splitter.end();
-    if (last !== undefined) await deliver([last]);
+    if (last.count > 0) await deliver(last);
   } catch (error) {
     // Stop the HTTP body: nothing reads it any more.
     body.destroy();

@@ -28,6 +28,13 @@ const BATCH_BYTES = 1024 * 1024;
  */
 const BATCH_BUFFERS = 3;
 const NEWLINE = 0x0a;
+/**
+ * Serialized rows at least this large go to the compressor as they are (writeNdjson), not
+ * copied into a batch: the producer's buffer comes back when zlib has read it.
+ */
+const DIRECT_BYTES = 32 * 1024;
+/** Bytes of producers' buffers the compressor may hold before writeNdjson waits. */
+const DIRECT_IN_FLIGHT = 2 * 1024 * 1024;
 
 export interface NdjsonArtifactOptions {
   /** Compress with gzip (fixed level, no file name, mtime 0). Default false. */
@@ -51,6 +58,13 @@ export interface NdjsonArtifactWriter {
    * without a newline (what JSON.stringify returns). Not parsed again: the caller vouches.
    */
   writeSerialized(lines: readonly string[]): Promise<void>;
+  /**
+   * Append `records` records already serialized as NDJSON bytes (each line one JSON document,
+   * every line "\n"-terminated; not parsed again: the caller vouches). `release` is called once
+   * the bytes are no longer needed: at once when they were copied, or when the compressor has
+   * read them (large gzip writes go to zlib as they are).
+   */
+  writeNdjson(bytes: Buffer, records: number, release?: () => void): Promise<void>;
   /** Commit the artifact; see ArtifactWriter.close. */
   close(): Promise<WrittenArtifact & { records: number }>;
   /** Discard the uncommitted artifact. */
@@ -88,6 +102,9 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   private readonly free: Buffer[] = [];
   private allocated = 0;
   private bufferReturned: (() => void) | undefined;
+  /** Bytes of producers' buffers handed to zlib and not yet read by it. */
+  private directInFlight = 0;
+  private directDrained: (() => void) | undefined;
 
   constructor(
     private readonly target: ArtifactWriter,
@@ -135,6 +152,49 @@ class NdjsonWriter implements NdjsonArtifactWriter {
       const pending = this.place(line);
       if (pending) await pending;
     }
+  }
+
+  async writeNdjson(bytes: Buffer, records: number, release?: () => void): Promise<void> {
+    this.assertWritable();
+    this.count += records;
+    if (!this.gzip || bytes.length < DIRECT_BYTES) {
+      try {
+        await this.copyIn(bytes);
+      } finally {
+        release?.();
+      }
+      return;
+    }
+    // In order: what is batched goes first, then the producer's buffer, as it is.
+    await this.flush();
+    const length = bytes.length;
+    this.directInFlight += length;
+    this.encoder.write(bytes, () => {
+      this.directInFlight -= length;
+      release?.();
+      if (this.directInFlight <= DIRECT_IN_FLIGHT) {
+        const wake = this.directDrained;
+        this.directDrained = undefined;
+        wake?.();
+      }
+    });
+    while (this.directInFlight > DIRECT_IN_FLIGHT && this.failure === undefined) {
+      await Promise.race([new Promise<void>((resolve) => (this.directDrained = resolve)), this.done.then(() => undefined)]);
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Copy serialized bytes into the current batch, sending it first when they do not fit. */
+  private async copyIn(bytes: Buffer): Promise<void> {
+    if (this.batch === undefined || this.used + bytes.length > this.batch.length) {
+      await this.flush();
+      if (bytes.length > BATCH_BYTES) {
+        await this.send(Buffer.from(bytes), undefined);
+        return;
+      }
+      this.batch ??= await this.acquire();
+    }
+    this.used += bytes.copy(this.batch, this.used);
   }
 
   /**

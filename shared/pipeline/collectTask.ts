@@ -137,10 +137,12 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
       switch (item.kind) {
         case 'row':
         case 'rows':
-        case 'rowsJson': {
+        case 'rowsJson':
+        case 'rowsNdjson': {
           if (item.kind === 'row') await rows.write(item.row);
           else if (item.kind === 'rows') await rows.writeMany(item.rows);
-          else await rows.writeSerialized(item.json);
+          else if (item.kind === 'rowsJson') await rows.writeSerialized(item.json);
+          else await rows.writeNdjson(item.bytes, item.rows, item.release);
           const before = records;
           records += rowsIn(item);
           // Progress every 10,000 rows, however the rows were grouped.
