@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { generateCluster } from '../shared/simulator/kube/generate.js';
 import { startFixtureCluster } from '../shared/simulator/kube/server.js';
 import { HEAP_GROWING_PERCENT } from '../shared/util/heapTuning.js';
+import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../shared/cluster/requestBudget.js';
 import type { FixtureCluster } from '../shared/simulator/kube/scenario.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -40,7 +41,7 @@ const cfg = {
   restartEvery: flag('restart-every', 10),
   historyFraction: flag('history-fraction', 0.25),
   latencyMs: flag('latency-ms', 5),
-  concurrency: flag('concurrency', 16),
+  concurrency: flag('concurrency', DEFAULT_CLUSTER_REQUEST_BUDGET),
   memoryGb: flag('memory-gb', 1),
   shardPods: flag('shard-pods', 10000),
   podsPerShard: flag('pods-per-shard', 250),

@@ -6,6 +6,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeApi } from '../shared/cluster/kubeApi.js';
 import { loadKubeConfig } from '../shared/cluster/kubeConfig.js';
 import { collectorIdentity } from '../shared/evidence/custody.js';
 import { openEvidenceLocation } from '../shared/evidence/openStore.js';
@@ -16,7 +17,6 @@ import { planCollectTasks } from '../shared/pipeline/plan.js';
 import { newRunId } from '../shared/pipeline/runId.js';
 import type { CollectTaskResult } from '../shared/pipeline/types.js';
 import pLimit from 'p-limit';
-import { rawBaseline } from './baseline.js';
 import { tuneHeapForStreaming } from '../shared/util/heapTuning.js';
 
 interface StageParams {
@@ -36,7 +36,7 @@ let peakRss = 0;
 /** [Date.now(), rss] every 25 ms: the process's peak while each source ran. */
 const rssSamples: [number, number][] = [];
 const sampler = setInterval(() => {
-  const rss = process.memoryUsage().rss;
+  const rss = process.memoryUsage.rss();
   peakRss = Math.max(peakRss, rss);
   rssSamples.push([Date.now(), rss]);
 }, 25);
@@ -64,6 +64,8 @@ async function main(): Promise<void> {
   const [stage, json] = process.argv.slice(2);
   const p = JSON.parse(json ?? '{}') as StageParams;
   const kc = loadKubeConfig({ kubeconfigPath: p.kubeconfigPath });
+  // The cluster's load budget, as the CLI's --concurrency sets it.
+  KubeApi.for(kc).budget.limit = p.concurrency;
   const request = { caseId: 'bench', sources: p.sources, sinceSeconds: p.sinceSeconds, concurrency: p.concurrency };
 
   if (stage === 'idle') {
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
   }
 
   if (stage === 'baseline') {
+    const { rawBaseline } = await import('./baseline.js');
     finish(await rawBaseline(kc, { sources: p.sources, concurrency: p.concurrency, sinceSeconds: p.sinceSeconds }));
     return;
   }

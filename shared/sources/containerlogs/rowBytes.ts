@@ -10,29 +10,78 @@ import { maxJsonStringBytes, writeJsonString } from '../../util/jsonBytes.js';
  *
  * Why: on 1 GB of logs the string path allocated ~1.2 KB of short-lived strings per 200-byte
  * line; that garbage, not the data, set the process's peak memory and a good part of its CPU
- * (docs/performance.md). Rows land in slabs from a SlabPool; each slab goes to the NDJSON
- * writer as one 'rowsNdjson' item and comes back to the pool once written (or compressed).
+ * (docs/performance.md). Rows land in the source's shared slabs (SlabPool); each encoded range
+ * goes to the NDJSON writer as one 'rowsNdjson' item and is released once written (or compressed).
  */
 
-/** Reusable output buffers. Bounded: slabs beyond `keep` are left to the garbage collector. */
+/**
+ * The output buffers every log stream of a source writes its rows into, packed: each encode
+ * appends to the current slab and hands over the range it wrote; a slab goes back to the free
+ * list once every range of it has been released (written, or read by zlib). One pool per
+ * source, not per stream: dozens of streams each holding a mostly empty slab cost more memory
+ * than the rows in flight.
+ *
+ * Slabs are never dropped: the pool grows to the most ever in flight (bounded by the item
+ * queue and the NDJSON writer's zlib window, a few MB) and stays there. A dropped slab would be
+ * an old-generation ArrayBuffer, which V8 frees only at a full GC, and its defaults do not
+ * count such backing stores towards starting one: dropping them piled up hundreds of MB
+ * (measured, docs/performance.md).
+ */
 export class SlabPool {
   private readonly free: Buffer[] = [];
+  private current: { buffer: Buffer; refs: number } | undefined;
+  private used = 0;
+  /** Slabs made so far (the pool's high-water mark). */
+  allocated = 0;
 
-  /**
-   * @param slabBytes size of each slab (default 128 KiB: a 64 KiB chunk of 200-byte lines makes ~200 KiB of rows)
-   * @param keep slabs kept for reuse (default 64)
-   */
-  constructor(
-    readonly slabBytes = 128 * 1024,
-    private readonly keep = 64,
-  ) {}
+  /** @param slabBytes size of each slab (default 128 KiB) */
+  constructor(readonly slabBytes = 128 * 1024) {}
 
-  take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.slabBytes);
+  /** The current slab with at least `need` bytes free at `offset` (a fresh one when it is too full), or undefined when `need` exceeds a slab. */
+  reserve(need: number): { buffer: Buffer; offset: number } | undefined {
+    if (need > this.slabBytes) return undefined;
+    if (!this.current || this.used + need > this.slabBytes) {
+      this.retire();
+      this.current = { buffer: this.free.pop() ?? this.allocate(), refs: 1 };
+      this.used = 0;
+    }
+    return { buffer: this.current.buffer, offset: this.used };
   }
 
-  give(slab: Buffer): void {
-    if (slab.length === this.slabBytes && this.free.length < this.keep) this.free.push(slab);
+  /** Mark `[from, to)` of the current slab written; returns the range and its release (each release once). */
+  claim(from: number, to: number): { bytes: Buffer; release: () => void } {
+    const slab = this.current!;
+    this.used = to;
+    slab.refs++;
+    let released = false;
+    return {
+      bytes: slab.buffer.subarray(from, to),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.unref(slab);
+      },
+    };
+  }
+
+  /** Where the next write into the current slab goes. */
+  get offset(): number {
+    return this.used;
+  }
+
+  private retire(): void {
+    const slab = this.current;
+    this.current = undefined;
+    if (slab) this.unref(slab);
+  }
+
+  private allocate(): Buffer {
+    this.allocated++;
+    return Buffer.allocUnsafeSlow(this.slabBytes);
+  }
+
+  private unref(slab: { buffer: Buffer; refs: number }): void {
+    if (--slab.refs === 0) this.free.push(slab.buffer);
   }
 }
 
@@ -77,7 +126,9 @@ export class LogRowEncoder {
   private readonly end: Buffer;
   /** Bytes of a row besides its time, message and line number. */
   private readonly fixed: number;
+  /** The slab being written, where this encode's rows started in it, and how many rows. */
   private slab: Buffer | undefined;
+  private from = 0;
   private used = 0;
   private rows = 0;
   private out: EncodedRows[] = [];
@@ -95,10 +146,11 @@ export class LogRowEncoder {
 
   /**
    * Encode a batch of lines numbered from `firstLineNumber`; `collectedAt` stands in for the
-   * time of lines without one. Returns the filled slabs (usually one per batch).
+   * time of lines without one. Returns the written ranges (usually one per batch), in order.
    */
   encode(lines: LineBatch, firstLineNumber: number, collectedAt: string): EncodedRows[] {
     this.out = [];
+    this.slab = undefined;
     for (let i = 0; i < lines.count; i++) {
       this.encodeLine(lines.bytesOf(i), lines.startOf(i), lines.endOf(i), firstLineNumber + i, collectedAt, lines, i);
     }
@@ -111,8 +163,8 @@ export class LogRowEncoder {
     // Room for the worst case: every message byte as \u00XX, a 35-byte time, 16 digits.
     const need = this.fixed + 40 + maxJsonStringBytes(end - start) + 16;
     const slab = this.room(need);
-    if (stop === UNDECIDED_TIMESTAMP) {
-      this.writeString(slab, need, lineNumber, lines.text(index), collectedAt);
+    if (slab === undefined || stop === UNDECIDED_TIMESTAMP) {
+      this.writeString(slab, lineNumber, lines.text(index), collectedAt);
       return;
     }
     const mark = this.used;
@@ -129,7 +181,7 @@ export class LogRowEncoder {
     if (p < 0) {
       // Invalid UTF-8: the string path replaces it exactly as Buffer#toString does.
       this.used = mark;
-      this.writeString(slab, need, lineNumber, lines.text(index), collectedAt);
+      this.writeString(slab, lineNumber, lines.text(index), collectedAt);
       return;
     }
     p += this.middle.copy(slab, p);
@@ -140,13 +192,13 @@ export class LogRowEncoder {
     this.rows++;
   }
 
-  private writeString(slab: Buffer, need: number, lineNumber: number, line: string, collectedAt: string): void {
+  /** The string path: into the slab when the row fits the room reserved, else into a buffer of its own. */
+  private writeString(slab: Buffer | undefined, lineNumber: number, line: string, collectedAt: string): void {
     const row = this.serialize(lineNumber, line, collectedAt);
     // A UTF-16 code unit takes at most 3 UTF-8 bytes.
-    if (row.length * 3 + 1 > need) {
+    if (slab === undefined || this.used + row.length * 3 + 1 > slab.length) {
       this.emit();
-      const own = Buffer.from(`${row}\n`);
-      this.out.push({ bytes: own, rows: 1, release: () => undefined });
+      this.out.push({ bytes: Buffer.from(`${row}\n`), rows: 1, release: () => undefined });
       return;
     }
     this.used += slab.write(row, this.used);
@@ -154,36 +206,25 @@ export class LogRowEncoder {
     this.rows++;
   }
 
-  /** A slab with `need` bytes free, emitting the current one first when it is too full; oversized rows get a buffer of their own. */
-  private room(need: number): Buffer {
+  /** The slab to write a row of up to `need` bytes into, moving on to a fresh one when the current is full; undefined for a row larger than a slab. */
+  private room(need: number): Buffer | undefined {
     if (this.slab && this.used + need <= this.slab.length) return this.slab;
     this.emit();
-    this.slab = need <= this.pool.slabBytes ? this.pool.take() : Buffer.allocUnsafe(need);
-    this.used = 0;
+    const reserved = this.pool.reserve(need);
+    if (!reserved) return undefined;
+    this.slab = reserved.buffer;
+    this.from = reserved.offset;
+    this.used = reserved.offset;
     return this.slab;
   }
 
+  /** Hand over the rows written since the last emit, as one range of the pool's slab. */
   private emit(): void {
-    const slab = this.slab;
-    if (!slab) return;
+    if (this.slab === undefined) return;
     this.slab = undefined;
-    if (this.rows === 0) {
-      this.pool.give(slab);
-      return;
-    }
-    const pool = this.pool;
-    let released = false;
-    this.out.push({
-      bytes: slab.subarray(0, this.used),
-      rows: this.rows,
-      release: () => {
-        if (released) return;
-        released = true;
-        pool.give(slab);
-      },
-    });
+    if (this.rows === 0) return;
+    const { bytes, release } = this.pool.claim(this.from, this.used);
+    this.out.push({ bytes, rows: this.rows, release });
     this.rows = 0;
-    this.used = 0;
   }
 }
-
