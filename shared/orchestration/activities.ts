@@ -5,6 +5,7 @@ import { KubeConfig } from '../cluster/kubeConfig.js';
 import type { ArmClientOptions } from '../cluster/arm.js';
 import { createArmClients } from '../cluster/arm.js';
 import { buildClusterKubeConfig } from '../cluster/credentials.js';
+import { KubeApi } from '../cluster/kubeApi.js';
 import { resolveCluster } from '../cluster/resolveCluster.js';
 import type { AppSettings } from '../config/appSettings.js';
 import { openEvidenceLocation } from '../evidence/openStore.js';
@@ -16,6 +17,7 @@ import { delivered, undelivered } from '../ingestion/receipt.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import type { AzureSourceAccess } from '../sources/types.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
+import { runBudget } from '../pipeline/loadBudget.js';
 import { shardLabel } from '../pipeline/plan.js';
 import { sealRun } from '../pipeline/seal.js';
 import type { ClusterFacts } from '../cluster/facts.js';
@@ -103,6 +105,7 @@ export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvi
       credential: env.credential,
       arm: armOptions(env),
       useAdminCredentials: env.settings.useAdminCredentials,
+      requestBudget: runBudget(input.request.concurrency ?? env.settings.concurrency),
     });
     const store = await openStore(env, input.runId, input.caseId, input.request);
     await recordOnce(store, env, input.runId, input.caseId, 'collection-started', { request: input.request, cluster: facts.cluster, location: store.location });
@@ -117,6 +120,8 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
     const registry = env.registry ?? SOURCES;
     const needs = registry.get(input.task.source).needs ?? ['kubernetes'];
     // Credentials are built only for what the source reads (the audit log comes from Azure, not the API server).
+    // This task's share of the cluster's load budget (the orchestrator keeps the running shares within it).
+    const share = input.requestShare !== undefined && input.requestShare >= 1 ? input.requestShare : runBudget(input.request.concurrency ?? env.settings.concurrency);
     const kubeConfig = !needs.includes('kubernetes')
       ? new KubeConfig()
       : (
@@ -129,6 +134,7 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
             abortSignal,
           })
         ).kubeConfig;
+    if (needs.includes('kubernetes')) KubeApi.for(kubeConfig).budget.limit = share;
     const azure: AzureSourceAccess | undefined = needs.includes('azure')
       ? { credential: env.credential, ...(input.audit ? { auditLog: input.audit } : {}), ...env.azure }
       : undefined;
@@ -142,7 +148,7 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
       caseId: input.caseId,
       request: input.request,
       cluster: input.identity,
-      concurrency: input.request.concurrency ?? env.settings.concurrency,
+      concurrency: share,
       abortSignal,
       ...(env.clock ? { clock: env.clock } : {}),
     });
