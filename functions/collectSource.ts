@@ -1,6 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { collectSourceStep } from '../shared/orchestration/activities.js';
 import { activityEnvironment } from '../shared/orchestration/environment.js';
 import { FUNCTION_NAMES, type CollectSourceInput } from '../shared/orchestration/types.js';
 import { shardLabel } from '../shared/pipeline/plan.js';
@@ -10,7 +9,9 @@ import type { CollectTaskResult } from '../shared/pipeline/types.js';
 export async function collectSourceActivity(input: CollectSourceInput, context: InvocationContext): Promise<CollectTaskResult> {
   const label = `${input.task.source}${shardLabel(input.task) ? ` ${shardLabel(input.task)}` : ''}`;
   context.log(`collectSource run=${input.runId} task=${label}`);
-  const result = await collectSourceStep(input, activityEnvironment());
+  // The activity's code (and the Azure SDKs it uses) loads with its first invocation, not with the app.
+  const { collectSourceStep } = await import('../shared/orchestration/activities.js');
+  const result = await collectSourceStep(input, await activityEnvironment());
   context.log(`collectSource run=${input.runId} task=${label} status=${result.status} records=${result.records} gaps=${result.gapCount}`);
   return result;
 }

@@ -1,18 +1,15 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
 import { KubeConfig } from '../cluster/kubeConfig.js';
 import type { ArmClientOptions } from '../cluster/arm.js';
 import { createArmClients } from '../cluster/arm.js';
 import { buildClusterKubeConfig } from '../cluster/credentials.js';
 import { KubeApi } from '../cluster/kubeApi.js';
-import { resolveCluster } from '../cluster/resolveCluster.js';
 import type { AppSettings } from '../config/appSettings.js';
 import { openEvidenceLocation } from '../evidence/openStore.js';
 import { collectorIdentity, CustodyLog } from '../evidence/custody.js';
 import { readManifestWithHash } from '../evidence/manifest.js';
 import type { CollectionRequestRecord, CollectorIdentity, EvidenceStore } from '../evidence/types.js';
-import { ingestTable } from '../ingestion/ingest.js';
 import { delivered, undelivered } from '../ingestion/receipt.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import type { AzureSourceAccess } from '../sources/types.js';
@@ -23,6 +20,7 @@ import { sealRun } from '../pipeline/seal.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTaskResult, SealResult } from '../pipeline/types.js';
 import { AksEvidenceError } from '../util/errors.js';
+import { defaultAzureCredential } from '../util/azureCredential.js';
 import type { Clock } from '../util/time.js';
 import { toActivityFailure } from './redact.js';
 import type { CollectSourceInput, IngestEvidenceInput, IngestTableOutcome, ResolveClusterInput, SealEvidenceInput } from './types.js';
@@ -55,7 +53,7 @@ export interface ActivityEnvironment {
 }
 
 /** The environment of a real Functions worker: managed identity (user-assigned when AZURE_CLIENT_ID is set). */
-export function functionsActivityEnvironment(settings: AppSettings): ActivityEnvironment {
+export async function functionsActivityEnvironment(settings: AppSettings): Promise<ActivityEnvironment> {
   const clientId = settings.managedIdentityClientId;
   const collector = collectorIdentity({
     runtime: 'azure-functions',
@@ -63,7 +61,7 @@ export function functionsActivityEnvironment(settings: AppSettings): ActivityEnv
   });
   return {
     settings,
-    credential: clientId ? new DefaultAzureCredential({ managedIdentityClientId: clientId }) : new DefaultAzureCredential(),
+    credential: await defaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : undefined),
     collector: settings.hostName ? { ...collector, host: settings.hostName } : collector,
   };
 }
@@ -99,6 +97,8 @@ async function step<T>(activity: string, fn: () => Promise<T>): Promise<T> {
 /** resolveCluster: facts only, and the run's first custody record. */
 export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvironment): Promise<ClusterFacts> {
   return step('resolveCluster', async () => {
+    // Each step loads what only it needs (the Monitor clients, the ingestion client) when it runs.
+    const { resolveCluster } = await import('../cluster/resolveCluster.js');
     const facts = await resolveCluster({
       cluster: input.cluster,
       access: (env.registry ?? SOURCES).kubernetesAccess(input.request.sources),
@@ -201,6 +201,7 @@ export function ingestEvidenceStep(input: IngestEvidenceInput, env: ActivityEnvi
         `the manifest in ${store.location} has sha256 ${sha256}, not the sealed ${input.manifestSha256}: refusing to ingest; investigate the bundle`,
       );
     }
+    const { ingestTable } = await import('../ingestion/ingest.js');
     const receipt = await ingestTable({
       store,
       manifest,

@@ -1,6 +1,6 @@
 import { getAppSettings, type AppSettings } from '../config/appSettings.js';
 import type { RequestDefaults } from '../request/schema.js';
-import { functionsActivityEnvironment, type ActivityEnvironment } from './activities.js';
+import type { ActivityEnvironment } from './activities.js';
 
 /**
  * What the registered functions run with: the app settings (read once from the process
@@ -10,7 +10,7 @@ import { functionsActivityEnvironment, type ActivityEnvironment } from './activi
  */
 let settingsOverride: AppSettings | undefined;
 let environmentOverride: ActivityEnvironment | undefined;
-let environment: ActivityEnvironment | undefined;
+let environment: Promise<ActivityEnvironment> | undefined;
 
 export function configureFunctionsRuntime(options: { settings?: AppSettings; activityEnvironment?: ActivityEnvironment }): void {
   settingsOverride = options.settings;
@@ -22,9 +22,13 @@ export function runtimeSettings(): AppSettings {
   return settingsOverride ?? environmentOverride?.settings ?? getAppSettings();
 }
 
-export function activityEnvironment(): ActivityEnvironment {
+/** The activities' environment; the activity code and the Azure identity SDK load with the first activity, not with the app. */
+export async function activityEnvironment(): Promise<ActivityEnvironment> {
   if (environmentOverride) return environmentOverride;
-  environment ??= functionsActivityEnvironment(runtimeSettings());
+  environment ??= import('./activities.js').then(({ functionsActivityEnvironment }) => functionsActivityEnvironment(runtimeSettings()));
+  environment.catch(() => {
+    environment = undefined;
+  });
   return environment;
 }
 
