@@ -9,6 +9,7 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // jest's sandbox lacks Symbol.dispose, which undici (client-node's HTTP client) needs.
   setupFiles: ['<rootDir>/test/setup/realmFix.ts'],
-  testTimeout: 60000,
+  // A hang guard, not a performance bound: on a loaded 2-core machine the Azurite and end-to-end suites need minutes.
+  testTimeout: 180000,
   maxWorkers: 2,
 };

@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import pLimit from 'p-limit';
 import WebSocket from 'ws';
 import { HISTORY_SHELLS, historyCommand } from '../shared/sources/commandhistory/historyScript.js';
+import { appendAll } from '../shared/util/arrays.js';
 
 interface BaselineOptions {
   sources: string[];
@@ -74,7 +75,7 @@ export async function rawBaseline(kc: KubeConfigLike, options: BaselineOptions):
       const sep = path.includes('?') ? '&' : '?';
       const body = await get(c, `${path}${sep}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
       const parsed = JSON.parse(body?.toString('utf8') ?? '{}') as { items?: unknown[]; metadata?: { continue?: string } };
-      items.push(...(parsed.items ?? []));
+      appendAll(items, parsed.items ?? []);
       cont = parsed.metadata?.continue || undefined;
     } while (cont);
     return items;

@@ -19,6 +19,7 @@ import { startFixtureCluster } from '../shared/simulator/kube/server.js';
 import { HEAP_GROWING_PERCENT } from '../shared/util/heapTuning.js';
 import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../shared/cluster/requestBudget.js';
 import type { FixtureCluster } from '../shared/simulator/kube/scenario.js';
+import { maxOf, minOf } from '../shared/util/arrays.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KFS = ['containerlogs', 'events', 'commandhistory', 'serviceaccounts', 'suspiciouspods', 'rbacbindings', 'cronjobs', 'networkpolicies'];
@@ -199,7 +200,7 @@ async function main(): Promise<void> {
       for (const source of ['containerlogs', 'commandhistory']) {
         const d = shards.filter((s) => s.source === source).map((s) => s.seconds);
         if (!d.length) continue;
-        console.log(`  ${source}: ${d.length} shards, duration min ${fmt(Math.min(...d), 2)} s, median ${fmt(pct(d, 50), 2)} s, p95 ${fmt(pct(d, 95), 2)} s, max ${fmt(Math.max(...d), 2)} s`);
+        console.log(`  ${source}: ${d.length} shards, duration min ${fmt(minOf(d), 2)} s, median ${fmt(pct(d, 50), 2)} s, p95 ${fmt(pct(d, 95), 2)} s, max ${fmt(maxOf(d), 2)} s`);
       }
       results.shards = r;
     });

@@ -4,7 +4,7 @@ import { requestDefaults, runtimeSettings } from '../shared/orchestration/enviro
 import { collectionInstanceId } from '../shared/orchestration/instanceId.js';
 import { startOrReuseRun } from '../shared/orchestration/startRun.js';
 import type { CollectionRunInput } from '../shared/orchestration/types.js';
-import { failureAnswer, jsonAnswer, parseJsonBody, problemAnswer } from '../shared/request/http.js';
+import { failureAnswer, jsonAnswer, MAX_COLLECTION_REQUEST_BYTES, problemAnswer, readJsonBody } from '../shared/request/http.js';
 import { invalidRequestProblem } from '../shared/request/problem.js';
 import { parseCollectionRequest } from '../shared/request/schema.js';
 
@@ -19,7 +19,7 @@ import { parseCollectionRequest } from '../shared/request/schema.js';
 export async function startCollection(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const settings = runtimeSettings();
-    const body = parseJsonBody(await request.text(), 'collection request');
+    const body = await readJsonBody(request, 'collection request', MAX_COLLECTION_REQUEST_BYTES);
     if (!body.ok) return body.answer;
     const receivedAt = new Date();
     const parsed = parseCollectionRequest(body.value, { defaults: requestDefaults(settings), now: receivedAt });

@@ -1,39 +1,49 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { requestDefaults, runtimeSettings } from '../shared/orchestration/environment.js';
+import { incidentReaders, requestDefaults, runtimeSettings } from '../shared/orchestration/environment.js';
 import { incidentInstanceId } from '../shared/orchestration/instanceId.js';
 import { startOrReuseRun } from '../shared/orchestration/startRun.js';
 import type { CollectionRunInput } from '../shared/orchestration/types.js';
-import { failureAnswer, jsonAnswer, parseJsonBody, problemAnswer } from '../shared/request/http.js';
+import { failureAnswer, jsonAnswer, MAX_INCIDENT_BODY_BYTES, problemAnswer, readJsonBody } from '../shared/request/http.js';
+import { noClusterProblem, resolveIncident } from '../shared/request/incident/resolve.js';
 import { incidentRequestRecord, parseSentinelIncident } from '../shared/request/sentinel.js';
 
 /**
  * POST /api/incidents/sentinel — the body a Sentinel incident-trigger playbook forwards.
- * One run per incident × AKS cluster named in it (instance id = hash of both): a repeated
- * trigger returns the existing runs (unless ?force=true or "force": true in the body).
- * 202 listing the runs; 422 (problem+json) when the incident names no cluster; 400 when the
- * body is not an incident.
+ *
+ * The incident is validated (400 naming each bad field, 415 for non-JSON, 413 over the size
+ * limit), then Sentinel is asked about it with the app's identity and every way to the
+ * cluster is tried (shared/request/incident/resolve.ts). One run per incident × AKS cluster
+ * (instance id = hash of both): a repeated trigger returns the existing runs (unless
+ * ?force=true or "force": true). 202 listing the runs with how each cluster was found and
+ * what is collected first; 422 (problem+json) naming every way tried when none led to a cluster.
  */
 export async function startFromSentinelIncident(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const settings = runtimeSettings();
-    const body = parseJsonBody(await request.text(), 'Sentinel incident');
+    const body = await readJsonBody(request, 'Sentinel incident', MAX_INCIDENT_BODY_BYTES);
     if (!body.ok) return body.answer;
     const parsed = parseSentinelIncident(body.value);
     if (!parsed.ok) {
-      context.warn(`incidents/sentinel: ${parsed.problem.status} ${parsed.problem.title}`);
+      context.warn(`incidents/sentinel: ${parsed.problem.status} ${parsed.problem.title}: ${(parsed.problem.errors ?? []).map((e) => e.field || '(body)').slice(0, 10).join(', ')}`);
       return problemAnswer(parsed.problem);
     }
-    const force = /^(true|1|yes)$/i.test(request.query.get('force') ?? '') || (body.value as { force?: unknown }).force === true;
-    const { incident, targets } = parsed;
+    const { incident } = parsed;
+    const resolution = await resolveIncident(parsed, { readers: await incidentReaders() });
+    const tried = resolution.record.ways.map((w) => `${w.step}=${w.outcome}`).join(' ');
+    if (!resolution.targets.length) {
+      context.warn(`incidents/sentinel: incident=${incident.incidentNumber ?? incident.incidentName} no cluster; ${tried}`);
+      return problemAnswer(noClusterProblem(parsed, resolution.record));
+    }
+    const force = /^(true|1|yes)$/i.test(request.query.get('force') ?? '') || parsed.force;
     const receivedAt = new Date().toISOString();
     const defaults = requestDefaults(settings);
     const client = df.getClient(context);
     const origin = new URL(request.url).origin;
 
     const runs = [];
-    for (const target of targets) {
-      const record = incidentRequestRecord(incident, target, defaults);
+    for (const target of resolution.targets) {
+      const record = incidentRequestRecord(incident, target, defaults, resolution.record);
       const run = await startOrReuseRun(
         client,
         incidentInstanceId(incident.incidentId, target.cluster),
@@ -47,14 +57,14 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
             receivedAt,
             incidentId: incident.incidentId,
             ...(incident.incidentNumber !== undefined ? { incidentNumber: incident.incidentNumber } : {}),
-            ...(incident.title ? { incidentTitle: incident.title } : {}),
+            ...(incident.title ? { incidentTitle: incident.title.slice(0, 256) } : {}),
           },
           podsPerShard: settings.podsPerShard,
           ingest: settings.ingestion !== undefined,
         }),
         { force },
       );
-      context.log(`incidents/sentinel: incident=${incident.incidentNumber ?? incident.name ?? '?'} run=${run.runId} started=${run.started} cluster=${target.cluster.resourceId}`);
+      context.log(`incidents/sentinel: incident=${incident.incidentNumber ?? incident.incidentName} run=${run.runId} started=${run.started} cluster=${target.cluster.resourceId}; ${tried}`);
       runs.push({
         runId: run.runId,
         started: run.started,
@@ -64,6 +74,7 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
         foundIn: target.foundIn,
         priorityPods: target.priorityPods,
         namespaces: target.namespaces,
+        priorityNodes: target.priorityNodes,
         statusUrl: `${origin}/api/collections/${run.runId}`,
       });
     }
@@ -71,11 +82,12 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
       incident: {
         id: incident.incidentId,
         ...(incident.incidentNumber !== undefined ? { number: incident.incidentNumber } : {}),
-        ...(incident.title ? { title: incident.title } : {}),
+        ...(incident.title ? { title: incident.title.slice(0, 256) } : {}),
       },
       started: runs.filter((r) => r.started).length,
       existing: runs.filter((r) => !r.started).length,
       runs,
+      resolution: resolution.record,
     });
   } catch (error) {
     context.error(`incidents/sentinel: failed: ${failureAnswer(error).body}`);

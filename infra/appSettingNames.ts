@@ -10,5 +10,6 @@ export const APP_SETTING = {
   ingestion: 'AKS_EVIDENCE_INGESTION',
   defaultSources: 'AKS_EVIDENCE_DEFAULT_SOURCES',
   concurrency: 'AKS_EVIDENCE_CONCURRENCY',
+  defaultClusters: 'AKS_EVIDENCE_DEFAULT_CLUSTERS',
   clientId: 'AZURE_CLIENT_ID',
 } as const;

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { SOURCES, type SourceRegistry } from '../shared/sources/registry.js';
 import { buildTimelineKqlFile } from './kql.js';
 import { workstationRoleDefinition } from './roles.js';
+import { sentinelContentFiles } from './sentinel/files.js';
 import { buildExampleParameters, buildTemplate } from './template.js';
 
 export { buildTemplate } from './template.js';
@@ -21,6 +22,7 @@ export function generatedFiles(registry: SourceRegistry = SOURCES): Record<strin
     'infra/azuredeploy.parameters.example.json': json(buildExampleParameters()),
     'infra/kql/AksEvidenceTimeline.kql': buildTimelineKqlFile(registry.tables.tables),
     'infra/custom-role.cli.json': json(workstationRoleDefinition(registry)),
+    ...sentinelContentFiles(registry.tables.tables),
   };
 }
 

@@ -1,11 +1,12 @@
 /**
  * The Microsoft Sentinel playbook (a Consumption Logic App with the incident trigger):
  *   1. read the Function key from Key Vault with the playbook's managed identity;
- *   2. POST the incident (the trigger body as is) to /api/incidents/sentinel;
+ *   2. POST the incident (the trigger body as is) to /api/incidents/sentinel; the Function asks
+ *      Sentinel itself for the alerts' entities and the rows behind scheduled alerts;
  *   3. per run (one per AKS cluster in the incident): poll GET /api/collections/{runId} until the
  *      orchestration is no longer running, bounded by a timeout;
- *   4. comment on the incident with the evidence location and the manifest SHA-256 (or why
- *      nothing was collected).
+ *   4. comment on the incident with the evidence location, the manifest SHA-256 and a link to
+ *      the report sealed in the bundle (or why nothing was collected).
  *
  * Why a Function key from Key Vault, not Entra ID: the HTTP functions use authLevel 'function',
  * and App Service authentication would need an Entra app registration, which an ARM template
@@ -27,12 +28,15 @@ export const FUNCTION_KEY_SECRET_NAME = `host--functionKey--${FUNCTION_KEY_NAME}
  * What the playbook reads from the Function's answers (functions/sentinelIncident.ts,
  * functions/collectionStatus.ts → shared/orchestration/runStatus.ts RunStatusView):
  *   POST  → 202 { runs: [{ runId, cluster, statusUrl, ... }] }
- *   GET statusUrl → 200 { runtimeStatus, evidence?: { location, manifestPath, manifestSha256 }, result?: { outcome }, error? }
+ *   GET statusUrl → 200 { runtimeStatus, evidence?: { location, manifestPath, manifestSha256, reportUrl? }, result?: { outcome }, error? }
  */
 export const PLAYBOOK_CONTRACT = {
   runsField: 'runs',
   runIdField: 'runId',
   clusterField: 'cluster',
+  /** How the cluster was found (payload paths or reads, each with its way) and the pods collected first. */
+  foundInField: 'foundIn',
+  priorityPodsField: 'priorityPods',
   statusUrlField: 'statusUrl',
   runtimeStatusField: 'runtimeStatus',
   /** Durable runtime statuses that mean "not finished yet". */
@@ -43,6 +47,7 @@ export const PLAYBOOK_CONTRACT = {
     location: ['evidence', 'location'],
     manifestPath: ['evidence', 'manifestPath'],
     manifestSha256: ['evidence', 'manifestSha256'],
+    reportUrl: ['evidence', 'reportUrl'],
     error: ['error'],
   },
 } as const;
@@ -76,9 +81,14 @@ export function buildPlaybookDefinition(): JsonObject {
     '<p><b>aks-evidence</b>: collection run @{', item(c.runIdField), '} for cluster @{', item(c.clusterField), '} ',
     "had status @{coalesce(", runtimeStatus, ", 'Unknown')} when the playbook stopped waiting",
     ' (outcome: @{coalesce(', statusPath(c.status.outcome), ", 'n/a')}).</p>",
+    '<p>Cluster found through: @{join(', item(c.foundInField), ", '; ')}<br/>",
+    "Collected first (named by the incident): @{if(empty(", item(c.priorityPodsField), "), 'no pod named', join(", item(c.priorityPodsField), ", ', '))}</p>",
     '<p>Evidence location: @{coalesce(', statusPath(c.status.location), ", 'not sealed')}<br/>",
     'Manifest: @{coalesce(', statusPath(c.status.manifestPath), ", 'n/a')}<br/>",
-    'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}</p>",
+    'Manifest SHA-256: @{coalesce(', statusPath(c.status.manifestSha256), ", 'n/a')}<br/>",
+    // The report sealed in the bundle: a private blob, opened by someone with read access to the evidence container.
+    'Report: @{if(empty(', statusPath(c.status.reportUrl), "), 'not written', concat('<a href=\"', ", statusPath(c.status.reportUrl), ", '\">', ",
+    statusPath(c.status.reportUrl), ", '</a> (sealed in the bundle; open with Storage Blob Data Reader on the evidence container)'))}</p>",
     '@{if(empty(', statusPath(c.status.error), "), '', concat('<p>Error: ', ", statusPath(c.status.error), ", '</p>'))}",
     '<p>Verify: <code>aks-evidence verify &lt;evidence location&gt;</code> must report this manifest SHA-256. ',
     'Timeline: <code>AksEvidenceTimeline(runId="@{', item(c.runIdField), '}")</code>.</p>',

@@ -69,6 +69,14 @@ export const BUILT_IN_ROLES = {
     id: 'f4c81013-99ee-4d62-a7ee-b3f1f648599a',
     usedFor: 'lets the Azure Security Insights service principal run the playbook from an automation rule',
   },
+  // security.md › Microsoft Sentinel Reader: Microsoft.SecurityInsights/*/read, Microsoft.OperationalInsights/workspaces/query/read,
+  // workspaces/analytics/query/action (the SecurityInsights incident alerts/entities POSTs are read actions of the incident).
+  sentinelReader: {
+    name: 'Microsoft Sentinel Reader',
+    id: '8d289c81-5878-46d4-8554-54e1e3d8b5cb',
+    usedFor:
+      "the Function reads an incident's alerts and entities (SecurityInsights API), its SecurityAlert rows and the rows behind a scheduled rule (Log Analytics query), scoped to the Sentinel workspace",
+  },
   // security.md › Microsoft Sentinel Responder: Microsoft.SecurityInsights/incidents/* (no delete).
   sentinelResponder: {
     name: 'Microsoft Sentinel Responder',

@@ -34,6 +34,7 @@ import { buildTimelineQuery, TIMELINE_FUNCTION_ALIAS, timelineFunctionParameters
 import { APP_SETTING as SETTING } from './appSettingNames.js';
 import { buildPlaybookDefinition, FUNCTION_KEY_SECRET_NAME } from './playbook.js';
 import { BUILT_IN_ROLES, collectorPermissions } from './roles.js';
+import { sentinelContentDeployment, sentinelContentParameters } from './sentinel/template.js';
 
 /** Log Analytics table column type for a registry column type (the tables API spells dateTime). */
 export const LA_COLUMN_TYPES: Readonly<Record<ColumnType, string>> = {
@@ -120,6 +121,10 @@ function parameters(): Record<string, ArmParameter> {
     instanceMemoryMB: { type: 'int', defaultValue: 2048, allowedValues: [512, 2048, 4096], metadata: { description: 'Flex Consumption: instance memory.' } },
     defaultSources: str('', `${SETTING.defaultSources}: comma-separated sources collected when a request names none. Empty: all.`),
     collectorConcurrency: int(32, 1, 256, `${SETTING.concurrency}: the load budget, Kubernetes API requests in flight at once per cluster across every activity and instance of a run.`),
+    defaultClusters: str(
+      '',
+      `${SETTING.defaultClusters}: comma-separated AKS cluster resource ids collected when a Sentinel incident leads to no cluster by any way (entities, alerts, the rows behind a scheduled rule, node resource groups). Empty: such an incident answers 422.`,
+    ),
     deploySentinelAutomation: bool(true, 'Deploy the Sentinel playbook, its Function key and the automation rule.'),
     onboardSentinel: bool(false, 'Enable Microsoft Sentinel on the workspace (onboardingStates/default). Leave false when it already is.'),
     sentinelServicePrincipalObjectId: str(
@@ -128,9 +133,13 @@ function parameters(): Record<string, ArmParameter> {
     ),
     automationRuleEnabled: bool(false, 'Enable the automation rule. Deploy disabled, publish the app, test the playbook on one incident, then redeploy with true.'),
     automationRuleOrder: int(50, 1, 1000, 'Order of the automation rule among the workspace rules.'),
-    automationRuleResourceIdContains: str(
-      '/providers/Microsoft.ContainerService/managedClusters/',
-      'Condition: an Azure resource entity of the incident contains this text (default: any AKS cluster). Empty: no such condition.',
+    automationRuleResourceIdContains: arr(
+      ['/providers/Microsoft.ContainerService/managedClusters/', '/providers/Microsoft.Compute/virtualMachineScaleSets/aks-'],
+      'Condition: an Azure resource entity of the incident contains one of these texts (default: an AKS cluster, or an AKS node scale set — node-level alerts). Empty: no such condition.',
+    ),
+    automationRuleAnalyticRuleIds: arr(
+      [],
+      'A second automation rule runs the playbook for incidents of these analytic rules (their ARM ids), whatever their entities: scheduled rules over AKSAudit / AKSAuditAdmin without an AzureResource entity mapping (the Function finds the cluster from the rows behind the alert). Empty: no second rule.',
     ),
     automationRuleSeverities: arr(['High', 'Medium'], 'Condition: incident severity is one of these. Empty: any severity.'),
     automationRuleTitleContains: arr([], 'Condition: the incident title contains one of these. Empty: no title condition.'),
@@ -144,6 +153,7 @@ function parameters(): Record<string, ArmParameter> {
           'The Function key the playbook uses; generated at each deployment (rotated) and stored only in Key Vault, where the Functions host reads its keys. Do not set it.',
       },
     },
+    ...sentinelContentParameters(),
   };
 }
 
@@ -187,7 +197,7 @@ function variables(dcrs: readonly DcrDefinition[], registry: SourceRegistry): Js
     automationRuleConditions:
       `[concat(` +
       `if(empty(${p('automationRuleResourceIdContains')}), createArray(), createArray(createObject('conditionType', 'Property', 'conditionProperties', ` +
-      `createObject('propertyName', 'AzureResourceResourceId', 'operator', 'Contains', 'propertyValues', createArray(${p('automationRuleResourceIdContains')}))))), ` +
+      `createObject('propertyName', 'AzureResourceResourceId', 'operator', 'Contains', 'propertyValues', ${p('automationRuleResourceIdContains')})))), ` +
       `if(empty(${p('automationRuleSeverities')}), createArray(), createArray(createObject('conditionType', 'Property', 'conditionProperties', ` +
       `createObject('propertyName', 'IncidentSeverity', 'operator', 'Equals', 'propertyValues', ${p('automationRuleSeverities')})))), ` +
       `if(empty(${p('automationRuleTitleContains')}), createArray(), createArray(createObject('conditionType', 'Property', 'conditionProperties', ` +
@@ -472,6 +482,7 @@ export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
     { name: SETTING.ingestion, value: `[string(${createObjectExpr(doc)})]` },
     { name: SETTING.defaultSources, value: `[${p('defaultSources')}]` },
     { name: SETTING.concurrency, value: `[string(${p('collectorConcurrency')})]` },
+    { name: SETTING.defaultClusters, value: `[${p('defaultClusters')}]` },
   ];
 
   const siteDependsOn = [
@@ -718,7 +729,8 @@ export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
         description: `aks-evidence: ${BUILT_IN_ROLES.sentinelAutomationContributor.usedFor}`,
       },
     },
-    sentinelWorkspaceDeployment(playbookPrincipalId),
+    sentinelWorkspaceDeployment(playbookPrincipalId, principalId, identityId),
+    sentinelContentDeployment(tables),
   ];
 
   return {
@@ -807,8 +819,8 @@ function clusterAccessDeployment(principalId: string): ArmResource {
 const automationContributorAssignmentName = (): string =>
   `guid(resourceGroup().id, ${p('sentinelServicePrincipalObjectId')}, ${v(roleVar('sentinelAutomationContributor'))})`;
 
-/** The automation rule and the playbook's Responder role, in the workspace's resource group. */
-function sentinelWorkspaceDeployment(playbookPrincipalId: string): ArmResource {
+/** The automation rule, the playbook's Responder role and the Function's Sentinel Reader role, in the workspace's resource group. */
+function sentinelWorkspaceDeployment(playbookPrincipalId: string, functionPrincipalId: string, functionIdentityId: string): ArmResource {
   const workspaceScope = "[format('Microsoft.OperationalInsights/workspaces/{0}', parameters('workspaceName'))]";
   const workspaceId = "resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))";
   return {
@@ -820,6 +832,7 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string): ArmResource {
     resourceGroup: `[${v('workspaceResourceGroup')}]`,
     dependsOn: [
       dependsOnId(T.workflow, v('playbookName')),
+      dependsOnId(T.identity, v('identityName')),
       workspaceDeploymentDependency(),
       // Sentinel must be allowed to run the playbook before a rule points at it.
       expr(resourceIdOf(T.roleAssignment, automationContributorAssignmentName())),
@@ -832,9 +845,13 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string): ArmResource {
         playbookId: { value: `[${resourceIdOf(T.workflow, v('playbookName'))}]` },
         playbookPrincipalId: { value: `[${playbookPrincipalId}]` },
         responderRoleGuid: { value: `[${v(roleVar('sentinelResponder'))}]` },
+        functionPrincipalId: { value: `[${functionPrincipalId}]` },
+        functionIdentityId: { value: `[${functionIdentityId}]` },
+        readerRoleGuid: { value: `[${v(roleVar('sentinelReader'))}]` },
         ruleEnabled: { value: `[${p('automationRuleEnabled')}]` },
         ruleOrder: { value: `[${p('automationRuleOrder')}]` },
         ruleConditions: { value: `[${v('automationRuleConditions')}]` },
+        analyticRuleIds: { value: `[${p('automationRuleAnalyticRuleIds')}]` },
       },
       template: {
         $schema: DEPLOYMENT_TEMPLATE_SCHEMA,
@@ -844,9 +861,13 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string): ArmResource {
           playbookId: { type: 'string' },
           playbookPrincipalId: { type: 'string' },
           responderRoleGuid: { type: 'string' },
+          functionPrincipalId: { type: 'string' },
+          functionIdentityId: { type: 'string' },
+          readerRoleGuid: { type: 'string' },
           ruleEnabled: { type: 'bool' },
           ruleOrder: { type: 'int' },
           ruleConditions: { type: 'array' },
+          analyticRuleIds: { type: 'array' },
         },
         resources: [
           {
@@ -873,6 +894,31 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string): ArmResource {
             },
           },
           {
+            // Incidents of the named analytic rules (scheduled AKSAudit rules name no AKS resource), whatever their entities.
+            condition: "[not(empty(parameters('analyticRuleIds')))]",
+            type: T.automationRule,
+            apiVersion: API.securityInsights,
+            scope: workspaceScope,
+            name: `[guid(${workspaceId}, 'aks-evidence-collect-analytic-rules')]`,
+            properties: {
+              displayName: 'aks-evidence: collect AKS evidence for incidents of AKS analytic rules',
+              order: "[parameters('ruleOrder')]",
+              triggeringLogic: {
+                isEnabled: "[parameters('ruleEnabled')]",
+                triggersOn: 'Incidents',
+                triggersWhen: 'Created',
+                conditions: "[createArray(createObject('conditionType', 'Property', 'conditionProperties', createObject('propertyName', 'IncidentRelatedAnalyticRuleIds', 'operator', 'Contains', 'propertyValues', parameters('analyticRuleIds'))))]",
+              },
+              actions: [
+                {
+                  order: 1,
+                  actionType: 'RunPlaybook',
+                  actionConfiguration: { logicAppResourceId: "[parameters('playbookId')]", tenantId: '[subscription().tenantId]' },
+                },
+              ],
+            },
+          },
+          {
             type: T.roleAssignment,
             apiVersion: API.roleAssignments,
             scope: workspaceScope,
@@ -882,6 +928,19 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string): ArmResource {
               principalId: "[parameters('playbookPrincipalId')]",
               principalType: 'ServicePrincipal',
               description: `aks-evidence: ${BUILT_IN_ROLES.sentinelResponder.usedFor}`,
+            },
+          },
+          {
+            // The Function asks Sentinel about each incident it is sent (alerts, entities, SecurityAlert rows).
+            type: T.roleAssignment,
+            apiVersion: API.roleAssignments,
+            scope: workspaceScope,
+            name: `[guid(${workspaceId}, parameters('functionIdentityId'), parameters('readerRoleGuid'))]`,
+            properties: {
+              roleDefinitionId: `[${roleDefinitionIdOf("parameters('readerRoleGuid')")}]`,
+              principalId: "[parameters('functionPrincipalId')]",
+              principalType: 'ServicePrincipal',
+              description: `aks-evidence: ${BUILT_IN_ROLES.sentinelReader.usedFor}`,
             },
           },
         ],

@@ -1,10 +1,13 @@
 import { BlockList, isIP } from 'node:net';
 import { InputError } from '../util/errors.js';
+import { execDetailsOf } from './execRequest.js';
 import { firstValue, resolveField } from './fieldPath.js';
+import { jsonPatchAsObject } from './patchView.js';
 import type { AuditRule, CorrelateRule, MatchSpec, ThresholdRule } from './rules.js';
 import { isCidr } from './rules.js';
-import type { AuditEvent, AuditLabel, Severity } from './types.js';
-import { eventTime, eventTimeMs } from './types.js';
+import type { CompiledSigmaRule } from './sigma.js';
+import type { AuditEvent, AuditLabel, ExecDetails, Severity } from './types.js';
+import { eventTime, eventTimeMs, outcomeOf } from './types.js';
 
 /**
  * The label engine: feed audit events (final stages, roughly in time order) and get labels.
@@ -15,6 +18,8 @@ import { eventTime, eventTimeMs } from './types.js';
 export interface AuditLabelerOptions {
   /** Expected client networks (CIDRs) for rules that use "$allowedNetworks". None = those rules are inactive. */
   allowedNetworks?: string[];
+  /** Sigma rules (./sigma.ts loadSigmaRules) evaluated over the same events, after the YAML rules. */
+  sigmaRules?: readonly CompiledSigmaRule[];
 }
 
 export interface InactiveRule {
@@ -29,6 +34,21 @@ export interface AuditLabeler {
   readonly inactive: readonly InactiveRule[];
   /** Rules in force. */
   readonly active: readonly AuditRule[];
+  /** Sigma rules in force. */
+  readonly sigma: readonly CompiledSigmaRule[];
+}
+
+/**
+ * The event as rules see it: what the labeler derives is added under `exec` (exec, attach,
+ * port-forward and debug details), and a JSON-patch body is laid out as the object it produces.
+ */
+export type AuditSubject = AuditEvent & { exec?: ExecDetails };
+
+export function auditSubject(event: AuditEvent): AuditSubject {
+  const exec = execDetailsOf(event);
+  const patched = jsonPatchAsObject(event.requestObject);
+  if (!exec && !patched) return event;
+  return { ...event, ...(exec ? { exec } : {}), ...(patched ? { requestObject: patched } : {}) };
 }
 
 type Fields = Record<string, unknown>;
@@ -179,6 +199,9 @@ export function matchAuditEvent(spec: MatchSpec, event: AuditEvent, ctx: MatchCo
     }
     if (!any) return undefined;
   }
+  if (spec.none) {
+    for (const p of spec.none) if (predicateHits(p, event, ctx).length) return undefined;
+  }
   return f;
 }
 
@@ -201,10 +224,11 @@ function predicateHits(p: Predicate, event: AuditEvent, ctx: MatchContext): { pa
     );
   }
   if (p.matches !== undefined) {
-    let re = ctx.regexCache.get(p.matches);
+    const key = `${p.flags ?? ''}/${p.matches}`;
+    let re = ctx.regexCache.get(key);
     if (!re) {
-      re = new RegExp(p.matches);
-      ctx.regexCache.set(p.matches, re);
+      re = new RegExp(p.matches, p.flags);
+      ctx.regexCache.set(key, re);
     }
     const r = re;
     return values.filter((v) => typeof v.value === 'string' && r.test(v.value)).map((v) => ({ path: v.path, value: summarize(v.value) }));
@@ -222,18 +246,27 @@ function summarize(value: unknown): unknown {
   return value;
 }
 
-function labelFor(rule: AuditRule, event: AuditEvent, matched: Fields): AuditLabel {
+/** What every label of an event says about the request, whichever rule made it. */
+export function labelFor(
+  rule: { id: string; title: string; severity: Severity; kind: string; attack: readonly string[]; tags?: readonly string[] },
+  event: AuditSubject,
+  matched: Fields,
+): AuditLabel {
   const label: AuditLabel = {
     ruleId: rule.id,
     title: rule.title,
-    severity: rule.severity as Severity,
+    severity: rule.severity,
     ruleKind: rule.kind,
     auditID: event.auditID,
     time: eventTime(event),
     user: event.user?.username ?? '',
     verb: event.verb,
     matched,
+    outcome: outcomeOf(event.responseStatus?.code),
+    attack: [...rule.attack],
   };
+  if (rule.tags?.length) label.tags = [...rule.tags];
+  if (event.exec) label.exec = event.exec;
   if (event.objectRef) {
     const { resourceVersion: _rv, uid: _uid, ...ref } = event.objectRef;
     label.objectRef = ref;
@@ -340,6 +373,11 @@ class CorrelateState {
   }
 }
 
+function ruleMeta(rule: AuditRule): Parameters<typeof labelFor>[0] {
+  const tags = [...(rule.threatMatrix ?? []), ...(rule.tags ?? [])];
+  return { id: rule.id, title: rule.title, severity: rule.severity as Severity, kind: rule.kind, attack: rule.attack ?? [], ...(tags.length ? { tags } : {}) };
+}
+
 function usesAllowedNetworks(rule: AuditRule): boolean {
   const specs: MatchSpec[] = rule.kind === 'correlate' ? [rule.first, rule.then] : [rule.match];
   return specs.some((s) => s.sourceIpNotIn?.includes('$allowedNetworks'));
@@ -377,30 +415,43 @@ export function createAuditLabeler(rules: readonly AuditRule[], options: AuditLa
     active.push(rule);
   }
 
+  const metas = new Map(active.map((r) => [r.id, ruleMeta(r)] as const));
+  const sigma = options.sigmaRules ?? [];
+
   return {
     inactive,
     active,
-    push(event: AuditEvent): AuditLabel[] {
+    sigma,
+    push(original: AuditEvent): AuditLabel[] {
+      const event = auditSubject(original);
       const labels: AuditLabel[] = [];
       for (const rule of active) {
         const ctx = contexts.get(rule.id)!;
+        const meta = metas.get(rule.id)!;
         if (rule.kind === 'match') {
           const m = matchAuditEvent(rule.match, event, ctx);
-          if (m) labels.push(labelFor(rule, event, m));
+          if (m) labels.push(labelFor(meta, event, m));
         } else if (rule.kind === 'threshold') {
           const m = matchAuditEvent(rule.match, event, ctx);
           if (!m) continue;
           const fired = thresholds.get(rule.id)!.push(event, m);
-          if (fired) labels.push(labelFor(rule, event, fired));
+          if (fired) labels.push(labelFor(meta, event, fired));
         } else {
           const state = correlates.get(rule.id)!;
           const then = matchAuditEvent(rule.then, event, ctx);
           if (then) {
             const fired = state.thenMatch(event, then);
-            if (fired) labels.push(labelFor(rule, event, fired));
+            if (fired) labels.push(labelFor(meta, event, fired));
           }
           if (matchAuditEvent(rule.first, event, ctx)) state.remember(event);
         }
+      }
+      for (const rule of sigma) {
+        const m = rule.evaluate(event);
+        if (!m) continue;
+        const label = labelFor(rule.meta, event, m);
+        label.sigma = rule.sigma;
+        labels.push(label);
       }
       return labels;
     },

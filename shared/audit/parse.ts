@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { isCutJson, salvageCutObject, splitRecordArray } from './jsonRecovery.js';
 import { redactAuditEvent } from './redact.js';
-import type { AuditEvent, AuditObjectRef, AuditResponseStatus, AuditUser } from './types.js';
+import type { AuditEvent, AuditObjectRef, AuditParseNote, AuditResponseStatus, AuditUser } from './types.js';
 
 /**
  * Normalize audit events from every shape AKS gives them in, to audit.k8s.io/v1 Event:
@@ -19,11 +20,28 @@ import type { AuditEvent, AuditObjectRef, AuditResponseStatus, AuditUser } from 
  */
 export type AuditInputShape = 'audit-event' | 'aks-diagnostic' | 'aks-audit-row' | 'azure-diagnostics-row' | 'la-response';
 
-/** A record that could not be read; never carries the record's content (it may hold secrets). */
+/**
+ * A record that could not be read whole; never carries the record's content (it may hold secrets).
+ *
+ *   unreadable  the record is lost (not JSON, none of the shapes, cut before it said what was done)
+ *   partial     the record was cut: the event holds the fields before the cut, the rest is lost
+ *   incomplete  the record lacks fields every audit event has (auditID, stage, timestamps...):
+ *               it is kept and labelled, and the missing fields are named; nothing was lost
+ */
 export interface AuditParseProblem {
-  /** 1-based line (NDJSON/CSV) or array index + 1 (JSON array), when known. */
+  kind: 'unreadable' | 'partial' | 'incomplete';
+  /** 1-based line of the input (NDJSON/CSV line, or where a JSON array element starts), when known. */
   line?: number;
+  /** 1-based position inside a JSON array, a {"records": [...]} wrapper or a query response. */
+  index?: number;
   message: string;
+  /** Fields the event lacks (incomplete, partial). */
+  missing?: string[];
+}
+
+/** "line 4, record 2" — where a problem is, for messages. */
+export function problemLocation(p: Pick<AuditParseProblem, 'line' | 'index'>): string {
+  return [p.line !== undefined ? `line ${p.line}` : '', p.index !== undefined ? `record ${p.index}` : ''].filter(Boolean).join(', ');
 }
 
 export class AuditParseError extends Error {
@@ -46,11 +64,15 @@ function columnMap(row: Record<string, unknown>): Map<string, unknown> {
 export function detectAuditShape(record: unknown): AuditInputShape | undefined {
   if (!isRecord(record)) return undefined;
   if (typeof record.auditID === 'string' && (record.kind === 'Event' || 'stage' in record || 'verb' in record)) return 'audit-event';
+  if (record.kind === 'Event' && typeof record.apiVersion === 'string' && record.apiVersion.startsWith('audit.k8s.io/')) return 'audit-event';
   if (Array.isArray(record.tables)) return 'la-response';
   if (Array.isArray(record.records)) return 'aks-diagnostic';
   if (isRecord(record.properties) && 'log' in record.properties) return 'aks-diagnostic';
+  // Hand-made samples and third-party exports often drop auditID: an object that says who did
+  // which verb to what is still an audit event.
+  if ((typeof record.verb === 'string' || typeof record.requestURI === 'string') && ('user' in record || 'objectRef' in record || 'requestURI' in record)) return 'audit-event';
   const cols = columnMap(record);
-  if (cols.has('auditid')) return 'aks-audit-row';
+  if (cols.has('auditid') || (cols.has('verb') && cols.has('requesturi'))) return 'aks-audit-row';
   if (cols.has('log_s')) return 'azure-diagnostics-row';
   return undefined;
 }
@@ -125,36 +147,66 @@ function stringRecord(value: unknown): Record<string, string> | undefined {
   return Object.fromEntries(Object.entries(v).map(([k, val]) => [k, typeof val === 'string' ? val : JSON.stringify(val)]));
 }
 
-/** Validate and complete a raw audit.k8s.io Event. */
+/** Where a record sits in its input, for problems. */
+interface At {
+  line?: number;
+  index?: number;
+}
+
+type Report = (problem: AuditParseProblem) => void;
+
+/** Fields every audit event written by the API server has; a record without them is kept, and they are named. */
+function missingFields(event: AuditEvent): string[] {
+  const missing: string[] = [];
+  if (!event.auditID) missing.push('auditID');
+  if (!event.stage) missing.push('stage');
+  if (!event.level) missing.push('level');
+  if (!event.user?.username) missing.push('user.username');
+  if (!event.verb) missing.push('verb');
+  if (!event.requestReceivedTimestamp) missing.push('requestReceivedTimestamp');
+  if (!event.stageTimestamp) missing.push('stageTimestamp');
+  return missing;
+}
+
+/** Validate and complete a raw audit.k8s.io Event (audit lines, diagnostic `log`, AzureDiagnostics `log_s`). */
 function fromRawEvent(value: unknown): AuditEvent {
   if (!isRecord(value)) throw new AuditParseError('audit event is not a JSON object');
-  if (typeof value.auditID !== 'string' || value.auditID === '') throw new AuditParseError('audit event has no auditID');
   if (value.kind !== undefined && value.kind !== 'Event') throw new AuditParseError(`not an audit Event (kind ${String(value.kind)})`);
+  if (typeof value.verb !== 'string' && typeof value.requestURI !== 'string') throw new AuditParseError('not an audit event: it has neither verb nor requestURI');
   const event = { ...value } as unknown as AuditEvent;
   event.kind = 'Event';
   event.apiVersion = 'audit.k8s.io/v1';
+  if (typeof event.auditID !== 'string') event.auditID = '';
   if (!isRecord(event.user)) event.user = {};
   if (typeof event.verb !== 'string') event.verb = '';
   if (typeof event.requestURI !== 'string') event.requestURI = '';
   if (typeof event.stage !== 'string') event.stage = '';
   if (typeof event.level !== 'string') event.level = '';
+  for (const k of ['requestReceivedTimestamp', 'stageTimestamp'] as const) {
+    if (event[k] === undefined) continue;
+    const t = datetime(event[k]);
+    if (t) event[k] = t;
+    else delete event[k];
+  }
+  if (isRecord(event.responseStatus) && typeof event.responseStatus.code === 'string' && /^\d+$/.test(event.responseStatus.code)) {
+    event.responseStatus = { ...event.responseStatus, code: Number(event.responseStatus.code) };
+  }
   return event;
 }
 
 function fromAksAuditRow(row: Record<string, unknown>): AuditEvent {
   const c = columnMap(row);
-  const auditID = str(c.get('auditid'));
-  if (!auditID) throw new AuditParseError('AKSAudit row has an empty AuditId');
   const event: AuditEvent = {
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',
     level: str(c.get('level')) ?? '',
-    auditID,
+    auditID: str(c.get('auditid')) ?? '',
     stage: str(c.get('stage')) ?? '',
     requestURI: str(c.get('requesturi')) ?? '',
     verb: str(c.get('verb')) ?? '',
     user: (camelKeys(c.get('user')) as AuditUser | undefined) ?? {},
   };
+  if (!event.verb && !event.requestURI) throw new AuditParseError('AKSAudit row has neither Verb nor RequestUri');
   const impersonated = camelKeys(c.get('impersonateduser'));
   if (impersonated && Object.keys(impersonated).length) event.impersonatedUser = impersonated as AuditUser;
   const ips = stringArray(c.get('sourceips'));
@@ -172,7 +224,7 @@ function fromAksAuditRow(row: Record<string, unknown>): AuditEvent {
   if (req !== undefined) event.requestObject = req;
   const res = dynamic(c.get('responseobject'));
   if (res !== undefined) event.responseObject = res;
-  const received = datetime(c.get('requestreceivedtime')) ?? datetime(c.get('timegenerated'));
+  const received = datetime(c.get('requestreceivedtime'));
   if (received) event.requestReceivedTimestamp = received;
   const stageTime = datetime(c.get('stagereceivedtime'));
   if (stageTime) event.stageTimestamp = stageTime;
@@ -181,17 +233,40 @@ function fromAksAuditRow(row: Record<string, unknown>): AuditEvent {
   return event;
 }
 
-function fromLogField(log: unknown, what: string): AuditEvent {
-  const value = typeof log === 'string' ? parseJsonOrThrow(log, `${what} is not valid JSON (truncated?)`) : log;
-  return fromRawEvent(value);
-}
+/** What the lines of a cut record lose: every top-level field it had not reached. */
+const EVENT_FIELD_ORDER = ['auditID', 'stage', 'requestURI', 'verb', 'user', 'sourceIPs', 'objectRef', 'responseStatus', 'requestReceivedTimestamp', 'stageTimestamp'];
 
-function parseJsonOrThrow(text: string, message: string): unknown {
+/**
+ * The event in a `log` / `log_s` string. A string cut short (AzureDiagnostics keeps 32,766
+ * characters; large RequestResponse events are cut in diagnostic records too) yields the fields
+ * before the cut, marked partial; one that is not an audit event at all is unreadable.
+ */
+function fromLogField(log: unknown, what: string, at: At, report: Report | undefined): AuditEvent {
+  if (typeof log !== 'string') return fromRawEvent(log);
   try {
-    return JSON.parse(text);
-  } catch {
-    throw new AuditParseError(message);
+    return fromRawEvent(JSON.parse(log));
+  } catch (error) {
+    if (error instanceof AuditParseError) throw error;
   }
+  const salvaged = salvageCutObject(log);
+  if (!salvaged) {
+    throw new AuditParseError(isCutJson(log) ? `${what} was cut after ${log.length.toLocaleString('en-US')} characters, before any field of the event` : `${what} is not valid JSON`);
+  }
+  let event: AuditEvent;
+  try {
+    event = fromRawEvent(salvaged);
+  } catch {
+    throw new AuditParseError(`${what} was cut after ${log.length.toLocaleString('en-US')} characters, before the request was described`);
+  }
+  const lost = EVENT_FIELD_ORDER.filter((k) => salvaged[k] === undefined);
+  event.parseNote = { cutAt: log.length };
+  report?.({
+    kind: 'partial',
+    ...at,
+    message: `${what} was cut after ${log.length.toLocaleString('en-US')} characters: the event keeps the fields before the cut${lost.length ? `; missing: ${lost.join(', ')}` : ''}`,
+    missing: lost,
+  });
+  return event;
 }
 
 const AUDIT_CATEGORIES = new Set(['kube-audit', 'kube-audit-admin']);
@@ -213,34 +288,88 @@ export function laResponseRows(response: unknown): Record<string, unknown>[] {
 }
 
 /**
+ * Finish one event: time from the record around it when the event has none (the diagnostic
+ * record's `time`, the row's TimeGenerated), missing fields named, secrets redacted.
+ */
+function finish(event: AuditEvent, at: At, report: Report | undefined, recordTime?: string): AuditEvent {
+  const note: AuditParseNote = { ...event.parseNote };
+  const missing = missingFields(event);
+  if (!event.requestReceivedTimestamp && !event.stageTimestamp && recordTime) {
+    event.stageTimestamp = recordTime;
+    note.timeFrom = 'the time of the record that carried it';
+  }
+  if (missing.length) note.missing = missing;
+  if (Object.keys(note).length) event.parseNote = note;
+  // A cut record was reported as partial already; name the absent fields of a whole one.
+  if (missing.length && note.cutAt === undefined) {
+    const reported = missing.filter((m) => !(m === 'requestReceivedTimestamp' && event.stageTimestamp) && !(m === 'stageTimestamp' && event.requestReceivedTimestamp));
+    if (reported.length) {
+      report?.({
+        kind: 'incomplete',
+        ...at,
+        message: `kept without ${reported.join(', ')}${note.timeFrom ? ` (time taken from ${note.timeFrom})` : !event.requestReceivedTimestamp && !event.stageTimestamp ? ' (no time: listed apart from the timeline)' : ''}`,
+        missing: reported,
+      });
+    }
+  }
+  return redactAuditEvent(event);
+}
+
+function childAt(at: At, index: number): At {
+  // A wrapper inside a numbered record (NDJSON line, array element) keeps the line; the index is the child's.
+  return { ...(at.line !== undefined ? { line: at.line } : {}), index };
+}
+
+/**
  * Normalize one record of any supported shape to zero or more audit Events (a diagnostic
  * `records` wrapper or a query response holds many; a non-audit diagnostic category holds
- * none). Throws AuditParseError for a record that is none of the shapes.
+ * none). Throws AuditParseError for a record that is none of the shapes or cannot be read.
+ *
+ * With `onProblem`, a bad child of a wrapper is reported (with its index) and its neighbours are
+ * kept; cut records kept in part and records lacking fields are reported too. Without it, a bad
+ * child throws.
  */
-export function normalizeAuditRecord(record: unknown): AuditEvent[] {
+export function normalizeAuditRecord(record: unknown, options: { onProblem?: Report; at?: At } = {}): AuditEvent[] {
+  const at = options.at ?? {};
+  const report = options.onProblem;
   const shape = detectAuditShape(record);
   if (!shape || !isRecord(record)) throw new AuditParseError('not an audit record: expected an audit Event, an AKS diagnostic record, an AKSAudit row or an AzureDiagnostics row');
+  const children = (list: unknown[]): AuditEvent[] => {
+    const out: AuditEvent[] = [];
+    list.forEach((child, i) => {
+      const where = childAt(at, i + 1);
+      try {
+        out.push(...normalizeAuditRecord(child, { ...(report ? { onProblem: report } : {}), at: where }));
+      } catch (error) {
+        if (!(error instanceof AuditParseError) || !report) throw error;
+        report({ kind: 'unreadable', ...where, message: error.message });
+      }
+    });
+    return out;
+  };
   switch (shape) {
     case 'audit-event':
-      return [redactAuditEvent(fromRawEvent(record))];
+      return [finish(fromRawEvent(record), at, report)];
     case 'la-response':
-      return laResponseRows(record).flatMap((row) => normalizeAuditRecord(row));
+      return children(laResponseRows(record));
     case 'aks-diagnostic': {
-      if (Array.isArray(record.records)) return record.records.flatMap((r) => normalizeAuditRecord(r));
+      if (Array.isArray(record.records)) return children(record.records);
       const category = str(record.category ?? record.Category);
       if (category && !AUDIT_CATEGORIES.has(category)) return [];
       const props = record.properties as Record<string, unknown>;
-      return [redactAuditEvent(fromLogField(props.log, 'properties.log'))];
+      return [finish(fromLogField(props.log, 'properties.log', at, report), at, report, datetime(record.time ?? record.timeStamp))];
     }
-    case 'aks-audit-row':
-      return [redactAuditEvent(fromAksAuditRow(record))];
+    case 'aks-audit-row': {
+      const c = columnMap(record);
+      return [finish(fromAksAuditRow(record), at, report, datetime(c.get('timegenerated')))];
+    }
     case 'azure-diagnostics-row': {
       const c = columnMap(record);
       const category = str(c.get('category'));
       if (category && !AUDIT_CATEGORIES.has(category)) return [];
       const log = c.get('log_s');
       if (log === undefined || log === null || log === '') throw new AuditParseError('AzureDiagnostics row has an empty log_s');
-      return [redactAuditEvent(fromLogField(log, 'log_s'))];
+      return [finish(fromLogField(log, 'log_s', at, report), at, report, datetime(c.get('timegenerated')))];
     }
   }
 }
@@ -249,8 +378,17 @@ export function normalizeAuditRecord(record: unknown): AuditEvent[] {
 // Text and streams
 
 export interface ParseAuditOptions {
-  /** Called for every record that could not be read (the parse goes on). */
+  /** Called for every record that could not be read whole (the parse goes on). */
   onProblem?: (problem: AuditParseProblem) => void;
+}
+
+/** One event with where it was read: the input line (NDJSON, CSV, JSON array element) and the position inside a wrapper. */
+export interface LocatedAuditEvent {
+  event: AuditEvent;
+  line?: number;
+  index?: number;
+  /** The shape of the record the event came from. */
+  shape?: AuditInputShape;
 }
 
 /**
@@ -300,10 +438,19 @@ function toReadable(input: Input): NodeJS.ReadableStream {
  * array or a single pretty-printed JSON document (e.g. {"records": [...]}, a saved query
  * response) is read whole. Yields normalized, redacted events in input order; duplicate and
  * stage selection are separate (./stages.ts).
+ *
+ * Per record: a record that cannot be read is reported (line or index, reason) and skipped,
+ * never its neighbours; a cut record is kept in part; a record lacking fields is kept and the
+ * fields are named. A damaged JSON document is read element by element.
  */
 export async function* parseAuditInput(input: Input, options: ParseAuditOptions = {}): AsyncGenerator<AuditEvent> {
+  for await (const located of parseAuditRecords(input, options)) yield located.event;
+}
+
+/** parseAuditInput, with where each event was read (for corpus evaluation and messages). */
+export async function* parseAuditRecords(input: Input, options: ParseAuditOptions = {}): AsyncGenerator<LocatedAuditEvent> {
   const lines = createInterface({ input: toReadable(input), crlfDelay: Infinity });
-  const problem = (p: AuditParseProblem) => options.onProblem?.(p);
+  const report: Report = (p) => options.onProblem?.(p);
   let mode: 'ndjson' | 'document' | 'csv' | undefined;
   let lineNo = 0;
   let header: string[] | undefined;
@@ -311,13 +458,38 @@ export async function* parseAuditInput(input: Input, options: ParseAuditOptions 
   let pendingCsvStart = 0;
   const documentLines: string[] = [];
 
-  const emit = function* (record: unknown, line: number): Generator<AuditEvent> {
+  const emit = function* (record: unknown, at: At): Generator<LocatedAuditEvent> {
+    let events: AuditEvent[];
     try {
-      yield* normalizeAuditRecord(record);
+      events = normalizeAuditRecord(record, { onProblem: report, at });
     } catch (error) {
       if (!(error instanceof AuditParseError)) throw error;
-      problem({ line, message: error.message });
+      report({ kind: 'unreadable', ...at, message: error.message });
+      return;
     }
+    // A wrapper's events carry their own index; a single record's event its line.
+    const shape = detectAuditShape(record);
+    for (let i = 0; i < events.length; i++) yield { event: events[i]!, ...at, ...(events.length > 1 || isWrapper(record) ? { index: i + 1 } : {}), ...(shape ? { shape } : {}) };
+  };
+
+  /** A line (or array element) that is not valid JSON: the cut start of an audit event, or lost. */
+  const salvage = function* (text: string, at: AtLine): Generator<LocatedAuditEvent> {
+    const partial = salvageCutObject(text);
+    if (partial && detectAuditShape(partial) === 'audit-event') {
+      let event: AuditEvent;
+      try {
+        event = fromRawEvent(partial);
+      } catch {
+        report({ kind: 'unreadable', ...at, message: `record was cut after ${text.length.toLocaleString('en-US')} characters, before the request was described` });
+        return;
+      }
+      const lost = EVENT_FIELD_ORDER.filter((k) => partial[k] === undefined);
+      event.parseNote = { cutAt: text.length };
+      report({ kind: 'partial', ...at, message: `record was cut after ${text.length.toLocaleString('en-US')} characters: the event keeps the fields before the cut${lost.length ? `; missing: ${lost.join(', ')}` : ''}`, missing: lost });
+      yield { event: finish(event, at, report), ...at, shape: 'audit-event' };
+      return;
+    }
+    report({ kind: 'unreadable', ...at, message: isCutJson(text) ? `record was cut after ${text.length.toLocaleString('en-US')} characters (${partial ? 'a cut wrapper keeps no event' : 'nothing readable before the cut'})` : 'not valid JSON' });
   };
 
   for await (const raw of lines) {
@@ -332,7 +504,12 @@ export async function* parseAuditInput(input: Input, options: ParseAuditOptions 
           JSON.parse(t);
           mode = 'ndjson';
         } catch {
-          mode = 'document';
+          // One line that is not JSON by itself: a pretty-printed document, or a cut first NDJSON line.
+          mode = /^\{\s*"[^"]*"\s*:\s*[^{[\s]/.test(t) && !t.endsWith(',') && t.length > 200 ? 'ndjson' : 'document';
+          if (mode === 'ndjson') {
+            yield* salvage(t, { line: lineNo });
+            continue;
+          }
         }
       } else {
         mode = 'csv';
@@ -351,10 +528,10 @@ export async function* parseAuditInput(input: Input, options: ParseAuditOptions 
       try {
         value = JSON.parse(t);
       } catch {
-        problem({ line: lineNo, message: 'line is not valid JSON' });
+        yield* salvage(t, { line: lineNo });
         continue;
       }
-      yield* emit(value, lineNo);
+      yield* emit(value, { line: lineNo });
       continue;
     }
     // CSV: a quoted field may hold newlines; gather lines until the quotes balance.
@@ -366,19 +543,49 @@ export async function* parseAuditInput(input: Input, options: ParseAuditOptions 
     if (record.trim() === '') continue;
     const fields = splitCsvRecord(record);
     const row = Object.fromEntries((header ?? []).map((h, i) => [h, fields[i] ?? '']));
-    yield* emit(row, pendingCsvStart);
+    yield* emit(row, { line: pendingCsvStart });
   }
-  if (mode === 'csv' && pendingCsv !== '') problem({ line: pendingCsvStart, message: 'unterminated quoted CSV field at end of input' });
+  if (mode === 'csv' && pendingCsv !== '') report({ kind: 'unreadable', line: pendingCsvStart, message: 'unterminated quoted CSV field at end of input' });
   if (mode === 'document') {
+    const text = documentLines.join('\n');
     let doc: unknown;
     try {
-      doc = JSON.parse(documentLines.join('\n'));
+      doc = JSON.parse(text);
     } catch {
-      problem({ message: 'input is neither NDJSON, CSV, nor one valid JSON document' });
+      yield* recoverDocument(text);
       return;
     }
     if (Array.isArray(doc)) {
-      for (let i = 0; i < doc.length; i++) yield* emit(doc[i], i + 1);
-    } else yield* emit(doc, 1);
+      for (let i = 0; i < doc.length; i++) yield* emit(doc[i], { index: i + 1 });
+    } else yield* emit(doc, {});
   }
+
+  /** A document that is not valid JSON as a whole: its record array element by element. */
+  function* recoverDocument(text: string): Generator<LocatedAuditEvent> {
+    const split = splitRecordArray(text);
+    if (!split.container) {
+      report({ kind: 'unreadable', message: 'input is neither NDJSON, CSV, nor one valid JSON document' });
+      return;
+    }
+    let index = 0;
+    for (const el of split.elements) {
+      index++;
+      const at = { line: el.line, index };
+      let value: unknown;
+      try {
+        value = JSON.parse(el.text);
+      } catch {
+        if (el.cut) yield* salvage(el.text, at);
+        else report({ kind: 'unreadable', ...at, message: 'not valid JSON' });
+        continue;
+      }
+      yield* emit(value, at);
+    }
+  }
+}
+
+type AtLine = At;
+
+function isWrapper(record: unknown): boolean {
+  return isRecord(record) && (Array.isArray(record.records) || Array.isArray(record.tables));
 }

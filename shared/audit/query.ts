@@ -106,11 +106,12 @@ function tablesToObjects(tables: LogsTable[]): Record<string, unknown>[] {
 }
 
 /** A row of the union → event(s), by the table it came from (both shapes share the result). */
-function rowToEvents(row: Record<string, unknown>): AuditEvent[] {
+function rowToEvents(row: Record<string, unknown>, onProblem: ((p: AuditParseProblem) => void) | undefined, index: number): AuditEvent[] {
   const table = String(row.SourceTable ?? '');
-  if (table.startsWith('AzureDiagnostics')) return normalizeAuditRecord({ Category: row.Category, log_s: row.log_s });
+  const options = { ...(onProblem ? { onProblem } : {}), at: { index } };
+  if (table.startsWith('AzureDiagnostics')) return normalizeAuditRecord({ Category: row.Category, log_s: row.log_s, TimeGenerated: row.TimeGenerated }, options);
   const { SourceTable: _t, Category: _c, log_s: _l, ...rest } = row;
-  return normalizeAuditRecord(rest);
+  return normalizeAuditRecord(rest, options);
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -169,12 +170,16 @@ export async function* exportAuditLogs(options: ExportAuditLogsOptions): AsyncGe
   const windowText = (s: Date, e: Date) => `${toRfc3339(s)}–${toRfc3339(e)}`;
 
   const emitRows = function* (tablesOut: LogsTable[]): Generator<AuditEvent> {
+    let index = 0;
     for (const row of tablesToObjects(tablesOut)) {
+      index++;
+      const table = String(row.SourceTable ?? 'row');
+      const onProblem = options.onProblem ? (p: AuditParseProblem) => options.onProblem!({ ...p, message: `${table}: ${p.message}` }) : undefined;
       try {
-        yield* rowToEvents(row);
+        yield* rowToEvents(row, onProblem, index);
       } catch (error) {
         if (!(error instanceof AuditParseError)) throw error;
-        options.onProblem?.({ message: `${String(row.SourceTable ?? 'row')}: ${error.message}` });
+        onProblem?.({ kind: 'unreadable', index, message: error.message });
       }
     }
   };
@@ -304,7 +309,9 @@ export async function* readAuditFromStorage(options: ReadAuditFromStorageOptions
             onProblem: (p) => options.onProblem?.({ ...p, blob: blob.name }),
           })) {
             const t = eventTimeMs(event);
-            if (t >= startMs && t < endMs) yield event;
+            // An event without a time of its own (a cut or hand-made record) belongs to the hour
+            // blob it was found in: kept, not dropped as outside the window.
+            if (Number.isNaN(t) || (t >= startMs && t < endMs)) yield event;
           }
         }
       } catch (error) {

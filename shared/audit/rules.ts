@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { FieldPathError, parseFieldPath } from './fieldPath.js';
 import { SEVERITIES } from './types.js';
+import { appendAll } from '../util/arrays.js';
 
 /**
  * Audit detection rules are data: YAML files a user can extend without touching code.
@@ -28,8 +29,15 @@ import { SEVERITIES } from './types.js';
  * notRequestUris (globs), responseCodes (401 or "200-299"), impersonated (true/false),
  * serviceAccountCrossNamespace (a service account acting outside its own namespace, cluster-wide
  * included), sourceIpNotIn (CIDRs, or "$allowedNetworks" = the --allow-cidr list; a rule that
- * names it is inactive when none is configured), and field predicates `all` / `any`: each
- * {path, equals | exists | contains | in | matches}, paths into the event (see fieldPath.ts).
+ * names it is inactive when none is configured), and field predicates `all` (each must hold),
+ * `any` (one must), `none` (none may): each {path, equals | exists | contains | in | matches
+ * (+ flags)}, paths into the event (see fieldPath.ts) or into what the labeler derives from it:
+ * `exec.*` (command, commandLine, container, tty, stdin, ... of exec / attach / port-forward /
+ * debug requests, ./execRequest.ts); a JSON-patch requestObject is laid out as the object it
+ * produces (./patchView.ts).
+ *
+ * Every rule may name the MITRE ATT&CK techniques it detects (`attack`) and Microsoft's threat
+ * matrix for Kubernetes ids (`threatMatrix`); the built-in rules all do (shared/audit/README.md).
  */
 
 const GLOB = z.string().min(1);
@@ -43,6 +51,8 @@ const predicateSchema = z
     contains: z.union([z.string(), z.number(), z.boolean()]).optional(),
     in: z.array(z.unknown()).min(1).optional(),
     matches: z.string().min(1).optional(),
+    /** Regular expression flags for `matches` ("i": ignore case). */
+    flags: z.string().regex(/^[ims]*$/, 'use regular expression flags i, m and s only').optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -53,9 +63,10 @@ const predicateSchema = z
     } catch (error) {
       ctx.addIssue({ code: 'custom', path: ['path'], message: error instanceof FieldPathError ? error.message : String(error) });
     }
+    if (p.flags !== undefined && p.matches === undefined) ctx.addIssue({ code: 'custom', path: ['flags'], message: 'flags go with matches' });
     if (p.matches !== undefined) {
       try {
-        new RegExp(p.matches);
+        new RegExp(p.matches, p.flags);
       } catch (error) {
         ctx.addIssue({ code: 'custom', path: ['matches'], message: `not a valid regular expression: ${(error as Error).message}` });
       }
@@ -84,6 +95,7 @@ export const matchSchema = z
       .optional(),
     all: z.array(predicateSchema).min(1).optional(),
     any: z.array(predicateSchema).min(1).optional(),
+    none: z.array(predicateSchema).min(1).optional(),
   })
   .strict();
 
@@ -95,6 +107,10 @@ const base = {
   severity: z.enum(SEVERITIES as unknown as [string, ...string[]]),
   description: z.string().min(1),
   enabled: z.boolean().default(true),
+  /** MITRE ATT&CK technique ids (Enterprise matrix, Containers platform): T1609, T1552.007, ... */
+  attack: z.array(z.string().regex(/^T\d{4}(\.\d{3})?$/, 'an ATT&CK technique id like T1609 or T1552.007')).default([]),
+  /** Microsoft threat matrix for Kubernetes technique ids: MS-TA9006, ... */
+  threatMatrix: z.array(z.string().regex(/^MS-TA9\d{3}$/, 'a threat matrix for Kubernetes id like MS-TA9006')).optional(),
   tags: z.array(z.string()).optional(),
 };
 
@@ -143,8 +159,8 @@ export function isCidr(text: string): boolean {
 
 function checkPaths(rule: AuditRule, where: string): void {
   const paths: string[] = [];
-  if (rule.kind === 'threshold') paths.push(...rule.groupBy);
-  if (rule.kind === 'correlate') for (const j of rule.join) paths.push(...[j.first, j.then].flat());
+  if (rule.kind === 'threshold') appendAll(paths, rule.groupBy);
+  if (rule.kind === 'correlate') for (const j of rule.join) appendAll(paths, [j.first, j.then].flat());
   for (const p of paths) {
     try {
       parseFieldPath(p);
@@ -190,8 +206,8 @@ export function parseRulesYaml(text: string, file: string): LoadedRule[] {
     if (doc.errors.length) throw new InputError('rules', `${file}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
     const v = doc.toJS() as unknown;
     if (v === null || v === undefined) continue;
-    if (Array.isArray(v)) values.push(...v);
-    else if (typeof v === 'object' && Array.isArray((v as { rules?: unknown }).rules)) values.push(...(v as { rules: unknown[] }).rules);
+    if (Array.isArray(v)) appendAll(values, v as unknown[]);
+    else if (typeof v === 'object' && Array.isArray((v as { rules?: unknown }).rules)) appendAll(values, (v as { rules: unknown[] }).rules);
     else throw new InputError('rules', `${file}: expected a list of rules (or "rules:" followed by a list)`);
   }
   return parseRules(values, file);

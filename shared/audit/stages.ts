@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AuditEvent } from './types.js';
 import { eventTimeMs } from './types.js';
 
@@ -36,8 +37,17 @@ class BoundedSet {
   }
 }
 
-function requestKey(event: AuditEvent): string {
-  return event.auditID || `${event.requestReceivedTimestamp ?? ''}|${event.verb}|${event.requestURI}`;
+/**
+ * The key that tells two requests apart: the auditID, or — for a record without one — its
+ * time, verb, URI and user, or failing those a hash of the whole record (identical records are
+ * one request seen twice; different ones are different requests).
+ */
+export function requestKeyOf(event: AuditEvent): string {
+  if (event.auditID) return event.auditID;
+  const t = event.requestReceivedTimestamp ?? '';
+  if (t) return `${t}|${event.verb}|${event.requestURI}|${event.user?.username ?? ''}`;
+  const { stage: _stage, stageTimestamp: _st, responseStatus: _rs, responseObject: _ro, annotations: _an, parseNote: _pn, ...rest } = event;
+  return `sha256:${createHash('sha256').update(JSON.stringify(rest)).digest('hex')}`;
 }
 
 export class AuditDeduper {
@@ -47,7 +57,7 @@ export class AuditDeduper {
   }
   /** True the first time an (auditID, stage) pair is seen. */
   isNew(event: AuditEvent): boolean {
-    const key = `${requestKey(event)}\u0000${event.stage}`;
+    const key = `${requestKeyOf(event)}\u0000${event.stage}`;
     if (this.seen.has(key)) return false;
     this.seen.add(key);
     return true;
@@ -65,7 +75,7 @@ export class FinalStageSelector {
 
   /** Feed one (deduplicated) event; returns the events now final (zero or one). */
   push(event: AuditEvent): AuditEvent[] {
-    const key = requestKey(event);
+    const key = requestKeyOf(event);
     if (event.stage === 'RequestReceived') return [];
     if (event.stage === 'ResponseStarted') {
       if (!this.emitted.has(key) && !this.pendingStarted.has(key)) this.pendingStarted.set(key, event);

@@ -53,7 +53,45 @@ export interface AuditEvent {
   requestReceivedTimestamp?: string;
   stageTimestamp?: string;
   annotations?: Record<string, string>;
+  /**
+   * Set by the parser, never by the API server: the record this event came from was cut
+   * (the fields after the cut are missing) or lacked fields an audit event always has.
+   */
+  parseNote?: AuditParseNote;
 }
+
+export interface AuditParseNote {
+  /** The record's JSON was cut after this many characters; the event holds what came before. */
+  cutAt?: number;
+  /** Fields absent from the record (auditID, stage, level, user, requestReceivedTimestamp, ...). */
+  missing?: string[];
+  /** Where a time came from when the event had none of its own (e.g. "record time"). */
+  timeFrom?: string;
+}
+
+/** What an exec, attach, port-forward or debug (ephemeral container) request asked for. */
+export interface ExecDetails {
+  kind: 'exec' | 'attach' | 'portforward' | 'debug';
+  namespace?: string;
+  pod?: string;
+  container?: string;
+  /** argv as sent (decoded `command=` parameters, requestObject.command, or the debug container's command + args). */
+  command: string[];
+  /** argv as one shell-quoted line; empty when there is no command (attach, port-forward). */
+  commandLine: string;
+  tty?: boolean;
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Port-forward ports. */
+  ports?: string[];
+  /** Debug: the image of the ephemeral container, and the container whose namespaces it joins. */
+  image?: string;
+  targetContainer?: string;
+}
+
+/** success: the API server did it (1xx-3xx); attempt: it refused or failed (4xx/5xx); unknown: no response code. */
+export type LabelOutcome = 'success' | 'attempt' | 'unknown';
 
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
@@ -76,6 +114,22 @@ export interface AuditLabel {
   responseCode?: number;
   /** The fields that made the rule match, path → value (values already redacted). */
   matched: Record<string, unknown>;
+  /** A refused or failed request (4xx/5xx) is an attempt, never a success. */
+  outcome: LabelOutcome;
+  /** MITRE ATT&CK technique ids (T1609, T1552.007, ...). */
+  attack: string[];
+  /** The rule's tags (Sigma tags as written; built-in rules: Microsoft threat matrix ids and free tags). */
+  tags?: string[];
+  /** What an exec / attach / port-forward / debug request ran. */
+  exec?: ExecDetails;
+  /** For a Sigma rule: its level as written and the file it came from. */
+  sigma?: { level: string; file: string; status?: string };
+}
+
+/** The outcome of a request from its response code. */
+export function outcomeOf(code: number | undefined): LabelOutcome {
+  if (typeof code !== 'number' || !Number.isFinite(code)) return 'unknown';
+  return code >= 400 ? 'attempt' : 'success';
 }
 
 /** Time of an event for ordering: when the request was received, else the stage time. */
@@ -87,4 +141,13 @@ export function eventTime(event: Pick<AuditEvent, 'requestReceivedTimestamp' | '
 export function eventTimeMs(event: Pick<AuditEvent, 'requestReceivedTimestamp' | 'stageTimestamp'>): number {
   const t = eventTime(event);
   return t ? Date.parse(t) : Number.NaN;
+}
+
+/** Sort order by eventTime(): earliest first, events without a time last (in input order). */
+export function byEventTime(a: Pick<AuditEvent, 'requestReceivedTimestamp' | 'stageTimestamp'>, b: Pick<AuditEvent, 'requestReceivedTimestamp' | 'stageTimestamp'>): number {
+  const ta = eventTimeMs(a);
+  const tb = eventTimeMs(b);
+  if (Number.isNaN(ta)) return Number.isNaN(tb) ? 0 : 1;
+  if (Number.isNaN(tb)) return -1;
+  return ta - tb;
 }

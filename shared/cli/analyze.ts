@@ -8,6 +8,7 @@ import { SEVERITIES, isSeverity, severityRank, type AnalysisNote, type Finding, 
 import { DEFAULT_ALLOWED_REGISTRIES, analyzeWorkloads } from '../findings/workloads.js';
 import { InputError } from '../util/errors.js';
 import { EXIT, line, processIo, type CliIo } from './io.js';
+import { maxOf } from '../util/arrays.js';
 
 /**
  * `aks-evidence analyze <files…>`: the findings of a dump, without cluster access. Findings are
@@ -72,7 +73,7 @@ export function findingToJson(f: Finding): Record<string, unknown> {
 }
 
 function table(rows: string[][], header: string[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = header.map((h, i) => maxOf(rows.map((r) => (r[i] ?? '').length), h.length));
   const format = (r: string[]) =>
     r
       .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))

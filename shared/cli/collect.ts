@@ -165,6 +165,8 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
     facts: kubeconfigFacts({ ...cluster, ...(kubernetesVersion ? { kubernetesVersion } : {}) }),
     clock,
     progress: quiet ? undefined : progressPrinter(io, started),
+    // The report's code (timeline, rules) loads when the bundle is sealed, not before the first request.
+    beforeManifest: async (s, manifest) => (await import('../report/seal.js')).addSealedReport(s, manifest, { clock }),
   });
 
   let ingestion: unknown;

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { loadKubeConfig } from '../cluster/kubeConfig.js';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNdjson } from '../evidence/ndjson.js';
 import type { EvidenceStore, Manifest } from '../evidence/types.js';
 import { verifyBundle } from '../evidence/verify.js';
 import { EXIT, line, type CliIo } from './io.js';
 import { printCollectSummary, runCollect, type CollectCliOptions } from './collect.js';
+import { runReport } from './report.js';
 import { openExistingRun, printVerifyReport } from './verify.js';
 
 /** Rows of one table in a sealed bundle. */
@@ -30,9 +32,15 @@ async function take(rows: AsyncIterable<Record<string, unknown>>, n: number, kee
 
 const s = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
 
+/** The demo bundle's report, verified, written next to the bundle (never into it). */
+function writeDemoReport(store: EvidenceStore, runId: string, flags: { out?: string }, io: CliIo) {
+  return runReport(fileURLToPath(store.location), { store, output: join(flags.out ?? 'evidence', `${runId}.report.html`), quiet: true }, io);
+}
+
 /**
  * The demo: starts the compromise scenario on the loopback fixture API server (a SIMULATED
- * cluster), collects it with the real pipeline, verifies the bundle, and shows what was found.
+ * cluster), collects it with the real pipeline, verifies the bundle, shows what was found, and
+ * ends by writing the bundle's report (an HTML file next to the bundle) and printing its path.
  */
 export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo): Promise<number> {
   // The simulated cluster is a product module (shared/simulator), loaded only by the demo.
@@ -53,8 +61,9 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     if (flags.json) {
       const store = await openExistingRun(outcome.sealed.location, io);
       const report = await verifyBundle(store);
-      line(io.stdout, JSON.stringify({ simulated: true, runId: manifest.runId, bundle: outcome.sealed.location, manifestSha256: outcome.sealed.manifestSha256, verified: report.ok }, null, 2));
-      return report.ok ? EXIT.ok : EXIT.failed;
+      const html = await writeDemoReport(store, manifest.runId, flags, io);
+      line(io.stdout, JSON.stringify({ simulated: true, runId: manifest.runId, bundle: outcome.sealed.location, manifestSha256: outcome.sealed.manifestSha256, verified: report.ok, report: html.path }, null, 2));
+      return report.ok && html.verified ? EXIT.ok : EXIT.failed;
     }
     printCollectSummary(outcome, io);
 
@@ -78,13 +87,18 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     const hist = await take(tableRows(store, manifest, 'commandhistory_CL'), 12);
     line(io.stdout, `Shell history lines (${hist.total}):`);
     for (const r of hist.out) line(io.stdout, `  ${s(r.namespace)}/${s(r.pod_name)}/${s(r.container_name)} ${s(r.history_file)}: ${s(r.command)}`);
-    const warn = await take(tableRows(store, manifest, 'kubeevents_CL'), 5, (r) => r.type === 'Warning');
+    const warn = await take(tableRows(store, manifest, 'kubeevents_CL'), 5, (r) => r.event_type === 'Warning');
     line(io.stdout, `Warning events (${warn.total}):`);
     for (const r of warn.out) line(io.stdout, `  ${s(r.TimeGenerated)} ${s(r.reason)} ${s(r.involved_object_kind)}/${s(r.involved_object_name)}: ${s(r.message)}`);
     line(io.stdout, '');
     line(io.stdout, `Collector's own actions: ${manifest.actions.length} exec(s), each recorded with pod, container, command and outcome in manifest.json.`);
     line(io.stdout, `Re-check any time: npx aks-evidence verify ${fileURLToPath(store.location)}`);
-    return report.ok ? EXIT.ok : EXIT.failed;
+    const html = await writeDemoReport(store, manifest.runId, flags, io);
+    line(io.stdout, '');
+    line(io.stdout, '== report ==');
+    line(io.stdout, 'One self-contained HTML file (works offline): case, verification, coverage and gaps, timeline, findings, exec commands.');
+    line(io.stdout, `Report: ${html.path}`);
+    return report.ok && html.verified ? EXIT.ok : EXIT.failed;
   } finally {
     await cluster.stop();
   }

@@ -17,6 +17,7 @@ import { InputError } from '../util/errors.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
 import { defaultAzureCredential } from '../util/azureCredential.js';
 import type { IngestionReceipt } from '../ingestion/receipt.js';
+import { maxOf } from '../util/arrays.js';
 
 export interface IngestCliFlags {
   config: string;
@@ -95,7 +96,7 @@ export function printReceipt(receipt: IngestionReceipt, io: CliIo): void {
   const header = ['table', 'rows', 'acknowledged', 'already in', 'failed', 'invalid', 'not sent', 'truncated'];
   const rows = Object.values(receipt.tables).map((t) => [t.table, t.rowsExpected, t.rowsAcknowledged, t.rowsSkipped, t.rowsFailed, t.rowsInvalid, t.rowsNotSent, t.truncatedRows].map((v) => (typeof v === 'number' ? formatCount(v) : v)));
   rows.push(['total', receipt.rowsExpected, receipt.rowsAcknowledged, receipt.rowsSkipped, receipt.rowsFailed, receipt.rowsInvalid, receipt.rowsNotSent, receipt.truncatedRows].map((v) => (typeof v === 'number' ? formatCount(v) : v)));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const widths = header.map((h, i) => maxOf(rows.map((r) => String(r[i]).length), h.length));
   const fmt = (r: (string | number)[]) => r.map((v, i) => (i === 0 ? String(v).padEnd(widths[i] ?? 0) : String(v).padStart(widths[i] ?? 0))).join('  ');
   line(io.stdout, fmt(header));
   for (const r of rows) line(io.stdout, fmt(r));

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   analyze: async () => (await import('./analyze.js')).registerAnalyzeCommand,
   audit: async () => (await import('./audit.js')).registerAuditCommand,
   timeline: async () => (await import('./timeline.js')).registerTimelineCommand,
+  report: async () => (await import('./report.js')).registerReportCommand,
 };
 
 /** The registrations argv needs: its command's, or every command's (help, version, typos). */

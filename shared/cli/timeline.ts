@@ -23,6 +23,7 @@ export interface TimelineCliOptions {
   sources?: string;
   labelled?: boolean;
   hideCollector?: boolean;
+  targets?: boolean;
   collectorUser?: string[];
   auditFile?: string[];
   rules?: string[];
@@ -78,6 +79,7 @@ export async function runTimeline(bundle: string, flags: TimelineCliOptions, io:
     ...(flags.until ? { untilMs: parseTimeBound('--until', flags.until, reference) } : {}),
     ...(flags.labelled ? { labelledOnly: true } : {}),
     ...(flags.hideCollector ? { hideCollector: true } : {}),
+    ...(flags.targets ? { targetsOnly: true } : {}),
   };
   if (flags.sources) {
     const names = flags.sources.split(',').map((s) => s.trim()).filter(Boolean);
@@ -100,7 +102,7 @@ export async function runTimeline(bundle: string, flags: TimelineCliOptions, io:
     ...(flags.allowCidr?.length ? { allowedNetworks: flags.allowCidr } : {}),
     ...(maxEntries ? { maxEntries } : {}),
   });
-  await writeTimeline(result.entries, format, io.stdout);
+  await writeTimeline(result.entries, format, io.stdout, result.untimed);
   for (const note of result.notes) line(io.stderr, `note: ${note}`);
   return EXIT.ok;
 }
@@ -121,6 +123,7 @@ export function registerTimelineCommand(program: Command, io: CliIo, setExit: (c
     .option('--sources <list>', `comma-separated sources (default ${DEFAULT_TIMELINE_SOURCES.join(',')} and findings; "all" adds inventory tables)`)
     .option('--labelled', 'only labelled audit events and findings')
     .option('--hide-collector', "leave out the collector's own actions")
+    .option('--targets', 'only entries about the pods, namespaces and nodes the incident named (marked > in the table)')
     .option('--collector-user <user>', 'an audit username of the collector (repeatable), besides the manifest identity', collect)
     .option('--audit-file <file>', 'merge audit events from a file exported later (repeatable; any supported shape)', collect)
     .option('--rules <dir>', 'extra audit rules directory for events labelled now (repeatable)', collect)

@@ -7,6 +7,7 @@ import { countPods, reviewSourceAccess, type AccessRequirements } from './access
 import { clusterFactsFromArm, createArmClients, getAuditDiagnostics, getManagedCluster, type ArmClientOptions, type ArmClients } from './arm.js';
 import { buildClusterKubeConfig } from './credentials.js';
 import { KubeApi } from './kubeApi.js';
+import { appendAll } from '../util/arrays.js';
 
 export interface ResolveClusterOptions {
   cluster: ClusterRef;
@@ -76,7 +77,7 @@ export async function resolveCluster(options: ResolveClusterOptions): Promise<Cl
   KubeApi.for(kube.kubeConfig).budget.limit = budget;
   const review = await reviewSourceAccess(kube.kubeConfig, options.access, { concurrency: budget, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
   result.access = review.access;
-  gaps.push(...review.gaps);
+  appendAll(gaps, review.gaps);
 
   try {
     result.podCount = await countPods(kube.kubeConfig, options.abortSignal ? { abortSignal: options.abortSignal } : {});

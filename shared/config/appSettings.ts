@@ -4,6 +4,7 @@ import { parseIngestionTargetJson, type IngestionTarget } from '../ingestion/con
 import { SOURCES } from '../sources/registry.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
 import { parseDurationSeconds } from '../util/time.js';
+import { parseManagedClusterId } from '../cluster/clusterRef.js';
 
 /**
  * The Functions app's configuration: app settings, read once at start-up, validated,
@@ -51,6 +52,8 @@ export interface AppSettings {
   readonly taskTimeoutSeconds: number;
   /** The site's host name, for the collector identity (WEBSITE_HOSTNAME), when running in Azure. */
   readonly hostName?: string;
+  /** AKS cluster resource ids collected when a Sentinel incident leads to no cluster (empty: answer 422). */
+  readonly defaultClusters: readonly string[];
 }
 
 /** One problem per setting, naming it and the fix. */
@@ -81,6 +84,7 @@ export const SETTING = {
   useAdminCredentials: 'AKS_EVIDENCE_USE_ADMIN_CREDENTIALS',
   armEndpoint: 'AKS_EVIDENCE_ARM_ENDPOINT',
   taskTimeout: 'AKS_EVIDENCE_TASK_TIMEOUT_SECONDS',
+  defaultClusters: 'AKS_EVIDENCE_DEFAULT_CLUSTERS',
   clientId: 'AZURE_CLIENT_ID',
   hostName: 'WEBSITE_HOSTNAME',
 } as const;
@@ -244,6 +248,18 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
     }
   }
 
+  const defaultClusters: string[] = [];
+  const clustersText = get(SETTING.defaultClusters);
+  if (clustersText) {
+    const ids = clustersText.split(/[\s,;]+/).filter(Boolean);
+    if (ids.length > 20) problems.push({ setting: SETTING.defaultClusters, message: `lists ${ids.length} clusters; at most 20` });
+    for (const id of ids.slice(0, 20)) {
+      const parsed = parseManagedClusterId(id);
+      if (parsed.ok) defaultClusters.push(parsed.ref.resourceId);
+      else problems.push({ setting: SETTING.defaultClusters, message: `"${id.slice(0, 200)}": ${parsed.reason}; give comma-separated AKS cluster resource ids` });
+    }
+  }
+
   if (problems.length) throw new AppSettingsError(problems);
 
   const evidence: EvidenceStoreSettings = { containerUrl: `${endpoint}/${containerName}`, containerName: containerName as string };
@@ -263,6 +279,7 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
     armEndpoint,
     taskTimeoutSeconds,
     ...(hostName ? { hostName } : {}),
+    defaultClusters,
   });
 }
 

@@ -102,6 +102,13 @@ const protectionSchema = z.object({
   notes: z.array(z.string()),
 });
 
+const resolutionStepSchema = z.object({
+  step: z.string(),
+  outcome: z.enum(['found', 'nothing', 'failed', 'skipped']),
+  detail: z.string(),
+  clusters: z.array(z.string()).optional(),
+});
+
 const manifestSchema = z.object({
   schemaVersion: z.literal(1),
   runId: z.string().min(1),
@@ -131,6 +138,14 @@ const manifestSchema = z.object({
     sinceSeconds: z.number().nonnegative(),
     concurrency: z.number().int().positive().optional(),
     priorityPods: z.array(z.string()).optional(),
+    priorityNamespaces: z.array(z.string()).optional(),
+    priorityNodes: z.array(z.string()).optional(),
+    incidentResolution: z
+      .object({
+        reads: z.array(resolutionStepSchema),
+        ways: z.array(resolutionStepSchema),
+      })
+      .optional(),
     legalHold: z.boolean().optional(),
     retentionDays: z.number().nonnegative().optional(),
   }),

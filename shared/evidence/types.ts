@@ -201,8 +201,32 @@ export interface CollectionRequestRecord {
   concurrency?: number;
   /** Pods named by the trigger (Sentinel entities) collected first. */
   priorityPods?: string[];
+  /** Namespaces named by the trigger: their pods are collected right after the priority pods. */
+  priorityNamespaces?: string[];
+  /** Nodes named by the trigger (a node-level alert): the pods on them are collected right after the priority pods. */
+  priorityNodes?: string[];
+  /** How a Sentinel incident led to this cluster: every read of Sentinel and every way tried, in order. */
+  incidentResolution?: IncidentResolutionRecord;
   legalHold?: boolean;
   retentionDays?: number;
+}
+
+/** One step of resolving a Sentinel incident to clusters: a read of Sentinel, or one way to the cluster. */
+export interface IncidentResolutionStep {
+  /** e.g. "sentinel-alerts-api", "azure-resource-entities", "scheduled-alert-rows", "node-resource-group". */
+  step: string;
+  outcome: 'found' | 'nothing' | 'failed' | 'skipped';
+  /** What was looked at and what it gave (bounded, no secrets). */
+  detail: string;
+  /** Clusters (ARM ids) this step found. */
+  clusters?: string[];
+}
+
+export interface IncidentResolutionRecord {
+  /** What was read from Sentinel (trigger body, SecurityInsights API, SecurityAlert rows), in order. */
+  reads: IncidentResolutionStep[];
+  /** The ways to the cluster, in the order tried. */
+  ways: IncidentResolutionStep[];
 }
 
 export interface Manifest {

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { gunzipSync, createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { K8sObject } from './types.js';
+import { appendAll } from '../util/arrays.js';
 
 /**
  * Loads Kubernetes objects from what a responder is handed: `kubectl get -o yaml|json`
@@ -174,7 +175,7 @@ async function loadFile(file: string, result: LoadedObjects): Promise<void> {
   }
   const parsed = parseObjectsText(text, file, format);
   parsed.objects.forEach(add);
-  result.skipped.push(...parsed.problems);
+  appendAll(result.skipped, parsed.problems);
 }
 
 async function streamNdjson(

@@ -18,7 +18,8 @@ export const RBAC_FINDINGS_TABLE: TableDefinition = {
     c('TimeGenerated', 'datetime', 'Creation time of the granting binding (the collection time when unknown), UTC.'),
     c('rule_id', 'string', 'Stable rule id, e.g. rbac.secrets-read.'),
     c('severity', 'string', 'critical | high | medium | low | info.'),
-    c('title', 'string', 'Rule title.'),
+    // Not `title`: Log Analytics reserves it (compared case-insensitively with Title).
+    c('finding_title', 'string', 'Rule title.'),
     c('subject_kind', 'string', 'User | Group | ServiceAccount.'),
     c('subject_name', 'string', 'Subject name.'),
     c('subject_namespace', 'string', 'ServiceAccount namespace (empty for users and groups).'),
@@ -60,7 +61,8 @@ export const WORKLOAD_FINDINGS_TABLE: TableDefinition = {
     c('field_path', 'string', 'Exact field path, e.g. spec.template.spec.containers[1].securityContext.privileged.'),
     c('details', 'string', 'What triggered it.'),
     c('service_account', 'string', 'Service account the pods run as.'),
-    c('title', 'string', 'Rule title.'),
+    // Not `title`: Log Analytics reserves it (compared case-insensitively with Title).
+    c('finding_title', 'string', 'Rule title.'),
     c('owner', 'string', 'Controlling owner Kind/name, when the object is owned.'),
     c('uid', 'string', 'Object uid.'),
   ],
@@ -78,7 +80,7 @@ export function rbacFindingRow(f: RbacFinding, collectedAt: string): Row {
     TimeGenerated: validTime(f.createdAt) ?? collectedAt,
     rule_id: f.ruleId,
     severity: f.severity,
-    title: f.title,
+    finding_title: f.title,
     subject_kind: f.subject.kind,
     subject_name: f.subject.name,
     subject_namespace: f.subject.namespace ?? '',
@@ -117,7 +119,7 @@ export function workloadFindingRow(f: WorkloadFinding, collectedAt: string): Row
     field_path: f.fieldPath,
     details: f.details,
     service_account: f.serviceAccount,
-    title: f.title,
+    finding_title: f.title,
     owner: f.owner ?? '',
     uid: f.uid ?? '',
   };

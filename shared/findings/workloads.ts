@@ -1,6 +1,7 @@
 import { analyzePodSpec, type IssueType } from './podSecurity.js';
 import { controllerOwner, podSpecOf, serviceAccountOf } from './podTemplates.js';
 import { severityRank, type AnalysisNote, type ContainerType, type K8sObject, type Severity, type WorkloadFinding } from './types.js';
+import { appendAll } from '../util/arrays.js';
 
 /**
  * Dangerous workloads: the suspicious-pod checks (shared/sources/podSecurity.ts, reused as is)
@@ -98,7 +99,7 @@ export function analyzeWorkloads(objects: readonly K8sObject[], options: Analyze
     const location = podSpecOf(object);
     if (!location) continue;
     analyzed[object.kind] = (analyzed[object.kind] ?? 0) + 1;
-    findings.push(...analyzeWorkloadObject(object, location.spec, location.prefix, allowed));
+    appendAll(findings, analyzeWorkloadObject(object, location.spec, location.prefix, allowed));
   }
   const notes: AnalysisNote[] = [];
   if (Object.keys(analyzed).length === 0) notes.push({ code: 'no-workloads', message: 'no workload objects (pods, deployments, ...) in the input: no workload finding can be made' });

@@ -56,7 +56,25 @@ export const MAX_STREAMS_PER_DCR = 10;
 export const PASSTHROUGH_TRANSFORM = 'source';
 
 /** Column names Log Analytics reserves in custom tables. */
-export const RESERVED_COLUMN_NAMES: readonly string[] = ['_ResourceId', 'id', '_SubscriptionId', 'TenantId', 'Type', 'UniqueId', 'Title'];
+/**
+ * Column names Log Analytics reserves, compared case-insensitively: the standard columns, and the
+ * ones Microsoft's Logs Ingestion page lists (resource, resourceid, resourcename, resourcetype,
+ * subscriptionid, tenantid).
+ */
+export const RESERVED_COLUMN_NAMES: readonly string[] = [
+  '_ResourceId',
+  'id',
+  '_SubscriptionId',
+  'TenantId',
+  'Type',
+  'UniqueId',
+  'Title',
+  'resource',
+  'resourceid',
+  'resourcename',
+  'resourcetype',
+  'subscriptionid',
+];
 const COLUMN_NAME = /^[A-Za-z][A-Za-z0-9_]{0,44}$/;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]*_CL$/;
 
@@ -76,7 +94,7 @@ export function validateTableForDcr(table: TableDefinition): string[] {
     if (!COLUMN_NAME.test(col.name)) {
       problems.push(`${table.name}.${col.name}: a column name starts with a letter, uses letters, digits and _ only, and has at most 45 characters`);
     }
-    if (RESERVED_COLUMN_NAMES.includes(col.name)) problems.push(`${table.name}.${col.name}: reserved column name in Log Analytics`);
+    if (RESERVED_COLUMN_NAMES.some((r) => r.toLowerCase() === col.name.toLowerCase())) problems.push(`${table.name}.${col.name}: reserved column name in Log Analytics`);
     const key = col.name.toLowerCase();
     if (seen.has(key)) problems.push(`${table.name}.${col.name}: declared twice (column names are compared case-insensitively)`);
     seen.add(key);

@@ -179,6 +179,8 @@ export function sealEvidenceStep(input: SealEvidenceInput, env: ActivityEnvironm
       collector: env.collector,
       startedAt: input.startedAt,
       ...(env.clock ? { clock: env.clock } : {}),
+      // The run's report, into the bundle before the manifest (the incident comment links it).
+      beforeManifest: async (s, manifest) => (await import('../report/seal.js')).addSealedReport(s, manifest, env.clock ? { clock: env.clock } : {}),
       onSealed: async (result) => {
         await custody.record('manifest-sealed', { manifestSha256: result.manifestSha256, artifacts: result.artifactCount });
       },

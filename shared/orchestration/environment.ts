@@ -1,4 +1,6 @@
 import { getAppSettings, type AppSettings } from '../config/appSettings.js';
+import { parseManagedClusterId, type ClusterRef } from '../cluster/clusterRef.js';
+import type { IncidentReaders } from '../request/incident/resolve.js';
 import type { RequestDefaults } from '../request/schema.js';
 import type { ActivityEnvironment } from './activities.js';
 
@@ -11,11 +13,15 @@ import type { ActivityEnvironment } from './activities.js';
 let settingsOverride: AppSettings | undefined;
 let environmentOverride: ActivityEnvironment | undefined;
 let environment: Promise<ActivityEnvironment> | undefined;
+let readersOverride: IncidentReaders | undefined;
+let readers: IncidentReaders | undefined;
 
-export function configureFunctionsRuntime(options: { settings?: AppSettings; activityEnvironment?: ActivityEnvironment }): void {
+export function configureFunctionsRuntime(options: { settings?: AppSettings; activityEnvironment?: ActivityEnvironment; incidentReaders?: IncidentReaders }): void {
   settingsOverride = options.settings;
   environmentOverride = options.activityEnvironment;
+  readersOverride = options.incidentReaders;
   environment = undefined;
+  readers = undefined;
 }
 
 export function runtimeSettings(): AppSettings {
@@ -41,4 +47,35 @@ export function requestDefaults(settings: AppSettings): RequestDefaults {
     concurrency: settings.concurrency,
     ...(settings.retentionDaysDefault !== undefined ? { retentionDays: settings.retentionDaysDefault } : {}),
   };
+}
+
+/**
+ * How POST /api/incidents/sentinel asks Sentinel about an incident: with the app's identity,
+ * the SecurityInsights API (ARM), Log Analytics (SecurityAlert rows, scheduled-rule rows),
+ * ARM's cluster list (node resource groups), and the configured default clusters.
+ */
+export async function incidentReaders(): Promise<IncidentReaders> {
+  if (readersOverride) return readersOverride;
+  if (readers) return readers;
+  // The ARM, SecurityInsights and Log Analytics clients load with the first incident, not with the app.
+  const { createArmClients } = await import('../cluster/arm.js');
+  const { createNodeResourceGroupResolver } = await import('../cluster/nodeResourceGroup.js');
+  const { createIncidentLogsReader } = await import('../request/incident/alertLogs.js');
+  const { createSentinelIncidentReader } = await import('../request/incident/sentinelApi.js');
+  const env = await activityEnvironment();
+  const arm = { endpoint: env.settings.armEndpoint, ...env.arm };
+  const logs = env.azure?.logs;
+  readers = {
+    sentinel: createSentinelIncidentReader(env.credential, arm),
+    logs: createIncidentLogsReader(env.credential, {
+      ...(logs?.endpoint ? { endpoint: logs.endpoint } : {}),
+      ...(logs?.clientOptions ? { clientOptions: logs.clientOptions } : {}),
+    }),
+    nodeResourceGroups: createNodeResourceGroupResolver((subscriptionId) => createArmClients(env.credential, subscriptionId, arm)),
+    defaultClusters: env.settings.defaultClusters.flatMap((id): ClusterRef[] => {
+      const parsed = parseManagedClusterId(id);
+      return parsed.ok ? [parsed.ref] : [];
+    }),
+  };
+  return readers;
 }

@@ -53,7 +53,7 @@ export interface RunStatusView {
   trigger?: CollectionRunInput['trigger'];
   progress?: RunCustomStatus;
   /** Once sealed: where the evidence is and the manifest hash to verify it against. */
-  evidence?: { location: string; manifestPath: string; manifestSha256: string; artifactCount: number };
+  evidence?: { location: string; manifestPath: string; manifestSha256: string; artifactCount: number; reportUrl?: string };
   result?: Omit<CollectionRunOutput, 'seal'> & { records: Record<string, number>; gaps: Record<string, number> };
   /** Failed runs: what went wrong (redacted). */
   error?: string;
@@ -104,6 +104,8 @@ export function runStatusView(status: OrchestrationStatusLike): RunStatusView {
   if (isRunOutput(output)) {
     const { seal, ...rest } = output;
     view.evidence = { location: seal.location, manifestPath: seal.manifestPath, manifestSha256: seal.manifestSha256, artifactCount: seal.artifactCount };
+    // The report written at sealing, as a URL in the bundle (the incident comment links it).
+    if (seal.reportPath) view.evidence.reportUrl = `${seal.location.replace(/\/+$/, '')}/${seal.reportPath}`;
     view.result = { ...rest, records: seal.records, gaps: seal.gaps };
   } else if (status.runtimeStatus === 'Failed' && output !== undefined && output !== null) {
     view.error = redactSecrets(typeof output === 'string' ? output : JSON.stringify(output)).slice(0, 2000);

@@ -5,7 +5,7 @@ import type { ClusterIdentity, CollectionRequestRecord, CollectorIdentity, Evide
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { runCollectTask } from './collectTask.js';
 import { planCollectTasks, shardLabel } from './plan.js';
-import { sealRun } from './seal.js';
+import { sealRun, type SealContext } from './seal.js';
 import type { SourceRegistry } from '../sources/registry.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTask, CollectTaskResult, SealResult } from './types.js';
@@ -34,6 +34,8 @@ export interface CollectRunOptions {
   progress?: (event: RunProgressEvent) => void;
   /** The sources (default SOURCES). */
   registry?: SourceRegistry;
+  /** See SealContext.beforeManifest (the CLI passes the report writer). */
+  beforeManifest?: SealContext['beforeManifest'];
 }
 
 /**
@@ -68,6 +70,7 @@ export async function collectRun(options: CollectRunOptions): Promise<SealResult
     startedAt,
     clock,
     ...(options.registry ? { registry: options.registry } : {}),
+    ...(options.beforeManifest ? { beforeManifest: options.beforeManifest } : {}),
     onSealed: async (result) => {
       await custody.record('manifest-sealed', { manifestSha256: result.manifestSha256, artifacts: result.artifactCount });
     },

@@ -16,6 +16,7 @@ import { describeError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { shardLabel } from './plan.js';
 import type { CollectTask, CollectTaskResult } from './types.js';
+import { appendAll } from '../util/arrays.js';
 
 export interface CollectTaskContext {
   store: EvidenceStore;
@@ -123,6 +124,8 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
     concurrency: ctx.concurrency ?? ctx.request.concurrency ?? 16,
     ...(task.shard ? { shard: task.shard } : {}),
     ...(ctx.request.priorityPods?.length ? { priorityPods: ctx.request.priorityPods } : {}),
+    ...(ctx.request.priorityNamespaces?.length ? { priorityNamespaces: ctx.request.priorityNamespaces } : {}),
+    ...(ctx.request.priorityNodes?.length ? { priorityNodes: ctx.request.priorityNodes } : {}),
     ...(ctx.azure ? { azure: ctx.azure } : {}),
     ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
     clock,
@@ -216,7 +219,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
 
   if (source.deriveArtifacts && failure === undefined) {
     try {
-      artifacts.push(...(await source.deriveArtifacts(ctx.store, artifacts)));
+      appendAll(artifacts, await source.deriveArtifacts(ctx.store, artifacts));
     } catch (error) {
       failure = error;
       gaps.push({ source: task.source, reason: 'error', detail: `deriving rows from the collected artifacts failed: ${describeError(error)}; the collected artifacts are kept` });

@@ -18,6 +18,7 @@ import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { isPlannable } from './plan.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTaskResult, SealResult } from './types.js';
+import { appendAll } from '../util/arrays.js';
 
 export interface SealContext {
   store: EvidenceStore;
@@ -31,6 +32,12 @@ export interface SealContext {
   clock?: Clock;
   /** Called after the manifest is written (e.g. the custody log's manifest-sealed step). */
   onSealed?: (result: SealResult) => Promise<void>;
+  /**
+   * Called with the manifest about to be written, every other field final: it may write
+   * artifacts and list them in it. The hosts pass the report writer (shared/report/seal.ts),
+   * which is a layer above the pipeline; it handles its own failures (a gap, never a failed seal).
+   */
+  beforeManifest?: (store: EvidenceStore, manifest: Manifest) => Promise<void>;
   /** The sources (default SOURCES). */
   registry?: SourceRegistry;
 }
@@ -74,15 +81,15 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     s.records += result.records;
     s.rawObjects += result.rawObjects;
     s.apiRequests = (s.apiRequests ?? 0) + result.apiRequests;
-    s.artifacts.push(...result.artifacts.map((a) => a.path));
-    s.gaps.push(...(summary?.gaps ?? result.gapsPreview));
+    appendAll(s.artifacts, result.artifacts.map((a) => a.path));
+    appendAll(s.gaps, summary?.gaps ?? result.gapsPreview);
     if (!s.startedAt || result.startedAt < s.startedAt) s.startedAt = result.startedAt;
     if (!s.endedAt || result.endedAt > s.endedAt) s.endedAt = result.endedAt;
     if (summary) {
-      actions.push(...summary.actions);
+      appendAll(actions, summary.actions);
       if (summary.coverage.length) {
         const list = (coverage[result.source] ??= []) as unknown[];
-        list.push(...summary.coverage);
+        appendAll(list, summary.coverage);
       }
     }
   }
@@ -153,6 +160,8 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     clusterFacts: clusterFactsRecord(ctx.facts),
     ...(Object.keys(coverage).length ? { coverage } : {}),
   };
+  // The run's report, written before the manifest so the manifest lists and seals it (why: shared/report/seal.ts).
+  await ctx.beforeManifest?.(ctx.store, manifest);
   const { sha256 } = await writeManifest(ctx.store, manifest);
   const result = summarize(manifest, ctx.store.location, sha256);
   await ctx.onSealed?.(result);
@@ -175,7 +184,14 @@ function summarize(manifest: Manifest, location: string, manifestSha256: string)
     records,
     gaps,
     artifactCount: manifest.artifacts.length,
+    // The report this seal wrote (an earlier attempt's, not in its manifest, is listed as source 'other').
+    ...reportOf(manifest),
   };
+}
+
+function reportOf(manifest: Manifest): { reportPath?: string } {
+  const report = manifest.artifacts.find((a) => a.source === 'report');
+  return report ? { reportPath: report.path } : {};
 }
 
 function clusterFactsRecord(facts: ClusterFacts): Record<string, unknown> {

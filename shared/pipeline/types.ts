@@ -42,6 +42,8 @@ export interface SealResult {
   records: Record<string, number>;
   gaps: Record<string, number>;
   artifactCount: number;
+  /** The report written at sealing (bundle-relative path, listed in the manifest), when there is one. */
+  reportPath?: string;
 }
 
 export type { CollectionRequestRecord };

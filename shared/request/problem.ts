@@ -30,7 +30,20 @@ export const PROBLEM_TYPES = {
   runNotFound: `${TYPE_BASE}run-not-found`,
   runConflict: `${TYPE_BASE}run-exists`,
   unavailable: `${TYPE_BASE}orchestration-unavailable`,
+  unsupportedMediaType: `${TYPE_BASE}unsupported-media-type`,
+  tooLarge: `${TYPE_BASE}body-too-large`,
 } as const;
+
+/** At most this many field problems are answered; the rest are counted (a 200,000-entry array must not answer 200,000 errors). */
+export const MAX_FIELD_PROBLEMS = 100;
+
+/** Keep the first MAX_FIELD_PROBLEMS problems and say how many more there were. */
+export function capProblems(problems: FieldProblem[]): FieldProblem[] {
+  if (problems.length <= MAX_FIELD_PROBLEMS) return problems;
+  const kept = problems.slice(0, MAX_FIELD_PROBLEMS);
+  kept.push({ field: '', message: `${problems.length - MAX_FIELD_PROBLEMS} more invalid fields are not listed; fix the ones above first` });
+  return kept;
+}
 
 export function invalidRequestProblem(errors: FieldProblem[], what = 'collection request'): ProblemDetails {
   const n = errors.length;

@@ -12,7 +12,8 @@ import {
   SUBSCRIPTION_ID_PATTERN,
   type ClusterRef,
 } from '../cluster/clusterRef.js';
-import type { FieldProblem } from './problem.js';
+import { capProblems, type FieldProblem } from './problem.js';
+import { appendAll } from '../util/arrays.js';
 
 /** Container logs look-back bounds: at least a second, at most 30 days (kubelets rotate long before). */
 export const MIN_SINCE_SECONDS = 1;
@@ -250,19 +251,19 @@ export function parseCollectionRequest(body: unknown, options: ParseRequestOptio
   const parsed = bodySchema(knownSources).safeParse(body);
   const problems: FieldProblem[] = [];
   if (!parsed.success) {
-    problems.push(...zodProblems(parsed.error.issues, ALLOWED_FIELDS));
+    appendAll(problems, zodProblems(parsed.error.issues, ALLOWED_FIELDS));
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, problems };
   }
   const raw = (body ?? {}) as Record<string, unknown>;
   const cluster = parseClusterField(raw.cluster);
-  if (!cluster.ok) problems.push(...cluster.problems);
+  if (!cluster.ok) appendAll(problems, cluster.problems);
   const since = parseSince(
     typeof raw.since === 'string' || typeof raw.since === 'number' ? raw.since : undefined,
     defaults.sinceSeconds ?? DEFAULT_SINCE_SECONDS,
   );
-  if (!since.ok) problems.push(...since.problems);
+  if (!since.ok) appendAll(problems, since.problems);
   if (problems.length || !parsed.success || !cluster.ok || !since.ok) {
-    return { ok: false, problems: dedupe(problems) };
+    return { ok: false, problems: capProblems(dedupe(problems)) };
   }
 
   const v = parsed.data;

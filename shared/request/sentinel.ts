@@ -1,339 +1,225 @@
-import type { CollectionRequestRecord } from '../evidence/types.js';
+import { createHash } from 'node:crypto';
+import type { CollectionRequestRecord, IncidentResolutionRecord } from '../evidence/types.js';
 import { SOURCES } from '../sources/registry.js';
-import { clusterKey, findManagedClusterId, type ClusterRef } from '../cluster/clusterRef.js';
-import { PROBLEM_TYPES, type FieldProblem, type ProblemDetails } from './problem.js';
-import { isNamespacedPod, type RequestDefaults } from './schema.js';
+import { isSafeId } from '../pipeline/runId.js';
+import { RESOURCE_GROUP_PATTERN, SUBSCRIPTION_ID_PATTERN, type ClusterRef } from '../cluster/clusterRef.js';
+import { alertFromRest, type IncidentAlert } from './incident/alerts.js';
+import { isObject, MAX_ENTITIES_PER_LIST, prop, propsOf, readEntityList, type EntityView, type Json } from './incident/entities.js';
+import { PROBLEM_TYPES, capProblems, type FieldProblem, type ProblemDetails } from './problem.js';
+import type { RequestDefaults } from './schema.js';
 
 /**
  * A Microsoft Sentinel incident, as the incident trigger of a playbook (Logic App) forwards
- * it, turned into collection requests: one per AKS cluster the incident names.
+ * it, validated the way the HTTP API validates its own fields: every string bounded and
+ * checked against what Sentinel can send, every array capped, each problem naming its field.
  *
  * The trigger body: { objectSchemaType: "Incident", objectEventType, workspaceId,
  * workspaceInfo: { SubscriptionId, ResourceGroupName, WorkspaceName }, object: { id (the
  * incident ARM id), name, type, properties: { title, severity, incidentNumber,
- * relatedEntities[], alerts[], additionalData, ... } } }. Playbooks often forward only
- * `object` (or its `properties` under `incident`): both are accepted.
+ * relatedEntities[], Alerts[], additionalData, ... } } }. Playbooks often forward only
+ * `object` (or put it under `incident`): both are accepted.
  *
- * Clusters come from AzureResource / azure-resource entities whose resource id is (or is
- * under) a Microsoft.ContainerService/managedClusters id, K8s-cluster entities (through their
- * CloudResource), and alert resourceIdentifiers; entities nested in alerts (Defender for
- * Containers' SecurityAlert entity JSON with $id/$ref) count too. K8s-namespace, K8s-pod and
- * container entities name the pods to collect first; the whole cluster is still collected.
+ * The body does not carry the alerts' own entities (where Defender for Containers names the
+ * cluster, namespace and pod); shared/request/incident/resolve.ts reads them from Sentinel.
  */
 
 export interface SentinelIncidentInfo {
-  /** Incident ARM id: /subscriptions/…/workspaces/<ws>/providers/Microsoft.SecurityInsights/Incidents/<guid>. */
+  /** Incident ARM id: /subscriptions/…/workspaces/<ws>/providers/Microsoft.SecurityInsights/Incidents/<name>. */
   incidentId: string;
-  name?: string;
+  /** The incident's workspace, from its ARM id. */
+  workspace: { subscriptionId: string; resourceGroup: string; name: string; resourceId: string };
+  /** The incident's own name (last segment of its id, usually a GUID). */
+  incidentName: string;
   incidentNumber?: number;
   title?: string;
-  severity?: string;
-  workspaceName?: string;
+  severity?: 'High' | 'Medium' | 'Low' | 'Informational';
+  /** Log Analytics workspace GUID (the trigger's workspaceId). */
   workspaceId?: string;
+  /** UTC RFC 3339. */
+  createdTimeUtc?: string;
+  firstActivityTimeUtc?: string;
 }
 
-/** One cluster the incident names, with the Kubernetes entities that point into it. */
-export interface IncidentClusterTarget {
-  cluster: ClusterRef;
-  /** Where in the body the cluster was found, for the response and the case record. */
-  foundIn: string[];
-  /** K8s-namespace entities (and namespaces of pod / container entities). */
-  namespaces: string[];
-  /** "namespace/pod" from K8s-pod and container entities: collected first. */
-  priorityPods: string[];
+/** The incident as received: its facts, and what the body carried about alerts and entities. */
+export interface ParsedSentinelIncident {
+  incident: SentinelIncidentInfo;
+  alerts: IncidentAlert[];
+  relatedEntities: EntityView[];
+  /** "force": true in the body. */
+  force: boolean;
 }
 
-export type SentinelParseResult =
-  | { ok: true; incident: SentinelIncidentInfo; targets: IncidentClusterTarget[] }
-  | { ok: false; problem: ProblemDetails };
+export type SentinelParseResult = ({ ok: true } & ParsedSentinelIncident) | { ok: false; problem: ProblemDetails };
 
-type Json = Record<string, unknown>;
+/** A Sentinel incident groups at most 150 alerts; anything far above is not an incident. */
+export const MAX_INCIDENT_ALERTS = 500;
+/** Titles longer than the HTTP API's reason field are refused. */
+export const MAX_TITLE_CHARS = 2048;
+/** The SecurityAlert Entities JSON string of one alert, at most (bytes of text). */
+const MAX_ENTITIES_JSON_CHARS = 4 * 1024 * 1024;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const SEVERITIES = ['High', 'Medium', 'Low', 'Informational'] as const;
+/** Incident names are GUIDs; anything else must still be a safe path segment. */
+const INCIDENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** Log Analytics workspace names: 4-63 letters, digits and "-", starting and ending with a letter or digit. */
+export const WORKSPACE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/;
+const INCIDENT_ID =
+  /^\/subscriptions\/([^/]{1,64})\/resourcegroups\/([^/]{1,90})\/providers\/microsoft\.operationalinsights\/workspaces\/([^/]{1,63})\/providers\/microsoft\.securityinsights\/incidents\/([^/]{1,128})$/i;
+const EXAMPLE_INCIDENT_ID =
+  '/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.OperationalInsights/workspaces/<workspace>/providers/Microsoft.SecurityInsights/Incidents/<guid>';
 
-/** Case-insensitive property access: Sentinel and Defender spell the same keys differently. */
-function prop(obj: unknown, ...names: string[]): unknown {
-  if (!isObject(obj)) return undefined;
-  for (const name of names) {
-    if (name in obj) return obj[name];
-  }
-  const lower = new Map(Object.keys(obj).map((k) => [k.toLowerCase(), k] as const));
-  for (const name of names) {
-    const key = lower.get(name.toLowerCase());
-    if (key !== undefined) return obj[key];
-  }
-  return undefined;
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-
-/** "AzureResource", "azure-resource", "K8s-pod" → "azureresource", "k8spod". */
-function kindKey(kind: string | undefined): string {
-  return (kind ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
-}
-
-const INCIDENT_ID = /\/providers\/microsoft\.securityinsights\/incidents\/[^/]+$/i;
-
-/** The incident object wherever the playbook put it. */
-function incidentObject(body: Json): { incident: Json; root: Json } | undefined {
-  const candidates: unknown[] = [prop(body, 'object'), prop(body, 'incident'), body];
-  for (const c of candidates) {
-    if (isObject(c) && typeof prop(c, 'id') === 'string' && INCIDENT_ID.test(prop(c, 'id') as string)) return { incident: c, root: body };
+/** Where the incident object sits in what the playbook forwarded. */
+function incidentObject(body: Json): Json | undefined {
+  for (const c of [prop(body, 'object'), prop(body, 'incident'), body]) {
+    if (isObject(c) && typeof prop(c, 'id') === 'string' && /\/providers\/microsoft\.securityinsights\/incidents\//i.test(prop(c, 'id') as string)) return c;
   }
   return undefined;
 }
 
-interface EntityView {
-  kind: string;
-  props: Json;
-  path: string;
-  /** $id → entity within the array the entity came from (Defender's reference scope). */
-  scope: Map<string, Json>;
+function parseIncidentId(value: string, problems: FieldProblem[]): { id: string; workspace: SentinelIncidentInfo['workspace']; name: string } | undefined {
+  const id = value.trim();
+  const m = id.length <= 512 ? INCIDENT_ID.exec(id) : null;
+  const [, sub = '', rg = '', ws = '', name = ''] = m ?? [];
+  const bad = (why: string) => {
+    problems.push({ field: 'object.id', message: `${why}; expected the incident ARM id ${EXAMPLE_INCIDENT_ID}` });
+    return undefined;
+  };
+  if (!m) return bad('not a Microsoft Sentinel incident ARM id');
+  if (!SUBSCRIPTION_ID_PATTERN.test(sub)) return bad('its subscription is not a GUID');
+  if (!RESOURCE_GROUP_PATTERN.test(rg)) return bad('its resource group is not a valid resource group name');
+  if (!WORKSPACE_NAME_PATTERN.test(ws)) return bad('its workspace is not a valid Log Analytics workspace name');
+  if (!INCIDENT_NAME.test(name)) return bad('the incident name (its last segment) must be a GUID or letters, digits, "_" and "-"');
+  const workspaceId = `/subscriptions/${sub.toLowerCase()}/resourceGroups/${rg}/providers/Microsoft.OperationalInsights/workspaces/${ws}`;
+  return { id, name, workspace: { subscriptionId: sub.toLowerCase(), resourceGroup: rg, name: ws, resourceId: workspaceId } };
 }
 
-/** Index every object carrying "$id" under `root` (Defender entity JSON references them with {"$ref"}). */
-function indexIds(root: unknown, into: Map<string, Json>): Map<string, Json> {
-  const stack: unknown[] = [root];
-  while (stack.length) {
-    const v = stack.pop();
-    if (Array.isArray(v)) stack.push(...v);
-    else if (isObject(v)) {
-      const id = v.$id;
-      if (typeof id === 'string' || typeof id === 'number') into.set(String(id), v);
-      stack.push(...Object.values(v));
+/** An optional string field: absent is fine; present must be a string matching `test` (its fix in `message`). */
+function optionalString(value: unknown, field: string, problems: FieldProblem[], test: (s: string) => boolean, message: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !test(value.trim())) {
+    problems.push({ field, message });
+    return undefined;
+  }
+  return value.trim();
+}
+
+function optionalTime(value: unknown, field: string, problems: FieldProblem[]): string | undefined {
+  const s = optionalString(value, field, problems, (v) => v.length <= 64 && !Number.isNaN(Date.parse(v)), 'must be a UTC time, e.g. "2026-11-22T09:42:31.870674Z"');
+  return s ? new Date(Date.parse(s)).toISOString() : undefined;
+}
+
+/** An array field capped at `max` entries. Returns [] (and a problem) when it is not an array or too long. */
+function cappedArray(value: unknown, field: string, max: number, what: string, problems: FieldProblem[]): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string' && what === 'entities') {
+    if (value.length > MAX_ENTITIES_JSON_CHARS) {
+      problems.push({ field, message: `the entities JSON is longer than ${MAX_ENTITIES_JSON_CHARS.toLocaleString('en-US')} characters` });
+      return [];
     }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return [];
+    }
+    return cappedArray(parsed, field, max, what, problems);
   }
-  return into;
-}
-
-function deref(value: unknown, scope: Map<string, Json>): Json | undefined {
-  if (!isObject(value)) return undefined;
-  const ref = value.$ref;
-  if (typeof ref === 'string' || typeof ref === 'number') return scope.get(String(ref));
+  if (!Array.isArray(value)) {
+    problems.push({ field, message: `must be an array of ${what}` });
+    return [];
+  }
+  if (value.length > max) {
+    problems.push({ field, message: `lists ${value.length.toLocaleString('en-US')} ${what}; at most ${max.toLocaleString('en-US')} ${what} are accepted (a Sentinel incident holds at most 150 alerts)` });
+    return [];
+  }
   return value;
 }
 
-/** An entity's properties: Sentinel entities nest them under `properties`; Defender's are flat. */
-function entityView(raw: unknown, path: string, scope: Map<string, Json>): EntityView | undefined {
-  const obj = deref(raw, scope);
-  if (!obj) return undefined;
-  const props = isObject(prop(obj, 'properties')) ? (prop(obj, 'properties') as Json) : obj;
-  let kind = str(prop(obj, 'kind'));
-  const type = str(prop(obj, 'Type', 'type'));
-  if (!kind && type && !type.includes('/')) kind = type;
-  if (!kind) return undefined;
-  return { kind: kindKey(kind), props, path, scope };
-}
-
-function resourceIdOf(props: Json): string | undefined {
-  return str(prop(props, 'resourceId', 'ResourceId', 'azureResourceId', 'AzureResourceId', 'id'));
-}
-
-/** The cluster a K8s entity belongs to, following Cluster → CloudResource references when present. */
-function clusterOfEntity(e: EntityView, depth = 0): ClusterRef | undefined {
-  if (depth > 4) return undefined;
-  const k = e.kind;
-  if (k === 'azureresource') {
-    const id = resourceIdOf(e.props);
-    return id ? findManagedClusterId(id) : undefined;
-  }
-  const follow = (value: unknown): ClusterRef | undefined => {
-    const target = deref(value, e.scope);
-    if (!target) return undefined;
-    const direct = resourceIdOf(isObject(prop(target, 'properties')) ? (prop(target, 'properties') as Json) : target);
-    if (direct) {
-      const ref = findManagedClusterId(direct);
-      if (ref) return ref;
-    }
-    const view = entityView(target, e.path, e.scope);
-    return view ? clusterOfEntity(view, depth + 1) : undefined;
-  };
-  if (k === 'k8scluster') return follow(prop(e.props, 'cloudResource', 'CloudResource')) ?? findManagedClusterIdIn(e.props);
-  if (k === 'k8snamespace') return follow(prop(e.props, 'cluster', 'Cluster'));
-  if (k === 'k8spod') return follow(prop(e.props, 'namespace', 'Namespace'));
-  if (k === 'container') return follow(prop(e.props, 'pod', 'Pod'));
-  return undefined;
-}
-
-function findManagedClusterIdIn(props: Json): ClusterRef | undefined {
-  const id = resourceIdOf(props);
-  return id ? findManagedClusterId(id) : undefined;
-}
-
-const NAME = (props: Json) => str(prop(props, 'name', 'Name', 'friendlyName', 'FriendlyName'));
-
-function namespaceName(value: unknown, scope: Map<string, Json>): string | undefined {
-  if (typeof value === 'string') return str(value);
-  const target = deref(value, scope);
-  if (!target) return undefined;
-  const props = isObject(prop(target, 'properties')) ? (prop(target, 'properties') as Json) : target;
-  return NAME(props);
-}
-
-/** "namespace/pod" of a K8s-pod entity (or of a container entity's pod). */
-function podKey(e: EntityView): string | undefined {
-  let podProps: Json | undefined;
-  if (e.kind === 'k8spod') podProps = e.props;
-  else if (e.kind === 'container') {
-    const pod = deref(prop(e.props, 'pod', 'Pod'), e.scope);
-    podProps = pod && isObject(prop(pod, 'properties')) ? (prop(pod, 'properties') as Json) : pod;
-    if (!podProps) {
-      const name = str(prop(e.props, 'podName', 'PodName'));
-      const ns = str(prop(e.props, 'namespace', 'Namespace', 'podNamespace'));
-      return name && ns && isNamespacedPod(`${ns}/${name}`) ? `${ns}/${name}` : undefined;
-    }
-  }
-  if (!podProps) return undefined;
-  const name = NAME(podProps);
-  const ns = namespaceName(prop(podProps, 'namespace', 'Namespace'), e.scope);
-  const key = name && ns ? `${ns}/${name}` : undefined;
-  return key && isNamespacedPod(key) ? key : undefined;
-}
-
-function namespaceOf(e: EntityView): string | undefined {
-  if (e.kind === 'k8snamespace') return NAME(e.props);
-  const pod = podKey(e);
-  return pod?.split('/')[0];
-}
-
-/** Every entity the incident carries: related entities, alerts, entities nested in alerts. */
-function collectEntities(incident: Json, root: Json): EntityView[] {
-  const props = isObject(prop(incident, 'properties')) ? (prop(incident, 'properties') as Json) : incident;
-  const views: EntityView[] = [];
-  const addArray = (list: unknown, path: string) => {
-    const items = arr(list);
-    const scope = indexIds(items, new Map());
-    items.forEach((item, i) => {
-      const v = entityView(item, `${path}[${i}]`, scope);
-      if (v) views.push(v);
-    });
-  };
-  addArray(prop(props, 'relatedEntities'), 'object.properties.relatedEntities');
-  addArray(prop(root, 'entities'), 'entities');
-  arr(prop(props, 'alerts')).forEach((alert, a) => {
-    const alertProps = isObject(prop(alert, 'properties')) ? (prop(alert, 'properties') as Json) : (alert as Json);
-    const base = `object.properties.alerts[${a}]`;
-    addArray(prop(alert, 'entities', 'relatedEntities'), `${base}.entities`);
-    const nested = prop(alertProps, 'entities', 'relatedEntities', 'Entities');
-    if (typeof nested === 'string') {
-      // SecurityAlert.Entities is a JSON string in Log Analytics; playbooks sometimes forward it as is.
-      try {
-        addArray(JSON.parse(nested), `${base}.properties.entities`);
-      } catch {
-        // not JSON: nothing to read
-      }
-    } else {
-      addArray(nested, `${base}.properties.entities`);
-    }
-  });
-  return views;
-}
-
-/** Clusters named by alert resourceIdentifiers ({ type: "AzureResource", azureResourceId | resourceId }). */
-function clustersFromResourceIdentifiers(incident: Json): { ref: ClusterRef; path: string }[] {
-  const props = isObject(prop(incident, 'properties')) ? (prop(incident, 'properties') as Json) : incident;
-  const found: { ref: ClusterRef; path: string }[] = [];
-  arr(prop(props, 'alerts')).forEach((alert, a) => {
-    const alertProps = isObject(prop(alert, 'properties')) ? (prop(alert, 'properties') as Json) : (alert as Json);
-    arr(prop(alertProps, 'resourceIdentifiers', 'ResourceIdentifiers')).forEach((ri, r) => {
-      if (!isObject(ri)) return;
-      const id = resourceIdOf(ri);
-      const ref = id ? findManagedClusterId(id) : undefined;
-      if (ref) found.push({ ref, path: `object.properties.alerts[${a}].properties.resourceIdentifiers[${r}]` });
-    });
-  });
-  return found;
-}
-
-export const LOOKED_FOR = [
-  'object.properties.relatedEntities: AzureResource / azure-resource entities whose resourceId is a Microsoft.ContainerService/managedClusters id, and K8s-cluster entities',
-  'object.properties.alerts[].properties.resourceIdentifiers: AzureResource identifiers naming a managed cluster',
-  'entities nested in alerts (Defender for Containers alert entities: azure-resource, K8s-cluster)',
-];
-
-/** Parse a forwarded Sentinel incident into the clusters to collect from. */
+/** Parse and validate a forwarded Sentinel incident. Every problem is reported at once, each naming its field. */
 export function parseSentinelIncident(body: unknown): SentinelParseResult {
   if (!isObject(body)) {
     return { ok: false, problem: notAnIncident([{ field: '', message: 'the body must be the JSON object the Sentinel incident trigger provides' }]) };
   }
-  const located = incidentObject(body);
-  if (!located) {
+  const incident = incidentObject(body);
+  if (!incident) {
     return {
       ok: false,
       problem: notAnIncident([
         {
           field: 'object.id',
-          message:
-            'required: the incident ARM id (…/providers/Microsoft.SecurityInsights/Incidents/<guid>); forward the incident trigger body as is (triggerBody()), or at least its "object"',
+          message: `required: the incident ARM id (${EXAMPLE_INCIDENT_ID}); forward the incident trigger body as is (triggerBody()), or at least its "object"`,
         },
       ]),
     };
   }
-  const { incident, root } = located;
+  const problems: FieldProblem[] = [];
+  const base = incident === body ? '' : incident === prop(body, 'object') ? 'object.' : 'incident.';
   const props = isObject(prop(incident, 'properties')) ? (prop(incident, 'properties') as Json) : {};
-  const workspaceInfo = prop(root, 'workspaceInfo');
+  const p = `${base}properties.`;
+
+  const id = parseIncidentId(prop(incident, 'id') as string, problems);
   const numberRaw = prop(props, 'incidentNumber');
-  const incidentNumber = typeof numberRaw === 'number' ? numberRaw : typeof numberRaw === 'string' && /^\d+$/.test(numberRaw) ? Number(numberRaw) : undefined;
-  const info: SentinelIncidentInfo = {
-    incidentId: (prop(incident, 'id') as string).trim(),
-    ...(str(prop(incident, 'name')) ? { name: str(prop(incident, 'name')) as string } : {}),
-    ...(incidentNumber !== undefined ? { incidentNumber } : {}),
-    ...(str(prop(props, 'title')) ? { title: (str(prop(props, 'title')) as string).slice(0, 256) } : {}),
-    ...(str(prop(props, 'severity')) ? { severity: str(prop(props, 'severity')) as string } : {}),
-    ...(str(prop(workspaceInfo, 'WorkspaceName')) ? { workspaceName: str(prop(workspaceInfo, 'WorkspaceName')) as string } : {}),
-    ...(str(prop(root, 'workspaceId')) ? { workspaceId: str(prop(root, 'workspaceId')) as string } : {}),
+  let incidentNumber: number | undefined;
+  if (numberRaw !== undefined && numberRaw !== null) {
+    const n = typeof numberRaw === 'number' ? numberRaw : typeof numberRaw === 'string' && /^\d{1,10}$/.test(numberRaw) ? Number(numberRaw) : NaN;
+    if (Number.isInteger(n) && n >= 1 && n <= 2 ** 31 - 1) incidentNumber = n;
+    else problems.push({ field: `${p}incidentNumber`, message: 'must be the incident number, a whole number from 1 to 2147483647' });
+  }
+  const title = optionalString(prop(props, 'title'), `${p}title`, problems, (s) => s.length <= MAX_TITLE_CHARS, `must be a string of at most ${MAX_TITLE_CHARS} characters`);
+  const severityText = optionalString(prop(props, 'severity'), `${p}severity`, problems, (s) => SEVERITIES.some((v) => v.toLowerCase() === s.toLowerCase()), `must be one of ${SEVERITIES.join(', ')}`);
+  const severity = SEVERITIES.find((v) => v.toLowerCase() === severityText?.toLowerCase());
+  const createdTimeUtc = optionalTime(prop(props, 'createdTimeUtc'), `${p}createdTimeUtc`, problems);
+  const firstActivityTimeUtc = optionalTime(prop(props, 'firstActivityTimeUtc'), `${p}firstActivityTimeUtc`, problems);
+
+  // The envelope's workspace facts: validated, and they must agree with the incident id.
+  const info = prop(body, 'workspaceInfo');
+  if (info !== undefined && info !== null && !isObject(info)) problems.push({ field: 'workspaceInfo', message: 'must be an object' });
+  const wsName = optionalString(prop(info, 'WorkspaceName'), 'workspaceInfo.WorkspaceName', problems, (s) => WORKSPACE_NAME_PATTERN.test(s), 'must be a Log Analytics workspace name: 4-63 letters, digits and "-"');
+  optionalString(prop(info, 'SubscriptionId'), 'workspaceInfo.SubscriptionId', problems, (s) => SUBSCRIPTION_ID_PATTERN.test(s), 'must be a subscription GUID');
+  optionalString(prop(info, 'ResourceGroupName'), 'workspaceInfo.ResourceGroupName', problems, (s) => RESOURCE_GROUP_PATTERN.test(s), 'must be a resource group name');
+  if (wsName && id && wsName.toLowerCase() !== id.workspace.name.toLowerCase()) {
+    problems.push({ field: 'workspaceInfo.WorkspaceName', message: `names workspace "${wsName}" but the incident id is in workspace "${id.workspace.name}"` });
+  }
+  const workspaceId = optionalString(prop(body, 'workspaceId'), 'workspaceId', problems, (s) => SUBSCRIPTION_ID_PATTERN.test(s), 'must be the Log Analytics workspace id (a GUID)');
+  const forceRaw = prop(body, 'force');
+  if (forceRaw !== undefined && typeof forceRaw !== 'boolean') problems.push({ field: 'force', message: 'must be true or false' });
+
+  // Entities and alerts: capped before anything walks them.
+  const relatedRaw = cappedArray(prop(props, 'relatedEntities'), `${p}relatedEntities`, MAX_ENTITIES_PER_LIST, 'entities', problems);
+  const rootEntities = incident === body ? [] : cappedArray(prop(body, 'entities'), 'entities', MAX_ENTITIES_PER_LIST, 'entities', problems);
+  const alertsRaw = cappedArray(prop(props, 'alerts'), `${p}alerts`, MAX_INCIDENT_ALERTS, 'alerts', problems);
+  alertsRaw.forEach((alert, a) => {
+    if (!isObject(alert)) return;
+    const alertProps = propsOf(alert);
+    cappedArray(prop(alert, 'entities'), `${p}alerts[${a}].entities`, MAX_ENTITIES_PER_LIST, 'entities', problems);
+    if (alertProps !== alert) cappedArray(prop(alertProps, 'entities', 'relatedEntities'), `${p}alerts[${a}].properties.entities`, MAX_ENTITIES_PER_LIST, 'entities', problems);
+  });
+
+  if (problems.length || !id) return { ok: false, problem: notAnIncident(capProblems(problems)) };
+
+  const alerts: IncidentAlert[] = [];
+  alertsRaw.forEach((alert, a) => {
+    const parsed = alertFromRest(alert, `${p}alerts[${a}]`);
+    if (parsed) alerts.push(parsed);
+  });
+  const relatedEntities = [...readEntityList(relatedRaw, `${p}relatedEntities`), ...readEntityList(rootEntities, 'entities')];
+  return {
+    ok: true,
+    incident: {
+      incidentId: id.id,
+      workspace: id.workspace,
+      incidentName: id.name,
+      ...(incidentNumber !== undefined ? { incidentNumber } : {}),
+      ...(title ? { title } : {}),
+      ...(severity ? { severity } : {}),
+      ...(workspaceId ? { workspaceId: workspaceId.toLowerCase() } : {}),
+      ...(createdTimeUtc ? { createdTimeUtc } : {}),
+      ...(firstActivityTimeUtc ? { firstActivityTimeUtc } : {}),
+    },
+    alerts,
+    relatedEntities,
+    force: forceRaw === true,
   };
-
-  const entities = collectEntities(incident, root);
-  const targets = new Map<string, IncidentClusterTarget>();
-  const addCluster = (ref: ClusterRef, path: string) => {
-    const key = clusterKey(ref);
-    const t = targets.get(key) ?? { cluster: ref, foundIn: [], namespaces: [], priorityPods: [] };
-    if (!t.foundIn.includes(path)) t.foundIn.push(path);
-    targets.set(key, t);
-  };
-  for (const e of entities) {
-    if (e.kind === 'azureresource' || e.kind === 'k8scluster') {
-      const ref = clusterOfEntity(e);
-      if (ref) addCluster(ref, `${e.path} (${e.kind === 'azureresource' ? 'AzureResource' : 'K8s-cluster'})`);
-    }
-  }
-  for (const { ref, path } of clustersFromResourceIdentifiers(incident)) addCluster(ref, path);
-
-  if (targets.size === 0) {
-    const kinds = [...new Set(entities.map((e) => e.kind))];
-    return {
-      ok: false,
-      problem: {
-        type: PROBLEM_TYPES.noCluster,
-        title: 'No AKS cluster in the incident',
-        status: 422,
-        detail:
-          'The incident names no Azure Kubernetes Service cluster, so there is nothing to collect. Looked in: ' +
-          LOOKED_FOR.join('; ') +
-          `. Found ${entities.length} entit${entities.length === 1 ? 'y' : 'ies'}` +
-          (kinds.length ? ` of kinds: ${kinds.join(', ')}` : '') +
-          '. To collect anyway, call POST /api/collections with the cluster resource id.',
-        incidentId: info.incidentId,
-        lookedFor: LOOKED_FOR,
-      },
-    };
-  }
-
-  // Kubernetes entities scope their own cluster when the reference chain says which; otherwise every cluster.
-  for (const e of entities) {
-    if (e.kind !== 'k8snamespace' && e.kind !== 'k8spod' && e.kind !== 'container') continue;
-    const owner = clusterOfEntity(e);
-    const scoped = owner && targets.has(clusterKey(owner)) ? [targets.get(clusterKey(owner)) as IncidentClusterTarget] : [...targets.values()];
-    const ns = namespaceOf(e);
-    const pod = podKey(e);
-    for (const t of scoped) {
-      if (ns && /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/.test(ns) && !t.namespaces.includes(ns)) t.namespaces.push(ns);
-      if (pod && !t.priorityPods.includes(pod)) t.priorityPods.push(pod);
-    }
-  }
-  return { ok: true, incident: info, targets: [...targets.values()] };
 }
 
 function notAnIncident(errors: FieldProblem[]): ProblemDetails {
@@ -341,36 +227,75 @@ function notAnIncident(errors: FieldProblem[]): ProblemDetails {
     type: PROBLEM_TYPES.invalidRequest,
     title: 'Not a Sentinel incident',
     status: 400,
-    detail: 'The body is not a Microsoft Sentinel incident as the playbook incident trigger provides it; nothing was started.',
+    detail:
+      'The body is not a Microsoft Sentinel incident as the playbook incident trigger provides it (or a field is out of bounds); nothing was started. ' +
+      'Fix each entry of "errors" and send it again.',
     errors,
   };
 }
 
-/** The case id of an incident's runs: "sentinel-<incidentNumber>", else "sentinel-<incident name>". */
-export function incidentCaseId(incident: SentinelIncidentInfo): string {
-  const raw = incident.incidentNumber !== undefined ? String(incident.incidentNumber) : incident.name ?? incident.incidentId.split('/').pop() ?? 'incident';
-  return `sentinel-${raw.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100)}`;
+/**
+ * The case id of an incident's runs: "sentinel-<incidentNumber>", else "sentinel-" and 16 hex
+ * characters of the SHA-256 of the (lower-cased) incident id. Never built from a name the
+ * payload chose; always matches the HTTP API's case-id pattern.
+ */
+export function incidentCaseId(incident: Pick<SentinelIncidentInfo, 'incidentId' | 'incidentNumber'>): string {
+  const caseId =
+    incident.incidentNumber !== undefined
+      ? `sentinel-${incident.incidentNumber}`
+      : `sentinel-${createHash('sha256').update(incident.incidentId.trim().toLowerCase()).digest('hex').slice(0, 16)}`;
+  if (!isSafeId(caseId)) throw new Error(`internal: case id ${caseId} is not a safe id`);
+  return caseId;
 }
+
+/** One cluster the incident leads to, with the Kubernetes targets that point into it. */
+export interface IncidentClusterTarget {
+  cluster: ClusterRef;
+  /** Where the cluster was found: payload paths or reads, each with the way that found it. */
+  foundIn: string[];
+  /** K8s-namespace entities (and namespaces of pod / container entities): collected first. */
+  namespaces: string[];
+  /** "namespace/pod" from K8s-pod and container entities: collected first, described in full. */
+  priorityPods: string[];
+  /** Nodes named by the incident (Host entities of AKS nodes, scale-set VMs): their pods are collected first. */
+  priorityNodes: string[];
+}
+
+const TARGETS = 'targets';
 
 /** The collection request for one cluster of the incident. */
 export function incidentRequestRecord(
   incident: SentinelIncidentInfo,
   target: IncidentClusterTarget,
   defaults: RequestDefaults = {},
+  resolution?: IncidentResolutionRecord,
 ): CollectionRequestRecord {
-  const title = incident.title ? `: ${incident.title}` : '';
+  const title = incident.title ? `: ${incident.title.slice(0, 256)}` : '';
   const number = incident.incidentNumber !== undefined ? ` #${incident.incidentNumber}` : '';
-  const focus = target.namespaces.length ? `; incident entities point at namespace(s) ${target.namespaces.join(', ')}` : '';
+  const focus = [
+    target.namespaces.length ? `namespace(s) ${target.namespaces.slice(0, 10).join(', ')}` : '',
+    target.priorityPods.length ? `pod(s) ${target.priorityPods.slice(0, 10).join(', ')}` : '',
+    target.priorityNodes.length ? `node(s) ${target.priorityNodes.slice(0, 10).join(', ')}` : '',
+  ].filter(Boolean);
+  const named = target.priorityPods.length + target.namespaces.length + target.priorityNodes.length > 0;
   return {
     caseId: incidentCaseId(incident),
-    requester: `Microsoft Sentinel${incident.workspaceName ? ` (workspace ${incident.workspaceName})` : ''}`,
-    reason: `Sentinel incident${number}${title}${incident.severity ? ` [${incident.severity}]` : ''}${focus}`.slice(0, 2048),
+    requester: `Microsoft Sentinel (workspace ${incident.workspace.name})`,
+    reason: `Sentinel incident${number}${title}${incident.severity ? ` [${incident.severity}]` : ''}${focus.length ? `; incident entities point at ${focus.join('; ')}` : ''}`.slice(0, 2048),
     incidentId: incident.incidentId,
-    sources: [...(defaults.sources ?? SOURCES.names())],
+    // The targets source first (and always, when the incident named any): what it named is described before the rest.
+    sources: [
+      ...(named || (defaults.sources ?? SOURCES.names()).includes(TARGETS) ? [TARGETS] : []),
+      ...(defaults.sources ?? SOURCES.names()).filter((s) => s !== TARGETS),
+    ],
     sinceSeconds: defaults.sinceSeconds ?? 86400,
     ...(target.priorityPods.length ? { priorityPods: target.priorityPods.slice(0, 1000) } : {}),
+    ...(target.namespaces.length ? { priorityNamespaces: target.namespaces.slice(0, 100) } : {}),
+    ...(target.priorityNodes.length ? { priorityNodes: target.priorityNodes.slice(0, 100) } : {}),
+    ...(resolution ? { incidentResolution: resolution } : {}),
     ...(defaults.concurrency !== undefined ? { concurrency: defaults.concurrency } : {}),
     ...(defaults.legalHold !== undefined ? { legalHold: defaults.legalHold } : {}),
     ...(defaults.retentionDays !== undefined ? { retentionDays: defaults.retentionDays } : {}),
   };
 }
+

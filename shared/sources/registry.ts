@@ -12,6 +12,7 @@ import { rbacFindingsSource } from './rbacfindings/source.js';
 import { serviceAccountsSource } from './serviceaccounts/source.js';
 import { snapshotSource } from './snapshot/source.js';
 import { suspiciousPodsSource } from './suspiciouspods/source.js';
+import { targetsSource } from './targets/source.js';
 import type { AzurePermission, SourceDefinition } from './types.js';
 import { workloadFindingsSource } from './workloadfindings/source.js';
 
@@ -32,6 +33,8 @@ export const SOURCE_DEFINITIONS: readonly SourceDefinition[] = [
   rbacFindingsSource,
   workloadFindingsSource,
   auditSource,
+  // What the trigger named (a Sentinel incident's pods, namespaces, nodes); an incident's request lists it first.
+  targetsSource,
 ];
 
 /** KubeForenSys's eight sources, whose tables keep its names and columns. */

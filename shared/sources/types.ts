@@ -111,6 +111,10 @@ export interface SourceContext {
   shard?: PodShard;
   /** "namespace/pod" names to collect first (from the trigger). */
   priorityPods?: string[];
+  /** Namespaces the trigger named: their pods come right after the priority pods. */
+  priorityNamespaces?: string[];
+  /** Nodes the trigger named: the pods on them come right after the priority pods. */
+  priorityNodes?: string[];
   /** Present when the source declares needs: ['azure'] and the host has Azure access. */
   azure?: AzureSourceAccess;
   abortSignal?: AbortSignal;

@@ -3,9 +3,9 @@ import type { AuditRule } from '../audit/rules.js';
 import { loadAuditRules } from '../audit/rules.js';
 import { AuditDeduper, FinalStageSelector } from '../audit/stages.js';
 import { labelFromRow } from '../audit/tables.js';
-import { AUDIT_FINDINGS_TABLE } from '../audit/tables.js';
+import { AUDIT_EVENTS_TABLE, AUDIT_FINDINGS_TABLE } from '../audit/tables.js';
 import type { AuditEvent, AuditLabel } from '../audit/types.js';
-import { eventTimeMs } from '../audit/types.js';
+import { byEventTime } from '../audit/types.js';
 import { readSmallArtifact, readManifest } from '../evidence/manifest.js';
 import { readNdjson } from '../evidence/ndjson.js';
 import type { ArtifactRef, CollectorAction, EvidenceStore, Manifest } from '../evidence/types.js';
@@ -31,7 +31,7 @@ import type { TimelineEntry, TimelineFilter } from './types.js';
 /** Sources shown when --sources is not given: the activity view of the issue (inventory tables only on request). */
 export const DEFAULT_TIMELINE_SOURCES = ['audit', 'events', 'containerlogs', 'commandhistory', 'suspiciouspods', 'collector'] as const;
 /** Inventory sources: object snapshots, shown only when named. */
-const INVENTORY_SOURCES = new Set(['serviceaccounts', 'rbacbindings', 'cronjobs', 'networkpolicies', 'snapshot']);
+export const INVENTORY_SOURCES = new Set(['serviceaccounts', 'rbacbindings', 'cronjobs', 'networkpolicies', 'snapshot']);
 
 export const DEFAULT_MAX_ENTRIES = 1_000_000;
 const MAX_SUMMARY_BYTES = 4 * 1024 * 1024;
@@ -46,6 +46,17 @@ export interface BuildTimelineOptions {
   rules?: readonly AuditRule[];
   allowedNetworks?: string[];
   maxEntries?: number;
+  /**
+   * Past maxEntries: 'error' (default) stops with a message asking for a narrower filter;
+   * 'keep-priority' keeps the maxEntries entries that rank highest by `priority` (ties: the
+   * later entry), and counts what it left out per source in `omitted` (a report that must
+   * fit in a browser).
+   */
+  overflow?: 'error' | 'keep-priority';
+  /** Rank of an entry for overflow 'keep-priority' (higher is kept first). Default: every entry 0. */
+  priority?: (entry: TimelineEntry) => number;
+  /** The manifest to read the bundle by, instead of manifest.json (a report written at sealing, before the manifest exists). */
+  manifest?: Manifest;
   abortSignal?: AbortSignal;
   /** The tables rows may be in (default: the product's, SOURCES.tables). */
   tables?: TableRegistry;
@@ -53,9 +64,16 @@ export interface BuildTimelineOptions {
 
 export interface TimelineResult {
   entries: TimelineEntry[];
+  /**
+   * Entries without a time of their own (an audit record cut before its timestamps, a hand-made
+   * record): they pass the other filters but cannot be placed on the timeline, so they are listed apart.
+   */
+  untimed: TimelineEntry[];
   manifest: Manifest;
   /** Plain statements about the view (labels computed now, sources absent, ...). */
   notes: string[];
+  /** Entries that passed the filter but were left out by overflow 'keep-priority', per source. */
+  omitted: Record<string, number>;
 }
 
 function saShorthand(pattern: string): string | undefined {
@@ -110,19 +128,84 @@ export function compareEntries(a: TimelineEntry, b: TimelineEntry): number {
 
 class EntrySink {
   readonly entries: TimelineEntry[] = [];
+  readonly untimed: TimelineEntry[] = [];
+  readonly omitted: Record<string, number> = {};
+  /** keep-priority: a min-heap on (priority, time) over `entries`, so the lowest-ranked is evicted first. */
+  private readonly ranks: number[] = [];
   constructor(
     private readonly accept: (e: TimelineEntry) => boolean,
+    private readonly acceptUntimed: (e: TimelineEntry) => boolean,
     private readonly max: number,
+    private readonly priority?: (e: TimelineEntry) => number,
   ) {}
   add(entry: TimelineEntry | undefined): void {
-    if (!entry || !this.accept(entry)) return;
-    if (this.entries.length >= this.max) {
-      throw new InputError(
-        'filter',
-        `the timeline holds more than ${this.max.toLocaleString('en-US')} entries; narrow it with --since/--until, --namespace, --pod, --user or --sources (or raise --max-entries)`,
-      );
+    if (!entry) return;
+    if (Number.isNaN(Date.parse(entry.time))) {
+      if (this.acceptUntimed(entry) && this.untimed.length < this.max) this.untimed.push(entry);
+      return;
     }
-    this.entries.push(entry);
+    if (!this.accept(entry)) return;
+    if (!this.priority) {
+      if (this.entries.length >= this.max) {
+        throw new InputError(
+          'filter',
+          `the timeline holds more than ${this.max.toLocaleString('en-US')} entries; narrow it with --since/--until, --namespace, --pod, --user or --sources (or raise --max-entries)`,
+        );
+      }
+      this.entries.push(entry);
+      return;
+    }
+    const rank = this.priority(entry);
+    if (this.entries.length < this.max) {
+      this.entries.push(entry);
+      this.ranks.push(rank);
+      this.up(this.entries.length - 1);
+      return;
+    }
+    const min = this.entries[0];
+    if (!min || this.less(rank, entry, this.ranks[0] ?? 0, min)) {
+      this.omit(entry);
+      return;
+    }
+    this.omit(min);
+    this.entries[0] = entry;
+    this.ranks[0] = rank;
+    this.down(0);
+  }
+  private omit(e: TimelineEntry): void {
+    this.omitted[e.source] = (this.omitted[e.source] ?? 0) + 1;
+  }
+  /** (rank a, entry a) ranks below (rank b, entry b): lower priority, or the same and earlier. */
+  private less(ra: number, a: TimelineEntry, rb: number, b: TimelineEntry): boolean {
+    return ra !== rb ? ra < rb : compareEntries(a, b) < 0;
+  }
+  private lessAt(i: number, j: number): boolean {
+    return this.less(this.ranks[i] ?? 0, this.entries[i] as TimelineEntry, this.ranks[j] ?? 0, this.entries[j] as TimelineEntry);
+  }
+  private swap(i: number, j: number): void {
+    [this.entries[i], this.entries[j]] = [this.entries[j] as TimelineEntry, this.entries[i] as TimelineEntry];
+    [this.ranks[i], this.ranks[j]] = [this.ranks[j] ?? 0, this.ranks[i] ?? 0];
+  }
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.lessAt(i, parent)) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+  private down(i: number): void {
+    const n = this.entries.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.lessAt(l, m)) m = l;
+      if (r < n && this.lessAt(r, m)) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
   }
 }
 
@@ -131,10 +214,11 @@ function isAuditArtifact(a: ArtifactRef): boolean {
 }
 
 export async function buildTimeline(store: EvidenceStore, options: BuildTimelineOptions = {}): Promise<TimelineResult> {
-  const manifest = await readManifest(store, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+  const manifest = options.manifest ?? (await readManifest(store, options.abortSignal ? { abortSignal: options.abortSignal } : {}));
   const notes: string[] = [];
   const accept = entryFilter(options.filter);
-  const sink = new EntrySink(accept, options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+  const { sinceMs: _since, untilMs: _until, ...untimedFilter } = options.filter ?? {};
+  const sink = new EntrySink(accept, entryFilter(untimedFilter), options.maxEntries ?? DEFAULT_MAX_ENTRIES, options.overflow === 'keep-priority' ? (options.priority ?? (() => 0)) : undefined);
   const readOpts = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   const tables = options.tables ?? SOURCES.tables;
 
@@ -223,7 +307,7 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
     // Labelled in time order (threshold and correlate rules need it); they are few next to a bundle.
     const extra: AuditEvent[] = [];
     for await (const e of options.extraAuditEvents) if (dedupe.isNew(e)) extra.push(e);
-    extra.sort((x, y) => eventTimeMs(x) - eventTimeMs(y));
+    extra.sort(byEventTime);
     for (const e of extra) {
       positions.set(e.auditID, { path: 'audit-file', line: 0 });
       for (const f of select.push(e)) addAudit(f, true);
@@ -241,6 +325,8 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const wanted = options.filter?.sources?.length ? new Set(options.filter.sources) : undefined;
   for (const a of manifest.artifacts) {
     if (a.kind !== 'rows' || !a.table || a.table === AUDIT_FINDINGS_TABLE.name) continue;
+    // auditevents_CL rows are derived from the raw audit events already on the timeline (with their labels): not twice.
+    if (a.table === AUDIT_EVENTS_TABLE.name && auditArtifacts.length > 0) continue;
     const table = tables.has(a.table) ? tables.get(a.table) : undefined;
     if (!table) {
       notes.push(`${a.path}: table ${a.table} is not in the registry; left out`);
@@ -256,8 +342,36 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   }
 
   const entries = sink.entries.sort(compareEntries);
-  for (const e of entries) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
-  return { entries, manifest, notes };
+  markTargets(entries, manifest);
+  markTargets(sink.untimed, manifest);
+  if (options.filter?.targetsOnly) {
+    keepOnlyTargets(entries);
+    keepOnlyTargets(sink.untimed);
+  }
+  for (const e of [...entries, ...sink.untimed]) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
+  if (sink.untimed.length) notes.push(`${sink.untimed.length} ${sink.untimed.length === 1 ? 'entry has no time of its own' : 'entries have no time of their own'} (cut or incomplete audit records): listed apart, after the timeline`);
+  return { entries, untimed: sink.untimed, manifest, notes, omitted: sink.omitted };
+}
+
+/** Drop, in place, the entries not about what the trigger named. */
+function keepOnlyTargets(list: TimelineEntry[]): void {
+  const kept = list.filter((e) => e.target);
+  list.length = 0;
+  for (const e of kept) list.push(e);
+}
+
+/**
+ * Mark entries about what the trigger named: the priority pods (namespace/pod), the
+ * priority namespaces, and the targets source's own descriptions (pods, owners, nodes).
+ */
+export function markTargets(entries: TimelineEntry[], manifest: Pick<Manifest, 'request'>): void {
+  const pods = new Set(manifest.request.priorityPods ?? []);
+  const namespaces = new Set(manifest.request.priorityNamespaces ?? []);
+  for (const e of entries) {
+    if (e.collector) continue;
+    const podKey = e.namespace && e.pod ? `${e.namespace}/${e.pod}` : undefined;
+    if (e.source === 'targets' || (podKey && pods.has(podKey)) || (e.namespace && namespaces.has(e.namespace))) e.target = true;
+  }
 }
 
 function actionKey(a: CollectorAction): string {

@@ -1,4 +1,5 @@
-import type { AuditEvent } from '../audit/types.js';
+import { execDetailsOf } from '../audit/execRequest.js';
+import type { AuditEvent, ExecDetails } from '../audit/types.js';
 import { eventTimeMs } from '../audit/types.js';
 import type { CollectorAction } from '../evidence/types.js';
 import { HISTORY_SCRIPT, HISTORY_SHELLS } from '../sources/commandhistory/historyScript.js';
@@ -28,30 +29,12 @@ export interface CollectorContext {
   actions: readonly CollectorAction[];
 }
 
-export interface ExecRequest {
-  kind: 'exec' | 'attach' | 'portforward';
-  namespace?: string;
-  pod?: string;
-  container?: string;
-  command: string[];
-}
+/** What an exec / attach / port-forward / debug request ran (the audit library reads it: ../audit/execRequest.ts). */
+export type ExecRequest = ExecDetails;
 
-/** The exec/attach/portforward parameters from an audit event's requestURI. */
+/** The exec/attach/portforward/debug details of an audit event. */
 export function execRequestOf(event: AuditEvent): ExecRequest | undefined {
-  const sub = event.objectRef?.subresource;
-  if (event.objectRef?.resource !== 'pods' || (sub !== 'exec' && sub !== 'attach' && sub !== 'portforward')) return undefined;
-  let url: URL;
-  try {
-    url = new URL(event.requestURI || '/', 'https://apiserver.invalid');
-  } catch {
-    return undefined;
-  }
-  const out: ExecRequest = { kind: sub, command: url.searchParams.getAll('command') };
-  if (event.objectRef.namespace) out.namespace = event.objectRef.namespace;
-  if (event.objectRef.name) out.pod = event.objectRef.name;
-  const container = url.searchParams.get('container');
-  if (container) out.container = container;
-  return out;
+  return execDetailsOf(event);
 }
 
 /** True when argv is the collector's history exec ([shell, "-c", HISTORY_SCRIPT]). */

@@ -1,4 +1,5 @@
-import type { AuditEvent, AuditLabel, Severity } from '../audit/types.js';
+import { shellQuote } from '../audit/execRequest.js';
+import type { AuditEvent, AuditLabel, ExecDetails, Severity } from '../audit/types.js';
 import { eventTime, SEVERITIES } from '../audit/types.js';
 import type { CollectorAction } from '../evidence/types.js';
 import type { TableDefinition } from '../tables/table.js';
@@ -29,24 +30,28 @@ function objectText(event: AuditEvent): string | undefined {
   return where ? `${res} ${where}` : res;
 }
 
-function shellQuote(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
 
 /** A one-line account of an audit event: what was done to what, and the answer. */
 export function describeAuditEvent(event: AuditEvent): string {
   const code = event.responseStatus?.code;
   const answer = code !== undefined ? ` → ${code}` : '';
   const exec = execRequestOf(event);
-  if (exec?.kind === 'exec' || exec?.kind === 'attach') {
-    const cmd = isHistoryCommand(exec.command) ? `${exec.command[0]} -c <aks-evidence shell-history script>` : shellQuote(exec.command);
-    return oneLine(`${exec.kind} ${cmd ? `[${cmd}] ` : ''}in ${exec.namespace ?? ''}/${exec.pod ?? ''}${exec.container ? ` (${exec.container})` : ''}${answer}`);
-  }
+  if (exec) return oneLine(`${execText(exec)}${answer}`);
   const obj = objectText(event);
   const imp = event.impersonatedUser?.username ? ` as ${event.impersonatedUser.username}` : '';
   const target = obj ?? event.requestURI;
   const extra = bindingText(event);
   return oneLine(`${event.verb} ${target}${extra}${imp}${answer}`);
+}
+
+/** "exec [sh -c 'cat /var/run/…/token'] in prod/api-1 (api) tty stdin" — what ran where, and how. */
+export function execText(exec: ExecDetails): string {
+  const cmd = isHistoryCommand(exec.command) ? `${exec.command[0]} -c <aks-evidence shell-history script>` : exec.commandLine || shellQuote(exec.command);
+  const how = [exec.tty ? 'tty' : '', exec.stdin ? 'stdin' : ''].filter(Boolean).join(' ');
+  const ports = exec.ports?.length ? ` ports ${exec.ports.join(',')}` : '';
+  const image = exec.image ? ` image ${exec.image}` : '';
+  const target = exec.targetContainer ? ` target ${exec.targetContainer}` : '';
+  return `${exec.kind} ${cmd ? `[${cmd}] ` : ''}in ${exec.namespace ?? ''}/${exec.pod ?? ''}${exec.container ? ` (${exec.container})` : ''}${image}${target}${ports}${how ? ` ${how}` : ''}`;
 }
 
 function bindingText(event: AuditEvent): string {
@@ -74,11 +79,18 @@ export function auditEntry(event: AuditEvent, labels: readonly AuditLabel[], evi
   const obj = objectText(event);
   if (obj) entry.object = obj;
   if (labels.length) {
-    entry.labels = labels.map((l) => ({ ruleId: l.ruleId, severity: l.severity, title: l.title }));
+    entry.labels = labels.map(labelRef);
     const sev = maxSeverity(labels);
     if (sev) entry.severity = sev;
   }
+  const exec = execRequestOf(event);
+  if (exec) entry.exec = { kind: exec.kind, command: exec.command, ...(exec.container ? { container: exec.container } : {}), ...(exec.tty !== undefined ? { tty: exec.tty } : {}), ...(exec.stdin !== undefined ? { stdin: exec.stdin } : {}) };
+  if (event.parseNote?.cutAt !== undefined || event.parseNote?.missing?.length) entry.partial = true;
   return entry;
+}
+
+function labelRef(l: AuditLabel): NonNullable<TimelineEntry['labels']>[number] {
+  return { ruleId: l.ruleId, severity: l.severity, title: l.title, ...(l.outcome === 'attempt' ? { outcome: l.outcome } : {}), ...(l.attack.length ? { attack: l.attack } : {}) };
 }
 
 /** A label whose event is not in the bundle (e.g. a threshold over events of another window). */
@@ -89,9 +101,9 @@ export function labelEntry(label: AuditLabel, evidence: TimelineEntry['evidence'
     source: 'audit',
     type: 'AuditFinding',
     actor: label.user,
-    summary: oneLine(`${label.title} (${label.ruleId}): ${label.verb} ${ref?.resource ?? ''}${ref?.subresource ? `/${ref.subresource}` : ''} ${ref?.namespace ? `${ref.namespace}/` : ''}${ref?.name ?? ''}`),
+    summary: oneLine(`${label.title} (${label.ruleId}): ${label.exec ? execText(label.exec) : `${label.verb} ${ref?.resource ?? ''}${ref?.subresource ? `/${ref.subresource}` : ''} ${ref?.namespace ? `${ref.namespace}/` : ''}${ref?.name ?? ''}`}${label.outcome === 'attempt' ? ` → ${label.responseCode ?? 'refused'} (attempt)` : ''}`),
     severity: label.severity,
-    labels: [{ ruleId: label.ruleId, severity: label.severity, title: label.title }],
+    labels: [labelRef(label)],
     collector: false,
     evidence: { ...evidence, auditID: label.auditID },
   };

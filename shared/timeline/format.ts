@@ -22,6 +22,7 @@ export const TIMELINE_CSV_COLUMNS = [
   'evidence_path',
   'evidence_line',
   'audit_id',
+  'incident_target',
 ] as const;
 
 /** CSV field: quoted when needed; a leading = + - @ is neutralized (spreadsheet formula injection from attacker-written text). */
@@ -49,6 +50,7 @@ function csvRow(e: TimelineEntry): string {
     evidence_path: e.evidence.path,
     evidence_line: e.evidence.line,
     audit_id: e.evidence.auditID,
+    incident_target: e.target ? 'true' : 'false',
   };
   return TIMELINE_CSV_COLUMNS.map((k) => csvField(values[k])).join(',');
 }
@@ -58,36 +60,47 @@ function pad(s: string, width: number): string {
   return t.padEnd(width);
 }
 
-const TABLE_HEADER = `${pad('TIME (UTC)', 27)} ${pad('C', 1)} ${pad('SEVERITY', 8)} ${pad('SOURCE', 14)} ${pad('ACTOR', 36)} ${pad('NAMESPACE/POD', 32)} WHAT`;
+const TABLE_HEADER = `${pad('TIME (UTC)', 27)} ${pad('C', 1)} ${pad('T', 1)} ${pad('SEVERITY', 8)} ${pad('SOURCE', 14)} ${pad('ACTOR', 36)} ${pad('NAMESPACE/POD', 32)} WHAT`;
 
 function tableRow(e: TimelineEntry): string {
   const where = e.namespace ? `${e.namespace}${e.pod ? `/${e.pod}` : ''}` : (e.pod ?? '');
-  const labels = e.labels?.length ? `  [${e.labels.map((l) => l.ruleId).join(', ')}]` : '';
+  const labels = e.labels?.length ? `  [${e.labels.map((l) => `${l.ruleId}${l.outcome === 'attempt' ? ' (attempt)' : ''}`).join(', ')}]` : '';
   const time = `${e.approximateTime ? '~' : ''}${e.time}`;
-  return `${pad(time, 27)} ${e.collector ? '*' : ' '} ${pad(e.severity ?? '', 8)} ${pad(e.source, 14)} ${pad(e.actor ?? '', 36)} ${pad(where, 32)} ${e.summary}${labels}`;
+  return `${pad(time, 27)} ${e.collector ? '*' : ' '} ${e.target ? '>' : ' '} ${pad(e.severity ?? '', 8)} ${pad(e.source, 14)} ${pad(e.actor ?? '', 36)} ${pad(where, 32)} ${e.summary}${labels}`;
 }
 
 async function put(out: NodeJS.WritableStream, text: string): Promise<void> {
   if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
 }
 
-export async function writeTimeline(entries: Iterable<TimelineEntry>, format: TimelineFormat, out: NodeJS.WritableStream): Promise<void> {
+/**
+ * Write the timeline, then the entries without a time (`untimed`): in a section of their own in
+ * the table, as the last rows (empty time) in CSV and JSON.
+ */
+export async function writeTimeline(entries: Iterable<TimelineEntry>, format: TimelineFormat, out: NodeJS.WritableStream, untimed: readonly TimelineEntry[] = []): Promise<void> {
   if (format === 'csv') {
     await put(out, `${TIMELINE_CSV_COLUMNS.join(',')}\n`);
     for (const e of entries) await put(out, `${csvRow(e)}\n`);
+    for (const e of untimed) await put(out, `${csvRow(e)}\n`);
     return;
   }
   if (format === 'json') {
     let first = true;
     await put(out, '[');
-    for (const e of entries) {
-      await put(out, `${first ? '\n' : ',\n'}${JSON.stringify(e)}`);
-      first = false;
+    for (const e of [entries, untimed]) {
+      for (const x of e) {
+        await put(out, `${first ? '\n' : ',\n'}${JSON.stringify(x)}`);
+        first = false;
+      }
     }
     await put(out, first ? ']\n' : '\n]\n');
     return;
   }
   await put(out, `${TABLE_HEADER}\n`);
   for (const e of entries) await put(out, `${tableRow(e)}\n`);
-  await put(out, '\n* = the collector\'s own action (not the attacker\'s); ~ = time not recorded by the source (collection time)\n');
+  if (untimed.length) {
+    await put(out, `\nWithout a time of their own (cut or incomplete audit records), not placed on the timeline:\n`);
+    for (const e of untimed) await put(out, `${tableRow({ ...e, time: '(no time)' })}\n`);
+  }
+  await put(out, '\n* = the collector\'s own action (not the attacker\'s); > = about a pod, namespace or node the incident named (collected first); ~ = time not recorded by the source (collection time)\n');
 }

@@ -20,11 +20,18 @@ export interface TimelineEntry {
   summary: string;
   /** Highest severity of the labels on this entry. */
   severity?: Severity;
-  labels?: { ruleId: string; severity: Severity; title: string }[];
+  /** Labels on the entry; `outcome: 'attempt'` when the labelled request was refused or failed (4xx/5xx). */
+  labels?: { ruleId: string; severity: Severity; title: string; outcome?: 'attempt'; attack?: string[] }[];
+  /** Exec / attach / port-forward / debug: what ran, in which container, with a terminal and stdin or not. */
+  exec?: { kind: string; command: string[]; container?: string; tty?: boolean; stdin?: boolean };
+  /** The audit record was cut or lacked fields: the entry shows what was left (see the audit event's parseNote). */
+  partial?: boolean;
   /** The collector's own action (its history exec, its reads during the run): not the attacker's. */
   collector: boolean;
   /** Why an entry counts as the collector's. */
   collectorReason?: string;
+  /** About a pod, namespace or node the trigger named (a Sentinel incident's entities): collected first, shown marked. */
+  target?: boolean;
   /** Where the entry comes from in the bundle. */
   evidence: { path: string; line?: number; auditID?: string };
 }
@@ -47,4 +54,6 @@ export interface TimelineFilter {
   labelledOnly?: boolean;
   /** Leave the collector's own actions out. */
   hideCollector?: boolean;
+  /** Only entries about the pods, namespaces and nodes the trigger named. */
+  targetsOnly?: boolean;
 }

@@ -18,7 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['shared/sources'],
   ['shared/pipeline', 'shared/simulator'],
   ['shared/timeline'],
-  ['shared/config'],
+  ['shared/config', 'shared/report'],
   ['shared/request'],
   ['shared/orchestration', 'shared/cli'],
   ['functions', 'infra', 'bench'],

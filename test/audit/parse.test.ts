@@ -91,8 +91,14 @@ describe('audit input shapes', () => {
     const events: AuditEvent[] = [];
     for await (const e of parseAuditInput(text, { onProblem: (p) => problems.push(p) })) events.push(e);
     expect(events.map((e) => e.auditID)).toEqual(['x-1', 'x-2']);
-    expect(problems.map((p) => p.line)).toEqual([2, 3, 4]);
-    expect(problems[2]!.message).toMatch(/properties\.log is not valid JSON/);
+    const unreadable = problems.filter((p) => p.kind === 'unreadable');
+    expect(unreadable.map((p) => p.line)).toEqual([2, 3, 4]);
+    // The two good records lack level and timestamps: kept, and the missing fields are named.
+    expect(problems.filter((p) => p.kind === 'incomplete').map((p) => [p.line, p.missing])).toEqual([
+      [1, ['level', 'requestReceivedTimestamp', 'stageTimestamp']],
+      [5, ['level', 'requestReceivedTimestamp', 'stageTimestamp']],
+    ]);
+    expect(unreadable[2]!.message).toBe('properties.log was cut after 11 characters, before the request was described');
     expect(JSON.stringify(problems)).not.toContain('SECRET-LOOKING-CONTENT');
   });
 
@@ -103,7 +109,7 @@ describe('audit input shapes', () => {
     expect(detectAuditShape({ records: [] })).toBe('aks-diagnostic');
     expect(detectAuditShape({ tables: [] })).toBe('la-response');
     expect(() => normalizeAuditRecord({ foo: 1 })).toThrow(AuditParseError);
-    expect(() => normalizeAuditRecord({ AuditId: '' })).toThrow(/empty AuditId/);
+    expect(() => normalizeAuditRecord({ AuditId: '' })).toThrow(/AKSAudit row has neither Verb nor RequestUri/);
   });
 
   it('splits RFC 4180 CSV records, quotes and commas included', () => {
@@ -190,5 +196,46 @@ describe('stage selection and duplicates', () => {
     expect(d.isNew(ev('1', 'ResponseComplete', ''))).toBe(false);
     expect(d.isNew(ev('3', 'ResponseComplete', ''))).toBe(true);
     expect(d.isNew(ev('1', 'ResponseComplete', ''))).toBe(true);
+  });
+});
+
+describe('per record: one bad record never takes its neighbours', () => {
+  const event = (id: string) => ({ kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: id, stage: 'ResponseComplete', requestURI: '/api/v1/pods', verb: 'list', user: { username: 'u' }, requestReceivedTimestamp: '2024-01-01T00:00:00Z', stageTimestamp: '2024-01-01T00:00:00Z' });
+  const collect = async (text: string) => {
+    const problems: AuditParseProblem[] = [];
+    const events: AuditEvent[] = [];
+    for await (const e of parseAuditInput(text, { onProblem: (p) => problems.push(p) })) events.push(e);
+    return { ids: events.map((e) => e.auditID), problems: problems.map((p) => `${p.kind} ${p.line ?? '-'}:${p.index ?? '-'} ${p.message}`) };
+  };
+
+  it('a JSON array with a bad element and a cut last element: the others are read, each problem has its place', async () => {
+    const text = `[\n${JSON.stringify(event('a'))},\n{"auditID": "b", "verb": NaN},\n${JSON.stringify(event('c'))},\n${JSON.stringify(event('d')).slice(0, 160)}`;
+    const r = await collect(text);
+    expect(r.ids).toEqual(['a', 'c', 'd']);
+    expect(r.problems).toEqual(['unreadable 3:2 not valid JSON', expect.stringMatching(/^partial 5:4 record was cut after 160 characters: the event keeps the fields before the cut; missing: .*stageTimestamp$/)]);
+  });
+
+  it('a query response or a records wrapper with one unreadable row keeps the rest', async () => {
+    const response = { tables: [{ name: 'PrimaryResult', columns: [{ name: 'Category' }, { name: 'log_s' }], rows: [['kube-audit', JSON.stringify(event('x'))], ['kube-audit', '{"kind":"Event","auditID":"y","ver'], ['kube-audit', JSON.stringify(event('z'))]] }] };
+    const r = await collect(JSON.stringify(response));
+    expect(r.ids).toEqual(['x', 'z']);
+    expect(r.problems).toEqual(['unreadable 1:2 log_s was cut after 34 characters, before the request was described']);
+  });
+
+  it('an AzureDiagnostics log_s cut at 32,766 characters keeps the request, timed by the row', async () => {
+    const big = JSON.stringify({ ...event('big'), requestObject: { pad: 'x'.repeat(40_000) }, requestReceivedTimestamp: undefined, stageTimestamp: undefined, tail: { requestReceivedTimestamp: '2024-01-01T00:00:00Z' } });
+    const row = { TimeGenerated: '2024-01-01T00:00:01.5000000Z', Category: 'kube-audit', log_s: big.slice(0, 32_766) };
+    const r = await collect(JSON.stringify([row]));
+    expect(r.ids).toEqual(['big']);
+    expect(r.problems).toEqual([expect.stringMatching(/^partial -:1 log_s was cut after 32,766 characters: the event keeps the fields before the cut; missing: .*requestReceivedTimestamp, stageTimestamp$/)]);
+    const [e] = (await (async () => { const out: AuditEvent[] = []; for await (const x of parseAuditInput(JSON.stringify([row]))) out.push(x); return out; })());
+    expect(e!.stageTimestamp).toBe('2024-01-01T00:00:01.5000000Z');
+    expect(e!.parseNote).toMatchObject({ cutAt: 32_766, timeFrom: 'the time of the record that carried it' });
+  });
+
+  it('an AKSAudit row without AuditId is kept, with the missing field named', async () => {
+    const r = await collect(JSON.stringify([{ TimeGenerated: '2024-01-01T00:00:00Z', Level: 'Metadata', Stage: 'ResponseComplete', RequestUri: '/api/v1/secrets', Verb: 'list', User: '{"username":"u"}', ObjectRef: '{"resource":"secrets"}', RequestReceivedTime: '2024-01-01T00:00:00Z', StageReceivedTime: '2024-01-01T00:00:00Z' }]));
+    expect(r.ids).toEqual(['']);
+    expect(r.problems).toEqual(['incomplete -:1 kept without auditID']);
   });
 });

@@ -15,6 +15,7 @@ import { startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.j
 import { aksAuditRow, azureDiagnosticsRow, startLogAnalyticsStub, type LogAnalyticsStub, type StubRow } from '../fixtures/audit/logAnalyticsStub.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const SIGMA_DIR = join(HERE, '..', 'fixtures', 'audit', 'sigma');
 const CLUSTER = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-prod';
 const OTHER = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-other';
 const WORKSPACE = '3f1c2a9e-0000-4000-8000-00000000abcd';
@@ -210,6 +211,8 @@ describe('collectAudit', () => {
           end: END,
           credential,
           logs: { endpoint: stub.endpoint, clientOptions: clientOptions(stub) },
+          // The pipeline's audit source takes Sigma rules too (AuditSourceOptions.sigmaDirs).
+          sigmaDirs: [SIGMA_DIR],
         }),
       );
       expect(items[0]).toMatchObject({ kind: 'gap', gap: { reason: 'not-enabled' } });
@@ -223,7 +226,19 @@ describe('collectAudit', () => {
       for (const id of ['auth-failure-burst', 'secret-read-cross-namespace-sa', 'pod-exec', 'rbac-binding-powerful-role', 'anonymous-success', 'pod-privileged', 'cleanup-delete-own-creation', 'event-deletion', 'serviceaccount-token-request', 'workload-download-and-run']) {
         expect(rules).toContain(id);
       }
-      const coverage = items.find((i) => i.kind === 'coverage') as unknown as { coverage: { audit: { events: number; inactiveRules: unknown[]; destinations: string[] } } };
+      const sigmaRows = rows.filter((r) => r.rule_kind === 'sigma');
+      expect(new Set(sigmaRows.map((r) => r.rule_title))).toEqual(
+        new Set([
+          'Command Run In A Pod Container Through The API Server',
+          'Pod Created With A Host Path Volume And Added Capabilities', // the node-shell pod: hostPath / and SYS_ADMIN
+          'Request Refused By The API Server',
+          'Secrets Listed Across All Namespaces',
+          'Shell Or Download Tool Started In A Pod From Outside The Cluster Networks', // /bin/sh from 198.51.100.7
+        ]),
+      );
+      expect(sigmaRows.find((r) => r.rule_title === 'Command Run In A Pod Container Through The API Server')).toMatchObject({ rule_id: '3f0d7a52-9a1e-4c1b-8a56-1d2b6c7e9f01', attack_techniques: 'T1609', exec_command: '/bin/sh -i' });
+      const coverage = items.find((i) => i.kind === 'coverage') as unknown as { coverage: { audit: { events: number; inactiveRules: unknown[]; destinations: string[]; sigmaRules: string[] } } };
+      expect(coverage.coverage.audit.sigmaRules).toHaveLength(6);
       expect(coverage.coverage.audit.events).toBe(raw.length);
       expect(coverage.coverage.audit.destinations).toEqual([`log-analytics:${WORKSPACE}`]);
       expect(coverage.coverage.audit.inactiveRules).toContainEqual(expect.objectContaining({ ruleId: 'unexpected-source-network' }));

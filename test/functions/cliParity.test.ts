@@ -120,6 +120,7 @@ describe('Functions app and CLI collect the same evidence from a 1,000-pod clust
       new functions.HttpRequest({
         method: 'POST',
         url: 'http://localhost:7071/api/collections',
+        headers: { 'content-type': 'application/json' },
         body: { string: JSON.stringify({ cluster: CLUSTER, caseId: 'PARITY-1', since: '24h' }) },
       }),
       host.clientContext('collections'),

@@ -169,6 +169,9 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect(manifest.request).toMatchObject({ caseId: 'INC-9001', requester: 'soc@contoso.com', reason: 'miner alert' });
     expect(manifest.cluster).toMatchObject({ server: fixture.server, resourceId: CLUSTER, kubernetesVersion: '1.30.4' });
     expect(manifest.collector.runtime).toBe('azure-functions');
+    // The report written at sealing: listed (and so verified) in the manifest, linked from the status the playbook comments with.
+    expect(manifest.artifacts.find((a) => a.path === 'report.html')?.source).toBe('report');
+    expect(status.evidence.reportUrl).toBe(`${status.evidence.location}/report.html`);
     expect(manifest.gaps[0]).toMatchObject({ source: 'audit', reason: 'not-enabled' });
     for (const source of ['events', 'containerlogs', 'serviceaccounts', 'rbacbindings']) expect(manifest.sources[source]?.records).toBeGreaterThan(0);
     // Command history execs are the collector's own actions, recorded as such.

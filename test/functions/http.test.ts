@@ -38,6 +38,8 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
   beforeAll(async () => {
     host = await startDurableHost({ orchestrators: { collectEvidence: collectEvidenceOrchestrator }, activities: {}, execute: false });
     configureFunctionsRuntime({
+      // No Sentinel, Log Analytics or ARM reads here (test/functions/sentinelIncident.test.ts covers them against loopback stubs).
+      incidentReaders: {},
       settings: loadAppSettings({
         AKS_EVIDENCE_STORAGE_ACCOUNT_URL: 'https://evidence.blob.core.windows.net',
         AKS_EVIDENCE_CONTAINER: 'evidence',
@@ -224,7 +226,7 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
       const none = await startFromSentinelIncident(post('/api/incidents/sentinel', accountOnlyIncident()), host.clientContext('sentinelIncident'));
       expect(none.status).toBe(422);
       expect(json(none)).toMatchObject({ type: 'urn:aks-evidence:problem:no-cluster-in-incident', status: 422 });
-      expect(json(none).lookedFor).toHaveLength(3);
+      expect(json(none).ways).toHaveLength(6);
       const notIncident = await startFromSentinelIncident(post('/api/incidents/sentinel', { hello: 'world' }), host.clientContext('sentinelIncident'));
       expect(notIncident.status).toBe(400);
       expect(host.starts.length).toBe(startsBefore);
@@ -242,7 +244,7 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
       expect(json(res).settings.map((s: { setting: string }) => s.setting)).toEqual(['AKS_EVIDENCE_STORAGE_ACCOUNT_URL', 'AKS_EVIDENCE_CONTAINER']);
     } finally {
       process.env = saved;
-      configureFunctionsRuntime({ settings: configured });
+      configureFunctionsRuntime({ settings: configured, incidentReaders: {} });
     }
   });
 });

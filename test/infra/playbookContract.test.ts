@@ -32,7 +32,11 @@ describe('the playbook against the Function App it calls', () => {
   beforeAll(async () => {
     host = await startDurableHost({ orchestrators: { collectEvidence: collectEvidenceOrchestrator }, activities: {}, execute: false });
     const list = evaluateValue((site.properties?.siteConfig as { appSettings: unknown }).appSettings, ctx) as { name: string; value: Value }[];
-    configureFunctionsRuntime({ settings: loadAppSettings(Object.fromEntries(list.map((s) => [s.name, String(s.value)]))) });
+    configureFunctionsRuntime({
+      settings: loadAppSettings(Object.fromEntries(list.map((s) => [s.name, String(s.value)]))),
+      // Resolution from the trigger body only: no Sentinel, Log Analytics or ARM reads (test/functions/sentinelIncident.test.ts has those on loopback stubs).
+      incidentReaders: {},
+    });
   });
   afterAll(async () => {
     configureFunctionsRuntime({});
@@ -53,6 +57,9 @@ describe('the playbook against the Function App it calls', () => {
     expect(runs).toHaveLength(1);
     const run = runs[0] as Record<string, unknown>;
     expect(run[PLAYBOOK_CONTRACT.clusterField]).toBe(CLUSTER_ID);
+    // What the comment says about how the cluster was found and what came first.
+    expect(run[PLAYBOOK_CONTRACT.foundInField]).toEqual(expect.arrayContaining([expect.stringContaining('(azure-resource-entities)')]));
+    expect(run[PLAYBOOK_CONTRACT.priorityPodsField]).toEqual(['payments/checkout-7d9f8b6c5-x2l4p']);
     const runId = String(run[PLAYBOOK_CONTRACT.runIdField]);
     const statusUrl = new URL(String(run[PLAYBOOK_CONTRACT.statusUrlField]));
     // The key the playbook sends with the poll is only valid on that same app.

@@ -23,6 +23,7 @@ const KNOWN_BUILT_IN: Record<string, string> = {
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User', // security.md
   'f4c81013-99ee-4d62-a7ee-b3f1f648599a': 'Microsoft Sentinel Automation Contributor', // security.md
   '3e150937-b8fe-4cfb-8069-0eaf05ecd056': 'Microsoft Sentinel Responder', // security.md
+  '8d289c81-5878-46d4-8554-54e1e3d8b5cb': 'Microsoft Sentinel Reader', // security.md
 };
 /** Roles this deployment must never hand out. */
 const FORBIDDEN = {

@@ -155,7 +155,7 @@ function laExpressions(s: string): string[] {
   return out;
 }
 
-const LOGIC_APPS_FUNCTIONS = new Set(['parameters', 'body', 'outputs', 'actions', 'items', 'triggerBody', 'listCallbackUrl', 'coalesce', 'string', 'createArray', 'contains', 'not', 'if', 'empty', 'concat', 'equals']);
+const LOGIC_APPS_FUNCTIONS = new Set(['parameters', 'body', 'outputs', 'actions', 'items', 'triggerBody', 'listCallbackUrl', 'coalesce', 'string', 'createArray', 'contains', 'not', 'if', 'empty', 'concat', 'equals', 'join']);
 const argOf = (expr: string, fn: string): string[] => [...expr.matchAll(new RegExp(`\\b${fn}\\('([^']+)'\\)`, 'g'))].map((m) => m[1] as string);
 
 describe('playbook workflow definition', () => {
@@ -289,7 +289,9 @@ describe('the playbook reads what the Function App answers', () => {
 
 describe('automation rule', () => {
   const { deployment, template: sentinelTemplate } = nestedWith(template, 'Microsoft.SecurityInsights/automationRules');
-  const rule = only(sentinelTemplate.resources.filter((r) => r.type === 'Microsoft.SecurityInsights/automationRules'), 'automation rule');
+  const rules = sentinelTemplate.resources.filter((r) => r.type === 'Microsoft.SecurityInsights/automationRules');
+  const rule = only(rules.filter((r) => !r.condition), 'unconditional automation rule');
+  const analyticRulesRule = only(rules.filter((r) => r.condition), 'automation rule for named analytic rules');
   const innerParams = (parameters: Record<string, Value> = {}): Record<string, Value> => {
     const outer = contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters });
     const passed = evaluateValue((deployment.properties as { parameters: unknown }).parameters, outer) as Record<string, { value: Value }>;
@@ -300,7 +302,7 @@ describe('automation rule', () => {
     return evaluateValue(rule.properties, inner) as never;
   };
   /** AutomationRulePropertyConditionSupportedProperty/Operator (azure-rest-api-specs, SecurityInsights 2024-03-01 AutomationRules.json), the ones used. */
-  const SUPPORTED_PROPERTIES = ['IncidentTitle', 'IncidentSeverity', 'IncidentProviderName', 'AlertProductNames', 'AzureResourceResourceId', 'IncidentLabel'];
+  const SUPPORTED_PROPERTIES = ['IncidentTitle', 'IncidentSeverity', 'IncidentProviderName', 'AlertProductNames', 'AzureResourceResourceId', 'IncidentLabel', 'IncidentRelatedAnalyticRuleIds'];
   const SUPPORTED_OPERATORS = ['Equals', 'NotEquals', 'Contains', 'NotContains', 'StartsWith', 'NotStartsWith', 'EndsWith', 'NotEndsWith'];
 
   it('is an extension resource of the workspace that runs the playbook on new incidents', () => {
@@ -315,15 +317,42 @@ describe('automation rule', () => {
   it('conditions are parameterised: by default any incident about an AKS cluster of severity High or Medium', () => {
     const conditions = evaluatedRule().triggeringLogic.conditions.map((c) => c.conditionProperties);
     expect(conditions).toEqual([
-      { propertyName: 'AzureResourceResourceId', operator: 'Contains', propertyValues: ['/providers/Microsoft.ContainerService/managedClusters/'] },
+      // An AKS cluster, or a node scale set in its node resource group (node-level alerts name the VMSS, not the cluster).
+      { propertyName: 'AzureResourceResourceId', operator: 'Contains', propertyValues: ['/providers/Microsoft.ContainerService/managedClusters/', '/providers/Microsoft.Compute/virtualMachineScaleSets/aks-'] },
       { propertyName: 'IncidentSeverity', operator: 'Equals', propertyValues: ['High', 'Medium'] },
     ]);
-    const custom = evaluatedRule({ automationRuleResourceIdContains: '', automationRuleSeverities: [], automationRuleTitleContains: ['Kubernetes', 'K8S'] }).triggeringLogic.conditions;
+    const custom = evaluatedRule({ automationRuleResourceIdContains: [], automationRuleSeverities: [], automationRuleTitleContains: ['Kubernetes', 'K8S'] }).triggeringLogic.conditions;
     expect(custom.map((c) => c.conditionProperties)).toEqual([{ propertyName: 'IncidentTitle', operator: 'Contains', propertyValues: ['Kubernetes', 'K8S'] }]);
     for (const c of [...conditions, ...custom.map((x) => x.conditionProperties)]) {
       expect(SUPPORTED_PROPERTIES).toContain(c.propertyName);
       expect(SUPPORTED_OPERATORS).toContain(c.operator);
     }
+  });
+
+  it('a second rule runs the playbook for incidents of the named analytic rules (scheduled AKSAudit rules name no AKS resource); absent by default', () => {
+    const ruleId = '/subscriptions/9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/law-soc/providers/Microsoft.SecurityInsights/alertRules/a1b2c3d4-0000-4000-8000-000000000009';
+    const ctxFor = (parameters: Record<string, Value>) => ({ ...contextFor(template), variables: {}, parameters: innerParams(parameters) });
+    expect(evaluateValue(analyticRulesRule.condition, ctxFor({}))).toBe(false);
+    const on = ctxFor({ automationRuleAnalyticRuleIds: [ruleId] });
+    expect(evaluateValue(analyticRulesRule.condition, on)).toBe(true);
+    const props = evaluateValue(analyticRulesRule.properties, on) as { triggeringLogic: { conditions: { conditionProperties: { propertyName: string; operator: string; propertyValues: string[] } }[] }; actions: unknown[] };
+    expect(props.triggeringLogic.conditions.map((c) => c.conditionProperties)).toEqual([{ propertyName: 'IncidentRelatedAnalyticRuleIds', operator: 'Contains', propertyValues: [ruleId] }]);
+    expect(SUPPORTED_PROPERTIES).toContain('IncidentRelatedAnalyticRuleIds');
+    expect(props.actions).toEqual(evaluatedRule().actions);
+    expect(analyticRulesRule.name).not.toBe(rule.name);
+  });
+
+  it('the Function identity gets Microsoft Sentinel Reader on the workspace (it asks Sentinel about each incident)', () => {
+    const reader = only(
+      sentinelTemplate.resources.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments' && JSON.stringify(r.properties).includes('readerRoleGuid')),
+      'Sentinel Reader assignment',
+    );
+    expect(reader.scope).toBe(rule.scope);
+    const params = innerParams();
+    expect(params.readerRoleGuid).toBe('8d289c81-5878-46d4-8554-54e1e3d8b5cb');
+    const outer = contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters: {} });
+    expect(params.functionPrincipalId).toBe(evaluateValue(`[reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName')), '2023-01-31').principalId]`, outer));
+    expect(deployment.dependsOn).toContain("[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName'))]");
   });
 
   it('everything Sentinel-specific is skipped when deploySentinelAutomation is false', () => {

@@ -27,7 +27,8 @@ const TABLE_TYPE: Record<ColumnType, string> = {
   guid: 'guid',
 };
 const STREAM_TYPE: Record<ColumnType, string> = { ...TABLE_TYPE, datetime: 'datetime', guid: 'string' };
-const RESERVED = ['_ResourceId', 'id', '_SubscriptionId', 'TenantId', 'Type', 'UniqueId', 'Title'];
+/** Compared case-insensitively by Log Analytics; the Logs Ingestion page adds the resource* names. */
+const RESERVED = ['_ResourceId', 'id', '_SubscriptionId', 'TenantId', 'Type', 'UniqueId', 'Title', 'resource', 'resourceid', 'resourcename', 'resourcetype', 'subscriptionid'].map((n) => n.toLowerCase());
 
 interface Column {
   name: string;
@@ -68,7 +69,7 @@ describe('Log Analytics custom tables', () => {
       expect(new Set(names.map((n) => n.toLowerCase())).size).toBe(names.length);
       for (const n of names) {
         expect({ table: tableName(r), column: n }).toEqual({ table: tableName(r), column: expect.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,44}$/) });
-        expect(RESERVED).not.toContain(n);
+        expect(RESERVED).not.toContain(n.toLowerCase());
       }
       expect(tableName(r)).toMatch(/^[A-Za-z][A-Za-z0-9_]*_CL$/);
       expect(schemaOf(r).columns.find((c) => c.name === 'TimeGenerated')?.type).toBe('dateTime');

@@ -4,59 +4,12 @@
  * of the table registry plus the AKS audit tables: no syntax error, no unknown column, every
  * evidence table named, and the audit legs tolerated when a workspace lacks them.
  */
-import { createRequire } from 'node:module';
 import { TIMELINE_COLUMNS, TIMELINE_FUNCTION_ALIAS, buildTimelineKqlFile } from '../../infra/kql.js';
 import { SOURCES } from '../../shared/sources/registry.js';
-import { streamColumns, type ColumnType } from '../../shared/tables/table.js';
+import { analyseKql, describeDiagnostic } from './kusto.js';
 import { committedTemplate, nestedWith, only, readCommitted } from './templateModel.js';
 
-// The package is a Bridge.NET bundle that installs a global `Kusto` namespace.
-const require = createRequire(import.meta.url);
-require('@kusto/language-service-next/bridge.js');
-require('@kusto/language-service-next/Kusto.Language.Bridge.js');
-interface KDiagnostic {
-  Severity: string;
-  Code: string;
-  Message: string;
-  Start: number;
-}
-interface KList<T> {
-  Count: number;
-  getItem(i: number): T;
-}
-const Kusto = (globalThis as unknown as {
-  Kusto: {
-    Language: {
-      Symbols: { TableSymbol: { $ctor7: new (name: string, schema: string, description: string | null) => unknown }; DatabaseSymbol: { $ctor1: new (name: string, members: unknown[], isOpen: boolean) => unknown } };
-      GlobalState: { Default: { WithDatabase(db: unknown): unknown } };
-      KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): KList<KDiagnostic> } };
-    };
-  };
-}).Kusto.Language;
-
-const KQL_TYPE: Record<ColumnType, string> = { string: 'string', int: 'int', long: 'long', real: 'real', boolean: 'bool', datetime: 'datetime', dynamic: 'dynamic', guid: 'guid' };
-
-/** Columns of the AKS audit tables the query reads (Azure Monitor table reference: AKSAudit, AKSAuditAdmin, AzureDiagnostics). */
-const AKS_AUDIT_SCHEMA =
-  '(TimeGenerated:datetime, AuditId:string, Level:string, Stage:string, RequestUri:string, Verb:string, User:dynamic, SourceIps:dynamic, UserAgent:string, ' +
-  'ObjectRef:dynamic, ResponseStatus:dynamic, RequestObject:dynamic, ResponseObject:dynamic, RequestReceivedTime:datetime, StageReceivedTime:datetime, ' +
-  'Annotations:dynamic, PodName:string, SourceSystem:string, _ResourceId:string)';
-const AZURE_DIAGNOSTICS_SCHEMA = '(TimeGenerated:datetime, Category:string, ResourceId:string, _ResourceId:string, log_s:string, OperationName:string)';
-
-function analyse(query: string, withAudit: boolean): KDiagnostic[] {
-  const S = Kusto.Symbols;
-  const tables: unknown[] = SOURCES.tables.tables.map((t) => new S.TableSymbol.$ctor7(t.name, `(${streamColumns(t).map((c) => `['${c.name}']:${KQL_TYPE[c.type]}`).join(', ')}, _ResourceId:string)`, null));
-  if (withAudit) {
-    tables.push(new S.TableSymbol.$ctor7('AKSAudit', AKS_AUDIT_SCHEMA, null), new S.TableSymbol.$ctor7('AKSAuditAdmin', AKS_AUDIT_SCHEMA, null));
-    tables.push(new S.TableSymbol.$ctor7('AzureDiagnostics', AZURE_DIAGNOSTICS_SCHEMA, null));
-  }
-  const globals = Kusto.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor1('workspace', tables, false));
-  const list = Kusto.KustoCode.ParseAndAnalyze(query, globals).GetDiagnostics();
-  const out: KDiagnostic[] = [];
-  for (let i = 0; i < list.Count; i++) out.push(list.getItem(i));
-  return out;
-}
-const describeDiagnostic = (d: KDiagnostic, text: string): string => `${d.Severity} ${d.Code}: ${d.Message} near "${text.slice(Math.max(0, d.Start - 30), d.Start + 30)}"`;
+const analyse = (query: string, withAudit: boolean) => analyseKql(query, { withAudit });
 
 const template = committedTemplate();
 const savedSearch = only(

@@ -48,7 +48,7 @@ describe('events source', () => {
         message: 'message of ev-004',
         reason: 'Started',
         reporting_component: 'kubelet',
-        type: 'Normal',
+        event_type: 'Normal',
         namespace: 'kube-system',
         name: 'ev-004',
         involved_object_kind: 'Pod',

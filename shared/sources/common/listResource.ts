@@ -22,6 +22,8 @@ export interface ResourceListing {
   namespaced: boolean;
   /** Page size (default 500). */
   limit?: number;
+  /** Server-side field selector, e.g. spec.nodeName=<node>. */
+  fieldSelector?: string;
 }
 
 export type ListEvent = { kind: 'object'; object: KubeListItem } | SourceItem;
@@ -54,6 +56,7 @@ export async function* listResource(ctx: SourceContext, listing: ResourceListing
       for await (const object of listAll(api, path, {
         ...requestOptions(ctx),
         limit: listing.limit ?? 500,
+        ...(listing.fieldSelector ? { fieldSelector: listing.fieldSelector } : {}),
         onRelist: (info) => {
           const entry = relists.find((r) => r.path === info.path);
           if (entry) entry.relists = info.relists;

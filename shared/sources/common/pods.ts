@@ -9,7 +9,8 @@ import type { SourceContext } from '../types.js';
 
 /**
  * The pods a pod-based source works on: the trigger's priority pods first (fetched one by
- * one, before any list page), then every other pod of the run from the paginated list.
+ * one, before any list page), then the pods on the nodes and in the namespaces the trigger
+ * named, then every other pod of the run from the paginated list.
  * With ctx.shard (when `sharded`), only the pods of that shard.
  */
 export async function* iteratePods(ctx: SourceContext, source: string, options: { sharded: boolean }): AsyncGenerator<ListEvent> {
@@ -38,7 +39,28 @@ export async function* iteratePods(ctx: SourceContext, source: string, options: 
       };
     }
   }
-  for await (const event of listResource(ctx, { source, groupVersionPath: '/api/v1', resource: 'pods', namespaced: true })) {
+  // Then the pods on the nodes and in the namespaces the trigger named, before the rest of the cluster.
+  const podsListing = { source, groupVersionPath: '/api/v1', resource: 'pods', namespaced: true } as const;
+  const priorityLists: { ctx: SourceContext; fieldSelector?: string }[] = [
+    ...[...new Set(ctx.priorityNodes ?? [])].map((node) => ({ ctx, fieldSelector: `spec.nodeName=${node}` })),
+    ...[...new Set(ctx.priorityNamespaces ?? [])]
+      .filter((ns) => namespaceSelected(ns, ctx.namespaces))
+      .map((ns) => ({ ctx: { ...ctx, namespaces: { include: [ns], ...(ctx.namespaces.exclude ? { exclude: ctx.namespaces.exclude } : {}) } } })),
+  ];
+  for (const list of priorityLists) {
+    for await (const event of listResource(list.ctx, { ...podsListing, ...(list.fieldSelector ? { fieldSelector: list.fieldSelector } : {}) })) {
+      if (event.kind === 'coverage') continue;
+      if (event.kind === 'object') {
+        const namespace = str(event.object.metadata?.namespace);
+        const name = str(event.object.metadata?.name);
+        const key = `${namespace}/${name}`;
+        if (done.has(key) || !namespaceSelected(namespace, ctx.namespaces) || !inPodShard(namespace, name, shard)) continue;
+        done.add(key);
+      }
+      yield event;
+    }
+  }
+  for await (const event of listResource(ctx, podsListing)) {
     if (event.kind === 'object') {
       const namespace = str(event.object.metadata?.namespace);
       const name = str(event.object.metadata?.name);

@@ -29,7 +29,7 @@ export function eventRow(event: Record<string, unknown>, collectedAt: string): R
     reason: str(event.reason),
     // Older reporters fill only source.component / source.host.
     reporting_component: str(event.reportingComponent) || str(source.component),
-    type: str(event.type),
+    event_type: str(event.type),
     namespace: str(metadata.namespace),
     name: str(metadata.name),
     involved_object_kind: str(involved.kind),

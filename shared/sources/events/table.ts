@@ -15,7 +15,8 @@ export const EVENTS_TABLE: TableDefinition = {
     c('message', 'string', 'Event message.'),
     c('reason', 'string', 'Event reason.'),
     c('reporting_component', 'string', 'Reporting component.'),
-    c('type', 'string', 'Normal | Warning.'),
+    // KubeForenSys names this column `type`; Log Analytics reserves it (compared case-insensitively with Type).
+    c('event_type', 'string', 'Normal | Warning.'),
     c('namespace', 'string', 'Event namespace.'),
     c('name', 'string', 'Event object name.'),
     c('involved_object_kind', 'string', 'Involved object kind.'),

@@ -8,6 +8,7 @@ import { countBySeverity, listAllTypes, notesCoverage, type TypeListing } from '
 import { namespaceSelected } from '../common/namespaces.js';
 import { clusterRead, kubeAccess, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
 import { WORKLOAD_LISTINGS, workloadReadPermissions } from '../common/workloadListings.js';
+import { appendAll } from '../../util/arrays.js';
 
 /**
  * RBAC findings as a collection source: RBAC objects and service accounts listed (paginated,
@@ -50,7 +51,7 @@ async function* collectRbacFindings(ctx: SourceContext): AsyncGenerator<SourceIt
       else yield item;
       continue;
     }
-    workloads.push(...workloadRefs([item.object]));
+    appendAll(workloads, workloadRefs([item.object]));
   }
   for (const type of workloadUnavailable) unavailable.add(type);
 

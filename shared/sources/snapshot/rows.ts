@@ -119,7 +119,7 @@ export function snapshotRow(
     kind: type.kind,
     api_group: type.group,
     api_version: type.version,
-    resource: type.resource,
+    object_resource: type.resource,
     namespace,
     name,
     uid: str(metadata['uid']),

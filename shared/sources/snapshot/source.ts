@@ -6,6 +6,7 @@ import { clusterDataAction, clusterRead, kubeAccess, type SourceContext, type So
 import { discoverResourceTypes, expectedFailure, resourceKey, type DiscoveredType, type DiscoveryResult } from './discovery.js';
 import { listType, resolveOptions, snapshotRequestOptions, type SnapshotOptions, type SnapshotTypeCoverage } from './listing.js';
 import { SNAPSHOT_TABLE } from './table.js';
+import { appendAll } from '../../util/arrays.js';
 
 /**
  * The cluster-state snapshot: every object of every resource type the API server lists —
@@ -76,7 +77,7 @@ async function* collectSnapshot(ctx: SourceContext, options: SnapshotOptions): A
     (error: unknown) => queue.fail(error),
   );
   yield* queue;
-  types.push(...listed);
+  appendAll(types, listed);
   types.sort((a, b) => a.group.localeCompare(b.group) || a.resource.localeCompare(b.resource) || a.version.localeCompare(b.version));
   yield {
     kind: 'coverage',

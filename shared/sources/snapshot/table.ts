@@ -19,7 +19,8 @@ export const SNAPSHOT_TABLE: TableDefinition = {
     c('kind', 'string', 'Object kind, e.g. Pod, ClusterRoleBinding, MutatingWebhookConfiguration, a custom kind.'),
     c('api_group', 'string', 'API group, empty for core.'),
     c('api_version', 'string', 'API version the object was listed at (the preferred one).'),
-    c('resource', 'string', 'Plural resource name, e.g. pods.'),
+    // Not `resource`: Log Analytics reserves it (compared case-insensitively).
+    c('object_resource', 'string', 'Plural resource name, e.g. pods.'),
     c('namespace', 'string', 'Namespace, empty for cluster-scoped objects.'),
     c('name', 'string', 'Object name.'),
     c('uid', 'string', 'Object uid.'),
