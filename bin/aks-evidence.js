@@ -45,9 +45,6 @@ if (major < 22 || (major === 22 && minor < 19)) {
     console.error(`aks-evidence is not built: run "npm install" (or "npm run build") in ${root}.`);
     process.exit(2);
   }
-  // Streaming collection: V8 runs full GCs sooner (shared/util/heapTuning.ts; AKS_EVIDENCE_HEAP_TUNING=off to skip).
-  const { tuneHeapForStreaming } = await import(pathToFileURL(join(root, 'dist', 'shared', 'util', 'heapTuning.js')).href);
-  tuneHeapForStreaming();
   const { runCli } = await import(pathToFileURL(entry).href);
   process.exitCode = await runCli(process.argv.slice(2));
 }

@@ -1,7 +1,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { planCollectTasks } from '../shared/pipeline/plan.js';
-import { requestShare, runBudget, startable } from '../shared/pipeline/loadBudget.js';
+import { planWaves, requestShare, runBudget } from '../shared/pipeline/loadBudget.js';
 import type { ClusterFacts } from '../shared/cluster/facts.js';
 import type { CollectTaskResult, SealResult } from '../shared/pipeline/types.js';
 import { auditLogState, buildRunOutput, failedTaskResult, runGapsPreview, sourceProgress, tablesWithRows } from '../shared/orchestration/progress.js';
@@ -64,31 +64,27 @@ export function* settleAll<T>(context: OrchestrationContext, tasks: Task[], onFa
 }
 
 /**
- * Run tasks within the cluster's load budget, in waves: each wave takes the next tasks in plan
- * order while their shares fit the budget, and the next wave starts when every task of this
- * one has finished. Waves rather than a sliding window: a window re-yields running tasks in
- * a new Task.any, and durable-functions can then schedule them again
- * (Azure/azure-functions-durable-js#574); a wave yields only fresh tasks. Every outcome is
- * kept, in plan order; a task that failed after its retries becomes `onFailure(index, error)`.
+ * Run tasks in waves (planWaves: shares within the budget, one kind of work per wave); the
+ * next wave starts when every task of this one has finished. Waves rather than a sliding
+ * window: a window re-yields running tasks in a new Task.any, and durable-functions can then
+ * schedule them again (Azure/azure-functions-durable-js#574); a wave yields only fresh tasks.
+ * Every outcome is kept, in plan order; a task that failed after its retries becomes
+ * `onFailure(index, error)`.
  */
 export function* runInWaves<T>(
   context: OrchestrationContext,
-  shares: readonly number[],
-  budget: number,
+  waves: readonly (readonly number[])[],
   start: (index: number) => Task,
   onFailure: (index: number, error: unknown) => T,
-  onWave?: (results: readonly (T | undefined)[], finished: number) => void,
+  onWave?: (results: readonly (T | undefined)[]) => void,
 ): Generator<Task, T[], unknown> {
-  const results: T[] = new Array<T>(shares.length);
-  let next = 0;
-  while (next < shares.length) {
-    const wave = startable(shares, next, 0, budget, 0);
+  const results: T[] = [];
+  for (const wave of waves) {
     const outcomes = yield* settleAll<T>(context, wave.map(start), (i, error) => onFailure(wave[i]!, error));
     wave.forEach((index, i) => {
       results[index] = outcomes[i]!;
     });
-    next = wave[wave.length - 1]! + 1;
-    onWave?.(results, next);
+    onWave?.(results);
   }
   return results;
 }
@@ -134,15 +130,15 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
     };
     return context.df.callActivityWithRetry(FUNCTION_NAMES.collectSource, retry, collectInput);
   };
+  const waves = planWaves(tasks, shares, budget);
   const results = yield* runInWaves<CollectTaskResult>(
     context,
-    shares,
-    budget,
+    waves,
     startCollect,
     (i, error) => failedTaskResult(tasks[i] ?? { source: 'unknown' }, error, now()),
-    (byTask, finished) => {
-      if (finished >= tasks.length) return;
+    (byTask) => {
       const done = byTask.filter((r): r is CollectTaskResult => r !== undefined);
+      if (done.length >= tasks.length) return;
       status({
         phase: 'collecting',
         tasks: { total: tasks.length, finished: done.length, failed: done.filter((r) => r.status === 'failed').length },

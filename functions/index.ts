@@ -3,7 +3,6 @@
  * module registers its function. One file per function, named after it.
  */
 import { AppSettingsError, getAppSettings } from '../shared/config/appSettings.js';
-import { tuneHeapForStreaming } from '../shared/util/heapTuning.js';
 import './collections.js';
 import './collectionStatus.js';
 import './sentinelIncident.js';
@@ -12,9 +11,6 @@ import './resolveCluster.js';
 import './collectSource.js';
 import './sealEvidence.js';
 import './ingestEvidence.js';
-
-// Collection activities stream gigabytes through this worker: run full GCs sooner (see heapTuning.ts).
-tuneHeapForStreaming();
 
 // Read and validate the app settings once, at start-up, so a misconfiguration shows in the host
 // log immediately (each HTTP call also answers 500 naming the settings). Messages name settings,

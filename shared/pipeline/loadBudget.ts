@@ -32,6 +32,49 @@ export function runBudget(concurrency: number | undefined): number {
 }
 
 /**
+ * The waves of a run: lists of task indices whose shares add up to no more than the budget.
+ * A pod-sharded source's shards fill waves of their own (shards are hash-partitioned pods:
+ * they finish together, so a wave does not wait on a straggler of another kind); the one-task
+ * sources (lists, short) take the room those waves leave, first fit, and waves of their own
+ * after that. Sources in plan order; each wave in plan order; every task in exactly one wave.
+ * Pure and deterministic, so the orchestrator may call it.
+ */
+export function planWaves(tasks: readonly CollectTask[], shares: readonly number[], budget: number, registry: SourceRegistry = SOURCES): number[][] {
+  const long = new Map<string, number[]>();
+  const single: number[] = [];
+  tasks.forEach((task, index) => {
+    const podSharded = registry.has(task.source) && registry.get(task.source).sharding === 'pods';
+    if (task.shard || podSharded) {
+      const list = long.get(task.source) ?? [];
+      list.push(index);
+      long.set(task.source, list);
+    } else {
+      single.push(index);
+    }
+  });
+  const share = (i: number): number => shares[i] ?? 0;
+  const waves: { tasks: number[]; used: number }[] = [];
+  for (const group of long.values()) {
+    const groupShares = group.map(share);
+    for (let next = 0; next < group.length; ) {
+      const wave = startable(groupShares, next, 0, budget, 0).map((k) => group[k]!);
+      waves.push({ tasks: wave, used: wave.reduce((n, i) => n + share(i), 0) });
+      next = group.indexOf(wave[wave.length - 1]!) + 1;
+    }
+  }
+  for (const index of single) {
+    const room = waves.find((w) => w.used + share(index) <= budget);
+    if (room) {
+      room.tasks.push(index);
+      room.used += share(index);
+    } else {
+      waves.push({ tasks: [index], used: share(index) });
+    }
+  }
+  return waves.map((w) => w.tasks.sort((a, b) => a - b));
+}
+
+/**
  * Which waiting tasks may start now, from `next` in plan order: each while its share fits
  * what `inFlight` leaves of the budget (the orchestrator's next wave: inFlight 0); when
  * nothing runs, the next task starts whatever its share, so a run always moves on. Pure, so

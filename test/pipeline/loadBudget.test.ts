@@ -1,4 +1,5 @@
-import { requestShare, runBudget, startable } from '../../shared/pipeline/loadBudget.js';
+import { planWaves, requestShare, runBudget, startable } from '../../shared/pipeline/loadBudget.js';
+import type { CollectTask } from '../../shared/pipeline/types.js';
 
 describe('the load budget in shares', () => {
   test('pod-sharded tasks take a quarter of the budget, lists an eighth, the audit log (no Kubernetes) none; at least 1', () => {
@@ -24,5 +25,35 @@ describe('the load budget in shares', () => {
     expect(startable([8, 1], 0, 30, 32, 1)).toEqual([]);
     expect(startable([40], 0, 0, 32, 0)).toEqual([0]);
     expect(startable([0, 0, 8], 0, 0, 8, 0)).toEqual([0, 1, 2]);
+  });
+});
+
+describe('planWaves', () => {
+  const shard = (source: string, index: number, count: number): CollectTask => ({ source, shard: { index, count } });
+
+  test('a pod-sharded source\'s shards fill waves of their own; one-task sources take the room left, then waves of their own; nothing over the budget, every task once', () => {
+    const tasks: CollectTask[] = [
+      ...[0, 1, 2, 3, 4].map((i) => shard('containerlogs', i, 5)),
+      { source: 'events' },
+      ...[0, 1, 2, 3, 4].map((i) => shard('commandhistory', i, 5)),
+      { source: 'rbacbindings' },
+      { source: 'snapshot' },
+      { source: 'cronjobs' },
+    ];
+    const shares = tasks.map((t) => requestShare(t, 32));
+    const waves = planWaves(tasks, shares, 32);
+    expect(waves).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 11, 12, 13],
+      [6, 7, 8, 9],
+      [10],
+    ]);
+    for (const wave of waves) expect(wave.reduce((n, i) => n + shares[i]!, 0)).toBeLessThanOrEqual(32);
+    expect(waves.flat().sort((a, b) => a - b)).toEqual(tasks.map((_t, i) => i));
+  });
+
+  test('a plan that fits the budget is one wave, in plan order', () => {
+    const tasks: CollectTask[] = [{ source: 'events' }, shard('containerlogs', 0, 3), shard('containerlogs', 1, 3), shard('containerlogs', 2, 3), { source: 'rbacbindings' }];
+    expect(planWaves(tasks, tasks.map((t) => requestShare(t, 32)), 32)).toEqual([[0, 1, 2, 3, 4]]);
   });
 });
