@@ -20,7 +20,8 @@ export interface ConcurrencyProbe {
   caPem: string;
   /** The kubeconfig for the relay: the cluster's, with its clusters' server and CA replaced (JSON, which kubeconfig readers take). */
   kubeconfigFor(kubeconfigYaml: string): string;
-  stats(): { peak: number; inFlight: number; requests: number };
+  /** The peak, what was in flight at that moment by kind (list, log, exec, other), and requests seen. */
+  stats(): { peak: number; atPeak: Record<string, number>; inFlight: number; requests: number };
   reset(): void;
   stop(): Promise<void>;
 }
@@ -31,22 +32,38 @@ export async function startConcurrencyProbe(target: { server: string; caPem: str
   const agent = new Agent({ keepAlive: true, ca: target.caPem });
   let inFlight = 0;
   let peak = 0;
+  let atPeak: Record<string, number> = {};
   let requests = 0;
-  const begin = (): (() => void) => {
+  const active = new Map<number, string>();
+  let nextId = 0;
+  const kindOf = (method: string | undefined, url: string | undefined): string => {
+    const path = (url ?? '').split('?')[0] ?? '';
+    if (path.endsWith('/exec')) return 'exec';
+    if (path.endsWith('/log')) return 'log';
+    return method === 'GET' ? 'list' : 'other';
+  };
+  const begin = (kind: string): (() => void) => {
+    const id = nextId++;
+    active.set(id, kind);
     inFlight++;
     requests++;
-    if (inFlight > peak) peak = inFlight;
+    if (inFlight > peak) {
+      peak = inFlight;
+      atPeak = {};
+      for (const k of active.values()) atPeak[k] = (atPeak[k] ?? 0) + 1;
+    }
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
+      active.delete(id);
       inFlight--;
     };
   };
   const sockets = new Set<Duplex>();
 
   const server: Server = createServer({ key: cert.keyPem, cert: cert.certPem }, (req: IncomingMessage, res: ServerResponse) => {
-    const end = begin();
+    const end = begin(kindOf(req.method, req.url));
     res.once('finish', end);
     res.once('close', end);
     const forward = httpsRequest(
@@ -60,7 +77,7 @@ export async function startConcurrencyProbe(target: { server: string; caPem: str
     req.pipe(forward);
   });
   server.on('upgrade', (req: IncomingMessage, client: Duplex, head: Buffer) => {
-    const end = begin();
+    const end = begin(kindOf(req.method, req.url));
     sockets.add(client);
     const tunnel = connect({ host: upstream.hostname, port: Number(upstream.port), ca: target.caPem, servername: upstream.hostname === '127.0.0.1' ? undefined : upstream.hostname }, () => {
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
@@ -97,7 +114,7 @@ export async function startConcurrencyProbe(target: { server: string; caPem: str
       for (const c of doc.clusters) c.cluster = { ...c.cluster, server: url, 'certificate-authority-data': Buffer.from(cert.caPem).toString('base64') };
       return JSON.stringify(doc);
     },
-    stats: () => ({ peak, inFlight, requests }),
+    stats: () => ({ peak, atPeak, inFlight, requests }),
     reset: () => {
       peak = inFlight;
       requests = 0;

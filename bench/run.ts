@@ -251,19 +251,19 @@ async function main(): Promise<void> {
           const kubeconfigPath = join(dir, 'kubeconfig');
           await writeFile(kubeconfigPath, probe.kubeconfigFor(cluster.kubeconfigYaml), { mode: 0o600 });
           const r = await runStage('scale', { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, sources: KFS, out: workDir, podsPerShard: cfg.podsPerShard });
-          const peak = probe.stats().peak;
+          const { peak, atPeak } = probe.stats();
           const stages = r.stages as { resolve: number; collect: number; seal: number };
           const seconds = r.seconds as number;
           const perK = (seconds / pods) * 1000;
           console.log(
-            `  ${String(pods).padStart(6)} ${fmt(perK, 2).padStart(10)} ${fmt(seconds, 2).padStart(9)} ${fmt(stages.resolve, 2).padStart(10)} ${fmt(stages.collect, 2).padStart(10)} ${fmt(stages.seal, 2).padStart(7)} ${String(r.tasks).padStart(6)} ${String(r.waves).padStart(6)} ${String(r.records).padStart(9)}  ${peak} (${cfg.concurrency})${peak > cfg.concurrency ? '  OVER BUDGET' : ''}`,
+            `  ${String(pods).padStart(6)} ${fmt(perK, 2).padStart(10)} ${fmt(seconds, 2).padStart(9)} ${fmt(stages.resolve, 2).padStart(10)} ${fmt(stages.collect, 2).padStart(10)} ${fmt(stages.seal, 2).padStart(7)} ${String(r.tasks).padStart(6)} ${String(r.waves).padStart(6)} ${String(r.records).padStart(9)}  ${peak} (${cfg.concurrency}): ${Object.entries(atPeak).map(([k, v]) => `${v} ${k}`).join(', ')}${peak > cfg.concurrency ? '  OVER BUDGET' : ''}`,
           );
           const shards = r.shards as { source: string; seconds: number }[];
           for (const source of ['containerlogs', 'commandhistory']) {
             const d = shards.filter((s) => s.source === source).map((s) => s.seconds);
             if (d.length > 1) console.log(`           ${source}: ${d.length} tasks, ${fmt(minOf(d), 2)}–${fmt(maxOf(d), 2)} s (median ${fmt(pct(d, 50), 2)} s)`);
           }
-          runs.push({ pods, secondsPer1000Pods: perK, peakInFlight: peak, budget: cfg.concurrency, ...r });
+          runs.push({ pods, secondsPer1000Pods: perK, peakInFlight: peak, inFlightAtPeak: atPeak, budget: cfg.concurrency, ...r });
         } finally {
           await probe.stop();
           await rm(dir, { recursive: true, force: true });

@@ -319,8 +319,13 @@ export class KubeApi {
     return true;
   }
 
-  /** Close idle pooled connections (idle sockets do not keep the process alive; call at shutdown). */
-  async close(): Promise<void> {
+  /**
+   * Wait until no request is in flight (at most `timeoutInMs`, default 5000), then close the
+   * pooled connections. A host ending an activity calls it, so that the activity's last
+   * connection (an exec's socket closing after its status) is gone before the next wave starts.
+   */
+  async close(timeoutInMs = 5000): Promise<void> {
+    await this.budget.whenIdle(timeoutInMs);
     const agents = [...this.agents.values(), ...this.upgradeAgents.values()];
     this.agents.clear();
     this.upgradeAgents.clear();

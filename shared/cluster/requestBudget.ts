@@ -46,6 +46,7 @@ export class RequestBudget {
   private waited = 0;
   private readonly waiters: Waiter[] = [];
   private head = 0;
+  private idleWaiters: (() => void)[] = [];
   /** Waiters by the abort signal they wait under. */
   private readonly waitingOn = new WeakMap<AbortSignal, Map<Waiter, (error: unknown) => void>>();
   private max: number;
@@ -67,6 +68,24 @@ export class RequestBudget {
 
   stats(): RequestBudgetStats {
     return { limit: this.max, inFlight: this.current, peak: this.peakInFlight, granted: this.granted, waited: this.waited };
+  }
+
+  /**
+   * Resolves once no permit is out (every request's connection has finished), or after
+   * `timeoutInMs` (default 5000) whatever is still out: a host ending an activity waits here so
+   * that its last exec's socket is closed before the next wave's requests start.
+   */
+  whenIdle(timeoutInMs = 5000): Promise<void> {
+    if (this.current === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutInMs);
+      timer.unref();
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.idleWaiters.push(done);
+    });
   }
 
   /** Wait for a permit (in arrival order). Rejects with the signal's reason when it aborts first. */
@@ -114,6 +133,7 @@ export class RequestBudget {
       released = true;
       this.current--;
       this.wake();
+      if (this.current === 0 && this.idleWaiters.length > 0) for (const done of this.idleWaiters.splice(0)) done();
     };
   }
 

@@ -139,19 +139,26 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
       ? { credential: env.credential, ...(input.audit ? { auditLog: input.audit } : {}), ...env.azure }
       : undefined;
     const store = await openStore(env, input.runId, input.caseId, input.request);
-    const result = await runCollectTask(input.task, {
-      store,
-      kubeConfig,
-      registry,
-      ...(azure ? { azure } : {}),
-      runId: input.runId,
-      caseId: input.caseId,
-      request: input.request,
-      cluster: input.identity,
-      concurrency: share,
-      abortSignal,
-      ...(env.clock ? { clock: env.clock } : {}),
-    });
+    let result: CollectTaskResult;
+    try {
+      result = await runCollectTask(input.task, {
+        store,
+        kubeConfig,
+        registry,
+        ...(azure ? { azure } : {}),
+        runId: input.runId,
+        caseId: input.caseId,
+        request: input.request,
+        cluster: input.identity,
+        concurrency: share,
+        abortSignal,
+        ...(env.clock ? { clock: env.clock } : {}),
+      });
+    } finally {
+      // The share is held until the last connection has closed (an exec's socket closes after its
+      // status): the next wave's activities start only once this one's requests are gone.
+      if (needs.includes('kubernetes')) await KubeApi.for(kubeConfig).close();
+    }
     const shard = shardLabel(input.task);
     const custody = new CustodyLog(store, { runId: input.runId, caseId: input.caseId, collector: env.collector, ...(env.clock ? { clock: env.clock } : {}) });
     await custody.record('artifacts-sealed', {

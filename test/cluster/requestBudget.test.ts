@@ -41,6 +41,26 @@ describe('RequestBudget', () => {
     await expect(budget.acquire(AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
     expect(() => new RequestBudget(0)).toThrow(RangeError);
   });
+
+  test('whenIdle waits for the last permit, or gives up after its time limit', async () => {
+    const budget = new RequestBudget(2);
+    await budget.whenIdle();
+    const a = await budget.acquire();
+    const b = await budget.acquire();
+    let idle = false;
+    const waiting = budget.whenIdle().then(() => (idle = true));
+    a();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(idle).toBe(false);
+    b();
+    await waiting;
+    expect(idle).toBe(true);
+    const held = await budget.acquire();
+    const started = Date.now();
+    await budget.whenIdle(30);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    held();
+  });
 });
 
 describe('KubeApi keeps its requests within the budget', () => {
