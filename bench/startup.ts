@@ -102,6 +102,8 @@ export interface ColdStartOptions {
   runs: number;
   /** Sources to collect (small: the run still completes). */
   sources: string[];
+  /** The launcher to start (default this checkout's bin/aks-evidence.js; another build's for an A/B). */
+  launcher?: string;
 }
 
 export async function coldStart(options: ColdStartOptions): Promise<{ toFirstRequestMs: Spread; cpuMs?: Spread; exitCodes: (number | null)[] }> {
@@ -116,7 +118,7 @@ export async function coldStart(options: ColdStartOptions): Promise<{ toFirstReq
         await new Promise<ColdStartRun>((resolve, reject) => {
           let first: { ms: number; cpuNs?: number } | undefined;
           const t0 = performance.now();
-          const child = spawn(options.node, [join(root, 'bin', 'aks-evidence.js'), 'collect', '--kubeconfig', kubeconfig, '--out', join(dir, 'evidence'), '--sources', options.sources.join(','), '--json'], {
+          const child = spawn(options.node, [options.launcher ?? join(root, 'bin', 'aks-evidence.js'), 'collect', '--kubeconfig', kubeconfig, '--out', join(dir, 'evidence'), '--sources', options.sources.join(','), '--json'], {
             stdio: ['ignore', 'ignore', 'ignore'],
             cwd: dir,
           });
