@@ -1,15 +1,14 @@
-import { type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { addSealedReport } from '../report/seal.js';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { defaultAzureCredential } from '../util/azureCredential.js';
-import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
-import { collectorIdentity, type CustodyLog } from '../evidence/custody.js';
-import { anchorSeal, type SealAnchors } from '../pipeline/anchors.js';
+import { describeCluster, loadKubeConfig, type KubeConfigLike } from '../cluster/kubeConfig.js';
+import { KubeApi, kubeErrorStatus } from '../cluster/kubeApi.js';
+import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../cluster/requestBudget.js';
+import type { CustodyLog } from '../evidence/custody.js';
+import type { SealAnchors } from '../pipeline/anchors.js';
 import type { Manifest } from '../evidence/types.js';
-import { loadIngestionTarget } from '../ingestion/config.js';
-import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
+import type { RunProgressEvent } from '../pipeline/collectRun.js';
 import { isSafeId, newRunId } from '../pipeline/runId.js';
 import { SOURCES } from '../sources/registry.js';
 import type { SealResult } from '../pipeline/types.js';
@@ -19,9 +18,7 @@ import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
 import { DEFAULT_SINCE_SECONDS, ENV_VALUE_MODES, MAX_NAMESPACES, NAMESPACE_PATTERN, NAMESPACE_RULE, parseSince } from '../request/schema.js';
 import { checkOutLocation } from './outLocation.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
-import { openEvidenceLocation } from '../evidence/openStore.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
-import { cliStorageAccess } from './storageAccess.js';
 
 export interface CollectCliOptions {
   kubeconfig?: string;
@@ -106,7 +103,7 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
   if (!since.ok) throw new InputError('--since', since.problems.map((p) => p.message).join('; '));
   const sinceSeconds = since.value;
   const sources = SOURCES.resolveNames(list(flags.sources));
-  const concurrency = positiveInt('--concurrency', flags.concurrency, 16, 256);
+  const concurrency = positiveInt('--concurrency', flags.concurrency, DEFAULT_CLUSTER_REQUEST_BUDGET, 256);
   const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
   if (!isSafeId(caseId)) throw new InputError('--case', `"${caseId}" may hold only letters, digits, ".", "_" and "-" (it becomes a path segment)`);
   const retentionDays = flags.retentionDays === undefined ? undefined : positiveInt('--retention-days', flags.retentionDays, 0, 36500);
@@ -161,48 +158,67 @@ export function kubeconfigPaths(flag: string | undefined, io: CliIo): string[] {
 }
 
 /** Fail fast, in one clear line, when the API server cannot be reached or refuses the credentials. */
-export async function checkReachable(kc: KubeConfig, server: string, timeoutMs = 15_000): Promise<string | undefined> {
-  const api = kc.makeApiClient(VersionApi);
+export async function checkReachable(kc: KubeConfigLike, server: string, timeoutMs = 15_000): Promise<string | undefined> {
   try {
-    const version = await Promise.race([
-      api.getCode(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref()),
-    ]);
+    const version = await KubeApi.for(kc).getJsonOnce<{ gitVersion?: string }>('/version', undefined, { timeoutInMs: timeoutMs });
     return version.gitVersion;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const status = typeof code === 'number' ? code : undefined;
-    const causeCode = String((error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: unknown }).code ?? '');
+    const status = kubeErrorStatus(error);
+    const causeCodes = causeChain(error).join(' ');
     let hint = 'check the kubeconfig context (--context), network access to the API server (VPN, private cluster), and that the cluster is running';
     if (status === 401) hint = 'the credentials were rejected (401): refresh them, e.g. az aks get-credentials, or a new token';
     else if (status === 403) hint = 'the identity may not read /version (403): it lacks basic discovery rights on the cluster';
-    else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(causeCode + describeError(error))) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
-    throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}${status ? ` (HTTP ${status})` : ''}. Fix: ${hint}`, { cause: error });
+    else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(causeCodes)) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
+    else if (error instanceof AksEvidenceError && error.code === 'ERR_EXEC_CREDENTIAL') hint = 'the kubeconfig user\'s exec credential plugin gave no credential: run it yourself (e.g. kubelogin) or fix the kubeconfig';
+    throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}. Fix: ${hint}`, { cause: error });
   }
 }
 
+/** The codes and messages along an error's cause chain (TLS failures hide one level down). */
+function causeChain(error: unknown): string[] {
+  const out: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    out.push(`${typeof code === 'string' ? code : ''} ${current.message}`);
+    current = current.cause;
+  }
+  return out;
+}
+
 /** The collect command's work, shared by `collect` and `demo`. */
-export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfig; clusterName?: string }): Promise<CollectOutcome> {
+export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfigLike; clusterName?: string }): Promise<CollectOutcome> {
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
   const tsaUrl = parseTsaUrl(flags.tsa);
   const out = flags.out ?? 'evidence';
   // Before the cluster is touched: never into another run, never into something unusable.
   await checkOutLocation(out, io.cwd);
-  const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
+  const ingestionTarget = flags.ingest
+    ? await (await import('../ingestion/config.js')).loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' })
+    : undefined;
   const kubeConfig =
     preloaded?.kubeConfig ??
     loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
   const described = describeCluster(kubeConfig);
   const cluster = { ...described, ...(preloaded?.clusterName ? { name: preloaded.clusterName } : {}) };
-  const kubernetesVersion = await checkReachable(kubeConfig, cluster.server);
+  // --concurrency is the cluster's load budget: every request of every source counts against it.
+  KubeApi.for(kubeConfig).budget.limit = request.concurrency;
+  // The reachability check goes out first; the pipeline loads while it is on the wire (start-up is
+  // the first hour's currency, docs/performance.md).
+  const reachable = checkReachable(kubeConfig, cluster.server);
+  // One import after another: jest's VM modules mis-link graphs imported concurrently.
+  const pipeline = (async () => [await import('../pipeline/collectRun.js'), await import('../evidence/custody.js'), await import('../evidence/openStore.js')] as const)();
+  pipeline.catch(() => undefined);
+  const kubernetesVersion = await reachable;
+  const [{ collectRun, kubeconfigFacts }, { collectorIdentity }, { openEvidenceLocation }] = await pipeline;
 
   const runId = newRunId(clock());
   const store = await openEvidenceLocation(out, {
     runId,
     caseId: request.caseId,
     cwd: io.cwd,
-    ...(isBlobUrl(out) ? { storage: await cliStorageAccess(io) } : {}),
+    ...(isBlobUrl(out) ? { storage: await (await import('./storageAccess.js')).cliStorageAccess(io) } : {}),
     ...(request.legalHold ? { legalHold: true } : {}),
     ...(request.retentionDays !== undefined ? { retentionDays: request.retentionDays } : {}),
   });
@@ -240,9 +256,11 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
       abortSignal: interrupt.signal,
       interruptReason: () => interruptedBy ?? 'aborted',
       progress: quiet ? undefined : progressPrinter(io, started),
-      beforeManifest: (s, manifest) => addSealedReport(s, manifest, { clock }),
+      // The report's code (timeline, rules) loads when the bundle is sealed, not before the first request.
+      beforeManifest: async (s, manifest) => (await import('../report/seal.js')).addSealedReport(s, manifest, { clock }),
       afterSeal: async (result, custody) => {
         custodyLog = custody;
+        const { anchorSeal } = await import('../pipeline/anchors.js');
         anchors = await anchorSeal({
           store,
           sealed: result,
@@ -414,7 +432,7 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--sources <list>', 'comma-separated sources (default: all)')
     .option('--namespaces <list>', 'only these namespaces (comma-separated)')
     .option('--exclude-namespaces <list>', 'skip these namespaces (comma-separated)')
-    .option('--concurrency <n>', 'concurrent API requests per source', '16')
+    .option('--concurrency <n>', 'the load budget: Kubernetes API requests in flight at once, across all sources', String(DEFAULT_CLUSTER_REQUEST_BUDGET))
     .option('--case <id>', 'case / incident id (letters, digits, . _ -)')
     .option('--requester <who>', 'who asked for this collection (chain of custody)')
     .option('--reason <text>', 'why (chain of custody)')

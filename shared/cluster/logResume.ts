@@ -1,4 +1,4 @@
-import { splitLogLine } from '../util/lines.js';
+import { splitLogLine, type LineBatch } from '../util/lines.js';
 
 /**
  * Resuming a container log after a cut: where to ask from, and which lines of the resumed
@@ -43,15 +43,17 @@ export interface ResumePoint {
  * batch); the exact tail is cut out only when a resume needs it.
  */
 export class DeliveredTail {
-  private batches: string[][] = [];
-  private chars = 0;
+  /** Delivered lines of the current second (and a little before): string batches, or newline-joined bytes. */
+  private segments: (readonly string[] | Buffer)[] = [];
+  private size = 0;
   private second: string | undefined;
   private last: string | undefined;
 
   /**
-   * @param maxChars Upper bound of line text kept for matching (default 256 Ki characters, per
-   *   stream being read): a container that writes more than that within one second keeps only
-   *   the newest part, and older resumed lines are recognized by time instead (BoundaryFilter).
+   * @param maxChars Upper bound of line text kept for matching (default 256 Ki characters or
+   *   bytes, per stream being read): a container that writes more than that within one second
+   *   keeps only the newest part, and older resumed lines are recognized by time instead
+   *   (BoundaryFilter).
    */
   constructor(private readonly maxChars = 256 * 1024) {}
 
@@ -59,20 +61,53 @@ export class DeliveredTail {
   note(batch: readonly string[]): void {
     const lastLine = batch[batch.length - 1];
     if (lastLine === undefined) return;
+    if (!this.advance(lastLine)) return;
+    let size = 0;
+    for (const line of batch) size += line.length;
+    this.keep(batch, size);
+  }
+
+  /**
+   * Note a batch of lines just delivered as byte ranges (the container-log hot path): one string
+   * is made per batch (its last line, for its time); the lines are kept as references to the
+   * chunk's bytes, joined by the newlines they were split on, and become strings only when a
+   * resume needs them.
+   */
+  noteBytes(batch: LineBatch): void {
+    if (batch.count === 0) return;
+    if (!this.advance(batch.text(batch.count - 1))) return;
+    let first = 0;
+    if (batch.head !== undefined) {
+      const head = batch.bytesOf(0).subarray(batch.startOf(0), batch.endOf(0));
+      this.keep(head, head.length);
+      first = 1;
+    }
+    if (first < batch.count) {
+      // Lines first..count-1 lie next to each other in the chunk, one "\n" between two.
+      const joined = batch.chunk.subarray(batch.startOf(first), batch.endOf(batch.count - 1));
+      this.keep(joined, joined.length);
+    }
+  }
+
+  /** Takes note of a batch's last line; false while nothing timestamped has been delivered (no resume point). */
+  private advance(lastLine: string): boolean {
     const ts = timestampOf(lastLine);
     if (ts !== undefined && (this.second === undefined || secondOf(ts) !== this.second)) {
       // A new second: earlier batches cannot hold lines of it, except at the start of this one.
-      this.batches = [];
-      this.chars = 0;
+      this.segments = [];
+      this.size = 0;
       this.second = secondOf(ts);
     }
     if (ts !== undefined) this.last = ts;
-    if (this.second === undefined) return; // nothing timestamped yet: no resume point
-    this.batches.push(batch as string[]);
-    for (const line of batch) this.chars += line.length;
-    while (this.batches.length > 1 && this.chars > this.maxChars) {
-      const dropped = this.batches.shift()!;
-      for (const line of dropped) this.chars -= line.length;
+    return this.second !== undefined;
+  }
+
+  private keep(segment: readonly string[] | Buffer, size: number): void {
+    this.segments.push(segment);
+    this.size += size;
+    while (this.segments.length > 1 && this.size > this.maxChars) {
+      const dropped = this.segments.shift()!;
+      this.size -= Buffer.isBuffer(dropped) ? dropped.length : (dropped as readonly string[]).reduce((n, line) => n + line.length, 0);
     }
   }
 
@@ -80,7 +115,11 @@ export class DeliveredTail {
   resumePoint(): ResumePoint | undefined {
     if (this.last === undefined || this.second === undefined) return undefined;
     const second = this.second;
-    const lines = this.batches.flat();
+    const lines: string[] = [];
+    for (const segment of this.segments) {
+      if (Buffer.isBuffer(segment)) for (const line of segment.toString('utf8').split('\n')) lines.push(line);
+      else for (const line of segment as readonly string[]) lines.push(line);
+    }
     // Keep the suffix from the first timestamped line of the last second onwards (the untimed
     // lines after it included; those before it belong to an earlier second).
     let start = lines.length;
@@ -123,12 +162,17 @@ export class BoundaryFilter {
   /** The lines of `batch` not delivered before (the batch itself once matching is over). */
   filter(batch: string[]): string[] {
     if (this.done) return batch;
+    return this.keep(batch).map((i) => batch[i]!);
+  }
+
+  /** The indexes of the lines of `batch` not delivered before, in order. */
+  keep(batch: readonly string[]): number[] {
     const delivered = this.point.delivered;
-    const kept: string[] = [];
+    const kept: number[] = [];
     for (let i = 0; i < batch.length; i++) {
       const line = batch[i]!;
       if (this.done) {
-        kept.push(line);
+        kept.push(i);
         continue;
       }
       if (delivered[this.next] === line) {
@@ -149,7 +193,7 @@ export class BoundaryFilter {
         this.dropped++;
         continue;
       }
-      kept.push(line);
+      kept.push(i);
       if (key !== undefined && key > this.lastKey) this.done = true;
     }
     return kept;

@@ -3,7 +3,7 @@ import type { KubeApi, QueryValue } from './kubeApi.js';
 import { BoundaryFilter, DeliveredTail, type ResumePoint } from './logResume.js';
 import { abortReason, withRetry, type RetryOptions } from './retry.js';
 import { AksEvidenceError } from '../util/errors.js';
-import { LineSplitter } from '../util/lines.js';
+import { ByteLineSplitter, type LineBatch } from '../util/lines.js';
 
 /**
  * One container log, streamed on the KubeApi's pooled connection: lines are split as bytes
@@ -39,11 +39,14 @@ export interface ContainerLogRequest {
 export const DEFAULT_LOG_IDLE_TIMEOUT_MS = 60_000;
 
 export interface ContainerLogStreamOptions {
+  /** Receives the lines completed by each chunk, in order; return a promise to pause the stream. */
+  onLines?: (lines: string[]) => void | Promise<void>;
   /**
-   * Receives the lines completed by each chunk, in order; return a promise to pause the stream.
-   * The array is kept (not copied) to match a resumed stream against: do not modify it.
+   * The same lines as byte ranges, instead of onLines: no string is made per line (the
+   * container-log row encoder works on bytes). The batch is reused: read it before returning,
+   * and do not modify its bytes (the last second's lines are kept to match a resumed stream).
    */
-  onLines: (lines: string[]) => void | Promise<void>;
+  onLineBytes?: (lines: LineBatch) => void | Promise<void>;
   abortSignal?: AbortSignal;
   countRequest?: () => void;
   /** Retries of each request itself (before any byte of the body): 429, 5xx, connection failures. */
@@ -202,19 +205,21 @@ export async function streamContainerLog(
     const resuming = resumes.length > 0;
     let watch: IdleWatch | undefined;
     let body: Readable | undefined;
-    const splitter = new LineSplitter();
-    const deliver = async (batch: string[]): Promise<void> => {
+    const splitter = new ByteLineSplitter();
+    const deliver = async (batch: LineBatch): Promise<void> => {
       let fresh = batch;
       if (filter && !filter.matched) {
-        fresh = filter.filter(batch);
+        // Only the first lines of a resumed stream: the repeated ones are dropped by exact match.
+        const kept = filter.keep(batch.texts());
         if (resume) resume.droppedLines = filter.dropped;
-        if (fresh.length === 0) return;
+        if (kept.length === 0) return;
+        if (kept.length < batch.count) fresh = batch.select(kept);
       }
-      lines += fresh.length;
-      tail.note(fresh);
+      lines += fresh.count;
+      tail.noteBytes(fresh);
       watch?.hold();
       try {
-        const pending = options.onLines(fresh);
+        const pending = options.onLineBytes ? options.onLineBytes(fresh) : options.onLines?.(fresh.texts());
         if (pending) await pending;
       } catch (error) {
         throw new ConsumerError(error);
@@ -237,11 +242,11 @@ export async function streamContainerLog(
         watch!.activity();
         bytes += chunk.length;
         const batch = splitter.push(chunk);
-        if (batch.length > 0) await deliver(batch);
+        if (batch.count > 0) await deliver(batch);
       }
       watch!.stop();
       const last = splitter.end();
-      if (last !== undefined) await deliver([last]);
+      if (last.count > 0) await deliver(last);
       return { lines, bytes, requests, resumes };
     } catch (caught) {
       watch?.stop();

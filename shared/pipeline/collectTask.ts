@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import { readRunClaim, type ClaimedRun } from '../evidence/claim.js';
 import { sha256Hex } from '../evidence/hash.js';
 import { readSmallArtifact } from '../evidence/manifest.js';
@@ -26,7 +26,7 @@ import { appendAll } from '../util/arrays.js';
 
 export interface CollectTaskContext {
   store: EvidenceStore;
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   runId: string;
   caseId: string;
   request: CollectionRequestRecord;
@@ -166,10 +166,12 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
       switch (item.kind) {
         case 'row':
         case 'rows':
-        case 'rowsJson': {
+        case 'rowsJson':
+        case 'rowsNdjson': {
           if (item.kind === 'row') await rows.write(item.row);
           else if (item.kind === 'rows') await rows.writeMany(item.rows);
-          else await rows.writeSerialized(item.json);
+          else if (item.kind === 'rowsJson') await rows.writeSerialized(item.json);
+          else await rows.writeNdjson(item.bytes, item.rows, item.release);
           const before = records;
           records += rowsIn(item);
           // Progress every 10,000 rows, however the rows were grouped.

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import type { AccessRequirement } from '../cluster/accessReview.js';
 import type { AuditLogCoverage, ClusterFacts } from '../cluster/facts.js';
 import type { ArtifactRef, ClusterIdentity, CollectorAction, EvidenceStore, Gap, StreamResume } from '../evidence/types.js';
@@ -27,6 +27,13 @@ export type SourceItem =
    * fragments instead of serializing 15 columns per line.
    */
   | { kind: 'rowsJson'; json: string[] }
+  /**
+   * Rows already serialized as NDJSON bytes: `rows` lines, each a JSON object byte for byte
+   * as JSON.stringify gives it, followed by "\n" (container logs write them from the log's
+   * bytes). `release`, when given, is called once the bytes have been written: the producer
+   * reuses the buffer.
+   */
+  | { kind: 'rowsNdjson'; bytes: Buffer; rows: number; release?: () => void }
   /** A raw API object as served (Secrets: metadata only). `stream` groups raw objects into artifacts (default 'raw'). */
   | { kind: 'raw'; object: unknown; stream?: string }
   | { kind: 'gap'; gap: Gap }
@@ -45,6 +52,8 @@ export function rowsIn(item: SourceItem): number {
       return item.rows.length;
     case 'rowsJson':
       return item.json.length;
+    case 'rowsNdjson':
+      return item.rows;
     default:
       return 0;
   }
@@ -91,7 +100,7 @@ export interface AzureSourceAccess {
 
 export interface SourceContext {
   /** Built in memory by the host; never serialized. Empty for sources that do not need Kubernetes. */
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   /** The cluster collected (API server, AKS resource id when known). */
   cluster: ClusterIdentity;
   runId: string;

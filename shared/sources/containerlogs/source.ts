@@ -12,6 +12,7 @@ import { redactedMapJson } from '../../util/valueRedaction.js';
 import { TaskPool } from '../common/taskPool.js';
 import { clusterRead, kubeAccess, queueWeight, type Row, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
 import { CONTAINER_LOGS_TABLE } from './table.js';
+import { LogRowEncoder, SlabPool, type LogRowColumns } from './rowBytes.js';
 
 /**
  * Container logs: every container of every pod of the run (init and ephemeral too, finished
@@ -93,11 +94,10 @@ function members(value: Record<string, unknown>): string {
 }
 
 /**
- * A serializer of one container's log lines into kubelogs_CL rows as JSON text, byte for byte
- * JSON.stringify(logRow(...)): the columns shared by every line of the stream are serialized
- * once, so a line costs its timestamp split and the JSON escaping of its message.
+ * The JSON text of the columns every row of one container's log shares, around the per-line
+ * ones: `middle` goes between message and timestamp_present, `end` closes the row.
  */
-export function logRowSerializer(pod: PodColumns, container: { name: string; type: ContainerType; image: string }, previous: boolean): (lineNumber: number, line: string, collectedAt: string) => string {
+export function logRowColumns(pod: PodColumns, container: { name: string; type: ContainerType; image: string }, previous: boolean): LogRowColumns {
   const shared = members({
     container_name: container.name,
     namespace: pod.namespace,
@@ -109,8 +109,17 @@ export function logRowSerializer(pod: PodColumns, container: { name: string; typ
     previous,
   });
   const tail = members({ pod_uid: pod.pod_uid, node_name: pod.node_name, image: container.image });
-  const middle = shared === '' ? '' : `,${shared}`;
-  const end = tail === '' ? '}' : `,${tail}}`;
+  return { middle: shared === '' ? '' : `,${shared}`, end: tail === '' ? '}' : `,${tail}}` };
+}
+
+/**
+ * A serializer of one container's log lines into kubelogs_CL rows as JSON text, byte for byte
+ * JSON.stringify(logRow(...)): the columns shared by every line of the stream are serialized
+ * once, so a line costs its timestamp split and the JSON escaping of its message. The hot path
+ * writes the same bytes without strings (rowBytes.ts); this is its reference and its fallback.
+ */
+export function logRowSerializer(pod: PodColumns, container: { name: string; type: ContainerType; image: string }, previous: boolean): (lineNumber: number, line: string, collectedAt: string) => string {
+  const { middle, end } = logRowColumns(pod, container, previous);
   return (lineNumber, line, collectedAt) => {
     const { timestamp, message } = splitLogLine(line);
     // Both times are RFC 3339 text (checked by splitLogLine, or made by toRfc3339): no escaping needed.
@@ -148,6 +157,7 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   // Weighed in rows: each chunk of a log arrives as one 'rowsJson' item.
   const queue = new ItemQueue<SourceItem>(LOG_QUEUE_ROWS, queueWeight);
   const pool = new TaskPool(Math.max(1, ctx.concurrency));
+  const slabs = new SlabPool();
   const vanished = new Set<string>();
   const forbidden = { streams: 0, namespaces: new Set<string>(), first: '' };
   /** The task's coverage item: a container that never started has no log (a count, not a gap). */
@@ -169,7 +179,7 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
     const resource = `pods/log ${key} (${container.name}${previous ? ', previous' : ''})`;
     const where = { namespace: pod.namespace, pod: pod.pod_name, container: container.name, resource };
     let lineNumber = 0;
-    const serialize = logRowSerializer(pod, container, previous);
+    const encoder = new LogRowEncoder(logRowColumns(pod, container, previous), logRowSerializer(pod, container, previous), slabs);
     try {
       const result = await streamContainerLog(
         api,
@@ -178,12 +188,12 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
           abortSignal: signal,
           ...(ctx.countRequest ? { countRequest: ctx.countRequest } : {}),
           ...(ctx.logIdleTimeoutInMs !== undefined ? { idleTimeoutInMs: ctx.logIdleTimeoutInMs } : {}),
-          onLines: (lines) => {
+          // Rows are written from the log's bytes (rowBytes.ts): no string per line.
+          onLineBytes: (lines) => {
             const collectedAt = toRfc3339(ctx.clock());
-            const json = new Array<string>(lines.length);
-            for (let i = 0; i < lines.length; i++) json[i] = serialize(++lineNumber, lines[i] as string, collectedAt);
-            queue.put({ kind: 'rowsJson', json });
-            records += lines.length;
+            for (const rows of encoder.encode(lines, lineNumber + 1, collectedAt)) queue.put({ kind: 'rowsNdjson', bytes: rows.bytes, rows: rows.rows, release: rows.release });
+            lineNumber += lines.count;
+            records += lines.count;
             return queue.full ? queue.room() : undefined;
           },
         },
