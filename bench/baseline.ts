@@ -1,9 +1,12 @@
 /**
  * The raw baseline: the same Kubernetes API requests the collector issues for the eight
- * KubeForenSys sources, at the same concurrency, with every body read and thrown away.
- * It is the ceiling the collector is measured against (collector throughput / baseline).
+ * KubeForenSys sources, under the same load budget (at most `concurrency` requests in flight
+ * across all sources, each request and each exec holding a slot while it runs), with every
+ * body read and thrown away. It is the ceiling the collector is measured against
+ * (collector throughput / baseline).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeAuth } from '../shared/cluster/kubeAuth.js';
+import type { KubeConfigLike } from '../shared/cluster/kubeConfig.js';
 import https from 'node:https';
 import tls from 'node:tls';
 import pLimit from 'p-limit';
@@ -23,14 +26,14 @@ interface PodLite {
   status?: { containerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[]; initContainerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[] };
 }
 
-export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Promise<Record<string, unknown>> {
+export async function rawBaseline(kc: KubeConfigLike, options: BaselineOptions): Promise<Record<string, unknown>> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('kubeconfig has no current cluster');
-  const base: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(base);
-  // One SecureContext for every connection, as the collector's exec agent has (shared/cluster/upgradeAgent.ts).
-  const secureContext = tls.createSecureContext({ ca: base.ca });
-  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency * options.sources.length, secureContext });
+  // The same credentials and TLS material as the collector, one SecureContext for every connection.
+  const auth = await KubeAuth.for(kc).resolve();
+  const base: https.RequestOptions = { headers: auth.headers };
+  const secureContext = tls.createSecureContext({ ...(auth.tls.ca ? { ca: auth.tls.ca } : {}), ...(auth.tls.cert ? { cert: auth.tls.cert } : {}), ...(auth.tls.key ? { key: auth.tls.key } : {}) });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency, secureContext });
   let requests = 0;
   let bytes = 0;
   /** Per-source counters: sources run concurrently, so the totals cannot be differenced. */
@@ -43,7 +46,10 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
     bytes += n;
   };
 
-  const get = (c: Counter, path: string): Promise<Buffer | undefined> =>
+  // One budget for every request of every source, as the collector's KubeApi has.
+  const budget = pLimit(options.concurrency);
+  const get = (c: Counter, path: string): Promise<Buffer | undefined> => budget(() => rawGet(c, path));
+  const rawGet = (c: Counter, path: string): Promise<Buffer | undefined> =>
     new Promise((resolve, reject) => {
       requests++;
       c.requests++;
@@ -76,7 +82,8 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
   }
 
   /** One exec; resolves true when the runtime said the shell does not exist (status channel 3). */
-  const execOnce = (c: Counter, ns: string, pod: string, container: string, shell: string): Promise<boolean> =>
+  const execOnce = (c: Counter, ns: string, pod: string, container: string, shell: string): Promise<boolean> => budget(() => rawExecOnce(c, ns, pod, container, shell));
+  const rawExecOnce = (c: Counter, ns: string, pod: string, container: string, shell: string): Promise<boolean> =>
     new Promise((resolve) => {
       requests++;
       c.requests++;
@@ -117,7 +124,6 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
   const t0 = performance.now();
   await Promise.all(
     options.sources.map(async (source) => {
-      const limit = pLimit(options.concurrency);
       if (source === 'containerlogs') {
         await timed(source, async (c) => {
           const pods = (await listAll(c, '/api/v1/pods')) as PodLite[];
@@ -127,8 +133,8 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
             const names = [...pod.spec.containers, ...(pod.spec.initContainers ?? []), ...(pod.spec.ephemeralContainers ?? [])].map((c) => c.name);
             for (const name of names) {
               const p = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/log?container=${encodeURIComponent(name)}&timestamps=true&sinceSeconds=${options.sinceSeconds}`;
-              jobs.push(limit(() => get(c, p)));
-              if ((statuses.find((s) => s.name === name)?.restartCount ?? 0) > 0) jobs.push(limit(() => get(c, `${p}&previous=true`)));
+              jobs.push(get(c, p));
+              if ((statuses.find((s) => s.name === name)?.restartCount ?? 0) > 0) jobs.push(get(c, `${p}&previous=true`));
             }
           }
           await Promise.all(jobs);
@@ -139,14 +145,14 @@ export async function rawBaseline(kc: KubeConfig, options: BaselineOptions): Pro
           const jobs: Promise<unknown>[] = [];
           for (const pod of pods) {
             for (const s of pod.status?.containerStatuses ?? []) {
-              if (s.state?.running) jobs.push(limit(() => exec(c, pod.metadata.namespace, pod.metadata.name, s.name)));
+              if (s.state?.running) jobs.push(exec(c, pod.metadata.namespace, pod.metadata.name, s.name));
             }
           }
           await Promise.all(jobs);
         });
       } else if (lists[source]) {
         await timed(source, async (c) => {
-          await Promise.all((lists[source] ?? []).map((p) => limit(() => listAll(c, p))));
+          await Promise.all((lists[source] ?? []).map((p) => listAll(c, p)));
         });
       }
     }),

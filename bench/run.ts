@@ -1,13 +1,19 @@
 /**
- * npm run bench — measures the collector against the loopback fixture API server.
+ * npm run bench — measures the collector against the loopback simulated cluster.
  * Stages (all by default; pick with --stages a,b):
+ *   start      cold start of `aks-evidence collect` to its first Kubernetes request; the
+ *              Functions entry's import time and RSS; the idle collector process's RSS
  *   collect    full collection of the eight KubeForenSys sources + the raw baseline, ratio
  *   snapshot   the discovery-driven snapshot source on the same cluster (object counts, time)
- *   memory     peak RSS while collecting ~1 GB of container logs (--memory-gb)
+ *   memory     peak RSS while collecting ~1 GB of container logs (--memory-gb), V8's defaults
  *   blob       the same collection into Blob Storage (Azurite)
  *   ingestion  Logs Ingestion upload throughput against the HTTPS emulator
- *   shards     a simulated 10,000-pod cluster through the sharded plan: per-shard duration spread
- * Results go to stdout and bench-results/latest.json. No thresholds: figures only.
+ *   scale      the Functions plan in-process (resolve, pod-sharded waves within the load
+ *              budget, seal) at --scale-pods sizes: seconds per 1,000 pods, time per stage, and
+ *              the peak of concurrent requests the simulated cluster saw against the budget
+ * Every stage that collects runs in its own process (its peak RSS and CPU are its own).
+ * Results go to stdout and bench-results/latest.json, with a summary of the headline figures.
+ * No thresholds: figures only.
  * The simulated cluster emulates exec by default (--exec real for real shells); the output says which ran.
  */
 import { spawn } from 'node:child_process';
@@ -16,11 +22,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../shared/cluster/requestBudget.js';
 import { generateCluster } from '../shared/simulator/kube/generate.js';
 import { startFixtureCluster } from '../shared/simulator/kube/server.js';
-import { HEAP_GROWING_PERCENT } from '../shared/util/heapTuning.js';
 import type { FixtureCluster } from '../shared/simulator/kube/scenario.js';
 import { maxOf, minOf } from '../shared/util/arrays.js';
+import { startConcurrencyProbe } from './concurrencyProbe.js';
+import { coldStart, distUrl, importCost, olderSystemNode, spread, type Spread } from './startup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KFS = ['containerlogs', 'events', 'commandhistory', 'serviceaccounts', 'suspiciouspods', 'rbacbindings', 'cronjobs', 'networkpolicies'];
@@ -43,12 +51,16 @@ const cfg = {
   restartEvery: flag('restart-every', 10),
   historyFraction: flag('history-fraction', 0.25),
   latencyMs: flag('latency-ms', 5),
-  concurrency: flag('concurrency', 16),
+  /** The cluster's load budget (the CLI's --concurrency, the app's AKS_EVIDENCE_CONCURRENCY). */
+  concurrency: flag('concurrency', DEFAULT_CLUSTER_REQUEST_BUDGET),
   memoryGb: flag('memory-gb', 1),
-  shardPods: flag('shard-pods', 10000),
+  /** Pod counts of the scale stage. */
+  scalePods: flagStr('scale-pods', '100,1000,10000').split(',').map(Number).filter((n) => n > 0),
   podsPerShard: flag('pods-per-shard', 250),
   ingestRows: flag('ingest-rows', 200000),
-  stages: flagStr('stages', 'collect,snapshot,memory,blob,ingestion,shards').split(','),
+  /** Cold starts per launch mode; idle and entry measurements per figure. */
+  startRuns: flag('start-runs', 7),
+  stages: flagStr('stages', 'start,collect,snapshot,memory,blob,ingestion,scale').split(','),
   /**
    * How the simulated cluster runs exec'd commands. Default 'emulated': real exec (a process
    * tree per exec, forked from the server) cost the simulator ~2.4x the CPU of the in-memory
@@ -127,11 +139,14 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
+/** "123 ms (110–140, 7 runs)" */
+const showSpread = (s: Spread, unit: string, d = 0) => `${fmt(s.median, d)} ${unit} (${fmt(s.min, d)}–${fmt(s.max, d)}, ${s.runs.length} runs)`;
 
 async function main(): Promise<void> {
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` };
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`, loadAverage: os.loadavg() };
   const results: Record<string, unknown> = { machine, config: cfg, at: new Date().toISOString() };
-  console.log(`aks-evidence bench — ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GiB, Node ${machine.node}`);
+  const summary: Record<string, unknown> = {};
+  console.log(`aks-evidence bench — ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GiB, Node ${machine.node}, load average ${machine.loadAverage.map((l) => fmt(l, 1)).join(' ')}`);
   const workDir = await mkdtemp(join(os.tmpdir(), 'aks-evidence-bench-out-'));
 
   const defaultCluster = {
@@ -143,11 +158,48 @@ async function main(): Promise<void> {
     historyFraction: cfg.historyFraction,
   };
 
+  if (cfg.stages.includes('start')) {
+    await withCluster({ pods: 20, containersPerPod: 1, linesPerContainer: 10 }, 0, async (cluster, kubeconfigPath) => {
+      console.log('\n[start] process start → first byte of the first Kubernetes request (`aks-evidence collect --sources events`)');
+      const node22 = await coldStart({ kubeconfigYaml: cluster.kubeconfigYaml, server: cluster.server, node: process.execPath, runs: cfg.startRuns, sources: ['events'] });
+      console.log(`  Node ${process.versions.node} (npm scripts, npx): ${showSpread(node22.toFirstRequestMs, 'ms')}; CPU by then ${node22.cpuMs ? showSpread(node22.cpuMs, 'ms') : 'n/a'}`);
+      const start: Record<string, unknown> = { node22 };
+      const system = olderSystemNode();
+      if (system) {
+        const rerun = await coldStart({ kubeconfigYaml: cluster.kubeconfigYaml, server: cluster.server, node: system, runs: cfg.startRuns, sources: ['events'] });
+        console.log(`  system Node ${system} → launcher re-runs under Node 22: ${showSpread(rerun.toFirstRequestMs, 'ms')}; CPU by then ${rerun.cpuMs ? showSpread(rerun.cpuMs, 'ms') : 'n/a'}`);
+        start.systemNodeRerun = { node: system, ...rerun };
+      }
+      const entry = Array.from({ length: cfg.startRuns }, () => importCost([distUrl('functions/index.js')]));
+      const firstActivity = Array.from({ length: Math.min(3, cfg.startRuns) }, () =>
+        importCost([distUrl('functions/index.js'), distUrl('shared/orchestration/activities.js'), distUrl('shared/pipeline/collectTask.js')]),
+      );
+      const entryWall = spread(entry.map((e) => e.wallMs));
+      const entryCpu = spread(entry.map((e) => e.cpuMs));
+      const entryRss = spread(entry.map((e) => mb(e.rssBytes)));
+      const activityRss = spread(firstActivity.map((e) => mb(e.rssBytes)));
+      console.log(`  Functions entry (dist/functions/index.js): import ${showSpread(entryWall, 'ms')}, CPU ${showSpread(entryCpu, 'ms')}, RSS ${showSpread(entryRss, 'MB')}; with a collect activity's modules: RSS ${showSpread(activityRss, 'MB')}`);
+      const idle: number[] = [];
+      for (let i = 0; i < Math.min(3, cfg.startRuns); i++) {
+        idle.push(mb((await runStage('idle', { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400, sources: KFS })).peakRssBytes as number));
+      }
+      const idleRss = spread(idle);
+      console.log(`  idle collector process (a collection's modules loaded, the kubeconfig read, nothing collected): RSS ${showSpread(idleRss, 'MB')}`);
+      results.start = { ...start, functionsEntry: { wallMs: entryWall, cpuMs: entryCpu, rssMb: entryRss, withCollectActivityRssMb: activityRss }, idleRssMb: idleRss };
+      summary.coldStartMs = node22.toFirstRequestMs.median;
+      summary.coldStartCpuMs = node22.cpuMs?.median;
+      if (start.systemNodeRerun) summary.coldStartViaSystemNodeMs = (start.systemNodeRerun as { toFirstRequestMs: Spread }).toFirstRequestMs.median;
+      summary.functionsEntryImportMs = entryWall.median;
+      summary.functionsEntryRssMb = entryRss.median;
+      summary.idleRssMb = idleRss.median;
+    });
+  }
+
   if (cfg.stages.includes('collect') || cfg.stages.includes('snapshot')) {
     await withCluster(defaultCluster, cfg.latencyMs, async (cluster, kubeconfigPath) => {
       const base = { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, out: workDir };
       if (cfg.stages.includes('collect')) {
-        console.log(`\n[collect] ${cfg.pods} pods × ${cfg.containersPerPod} containers × ${cfg.linesPerContainer} lines of ~${cfg.lineBytes} B, latency ${cfg.latencyMs} ms, concurrency ${cfg.concurrency}/source`);
+        console.log(`\n[collect] ${cfg.pods} pods × ${cfg.containersPerPod} containers × ${cfg.linesPerContainer} lines of ~${cfg.lineBytes} B, latency ${cfg.latencyMs} ms, load budget ${cfg.concurrency} requests`);
         const r0 = cluster.requestCount();
         const baseline = await runStage('baseline', { ...base, sources: cfg.sources });
         const r1 = cluster.requestCount();
@@ -157,14 +209,14 @@ async function main(): Promise<void> {
         const cPer = collect.perSource as Record<string, { seconds: number; records: number; apiRequests: number; storedBytes: number; peakRssBytes: number }>;
         // API MB/s: the bytes the baseline read for the same requests, over the collector's time.
         // Peak RSS: the collector process's, while the source ran (the sources share one process).
-        console.log('  source            seconds     rows      rows/s  API MB/s  stored MB/s  API req  peak RSS MB  baseline s  ratio');
+        // Sources share the budget, so a source's own time depends on the others: the total is the figure.
+        console.log('  source            seconds     rows      rows/s  API MB/s  stored MB/s  API req  peak RSS MB  baseline s');
         for (const name of cfg.sources) {
           const c = cPer[name];
           const b = bPer[name];
           if (!c) continue;
-          const ratio = b && c.seconds > 0 ? b.seconds / c.seconds : NaN;
           console.log(
-            `  ${name.padEnd(17)} ${fmt(c.seconds, 2).padStart(7)} ${String(c.records).padStart(9)} ${fmt(c.records / Math.max(c.seconds, 1e-6), 0).padStart(10)} ${(b ? fmt(mb(b.bytes) / Math.max(c.seconds, 1e-6), 1) : 'n/a').padStart(9)} ${fmt(mb(c.storedBytes) / Math.max(c.seconds, 1e-6), 2).padStart(12)} ${String(c.apiRequests).padStart(8)} ${fmt(mb(c.peakRssBytes), 0).padStart(12)} ${b ? fmt(b.seconds, 2).padStart(11) : '        n/a'} ${Number.isFinite(ratio) ? `${fmt(ratio * 100, 0)}%` : 'n/a'}`,
+            `  ${name.padEnd(17)} ${fmt(c.seconds, 2).padStart(7)} ${String(c.records).padStart(9)} ${fmt(c.records / Math.max(c.seconds, 1e-6), 0).padStart(10)} ${(b ? fmt(mb(b.bytes) / Math.max(c.seconds, 1e-6), 1) : 'n/a').padStart(9)} ${fmt(mb(c.storedBytes) / Math.max(c.seconds, 1e-6), 2).padStart(12)} ${String(c.apiRequests).padStart(8)} ${fmt(mb(c.peakRssBytes), 0).padStart(12)} ${b ? fmt(b.seconds, 2).padStart(11) : '        n/a'}`,
           );
         }
         const cs = collect.seconds as number;
@@ -172,8 +224,11 @@ async function main(): Promise<void> {
         const totalRows = Object.values(cPer).reduce((n, c) => n + c.records, 0);
         console.log(`  total: collector ${fmt(cs, 2)} s, ${fmt(totalRows / cs, 0)} rows/s, API bytes ${fmt(mb(baseline.bytes as number))} MB → ${fmt(mb(baseline.bytes as number) / cs, 1)} MB/s; raw baseline ${fmt(bs, 2)} s → collector reaches ${fmt((bs / cs) * 100, 0)}% of baseline throughput`);
         console.log(`  API requests: collector ${r2 - r1}, baseline ${r1 - r0}; collector peak RSS ${fmt(mb(collect.peakRssBytes as number), 0)} MB`);
-        console.log(`  CPU (user+sys, whole process incl. start-up): collector ${fmt(collect.cpuSeconds as number, 1)} s, baseline ${fmt(baseline.cpuSeconds as number, 1)} s (${machine.cpus} cores shared with the fixture API server)`);
+        console.log(`  CPU (user+sys, whole process incl. start-up): collector ${fmt(collect.cpuSeconds as number, 1)} s, baseline ${fmt(baseline.cpuSeconds as number, 1)} s (${machine.cpus} cores shared with the simulated cluster)`);
         results.collect = { collector: collect, baseline, ratio: bs / cs, collectorRequests: r2 - r1, baselineRequests: r1 - r0 };
+        summary.baselineRatio = bs / cs;
+        summary.collectSeconds = cs;
+        summary.collectPeakRssMb = mb(collect.peakRssBytes as number);
       }
       if (cfg.stages.includes('snapshot')) {
         const snap = await runStage('collect', { ...base, sources: ['snapshot'] });
@@ -189,20 +244,13 @@ async function main(): Promise<void> {
     const linesPerContainer = 50_000;
     const pods = Math.max(1, Math.round((cfg.memoryGb * 1e9) / (lineBytes * linesPerContainer)));
     await withCluster({ pods, containersPerPod: 1, linesPerContainer, lineBytes, restartEvery: 0, historyFraction: 0 }, 0, async (_c, kubeconfigPath) => {
-      console.log(`\n[memory] ${pods} pods × ${linesPerContainer} lines × ${lineBytes} B ≈ ${fmt(cfg.memoryGb, 1)} GB of logs`);
+      console.log(`\n[memory] ${pods} pods × ${linesPerContainer} lines × ${lineBytes} B ≈ ${fmt(cfg.memoryGb, 1)} GB of logs, load budget ${cfg.concurrency}, V8's default heap settings`);
       const params = { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, sources: ['containerlogs'], out: workDir };
-      const idle = await runStage('idle', params);
-      console.log(`  idle collector process (modules loaded, nothing collected): RSS ${fmt(mb(idle.peakRssBytes as number), 0)} MB`);
-      const runs: Record<string, unknown> = { idle };
-      // As shipped, the CLI and the Functions entry run full GCs sooner (shared/util/heapTuning.ts);
-      // V8's defaults let dead buffers and strings pile up to ~4x the live heap first.
-      for (const [label, env] of [[`as shipped (heap growth ${1 + HEAP_GROWING_PERCENT / 100}x)`, {}], ['V8 defaults (AKS_EVIDENCE_HEAP_TUNING=off)', { AKS_EVIDENCE_HEAP_TUNING: 'off' }]] as const) {
-        const r = await runStage('collect', params, { ...env });
-        const c = (r.perSource as Record<string, { seconds: number; records: number }>).containerlogs;
-        console.log(`  ${label}: ${c?.records ?? 0} lines in ${fmt(c?.seconds ?? 0, 1)} s (${fmt(((c?.records ?? 0) * lineBytes) / 1e6 / Math.max(c?.seconds ?? 1, 1e-6), 1)} MB/s of log text); peak RSS ${fmt(mb(r.peakRssBytes as number), 0)} MB (target < 256 MB)`);
-        runs[label] = r;
-      }
-      results.memory = runs;
+      const r = await runStage('collect', params);
+      const c = (r.perSource as Record<string, { seconds: number; records: number }>).containerlogs;
+      console.log(`  ${c?.records ?? 0} lines in ${fmt(c?.seconds ?? 0, 1)} s (${fmt(((c?.records ?? 0) * lineBytes) / 1e6 / Math.max(c?.seconds ?? 1, 1e-6), 1)} MB/s of log text); peak RSS ${fmt(mb(r.peakRssBytes as number), 0)} MB; CPU ${fmt(r.cpuSeconds as number, 1)} s`);
+      results.memory = r;
+      summary.oneGbPeakRssMb = mb(r.peakRssBytes as number);
     });
   }
 
@@ -230,19 +278,57 @@ async function main(): Promise<void> {
     results.ingestion = r;
   }
 
-  if (cfg.stages.includes('shards')) {
-    await withCluster({ pods: cfg.shardPods, containersPerPod: 1, linesPerContainer: 20, lineBytes: 100, restartEvery: 0, historyFraction: 0.1 }, cfg.latencyMs, async (_c, kubeconfigPath) => {
-      const r = await runStage('shards', { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, sources: ['containerlogs', 'commandhistory'], out: workDir, podCount: cfg.shardPods, podsPerShard: cfg.podsPerShard, activityConcurrency: 10 });
-      const shards = r.shards as { source: string; shard?: string; seconds: number; records: number }[];
-      console.log(`\n[shards] ${cfg.shardPods} pods, ${cfg.podsPerShard} pods/shard → ${shards.length} activities (10 at a time, like maxConcurrentActivityFunctions) in ${fmt(r.seconds as number, 1)} s`);
-      for (const source of ['containerlogs', 'commandhistory']) {
-        const d = shards.filter((s) => s.source === source).map((s) => s.seconds);
-        if (!d.length) continue;
-        console.log(`  ${source}: ${d.length} shards, duration min ${fmt(minOf(d), 2)} s, median ${fmt(pct(d, 50), 2)} s, p95 ${fmt(pct(d, 95), 2)} s, max ${fmt(maxOf(d), 2)} s`);
-      }
-      results.shards = r;
-    });
+  if (cfg.stages.includes('scale')) {
+    console.log(`\n[scale] the Functions plan in one process (resolve → waves of collect activities within a load budget of ${cfg.concurrency}, ${cfg.podsPerShard} pods per shard → seal), 8 sources; 1 container × 20 lines per pod, shell history in a tenth; through a relay that counts the requests in flight at the simulated cluster`);
+    console.log('   pods   s/1k pods   total s   resolve s  collect s  seal s  tasks  waves  rows      peak in flight (budget)');
+    const runs: Record<string, unknown>[] = [];
+    for (const pods of cfg.scalePods) {
+      await withCluster({ pods, containersPerPod: 1, linesPerContainer: 20, lineBytes: 100, restartEvery: 0, historyFraction: 0.1 }, cfg.latencyMs, async (cluster) => {
+        const probe = await startConcurrencyProbe({ server: cluster.server, caPem: cluster.caPem });
+        const dir = await mkdtemp(join(os.tmpdir(), 'aks-evidence-bench-scale-'));
+        try {
+          const kubeconfigPath = join(dir, 'kubeconfig');
+          await writeFile(kubeconfigPath, probe.kubeconfigFor(cluster.kubeconfigYaml), { mode: 0o600 });
+          const r = await runStage('scale', { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, sources: KFS, out: workDir, podsPerShard: cfg.podsPerShard });
+          const { peak, atPeak } = probe.stats();
+          const stages = r.stages as { resolve: number; collect: number; seal: number };
+          const seconds = r.seconds as number;
+          const perK = (seconds / pods) * 1000;
+          console.log(
+            `  ${String(pods).padStart(6)} ${fmt(perK, 2).padStart(10)} ${fmt(seconds, 2).padStart(9)} ${fmt(stages.resolve, 2).padStart(10)} ${fmt(stages.collect, 2).padStart(10)} ${fmt(stages.seal, 2).padStart(7)} ${String(r.tasks).padStart(6)} ${String(r.waves).padStart(6)} ${String(r.records).padStart(9)}  ${peak} (${cfg.concurrency}): ${Object.entries(atPeak).map(([k, v]) => `${v} ${k}`).join(', ')}${peak > cfg.concurrency ? '  OVER BUDGET' : ''}`,
+          );
+          const shards = r.shards as { source: string; seconds: number }[];
+          for (const source of ['containerlogs', 'commandhistory']) {
+            const d = shards.filter((s) => s.source === source).map((s) => s.seconds);
+            if (d.length > 1) console.log(`           ${source}: ${d.length} tasks, ${fmt(minOf(d), 2)}–${fmt(maxOf(d), 2)} s (median ${fmt(pct(d, 50), 2)} s)`);
+          }
+          runs.push({ pods, secondsPer1000Pods: perK, peakInFlight: peak, inFlightAtPeak: atPeak, budget: cfg.concurrency, ...r });
+        } finally {
+          await probe.stop();
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
+    }
+    results.scale = runs;
+    summary.secondsPer1000Pods = Object.fromEntries(runs.map((r) => [String(r.pods), r.secondsPer1000Pods]));
+    summary.peakInFlight = maxOf(runs.map((r) => r.peakInFlight as number));
+    summary.budget = cfg.concurrency;
   }
+
+  results.summary = summary;
+  console.log('\n[summary]');
+  const line = (label: string, value: unknown, target: string) => value !== undefined && console.log(`  ${label.padEnd(44)} ${String(value).padEnd(22)} ${target}`);
+  const n = (v: unknown, d = 0) => (typeof v === 'number' ? fmt(v, d) : undefined);
+  line('cold start to first Kubernetes request', n(summary.coldStartMs) && `${n(summary.coldStartMs)} ms`, 'target ≤ 300 ms');
+  line('  … started by the older system Node', n(summary.coldStartViaSystemNodeMs) && `${n(summary.coldStartViaSystemNodeMs)} ms`, '');
+  line('Functions entry import / RSS', n(summary.functionsEntryImportMs) && `${n(summary.functionsEntryImportMs)} ms / ${n(summary.functionsEntryRssMb)} MB`, '');
+  line('idle RSS', n(summary.idleRssMb) && `${n(summary.idleRssMb)} MB`, 'target ≤ 80 MB');
+  line('1 GB of logs, peak RSS (V8 defaults)', n(summary.oneGbPeakRssMb) && `${n(summary.oneGbPeakRssMb)} MB`, 'target ≤ 160 MB');
+  line('full collection / raw baseline', n(typeof summary.baselineRatio === 'number' ? summary.baselineRatio * 100 : undefined) && `${n((summary.baselineRatio as number) * 100)} %`, 'target ≥ 90 %');
+  if (summary.secondsPer1000Pods) {
+    line('seconds per 1,000 pods', Object.entries(summary.secondsPer1000Pods as Record<string, number>).map(([p, s]) => `${p}: ${fmt(s, 2)}`).join(', '), 'same at 1,000 and 10,000');
+  }
+  line('peak concurrent requests at the cluster', summary.peakInFlight !== undefined && `${String(summary.peakInFlight)} (budget ${String(summary.budget)})`, 'never over the budget');
 
   await mkdir(dirname(cfg.out), { recursive: true });
   results['simulatorExec'] = [...simulatorExec];

@@ -3,21 +3,23 @@
  * runs in the parent). Usage: node dist/bench/stage.js <stage> <json-params>
  * Prints one JSON result line on stdout.
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeApi } from '../shared/cluster/kubeApi.js';
+import { loadKubeConfig } from '../shared/cluster/kubeConfig.js';
 import { collectorIdentity } from '../shared/evidence/custody.js';
 import { openEvidenceLocation } from '../shared/evidence/openStore.js';
 import type { EvidenceStore } from '../shared/evidence/types.js';
 import { collectRun, kubeconfigFacts } from '../shared/pipeline/collectRun.js';
+import { countPods, reviewSourceAccess } from '../shared/cluster/accessReview.js';
 import { runCollectTask } from '../shared/pipeline/collectTask.js';
+import { planWaves, requestShare, runBudget } from '../shared/pipeline/loadBudget.js';
 import { planCollectTasks } from '../shared/pipeline/plan.js';
+import { sealRun } from '../shared/pipeline/seal.js';
+import { SOURCES } from '../shared/sources/registry.js';
 import { newRunId } from '../shared/pipeline/runId.js';
 import type { CollectTaskResult } from '../shared/pipeline/types.js';
-import pLimit from 'p-limit';
-import { rawBaseline } from './baseline.js';
-import { tuneHeapForStreaming } from '../shared/util/heapTuning.js';
 
 interface StageParams {
   kubeconfigPath: string;
@@ -27,16 +29,14 @@ interface StageParams {
   out?: string;
   blobConnectionString?: string;
   blobContainerUrl?: string;
-  podCount?: number;
   podsPerShard?: number;
-  activityConcurrency?: number;
 }
 
 let peakRss = 0;
 /** [Date.now(), rss] every 25 ms: the process's peak while each source ran. */
 const rssSamples: [number, number][] = [];
 const sampler = setInterval(() => {
-  const rss = process.memoryUsage().rss;
+  const rss = process.memoryUsage.rss();
   peakRss = Math.max(peakRss, rss);
   rssSamples.push([Date.now(), rss]);
 }, 25);
@@ -53,18 +53,16 @@ function finish(result: Record<string, unknown>): void {
   peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
   const cpu = process.cpuUsage();
   // CPU of the whole process (event loop, GC and zlib threads): compare with the wall time.
-  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss, cpuSeconds: (cpu.user + cpu.system) / 1e6, heapTuned }) + '\n');
+  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
 }
 
-// The collector as shipped: the CLI launcher and the Functions entry tune the heap the same way
-// (AKS_EVIDENCE_HEAP_TUNING=off in the environment measures V8's defaults).
-const heapTuned = tuneHeapForStreaming();
 
 async function main(): Promise<void> {
   const [stage, json] = process.argv.slice(2);
   const p = JSON.parse(json ?? '{}') as StageParams;
-  const kc = new KubeConfig();
-  kc.loadFromString(await readFile(p.kubeconfigPath, 'utf8'));
+  const kc = loadKubeConfig({ kubeconfigPath: p.kubeconfigPath });
+  // The cluster's load budget, as the CLI's --concurrency sets it.
+  KubeApi.for(kc).budget.limit = p.concurrency;
   const request = { caseId: 'bench', sources: p.sources, sinceSeconds: p.sinceSeconds, concurrency: p.concurrency };
 
   if (stage === 'idle') {
@@ -76,6 +74,7 @@ async function main(): Promise<void> {
   }
 
   if (stage === 'baseline') {
+    const { rawBaseline } = await import('./baseline.js');
     finish(await rawBaseline(kc, { sources: p.sources, concurrency: p.concurrency, sinceSeconds: p.sinceSeconds }));
     return;
   }
@@ -110,21 +109,51 @@ async function main(): Promise<void> {
     return;
   }
 
-  if (stage === 'shards') {
-    const facts = { ...kubeconfigFacts(cluster), podCount: p.podCount ?? 0 };
-    const tasks = planCollectTasks(request, facts, { podsPerShard: p.podsPerShard ?? 250 });
-    const limit = pLimit(p.activityConcurrency ?? 10);
+  if (stage === 'scale') {
+    // The Functions path in one process: each activity has its own kubeconfig object (its own
+    // connection pool) and enforces its share of the budget, as on separate instances.
+    const budget = runBudget(p.concurrency);
     const t0 = performance.now();
-    const results = await Promise.all(
-      tasks.map((task) =>
-        limit(async () => {
+    const resolveKc = loadKubeConfig({ kubeconfigPath: p.kubeconfigPath });
+    KubeApi.for(resolveKc).budget.limit = Math.min(8, budget);
+    const podCount = await countPods(resolveKc);
+    const review = await reviewSourceAccess(resolveKc, SOURCES.kubernetesAccess(p.sources), { concurrency: Math.min(8, budget) });
+    const t1 = performance.now();
+    const facts = { ...kubeconfigFacts(cluster), podCount, access: review.access };
+    const tasks = planCollectTasks(request, facts, { podsPerShard: p.podsPerShard ?? 250 });
+    const shares = tasks.map((task) => requestShare(task, budget));
+    const taskTimes: { source: string; shard?: string; seconds: number; records: number; startedMs: number; endedMs: number }[] = [];
+    const results: CollectTaskResult[] = new Array<CollectTaskResult>(tasks.length);
+    const waves = planWaves(tasks, shares, budget);
+    for (const wave of waves) {
+      await Promise.all(
+        wave.map(async (index) => {
+          const task = tasks[index]!;
+          const kc = loadKubeConfig({ kubeconfigPath: p.kubeconfigPath });
+          KubeApi.for(kc).budget.limit = Math.max(1, shares[index] ?? 1);
           const s0 = performance.now();
-          const r: CollectTaskResult = await runCollectTask(task, { store, kubeConfig: kc, runId, caseId: 'bench', request, cluster });
-          return { source: r.source, shard: r.shard, seconds: (performance.now() - s0) / 1000, records: r.records };
+          const r = await runCollectTask(task, { store, kubeConfig: kc, runId, caseId: 'bench', request, cluster, concurrency: Math.max(1, shares[index] ?? 1) });
+          const s1 = performance.now();
+          await KubeApi.for(kc).close();
+          results[index] = r;
+          taskTimes.push({ source: r.source, ...(r.shard ? { shard: r.shard } : {}), seconds: (s1 - s0) / 1000, records: r.records, startedMs: s0 - t0, endedMs: s1 - t0 });
         }),
-      ),
-    );
-    finish({ seconds: (performance.now() - t0) / 1000, shards: results });
+      );
+    }
+    const t2 = performance.now();
+    const sealed = await sealRun({ store, runId, caseId: 'bench', request, facts, results, collector: collectorIdentity({ runtime: 'bench' }), startedAt: new Date(performance.timeOrigin + t0).toISOString() });
+    const t3 = performance.now();
+    finish({
+      pods: podCount,
+      seconds: (t3 - t0) / 1000,
+      stages: { resolve: (t1 - t0) / 1000, collect: (t2 - t1) / 1000, seal: (t3 - t2) / 1000 },
+      tasks: tasks.length,
+      waves: waves.length,
+      budget,
+      clientPeakInFlight: waves.reduce((m, w) => Math.max(m, w.reduce((n, i) => n + (shares[i] ?? 0), 0)), 0),
+      records: sealed.manifest.artifacts.reduce((n, a) => n + (a.kind === 'rows' ? a.records : 0), 0),
+      shards: taskTimes,
+    });
     return;
   }
   throw new Error(`unknown stage ${stage}`);

@@ -1,6 +1,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { planCollectTasks } from '../shared/pipeline/plan.js';
+import { planWaves, requestShare, runBudget } from '../shared/pipeline/loadBudget.js';
 import type { ClusterFacts } from '../shared/cluster/facts.js';
 import type { CollectTaskResult, SealResult } from '../shared/pipeline/types.js';
 import { auditLogState, buildRunOutput, failedTaskResult, runGapsPreview, sourceProgress, tablesWithRows } from '../shared/orchestration/progress.js';
@@ -62,6 +63,32 @@ export function* settleAll<T>(context: OrchestrationContext, tasks: Task[], onFa
   }
 }
 
+/**
+ * Run tasks in waves (planWaves: shares within the budget, one kind of work per wave); the
+ * next wave starts when every task of this one has finished. Waves rather than a sliding
+ * window: a window re-yields running tasks in a new Task.any, and durable-functions can then
+ * schedule them again (Azure/azure-functions-durable-js#574); a wave yields only fresh tasks.
+ * Every outcome is kept, in plan order; a task that failed after its retries becomes
+ * `onFailure(index, error)`.
+ */
+export function* runInWaves<T>(
+  context: OrchestrationContext,
+  waves: readonly (readonly number[])[],
+  start: (index: number) => Task,
+  onFailure: (index: number, error: unknown) => T,
+  onWave?: (results: readonly (T | undefined)[]) => void,
+): Generator<Task, T[], unknown> {
+  const results: T[] = [];
+  for (const wave of waves) {
+    const outcomes = yield* settleAll<T>(context, wave.map(start), (i, error) => onFailure(wave[i]!, error));
+    wave.forEach((index, i) => {
+      results[index] = outcomes[i]!;
+    });
+    onWave?.(results);
+  }
+  return results;
+}
+
 export const collectEvidenceOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<CollectionRunInput>();
   const now = () => context.df.currentUtcDateTime.toISOString();
@@ -95,7 +122,12 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
   };
   status({ phase: 'collecting', tasks: { total: tasks.length, finished: 0, failed: 0 }, sources: sourceProgress(tasks, []), ...clusterStatus });
 
-  const collect = tasks.map((task) => {
+  // The cluster's load budget, in shares: the activities of a wave never have more than
+  // `budget` requests in flight between them, however many Function instances run them.
+  const budget = runBudget(request.concurrency);
+  const shares = tasks.map((task) => requestShare(task, budget));
+  const startCollect = (index: number): Task => {
+    const task = tasks[index]!;
     const collectInput: CollectSourceInput = {
       runId,
       caseId,
@@ -104,11 +136,28 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
       identity: facts.cluster,
       request,
       task,
+      ...(shares[index] ? { requestShare: shares[index] } : {}),
       ...(facts.audit ? { audit: facts.audit } : {}),
     };
     return context.df.callActivityWithRetry(FUNCTION_NAMES.collectSource, retry, collectInput);
-  });
-  const results = yield* settleAll<CollectTaskResult>(context, collect, (i, error) => failedTaskResult(tasks[i] ?? { source: 'unknown' }, error, now()));
+  };
+  const waves = planWaves(tasks, shares, budget);
+  const results = yield* runInWaves<CollectTaskResult>(
+    context,
+    waves,
+    startCollect,
+    (i, error) => failedTaskResult(tasks[i] ?? { source: 'unknown' }, error, now()),
+    (byTask) => {
+      const done = byTask.filter((r): r is CollectTaskResult => r !== undefined);
+      if (done.length >= tasks.length) return;
+      status({
+        phase: 'collecting',
+        tasks: { total: tasks.length, finished: done.length, failed: done.filter((r) => r.status === 'failed').length },
+        sources: sourceProgress(tasks, byTask),
+        ...clusterStatus,
+      });
+    },
+  );
   const failed = results.filter((r) => r.status === 'failed').length;
   status({ phase: 'sealing', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus });
 

@@ -3,7 +3,6 @@
  * module registers its function. One file per function, named after it.
  */
 import { AppSettingsError, getAppSettings } from '../shared/config/appSettings.js';
-import { tuneHeapForStreaming } from '../shared/util/heapTuning.js';
 import { app } from '@azure/functions';
 import { postInvocationTelemetry, preInvocationTelemetry, startTelemetry } from './telemetry.js';
 import './collections.js';
@@ -20,9 +19,6 @@ import './ingestEvidence.js';
 app.hook.preInvocation(preInvocationTelemetry);
 app.hook.postInvocation(postInvocationTelemetry);
 await startTelemetry(process.env);
-
-// Collection activities stream gigabytes through this worker: run full GCs sooner (see heapTuning.ts).
-tuneHeapForStreaming();
 
 // Read and validate the app settings once, at start-up, so a misconfiguration shows in the host
 // log immediately (each HTTP call also answers 500 naming the settings). Messages name settings,

@@ -31,7 +31,7 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
       return problemAnswer(parsed.problem);
     }
     const { incident } = parsed;
-    const resolution = await resolveIncident(parsed, { readers: incidentReaders() });
+    const resolution = await resolveIncident(parsed, { readers: await incidentReaders() });
     const tried = resolution.record.ways.map((w) => `${w.step}=${w.outcome}`).join(' ');
     if (!resolution.targets.length) {
       logRun(context, 'warn', `incidents/sentinel: incident ${incident.incidentNumber ?? incident.incidentName} no cluster; ${tried}`);

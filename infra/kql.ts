@@ -3,6 +3,7 @@
  * metadata: every evidence table, plus the AKS audit log wherever the workspace has it
  * (resource-specific AKSAudit/AKSAuditAdmin, or AzureDiagnostics kube-audit), on one
  * timeline with the same columns. `union isfuzzy=true` skips the audit legs a workspace lacks.
+ * Each evidence table is read de-duplicated by RecordId (DEDUPE_BY_RECORD_ID).
  */
 import type { TableDefinition } from '../shared/tables/table.js';
 
@@ -45,6 +46,19 @@ export const AUDIT_SOURCES = ['AKSAudit', 'AKSAuditAdmin', 'AzureDiagnostics/kub
 
 const str = (s: string): string => JSON.stringify(s);
 
+/**
+ * The dedupe every shipped query applies to an evidence table before anything else reads it:
+ * a row can reach Log Analytics twice (an ingestion killed between the service's answer and its
+ * acknowledgement being written re-sends that request), and RecordId — derived from run,
+ * artifact and line — names the row. `where` filters may come first (cheaper); nothing else may.
+ */
+export const DEDUPE_BY_RECORD_ID = 'summarize arg_max(TimeGenerated, *) by RecordId';
+
+/** `<table> | summarize arg_max(TimeGenerated, *) by RecordId`: an evidence table as every shipped query reads it. */
+export function dedupedTable(table: string): string {
+  return `${table} | ${DEDUPE_BY_RECORD_ID}`;
+}
+
 /** `functionParameters` of the saved search: `runId:string = "", ...`. */
 export function timelineFunctionParameters(): string {
   return TIMELINE_PARAMETERS.map((prm) => `${prm.name}:${prm.type} = ${prm.defaultValue}`).join(', ');
@@ -55,6 +69,9 @@ function tableLeg(table: TableDefinition): string {
   const column = (name: string | undefined): string => (name ? `tostring(${name})` : '""');
   return [
     `    (${table.name}`,
+    // Filters first (they shrink what the dedupe works on), then one row per RecordId.
+    '    | where TimeGenerated > ago(lookback) and (isempty(runId) or RunId == runId) and (isempty(caseId) or CaseId == caseId)',
+    `    | ${DEDUPE_BY_RECORD_ID}`,
     `    | project TimeGenerated, EventTime = coalesce(EventTime, TimeGenerated), Source = ${str(table.name)}, EventType = ${str(t.eventType)},`,
     `        Namespace = ${column(t.namespace)}, Pod = ${column(t.pod)}, Summary = ${column(t.summary)}, Details = pack_all(true),`,
     `        EvidencePath, EvidenceSha256, RunId, CaseId, ClusterResourceId)`,

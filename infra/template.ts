@@ -120,7 +120,7 @@ function parameters(): Record<string, ArmParameter> {
     maximumInstanceCount: int(100, 40, 1000, 'Flex Consumption: maximum instances.'),
     instanceMemoryMB: { type: 'int', defaultValue: 2048, allowedValues: [512, 2048, 4096], metadata: { description: 'Flex Consumption: instance memory.' } },
     defaultSources: str('', `${SETTING.defaultSources}: comma-separated sources collected when a request names none. Empty: all.`),
-    collectorConcurrency: int(16, 1, 256, `${SETTING.concurrency}: concurrent Kubernetes API requests per collect task.`),
+    collectorConcurrency: int(32, 1, 256, `${SETTING.concurrency}: the load budget, Kubernetes API requests in flight at once per cluster across every activity and instance of a run.`),
     timestampAuthorityUrl: str('', `${SETTING.tsaUrl}: RFC 3161 time-stamping authority URL; every seal's manifest hash is timestamped (manifest.json.tsr), an anchor outside the bundle. Empty: no timestamp.`),
     defaultClusters: str(
       '',

@@ -1,26 +1,24 @@
-import { type KubeConfig, VersionApi } from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { addSealedReport } from '../report/seal.js';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { defaultAzureCredential } from '../util/azureCredential.js';
-import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
-import { collectorIdentity, type CustodyLog } from '../evidence/custody.js';
-import { anchorSeal, type SealAnchors } from '../pipeline/anchors.js';
+import { describeCluster, loadKubeConfig, type KubeConfigLike } from '../cluster/kubeConfig.js';
+import { KubeApi, kubeErrorStatus } from '../cluster/kubeApi.js';
+import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../cluster/requestBudget.js';
+import type { CustodyLog } from '../evidence/custody.js';
+import type { SealAnchors } from '../pipeline/anchors.js';
 import type { Manifest } from '../evidence/types.js';
-import { loadIngestionTarget } from '../ingestion/config.js';
-import { collectRun, kubeconfigFacts, type RunProgressEvent } from '../pipeline/collectRun.js';
+import type { RunProgressEvent } from '../pipeline/collectRun.js';
 import { isSafeId, newRunId } from '../pipeline/runId.js';
 import { SOURCES } from '../sources/registry.js';
 import type { SealResult } from '../pipeline/types.js';
+import type { IngestionReceipt } from '../ingestion/receipt.js';
 import { AksEvidenceError, describeError, InputError, redactUrl } from '../util/errors.js';
-import { systemClock, type Clock } from '../util/time.js';
+import { parseDurationSeconds, systemClock, type Clock } from '../util/time.js';
 import { DEFAULT_SINCE_SECONDS, ENV_VALUE_MODES, MAX_NAMESPACES, NAMESPACE_PATTERN, NAMESPACE_RULE, parseSince } from '../request/schema.js';
 import { checkOutLocation } from './outLocation.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
-import { openEvidenceLocation } from '../evidence/openStore.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
-import { cliStorageAccess } from './storageAccess.js';
 import { printWindowSummary } from './windowSummary.js';
 
 export interface CollectCliOptions {
@@ -38,6 +36,7 @@ export interface CollectCliOptions {
   ingest?: string;
   legalHold?: boolean;
   retentionDays?: string;
+  logIdleTimeout?: string;
   /** RFC 3161 Time-Stamping Authority URL: the manifest's hash is timestamped right after sealing. */
   tsa?: string;
   /** 'hash' (default) or 'keep': env values in raw objects. */
@@ -52,13 +51,34 @@ export interface CollectCliOptions {
   segmentRows?: string;
 }
 
+/** An ingestion that threw after the evidence was sealed: the evidence stands, the delivery failed. */
+export interface IngestionFailure {
+  status: 'failed';
+  error: string;
+}
+
 export interface CollectOutcome {
   sealed: SealResult & { manifest: Manifest };
   /** The anchors written right after sealing (timestamp, Log Analytics custody row). */
   anchors?: SealAnchors;
-  ingestion?: unknown;
+  ingestion?: IngestionReceipt | IngestionFailure;
   /** The preservation window that followed the seal (--preserve). */
   preservation?: import('../preservation/session.js').PreservationResult;
+}
+
+/**
+ * The exit code of a sealed collection (io.ts EXIT): 0 when every source is complete (or skipped
+ * because the cluster facts rule it out); 3 when something is partial or failed, the run was
+ * interrupted (sealed with what had been published), or the ingestion that followed did not
+ * deliver everything. A run that never sealed exits 1 (or 2 for bad input and an unreachable
+ * cluster) through the error path.
+ */
+export function collectExitCode(outcome: CollectOutcome): number {
+  const manifest = outcome.sealed.manifest;
+  if (manifest.interrupted) return EXIT.gaps;
+  if (Object.values(manifest.sources).some((s) => s.status === 'partial' || s.status === 'failed')) return EXIT.gaps;
+  if (outcome.ingestion && outcome.ingestion.status !== 'complete') return EXIT.gaps;
+  return EXIT.ok;
 }
 
 /** --tsa: an http(s) URL without credentials. */
@@ -92,10 +112,19 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
   if (!since.ok) throw new InputError('--since', since.problems.map((p) => p.message).join('; '));
   const sinceSeconds = since.value;
   const sources = SOURCES.resolveNames(list(flags.sources));
-  const concurrency = positiveInt('--concurrency', flags.concurrency, 16, 256);
+  const concurrency = positiveInt('--concurrency', flags.concurrency, DEFAULT_CLUSTER_REQUEST_BUDGET, 256);
   const caseId = flags.case ?? `adhoc-${clock().toISOString().slice(0, 10)}`;
   if (!isSafeId(caseId)) throw new InputError('--case', `"${caseId}" may hold only letters, digits, ".", "_" and "-" (it becomes a path segment)`);
   const retentionDays = flags.retentionDays === undefined ? undefined : positiveInt('--retention-days', flags.retentionDays, 0, 36500);
+  let logIdleTimeoutSeconds: number | undefined;
+  if (flags.logIdleTimeout !== undefined) {
+    try {
+      logIdleTimeoutSeconds = parseDurationSeconds(flags.logIdleTimeout);
+    } catch (e) {
+      throw new InputError('--log-idle-timeout', `${describeError(e)}`);
+    }
+    if (logIdleTimeoutSeconds < 1 || logIdleTimeoutSeconds > 3600) throw new InputError('--log-idle-timeout', `must be from 1s to 1h, e.g. 60s; got "${flags.logIdleTimeout}"`);
+  }
   const namespaces = namespaceList('--namespaces', flags.namespaces);
   const excludeNamespaces = namespaceList('--exclude-namespaces', flags.excludeNamespaces);
   const envValues = flags.envValues ?? 'hash';
@@ -113,6 +142,7 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
     ...(flags.reason ? { reason: flags.reason } : {}),
     ...(flags.legalHold ? { legalHold: true } : {}),
     ...(retentionDays !== undefined ? { retentionDays } : {}),
+    ...(logIdleTimeoutSeconds !== undefined ? { logIdleTimeoutSeconds } : {}),
     ...(envValues === 'keep' ? { envValues: 'keep' as const } : {}),
   };
 }
@@ -137,28 +167,36 @@ export function kubeconfigPaths(flag: string | undefined, io: CliIo): string[] {
 }
 
 /** Fail fast, in one clear line, when the API server cannot be reached or refuses the credentials. */
-export async function checkReachable(kc: KubeConfig, server: string, timeoutMs = 15_000): Promise<string | undefined> {
-  const api = kc.makeApiClient(VersionApi);
+export async function checkReachable(kc: KubeConfigLike, server: string, timeoutMs = 15_000): Promise<string | undefined> {
   try {
-    const version = await Promise.race([
-      api.getCode(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref()),
-    ]);
+    const version = await KubeApi.for(kc).getJsonOnce<{ gitVersion?: string }>('/version', undefined, { timeoutInMs: timeoutMs });
     return version.gitVersion;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const status = typeof code === 'number' ? code : undefined;
-    const causeCode = String((error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: unknown }).code ?? '');
+    const status = kubeErrorStatus(error);
+    const causeCodes = causeChain(error).join(' ');
     let hint = 'check the kubeconfig context (--context), network access to the API server (VPN, private cluster), and that the cluster is running';
     if (status === 401) hint = 'the credentials were rejected (401): refresh them, e.g. az aks get-credentials, or a new token';
     else if (status === 403) hint = 'the identity may not read /version (403): it lacks basic discovery rights on the cluster';
-    else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(causeCode + describeError(error))) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
-    throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}${status ? ` (HTTP ${status})` : ''}. Fix: ${hint}`, { cause: error });
+    else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(causeCodes)) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
+    else if (error instanceof AksEvidenceError && error.code === 'ERR_EXEC_CREDENTIAL') hint = 'the kubeconfig user\'s exec credential plugin gave no credential: run it yourself (e.g. kubelogin) or fix the kubeconfig';
+    throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}. Fix: ${hint}`, { cause: error });
   }
 }
 
+/** The codes and messages along an error's cause chain (TLS failures hide one level down). */
+function causeChain(error: unknown): string[] {
+  const out: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    out.push(`${typeof code === 'string' ? code : ''} ${current.message}`);
+    current = current.cause;
+  }
+  return out;
+}
+
 /** The collect command's work, shared by `collect` and `demo`. */
-export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfig; clusterName?: string }): Promise<CollectOutcome> {
+export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?: { kubeConfig: KubeConfigLike; clusterName?: string }): Promise<CollectOutcome> {
   const clock = systemClock;
   const request = parseCollectFlags(flags, clock);
   const tsaUrl = parseTsaUrl(flags.tsa);
@@ -166,20 +204,31 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const out = flags.out ?? 'evidence';
   // Before the cluster is touched: never into another run, never into something unusable.
   await checkOutLocation(out, io.cwd);
-  const ingestionTarget = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
+  const ingestionTarget = flags.ingest
+    ? await (await import('../ingestion/config.js')).loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' })
+    : undefined;
   const kubeConfig =
     preloaded?.kubeConfig ??
     loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
   const described = describeCluster(kubeConfig);
   const cluster = { ...described, ...(preloaded?.clusterName ? { name: preloaded.clusterName } : {}) };
-  const kubernetesVersion = await checkReachable(kubeConfig, cluster.server);
+  // --concurrency is the cluster's load budget: every request of every source counts against it.
+  KubeApi.for(kubeConfig).budget.limit = request.concurrency;
+  // The reachability check goes out first; the pipeline loads while it is on the wire (start-up is
+  // the first hour's currency, docs/performance.md).
+  const reachable = checkReachable(kubeConfig, cluster.server);
+  // One import after another: jest's VM modules mis-link graphs imported concurrently.
+  const pipeline = (async () => [await import('../pipeline/collectRun.js'), await import('../evidence/custody.js'), await import('../evidence/openStore.js')] as const)();
+  pipeline.catch(() => undefined);
+  const kubernetesVersion = await reachable;
+  const [{ collectRun, kubeconfigFacts }, { collectorIdentity }, { openEvidenceLocation }] = await pipeline;
 
   const runId = newRunId(clock());
   const store = await openEvidenceLocation(out, {
     runId,
     caseId: request.caseId,
     cwd: io.cwd,
-    ...(isBlobUrl(out) ? { storage: await cliStorageAccess(io) } : {}),
+    ...(isBlobUrl(out) ? { storage: await (await import('./storageAccess.js')).cliStorageAccess(io) } : {}),
     ...(request.legalHold ? { legalHold: true } : {}),
     ...(request.retentionDays !== undefined ? { retentionDays: request.retentionDays } : {}),
   });
@@ -217,9 +266,11 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
       abortSignal: interrupt.signal,
       interruptReason: () => interruptedBy ?? 'aborted',
       progress: quiet ? undefined : progressPrinter(io, started),
-      beforeManifest: (s, manifest) => addSealedReport(s, manifest, { clock }),
+      // The report's code (timeline, rules) loads when the bundle is sealed, not before the first request.
+      beforeManifest: async (s, manifest) => (await import('../report/seal.js')).addSealedReport(s, manifest, { clock }),
       afterSeal: async (result, custody) => {
         custodyLog = custody;
+        const { anchorSeal } = await import('../pipeline/anchors.js');
         anchors = await anchorSeal({
           store,
           sealed: result,
@@ -236,18 +287,24 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
     stopListening?.();
   }
 
-  let ingestion: unknown;
+  let ingestion: CollectOutcome['ingestion'];
   if (ingestionTarget && credential && !interrupt.signal.aborted) {
     if (!quiet) line(io.stderr, `[aks-evidence] ingesting into ${ingestionTarget.endpoint}`);
     const { ingestBundle } = await import('../ingestion/ingest.js');
-    ingestion = await ingestBundle({
-      store,
-      manifest: sealed.manifest,
-      config: ingestionTarget,
-      tables: SOURCES.tables,
-      credential,
-      ...(custodyLog ? { custody: custodyLog } : {}),
-    });
+    try {
+      ingestion = await ingestBundle({
+        store,
+        manifest: sealed.manifest,
+        config: ingestionTarget,
+        tables: SOURCES.tables,
+        credential,
+        ...(custodyLog ? { custody: custodyLog } : {}),
+      });
+    } catch (error) {
+      // The evidence is sealed whatever happens to its delivery: report it, exit 3, re-ingest later.
+      ingestion = { status: 'failed', error: describeError(error) };
+      line(io.stderr, `[aks-evidence] ingestion failed: ${describeError(error)} (the evidence is sealed; run aks-evidence ingest on the bundle to deliver it)`);
+    }
   }
   // --preserve: keep preserving what the cluster does next, in sealed segments, until the window ends or Ctrl-C.
   let preservation: CollectOutcome['preservation'];
@@ -304,6 +361,22 @@ function progressPrinter(io: CliIo, started: number): (e: RunProgressEvent) => v
   };
 }
 
+/**
+ * A source's coverage counts summed over its tasks (shards): e.g. command history's containers
+ * read, with history, without a shell, without history. Only numeric fields; undefined when none.
+ */
+export function coverageTotals(manifest: Manifest, source: string): Record<string, number> | undefined {
+  const items = manifest.coverage?.[source];
+  if (!Array.isArray(items)) return undefined;
+  const totals: Record<string, number> = {};
+  for (const item of items) {
+    const counts = (item as Record<string, unknown>)[source];
+    if (!counts || typeof counts !== 'object') continue;
+    for (const [key, value] of Object.entries(counts)) if (typeof value === 'number') totals[key] = (totals[key] ?? 0) + value;
+  }
+  return Object.keys(totals).length ? totals : undefined;
+}
+
 /** The --json summary: one object a SOAR tool or script can read. */
 export function collectSummaryJson(outcome: CollectOutcome): Record<string, unknown> {
   const m = outcome.sealed.manifest;
@@ -319,10 +392,14 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     startedAt: m.startedAt,
     endedAt: m.endedAt,
     sources: Object.fromEntries(
-      Object.entries(m.sources).map(([name, s]) => [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length }]),
+      Object.entries(m.sources).map(([name, s]) => {
+        const coverage = coverageTotals(m, name);
+        return [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumes: s.resumes } : {}), ...(coverage ? { coverage } : {}) }];
+      }),
     ),
     gaps: m.gaps,
     collectorActions: m.actions.length,
+    exitCode: collectExitCode(outcome),
     protection: m.protection,
     ...(outcome.ingestion !== undefined ? { ingestion: outcome.ingestion } : {}),
     ...(outcome.preservation
@@ -359,6 +436,19 @@ export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   }
   line(io.stdout, '');
   line(io.stdout, `  ${m.actions.length} collector exec action(s) recorded in the manifest (read-only history reads).`);
+  const history = coverageTotals(m, 'commandhistory');
+  if (history) {
+    line(
+      io.stdout,
+      `  command history: ${formatCount(history['containers'] ?? 0)} container(s): ${formatCount(history['withHistory'] ?? 0)} with history, ${formatCount(history['withoutHistory'] ?? 0)} without a history file, ${formatCount(history['withoutShell'] ?? 0)} without a shell, ${formatCount(history['notRunning'] ?? 0)} not running, ${formatCount(history['failed'] ?? 0)} not read (gaps).`,
+    );
+  }
+  const resumed = Object.values(m.sources).reduce((n, s) => n + (s.resumes ?? 0), 0);
+  if (resumed) line(io.stdout, `  ${resumed} log stream resume(s) after a cut or a stall, each recorded in its task summary (no line lost or repeated).`);
+  if (outcome.ingestion) {
+    const i = outcome.ingestion;
+    line(io.stdout, `  ingestion: ${i.status}${'error' in i && i.error ? ` (${i.error})` : ''}`);
+  }
   if (outcome.preservation) printWindowSummary(outcome.preservation, io);
 }
 
@@ -373,13 +463,14 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--sources <list>', 'comma-separated sources (default: all)')
     .option('--namespaces <list>', 'only these namespaces (comma-separated)')
     .option('--exclude-namespaces <list>', 'skip these namespaces (comma-separated)')
-    .option('--concurrency <n>', 'concurrent API requests per source', '16')
+    .option('--concurrency <n>', 'the load budget: Kubernetes API requests in flight at once, across all sources', String(DEFAULT_CLUSTER_REQUEST_BUDGET))
     .option('--case <id>', 'case / incident id (letters, digits, . _ -)')
     .option('--requester <who>', 'who asked for this collection (chain of custody)')
     .option('--reason <text>', 'why (chain of custody)')
     .option('--ingest <config>', 'after sealing, ingest into Log Analytics: ingestion target JSON or file')
     .option('--legal-hold', 'apply a legal hold to every blob (Blob output only)')
     .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
+    .option('--log-idle-timeout <duration>', 'resume a container log stream after this long without data, e.g. 60s (default 60s)')
     .option('--tsa <url>', 'RFC 3161 time-stamping authority: timestamp the manifest hash right after sealing (manifest.json.tsr)')
     .option('--preserve <duration>', 'after sealing, keep preserving for this long (e.g. 24h, at most 7d): logs of deleted, terminated and restarted containers, new events, object changes, in sealed segments')
     .option('--segment <duration>', 'with --preserve: seal a segment this often (10s to 1h)', '5m')
@@ -390,7 +481,6 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
       const outcome = await runCollect(flags, io);
       if (flags.json) line(io.stdout, JSON.stringify(collectSummaryJson(outcome), null, 2));
       else printCollectSummary(outcome, io);
-      // Interrupted (Ctrl-C): sealed with what was published, and says so: finished with gaps.
-      setExit(outcome.sealed.manifest.interrupted ? EXIT.gaps : EXIT.ok);
+      setExit(collectExitCode(outcome));
     });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../cluster/kubeConfig.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNdjson } from '../evidence/ndjson.js';
@@ -55,8 +55,7 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     line(io.stderr, ` API server ${cluster.server} — nothing here touches a real cluster`);
     line(io.stderr, ` exec (shell histories): ${cluster.exec.mode} — ${cluster.exec.detail}`);
     line(io.stderr, '==================================================================');
-    const kc = new KubeConfig();
-    kc.loadFromString(cluster.kubeconfigYaml);
+    const kc = loadKubeConfig({ kubeconfigYaml: cluster.kubeconfigYaml });
     const flagsForCollect: CollectCliOptions = { out: flags.out ?? 'evidence', case: 'demo-compromise', reason: 'aks-evidence demo on a simulated cluster', quiet: flags.json === true };
     const outcome = await runCollect(flagsForCollect, io, { kubeConfig: kc, clusterName: 'simulated-compromise' });
     const manifest = outcome.sealed.manifest;

@@ -12,13 +12,15 @@ import { EXIT, formatCount, line } from './io.js';
 import { readClaimIfAny } from '../evidence/claim.js';
 import { collectorIdentity, CustodyLog } from '../evidence/custody.js';
 import { readManifest } from '../evidence/manifest.js';
+import { MANIFEST_PATH } from '../evidence/types.js';
+import { EvidenceStoreError } from '../evidence/errors.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
 import { openEvidenceLocation, type StorageAccess } from '../evidence/openStore.js';
 import { SOURCES } from '../sources/registry.js';
 import { InputError } from '../util/errors.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
 import { defaultAzureCredential } from '../util/azureCredential.js';
-import type { IngestionReceipt } from '../ingestion/receipt.js';
+import { delivered, type IngestionReceipt } from '../ingestion/receipt.js';
 import { maxOf } from '../util/arrays.js';
 
 export interface IngestCliFlags {
@@ -61,7 +63,17 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
 
   const connectionString = io.env.AZURE_STORAGE_CONNECTION_STRING;
   const storage: StorageAccess = connectionString ? { connectionString } : { credential: deps.storageCredential ?? (await azureCredential()) };
-  const store = await openEvidenceLocation(location, { cwd: io.cwd, ...(isBlobUrl(location) ? { storage } : {}) });
+  let store;
+  try {
+    store = await openEvidenceLocation(location, { cwd: io.cwd, ...(isBlobUrl(location) ? { storage } : {}) });
+  } catch (error) {
+    // A local path that is not a directory is bad input; a Blob location that fails is not.
+    if (error instanceof EvidenceStoreError && !isBlobUrl(location)) throw new InputError('<bundle>', `${error.message}`, { cause: error });
+    throw error;
+  }
+  if (!(await store.stat(MANIFEST_PATH))) {
+    throw new InputError('<bundle>', `${store.location} holds no ${MANIFEST_PATH}: give a sealed run, a bundle directory (<out>/<runId>) or the Blob URL of a run (<container>/<caseId>/<runId>)`);
+  }
   const manifest = await readManifest(store);
   // Each attempt's receipt goes into the run's custody chain, so verify can tell it from a forged
   // one. A bundle without a claim (sealed by an earlier version) has no chain to record it in.
@@ -124,7 +136,17 @@ export function printReceipt(receipt: IngestionReceipt, io: CliIo): void {
   if (receipt.status !== 'complete') line(io.stdout, 'Run the same command again to send what was not delivered; acknowledged rows are not sent twice.');
 }
 
-/** Mount `ingest` on the CLI. Exit code: 0 complete, 1 rows not delivered, 2 bad input. */
+/**
+ * The exit code of an ingestion attempt (io.ts EXIT): 0 every row delivered (now or before);
+ * 3 some delivered, some not (failed, unreadable or not sent: re-run to send the rest);
+ * 1 nothing delivered.
+ */
+export function ingestExitCode(receipt: IngestionReceipt): number {
+  if (receipt.status === 'complete') return EXIT.ok;
+  return delivered(receipt) > 0 ? EXIT.gaps : EXIT.failed;
+}
+
+/** Mount `ingest` on the CLI. Exit code: ingestExitCode, or 2 for bad input (flags, config, not a bundle). */
 export function registerIngestCommand(program: Command, io: CliIo, setExit: (code: number) => void, deps: IngestCliDeps = {}): void {
   program
     .command('ingest')
@@ -139,6 +161,6 @@ export function registerIngestCommand(program: Command, io: CliIo, setExit: (cod
       const receipt = await runIngest(bundle, flags, io, deps);
       if (flags.json) line(io.stdout, JSON.stringify(receipt, null, 2));
       else printReceipt(receipt, io);
-      setExit(receipt.status === 'complete' ? EXIT.ok : EXIT.failed);
+      setExit(ingestExitCode(receipt));
     });
 }

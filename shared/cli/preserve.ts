@@ -5,7 +5,7 @@
  * `--segment-rows` rows), ingesting each sealed segment when --ingest is given.
  */
 import type { TokenCredential } from '@azure/core-auth';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import type { Command } from 'commander';
 import { describeCluster, loadKubeConfig } from '../cluster/kubeConfig.js';
 import { readRunClaim } from '../evidence/claim.js';
@@ -63,7 +63,7 @@ export function parsePreserveFlags(flags: PreserveFlags, fallback = '24h'): Pres
 
 export interface WindowRun {
   store: EvidenceStore;
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   settings: PreserveSettings;
   collector: CollectorIdentity;
   ingestion?: { target: IngestionTarget; credential: TokenCredential };

@@ -1,8 +1,9 @@
-import { AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import type { Gap } from '../evidence/types.js';
 import type { ClusterFacts } from './facts.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
+import { describeKubeError, KubeApi, kubeErrorStatus } from './kubeApi.js';
+import type { KubeConfigLike } from './kubeConfig.js';
 
 /**
  * What each source needs from the Kubernetes API, checked with SelfSubjectAccessReviews
@@ -35,11 +36,11 @@ export type AccessRequirements = Readonly<Record<string, readonly AccessRequirem
  * A source whose review could not run is reported in `gaps`, not thrown.
  */
 export async function reviewSourceAccess(
-  kubeConfig: KubeConfig,
+  kubeConfig: KubeConfigLike,
   requirements: AccessRequirements,
   options: { concurrency?: number; abortSignal?: AbortSignal } = {},
 ): Promise<AccessReviewResult> {
-  const api = kubeConfig.makeApiClient(AuthorizationV1Api);
+  const api = KubeApi.for(kubeConfig);
   const limit = pLimit(options.concurrency ?? 8);
   const checks = new Map<string, Promise<boolean | Error>>();
   const check = (r: AccessRequirement): Promise<boolean | Error> => {
@@ -49,8 +50,9 @@ export async function reviewSourceAccess(
       p = limit(async () => {
         options.abortSignal?.throwIfAborted();
         try {
-          const review = await api.createSelfSubjectAccessReview({
-            body: {
+          const review = await api.postJson<{ status?: { allowed?: boolean } }>(
+            '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+            {
               apiVersion: 'authorization.k8s.io/v1',
               kind: 'SelfSubjectAccessReview',
               spec: {
@@ -62,7 +64,8 @@ export async function reviewSourceAccess(
                 },
               },
             },
-          });
+            { retry: { maxAttempts: 3 }, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) },
+          );
           return Boolean(review.status?.allowed);
         } catch (error) {
           return error instanceof Error ? error : new Error(String(error));
@@ -101,37 +104,39 @@ export async function reviewSourceAccess(
 }
 
 function kubeStatus(error: unknown): number | undefined {
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'number') return code;
-  const status = (error as { status?: unknown })?.status;
-  return typeof status === 'number' ? status : undefined;
+  return kubeErrorStatus(error);
 }
 
-/** client-node's ApiException message embeds the response body and headers: keep only the first line. */
+/** One line of the failure, bounded. */
 function safeMessage(error: Error): string {
-  return describeError(error).split('\n')[0]?.slice(0, 200) ?? '';
+  return describeKubeError(error).split('\n')[0]?.slice(0, 200) ?? describeError(error);
 }
 
 /**
  * Count the pods for shard planning, cheaply: one list with limit=1 reads remainingItemCount;
  * servers that do not send it are paged through (500 per page) and counted.
  */
-export async function countPods(kubeConfig: KubeConfig, options: { pageSize?: number; maxPages?: number; abortSignal?: AbortSignal } = {}): Promise<number> {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
+export async function countPods(kubeConfig: KubeConfigLike, options: { pageSize?: number; maxPages?: number; abortSignal?: AbortSignal } = {}): Promise<number> {
+  const api = KubeApi.for(kubeConfig);
+  interface PodList {
+    items?: unknown[] | null;
+    metadata?: { continue?: string; remainingItemCount?: number };
+  }
+  const request = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   try {
-    const first = await api.listPodForAllNamespaces({ limit: 1 });
+    const first = await api.getJson<PodList>('/api/v1/pods', { limit: 1 }, request);
     const remaining = first.metadata?.remainingItemCount;
-    if (!first.metadata?._continue) return first.items.length;
-    if (typeof remaining === 'number') return first.items.length + remaining;
+    if (!first.metadata?.continue) return first.items?.length ?? 0;
+    if (typeof remaining === 'number') return (first.items?.length ?? 0) + remaining;
     let count = 0;
     let cont: string | undefined;
     const pageSize = options.pageSize ?? 500;
     const maxPages = options.maxPages ?? 400;
     for (let page = 0; page < maxPages; page++) {
       options.abortSignal?.throwIfAborted();
-      const list = await api.listPodForAllNamespaces({ limit: pageSize, ...(cont ? { _continue: cont } : {}) });
-      count += list.items.length;
-      cont = list.metadata?._continue || undefined;
+      const list = await api.getJson<PodList>('/api/v1/pods', { limit: pageSize, continue: cont }, request);
+      count += list.items?.length ?? 0;
+      cont = list.metadata?.continue || undefined;
       if (!cont) return count;
     }
     return count;

@@ -1,7 +1,6 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { KubeConfig, type User } from '@kubernetes/client-node';
-import type https from 'node:https';
-import { parse as parseYaml } from 'yaml';
+import { load as parseYaml } from 'js-yaml';
+import { KubeConfig, type KubeAuthenticator, type User } from './kubeConfig.js';
 import type { ClusterRef } from './clusterRef.js';
 import { AksEvidenceError } from '../util/errors.js';
 import { systemClock, type Clock } from '../util/time.js';
@@ -57,7 +56,7 @@ function decode(value: Uint8Array | undefined): string {
 }
 
 /** Adds the Entra token to every request for the ENTRA_USER user; caches it until shortly before it expires. */
-export class EntraTokenAuthenticator {
+export class EntraTokenAuthenticator implements KubeAuthenticator {
   private token: AccessToken | undefined;
   private pending: Promise<AccessToken> | undefined;
 
@@ -70,11 +69,11 @@ export class EntraTokenAuthenticator {
     return user.name === ENTRA_USER;
   }
 
-  async applyAuthentication(_user: User, opts: https.RequestOptions | { headers?: Record<string, unknown> }): Promise<void> {
+  async applyAuthentication(_user: User, opts: { headers?: Record<string, unknown> }): Promise<void> {
     const token = await this.getToken();
-    const headers = (opts.headers ?? {}) as Record<string, unknown>;
+    const headers = opts.headers ?? {};
     headers.Authorization = `Bearer ${token.token}`;
-    opts.headers = headers as https.RequestOptions['headers'];
+    opts.headers = headers;
   }
 
   /** A token valid for at least the refresh margin. */

@@ -1,12 +1,21 @@
-import { existsSync } from 'node:fs';
-import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { load as parseYaml } from 'js-yaml';
 import type { ClusterIdentity } from '../evidence/types.js';
 import { AksEvidenceError } from '../util/errors.js';
 
 /**
- * Building a KubeConfig. Nothing here reads the environment: the caller (CLI, Function)
- * resolves --kubeconfig / KUBECONFIG / ~/.kube/config into paths and passes them in.
- * Error messages name the fix and never quote kubeconfig content (it holds credentials).
+ * The kubeconfig: clusters, users, contexts and the current context, read from kubeconfig
+ * files or built in memory. Nothing here reads the environment: the caller (CLI, Function)
+ * resolves --kubeconfig / KUBECONFIG / ~/.kube/config into paths and passes them in. Error
+ * messages name the fix and never quote kubeconfig content (it holds credentials).
+ *
+ * Our own model rather than @kubernetes/client-node's KubeConfig: importing client-node loads
+ * its generated API models (~0.45 s of CPU and ~90 MB of RSS, docs/performance.md) for a
+ * document this file reads in a millisecond. The shapes and accessor names are client-node's,
+ * so a client-node KubeConfig (the simulator's, a caller's) is a KubeConfigLike too, and
+ * parsing follows client-node's rules (js-yaml, the same required fields); kubeconfig paths
+ * resolve against the file's directory, like kubectl. Authentication is in kubeAuth.ts.
  */
 
 export class KubeConfigError extends AksEvidenceError {
@@ -14,6 +23,230 @@ export class KubeConfigError extends AksEvidenceError {
   constructor(message: string) {
     super('ERR_KUBECONFIG', message);
   }
+}
+
+/** A cluster entry (client-node's field names). */
+export interface Cluster {
+  readonly name: string;
+  readonly server: string;
+  /** certificate-authority-data: base64 PEM. */
+  readonly caData?: string | null;
+  /** certificate-authority: a PEM file (absolute once loaded). */
+  readonly caFile?: string | null;
+  readonly skipTLSVerify: boolean;
+  readonly tlsServerName?: string | null;
+  readonly proxyUrl?: string | null;
+  /** The cluster's `extensions` entry for exec plugins (client.authentication.k8s.io/exec), passed on when provideClusterInfo is set. */
+  readonly execExtension?: unknown;
+}
+
+/** An exec credential plugin (users[].user.exec). */
+export interface ExecPluginConfig {
+  command: string;
+  args?: string[] | null;
+  env?: { name: string; value: string }[] | null;
+  apiVersion?: string;
+  installHint?: string;
+  provideClusterInfo?: boolean;
+  interactiveMode?: 'Never' | 'IfAvailable' | 'Always';
+}
+
+/** A user entry (client-node's field names, plus what kubectl also reads). */
+export interface User {
+  readonly name: string;
+  readonly token?: string | null;
+  /** token-file: re-read while the process runs (projected tokens rotate). */
+  readonly tokenFile?: string | null;
+  readonly username?: string | null;
+  readonly password?: string | null;
+  readonly certData?: string | null;
+  readonly certFile?: string | null;
+  readonly keyData?: string | null;
+  readonly keyFile?: string | null;
+  /** An exec credential plugin (ExecPluginConfig). */
+  readonly exec?: unknown;
+  /** Legacy auth-provider entry (oidc, azure, gcp): handled by client-node, loaded only for such users. */
+  readonly authProvider?: unknown;
+  readonly impersonateUser?: string | null;
+  readonly impersonateUid?: string | null;
+  readonly impersonateGroups?: readonly string[] | null;
+  readonly impersonateExtra?: Readonly<Record<string, readonly string[]>> | null;
+}
+
+export interface Context {
+  readonly name: string;
+  readonly cluster: string;
+  readonly user: string;
+  readonly namespace?: string;
+}
+
+/**
+ * Adds credentials to a request for the users it recognizes (the Entra token of a Function's
+ * managed identity). client-node's authenticator interface, so either KubeConfig takes one.
+ */
+export interface KubeAuthenticator {
+  isAuthProvider(user: User): boolean;
+  applyAuthentication(user: User, opts: { headers?: Record<string, unknown> }): Promise<void>;
+}
+
+/**
+ * What the Kubernetes clients need of a kubeconfig: our KubeConfig, or @kubernetes/client-node's
+ * (same accessors), so callers holding either can collect.
+ */
+export interface KubeConfigLike {
+  getCurrentCluster(): Cluster | null;
+  getCurrentUser(): User | null;
+  getCurrentContext(): string;
+}
+
+export class KubeConfig implements KubeConfigLike {
+  clusters: Cluster[] = [];
+  users: User[] = [];
+  contexts: Context[] = [];
+  currentContext = '';
+  /** Authenticators consulted before the user's own credentials (never serialized). */
+  readonly authenticators: KubeAuthenticator[] = [];
+
+  getClusters(): Cluster[] {
+    return this.clusters;
+  }
+  getUsers(): User[] {
+    return this.users;
+  }
+  getContexts(): Context[] {
+    return this.contexts;
+  }
+  getCurrentContext(): string {
+    return this.currentContext;
+  }
+  setCurrentContext(name: string): void {
+    this.currentContext = name;
+  }
+  getContextObject(name: string): Context | null {
+    return this.contexts.find((c) => c.name === name) ?? null;
+  }
+  getCluster(name: string): Cluster | null {
+    return this.clusters.find((c) => c.name === name) ?? null;
+  }
+  getUser(name: string): User | null {
+    return this.users.find((u) => u.name === name) ?? null;
+  }
+  getCurrentCluster(): Cluster | null {
+    const context = this.getContextObject(this.currentContext);
+    return context ? this.getCluster(context.cluster) : null;
+  }
+  getCurrentUser(): User | null {
+    const context = this.getContextObject(this.currentContext);
+    return context ? this.getUser(context.user) : null;
+  }
+  addAuthenticator(authenticator: KubeAuthenticator): void {
+    this.authenticators.push(authenticator);
+  }
+
+  loadFromOptions(options: { clusters: Cluster[]; users: User[]; contexts: Context[]; currentContext?: string | undefined }): void {
+    this.clusters = options.clusters;
+    this.users = options.users;
+    this.contexts = options.contexts;
+    this.currentContext = options.currentContext ?? '';
+  }
+
+  /** One cluster and one user under the context "loaded-context" (client-node's convention). */
+  loadFromClusterAndUser(cluster: Cluster, user: User): void {
+    this.loadFromOptions({ clusters: [cluster], users: [user], contexts: [{ name: 'loaded-context', cluster: cluster.name, user: user.name }], currentContext: 'loaded-context' });
+  }
+
+  /** A kubeconfig document (YAML or JSON); relative paths in it resolve against `baseDir` (default: the working directory). */
+  loadFromString(text: string, baseDir?: string): void {
+    const doc = parseYaml(text) as KubeconfigDocument | null | undefined;
+    this.loadFromOptions(fromDocument(doc ?? {}, baseDir));
+  }
+
+  loadFromFile(file: string): void {
+    this.loadFromString(readFileSync(file, 'utf8'), dirname(file));
+  }
+}
+
+interface KubeconfigDocument {
+  clusters?: unknown;
+  users?: unknown;
+  contexts?: unknown;
+  'current-context'?: unknown;
+}
+
+type Entry = Record<string, unknown>;
+const entries = (list: unknown): Entry[] => (Array.isArray(list) ? list.map((e) => (e && typeof e === 'object' ? (e as Entry) : {})) : []);
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const fields = (v: unknown): Entry => (v && typeof v === 'object' ? (v as Entry) : {});
+
+/** kubectl resolves file references against the kubeconfig's directory. */
+function resolvePath(file: string | undefined, baseDir: string | undefined): string | undefined {
+  if (file === undefined || baseDir === undefined || isAbsolute(file)) return file;
+  return join(baseDir, file);
+}
+
+/** client-node's parsing rules (the same required fields and messages), plus token-file, impersonation groups/uid/extra. */
+function fromDocument(doc: KubeconfigDocument, baseDir: string | undefined): { clusters: Cluster[]; users: User[]; contexts: Context[]; currentContext?: string } {
+  const clusters = entries(doc.clusters).map((e, i): Cluster => {
+    const name = text(e.name);
+    if (!name) throw new Error(`clusters[${i}].name is missing`);
+    const c = fields(e.cluster);
+    if (e.cluster === undefined) throw new Error(`clusters[${i}].cluster is missing`);
+    const server = text(c.server);
+    if (!server) throw new Error(`clusters[${i}].cluster.server is missing`);
+    const ext = entries(c.extensions).find((x) => x.name === 'client.authentication.k8s.io/exec');
+    return {
+      name,
+      server: server.replace(/\/$/, ''),
+      caData: text(c['certificate-authority-data']) ?? null,
+      caFile: resolvePath(text(c['certificate-authority']), baseDir) ?? null,
+      skipTLSVerify: c['insecure-skip-tls-verify'] === true,
+      tlsServerName: text(c['tls-server-name']) ?? null,
+      proxyUrl: text(c['proxy-url']) ?? null,
+      ...(ext ? { execExtension: ext.extension } : {}),
+    };
+  });
+  const users = entries(doc.users).map((e, i): User => {
+    const name = text(e.name);
+    if (!name) throw new Error(`users[${i}].name is missing`);
+    const u = fields(e.user);
+    let exec = u.exec && typeof u.exec === 'object' ? (u.exec as ExecPluginConfig) : undefined;
+    // kubectl runs a plugin named by a relative path (not a bare command name) from the kubeconfig's directory.
+    if (exec && typeof exec.command === 'string' && /[\\/]/.test(exec.command)) {
+      exec = { ...exec, command: resolvePath(exec.command, baseDir) ?? exec.command };
+    }
+    const extra = fields(u['as-user-extra']);
+    return {
+      name,
+      token: text(u.token) ?? null,
+      tokenFile: resolvePath(text(u['token-file']), baseDir) ?? null,
+      username: text(u.username) ?? null,
+      password: typeof u.password === 'string' ? u.password : null,
+      certData: text(u['client-certificate-data']) ?? null,
+      certFile: resolvePath(text(u['client-certificate']), baseDir) ?? null,
+      keyData: text(u['client-key-data']) ?? null,
+      keyFile: resolvePath(text(u['client-key']), baseDir) ?? null,
+      exec: exec ?? null,
+      authProvider: u['auth-provider'] ?? null,
+      impersonateUser: text(u.as) ?? null,
+      impersonateUid: text(u['as-uid']) ?? null,
+      impersonateGroups: Array.isArray(u['as-groups']) ? (u['as-groups'] as unknown[]).filter((g): g is string => typeof g === 'string') : null,
+      impersonateExtra: Object.keys(extra).length
+        ? Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]]))
+        : null,
+    };
+  });
+  const contexts = entries(doc.contexts).map((e, i): Context => {
+    const name = text(e.name);
+    if (!name) throw new Error(`contexts[${i}].name is missing`);
+    if (e.context === undefined) throw new Error(`contexts[${i}].context is missing`);
+    const c = fields(e.context);
+    const cluster = text(c.cluster);
+    if (!cluster) throw new Error(`contexts[${i}].context.cluster is missing`);
+    const namespace = text(c.namespace);
+    return { name, cluster, user: text(c.user) ?? '', ...(namespace ? { namespace } : {}) };
+  });
+  const current = text(doc['current-context']);
+  return { clusters, users, contexts, ...(current ? { currentContext: current } : {}) };
 }
 
 export interface LoadKubeConfigOptions {
@@ -133,7 +366,7 @@ function parseKubeConfig(load: (kc: KubeConfig) => void, what: string): KubeConf
     load(kc);
   } catch (error) {
     // The YAML parser's message quotes the offending text, which may be a token: keep only the line.
-    // Other failures (file system, client-node's "clusters[0].name is missing") quote no content.
+    // Other failures (file system, "clusters[0].name is missing") quote no content.
     const isYaml = error instanceof Error && /yaml/i.test(error.name);
     const line = (error as { mark?: { line?: number } } | null)?.mark?.line;
     const detail = isYaml
@@ -205,7 +438,7 @@ export function kubeConfigFromToken(options: TokenKubeConfigOptions): KubeConfig
 }
 
 /** Server and context name of the current context: safe to print and to record (no credentials). */
-export function describeCluster(kc: KubeConfig): ClusterIdentity {
+export function describeCluster(kc: KubeConfigLike): ClusterIdentity {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KubeConfigError('the kubeconfig has no current cluster: select a context with --context');
   let server = cluster.server;

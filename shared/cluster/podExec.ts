@@ -1,6 +1,6 @@
-import type { KubeConfig, V1Status } from '@kubernetes/client-node';
-import WebSocket from 'ws';
-import { pooledUpgradeOptions } from './upgradeAgent.js';
+import type WebSocket from 'ws';
+import { KubeApi } from './kubeApi.js';
+import type { KubeConfigLike } from './kubeConfig.js';
 import { abortReason, isRetryableNetworkError, isRetryableStatus, type RetryClassification } from './retry.js';
 import { AksEvidenceError } from '../util/errors.js';
 
@@ -75,6 +75,15 @@ export class PodExecTimeoutError extends AksEvidenceError {
   }
 }
 
+/** The exec status channel's document (a meta/v1 Status; only what the outcome needs). */
+export interface V1Status {
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: { causes?: { reason?: string; message?: string; field?: string }[] };
+}
+
 /** Exit code of an exec status: 0 on Success, the ExitCode cause on NonZeroExitCode. */
 export function exitCodeOf(status: V1Status): number | undefined {
   if (status.status === 'Success') return 0;
@@ -103,10 +112,15 @@ function execUrl(server: string, request: PodExecRequest): string {
   return `${base}/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec?${query.toString()}`;
 }
 
+/** ws loads with the first exec: a collection without command history never pays for it. */
+let wsModule: Promise<typeof WebSocket> | undefined;
+const loadWs = (): Promise<typeof WebSocket> => (wsModule ??= import('ws').then((m) => m.default));
+
 /**
  * Run one command in a container over the exec WebSocket (channel protocol v5 or v4),
- * authenticated through the KubeConfig exactly as client-node does it (applyToHTTPSOptions:
- * token, exec credential plugin, client certificate, proxy agent), on the pooled TLS setup.
+ * authenticated like every Kubernetes request (KubeApi: token, client certificate, exec
+ * credential plugin, Entra, proxy), on the cluster's pooled TLS setup, holding one permit of
+ * the cluster's load budget until the socket has closed.
  *
  * Written on `ws` rather than client-node's Exec: that one needs a handler bound to streams
  * per call (its default closes process.stdout on a v5 CLOSE frame and throws inside the
@@ -119,18 +133,20 @@ function execUrl(server: string, request: PodExecRequest): string {
  * reset) ends the exec as 'closed-without-status'. The upgrade can be aborted; on abort or
  * time-out the socket is terminated.
  */
-export async function execInPod(kc: KubeConfig, request: PodExecRequest, options: PodExecOptions): Promise<PodExecResult> {
+export async function execInPod(kc: KubeConfigLike, request: PodExecRequest, options: PodExecOptions): Promise<PodExecResult> {
+  const api = KubeApi.for(kc);
+  const maxStderr = options.maxStderrBytes ?? 2048;
+  const [WebSocketClass, upgrade] = await Promise.all([loadWs(), api.upgradeOptions()]);
+  const release = await api.budget.acquire(options.abortSignal);
+  // The time limit starts once the exec may go: waiting for a permit is not the exec's time.
   const started = Date.now();
   const timeoutInMs = options.timeoutInMs ?? 30_000;
   const timeout = AbortSignal.timeout(timeoutInMs);
   const signal = options.abortSignal ? AbortSignal.any([options.abortSignal, timeout]) : timeout;
-  const maxStderr = options.maxStderrBytes ?? 2048;
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new AksEvidenceError('ERR_KUBECONFIG', 'the kubeconfig has no current cluster: select a context with --context or set current-context');
-
-  const httpsOptions: WebSocket.ClientOptions = {};
-  await kc.applyToHTTPSOptions(httpsOptions);
-  if (signal.aborted) throw abortError(signal, timeout, timeoutInMs, options, 0);
+  if (signal.aborted) {
+    release();
+    throw abortError(signal, timeout, timeoutInMs, options, 0);
+  }
 
   let stdoutBytes = 0;
   let stdoutError: unknown;
@@ -140,8 +156,16 @@ export async function execInPod(kc: KubeConfig, request: PodExecRequest, options
   let statusError: unknown;
   let opened = false;
 
-  const ws = new WebSocket(execUrl(cluster.server, request), EXEC_PROTOCOLS, pooledUpgradeOptions(kc, httpsOptions));
+  let ws: WebSocket;
+  try {
+    ws = new WebSocketClass(execUrl(api.server, request), EXEC_PROTOCOLS, { headers: upgrade.headers as Record<string, string>, agent: upgrade.agent });
+  } catch (error) {
+    release();
+    throw error;
+  }
   ws.binaryType = 'nodebuffer';
+  // The permit is the open connection's: it goes back when the socket has closed, not when the status arrived.
+  ws.once('close', release);
 
   const outcome = new Promise<void>((resolve, reject) => {
     const onAbort = (): void => {

@@ -6,6 +6,7 @@ import { describeError } from '../util/errors.js';
 import { countPods, reviewSourceAccess, type AccessRequirements } from './accessReview.js';
 import { clusterFactsFromArm, createArmClients, getAuditDiagnostics, getManagedCluster, type ArmClientOptions, type ArmClients } from './arm.js';
 import { buildClusterKubeConfig } from './credentials.js';
+import { KubeApi } from './kubeApi.js';
 import { appendAll } from '../util/arrays.js';
 
 export interface ResolveClusterOptions {
@@ -19,6 +20,8 @@ export interface ResolveClusterOptions {
   armClients?: ArmClients;
   /** Local-accounts clusters: review access as cluster-admin (listClusterAdminCredential). */
   useAdminCredentials?: boolean;
+  /** The cluster's load budget: Kubernetes requests in flight at once during the review (default 8, never more than this). */
+  requestBudget?: number;
   abortSignal?: AbortSignal;
 }
 
@@ -70,7 +73,9 @@ export async function resolveCluster(options: ResolveClusterOptions): Promise<Cl
   }
   result.cluster = { ...result.cluster, server: kube.server };
 
-  const review = await reviewSourceAccess(kube.kubeConfig, options.access, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+  const budget = Math.max(1, Math.min(8, options.requestBudget ?? 8));
+  KubeApi.for(kube.kubeConfig).budget.limit = budget;
+  const review = await reviewSourceAccess(kube.kubeConfig, options.access, { concurrency: budget, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
   result.access = review.access;
   appendAll(gaps, review.gaps);
 

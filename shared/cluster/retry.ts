@@ -56,12 +56,20 @@ const RETRYABLE_NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/**
+ * Error-like, whichever realm made it: Node's own errors (a socket hang-up from node:http) are
+ * not `instanceof Error` inside a VM context such as jest's, but they must classify the same.
+ */
+export function isErrorLike(value: unknown): value is Error {
+  return value instanceof Error || (typeof value === 'object' && value !== null && typeof (value as Error).message === 'string' && typeof (value as Error).name === 'string');
+}
+
 function networkCode(error: unknown): string | undefined {
   let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+  for (let depth = 0; depth < 5 && isErrorLike(current); depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && RETRYABLE_NETWORK_CODES.has(code)) return code;
-    current = current.cause;
+    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }
@@ -87,7 +95,7 @@ export function isRetryableNetworkError(error: unknown): boolean {
 }
 
 export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+  return isErrorLike(error) && (error.name === 'AbortError' || error.name === 'TimeoutError');
 }
 
 /** Wait `ms`, rejecting with the signal's reason when it aborts first. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../cluster/requestBudget.js';
 import { parseIngestionTargetJson, type IngestionTarget } from '../ingestion/config.js';
 import { SOURCES } from '../sources/registry.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
@@ -30,7 +31,10 @@ export interface AppSettings {
   readonly defaultSources: readonly string[];
   /** Container logs look-back when a request gives none, in seconds. */
   readonly defaultSinceSeconds: number;
-  /** Max concurrent Kubernetes API requests inside one collect task. */
+  /**
+   * The cluster's load budget: Kubernetes API requests in flight at once across every activity
+   * of a run, on every instance (default 32; shared/pipeline/loadBudget.ts).
+   */
   readonly concurrency: number;
   /** Pods per shard for pod-sharded sources (container logs, command history). */
   readonly podsPerShard: number;
@@ -224,7 +228,7 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
     }
   }
 
-  const concurrency = check(SETTING.concurrency, int(SETTING.concurrency, 1, 256), 16);
+  const concurrency = check(SETTING.concurrency, int(SETTING.concurrency, 1, 256), DEFAULT_CLUSTER_REQUEST_BUDGET);
   const podsPerShard = check(SETTING.podsPerShard, int(SETTING.podsPerShard, 10, 100_000), 250);
   const legalHoldDefault = check(SETTING.legalHold, bool(SETTING.legalHold), false);
   const retentionDaysDefault = check<number | undefined>(SETTING.retentionDays, int(SETTING.retentionDays, 1, 36500), undefined);

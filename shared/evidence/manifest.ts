@@ -53,6 +53,7 @@ const gapSchema = z.object({
   namespace: z.string().optional(),
   pod: z.string().optional(),
   container: z.string().optional(),
+  prerequisite: z.string().optional(),
 });
 
 const actionSchema = z.object({
@@ -63,6 +64,7 @@ const actionSchema = z.object({
   container: z.string(),
   command: z.array(z.string()),
   outcome: z.enum(['ok', 'no-shell', 'no-history', 'failed', 'vanished']),
+  attempt: z.number().int().positive().optional(),
   exitCode: z.number().int().optional(),
   detail: z.string().optional(),
   durationMs: z.number().nonnegative().optional(),
@@ -90,6 +92,7 @@ const sourceSummarySchema = z.object({
   startedAt: utc.optional(),
   endedAt: utc.optional(),
   apiRequests: count.optional(),
+  resumes: count.optional(),
 });
 
 const protectionSchema = z.object({
@@ -140,6 +143,7 @@ const manifestSchema = z.object({
     excludeNamespaces: z.array(z.string()).optional(),
     sinceSeconds: z.number().nonnegative(),
     concurrency: z.number().int().positive().optional(),
+    logIdleTimeoutSeconds: z.number().positive().optional(),
     priorityPods: z.array(z.string()).optional(),
     priorityNamespaces: z.array(z.string()).optional(),
     priorityNodes: z.array(z.string()).optional(),

@@ -27,7 +27,20 @@ const BATCH_BYTES = 1024 * 1024;
  * The pool is also the backpressure: when every buffer is with the compressor, write() waits.
  */
 const BATCH_BUFFERS = 3;
+/**
+ * The first batch of an artifact is this small; once an artifact outgrows it, batches are
+ * BATCH_BYTES. Most artifacts of a run are small (raw objects of a few lists, summaries),
+ * and a full collection keeps a dozen writers open at once: 3 MiB each was tens of MB.
+ */
+const FIRST_BATCH_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
+/**
+ * Serialized rows at least this large go to the compressor as they are (writeNdjson), not
+ * copied into a batch: the producer's buffer comes back when zlib has read it.
+ */
+const DIRECT_BYTES = 32 * 1024;
+/** Bytes of producers' buffers the compressor may hold before writeNdjson waits. */
+const DIRECT_IN_FLIGHT = 1024 * 1024;
 
 export interface NdjsonArtifactOptions {
   /** Compress with gzip (fixed level, no file name, mtime 0). Default false. */
@@ -51,6 +64,13 @@ export interface NdjsonArtifactWriter {
    * without a newline (what JSON.stringify returns). Not parsed again: the caller vouches.
    */
   writeSerialized(lines: readonly string[]): Promise<void>;
+  /**
+   * Append `records` records already serialized as NDJSON bytes (each line one JSON document,
+   * every line "\n"-terminated; not parsed again: the caller vouches). `release` is called once
+   * the bytes are no longer needed: at once when they were copied, or when the compressor has
+   * read them (large gzip writes go to zlib as they are).
+   */
+  writeNdjson(bytes: Buffer, records: number, release?: () => void): Promise<void>;
   /** Commit the artifact; see ArtifactWriter.close. */
   close(): Promise<WrittenArtifact & { records: number }>;
   /** Discard the uncommitted artifact. */
@@ -87,7 +107,12 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   /** gzip only: batch buffers the compressor has finished reading, and how many exist. */
   private readonly free: Buffer[] = [];
   private allocated = 0;
+  /** The size of the batches acquire() gives: FIRST_BATCH_BYTES until the artifact outgrows it. */
+  private batchBytes = FIRST_BATCH_BYTES;
   private bufferReturned: (() => void) | undefined;
+  /** Bytes of producers' buffers handed to zlib and not yet read by it. */
+  private directInFlight = 0;
+  private directDrained: (() => void) | undefined;
 
   constructor(
     private readonly target: ArtifactWriter,
@@ -137,6 +162,49 @@ class NdjsonWriter implements NdjsonArtifactWriter {
     }
   }
 
+  async writeNdjson(bytes: Buffer, records: number, release?: () => void): Promise<void> {
+    this.assertWritable();
+    this.count += records;
+    if (!this.gzip || bytes.length < DIRECT_BYTES) {
+      try {
+        await this.copyIn(bytes);
+      } finally {
+        release?.();
+      }
+      return;
+    }
+    // In order: what is batched goes first, then the producer's buffer, as it is.
+    await this.flush();
+    const length = bytes.length;
+    this.directInFlight += length;
+    this.encoder.write(bytes, () => {
+      this.directInFlight -= length;
+      release?.();
+      if (this.directInFlight <= DIRECT_IN_FLIGHT) {
+        const wake = this.directDrained;
+        this.directDrained = undefined;
+        wake?.();
+      }
+    });
+    while (this.directInFlight > DIRECT_IN_FLIGHT && this.failure === undefined) {
+      await Promise.race([new Promise<void>((resolve) => (this.directDrained = resolve)), this.done.then(() => undefined)]);
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Copy serialized bytes into the current batch, sending it first when they do not fit. */
+  private async copyIn(bytes: Buffer): Promise<void> {
+    if (this.batch === undefined || this.used + bytes.length > this.batch.length) {
+      await this.flush();
+      if (bytes.length > this.batchBytes) {
+        await this.send(Buffer.from(bytes), undefined);
+        return;
+      }
+      this.batch ??= await this.acquire();
+    }
+    this.used += bytes.copy(this.batch, this.used);
+  }
+
   /**
    * Count one line and put it in the current batch; a promise only when the batch must be sent
    * first (the hot path stays synchronous). A UTF-16 code unit takes at most 3 UTF-8 bytes, so
@@ -169,7 +237,7 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   /** The line does not fit the current batch: send the batch, then take a fresh one (or send a very long line alone). */
   private async makeRoom(line: string): Promise<void> {
     await this.flush();
-    if (line.length * 3 + 1 > BATCH_BYTES) {
+    if (line.length * 3 + 1 > this.batchBytes) {
       await this.send(Buffer.from(`${line}\n`, 'utf8'), undefined);
       return;
     }
@@ -178,14 +246,14 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   }
 
   private async acquire(): Promise<Buffer> {
-    // Plain NDJSON keeps one batch buffer for the artifact's life (flush sends copies).
-    if (!this.gzip) return Buffer.allocUnsafeSlow(BATCH_BYTES);
+    // Plain NDJSON keeps one batch buffer (flush sends copies), replaced once by a full-size one.
+    if (!this.gzip) return Buffer.allocUnsafeSlow(this.batchBytes);
     for (;;) {
       const reused = this.free.pop();
       if (reused) return reused;
       if (this.allocated < BATCH_BUFFERS) {
         this.allocated++;
-        return Buffer.allocUnsafeSlow(BATCH_BYTES);
+        return Buffer.allocUnsafeSlow(this.batchBytes);
       }
       await Promise.race([new Promise<void>((resolve) => (this.bufferReturned = resolve)), this.done.then(() => undefined)]);
       if (this.failure !== undefined) throw this.failure;
@@ -194,7 +262,9 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   }
 
   private release(buffer: Buffer): void {
-    this.free.push(buffer);
+    // A first, small batch is not reused once the artifact has outgrown it: a full-size one takes its place.
+    if (buffer.length < this.batchBytes) this.allocated--;
+    else this.free.push(buffer);
     const wake = this.bufferReturned;
     this.bufferReturned = undefined;
     wake?.();
@@ -204,10 +274,13 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   private async flush(): Promise<void> {
     const batch = this.batch;
     if (batch === undefined || this.used === 0) return;
+    // Sending a batch before close means the artifact outgrew it: full-size batches from now on.
+    this.batchBytes = BATCH_BYTES;
     if (!this.gzip) {
       // The store may keep what it is given: give it an exact-size copy and keep filling this buffer.
       const copy = Buffer.from(batch.subarray(0, this.used));
       this.used = 0;
+      if (batch.length < this.batchBytes) this.batch = undefined;
       await this.send(copy, undefined);
       return;
     }

@@ -131,6 +131,31 @@ export interface Gap {
   namespace?: string;
   pod?: string;
   container?: string;
+  /**
+   * Set when the failed item was a prerequisite of the task — the list it works from (e.g. 'pod
+   * list') — so that what it would have listed is missing without a name. The task is failed,
+   * and the run names the prerequisite as a run-level gap.
+   */
+  prerequisite?: string;
+}
+
+/** A log stream the collector resumed after it was cut or went quiet: the resumed stream's repeated lines were dropped. */
+export interface StreamResume {
+  source: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  previous: boolean;
+  /** 'cut': the body broke off; 'idle': the server sent nothing for the idle time-out. */
+  cause: 'cut' | 'idle';
+  /** Lines of this log delivered before the resume. */
+  afterLines: number;
+  /** The sinceTime asked for (absent: no timestamped line yet, the log was asked for from its start). */
+  sinceTime?: string;
+  /** Lines the resumed stream repeated, dropped by exact match. */
+  droppedLines: number;
+  /** What broke the stream. */
+  detail: string;
 }
 
 /** Something the collector itself did to the cluster (execs), so it is not mistaken for the attacker. */
@@ -143,6 +168,8 @@ export interface CollectorAction {
   container: string;
   command: string[];
   outcome: 'ok' | 'no-shell' | 'no-history' | 'failed' | 'vanished';
+  /** 2 for the one retry of an exec that was cut mid-stream (absent: the first). */
+  attempt?: number;
   exitCode?: number;
   detail?: string;
   durationMs?: number;
@@ -177,6 +204,8 @@ export interface SourceSummary {
   endedAt?: string;
   /** Kubernetes API requests issued by this source. */
   apiRequests?: number;
+  /** Log streams resumed after a cut or a stall (each one in the task summaries). */
+  resumes?: number;
 }
 
 export interface ClusterIdentity {
@@ -211,6 +240,8 @@ export interface CollectionRequestRecord {
   excludeNamespaces?: string[];
   sinceSeconds: number;
   concurrency?: number;
+  /** Idle time-out of a log stream in seconds before it is resumed (default 60). */
+  logIdleTimeoutSeconds?: number;
   /** Pods named by the trigger (Sentinel entities) collected first. */
   priorityPods?: string[];
   /** Namespaces named by the trigger: their pods are collected right after the priority pods. */

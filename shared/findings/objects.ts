@@ -3,7 +3,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { gunzipSync, createGunzip } from 'node:zlib';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { createRequire } from 'node:module';
 import type { K8sObject } from './types.js';
 import { appendAll } from '../util/arrays.js';
 
@@ -257,6 +257,7 @@ export function parseObjectsText(
     }
   }
 
+  const { LineCounter, parseAllDocuments } = loadYaml();
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(body, { lineCounter, prettyErrors: true });
   const docs = Array.isArray(documents) ? documents : [];
@@ -323,6 +324,16 @@ function collect(
     return;
   }
   add({ object: redactSecret(object as K8sObject), origin });
+}
+
+/**
+ * The YAML parser, loaded on first use: collections import this module for asKubeObject and
+ * never parse YAML, and loading the parser costs ~28 ms and ~10 MB at start-up (docs/performance.md).
+ */
+let yaml: typeof import('yaml') | undefined;
+function loadYaml(): typeof import('yaml') {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml;
 }
 
 /** A value as a Kubernetes object (Secrets redacted), or undefined when it is not one. */

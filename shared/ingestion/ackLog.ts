@@ -4,9 +4,10 @@
  *
  *   ingestion/acked-<attempt>-<table>-<part>.ndjson.gz    lines {"table":"…","recordId":"…"}
  *
- * Parts are written while an attempt runs (every `flushRows` acknowledgements), so an attempt
- * cut short (function timeout, crash) loses at most the acknowledgements since its last part:
- * a re-ingest re-sends only those. Every part in the bundle counts, with or without a receipt.
+ * One part per request the service accepted, written before the request's slot is freed for
+ * the next one: an attempt cut short at any point (function timeout, crash, kill -9) loses at
+ * most the acknowledgements of the requests in flight, and a re-ingest re-sends only those.
+ * Every part in the bundle counts, with or without a receipt.
  */
 import { gzipSync } from 'node:zlib';
 import type { EvidenceStore, WrittenArtifact } from '../evidence/types.js';
@@ -50,9 +51,8 @@ export async function readAcknowledged(store: EvidenceStore, table: string, abor
   return { ids, attempts: [...attempts].sort((a, b) => a - b), parts };
 }
 
-/** Collects acknowledgements of one table in one attempt and writes them as parts. */
+/** Writes the acknowledgements of one table in one attempt, one part per accepted request. */
 export class AckLog {
-  private buffer: string[] = [];
   private part = 0;
   private chain: Promise<void> = Promise.resolve();
   readonly written: AckPartRef[] = [];
@@ -61,21 +61,21 @@ export class AckLog {
     private readonly store: EvidenceStore,
     private readonly attempt: number,
     private readonly table: string,
-    private readonly flushRows = 10_000,
   ) {}
 
-  /** Record acknowledged ids; writes a part when enough have gathered. */
+  /**
+   * Record the ids one request had acknowledged: resolves once they are written as a part
+   * (writes are serialized, so parts are numbered in order).
+   */
   add(ids: readonly string[]): Promise<void> {
-    for (const id of ids) this.buffer.push(id);
-    return this.buffer.length >= this.flushRows ? this.flush() : this.chain;
+    if (!ids.length) return this.chain;
+    const part = [...ids];
+    this.chain = this.chain.then(() => this.writePart(part));
+    return this.chain;
   }
 
-  /** Write whatever is buffered (serialized: parts are numbered in order). */
+  /** Wait for every part handed over so far to be written. */
   flush(): Promise<void> {
-    if (!this.buffer.length) return this.chain;
-    const ids = this.buffer;
-    this.buffer = [];
-    this.chain = this.chain.then(() => this.writePart(ids));
     return this.chain;
   }
 

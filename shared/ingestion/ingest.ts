@@ -70,8 +70,6 @@ export interface IngestBundleOptions {
   mapping?: RowMappingOptions;
   /** Request size limit in bytes (compressed and uncompressed). Default 1,000,000. */
   maxRequestBytes?: number;
-  /** Acknowledged record ids per acknowledgement part. Default 10,000. */
-  ackFlushRows?: number;
   /** LogsIngestionClient options (e.g. tlsOptions, retryOptions, httpClient in tests). */
   clientOptions?: LogsIngestionClientOptions;
   /** Shorthand for clientOptions.httpClient. */
@@ -348,7 +346,8 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
 
   const previous = await readAcknowledged(store, table, options.abortSignal);
   report.previousAttempts = previous.attempts;
-  const acks = new AckLog(store, run.attempt, table, options.ackFlushRows ?? 10_000);
+  // Durable per accepted request: a request's slot is freed only once its part is written.
+  const acks = new AckLog(store, run.attempt, table);
   const failures = new FailureLog();
   const packer = new RequestPacker((options.maxRequestBytes ?? MAX_REQUEST_BYTES) - GZIP_OVERHEAD_BYTES);
   const mapping: RowMappingOptions = {

@@ -1,18 +1,16 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../cluster/kubeConfig.js';
 import type { ArmClientOptions } from '../cluster/arm.js';
 import { createArmClients } from '../cluster/arm.js';
 import { buildClusterKubeConfig } from '../cluster/credentials.js';
-import { resolveCluster } from '../cluster/resolveCluster.js';
+import { KubeApi } from '../cluster/kubeApi.js';
 import type { AppSettings } from '../config/appSettings.js';
 import { openEvidenceLocation } from '../evidence/openStore.js';
 import { claimRunPath } from '../evidence/claim.js';
 import { collectorIdentity, CustodyLog, readCustodyLog } from '../evidence/custody.js';
 import { readManifestWithHash } from '../evidence/manifest.js';
 import type { CollectionRequestRecord, CollectorIdentity, EvidenceStore } from '../evidence/types.js';
-import { ingestTable } from '../ingestion/ingest.js';
 import { delivered, undelivered } from '../ingestion/receipt.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import type { AzureSourceAccess } from '../sources/types.js';
@@ -21,10 +19,11 @@ import { sealRun } from '../pipeline/seal.js';
 import { anchorSeal } from '../pipeline/anchors.js';
 import { artifactsSealedDetails, collectionStartedDetails, taskLabel } from '../pipeline/collectRun.js';
 import { planCollectTasks } from '../pipeline/plan.js';
-import { addSealedReport } from '../report/seal.js';
+import { runBudget } from '../pipeline/loadBudget.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTaskResult, SealResult } from '../pipeline/types.js';
 import { AksEvidenceError } from '../util/errors.js';
+import { defaultAzureCredential } from '../util/azureCredential.js';
 import type { Clock } from '../util/time.js';
 import { toActivityFailure } from './redact.js';
 import type { CollectSourceInput, IngestEvidenceInput, IngestTableOutcome, ResolveClusterInput, SealEvidenceInput } from './types.js';
@@ -57,7 +56,7 @@ export interface ActivityEnvironment {
 }
 
 /** The environment of a real Functions worker: managed identity (user-assigned when AZURE_CLIENT_ID is set). */
-export function functionsActivityEnvironment(settings: AppSettings): ActivityEnvironment {
+export async function functionsActivityEnvironment(settings: AppSettings): Promise<ActivityEnvironment> {
   const clientId = settings.managedIdentityClientId;
   const collector = collectorIdentity({
     runtime: 'azure-functions',
@@ -65,7 +64,7 @@ export function functionsActivityEnvironment(settings: AppSettings): ActivityEnv
   });
   return {
     settings,
-    credential: clientId ? new DefaultAzureCredential({ managedIdentityClientId: clientId }) : new DefaultAzureCredential(),
+    credential: await defaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : undefined),
     collector: settings.hostName ? { ...collector, host: settings.hostName } : collector,
   };
 }
@@ -116,12 +115,15 @@ export function resolveClusterStep(input: ResolveClusterInput, env: ActivityEnvi
       ...(input.previousAttempt ? { previousAttempt: input.previousAttempt } : {}),
     });
     const registry = env.registry ?? SOURCES;
+    // Each step loads what only it needs (the Monitor clients, the ingestion client) when it runs.
+    const { resolveCluster } = await import('../cluster/resolveCluster.js');
     const facts = await resolveCluster({
       cluster: input.cluster,
       access: registry.kubernetesAccess(input.request.sources),
       credential: env.credential,
       arm: armOptions(env),
       useAdminCredentials: env.settings.useAdminCredentials,
+      requestBudget: runBudget(input.request.concurrency ?? env.settings.concurrency),
     });
     if (!(await readCustodyLog(store)).some((r) => r.step === 'collection-started')) {
       const tasks = planCollectTasks(input.request, facts, { registry, ...(input.podsPerShard ? { podsPerShard: input.podsPerShard } : {}) });
@@ -139,6 +141,8 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
     const registry = env.registry ?? SOURCES;
     const needs = registry.get(input.task.source).needs ?? ['kubernetes'];
     // Credentials are built only for what the source reads (the audit log comes from Azure, not the API server).
+    // This task's share of the cluster's load budget (the orchestrator keeps the running shares within it).
+    const share = input.requestShare !== undefined && input.requestShare >= 1 ? input.requestShare : runBudget(input.request.concurrency ?? env.settings.concurrency);
     const kubeConfig = !needs.includes('kubernetes')
       ? new KubeConfig()
       : (
@@ -151,23 +155,31 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
             abortSignal,
           })
         ).kubeConfig;
+    if (needs.includes('kubernetes')) KubeApi.for(kubeConfig).budget.limit = share;
     const azure: AzureSourceAccess | undefined = needs.includes('azure')
       ? { credential: env.credential, ...(input.audit ? { auditLog: input.audit } : {}), ...env.azure }
       : undefined;
     const store = await openStore(env, input.runId, input.caseId, input.request);
-    const result = await runCollectTask(input.task, {
-      store,
-      kubeConfig,
-      registry,
-      ...(azure ? { azure } : {}),
-      runId: input.runId,
-      caseId: input.caseId,
-      request: input.request,
-      cluster: input.identity,
-      concurrency: input.request.concurrency ?? env.settings.concurrency,
-      abortSignal,
-      ...(env.clock ? { clock: env.clock } : {}),
-    });
+    let result: CollectTaskResult;
+    try {
+      result = await runCollectTask(input.task, {
+        store,
+        kubeConfig,
+        registry,
+        ...(azure ? { azure } : {}),
+        runId: input.runId,
+        caseId: input.caseId,
+        request: input.request,
+        cluster: input.identity,
+        concurrency: share,
+        abortSignal,
+        ...(env.clock ? { clock: env.clock } : {}),
+      });
+    } finally {
+      // The share is held until the last connection has closed (an exec's socket closes after its
+      // status): the next wave's activities start only once this one's requests are gone.
+      if (needs.includes('kubernetes')) await KubeApi.for(kubeConfig).close();
+    }
     const custody = new CustodyLog(store, { runId: input.runId, caseId: input.caseId, collector: env.collector, ...(env.clock ? { clock: env.clock } : {}) });
     // A retried task that returned its own finished summary records it once: the chain already
     // holds its record unless the earlier attempt died between the summary and the record.
@@ -207,7 +219,7 @@ export function sealEvidenceStep(input: SealEvidenceInput, env: ActivityEnvironm
       ...(input.sealedAt ? { endedAt: input.sealedAt } : {}),
       ...(env.clock ? { clock: env.clock } : {}),
       // The run's report, into the bundle before the manifest (the incident comment links it).
-      beforeManifest: (s, manifest) => addSealedReport(s, manifest, env.clock ? { clock: env.clock } : {}),
+      beforeManifest: async (s, manifest) => (await import('../report/seal.js')).addSealedReport(s, manifest, env.clock ? { clock: env.clock } : {}),
     });
     const anchors = await anchorSeal({
       store,
@@ -236,6 +248,7 @@ export function ingestEvidenceStep(input: IngestEvidenceInput, env: ActivityEnvi
         `the manifest in ${store.location} has sha256 ${sha256}, not the sealed ${input.manifestSha256}: refusing to ingest; investigate the bundle`,
       );
     }
+    const { ingestTable } = await import('../ingestion/ingest.js');
     const receipt = await ingestTable({
       store,
       manifest,

@@ -1,12 +1,8 @@
 import { getAppSettings, type AppSettings } from '../config/appSettings.js';
-import { createArmClients } from '../cluster/arm.js';
-import { createNodeResourceGroupResolver } from '../cluster/nodeResourceGroup.js';
 import { parseManagedClusterId, type ClusterRef } from '../cluster/clusterRef.js';
-import { createIncidentLogsReader } from '../request/incident/alertLogs.js';
 import type { IncidentReaders } from '../request/incident/resolve.js';
-import { createSentinelIncidentReader } from '../request/incident/sentinelApi.js';
 import type { RequestDefaults } from '../request/schema.js';
-import { functionsActivityEnvironment, type ActivityEnvironment } from './activities.js';
+import type { ActivityEnvironment } from './activities.js';
 
 /**
  * What the registered functions run with: the app settings (read once from the process
@@ -16,7 +12,7 @@ import { functionsActivityEnvironment, type ActivityEnvironment } from './activi
  */
 let settingsOverride: AppSettings | undefined;
 let environmentOverride: ActivityEnvironment | undefined;
-let environment: ActivityEnvironment | undefined;
+let environment: Promise<ActivityEnvironment> | undefined;
 let readersOverride: IncidentReaders | undefined;
 let readers: IncidentReaders | undefined;
 
@@ -32,9 +28,13 @@ export function runtimeSettings(): AppSettings {
   return settingsOverride ?? environmentOverride?.settings ?? getAppSettings();
 }
 
-export function activityEnvironment(): ActivityEnvironment {
+/** The activities' environment; the activity code and the Azure identity SDK load with the first activity, not with the app. */
+export async function activityEnvironment(): Promise<ActivityEnvironment> {
   if (environmentOverride) return environmentOverride;
-  environment ??= functionsActivityEnvironment(runtimeSettings());
+  environment ??= import('./activities.js').then(({ functionsActivityEnvironment }) => functionsActivityEnvironment(runtimeSettings()));
+  environment.catch(() => {
+    environment = undefined;
+  });
   return environment;
 }
 
@@ -54,10 +54,15 @@ export function requestDefaults(settings: AppSettings): RequestDefaults {
  * the SecurityInsights API (ARM), Log Analytics (SecurityAlert rows, scheduled-rule rows),
  * ARM's cluster list (node resource groups), and the configured default clusters.
  */
-export function incidentReaders(): IncidentReaders {
+export async function incidentReaders(): Promise<IncidentReaders> {
   if (readersOverride) return readersOverride;
   if (readers) return readers;
-  const env = activityEnvironment();
+  // The ARM, SecurityInsights and Log Analytics clients load with the first incident, not with the app.
+  const { createArmClients } = await import('../cluster/arm.js');
+  const { createNodeResourceGroupResolver } = await import('../cluster/nodeResourceGroup.js');
+  const { createIncidentLogsReader } = await import('../request/incident/alertLogs.js');
+  const { createSentinelIncidentReader } = await import('../request/incident/sentinelApi.js');
+  const env = await activityEnvironment();
   const arm = { endpoint: env.settings.armEndpoint, ...env.arm };
   const logs = env.azure?.logs;
   readers = {

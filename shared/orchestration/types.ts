@@ -78,6 +78,12 @@ export interface CollectSourceInput {
   task: CollectTask;
   /** Where the diagnostic settings send kube-audit (resource ids, no secret), for sources that read the audit log. */
   audit?: ClusterFacts['audit'];
+  /**
+   * This task's share of the cluster's load budget: the most Kubernetes API requests its
+   * activity may have in flight (the orchestrator keeps the shares of running tasks within
+   * the budget; shared/pipeline/loadBudget.ts). Absent: the whole budget (request.concurrency).
+   */
+  requestShare?: number;
 }
 
 export interface SealEvidenceInput {

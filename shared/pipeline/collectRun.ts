@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import pLimit from 'p-limit';
 import { claimRunPath, type ClaimedRun, type PreviousAttempt } from '../evidence/claim.js';
 import { CustodyLog } from '../evidence/custody.js';
@@ -19,7 +19,7 @@ export type RunProgressEvent =
   | { kind: 'sealed'; result: SealResult };
 
 export interface CollectRunOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   store: EvidenceStore;
   runId: string;
   request: CollectionRequestRecord;

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import { readRunClaim, type ClaimedRun } from '../evidence/claim.js';
 import { sha256Hex } from '../evidence/hash.js';
 import { readSmallArtifact } from '../evidence/manifest.js';
@@ -11,6 +11,7 @@ import type {
   EvidenceStore,
   Gap,
   SourceStatus,
+  StreamResume,
 } from '../evidence/types.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { rowsIn, rowsTable, type AzureSourceAccess, type ProgressEvent, type SourceContext } from '../sources/types.js';
@@ -19,12 +20,13 @@ import { redactRawObject } from '../util/valueRedaction.js';
 import { redactSecrets } from '../util/redact.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
 import { shardLabel } from './plan.js';
+import { taskStatus, type FailureCause } from './status.js';
 import type { CollectTask, CollectTaskResult } from './types.js';
 import { appendAll } from '../util/arrays.js';
 
 export interface CollectTaskContext {
   store: EvidenceStore;
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   runId: string;
   caseId: string;
   request: CollectionRequestRecord;
@@ -51,11 +53,15 @@ export interface CollectTaskSummary {
   source: string;
   shard?: string;
   status: SourceStatus;
+  /** Why the task is failed (status.ts). */
+  failedBecause?: FailureCause;
   records: number;
   rawObjects: number;
   apiRequests: number;
   gaps: Gap[];
   actions: CollectorAction[];
+  /** Log streams resumed after a cut or a stall (absent when none). */
+  resumes?: StreamResume[];
   coverage: Record<string, unknown>[];
   artifacts: ArtifactRef[];
   startedAt: string;
@@ -125,6 +131,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
   const gaps: Gap[] = [];
   const actions: CollectorAction[] = [];
   const coverage: Record<string, unknown>[] = [];
+  const resumes: StreamResume[] = [];
   let records = 0;
   let rawObjects = 0;
   let apiRequests = 0;
@@ -148,6 +155,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
     ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
     clock,
     ...(ctx.progress ? { progress: ctx.progress } : {}),
+    ...(ctx.request.logIdleTimeoutSeconds !== undefined ? { logIdleTimeoutInMs: ctx.request.logIdleTimeoutSeconds * 1000 } : {}),
     countRequest: () => {
       apiRequests++;
     },
@@ -158,10 +166,12 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
       switch (item.kind) {
         case 'row':
         case 'rows':
-        case 'rowsJson': {
+        case 'rowsJson':
+        case 'rowsNdjson': {
           if (item.kind === 'row') await rows.write(item.row);
           else if (item.kind === 'rows') await rows.writeMany(item.rows);
-          else await rows.writeSerialized(item.json);
+          else if (item.kind === 'rowsJson') await rows.writeSerialized(item.json);
+          else await rows.writeNdjson(item.bytes, item.rows, item.release);
           const before = records;
           records += rowsIn(item);
           // Progress every 10,000 rows, however the rows were grouped.
@@ -193,6 +203,9 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
           break;
         case 'coverage':
           coverage.push(item.coverage);
+          break;
+        case 'resume':
+          resumes.push(item.resume);
           break;
       }
     }
@@ -244,7 +257,7 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
     }
   }
 
-  const status: SourceStatus = failure !== undefined ? 'failed' : gaps.length > 0 ? 'partial' : 'complete';
+  const { status, failedBecause } = taskStatus({ records, gaps, stoppedByError: failure !== undefined });
   const summary: CollectTaskSummary = {
     schemaVersion: 1,
     runId: ctx.runId,
@@ -252,11 +265,13 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
     source: task.source,
     ...(shard ? { shard } : {}),
     status,
+    ...(failedBecause ? { failedBecause } : {}),
     records,
     rawObjects,
     apiRequests,
     gaps,
     actions,
+    ...(resumes.length ? { resumes } : {}),
     coverage,
     artifacts,
     startedAt,
@@ -286,10 +301,12 @@ function toResult(summary: CollectTaskSummary, summaryRef: ArtifactRef): Collect
     source: summary.source,
     ...(summary.shard ? { shard: summary.shard } : {}),
     status: summary.status,
+    ...(summary.failedBecause ? { failedBecause: summary.failedBecause } : {}),
     records: summary.records,
     rawObjects: summary.rawObjects,
     gapCount: summary.gaps.length,
     actionCount: summary.actions.length,
+    ...(summary.resumes?.length ? { resumeCount: summary.resumes.length } : {}),
     apiRequests: summary.apiRequests,
     artifacts: [...summary.artifacts, summaryRef],
     gapsPreview: summary.gaps.slice(0, GAP_PREVIEW),

@@ -11,7 +11,6 @@ import type {
   Gap,
   InterruptionRecord,
   Manifest,
-  SourceStatus,
   SourceSummary,
   UnattributedFile,
   ValueHandling,
@@ -25,6 +24,7 @@ import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { isPlannable } from './plan.js';
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTaskResult, SealResult } from './types.js';
+import { sourceStatus, type TaskStatusPart } from './status.js';
 import { appendAll } from '../util/arrays.js';
 
 export interface SealContext {
@@ -71,8 +71,6 @@ export class ManifestNotOursError extends AksEvidenceError {
   }
 }
 
-const STATUS_RANK: Record<SourceStatus, number> = { complete: 0, skipped: 1, partial: 2, failed: 3 };
-
 /**
  * The run's seal as its custody chain records it: the `manifest-sealed` record whose
  * manifestSha256 is the hash of the manifest.json stored now. undefined when there is none.
@@ -117,6 +115,8 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
   const actions: CollectorAction[] = [];
   const coverage: Record<string, unknown> = {};
   const referenced = new Set<string>();
+  const parts = new Map<string, TaskStatusPart[]>();
+  const prerequisiteGaps: Gap[] = [];
 
   for (const result of ctx.results) {
     for (const a of result.artifacts) {
@@ -133,12 +133,16 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
       artifacts: [],
       apiRequests: 0,
     });
-    if (STATUS_RANK[result.status] > STATUS_RANK[s.status]) s.status = result.status;
+    const list = parts.get(result.source) ?? [];
+    list.push({ status: result.status, ...(result.failedBecause ? { failedBecause: result.failedBecause } : {}), records: result.records, gapCount: result.gapCount });
+    parts.set(result.source, list);
+    if (result.resumeCount) s.resumes = (s.resumes ?? 0) + result.resumeCount;
     s.records += result.records;
     s.rawObjects += result.rawObjects;
     s.apiRequests = (s.apiRequests ?? 0) + result.apiRequests;
     appendAll(s.artifacts, result.artifacts.map((a) => a.path));
     appendAll(s.gaps, summary?.gaps ?? result.gapsPreview);
+    for (const g of summary?.gaps ?? result.gapsPreview) if (g.prerequisite !== undefined) prerequisiteGaps.push(g);
     if (!s.startedAt || result.startedAt < s.startedAt) s.startedAt = result.startedAt;
     if (!s.endedAt || result.endedAt > s.endedAt) s.endedAt = result.endedAt;
     if (summary) {
@@ -148,6 +152,11 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
         appendAll(list, summary.coverage);
       }
     }
+  }
+
+  for (const [name, list] of parts) {
+    const s = sources[name];
+    if (s) s.status = sourceStatus(list).status;
   }
 
   // A requested source with no result at all is a failed source, named as such.
@@ -192,7 +201,8 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
   artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   actions.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 
-  const runGaps: Gap[] = ctx.facts.gaps.map((g) => ({ ...g, detail: redactSecrets(g.detail) }));
+  // A failed prerequisite first (after an interruption): it explains the failed sources that depend on it.
+  const runGaps: Gap[] = [...prerequisiteRunGaps(prerequisiteGaps), ...ctx.facts.gaps.map((g) => ({ ...g, detail: redactSecrets(g.detail) }))];
   let interrupted: InterruptionRecord | undefined;
   if (ctx.interrupted) {
     const before = await readCustodyLog(ctx.store);
@@ -207,7 +217,8 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     });
   }
   for (const [name, s] of Object.entries(sources)) {
-    if (s.status === 'failed') runGaps.push({ source: name, reason: 'error', detail: `source ${name} failed; see sources.${name}.gaps` });
+    if (s.status !== 'failed' || runGaps.some((g) => g.source === name && g.prerequisite !== undefined)) continue;
+    runGaps.push({ source: name, reason: 'error', detail: `source ${name} failed; see sources.${name}.gaps` });
   }
 
   const chainHead = await custody.currentHead();
@@ -297,6 +308,23 @@ function summarize(manifest: Manifest, location: string, manifestSha256: string,
     // The report this seal wrote (an earlier attempt's, not in its manifest, is listed as source 'other').
     ...reportOf(manifest),
   };
+}
+
+/**
+ * One run-level gap per source and failed prerequisite (shards of one source share their pod
+ * list: named once), saying what failed and that what it would have listed was not collected.
+ */
+function prerequisiteRunGaps(gaps: readonly Gap[]): Gap[] {
+  const seen = new Map<string, Gap>();
+  for (const g of gaps) {
+    const key = `${g.source}|${g.prerequisite}|${g.resource ?? ''}|${g.namespace ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.set(key, {
+      ...g,
+      detail: `prerequisite failed: the ${g.prerequisite}${g.resource ? ` (${g.resource})` : ''} could not be read: ${g.detail}; ${g.source} failed: what it would have listed was not collected`,
+    });
+  }
+  return [...seen.values()];
 }
 
 function reportOf(manifest: Manifest): { reportPath?: string } {

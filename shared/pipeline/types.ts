@@ -1,6 +1,7 @@
 import type { SealAnchors } from './anchors.js';
 import type { ArtifactRef, CollectionRequestRecord, Gap, SourceSummary } from '../evidence/types.js';
 import type { PodShard } from '../sources/types.js';
+import type { FailureCause } from './status.js';
 
 /**
  * The pipeline's steps, shared by the CLI (in-process) and the Durable orchestrator
@@ -20,10 +21,14 @@ export interface CollectTaskResult {
   /** e.g. "3-of-8" when sharded. */
   shard?: string;
   status: SourceSummary['status'];
+  /** Why the task is failed (pipeline/status.ts). */
+  failedBecause?: FailureCause;
   records: number;
   rawObjects: number;
   gapCount: number;
   actionCount: number;
+  /** Log streams resumed after a cut or a stall. */
+  resumeCount?: number;
   apiRequests: number;
   /** Rows, raw objects, and the task summary artifact (gaps + collector actions in full). */
   artifacts: ArtifactRef[];

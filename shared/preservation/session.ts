@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import { KubeApi } from '../cluster/kubeApi.js';
 import type { KubeListItem } from '../cluster/paginate.js';
 import { Reflector, type ReflectorEvent } from '../cluster/reflector.js';
@@ -36,7 +36,7 @@ export type PreservationProgress =
 
 export interface PreservationOptions {
   store: EvidenceStore;
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   runId: string;
   caseId: string;
   /** The run's request: its namespace filter and env-value handling apply to the window too. */

@@ -36,7 +36,7 @@ export interface RequestDefaults {
   sinceSeconds?: number;
   legalHold?: boolean;
   retentionDays?: number;
-  /** Max concurrent Kubernetes API requests inside one source. */
+  /** The cluster's load budget: Kubernetes API requests in flight at once across the whole run. */
   concurrency?: number;
 }
 

@@ -1,8 +1,8 @@
 import type { TokenCredential } from '@azure/core-auth';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import type { AccessRequirement } from '../cluster/accessReview.js';
 import type { AuditLogCoverage, ClusterFacts } from '../cluster/facts.js';
-import type { ArtifactRef, ClusterIdentity, CollectorAction, EvidenceStore, Gap } from '../evidence/types.js';
+import type { ArtifactRef, ClusterIdentity, CollectorAction, EvidenceStore, Gap, StreamResume } from '../evidence/types.js';
 import type { Row, TableDefinition } from '../tables/table.js';
 import type { Clock } from '../util/time.js';
 
@@ -27,10 +27,19 @@ export type SourceItem =
    * fragments instead of serializing 15 columns per line.
    */
   | { kind: 'rowsJson'; json: string[] }
+  /**
+   * Rows already serialized as NDJSON bytes: `rows` lines, each a JSON object byte for byte
+   * as JSON.stringify gives it, followed by "\n" (container logs write them from the log's
+   * bytes). `release`, when given, is called once the bytes have been written: the producer
+   * reuses the buffer.
+   */
+  | { kind: 'rowsNdjson'; bytes: Buffer; rows: number; release?: () => void }
   /** A raw API object as served (Secrets: metadata only). `stream` groups raw objects into artifacts (default 'raw'). */
   | { kind: 'raw'; object: unknown; stream?: string }
   | { kind: 'gap'; gap: Gap }
   | { kind: 'action'; action: CollectorAction }
+  /** A log stream resumed after a cut or a stall (recorded in the task summary). */
+  | { kind: 'resume'; resume: StreamResume }
   /** Free-form facts for the manifest's coverage section (e.g. snapshot type counts). */
   | { kind: 'coverage'; coverage: Record<string, unknown> };
 
@@ -43,6 +52,8 @@ export function rowsIn(item: SourceItem): number {
       return item.rows.length;
     case 'rowsJson':
       return item.json.length;
+    case 'rowsNdjson':
+      return item.rows;
     default:
       return 0;
   }
@@ -89,7 +100,7 @@ export interface AzureSourceAccess {
 
 export interface SourceContext {
   /** Built in memory by the host; never serialized. Empty for sources that do not need Kubernetes. */
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConfigLike;
   /** The cluster collected (API server, AKS resource id when known). */
   cluster: ClusterIdentity;
   runId: string;
@@ -113,6 +124,8 @@ export interface SourceContext {
   progress?: (event: ProgressEvent) => void;
   /** Counts Kubernetes API requests (for the manifest and the bench). */
   countRequest?: () => void;
+  /** Idle time-out of a log stream in ms, before it is resumed (default 60000). */
+  logIdleTimeoutInMs?: number;
 }
 
 /**

@@ -1,5 +1,5 @@
-import { CoreV1Api } from '@kubernetes/client-node';
 import { createArmClients } from '../../shared/cluster/arm.js';
+import { KubeApi } from '../../shared/cluster/kubeApi.js';
 import { AKS_ENTRA_SCOPE, buildClusterKubeConfig } from '../../shared/cluster/credentials.js';
 import { buildClusterRef } from '../../shared/cluster/clusterRef.js';
 import { entraCluster, localAccountsCluster, SUBSCRIPTION } from '../fixtures/arm/clusters.js';
@@ -53,7 +53,7 @@ describe('AKS credentials built in memory', () => {
     expect(built.auth).toBe('entra-token');
     // The exec (kubelogin) user AKS returned is not used: a Function has no kubelogin.
     expect(built.kubeConfig.getCurrentUser()?.exec).toBeUndefined();
-    const namespaces = await built.kubeConfig.makeApiClient(CoreV1Api).listNamespace();
+    const namespaces = await KubeApi.for(built.kubeConfig).getJson<{ items: unknown[] }>('/api/v1/namespaces');
     expect(namespaces.items.length).toBeGreaterThan(0);
     expect(credential.requests.filter((r) => r.scope === AKS_ENTRA_SCOPE)).toHaveLength(1);
     // Nothing in the KubeConfig object holds the token.
@@ -72,16 +72,17 @@ describe('AKS credentials built in memory', () => {
       refreshMarginInMs: 5 * 60_000,
       clock: () => new Date(now),
     });
-    const api = built.kubeConfig.makeApiClient(CoreV1Api);
+    const api = KubeApi.for(built.kubeConfig);
+    const listNamespace = () => api.getJson('/api/v1/namespaces');
     const aksTokens = () => credential.requests.filter((r) => r.scope === AKS_ENTRA_SCOPE).length;
-    await api.listNamespace();
-    await api.listNamespace();
+    await listNamespace();
+    await listNamespace();
     expect(aksTokens()).toBe(1); // cached
     now += 4 * 60_000; // 6 minutes left: still outside the 5-minute margin
-    await api.listNamespace();
+    await listNamespace();
     expect(aksTokens()).toBe(1);
     now += 2 * 60_000; // 4 minutes left: refresh
-    await api.listNamespace();
+    await listNamespace();
     expect(aksTokens()).toBe(2);
   });
 
@@ -91,7 +92,7 @@ describe('AKS credentials built in memory', () => {
     const user = await buildClusterKubeConfig({ arm: clients(credential), cluster: ref, credential, authMode: 'local-accounts' });
     expect(user.auth).toBe('local-user');
     expect(user.kubeConfig.getCurrentUser()?.name).toBe('clusterUser_rg_aks-legacy');
-    expect((await user.kubeConfig.makeApiClient(CoreV1Api).listNamespace()).items.length).toBeGreaterThan(0);
+    expect((await KubeApi.for(user.kubeConfig).getJson<{ items: unknown[] }>('/api/v1/namespaces')).items.length).toBeGreaterThan(0);
     const admin = await buildClusterKubeConfig({ arm: clients(credential), cluster: ref, credential, authMode: 'local-accounts', useAdmin: true });
     expect(admin.auth).toBe('local-admin');
     expect(admin.kubeConfig.getCurrentUser()?.name).toBe('clusterAdmin_rg_aks-legacy');
@@ -134,7 +135,7 @@ describe('AKS credentials built in memory', () => {
       credential,
       authMode: 'entra',
     });
-    const error = await failure(built.kubeConfig.makeApiClient(CoreV1Api).listNamespace());
+    const error = await failure(KubeApi.for(built.kubeConfig).getJson('/api/v1/namespaces'));
     expect(error.code).toBe('ERR_AKS_TOKEN');
     expect(error.message).toContain('6dae42f8-4368-4678-94ff-3960e28e3630/.default');
   });

@@ -1,5 +1,7 @@
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { describeKubeError, gapReasonFor, KubeApi, KubeApiError } from '../../shared/cluster/kubeApi.js';
+import { loadKubeConfig } from '../../shared/cluster/kubeConfig.js';
 import { listAll } from '../../shared/cluster/paginate.js';
 import { RetriesExhaustedError } from '../../shared/cluster/retry.js';
 import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
@@ -23,22 +25,21 @@ describe('KubeApi', () => {
     await cluster.stop();
   });
 
-  test('one pooled dispatcher for every request (client-node alone makes one per request)', async () => {
-    const api = new KubeApi(kc);
-    const a = new RequestContext(`${cluster.server}/api`, HttpMethod.GET);
-    const b = new RequestContext(`${cluster.server}/api`, HttpMethod.GET);
-    await api.authenticate(a);
-    await api.authenticate(b);
-    expect(a.getDispatcher()).toBeDefined();
-    expect(a.getDispatcher()).toBe(b.getDispatcher());
-    expect(a.getHeaders()['Authorization']).toBe(`Bearer ${cluster.token}`);
-    const c = new RequestContext(`${cluster.server}/api`, HttpMethod.GET);
-    const d = new RequestContext(`${cluster.server}/api`, HttpMethod.GET);
-    await kc.applySecurityAuthentication(c);
-    await kc.applySecurityAuthentication(d);
-    expect(c.getDispatcher()).not.toBe(d.getDispatcher());
-    expect(KubeApi.for(kc)).toBe(KubeApi.for(kc));
-    await api.close();
+  test('one keep-alive connection pool per cluster: sequential requests reuse one TLS connection', async () => {
+    const sockets: unknown[] = [];
+    const onSocket = (message: unknown): void => {
+      sockets.push(message);
+    };
+    subscribe('net.client.socket', onSocket);
+    try {
+      const api = new KubeApi(kc);
+      for (let i = 0; i < 5; i++) await api.getJson('/api/v1/namespaces');
+      expect(sockets).toHaveLength(1);
+      expect(KubeApi.for(kc)).toBe(KubeApi.for(kc));
+      await api.close();
+    } finally {
+      unsubscribe('net.client.socket', onSocket);
+    }
   });
 
   test('lists page by page with the kind restored on items, counting requests', async () => {
@@ -70,8 +71,7 @@ describe('KubeApi', () => {
     expect(gapReasonFor(notFound)).toBe('not-found');
     expect(describeKubeError(notFound)).toBe('GET /api/v1/namespaces/a/configmaps/none: HTTP 404 NotFound: configmaps "none" not found');
 
-    const bad = new KubeConfig();
-    bad.loadFromString(cluster.kubeconfigYaml.replace(cluster.token, 'wrong-token'));
+    const bad = loadKubeConfig({ kubeconfigYaml: cluster.kubeconfigYaml.replace(cluster.token, 'wrong-token') });
     const unauthorized = await new KubeApi(bad).getJson('/api/v1/namespaces').catch((e: unknown) => e);
     expect(gapReasonFor(unauthorized)).toBe('unauthorized');
     expect(JSON.stringify({ m: (unauthorized as Error).message, s: describeKubeError(unauthorized) })).not.toContain('wrong-token');

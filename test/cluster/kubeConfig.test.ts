@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HttpMethod, RequestContext } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { KubeAuth } from '../../shared/cluster/kubeAuth.js';
 import { describeCluster, kubeConfigFromToken, KubeConfigError, loadKubeConfig } from '../../shared/cluster/kubeConfig.js';
 
 const SECRET = 'super-secret-token-value';
@@ -76,9 +76,9 @@ describe('kubeConfigFromToken and describeCluster', () => {
     const kc = kubeConfigFromToken({ server: 'https://aks-1.hcp.westeurope.azmk8s.io:443', caData: Buffer.from('pem').toString('base64'), token: SECRET, name: 'aks-1' });
     expect(describeCluster(kc)).toEqual({ server: 'https://aks-1.hcp.westeurope.azmk8s.io:443', name: 'aks-1' });
     expect(JSON.stringify(describeCluster(kc))).not.toContain(SECRET);
-    const request = new RequestContext('https://aks-1.hcp.westeurope.azmk8s.io:443/api', HttpMethod.GET);
-    await kc.applySecurityAuthentication(request);
-    expect(request.getHeaders()['Authorization']).toBe(`Bearer ${SECRET}`);
+    const auth = await KubeAuth.for(kc).resolve();
+    expect(auth.headers.Authorization).toBe(`Bearer ${SECRET}`);
+    expect(auth.tls.ca?.toString()).toBe('pem');
   });
 
   test('refuses http and missing parts with a clear message', () => {

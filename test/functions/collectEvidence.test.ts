@@ -243,6 +243,39 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(failed.gapsPreview[0]?.detail).toContain('attempt 3');
   });
 
+  it('keeps the run within the cluster load budget: waves whose shares add up to no more than the budget, each activity told its share', async () => {
+    // Budget 4: every task's share is 1 (a quarter of 4 for pod-sharded sources, an eighth rounded up for lists), so 4 run at once.
+    const input = runInput({ request: { ...runInput().request, concurrency: 4 } });
+    const h = new History(START, 'collectEvidence', input).scheduled(0, 'resolveCluster').episode().completed(0, facts);
+    const first = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
+    const wave1 = collectInputs(first);
+    expect(wave1.map((c) => c.task)).toEqual(EXPECTED_TASKS.slice(0, 4));
+    expect(wave1.map((c) => c.requestShare)).toEqual([1, 1, 1, 1]);
+
+    // The first wave finishes (out of order): the second starts, and nothing is scheduled twice.
+    EXPECTED_TASKS.slice(0, 4).forEach((_t, i) => h.scheduled(i + 1, 'collectSource'));
+    h.episode();
+    [3, 1, 4, 2].forEach((id) => h.completed(id, taskResult(EXPECTED_TASKS[id - 1] as CollectTask)));
+    const second = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
+    expect(collectInputs(second).map((c) => c.task)).toEqual(EXPECTED_TASKS);
+    expect(flatActions(second).some((a) => a.functionName === 'sealEvidence')).toBe(false);
+    expect((second.customStatus as RunCustomStatus).tasks).toEqual({ total: 5, finished: 4, failed: 0 });
+
+    h.scheduled(5, 'collectSource').episode().completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
+    const done = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
+    const sealInput = inputOf(flatActions(done).find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    expect(sealInput.results.map((r) => r.source)).toEqual(EXPECTED_TASKS.map((t) => t.source));
+    expect(collectInputs(done)).toHaveLength(5);
+  });
+
+  it('at the default budget (32) a plan whose shares fit runs in one wave', async () => {
+    const input = runInput();
+    const h = new History(START, 'collectEvidence', input).scheduled(0, 'resolveCluster').episode().completed(0, facts);
+    const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
+    // containerlogs shards take 8 each, the lists 4: 4 + 3 × 8 + 4 = 32.
+    expect(collectInputs(r).map((c) => c.requestShare)).toEqual([4, 8, 8, 8, 4]);
+  });
+
   it('ingests each table that received rows, after sealing, when ingestion is configured', async () => {
     const input = runInput({ ingest: true });
     const h = historyThroughFanOut(input);

@@ -74,7 +74,7 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
         schemaVersion: 1,
         runId: expectedId,
         cluster: { resourceId: CLUSTER, name: 'aks-payments' },
-        request: { caseId: 'INC-100', sources: ['containerlogs', 'events', 'rbacbindings'], sinceSeconds: 7200, requester: 'alice', concurrency: 16, legalHold: false },
+        request: { caseId: 'INC-100', sources: ['containerlogs', 'events', 'rbacbindings'], sinceSeconds: 7200, requester: 'alice', concurrency: 32, legalHold: false },
         trigger: { kind: 'http' },
         podsPerShard: 100,
         ingest: false,

@@ -37,7 +37,7 @@ describe('Function App settings from the template', () => {
     const account = String(evaluateValue("[variables('evidenceStorageName')]", ctx));
     expect(loaded.evidence.containerUrl).toBe(`https://${account}.blob.core.windows.net/evidence`);
     expect(loaded.managedIdentityClientId).toBe(env[SETTING.clientId]);
-    expect(loaded.concurrency).toBe(16);
+    expect(loaded.concurrency).toBe(32);
     expect(loaded.ingestion?.endpoint).toMatch(/^https:\/\/[a-z0-9-]+\.westeurope-1\.ingest\.monitor\.azure\.com$/);
     expect(Object.keys(loaded.ingestion?.tables ?? {}).sort()).toEqual(SOURCES.tables.tables.map((t) => t.name).sort());
     for (const t of SOURCES.tables.tables) {

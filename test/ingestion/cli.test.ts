@@ -50,7 +50,7 @@ test('aks-evidence ingest: a bundle directory and a config file; partial, then c
   await writeFile(join(dir, 'target.json'), JSON.stringify({ ...emulator.targetDocument, retry: { attempts: 0, baseDelayMs: 1 } }));
   emulator.faults = [{ status: 500, table: 'rbacbindings_CL' }];
   const first = capture();
-  expect(await run(['ingest', 'run-cli-1', '--config', 'target.json', '--concurrency', '2'], first.io)).toBe(1);
+  expect(await run(['ingest', 'run-cli-1', '--config', 'target.json', '--concurrency', '2'], first.io)).toBe(3);
   emulator.faults = [];
   expect(first.out()).toMatch(/ingestion attempt 1 of run run-cli-1 .*: PARTIAL/);
   expect(first.out()).toMatch(/kubelogs_CL\s+400\s+400\s+0\s+0/);

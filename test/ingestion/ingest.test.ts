@@ -305,7 +305,6 @@ describe('ingestBundle into the Logs Ingestion emulator', () => {
     const receipt = await ingestBundle(
       options(b, {
         concurrency: 1,
-        ackFlushRows: 500,
         progress: (e) => {
           if (e.table === 'kubelogs_CL' && e.rowsAcknowledged > 1500) controller.abort();
         },

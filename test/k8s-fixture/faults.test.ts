@@ -108,7 +108,7 @@ describe('log stream faults', () => {
     }
   });
 
-  test('served counters against what the collector kept: a cut stream is short by what the cut withheld', async () => {
+  test('served counters against what the collector kept: a cut stream is resumed, kept = served less the boundary lines the resume repeated', async () => {
     const { cluster, kc } = await start({ faults: [{ match: '/pods/p2/log', effect: 'cut', afterLines: 400, times: 1 }] });
     try {
       const out = await collect(containerLogsSource, context(kc, { clock: () => NOW }));
@@ -117,8 +117,13 @@ describe('log stream faults', () => {
         const key = `a/${String(r['pod_name'])}/c/${r['previous'] ? 'previous' : 'current'}`;
         kept.set(key, (kept.get(key) ?? 0) + 1);
       }
-      for (const [key, s] of cluster.served.logs) expect([key, kept.get(key) ?? 0]).toEqual([key, s.lines]);
-      expect(cluster.served.logs.get('a/p2/c/current')).toMatchObject({ cut: 1 });
+      const dropped = new Map<string, number>();
+      for (const r of out.resumes) dropped.set(`${r.namespace}/${r.pod}/${r.container}/${r.previous ? 'previous' : 'current'}`, r.droppedLines);
+      for (const [key, s] of cluster.served.logs) expect([key, (kept.get(key) ?? 0) + (dropped.get(key) ?? 0)]).toEqual([key, s.lines]);
+      expect(cluster.served.logs.get('a/p2/c/current')).toMatchObject({ cut: 1, requests: 2 });
+      expect(kept.get('a/p2/c/current')).toBe(1000);
+      // Only the previous logs p2 and p3 never had (400) are missing.
+      expect(out.gaps.map((g) => g.resource).sort()).toEqual(['pods/log a/p2 (c, previous)', 'pods/log a/p3 (c, previous)']);
     } finally {
       await cluster.stop();
     }

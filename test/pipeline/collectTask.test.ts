@@ -15,6 +15,7 @@ import { runCollectTask, type CollectTaskContext } from '../../shared/pipeline/c
 import { sealRun } from '../../shared/pipeline/seal.js';
 import type { CollectionRequestRecord } from '../../shared/pipeline/types.js';
 import { collectorIdentity } from '../../shared/evidence/custody.js';
+import { claimRunPath } from '../../shared/evidence/claim.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
@@ -39,6 +40,7 @@ describe('runCollectTask retries', () => {
 
   test('a retried finished task makes zero API requests and returns the same artifacts', async () => {
     const store = await openLocalBundle(dir, 'run-retry');
+    await claimRunPath(store, { runId: 'run-retry', caseId: 'case-r', collector: collectorIdentity({ runtime: 'test' }) });
     const first = await runCollectTask({ source: 'containerlogs' }, ctx(store, 'run-retry'));
     expect(first.records).toBeGreaterThan(20);
     const requestsBefore = cluster.requestLog.length;
@@ -50,8 +52,9 @@ describe('runCollectTask retries', () => {
     expect(again).toMatchObject({ records: first.records, status: first.status, apiRequests: first.apiRequests });
   });
 
-  test('a task that died after publishing its rows retries as .attempt-2; the first attempt stays untouched and in the manifest', async () => {
+  test('a task that died after publishing its rows retries as .attempt-2; the first attempt stays untouched and is named in the manifest as unattributed', async () => {
     const store = await openLocalBundle(dir, 'run-died');
+    await claimRunPath(store, { runId: 'run-died', caseId: 'case-r', collector: collectorIdentity({ runtime: 'test' }) });
     // The host dies between publishing the rows and writing the summary.
     const dying: EvidenceStore = Object.create(store) as EvidenceStore;
     dying.writeArtifact = async (path, data, options) => {
@@ -87,8 +90,9 @@ describe('runCollectTask retries', () => {
       startedAt: new Date().toISOString(),
     });
     const paths = sealed.manifest.artifacts.map((a) => a.path);
-    expect(paths).toEqual(expect.arrayContaining(['sources/events/all.rows.ndjson.gz', 'sources/events/all.attempt-2.rows.ndjson.gz', 'sources/events/all.attempt-2.summary.json']));
-    expect(sealed.manifest.artifacts.find((a) => a.path === 'sources/events/all.rows.ndjson.gz')?.sha256).toBe(firstSha);
+    expect(paths).toEqual(expect.arrayContaining(['sources/events/all.attempt-2.rows.ndjson.gz', 'sources/events/all.attempt-2.summary.json']));
+    // The dead attempt's rows: no finished task vouches for them, so they are named (with their hash), not adopted.
+    expect(sealed.manifest.unattributed?.find((f) => f.path === 'sources/events/all.rows.ndjson.gz')?.sha256).toBe(firstSha);
     expect(sealed.manifest.sources.events?.records).toBe(retried.records);
     expect((await verifyBundle(store)).ok).toBe(true);
   });

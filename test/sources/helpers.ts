@@ -1,6 +1,6 @@
 /** Shared test helpers for the source suites: fixture start, a SourceContext, collecting a source, object builders. */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { CollectorAction, Gap } from '../../shared/evidence/types.js';
+import type { CollectorAction, Gap, StreamResume } from '../../shared/evidence/types.js';
 import type { Row, SourceContext, SourceDefinition } from '../../shared/sources/types.js';
 import type { FixtureCluster, FixtureOptions, KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
@@ -11,6 +11,7 @@ export interface Collected {
   gaps: Gap[];
   actions: CollectorAction[];
   coverage: Record<string, unknown>[];
+  resumes: StreamResume[];
   requests: number;
 }
 
@@ -40,8 +41,18 @@ export function context(kc: KubeConfig, overrides: Partial<SourceContext> = {}):
   return ctx;
 }
 
+/** The rows of a 'rowsNdjson' item (its buffer handed back, as the NDJSON writer would); checks the count it claims. */
+export function ndjsonRows(item: { bytes: Buffer; rows: number; release?: () => void }): Row[] {
+  const text = item.bytes.toString('utf8');
+  item.release?.();
+  if (!text.endsWith('\n')) throw new Error('rowsNdjson: the last row has no newline');
+  const rows = text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as Row);
+  if (rows.length !== item.rows) throw new Error(`rowsNdjson: ${rows.length} rows, the item says ${item.rows}`);
+  return rows;
+}
+
 export async function collect(source: SourceDefinition, ctx: SourceContext & { requestCount?: () => number }): Promise<Collected> {
-  const out: Collected = { rows: [], raws: [], gaps: [], actions: [], coverage: [], requests: 0 };
+  const out: Collected = { rows: [], raws: [], gaps: [], actions: [], coverage: [], resumes: [], requests: 0 };
   for await (const item of source.collect(ctx)) {
     switch (item.kind) {
       case 'row':
@@ -52,6 +63,9 @@ export async function collect(source: SourceDefinition, ctx: SourceContext & { r
         break;
       case 'rowsJson':
         out.rows.push(...item.json.map((j) => JSON.parse(j) as Row));
+        break;
+      case 'rowsNdjson':
+        out.rows.push(...ndjsonRows(item));
         break;
       case 'raw':
         out.raws.push(item.stream === undefined ? { object: item.object } : { object: item.object, stream: item.stream });
@@ -64,6 +78,9 @@ export async function collect(source: SourceDefinition, ctx: SourceContext & { r
         break;
       case 'coverage':
         out.coverage.push(item.coverage);
+        break;
+      case 'resume':
+        out.resumes.push(item.resume);
         break;
     }
   }

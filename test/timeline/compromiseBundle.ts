@@ -48,6 +48,7 @@ async function writeSource(store: EvidenceStore, source: string, table: string, 
     if (item.kind === 'row') await rows.write(item.row);
     if (item.kind === 'rows') await rows.writeMany(item.rows);
     if (item.kind === 'rowsJson') await rows.writeSerialized(item.json);
+    if (item.kind === 'rowsNdjson') await rows.writeNdjson(item.bytes, item.rows, item.release);
     if (item.kind === 'raw') {
       const stream = item.stream ?? 'raw';
       let w = raws.get(stream);

@@ -6,11 +6,11 @@ import type { AuditLogCoverage } from '../../cluster/facts.js';
 import type { ArtifactRef, Gap } from '../../evidence/types.js';
 import { toRfc3339 } from '../../util/time.js';
 import type { SourceContext, SourceDefinition, SourceItem } from '../types.js';
-import { createAuditLabeler, type AuditLabeler, type AuditLabelerOptions } from '../../audit/label.js';
+import type { AuditLabeler, AuditLabelerOptions } from '../../audit/label.js';
 import type { AuditParseProblem } from '../../audit/parse.js';
-import { exportAuditLogs, readAuditFromStorage, type AuditLogTable } from '../../audit/query.js';
-import { loadAuditRules, type AuditRule } from '../../audit/rules.js';
-import { loadSigmaRules, type CompiledSigmaRule } from '../../audit/sigma.js';
+import type { AuditLogTable } from '../../audit/query.js';
+import type { AuditRule } from '../../audit/rules.js';
+import type { CompiledSigmaRule } from '../../audit/sigma.js';
 import { AuditDeduper, FinalStageSelector } from '../../audit/stages.js';
 import { auditLabelRow } from '../../audit/tables.js';
 import type { AuditEvent, AuditLabel } from '../../audit/types.js';
@@ -107,8 +107,13 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
     if (problems.length < 20) problems.push(p);
   };
 
+  // Loaded here, not with the source registry: the rule schema (zod) and the Azure Monitor and
+  // Blob SDKs cost every kubeconfig collection ~0.1 s and tens of MB at start-up (docs/performance.md).
+  const { loadAuditRules } = await import('../../audit/rules.js');
+  const { createAuditLabeler } = await import('../../audit/label.js');
+  const { exportAuditLogs, readAuditFromStorage } = await import('../../audit/query.js');
   const rules = options.rules ?? (await loadAuditRules());
-  const sigmaRules = options.sigmaRules ?? (options.sigmaDirs?.length ? (await loadSigmaRules(options.sigmaDirs)).rules : []);
+  const sigmaRules = options.sigmaRules ?? (options.sigmaDirs?.length ? (await (await import('../../audit/sigma.js')).loadSigmaRules(options.sigmaDirs)).rules : []);
   const labeler = createAuditLabeler(rules, { ...options.labeler, ...(sigmaRules.length ? { sigmaRules } : {}) });
   const destinations: string[] = [];
 

@@ -7,7 +7,7 @@ import { HISTORY_SHELLS, historyCommand } from './historyScript.js';
 import { HistoryProtocolError, HistoryStreamParser, userOfHistoryFile, type HistoryEntry, type HistoryShell } from './historyParse.js';
 import { consumeProduced, ItemQueue } from '../common/itemQueue.js';
 import { execInPod, PodExecTimeoutError, PodExecUpgradeError, type PodExecResult } from '../../cluster/podExec.js';
-import { describeContainerState, isRunning, iteratePods, podContainers, type PodContainer } from '../common/pods.js';
+import { isRunning, iteratePods, podContainers, type PodContainer } from '../common/pods.js';
 import { obj, str } from '../../util/values.js';
 import { TaskPool } from '../common/taskPool.js';
 import { clusterDataAction, clusterRead, kubeAccess, queueWeight, rowsIn, type Row, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
@@ -18,7 +18,12 @@ import { COMMAND_HISTORY_TABLE } from './table.js';
  * copies): one exec of historyCommand() per running container, the next shell of
  * HISTORY_SHELLS tried only when the previous one does not exist. Execs run in parallel
  * (ctx.concurrency), each with a time limit. Every exec is reported as a CollectorAction so
- * investigators can tell the collector's execs from an attacker's in the audit log.
+ * investigators can tell the collector's execs from an attacker's in the audit log. An exec
+ * cut mid-stream (the connection closed without a status) is retried once, as a second action;
+ * what the retry repeats of the first one's output is dropped by exact match.
+ *
+ * A container without a shell, without a history file, or not running is coverage (counted in
+ * the task's coverage item), not a gap: nothing failed. Gaps name what could not be read.
  *
  * Raw objects (stream 'files'): each history file as read (path, size, sha256, content),
  * content kept up to maxRawFileBytes.
@@ -102,6 +107,54 @@ class RawFileRecorder {
   }
 }
 
+/** What the source saw of the containers of its pods: the task summary's coverage item. */
+export interface HistoryCoverage {
+  /** Containers of the pods listed. */
+  containers: number;
+  /** Containers whose history exec ran to the end (with or without history files). */
+  read: number;
+  withHistory: number;
+  withoutHistory: number;
+  /** No shell to run the read in (distroless): no shell history can exist there. */
+  withoutShell: number;
+  /** Not running when listed: exec is impossible. */
+  notRunning: number;
+  /** Containers with a gap (exec refused, failed, timed out, pod gone). */
+  failed: number;
+  historyFiles: number;
+  /** Execs cut mid-stream and retried. */
+  retried: number;
+}
+
+/**
+ * The history a first exec delivered before it was cut: its entries and raw file records, so
+ * the retry hands over only what the first did not (exact match). References only: nothing is
+ * copied on the healthy path.
+ */
+class DeliveredHistory {
+  readonly entries = new Map<string, HistoryEntry[]>();
+  readonly fileHashes = new Set<string>();
+  /** The retry received output of its own. */
+  retryRead = false;
+  private keys: Set<string> | undefined;
+
+  note(path: string, entries: readonly HistoryEntry[]): void {
+    const list = this.entries.get(path);
+    if (list) list.push(...entries);
+    else this.entries.set(path, [...entries]);
+  }
+
+  /** The entries of `path` not delivered before. */
+  fresh(path: string, entries: HistoryEntry[]): HistoryEntry[] {
+    this.keys ??= new Set([...this.entries].flatMap(([p, list]) => list.map((e) => entryKey(p, e))));
+    return entries.filter((e) => !this.keys!.has(entryKey(path, e)));
+  }
+}
+
+function entryKey(path: string, e: HistoryEntry): string {
+  return `${path}\n${e.lineNumber}\n${e.commandTime ?? ''}\n${e.command}`;
+}
+
 function runningTargets(pod: Record<string, unknown>): { running: PodContainer[]; notRunning: PodContainer[] } {
   const running: PodContainer[] = [];
   const notRunning: PodContainer[] = [];
@@ -122,7 +175,7 @@ export interface HistoryExecOutcome {
  *   the shell binary is missing      → no-shell (the next shell is tried)
  *   the runtime could not start it   → failed + exec-failed
  *   success, files read              → ok
- *   success, no files                → no-history + no-history gap
+ *   success, no files                → no-history (coverage, not a gap)
  *   non-zero exit, no status, garbled output → failed + exec-failed (rows already read are kept)
  */
 export function historyExecOutcome(shell: string, result: PodExecResult, filesRead: number, protocolError?: Error): HistoryExecOutcome {
@@ -135,7 +188,7 @@ export function historyExecOutcome(shell: string, result: PodExecResult, filesRe
   if (shellMissing) return { action: 'no-shell', detail: `${shell} not found in the container` };
   if (result.end === 'start-failed') return { action: 'failed', gap: 'exec-failed', detail: `the runtime could not start ${shell}: ${describe}` };
   if (result.end === 'success' && !protocolError) {
-    if (filesRead === 0) return { action: 'no-history', gap: 'no-history', detail: `${shell} ran; no shell history files under /root or /home/*` };
+    if (filesRead === 0) return { action: 'no-history', detail: `${shell} ran; no shell history files under /root or /home/*` };
     return { action: 'ok', detail: `${filesRead} history file(s) read` };
   }
   const why =
@@ -159,6 +212,7 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
     const queue = new ItemQueue<SourceItem>(Math.max(1000, ctx.concurrency * 64), queueWeight);
     const pool = new TaskPool(Math.max(1, ctx.concurrency));
     const forbidden = { execs: 0, namespaces: new Set<string>(), first: '' };
+    const coverage: HistoryCoverage = { containers: 0, read: 0, withHistory: 0, withoutHistory: 0, withoutShell: 0, notRunning: 0, failed: 0, historyFiles: 0, retried: 0 };
     let records = 0;
 
     const put = (item: SourceItem): void => {
@@ -168,8 +222,17 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
     const gap = (g: Omit<Gap, 'source'>): void => put({ kind: 'gap', gap: { source: SOURCE, ...g } });
     const action = (a: Omit<CollectorAction, 'kind'>): void => put({ kind: 'action', action: { kind: 'exec', ...a } });
 
-    /** One exec of one shell. Returns what to do next. */
-    const execShell = async (t: ContainerTarget, shell: string): Promise<'next-shell' | 'done'> => {
+    /**
+     * One exec of one shell. Returns what to do next: 'retry' after a first exec cut mid-stream
+     * (`before` then holds what it delivered, for the retry to skip).
+     */
+    const execShell = async (
+      t: ContainerTarget,
+      shell: string,
+      before?: DeliveredHistory,
+    ): Promise<'next-shell' | 'done' | 'failed' | { retry: DeliveredHistory; flush: () => void }> => {
+      const retrying = before !== undefined;
+      const delivered = retrying ? undefined : new DeliveredHistory();
       const target = { namespace: t.namespace, pod: t.pod, container: t.container.name };
       const where = { namespace: t.namespace, pod: t.pod, container: t.container.name, resource: `pods/exec ${t.namespace}/${t.pod} (${t.container.name})` };
       const command = historyCommand(shell);
@@ -184,17 +247,29 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
           raw = new RawFileRecorder(path, size, maxRawFileBytes);
         },
         onFileData: (_path, chunk) => raw?.add(chunk),
-        onEntries: (path, fileShell, entries) => {
+        onEntries: (path, fileShell, parsed) => {
           const collectedAt = toRfc3339(ctx.clock());
+          const entries = before ? before.fresh(path, parsed) : parsed;
+          delivered?.note(path, entries);
           if (entries.length > 0) put({ kind: 'rows', rows: entries.map((entry) => historyRow(target, path, fileShell, entry, collectedAt)) });
         },
         onFileEnd: (_path, received) => {
-          if (raw) put({ kind: 'raw', stream: 'files', object: raw.record(target, received) });
+          if (raw) {
+            const record = raw.record(target, received);
+            const key = `${String(record['path'])}\n${String(record['sha256'])}`;
+            // The retry reads again a file the first exec already recorded whole: recorded once.
+            if (!before?.fileHashes.has(key)) put({ kind: 'raw', stream: 'files', object: record });
+            delivered?.fileHashes.add(key);
+          }
           raw = undefined;
         },
       });
       const finish = (outcome: CollectorAction['outcome'], extra: { exitCode?: number; detail?: string } = {}): void => {
-        action({ at, namespace: t.namespace, pod: t.pod, container: t.container.name, command, outcome, durationMs: Date.now() - started, ...extra });
+        action({ at, namespace: t.namespace, pod: t.pod, container: t.container.name, command, outcome, ...(retrying ? { attempt: 2 } : {}), durationMs: Date.now() - started, ...extra });
+      };
+      const failed = (reason: Gap['reason'], detail: string): 'failed' => {
+        gap({ reason, detail, ...where });
+        return 'failed';
       };
       let result: PodExecResult;
       let attempts = 0;
@@ -207,6 +282,7 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
               abortSignal: signal,
               timeoutInMs: execTimeoutInMs,
               onStdout: (chunk) => {
+                if (before) before.retryRead = true;
                 if (protocolError) return;
                 try {
                   parser.push(chunk);
@@ -224,58 +300,76 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
         const retried = attempts > 1 ? ` (after ${attempts} attempts)` : '';
         if (error instanceof PodExecTimeoutError) {
           finish('failed', { detail: `timed out after ${execTimeoutInMs} ms` });
-          gap({ reason: 'timeout', detail: `history exec did not finish within ${execTimeoutInMs} ms; ${error.stdoutBytes} bytes were read`, ...where });
-          return 'done';
+          return failed('timeout', `history exec did not finish within ${execTimeoutInMs} ms; ${error.stdoutBytes} bytes were read`);
         }
         const upgrade = error instanceof PodExecUpgradeError ? error : (error as { lastError?: unknown }).lastError instanceof PodExecUpgradeError ? ((error as { lastError: PodExecUpgradeError }).lastError) : undefined;
         const status = upgrade?.status;
         if (status === 404) {
           finish('vanished', { detail: 'the pod no longer exists (HTTP 404)' });
-          gap({ reason: 'pod-vanished', detail: 'pod deleted before its history could be read', ...where });
+          return failed('pod-vanished', 'pod deleted before its history could be read');
         } else if (status === 403) {
           finish('failed', { detail: 'refused: pods/exec forbidden (HTTP 403)' });
           forbidden.execs++;
           forbidden.namespaces.add(t.namespace);
           forbidden.first ||= upgrade?.message ?? '';
+          return 'failed';
         } else if (status === 400) {
           finish('failed', { detail: 'refused: the container is not running (HTTP 400)' });
-          gap({ reason: 'container-not-running', detail: 'container stopped before its history could be read (HTTP 400)', ...where });
-        } else {
-          const detail = `${error instanceof Error ? error.message : String(error)}${retried}`;
-          finish('failed', { detail });
-          gap({ reason: attempts > 1 && upgrade ? 'retries-exhausted' : 'exec-failed', detail, ...where });
+          return failed('container-not-running', 'container stopped before its history could be read (HTTP 400)');
         }
-        return 'done';
+        const detail = `${error instanceof Error ? error.message : String(error)}${retried}`;
+        finish('failed', { detail });
+        return failed(attempts > 1 && upgrade ? 'retries-exhausted' : 'exec-failed', detail);
       }
 
-      // Flush the parser: a stream that stops inside a file is a protocol error (the kept rows stay).
-      if (!protocolError && result.end !== 'start-failed') {
+      const flush = (): void => {
         try {
           parser.end();
         } catch (error) {
-          if (error instanceof HistoryProtocolError) protocolError = error;
+          if (error instanceof HistoryProtocolError) protocolError ??= error;
           else throw error;
         }
+      };
+      if (result.end === 'closed-without-status' && delivered && !protocolError) {
+        // Cut mid-stream: once more, as a second collector action. The rows of complete lines
+        // stay; the part of a file cut short is held back (the retry reads it whole), and
+        // flushed only if the retry brings nothing.
+        coverage.retried++;
+        const stderr = result.stderr.trim() ? `; stderr: ${result.stderr.trim().slice(0, 300)}` : '';
+        finish('failed', { detail: `the connection closed without a status after ${result.stdoutBytes} bytes (${files} file(s) begun)${stderr}; retried once` });
+        return { retry: delivered, flush };
       }
+      // Flush the parser: a stream that stops inside a file is a protocol error (the kept rows stay).
+      if (!protocolError && result.end !== 'start-failed') flush();
       const outcome = historyExecOutcome(shell, result, files, protocolError);
-      finish(outcome.action, { detail: outcome.detail, ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}) });
-      if (outcome.gap) gap({ reason: outcome.gap, detail: outcome.detail, ...where });
-      return outcome.action === 'no-shell' ? 'next-shell' : 'done';
+      const exitCode = result.exitCode !== undefined ? { exitCode: result.exitCode } : {};
+      finish(outcome.action, { detail: retrying && outcome.gap ? `${outcome.detail} (on the retry)` : outcome.detail, ...exitCode });
+      if (outcome.action === 'no-shell') return 'next-shell';
+      if (outcome.gap) return failed(outcome.gap, retrying ? `${outcome.detail} (on the retry: the first exec was cut mid-stream)` : outcome.detail);
+      if (outcome.action === 'no-history') coverage.withoutHistory++;
+      else {
+        coverage.withHistory++;
+        coverage.historyFiles += files;
+      }
+      coverage.read++;
+      return 'done';
     };
 
     const runContainer = async (t: ContainerTarget): Promise<void> => {
       try {
         for (const shell of HISTORY_SHELLS) {
-          if ((await execShell(t, shell)) === 'done') return;
+          let next = await execShell(t, shell);
+          if (typeof next === 'object') {
+            const first = next;
+            next = await execShell(t, shell, first.retry);
+            // The retry read nothing: keep the first exec's part of the file it was cut in.
+            if (next === 'failed' && !first.retry.retryRead) first.flush();
+          }
+          if (next === 'failed') coverage.failed++;
+          if (next !== 'next-shell') return;
         }
-        gap({
-          reason: 'no-shell',
-          detail: `no shell in the container (tried ${HISTORY_SHELLS.join(', ')}): its history cannot be read through exec`,
-          namespace: t.namespace,
-          pod: t.pod,
-          container: t.container.name,
-          resource: `pods/exec ${t.namespace}/${t.pod} (${t.container.name})`,
-        });
+        // No shell (tried every one of HISTORY_SHELLS, each recorded as a no-shell action): coverage.
+        coverage.withoutShell++;
       } catch (error) {
         if (queue.isStopped || signal.aborted || isAbortError(error)) return;
         throw error;
@@ -294,16 +388,9 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
         const namespace = str(metadata.namespace);
         const name = str(metadata.name);
         const { running, notRunning } = runningTargets(pod);
-        for (const c of notRunning) {
-          gap({
-            reason: 'container-not-running',
-            detail: `history not read: container ${describeContainerState(c.status)} (exec needs a running container)`,
-            namespace,
-            pod: name,
-            container: c.name,
-            resource: `pods/exec ${namespace}/${name} (${c.name})`,
-          });
-        }
+        coverage.containers += running.length + notRunning.length;
+        // Exec needs a running container: not an item that could have been read.
+        coverage.notRunning += notRunning.length;
         if (queue.full) await queue.room();
         for (const container of running) await pool.run(() => runContainer({ namespace, pod: name, container }));
       }
@@ -315,6 +402,7 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
           resource: 'pods/exec',
         });
       }
+      if (!signal.aborted) put({ kind: 'coverage', coverage: { [SOURCE]: { ...coverage } } });
     };
 
     let lastProgress = 0;

@@ -11,7 +11,8 @@ import type { SourceContext } from '../types.js';
  * The pods a pod-based source works on: the trigger's priority pods first (fetched one by
  * one, before any list page), then the pods on the nodes and in the namespaces the trigger
  * named, then every other pod of the run from the paginated list.
- * With ctx.shard (when `sharded`), only the pods of that shard.
+ * With ctx.shard (when `sharded`), only the pods of that shard. A pod list that cannot be read
+ * (or read to its end) is a gap marked as a failed prerequisite.
  */
 export async function* iteratePods(ctx: SourceContext, source: string, options: { sharded: boolean }): AsyncGenerator<ListEvent> {
   const shard = options.sharded ? ctx.shard : undefined;
@@ -66,7 +67,10 @@ export async function* iteratePods(ctx: SourceContext, source: string, options: 
       const name = str(event.object.metadata?.name);
       if (done.has(`${namespace}/${name}`) || !inPodShard(namespace, name, shard)) continue;
     }
-    yield event;
+    // The pod list is what a pod-based source works from: without it, what is missing has no
+    // name. Its failure is a failed prerequisite (the task fails, the run names it).
+    if (event.kind === 'gap') yield { kind: 'gap', gap: { ...event.gap, prerequisite: 'pod list' } };
+    else yield event;
   }
 }
 

@@ -5,13 +5,14 @@ import { toRfc3339 } from '../../util/time.js';
 import { consumeProduced, ItemQueue } from '../common/itemQueue.js';
 import { isExpectedKubeFailure } from '../common/listResource.js';
 import { splitLogLine } from '../../util/lines.js';
-import { LogStreamInterruptedError, streamContainerLog } from '../../cluster/podLogStream.js';
+import { LogStreamIdleError, LogStreamInterruptedError, streamContainerLog, type LogStreamResume } from '../../cluster/podLogStream.js';
 import { describeContainerState, iteratePods, podContainers, restartCount, type ContainerType, type PodContainer } from '../common/pods.js';
 import { obj, str } from '../../util/values.js';
 import { redactedMapJson } from '../../util/valueRedaction.js';
 import { TaskPool } from '../common/taskPool.js';
 import { clusterRead, kubeAccess, queueWeight, type Row, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
 import { CONTAINER_LOGS_TABLE } from './table.js';
+import { LogRowEncoder, SlabPool, type LogRowColumns } from './rowBytes.js';
 
 /**
  * Container logs: every container of every pod of the run (init and ephemeral too, finished
@@ -93,11 +94,10 @@ function members(value: Record<string, unknown>): string {
 }
 
 /**
- * A serializer of one container's log lines into kubelogs_CL rows as JSON text, byte for byte
- * JSON.stringify(logRow(...)): the columns shared by every line of the stream are serialized
- * once, so a line costs its timestamp split and the JSON escaping of its message.
+ * The JSON text of the columns every row of one container's log shares, around the per-line
+ * ones: `middle` goes between message and timestamp_present, `end` closes the row.
  */
-export function logRowSerializer(pod: PodColumns, container: { name: string; type: ContainerType; image: string }, previous: boolean): (lineNumber: number, line: string, collectedAt: string) => string {
+export function logRowColumns(pod: PodColumns, container: { name: string; type: ContainerType; image: string }, previous: boolean): LogRowColumns {
   const shared = members({
     container_name: container.name,
     namespace: pod.namespace,
@@ -109,8 +109,17 @@ export function logRowSerializer(pod: PodColumns, container: { name: string; typ
     previous,
   });
   const tail = members({ pod_uid: pod.pod_uid, node_name: pod.node_name, image: container.image });
-  const middle = shared === '' ? '' : `,${shared}`;
-  const end = tail === '' ? '}' : `,${tail}}`;
+  return { middle: shared === '' ? '' : `,${shared}`, end: tail === '' ? '}' : `,${tail}}` };
+}
+
+/**
+ * A serializer of one container's log lines into kubelogs_CL rows as JSON text, byte for byte
+ * JSON.stringify(logRow(...)): the columns shared by every line of the stream are serialized
+ * once, so a line costs its timestamp split and the JSON escaping of its message. The hot path
+ * writes the same bytes without strings (rowBytes.ts); this is its reference and its fallback.
+ */
+export function logRowSerializer(pod: PodColumns, container: { name: string; type: ContainerType; image: string }, previous: boolean): (lineNumber: number, line: string, collectedAt: string) => string {
+  const { middle, end } = logRowColumns(pod, container, previous);
   return (lineNumber, line, collectedAt) => {
     const { timestamp, message } = splitLogLine(line);
     // Both times are RFC 3339 text (checked by splitLogLine, or made by toRfc3339): no escaping needed.
@@ -119,7 +128,8 @@ export function logRowSerializer(pod: PodColumns, container: { name: string; typ
 }
 
 /**
- * Which log streams of a pod to read, and which containers certainly have none.
+ * Which log streams of a pod to read, and which containers certainly have none (never started:
+ * counted as coverage, not a gap — there is no log to miss).
  * A container with no status is still asked for (the API answers 400 if it never ran);
  * one that reports waiting with no restart has no log yet.
  */
@@ -147,11 +157,20 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   // Weighed in rows: each chunk of a log arrives as one 'rowsJson' item.
   const queue = new ItemQueue<SourceItem>(LOG_QUEUE_ROWS, queueWeight);
   const pool = new TaskPool(Math.max(1, ctx.concurrency));
+  const slabs = new SlabPool();
   const vanished = new Set<string>();
   const forbidden = { streams: 0, namespaces: new Set<string>(), first: '' };
+  /** The task's coverage item: a container that never started has no log (a count, not a gap). */
+  const coverage = { containers: 0, streams: 0, notStarted: 0, resumedStreams: 0 };
   let records = 0;
 
   const gap = (g: Omit<Gap, 'source'>): void => queue.put({ kind: 'gap', gap: { source: SOURCE, ...g } });
+  const resumed = (task: LogTask, resumes: readonly LogStreamResume[]): void => {
+    if (resumes.length > 0) coverage.resumedStreams++;
+    for (const r of resumes) {
+      queue.put({ kind: 'resume', resume: { source: SOURCE, namespace: task.pod.namespace, pod: task.pod.pod_name, container: task.container.name, previous: task.previous, ...r } });
+    }
+  };
 
   const runTask = async (task: LogTask): Promise<void> => {
     const { pod, container, previous } = task;
@@ -160,29 +179,32 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
     const resource = `pods/log ${key} (${container.name}${previous ? ', previous' : ''})`;
     const where = { namespace: pod.namespace, pod: pod.pod_name, container: container.name, resource };
     let lineNumber = 0;
-    const serialize = logRowSerializer(pod, container, previous);
+    const encoder = new LogRowEncoder(logRowColumns(pod, container, previous), logRowSerializer(pod, container, previous), slabs);
     try {
-      await streamContainerLog(
+      const result = await streamContainerLog(
         api,
         { namespace: pod.namespace, pod: pod.pod_name, container: container.name, previous, sinceSeconds: ctx.sinceSeconds },
         {
           abortSignal: signal,
           ...(ctx.countRequest ? { countRequest: ctx.countRequest } : {}),
-          onLines: (lines) => {
+          ...(ctx.logIdleTimeoutInMs !== undefined ? { idleTimeoutInMs: ctx.logIdleTimeoutInMs } : {}),
+          // Rows are written from the log's bytes (rowBytes.ts): no string per line.
+          onLineBytes: (lines) => {
             const collectedAt = toRfc3339(ctx.clock());
-            const json = new Array<string>(lines.length);
-            for (let i = 0; i < lines.length; i++) json[i] = serialize(++lineNumber, lines[i] as string, collectedAt);
-            queue.put({ kind: 'rowsJson', json });
-            records += lines.length;
+            for (const rows of encoder.encode(lines, lineNumber + 1, collectedAt)) queue.put({ kind: 'rowsNdjson', bytes: rows.bytes, rows: rows.rows, release: rows.release });
+            lineNumber += lines.count;
+            records += lines.count;
             return queue.full ? queue.room() : undefined;
           },
         },
       );
+      if (result.resumes.length > 0) resumed(task, result.resumes);
     } catch (error) {
       if (queue.isStopped || isAbortError(error) || signal.aborted) return;
       const status = kubeErrorStatus(error);
       if (error instanceof LogStreamInterruptedError) {
-        gap({ reason: 'error', detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`, ...where });
+        resumed(task, error.resumes);
+        gap({ reason: error.cause instanceof LogStreamIdleError ? 'timeout' : 'error', detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`, ...where });
       } else if (status === 404) {
         if (!vanished.has(key)) {
           vanished.add(key);
@@ -215,16 +237,9 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
       await queue.putAndWait({ kind: 'raw', object: pod });
       const columns = podColumns(pod);
       const plan = planPodLogs(pod);
-      for (const container of plan.notRunning) {
-        gap({
-          reason: 'container-not-running',
-          detail: `no log: container ${describeContainerState(container.status)}`,
-          namespace: columns.namespace,
-          pod: columns.pod_name,
-          container: container.name,
-          resource: `pods/log ${columns.namespace}/${columns.pod_name} (${container.name})`,
-        });
-      }
+      coverage.containers += plan.current.length + plan.notRunning.length;
+      coverage.notStarted += plan.notRunning.length;
+      coverage.streams += plan.current.length + plan.previous.length;
       for (const container of plan.current) await pool.run(() => runTask({ pod: columns, container, previous: false }));
       for (const container of plan.previous) await pool.run(() => runTask({ pod: columns, container, previous: true }));
     }
@@ -236,6 +251,7 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
         resource: 'pods/log',
       });
     }
+    if (!signal.aborted) queue.put({ kind: 'coverage', coverage: { [SOURCE]: { ...coverage } } });
   };
 
   let lastProgress = 0;
