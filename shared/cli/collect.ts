@@ -19,7 +19,7 @@ import { DEFAULT_SINCE_SECONDS, ENV_VALUE_MODES, MAX_NAMESPACES, NAMESPACE_PATTE
 import { checkOutLocation } from './outLocation.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
-import { printWindowSummary } from './windowSummary.js';
+import { printWindowSummary, windowExitCode, type WindowOutcome } from './windowSummary.js';
 
 export interface CollectCliOptions {
   kubeconfig?: string;
@@ -49,6 +49,8 @@ export interface CollectCliOptions {
   segment?: string;
   /** ...or once it holds this many rows (default 50,000). */
   segmentRows?: string;
+  /** With --preserve: print every event and object change the window records. */
+  verbose?: boolean;
 }
 
 /** An ingestion that threw after the evidence was sealed: the evidence stands, the delivery failed. */
@@ -63,7 +65,7 @@ export interface CollectOutcome {
   anchors?: SealAnchors;
   ingestion?: IngestionReceipt | IngestionFailure;
   /** The preservation window that followed the seal (--preserve). */
-  preservation?: import('../preservation/session.js').PreservationResult;
+  preservation?: WindowOutcome;
 }
 
 /**
@@ -78,6 +80,7 @@ export function collectExitCode(outcome: CollectOutcome): number {
   if (manifest.interrupted) return EXIT.gaps;
   if (Object.values(manifest.sources).some((s) => s.status === 'partial' || s.status === 'failed')) return EXIT.gaps;
   if (outcome.ingestion && outcome.ingestion.status !== 'complete') return EXIT.gaps;
+  if (outcome.preservation && windowExitCode(outcome.preservation) !== EXIT.ok) return EXIT.gaps;
   return EXIT.ok;
 }
 
@@ -319,6 +322,7 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
         ...(ingestionTarget && credential ? { ingestion: { target: ingestionTarget, credential } } : {}),
         ...(flags.requester ? { requestedBy: flags.requester } : {}),
         quiet,
+        verbose: flags.verbose === true,
       },
       io,
     );
@@ -403,7 +407,7 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     protection: m.protection,
     ...(outcome.ingestion !== undefined ? { ingestion: outcome.ingestion } : {}),
     ...(outcome.preservation
-      ? { preservation: { ended: outcome.preservation.ended, segments: outcome.preservation.segments, requests: outcome.preservation.requests } }
+      ? { preservation: { ended: outcome.preservation.ended, segments: outcome.preservation.segments, requests: outcome.preservation.requests, notIngested: outcome.preservation.notIngested } }
       : {}),
   };
 }
@@ -475,6 +479,7 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--preserve <duration>', 'after sealing, keep preserving for this long (e.g. 24h, at most 7d): logs of deleted, terminated and restarted containers, new events, object changes, in sealed segments')
     .option('--segment <duration>', 'with --preserve: seal a segment this often (10s to 1h)', '5m')
     .option('--segment-rows <n>', 'with --preserve: or once a segment holds this many rows', '50000')
+    .option('--verbose', 'with --preserve: print every event and object change the window records (stderr)')
     .option('--env-values <mode>', 'env values in raw objects: hash (default, their SHA-256) or keep (in the bundle only, never in rows)', 'hash')
     .option('--json', 'print one JSON summary on stdout')
     .action(async (flags: CollectCliOptions) => {

@@ -16,6 +16,9 @@ import { loadIngestionTarget, type IngestionTarget } from '../ingestion/config.j
 import { ingestIncrement } from '../preservation/ingestIncrement.js';
 import { runPreservation, type PreservationResult } from '../preservation/session.js';
 import { closePreservationWindow, MAX_PRESERVE_SECONDS, openPreservationWindow } from '../preservation/window.js';
+import { minimumPreservationBudget } from '../preservation/resources.js';
+import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../cluster/requestBudget.js';
+import { KubeApi } from '../cluster/kubeApi.js';
 import { SOURCES } from '../sources/registry.js';
 import { defaultAzureCredential } from '../util/azureCredential.js';
 import { describeError, InputError, redactUrl } from '../util/errors.js';
@@ -23,7 +26,7 @@ import { parseDurationSeconds } from '../util/time.js';
 import { checkReachable, kubeconfigPaths } from './collect.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
 import { openExistingRun } from './verify.js';
-import { printWindowSummary, windowTotals } from './windowSummary.js';
+import { printWindowSummary, windowExitCode, windowTotals, type WindowOutcome } from './windowSummary.js';
 
 export interface PreserveFlags {
   /** --preserve: how long to keep preserving, e.g. 24h (at most 7d). */
@@ -33,6 +36,8 @@ export interface PreserveFlags {
   /** --segment-rows: ...or once it holds this many rows (default 50,000). */
   segmentRows?: string;
   takeOver?: boolean;
+  /** --concurrency: the load budget; the window's watch streams each hold one of its permits. */
+  concurrency?: string;
 }
 
 export interface PreserveSettings {
@@ -40,6 +45,8 @@ export interface PreserveSettings {
   segmentInMs: number;
   segmentRows: number;
   takeOver: boolean;
+  /** Kubernetes API requests in flight at once (watch streams included). */
+  concurrency: number;
 }
 
 /** Validate the window's flags before anything touches the cluster (bad input: exit 2). */
@@ -58,7 +65,12 @@ export function parsePreserveFlags(flags: PreserveFlags, fallback = '24h'): Pres
   const segmentInMs = duration('--segment', flags.segment ?? '5m', 10, 3600, '5m') * 1000;
   const rows = flags.segmentRows === undefined ? 50_000 : Number(flags.segmentRows);
   if (!Number.isInteger(rows) || rows < 1 || rows > 10_000_000) throw new InputError('--segment-rows', `"${flags.segmentRows}" is not a whole number from 1 to 10000000`);
-  return { preserveForSeconds, segmentInMs, segmentRows: rows, takeOver: flags.takeOver === true };
+  const floor = minimumPreservationBudget();
+  const concurrency = flags.concurrency === undefined ? DEFAULT_CLUSTER_REQUEST_BUDGET : Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < floor || concurrency > 256) {
+    throw new InputError('--concurrency', `"${flags.concurrency}" is too small for a preservation window or not a whole number: its ${floor - 1} watch streams each hold one request of the budget while open, and log fetches need at least one more; use a whole number from ${floor} to 256`);
+  }
+  return { preserveForSeconds, segmentInMs, segmentRows: rows, takeOver: flags.takeOver === true, concurrency };
 }
 
 export interface WindowRun {
@@ -69,10 +81,12 @@ export interface WindowRun {
   ingestion?: { target: IngestionTarget; credential: TokenCredential };
   requestedBy?: string;
   quiet?: boolean;
+  /** Print every event and object change the window records (stderr). */
+  verbose?: boolean;
 }
 
 /** Open the window on the sealed run in `store`, run it to its end or Ctrl-C, close it. */
-export async function runWindow(run: WindowRun, io: CliIo): Promise<PreservationResult> {
+export async function runWindow(run: WindowRun, io: CliIo): Promise<WindowOutcome> {
   const { store, settings } = run;
   const claim = await readRunClaim(store);
   const { manifest } = await readManifestWithHash(store);
@@ -98,7 +112,9 @@ export async function runWindow(run: WindowRun, io: CliIo): Promise<Preservation
     stop.abort();
   });
   const custody = new CustodyLog(store, { runId: manifest.runId, caseId: manifest.caseId, collector: run.collector, claim });
+  KubeApi.for(run.kubeConfig).budget.limit = settings.concurrency;
   let result: PreservationResult;
+  let notIngested = 0;
   try {
     result = await runPreservation({
       store,
@@ -115,7 +131,9 @@ export async function runWindow(run: WindowRun, io: CliIo): Promise<Preservation
       segmentInMs: settings.segmentInMs,
       segmentRows: settings.segmentRows,
       progress: (e) => {
+        if (e.kind === 'watching') say(`watching ${e.resources} resource(s) (one watch stream each, every one holding a permit of the --concurrency budget); segment ${e.segment} open`);
         if (e.kind === 'gap') say(`gap: ${e.detail}`);
+        if (e.kind === 'event' && run.verbose) say(`${e.resource} ${e.type.toLowerCase()}: ${e.namespace ? `${e.namespace}/` : ''}${e.name}${e.relisted ? ' (found by a relist)' : ''}`);
         if (e.kind === 'logs' && e.outcome.outcome === 'kept' && e.outcome.lines > 0) {
           say(`kept ${formatCount(e.outcome.lines)} log line(s) of ${e.outcome.namespace}/${e.outcome.pod} (${e.outcome.container}${e.outcome.previous ? ', previous' : ''}): ${e.outcome.reason}`);
         }
@@ -129,16 +147,21 @@ export async function runWindow(run: WindowRun, io: CliIo): Promise<Preservation
           if (receipt) say(`segment ${segment.seq} ingested: ${receipt.status}, ${formatCount(receipt.rowsAcknowledged)} rows acknowledged`);
         } catch (error) {
           // The segment is sealed; re-ingest later with: aks-evidence ingest <bundle>.
-          say(`segment ${segment.seq} not ingested: ${describeError(error)}`);
+          notIngested++;
+          say(`segment ${segment.seq} not ingested: ${describeError(error)} (it is sealed; deliver it later with aks-evidence ingest <bundle>)`);
         }
       },
     });
+  } catch (error) {
+    // The window ends with the process: say so in custody (what was sealed stays sealed; a segment in progress is named lost by the next window).
+    await closePreservationWindow({ store, collector: run.collector, cursor, reason: 'failed', detail: describeError(error) }).catch(() => undefined);
+    throw error;
   } finally {
     stopListening?.();
   }
   await closePreservationWindow({ store, collector: run.collector, cursor: result.cursor, reason: result.ended?.reason ?? 'stopped', totals: windowTotals(result) });
   say(`window ${cursor.windowId} ended (${result.ended?.reason ?? 'stopped'}): ${result.segments.length} segment(s) sealed; ${result.requests.list} list, ${result.requests.watch} watch and ${result.requests.log} log request(s)`);
-  return result;
+  return { ...result, notIngested };
 }
 
 interface WatchCliFlags extends PreserveFlags {
@@ -147,6 +170,7 @@ interface WatchCliFlags extends PreserveFlags {
   ingest?: string;
   requester?: string;
   json?: boolean;
+  verbose?: boolean;
 }
 
 export function registerWatchCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -159,9 +183,11 @@ export function registerWatchCommand(program: Command, io: CliIo, setExit: (code
     .option('--segment-rows <n>', 'or once a segment holds this many rows', '50000')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: current-context); must point at the run\'s cluster')
+    .option('--concurrency <n>', `the load budget: Kubernetes API requests in flight at once, each open watch stream included (at least ${minimumPreservationBudget()})`, String(DEFAULT_CLUSTER_REQUEST_BUDGET))
     .option('--ingest <config>', 'ingest each sealed segment into Log Analytics (ingestion target JSON or file)')
     .option('--requester <who>', 'who asked for the window (chain of custody)')
     .option('--take-over', 'start even though an earlier window of the run never recorded its end (its process died)')
+    .option('--verbose', 'print every event and object change the window records (stderr)')
     .option('--json', 'print the window\'s result as JSON')
     .action(async (bundle: string, flags: WatchCliFlags) => {
       const settings = parsePreserveFlags(flags);
@@ -185,14 +211,15 @@ export function registerWatchCommand(program: Command, io: CliIo, setExit: (code
           collector,
           ...(target ? { ingestion: { target, credential: await defaultAzureCredential() } } : {}),
           ...(flags.requester ? { requestedBy: flags.requester } : {}),
+          verbose: flags.verbose === true,
         },
         io,
       );
-      if (flags.json) line(io.stdout, JSON.stringify({ runId: manifest.runId, bundle: store.location, ended: result.ended, segments: result.segments, requests: result.requests }, null, 2));
+      if (flags.json) line(io.stdout, JSON.stringify({ runId: manifest.runId, bundle: store.location, ended: result.ended, segments: result.segments, requests: result.requests, notIngested: result.notIngested }, null, 2));
       else {
         line(io.stdout, `Run ${manifest.runId} (case ${manifest.caseId}): preservation window on ${store.location}`);
         printWindowSummary(result, io);
       }
-      setExit(result.segments.some((s) => s.gaps > 0) ? EXIT.gaps : EXIT.ok);
+      setExit(windowExitCode(result));
     });
 }

