@@ -17,7 +17,7 @@ import { EvidenceStoreError } from '../evidence/errors.js';
 import { isBlobUrl } from '../evidence/blobUrl.js';
 import { openEvidenceLocation, type StorageAccess } from '../evidence/openStore.js';
 import { SOURCES } from '../sources/registry.js';
-import { InputError } from '../util/errors.js';
+import { describeError, InputError } from '../util/errors.js';
 import { loadIngestionTarget } from '../ingestion/config.js';
 import { defaultAzureCredential } from '../util/azureCredential.js';
 import { delivered, type IngestionReceipt } from '../ingestion/receipt.js';
@@ -53,8 +53,17 @@ function parseTables(value: string | undefined): string[] | undefined {
   return tables;
 }
 
-/** The ingest command's work; returns the receipt. */
-export async function runIngest(location: string, flags: IngestCliFlags, io: CliIo, deps: IngestCliDeps = {}): Promise<IngestionReceipt> {
+/** A sealed preservation segment's ingestion (CollectionPhase = increment). */
+export interface IncrementIngestion {
+  seq: number;
+  /** Absent: the segment holds no rows. */
+  receipt?: IngestionReceipt;
+  /** Why it was not ingested (its manifest no longer hashes as sealed, the target refused…). */
+  error?: string;
+}
+
+/** The ingest command's work; returns the run's receipt, with its sealed increments' (preservation windows). */
+export async function runIngest(location: string, flags: IngestCliFlags, io: CliIo, deps: IngestCliDeps = {}): Promise<IngestionReceipt & { increments?: IncrementIngestion[] }> {
   const config = await loadIngestionTarget(flags.config, { cwd: io.cwd, origin: '--config' });
   const tables = parseTables(flags.tables);
   const concurrency = parseConcurrency(flags.concurrency);
@@ -108,11 +117,37 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
           },
         }),
   });
-  return receipt;
+  // The segments a preservation window sealed go into the same tables, marked as increments.
+  const { ingestIncrement, sealedIncrements } = await import('../preservation/ingestIncrement.js');
+  const sealed = claim ? await sealedIncrements(store) : [];
+  if (!sealed.length) return receipt;
+  const increments: IncrementIngestion[] = [];
+  for (const { seq, manifestSha256 } of sealed) {
+    try {
+      const r = await ingestIncrement({
+        store,
+        seq,
+        manifestSha256,
+        config,
+        credential: await azureCredential(),
+        tables: SOURCES.tables,
+        ...(custody ? { custody } : {}),
+        ...(tables ? { only: tables } : {}),
+        ...(concurrency !== undefined ? { concurrency } : {}),
+        ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),
+      });
+      increments.push({ seq, ...(r ? { receipt: r } : {}) });
+      if (!quiet && r) line(io.stderr, `[aks-evidence] increment ${seq}: ${r.status}, ${formatCount(r.rowsAcknowledged)} acknowledged, ${formatCount(r.rowsSkipped)} already in`);
+    } catch (error) {
+      increments.push({ seq, error: describeError(error) });
+      if (!quiet) line(io.stderr, `[aks-evidence] increment ${seq} not ingested: ${describeError(error)}`);
+    }
+  }
+  return { ...receipt, increments };
 }
 
 /** Human summary of a receipt. */
-export function printReceipt(receipt: IngestionReceipt, io: CliIo): void {
+export function printReceipt(receipt: IngestionReceipt & { increments?: IncrementIngestion[] }, io: CliIo): void {
   line(io.stdout, `ingestion attempt ${receipt.attempt} of run ${receipt.runId} → ${receipt.endpoint}: ${receipt.status.toUpperCase()}`);
   const header = ['table', 'rows', 'acknowledged', 'already in', 'failed', 'invalid', 'not sent', 'truncated'];
   const rows = Object.values(receipt.tables).map((t) => [t.table, t.rowsExpected, t.rowsAcknowledged, t.rowsSkipped, t.rowsFailed, t.rowsInvalid, t.rowsNotSent, t.truncatedRows].map((v) => (typeof v === 'number' ? formatCount(v) : v)));
@@ -133,7 +168,12 @@ export function printReceipt(receipt: IngestionReceipt, io: CliIo): void {
   }
   if (receipt.error) line(io.stdout, `  attempt ended early: ${receipt.error}`);
   line(io.stdout, `receipt: ${receipt.location.replace(/\/+$/, '')}/${receipt.path}`);
-  if (receipt.status !== 'complete') line(io.stdout, 'Run the same command again to send what was not delivered; acknowledged rows are not sent twice.');
+  for (const i of receipt.increments ?? []) {
+    const r = i.receipt;
+    line(io.stdout, `increment ${i.seq}: ${i.error ? `NOT INGESTED: ${i.error}` : r ? `${r.status.toUpperCase()}: ${formatCount(r.rowsAcknowledged)} acknowledged, ${formatCount(r.rowsSkipped)} already in, ${formatCount(r.rowsExpected - r.rowsAcknowledged - r.rowsSkipped)} not delivered` : 'no rows'}`);
+  }
+  const incomplete = (receipt.increments ?? []).some((i) => i.error || (i.receipt && i.receipt.status !== 'complete'));
+  if (receipt.status !== 'complete' || incomplete) line(io.stdout, 'Run the same command again to send what was not delivered; acknowledged rows are not sent twice.');
 }
 
 /**
@@ -141,9 +181,12 @@ export function printReceipt(receipt: IngestionReceipt, io: CliIo): void {
  * 3 some delivered, some not (failed, unreadable or not sent: re-run to send the rest);
  * 1 nothing delivered.
  */
-export function ingestExitCode(receipt: IngestionReceipt): number {
-  if (receipt.status === 'complete') return EXIT.ok;
-  return delivered(receipt) > 0 ? EXIT.gaps : EXIT.failed;
+export function ingestExitCode(receipt: IngestionReceipt & { increments?: IncrementIngestion[] }): number {
+  const increments = receipt.increments ?? [];
+  const incrementsComplete = increments.every((i) => !i.error && (!i.receipt || i.receipt.status === 'complete'));
+  if (receipt.status === 'complete' && incrementsComplete) return EXIT.ok;
+  const some = delivered(receipt) + increments.reduce((n, i) => n + (i.receipt ? delivered(i.receipt) : 0), 0);
+  return some > 0 ? EXIT.gaps : EXIT.failed;
 }
 
 /** Mount `ingest` on the CLI. Exit code: ingestExitCode, or 2 for bad input (flags, config, not a bundle). */

@@ -1,5 +1,6 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
+import { readCustodyLog } from '../evidence/custody.js';
 import { readIncrementManifest } from '../evidence/increment.js';
 import { readManifestWithHash } from '../evidence/manifest.js';
 import type { EvidenceStore } from '../evidence/types.js';
@@ -25,6 +26,10 @@ export async function ingestIncrement(options: {
   custody?: { record(step: string, details: object): Promise<unknown> };
   clientOptions?: LogsIngestionClientOptions;
   abortSignal?: AbortSignal;
+  /** Only these tables (default every table with rows). */
+  only?: string[];
+  /** Requests in flight per table. */
+  concurrency?: number;
 }): Promise<IngestionReceipt | undefined> {
   const { manifest: increment, sha256 } = await readIncrementManifest(options.store, options.seq);
   if (sha256 !== options.manifestSha256) {
@@ -42,5 +47,17 @@ export async function ingestIncrement(options: {
     ...(options.custody ? { custody: options.custody } : {}),
     ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}),
     ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    ...(options.only ? { only: options.only } : {}),
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
   });
+}
+
+/** The segments the run's custody chain records as sealed, in order, with the manifest hash each seal recorded. */
+export async function sealedIncrements(store: EvidenceStore): Promise<{ seq: number; manifestSha256: string }[]> {
+  const out: { seq: number; manifestSha256: string }[] = [];
+  for (const r of await readCustodyLog(store)) {
+    if (r.step !== 'increment-sealed' || typeof r.details['seq'] !== 'number') continue;
+    out.push({ seq: r.details['seq'], manifestSha256: String(r.details['manifestSha256'] ?? '') });
+  }
+  return out.sort((a, b) => a.seq - b.seq);
 }

@@ -108,6 +108,18 @@ function translateChecks(report: VerifyReport): VerificationCheck[] {
         ? `none: every file is listed in the manifest${report.excluded.length ? ` or is one of ${report.excluded.length} known derived file(s) (ingestion bookkeeping)` : ''}`
         : `${report.unexpected.length} file(s) nothing accounts for: ${report.unexpected.slice(0, 5).join(', ')}${report.unexpected.length > 5 ? ', …' : ''}`,
   });
+  const inc = report.increments;
+  if (inc) {
+    // Verify's problems about increments name them (INCREMENT n, never sealed: preservation …).
+    const incProblems = report.problems.filter((p) => /^INCREMENT \d+|preservation interrupted|increments\//.test(p)).length;
+    const lost = inc.unsealed.filter((u) => u.namedLost).length;
+    checks.push({
+      id: 'increments',
+      name: 'Preservation increments',
+      status: incProblems ? 'failed' : lost || inc.gaps.length ? 'warning' : 'passed',
+      detail: `${inc.sealed} sealed segment(s)${inc.covered ? ` from ${inc.covered.from} to ${inc.covered.to}` : ''}, ${inc.artifacts} artifact(s) re-hashed; ${lost} lost (named with their time range), ${inc.gaps.length} gap(s)${inc.ended ? `; window ended (${inc.ended.reason})` : '; window not ended'}${incProblems ? `; ${incProblems} problem(s) (named below)` : ''}`,
+    });
+  }
   for (const anchor of report.anchors) checks.push(anchorCheck(anchor));
   if (!report.anchors.some((a) => a.anchor === 'worm')) checks.push(protectionCheck(report.protection));
   return checks;

@@ -16,6 +16,9 @@ import { readNdjson } from '../../shared/evidence/ndjson.js';
 import type { EvidenceStore } from '../../shared/evidence/types.js';
 import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
 import { startFixtureCluster } from '../../shared/simulator/kube/server.js';
+import { startLogsIngestionEmulator } from '../../shared/simulator/logsIngestion.js';
+import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
+import { SOURCES } from '../../shared/sources/registry.js';
 import { preservationScenario } from './scenario.js';
 
 class TestInterrupts implements Interrupts {
@@ -132,6 +135,37 @@ describe('aks-evidence collect --preserve and watch', () => {
     expect(await runCli(['verify', bundle, '--json'], v.io)).toBe(0);
     const report = JSON.parse(v.out()) as { increments: { sealed: number } };
     expect(report.increments.sealed).toBe(2);
+  }, 60_000);
+
+  test('ingest <bundle>: the run, then each sealed increment, into the same tables; increment rows say so and name their segment', async () => {
+    const emulator = await startLogsIngestionEmulator({ dcrs: buildDcrDefinitions(SOURCES.tables.tables) });
+    try {
+      await writeFile(join(dir, 'target.json'), JSON.stringify(emulator.targetDocument));
+      const c = captureIo(dir);
+      const deps = { ingest: { credential: emulator.credential, clientOptions: emulator.clientOptions } };
+      expect(await runCli(['ingest', bundle, '--config', 'target.json', '--json'], c.io, deps)).toBe(0);
+      const receipt = JSON.parse(c.out()) as { status: string; increments: { seq: number; receipt?: { status: string; rowsAcknowledged: number } }[] };
+      expect(receipt.increments.map((i) => i.seq)).toEqual([1, 2]);
+      expect(receipt.increments[0]!.receipt).toMatchObject({ status: 'complete' });
+      const logs = emulator.accepted('kubelogs_CL');
+      const events = emulator.accepted('kubeevents_CL');
+      const incrementLogs = logs.filter((r) => r['CollectionPhase'] === 'increment');
+      expect(incrementLogs.length).toBeGreaterThanOrEqual(6);
+      expect(incrementLogs.every((r) => /\/increments\/00000[12]\/containerlogs\.rows\.ndjson\.gz$/.test(String(r['EvidencePath'])))).toBe(true);
+      const incrementEvents = events.filter((r) => r['CollectionPhase'] === 'increment');
+      expect(incrementEvents.length).toBeGreaterThanOrEqual(7 + 2);
+      expect(incrementEvents.every((r) => /\/increments\/00000[12]\/events\.rows\.ndjson\.gz$/.test(String(r['EvidencePath'])))).toBe(true);
+      expect(events.filter((r) => r['CollectionPhase'] === 'initial').length).toBe(1);
+      expect(logs.filter((r) => r['CollectionPhase'] === 'increment').map((r) => r['message'])).toEqual(expect.arrayContaining(['panic: the previous instance crashed']));
+      // Again: nothing is sent twice.
+      const again = captureIo(dir);
+      const before = emulator.acceptedCount('kubeevents_CL');
+      expect(await runCli(['ingest', bundle, '--config', 'target.json'], again.io, deps)).toBe(0);
+      expect(emulator.acceptedCount('kubeevents_CL')).toBe(before);
+      expect(again.out()).toMatch(/increment 1: COMPLETE: 0 acknowledged, \d+ already in, 0 not delivered/);
+    } finally {
+      await emulator.stop();
+    }
   }, 60_000);
 
   test('bad flags are named before the cluster is touched (exit 2)', async () => {
