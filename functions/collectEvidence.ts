@@ -15,7 +15,10 @@ import {
   type ResolveClusterInput,
   type RunCustomStatus,
   type SealEvidenceInput,
+  type StopPreservationEvent,
+  STOP_PRESERVATION_EVENT,
 } from '../shared/orchestration/types.js';
+import { initialPreservationState, preservationLoop, preservationStatus, type PreservationContext } from '../shared/orchestration/preservation.js';
 
 /**
  * The collectEvidence orchestrator: resolveCluster → collectSource × each planned task (fan-out)
@@ -91,6 +94,10 @@ export function* runInWaves<T>(
 
 export const collectEvidenceOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<CollectionRunInput>();
+  // After the seal, a run asked to keep preserving continues as new into its preservation window (shared/orchestration/preservation.ts).
+  if (input.preservation) return yield* preservationLoop(context as unknown as PreservationContext, { ...input, preservation: input.preservation }, activityRetry());
+  // A stop asked for while the run still collects is kept (it would be dropped by continue-as-new if nobody waited for it).
+  const earlyStop = input.request.preserveForSeconds ? context.df.waitForExternalEvent(STOP_PRESERVATION_EVENT) : undefined;
   const now = () => context.df.currentUtcDateTime.toISOString();
   const startedAt = now();
   const { runId, request, cluster } = input;
@@ -197,6 +204,13 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
     seal,
     ...(ingestion ? { ingestion } : {}),
   });
+  if (request.preserveForSeconds) {
+    const stop = earlyStop?.isCompleted ? ((earlyStop.result ?? { requestedAt: now() }) as StopPreservationEvent) : undefined;
+    const state = initialPreservationState(output, facts.authMode, stop);
+    status({ phase: 'preserving', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus, manifest, preservation: preservationStatus(state, 'opening') });
+    context.df.continueAsNew({ ...input, preservation: state } satisfies CollectionRunInput);
+    return undefined;
+  }
   status({ phase: 'completed', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus, manifest });
   return output;
 };

@@ -13,6 +13,10 @@ import './resolveCluster.js';
 import './collectSource.js';
 import './sealEvidence.js';
 import './ingestEvidence.js';
+import './stopPreservation.js';
+import './openPreservation.js';
+import './preserveStretch.js';
+import './closePreservation.js';
 
 // One log shape for every invocation, with the run's attributes (telemetry.ts); exported to
 // Application Insights as structured records when the app has a connection string.

@@ -56,6 +56,10 @@ export interface AppSettings {
   readonly tsaUrl?: string;
   /** AKS cluster resource ids collected when a Sentinel incident leads to no cluster (empty: answer 422). */
   readonly defaultClusters: readonly string[];
+  /** Length of one preservation activity in seconds (default 240; keep it well under functionTimeout). */
+  readonly preserveStretchSeconds: number;
+  /** Preservation activities per orchestration generation before continue-as-new (default 12). */
+  readonly preserveStretchesPerGeneration: number;
 }
 
 /** One problem per setting, naming it and the fix. */
@@ -90,6 +94,8 @@ export const SETTING = {
   clientId: 'AZURE_CLIENT_ID',
   hostName: 'WEBSITE_HOSTNAME',
   tsaUrl: 'AKS_EVIDENCE_TSA_URL',
+  preserveStretch: 'AKS_EVIDENCE_PRESERVE_STRETCH_SECONDS',
+  preserveGeneration: 'AKS_EVIDENCE_PRESERVE_STRETCHES_PER_GENERATION',
 } as const;
 
 /** Azurite's well-known development account (public, documented; not a secret). */
@@ -234,6 +240,8 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
   const retentionDaysDefault = check<number | undefined>(SETTING.retentionDays, int(SETTING.retentionDays, 1, 36500), undefined);
   const useAdminCredentials = check(SETTING.useAdminCredentials, bool(SETTING.useAdminCredentials), false);
   const taskTimeoutSeconds = check(SETTING.taskTimeout, int(SETTING.taskTimeout, 30, 24 * 3600), 25 * 60);
+  const preserveStretchSeconds = check(SETTING.preserveStretch, int(SETTING.preserveStretch, 1, 1800), 240);
+  const preserveStretchesPerGeneration = check(SETTING.preserveGeneration, int(SETTING.preserveGeneration, 1, 100), 12);
 
   const clientId = get(SETTING.clientId);
   if (clientId && !GUID.test(clientId)) {
@@ -296,6 +304,8 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
     ...(tsaUrl ? { tsaUrl } : {}),
     ...(hostName ? { hostName } : {}),
     defaultClusters,
+    preserveStretchSeconds,
+    preserveStretchesPerGeneration,
   });
 }
 

@@ -257,6 +257,8 @@ export interface CollectionRequestRecord {
    * their SHA-256; 'keep' keeps them in the bundle's raw artifacts (never in rows).
    */
   envValues?: EnvValueHandling;
+  /** Keep preserving after the seal for this many seconds (a preservation window; at most 7 days). */
+  preserveForSeconds?: number;
 }
 
 /** How values that must not leave the cluster were treated in this bundle (the manifest says it, so nobody has to infer it). */

@@ -73,7 +73,7 @@ function armOptions(env: ActivityEnvironment): ArmClientOptions {
   return { endpoint: env.settings.armEndpoint, ...env.arm };
 }
 
-async function openStore(env: ActivityEnvironment, runId: string, caseId: string, request: CollectionRequestRecord): Promise<EvidenceStore> {
+export async function openStore(env: ActivityEnvironment, runId: string, caseId: string, request: CollectionRequestRecord): Promise<EvidenceStore> {
   if (env.openStore) return env.openStore({ runId, caseId, request });
   const { evidence } = env.settings;
   const legalHold = request.legalHold ?? env.settings.legalHoldDefault;
@@ -89,7 +89,7 @@ async function openStore(env: ActivityEnvironment, runId: string, caseId: string
   });
 }
 
-async function step<T>(activity: string, fn: () => Promise<T>): Promise<T> {
+export async function step<T>(activity: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {

@@ -1,6 +1,6 @@
 import { redactSecrets } from '../util/redact.js';
 import type { SealResult } from '../pipeline/types.js';
-import type { CollectionRunInput, CollectionRunOutput, RunCustomStatus } from './types.js';
+import type { CollectionRunInput, CollectionRunOutput, PreservationStatus, RunCustomStatus } from './types.js';
 
 /**
  * Reading run status through a Durable client, described structurally so shared/ does not
@@ -52,6 +52,10 @@ export interface RunStatusView {
   clusterResourceId?: string;
   sources?: string[];
   trigger?: CollectionRunInput['trigger'];
+  /** The preservation window the request asked for, seconds. */
+  preserveForSeconds?: number;
+  /** What the preservation window has kept so far (or kept, once ended). */
+  preservation?: PreservationStatus;
   progress?: RunCustomStatus;
   /** Once sealed: where the evidence is and the manifest hash to verify it against. */
   evidence?: { location: string; manifestPath: string; manifestSha256: string; artifactCount: number; reportUrl?: string; chainHead?: string; interrupted?: boolean; anchors?: SealResult['anchors'] };
@@ -100,10 +104,17 @@ export function runStatusView(status: OrchestrationStatusLike): RunStatusView {
     view.clusterResourceId = input.cluster.resourceId;
     view.sources = input.request.sources;
     view.trigger = input.trigger;
+    if (input.request.preserveForSeconds) view.preserveForSeconds = input.request.preserveForSeconds;
   }
-  if (customStatus && typeof customStatus === 'object') view.progress = customStatus as RunCustomStatus;
-  if (isRunOutput(output)) {
-    const { seal, ...rest } = output;
+  if (customStatus && typeof customStatus === 'object') {
+    view.progress = customStatus as RunCustomStatus;
+    if (view.progress.preservation) view.preservation = view.progress.preservation;
+  }
+  // While the run preserves, its sealed collection travels in the orchestration's input.
+  const collected = isRunOutput(output) ? output : isRunInput(input) && input.preservation ? input.preservation.collection : undefined;
+  if (isRunOutput(output) && output.preservation) view.preservation = output.preservation;
+  if (collected) {
+    const { seal, ...rest } = collected;
     view.evidence = {
       location: seal.location,
       manifestPath: seal.manifestPath,

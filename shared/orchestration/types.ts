@@ -2,6 +2,7 @@ import type { ClusterIdentity, CollectionRequestRecord } from '../evidence/types
 import type { ClusterFacts } from '../cluster/facts.js';
 import type { CollectTask, CollectTaskResult, SealResult } from '../pipeline/types.js';
 import type { ClusterRef } from '../cluster/clusterRef.js';
+import type { PreservationCursor } from '../preservation/window.js';
 
 /**
  * What travels through Durable Functions history: orchestration input/output, activity
@@ -17,7 +18,13 @@ export const FUNCTION_NAMES = {
   collectSource: 'collectSource',
   sealEvidence: 'sealEvidence',
   ingestEvidence: 'ingestEvidence',
+  openPreservation: 'openPreservation',
+  preserveStretch: 'preserveStretch',
+  closePreservation: 'closePreservation',
 } as const;
+
+/** The external event DELETE /api/collections/{runId}/preservation raises on the run. */
+export const STOP_PRESERVATION_EVENT = 'stopPreservation';
 
 /** How the run was asked for. */
 export interface RunTrigger {
@@ -50,6 +57,120 @@ export interface CollectionRunInput {
   claimNonce?: string;
   /** The earlier attempt of the same request this run replaces (it Failed or was Terminated). */
   previousAttempt?: { runId: string; runtimeStatus?: string };
+  /** Set once the collection is sealed and the run continues as its preservation window (request.preserveForSeconds). */
+  preservation?: PreservationState;
+  /** Length of one preservation activity, seconds (from app settings at start; default 240). */
+  preserveStretchSeconds?: number;
+  /** Preservation activities per generation before continue-as-new (from app settings; default 12). */
+  preserveStretchesPerGeneration?: number;
+}
+
+/** What a preservation window has kept so far, summed over its sealed segments. */
+export interface PreservationTotals {
+  segments: number;
+  logLines: number;
+  events: number;
+  changes: number;
+  gaps: number;
+  /** Segments lost to a fault (each named, with its time range, by the next sealed segment). */
+  lost: number;
+  /** Kubernetes API requests made by the window (lists, watches, log fetches). */
+  apiRequests: number;
+  /** Sealed segments not ingested (re-ingest with aks-evidence ingest). */
+  notIngested: number;
+}
+
+/** The preservation loop's state, carried across continue-as-new: small and secret-free. */
+export interface PreservationState {
+  /** The sealed collection's output, returned (with the window's summary) when the window ends. */
+  collection: CollectionRunOutput;
+  /** How the activities get credentials (from resolution). */
+  authMode: ClusterFacts['authMode'];
+  /** Absent until the window is opened (preservation-started in custody). */
+  cursor?: PreservationCursor;
+  totals: PreservationTotals;
+  /** Stretches run so far, and this generation's number (continue-as-new). */
+  stretches: number;
+  generation: number;
+  /** Consecutive failed stretches (the next waits on a durable timer). */
+  failures: number;
+  lastError?: string;
+  lastSegment?: { seq: number; manifestSha256: string; to: string };
+  /** When a stop was asked for (DELETE, the incident closing). */
+  stop?: { requestedAt: string; by?: string };
+}
+
+/** The stop event's payload. */
+export interface StopPreservationEvent {
+  requestedAt: string;
+  by?: string;
+}
+
+export interface OpenPreservationInput {
+  runId: string;
+  caseId: string;
+  request: CollectionRequestRecord;
+  /** Deterministic (the orchestrator's): a retried open finds its own window. */
+  windowId: string;
+  preserveForSeconds: number;
+}
+
+export interface PreserveStretchInput {
+  runId: string;
+  caseId: string;
+  cluster: ClusterRef;
+  authMode: ClusterFacts['authMode'];
+  request: CollectionRequestRecord;
+  cursor: PreservationCursor;
+  /** UTC RFC 3339: this stretch stops watching then and seals its segment. */
+  until: string;
+  /** Seal a segment this often within the stretch, seconds. */
+  segmentSeconds: number;
+}
+
+/** One sealed segment, as the status shows it. */
+export interface SealedSegmentRef {
+  seq: number;
+  manifestSha256: string;
+  from: string;
+  to: string;
+  logLines: number;
+  events: number;
+  changes: number;
+  gaps: number;
+}
+
+export interface PreserveStretchOutput {
+  /** Where the next stretch resumes (resourceVersions, next segment). */
+  cursor: PreservationCursor;
+  segments: SealedSegmentRef[];
+  lost: number;
+  apiRequests: number;
+  notIngested: number;
+}
+
+export interface ClosePreservationInput {
+  runId: string;
+  caseId: string;
+  request: CollectionRequestRecord;
+  cursor: PreservationCursor;
+  reason: string;
+  detail?: string;
+  totals: PreservationTotals;
+}
+
+/** What the run's status and output say about its preservation window. */
+export interface PreservationStatus {
+  state: 'opening' | 'preserving' | 'stopping' | 'ended' | 'not-started';
+  windowId?: string;
+  endsAt?: string;
+  totals: PreservationTotals;
+  stretches: number;
+  generation: number;
+  lastSegment?: { seq: number; manifestSha256: string; to: string };
+  stopRequestedAt?: string;
+  endReason?: string;
+  lastError?: string;
 }
 
 export interface ResolveClusterInput {
@@ -123,7 +244,7 @@ export interface IngestTableOutcome {
 
 /** The run's progress as custom status: small (Durable limits it to 16 KB), updated per phase. */
 export interface RunCustomStatus {
-  phase: 'resolving' | 'collecting' | 'sealing' | 'ingesting' | 'completed';
+  phase: 'resolving' | 'collecting' | 'sealing' | 'ingesting' | 'preserving' | 'completed';
   /** UTC RFC 3339 (orchestration time). */
   updatedAt: string;
   tasks?: { total: number; finished: number; failed: number };
@@ -136,6 +257,8 @@ export interface RunCustomStatus {
   gaps?: { source: string; reason: string; detail: string }[];
   podCount?: number;
   manifest?: { location: string; sha256: string };
+  /** The preservation window that followed the seal. */
+  preservation?: PreservationStatus;
 }
 
 /** The orchestration output. */
@@ -152,4 +275,6 @@ export interface CollectionRunOutput {
   /** Tasks that failed after every retry (at most 20 listed). */
   failedTasks: { source: string; shard?: string; detail: string }[];
   ingestion?: { tables: IngestTableOutcome[]; rowsSent: number; rowsFailed: number };
+  /** The preservation window that followed the seal (request.preserveForSeconds). */
+  preservation?: PreservationStatus;
 }

@@ -7,6 +7,9 @@ import type { ReflectedResource } from '../cluster/reflector.js';
  * not watched: a watch would stream their values, and metadata-only watches are not what every
  * API server serves; the first collection lists them by metadata.
  */
+/** The longest window: a week (a longer incident starts a new window). */
+export const MAX_PRESERVE_SECONDS = 7 * 86400;
+
 export interface WatchedResource extends ReflectedResource {
   /** What a change of it is recorded as: 'pods' (logs and changes), 'events' (appended), 'objects' (changes). */
   role: 'pods' | 'events' | 'objects';

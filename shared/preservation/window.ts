@@ -7,7 +7,7 @@ import type { CollectorIdentity, EvidenceStore } from '../evidence/types.js';
 import { findOwnSeal } from '../pipeline/seal.js';
 import { AksEvidenceError } from '../util/errors.js';
 import { systemClock, toRfc3339, type Clock } from '../util/time.js';
-import { WATCHED_RESOURCES } from './resources.js';
+import { MAX_PRESERVE_SECONDS, WATCHED_RESOURCES } from './resources.js';
 
 /**
  * A preservation window's life in the run's custody chain: `preservation-started` opens it
@@ -18,8 +18,7 @@ import { WATCHED_RESOURCES } from './resources.js';
  * retried activity continues after what an earlier attempt sealed and names what it lost.
  */
 
-/** The longest window: a week (the issue's bound; a longer incident starts a new window). */
-export const MAX_PRESERVE_SECONDS = 7 * 86400;
+export { MAX_PRESERVE_SECONDS } from './resources.js';
 
 export interface PreservationCursor {
   windowId: string;

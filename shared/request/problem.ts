@@ -32,6 +32,7 @@ export const PROBLEM_TYPES = {
   unavailable: `${TYPE_BASE}orchestration-unavailable`,
   unsupportedMediaType: `${TYPE_BASE}unsupported-media-type`,
   tooLarge: `${TYPE_BASE}body-too-large`,
+  noPreservation: `${TYPE_BASE}no-preservation-window`,
 } as const;
 
 /** At most this many field problems are answered; the rest are counted (a 200,000-entry array must not answer 200,000 errors). */
@@ -72,5 +73,16 @@ export function unavailableProblem(detail: string): ProblemDetails {
     title: 'Durable Functions task hub unavailable',
     status: 503,
     detail,
+  };
+}
+
+/** DELETE /api/collections/{runId}/preservation on a run whose window is not running. */
+export function noPreservationProblem(runId: string, detail: string): ProblemDetails {
+  return {
+    type: PROBLEM_TYPES.noPreservation,
+    title: 'No preservation window running',
+    status: 409,
+    detail,
+    runId,
   };
 }

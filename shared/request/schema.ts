@@ -14,6 +14,7 @@ import {
 } from '../cluster/clusterRef.js';
 import { capProblems, type FieldProblem } from './problem.js';
 import { appendAll } from '../util/arrays.js';
+import { MAX_PRESERVE_SECONDS, minimumPreservationBudget } from '../preservation/resources.js';
 
 /** Container logs look-back bounds: at least a second, at most 30 days (kubelets rotate long before). */
 export const MIN_SINCE_SECONDS = 1;
@@ -126,6 +127,11 @@ const bodySchema = (knownSources: readonly string[]) =>
           .max(1000, { error: 'priorityPods may list at most 1000 pods' })
           .optional(),
         force: z.boolean({ error: 'force must be true or false' }).optional(),
+        preserveFor: z
+          .union([z.string(), z.number()], {
+            error: `preserveFor must be a duration like "24h", "90m", "7d", or a number of seconds from 60 to ${MAX_PRESERVE_SECONDS} (7 days)`,
+          })
+          .optional(),
         envValues: z
           .enum(ENV_VALUE_MODES, {
             error: 'envValues must be "hash" (default: raw objects keep the SHA-256 of env values) or "keep" (env values kept in the bundle\'s raw artifacts, never in Log Analytics rows)',
@@ -246,6 +252,38 @@ export function parseSince(value: string | number | undefined, fallback: number)
   return { ok: true, value: seconds };
 }
 
+/** The shortest preservation window over HTTP: one bounded activity's worth. */
+export const MIN_PRESERVE_SECONDS = 60;
+
+/**
+ * Parse preserveFor: keep preserving after the seal for this long ("24h", "7d", or seconds),
+ * from a minute to 7 days. The window's watch streams each hold a permit of the load budget, so
+ * the budget must leave room for them and for log fetches.
+ */
+export function parsePreserveFor(value: string | number | undefined, concurrency: number | undefined): ParseResult<number | undefined> {
+  if (value === undefined) return { ok: true, value: undefined };
+  let seconds: number;
+  if (typeof value === 'number') seconds = value;
+  else {
+    try {
+      seconds = parseDurationSeconds(value);
+    } catch {
+      return { ok: false, problems: [{ field: 'preserveFor', message: `"${value}" is not a duration: use a number with s, m, h or d, e.g. "24h" (at most "7d")` }] };
+    }
+  }
+  if (!Number.isInteger(seconds) || seconds < MIN_PRESERVE_SECONDS || seconds > MAX_PRESERVE_SECONDS) {
+    return { ok: false, problems: [{ field: 'preserveFor', message: `must be from ${MIN_PRESERVE_SECONDS} seconds to 7 days (${MAX_PRESERVE_SECONDS} seconds), e.g. "24h"; got ${String(value)}` }] };
+  }
+  const floor = minimumPreservationBudget();
+  if (concurrency !== undefined && concurrency < floor) {
+    return {
+      ok: false,
+      problems: [{ field: 'preserveFor', message: `a preservation window keeps ${floor - 1} watch streams open, each holding one request of the load budget, and needs one more for log fetches: the deployment's AKS_EVIDENCE_CONCURRENCY (${concurrency}) must be at least ${floor}` }],
+    };
+  }
+  return { ok: true, value: seconds };
+}
+
 /** The case id used when the request gives none: one per cluster per UTC day. */
 export function deriveCaseId(cluster: ClusterRef, now: Date): string {
   const day = now.toISOString().slice(0, 10).replace(/-/g, '');
@@ -273,7 +311,9 @@ export function parseCollectionRequest(body: unknown, options: ParseRequestOptio
     defaults.sinceSeconds ?? DEFAULT_SINCE_SECONDS,
   );
   if (!since.ok) appendAll(problems, since.problems);
-  if (problems.length || !parsed.success || !cluster.ok || !since.ok) {
+  const preserveFor = parsePreserveFor(typeof raw.preserveFor === 'string' || typeof raw.preserveFor === 'number' ? raw.preserveFor : undefined, defaults.concurrency);
+  if (!preserveFor.ok) appendAll(problems, preserveFor.problems);
+  if (problems.length || !parsed.success || !cluster.ok || !since.ok || !preserveFor.ok) {
     return { ok: false, problems: capProblems(dedupe(problems)) };
   }
 
@@ -294,6 +334,7 @@ export function parseCollectionRequest(body: unknown, options: ParseRequestOptio
     ...(legalHold !== undefined ? { legalHold } : {}),
     ...(retentionDays !== undefined ? { retentionDays } : {}),
     ...(v.envValues === 'keep' ? { envValues: 'keep' as const } : {}),
+    ...(preserveFor.value !== undefined ? { preserveForSeconds: preserveFor.value } : {}),
   };
   return { ok: true, value: { cluster: cluster.value, record, force: v.force ?? false, caseIdDerived: v.caseId === undefined } };
 }

@@ -35,5 +35,5 @@ declare module 'durable-functions/lib/src/history/*.js' {
   const EventClass: new (options: HistoryEventOptions) => Record<string, unknown>;
   export { EventClass as OrchestratorStartedEvent, EventClass as OrchestratorCompletedEvent, EventClass as ExecutionStartedEvent };
   export { EventClass as TaskScheduledEvent, EventClass as TaskCompletedEvent, EventClass as TaskFailedEvent };
-  export { EventClass as TimerCreatedEvent, EventClass as TimerFiredEvent };
+  export { EventClass as TimerCreatedEvent, EventClass as TimerFiredEvent, EventClass as EventRaisedEvent };
 }

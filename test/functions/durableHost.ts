@@ -12,8 +12,12 @@
  *    extension's retry protocol for CallActivityWithRetry (TaskFailed, TimerCreated,
  *    TimerFired, TaskScheduled) and the same sequence numbering as the worker.
  *
+ *  - Durable timers (CreateTimer: TimerCreated, then TimerFired), external events (the client's
+ *    raiseEvent → EventRaised), and continue-as-new (a fresh history with the new input; events
+ *    raised after it go to the new generation).
+ *
  * What it does not do: durable storage, queues, the 45 KB large-message offload, real timers
- * (retry timers fire at once), multiple workers. Those are what only a real host shows.
+ * (retry and durable timers fire at once), multiple workers. Those are what only a real host shows.
  */
 // @azure/functions is a webpack bundle: ESM sees only some named exports (app, input, trigger), so take classes from the default export.
 import functions from '@azure/functions';
@@ -24,6 +28,7 @@ import { ExecutionStartedEvent } from 'durable-functions/lib/src/history/Executi
 import { HistoryEventOptions } from 'durable-functions/lib/src/history/HistoryEventOptions.js';
 import { OrchestratorCompletedEvent } from 'durable-functions/lib/src/history/OrchestratorCompletedEvent.js';
 import { OrchestratorStartedEvent } from 'durable-functions/lib/src/history/OrchestratorStartedEvent.js';
+import { EventRaisedEvent } from 'durable-functions/lib/src/history/EventRaisedEvent.js';
 import { TaskCompletedEvent } from 'durable-functions/lib/src/history/TaskCompletedEvent.js';
 import { TaskFailedEvent } from 'durable-functions/lib/src/history/TaskFailedEvent.js';
 import { TaskScheduledEvent } from 'durable-functions/lib/src/history/TaskScheduledEvent.js';
@@ -78,6 +83,12 @@ export interface HostInstance {
   actionsJson: string[];
   /** Activity executions: name, sequence id, attempt, duration in ms, outcome. */
   activityRuns: { name: string; id: number; attempt: number; ms: number; ok: boolean }[];
+  /** Generations started by continue-as-new (0: never continued). */
+  generations: number;
+  /** Durable timers created (with their fire times), across generations. */
+  timers: string[];
+  /** External events raised on the instance: name and payload (JSON). */
+  events: { name: string; input: string }[];
   done: Promise<void>;
 }
 
@@ -126,6 +137,8 @@ interface Action {
 }
 
 type Completion =
+  | { kind: 'event'; name: string; input: string }
+  | { kind: 'timer'; id: number; fireAt: Date }
   | { kind: 'completed'; id: number; result: unknown }
   | { kind: 'failed'; id: number; action: Action; error: Error; attempt: number };
 
@@ -134,6 +147,8 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
   const systemKey = `system-key-${Math.random().toString(36).slice(2)}`;
   const instances = new Map<string, HostInstance>();
   const starts: DurableHost['starts'] = [];
+  /** Per running instance: deliver a raised event to its execution loop. */
+  const raised = new Map<string, (event: { name: string; input: string }) => void>();
 
   async function readBody(req: IncomingMessage): Promise<string> {
     const chunks: Buffer[] = [];
@@ -186,11 +201,25 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
           history: [],
           actionsJson: [],
           activityRuns: [],
+          generations: 0,
+          timers: [],
+          events: [],
           done: Promise.resolve(),
         };
         instances.set(instanceId, instance);
         if (options.execute !== false) instance.done = execute(instance, orchestrator);
         return send(202, { id: instanceId, ...managementUrls(instanceId) });
+      }
+      const raise = /^\/runtime\/webhooks\/durabletask\/instances\/([^/]+)\/raiseEvent\/([^/]+)$/.exec(url.pathname);
+      if (req.method === 'POST' && raise) {
+        const instance = instances.get(decodeURIComponent(raise[1] ?? ''));
+        if (!instance) return send(404, { Message: 'instance not found' });
+        // The extension answers 410 for an instance that is no longer running.
+        if (instance.runtimeStatus !== 'Running' && instance.runtimeStatus !== 'Pending') return send(410, { Message: `instance is ${instance.runtimeStatus}` });
+        const body = await readBody(req);
+        instance.events.push({ name: decodeURIComponent(raise[2] ?? ''), input: body });
+        raised.get(instance.instanceId)?.({ name: decodeURIComponent(raise[2] ?? ''), input: body });
+        return send(202, {});
       }
       const status = /^\/runtime\/webhooks\/durabletask\/instances\/([^/]+)$/.exec(url.pathname);
       if (req.method === 'GET' && status) {
@@ -241,7 +270,7 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
   async function execute(instance: HostInstance, orchestrator: OrchestrationHandler): Promise<void> {
     await new Promise((r) => setImmediate(r));
     const handler = createOrchestrator(orchestrator as never);
-    const input: unknown = instance.inputJson ? JSON.parse(instance.inputJson) : undefined;
+    let input: unknown = instance.inputJson ? JSON.parse(instance.inputJson) : undefined;
     const history = instance.history;
     history.push(new OrchestratorStartedEvent(opts(-1)));
     history.push(new ExecutionStartedEvent(opts(-1, { name: instance.name, input: instance.inputJson })));
@@ -252,6 +281,10 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
     const ready: Completion[] = [];
     const followUps: (() => void)[] = [];
     let wake: (() => void) | undefined;
+    raised.set(instance.instanceId, (event) => {
+      ready.push({ kind: 'event', ...event });
+      wake?.();
+    });
 
     const runActivity = (id: number, action: Action, attempt: number) => {
       const fn = options.activities[action.functionName];
@@ -308,14 +341,41 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
       instance.actionsJson.push(JSON.stringify(state.actions));
       instance.customStatus = state.customStatus;
       instance.lastUpdatedTime = new Date().toISOString();
+      const flat = state.actions.flat() as Action[];
+      const continued = flat.find((a) => a.actionType === 4);
+      if (state.isDone && continued) {
+        // Continue-as-new: the same instance starts over with the new input and an empty history.
+        await Promise.all(pending.values());
+        instance.generations++;
+        instance.inputJson = JSON.stringify(continued.input ?? null);
+        input = continued.input;
+        history.splice(0, history.length);
+        history.push(new OrchestratorStartedEvent(opts(-1)));
+        history.push(new ExecutionStartedEvent(opts(-1, { name: instance.name, input: instance.inputJson })));
+        nextSeq = 0;
+        scheduled = 0;
+        // Activity outcomes and timers belong to the old generation; raised events reach the new one.
+        const carried = ready.filter((c) => c.kind === 'event');
+        ready.splice(0, ready.length, ...carried);
+        followUps.splice(0);
+        continue;
+      }
       if (state.isDone) {
         instance.output = state.output;
         instance.runtimeStatus = 'Completed';
+        raised.delete(instance.instanceId);
         return;
       }
-      const flat = state.actions.flat() as Action[];
       for (const action of flat.slice(scheduled)) {
+        if (action.actionType === 6) continue; // WaitForExternalEvent: matched by name, no sequence number
         const id = nextSeq++;
+        if (action.actionType === 5) {
+          const fireAt = new Date((action as unknown as { fireAt: Date | string }).fireAt);
+          history.push(new TimerCreatedEvent(opts(id, { fireAt })));
+          instance.timers.push(fireAt.toISOString());
+          ready.push({ kind: 'timer', id, fireAt });
+          continue;
+        }
         history.push(new TaskScheduledEvent(opts(id, { name: action.functionName, input: JSON.stringify(action.input) })));
         runActivity(id, action, 1);
       }
@@ -341,6 +401,14 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
       }
       const c = ready.shift() as Completion;
       history.push(new OrchestratorStartedEvent(opts(-1)));
+      if (c.kind === 'event') {
+        history.push(new EventRaisedEvent(opts(-1, { name: c.name, input: c.input })));
+        continue;
+      }
+      if (c.kind === 'timer') {
+        history.push(new TimerFiredEvent(opts(-1, { timerId: c.id, fireAt: c.fireAt })));
+        continue;
+      }
       if (c.kind === 'completed') {
         history.push(new TaskCompletedEvent(opts(-1, { taskScheduledId: c.id, result: JSON.stringify(c.result ?? null) })));
         continue;
