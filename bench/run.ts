@@ -11,6 +11,11 @@
  *   scale      the Functions plan in-process (resolve, pod-sharded waves within the load
  *              budget, seal) at --scale-pods sizes: seconds per 1,000 pods, time per stage, and
  *              the peak of concurrent requests the simulated cluster saw against the budget
+ *   preserve   (not in the default list: about two minutes) an idle preservation window on a
+ *              --preserve-pods cluster (default 2,000): API requests per minute beyond its watch
+ *              streams, as the CLI runs it (one stretch, --preserve-seconds) and as the Functions
+ *              app runs it (bounded stretches resuming from the cursor, --preserve-stretch-seconds
+ *              × --preserve-stretches). Run it with: npm run bench -- --stages preserve
  * Every stage that collects runs in its own process (its peak RSS and CPU are its own).
  * Results go to stdout and bench-results/latest.json, with a summary of the headline figures.
  * No thresholds: figures only.
@@ -71,6 +76,11 @@ const cfg = {
   /** Sources of the collect stage (default: the eight KubeForenSys sources). */
   sources: flagStr('sources', KFS.join(',')).split(','),
   out: flagStr('out', 'bench-results/latest.json'),
+  /** preserve stage: cluster size, the cli window, the azure stretches. */
+  preservePods: flag('preserve-pods', 2000),
+  preserveSeconds: flag('preserve-seconds', 60),
+  preserveStretchSeconds: flag('preserve-stretch-seconds', 20),
+  preserveStretches: flag('preserve-stretches', 3),
 };
 
 function runStage(stage: string, params: Record<string, unknown>, env: Record<string, string> = {}): Promise<Record<string, unknown>> {
@@ -315,6 +325,22 @@ async function main(): Promise<void> {
     summary.budget = cfg.concurrency;
   }
 
+  if (cfg.stages.includes('preserve')) {
+    await withCluster({ pods: cfg.preservePods, containersPerPod: 1, linesPerContainer: 5, lineBytes: 80, restartEvery: 0, historyFraction: 0 }, cfg.latencyMs, async (_cluster, kubeconfigPath) => {
+      console.log(`\n[preserve] an idle preservation window on ${fmt(cfg.preservePods, 0)} pods: API requests beyond the watch streams`);
+      const r = await runStage('preserve', { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 3600, sources: ['events'], out: workDir, windowSeconds: cfg.preserveSeconds, stretchSeconds: cfg.preserveStretchSeconds, stretches: cfg.preserveStretches });
+      const cli = r.cli as { seconds: number; requests: Record<string, number>; openingRequests: number; idleRequests: number; idleRequestsPerMinute: number; rewatchesPerMinuteAt290s: number };
+      const azure = r.azure as { stretchSeconds: number; perStretch: { list: number; watch: number; log: number; seconds: number }[]; resumedStretchRequests: number; resumedStretchRequestsBeyondWatches: number; perMinuteAtProductionStretch: { stretchSeconds: number; requests: number; beyondWatches: number } };
+      console.log(`  ${String(r.watchStreams)} watch streams held open (each holds one permit of the load budget)`);
+      console.log(`  cli (one stretch, ${fmt(cli.seconds, 0)} s): ${cli.openingRequests} requests to open (list pages + first watches), then ${cli.idleRequests} while idle = ${fmt(cli.idleRequestsPerMinute, 1)}/min beyond the watch streams; re-opening the streams at the server's 290 s time-out adds ${fmt(cli.rewatchesPerMinuteAt290s, 1)}/min`);
+      console.log(`  azure (${azure.perStretch.length} stretches of ${azure.stretchSeconds} s): per stretch ${azure.perStretch.map((s) => `${s.list} list + ${s.watch} watch + ${s.log} log`).join('; ')}`);
+      console.log(`    a resumed stretch: ${fmt(azure.resumedStretchRequests, 1)} requests (${fmt(azure.resumedStretchRequestsBeyondWatches, 1)} beyond re-opening the watches); at ${azure.perMinuteAtProductionStretch.stretchSeconds} s stretches: ${fmt(azure.perMinuteAtProductionStretch.requests, 1)}/min (${fmt(azure.perMinuteAtProductionStretch.beyondWatches, 1)}/min beyond the watch streams)`);
+      results.preserve = r;
+      summary.preserveIdleCliPerMinute = cli.idleRequestsPerMinute;
+      summary.preserveIdleAzurePerMinute = azure.perMinuteAtProductionStretch.beyondWatches;
+    });
+  }
+
   results.summary = summary;
   console.log('\n[summary]');
   const line = (label: string, value: unknown, target: string) => value !== undefined && console.log(`  ${label.padEnd(44)} ${String(value).padEnd(22)} ${target}`);
@@ -328,7 +354,8 @@ async function main(): Promise<void> {
   if (summary.secondsPer1000Pods) {
     line('seconds per 1,000 pods', Object.entries(summary.secondsPer1000Pods as Record<string, number>).map(([p, s]) => `${p}: ${fmt(s, 2)}`).join(', '), 'same at 1,000 and 10,000');
   }
-  line('peak concurrent requests at the cluster', summary.peakInFlight !== undefined && `${String(summary.peakInFlight)} (budget ${String(summary.budget)})`, 'never over the budget');
+  line('idle preservation window, requests/min beyond the watch streams', summary.preserveIdleCliPerMinute !== undefined ? `CLI ${n(summary.preserveIdleCliPerMinute, 1)}, Functions ${n(summary.preserveIdleAzurePerMinute, 1)}` : undefined, 'target: a handful');
+  line('peak concurrent requests at the cluster', summary.peakInFlight !== undefined ? `${String(summary.peakInFlight)} (budget ${String(summary.budget)})` : undefined, 'never over the budget');
 
   await mkdir(dirname(cfg.out), { recursive: true });
   results['simulatorExec'] = [...simulatorExec];

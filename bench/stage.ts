@@ -30,6 +30,10 @@ interface StageParams {
   blobConnectionString?: string;
   blobContainerUrl?: string;
   podsPerShard?: number;
+  /** preserve stage: the cli window's seconds, the azure stretches' seconds and count. */
+  windowSeconds?: number;
+  stretchSeconds?: number;
+  stretches?: number;
 }
 
 let peakRss = 0;
@@ -82,6 +86,12 @@ async function main(): Promise<void> {
   const runId = newRunId();
   const store = await openStore(p, runId);
   const cluster = { server: kc.getCurrentCluster()?.server ?? '', name: 'bench' };
+
+  if (stage === 'preserve') {
+    const { preserveBench } = await import('./preserve.js');
+    finish(await preserveBench({ kubeConfig: kc, store, runId, server: cluster.server, windowSeconds: p.windowSeconds ?? 60, stretchSeconds: p.stretchSeconds ?? 20, stretches: p.stretches ?? 3 }));
+    return;
+  }
 
   if (stage === 'collect') {
     const t0 = performance.now();
