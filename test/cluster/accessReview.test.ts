@@ -34,10 +34,10 @@ describe('Kubernetes access review', () => {
       ['containerlogs', 'forbidden'],
       ['cronjobs', 'forbidden'],
     ]);
-    // list pods is shared by three sources but asked once: 5 distinct checks.
+    // list pods is shared by three sources but asked once: 6 distinct checks.
     const distinct = new Set(Object.values(access).flatMap((reqs) => reqs.map(describeRequirement)));
-    expect(distinct.size).toBe(5);
-    expect(fixture.requestLog.filter((r) => r.path === SSAR).length - before).toBe(5);
+    expect(distinct.size).toBe(6);
+    expect(fixture.requestLog.filter((r) => r.path === SSAR).length - before).toBe(6);
   });
 
   it('a review that cannot run is a gap ("collection will try anyway"), not a throw', async () => {
@@ -94,14 +94,14 @@ describe('Kubernetes access review under RBAC', () => {
     const result = await reviewSourceAccess(fixtureKubeConfig(fixture), SOURCES.kubernetesAccess(['containerlogs', 'commandhistory', 'events']));
     expect(result.access).toEqual({
       containerlogs: { allowed: false, missing: ['list pods', 'get pods/log'] },
-      commandhistory: { allowed: false, missing: ['list pods', 'create pods/exec'] },
+      commandhistory: { allowed: false, missing: ['list pods', 'get pods/exec', 'create pods/exec'] },
       events: { allowed: true, missing: [] },
     });
     expect(result.gaps.map((g) => [g.source, g.reason])).toEqual([
       ['containerlogs', 'forbidden'],
       ['commandhistory', 'forbidden'],
     ]);
-    // list pods is shared: four distinct reviews.
-    expect(fixture.requestLog.filter((r) => r.path === SSAR && r.status === 201)).toHaveLength(4);
+    // list pods is shared: five distinct reviews (list pods, get pods/log, get and create pods/exec, list events).
+    expect(fixture.requestLog.filter((r) => r.path === SSAR && r.status === 201)).toHaveLength(5);
   });
 });

@@ -156,6 +156,8 @@ describe('command history source', () => {
       expect(out.rows.map((r) => [r['namespace'], r['command']])).toEqual([['a', 'id']]);
       expect(out.gaps).toEqual([expect.objectContaining({ reason: 'forbidden', resource: 'pods/exec' })]);
       expect(out.gaps[0]!.detail).toMatch(/^pods\/exec was refused for 1 container\(s\) in namespace\(s\) b: /);
+      // The API server's own refusal, read from the refused upgrade: who may not do what, where.
+      expect(out.gaps[0]!.detail).toMatch(/Unexpected server response: 403 \(pods "[^"]+" is forbidden: User "[^"]+" cannot get resource "pods\/exec" in API group "" in the namespace "b"\)/);
       expect(out.actions.map((a) => [a.namespace, a.outcome, a.detail])).toEqual(
         expect.arrayContaining([
           ['a', 'ok', '1 history file(s) read'],
