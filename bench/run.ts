@@ -355,7 +355,7 @@ async function main(): Promise<void> {
     line('seconds per 1,000 pods', Object.entries(summary.secondsPer1000Pods as Record<string, number>).map(([p, s]) => `${p}: ${fmt(s, 2)}`).join(', '), 'same at 1,000 and 10,000');
   }
   line('idle preservation window, requests/min beyond the watch streams', summary.preserveIdleCliPerMinute !== undefined ? `CLI ${n(summary.preserveIdleCliPerMinute, 1)}, Functions ${n(summary.preserveIdleAzurePerMinute, 1)}` : undefined, 'target: a handful');
-  line('peak concurrent requests at the cluster', summary.peakInFlight !== undefined ? `${String(summary.peakInFlight)} (budget ${String(summary.budget)})` : undefined, 'never over the budget');
+  line('peak concurrent requests at the cluster', summary.peakInFlight === undefined ? undefined : `${String(summary.peakInFlight)} (budget ${String(summary.budget)})`, 'never over the budget');
 
   await mkdir(dirname(cfg.out), { recursive: true });
   results['simulatorExec'] = [...simulatorExec];

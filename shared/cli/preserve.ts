@@ -23,7 +23,7 @@ import { SOURCES } from '../sources/registry.js';
 import { defaultAzureCredential } from '../util/azureCredential.js';
 import { describeError, InputError, redactUrl } from '../util/errors.js';
 import { parseDurationSeconds } from '../util/time.js';
-import { checkReachable, kubeconfigPaths } from './collect.js';
+import { checkReachable, kubeconfigPaths } from './clusterAccess.js';
 import { EXIT, formatCount, line, type CliIo } from './io.js';
 import { openExistingRun } from './verify.js';
 import { printWindowSummary, windowExitCode, windowTotals, type WindowOutcome } from './windowSummary.js';
