@@ -43,6 +43,7 @@ describe('mapRow', () => {
       EvidenceSha256: 'a'.repeat(64),
       RecordId: expectedId,
       TruncatedColumns: '',
+      CollectionPhase: 'initial',
     });
     expect(m.bytes).toBe(Buffer.byteLength(JSON.stringify(m.row)));
   });

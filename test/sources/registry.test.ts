@@ -17,9 +17,10 @@ describe('source registry', () => {
       expect(s.description.length).toBeGreaterThan(20);
       for (const t of s.tables) expect(SOURCES.tables.get(t.name).source).toBe(s.name);
     }
-    // Every source's tables in source order, then the custody table the run itself writes at every seal.
-    expect(SOURCES.tables.tables.map((t) => t.source)).toEqual([...SOURCES.sources.flatMap((s) => s.tables.map(() => s.name)), 'custody']);
+    // Every source's tables in source order, then the custody table the run itself writes at every seal, then the preservation window's object changes.
+    expect(SOURCES.tables.tables.map((t) => t.source)).toEqual([...SOURCES.sources.flatMap((s) => s.tables.map(() => s.name)), 'custody', 'preservation']);
     expect(SOURCES.tables.get('evidencecustody_CL').source).toBe('custody');
+    expect(SOURCES.tables.get('kubechanges_CL').source).toBe('preservation');
   });
 
   test('pod sharding is declared by the sources that grow with pods', () => {
