@@ -205,6 +205,9 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
     ...(ingestion ? { ingestion } : {}),
   });
   if (request.preserveForSeconds) {
+    // A stop raised during the collection is in the history, but its task was never awaited (so never
+    // completed): look at it now, beside a timer due at once, so nothing waits.
+    if (earlyStop && !earlyStop.isCompleted) yield context.df.Task.any([earlyStop, context.df.createTimer(context.df.currentUtcDateTime)]);
     const stop = earlyStop?.isCompleted ? ((earlyStop.result ?? { requestedAt: now() }) as StopPreservationEvent) : undefined;
     const state = initialPreservationState(output, facts.authMode, stop);
     status({ phase: 'preserving', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus, manifest, preservation: preservationStatus(state, 'opening') });

@@ -281,6 +281,8 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
     const ready: Completion[] = [];
     const followUps: (() => void)[] = [];
     let wake: (() => void) | undefined;
+    // Events raised before the instance ran are queued for it, as the extension queues them.
+    for (const event of instance.events) ready.push({ kind: 'event', ...event });
     raised.set(instance.instanceId, (event) => {
       ready.push({ kind: 'event', ...event });
       wake?.();

@@ -231,6 +231,24 @@ describe('a preservation window through the Durable orchestration', () => {
     expect(report.increments?.ended?.reason).toMatch(/^stopped/);
   }, 120_000);
 
+  test('a stop asked for while the run still collects: the collection is sealed, no window is opened', async () => {
+    const start = await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-24', sources: ['events', 'containerlogs'], preserveFor: '1h' }), host.clientContext('collections'));
+    const runId = json(start).runId as string;
+    // At once: the run is still resolving or collecting.
+    expect((await del(runId)).status).toBe(202);
+    const instance = await host.waitFor(runId);
+    expect(instance.runtimeStatus).toBe('Completed');
+    const output = instance.output as CollectionRunOutput;
+    expect(output.preservation).toMatchObject({ state: 'not-started', endReason: 'stopped before the window opened', totals: { segments: 0 } });
+    const final = await status(runId);
+    expect(final).toMatchObject({ progress: { phase: 'completed' }, preservation: { state: 'not-started' }, evidence: { manifestSha256: output.seal.manifestSha256 } });
+    const store = await openEvidenceLocation(final.evidence.location, { storage: { connectionString: azurite.connectionString } });
+    const report = await verifyBundle(store, { expectedManifestSha256: output.seal.manifestSha256 });
+    expect(report.ok).toBe(true);
+    expect(report.increments).toBeUndefined();
+    expect((await readCustodyLog(store)).some((r) => r.step === 'preservation-started')).toBe(false);
+  }, 60_000);
+
   test('DELETE answers 404 for an unknown run and 409 for a run that asked for no window; preserveFor is validated like the other fields', async () => {
     expect((await del('0123456789abcdef0123456789abcdef')).status).toBe(404);
     const plain = await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-22', sources: ['events'] }), host.clientContext('collections'));
