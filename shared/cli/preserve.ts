@@ -24,7 +24,7 @@ import { defaultAzureCredential } from '../util/azureCredential.js';
 import { describeError, InputError, redactUrl } from '../util/errors.js';
 import { parseDurationSeconds } from '../util/time.js';
 import { checkReachable, kubeconfigPaths } from './clusterAccess.js';
-import { EXIT, formatCount, line, type CliIo } from './io.js';
+import { formatCount, line, type CliIo } from './io.js';
 import { openExistingRun } from './verify.js';
 import { printWindowSummary, windowExitCode, windowTotals, type WindowOutcome } from './windowSummary.js';
 
