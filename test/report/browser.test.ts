@@ -199,6 +199,8 @@ describe('the report of a collected compromise bundle, in chromium', () => {
     expect(await page.locator('#tl-table tbody tr.selected').count()).toBe(1);
     // And the other way: a row selects its item on the timeline.
     await page.locator('#tl-table tbody tr').nth(1).click();
+    // The selection moves when the page has handled the click (later on a loaded machine).
+    await page.waitForFunction(`document.querySelectorAll('#tl-table tbody tr.selected').length === 1`, undefined, { timeout: 5_000 }).catch(() => undefined);
     expect(await page.locator('#tl-table tbody tr.selected').count()).toBe(1);
     expect(await page.locator('#timeline .vis-item.vis-point.vis-selected').count()).toBe(1);
   });
