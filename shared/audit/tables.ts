@@ -82,7 +82,6 @@ export const AUDIT_EVENTS_TABLE: TableDefinition = {
   timeline: { eventType: 'AuditEvent', namespace: 'namespace', pod: 'pod_name', summary: 'request_uri' },
 };
 
-
 function resourceName(ref: { resource?: string; apiGroup?: string } | undefined): string {
   if (!ref?.resource) return '';
   return ref.apiGroup ? `${ref.apiGroup}/${ref.resource}` : ref.resource;
@@ -175,7 +174,10 @@ export function labelFromRow(row: Record<string, unknown>): AuditLabel {
     user: str('user'),
     verb: str('verb'),
     matched,
-    outcome: str('outcome') === 'attempt' || str('outcome') === 'success' ? (str('outcome') as AuditLabel['outcome']) : outcomeOf(typeof row.response_code === 'number' ? row.response_code : undefined),
+    outcome:
+      str('outcome') === 'attempt' || str('outcome') === 'success'
+        ? (str('outcome') as AuditLabel['outcome'])
+        : outcomeOf(typeof row.response_code === 'number' ? row.response_code : undefined),
     attack: str('attack_techniques') ? str('attack_techniques').split(',') : [],
   };
   if (str('rule_tags')) label.tags = str('rule_tags').split(',');

@@ -87,7 +87,12 @@ export function parseTsaUrl(value: string | undefined): string | undefined {
 }
 
 const list = (v: string | undefined): string[] | undefined =>
-  v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+  v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 
 function positiveInt(field: string, text: string | undefined, fallback: number, max: number): number {
   if (text === undefined) return fallback;
@@ -120,7 +125,10 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
   const excludeNamespaces = namespaceList('--exclude-namespaces', flags.excludeNamespaces);
   const envValues = flags.envValues ?? 'hash';
   if (!(ENV_VALUE_MODES as readonly string[]).includes(envValues)) {
-    throw new InputError('--env-values', `"${envValues}" is not a mode: use hash (default: raw objects keep the SHA-256 of env values) or keep (kept in the bundle's raw artifacts, never in rows)`);
+    throw new InputError(
+      '--env-values',
+      `"${envValues}" is not a mode: use hash (default: raw objects keep the SHA-256 of env values) or keep (kept in the bundle's raw artifacts, never in rows)`,
+    );
   }
   return {
     caseId,
@@ -152,7 +160,11 @@ function namespaceList(flag: string, text: string | undefined): string[] | undef
 export function kubeconfigPaths(flag: string | undefined, io: CliIo): string[] {
   if (flag) return [resolve(io.cwd, flag)];
   const env = io.env.KUBECONFIG;
-  if (env) return env.split(delimiter).filter(Boolean).map((p) => resolve(io.cwd, p));
+  if (env)
+    return env
+      .split(delimiter)
+      .filter(Boolean)
+      .map((p) => resolve(io.cwd, p));
   const home = io.env.HOME ?? io.env.USERPROFILE ?? homedir();
   return [join(home, '.kube', 'config')];
 }
@@ -169,7 +181,8 @@ export async function checkReachable(kc: KubeConfigLike, server: string, timeout
     if (status === 401) hint = 'the credentials were rejected (401): refresh them, e.g. az aks get-credentials, or a new token';
     else if (status === 403) hint = 'the identity may not read /version (403): it lacks basic discovery rights on the cluster';
     else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(causeCodes)) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
-    else if (error instanceof AksEvidenceError && error.code === 'ERR_EXEC_CREDENTIAL') hint = 'the kubeconfig user\'s exec credential plugin gave no credential: run it yourself (e.g. kubelogin) or fix the kubeconfig';
+    else if (error instanceof AksEvidenceError && error.code === 'ERR_EXEC_CREDENTIAL')
+      hint = "the kubeconfig user's exec credential plugin gave no credential: run it yourself (e.g. kubelogin) or fix the kubeconfig";
     throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}. Fix: ${hint}`, { cause: error });
   }
 }
@@ -194,12 +207,8 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const out = flags.out ?? 'evidence';
   // Before the cluster is touched: never into another run, never into something unusable.
   await checkOutLocation(out, io.cwd);
-  const ingestionTarget = flags.ingest
-    ? await (await import('../ingestion/config.js')).loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' })
-    : undefined;
-  const kubeConfig =
-    preloaded?.kubeConfig ??
-    loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
+  const ingestionTarget = flags.ingest ? await (await import('../ingestion/config.js')).loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
+  const kubeConfig = preloaded?.kubeConfig ?? loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
   const described = describeCluster(kubeConfig);
   const cluster = { ...described, ...(preloaded?.clusterName ? { name: preloaded.clusterName } : {}) };
   // --concurrency is the cluster's load budget: every request of every source counts against it.
@@ -367,7 +376,10 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     sources: Object.fromEntries(
       Object.entries(m.sources).map(([name, s]) => {
         const coverage = coverageTotals(m, name);
-        return [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumes: s.resumes } : {}), ...(coverage ? { coverage } : {}) }];
+        return [
+          name,
+          { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumes: s.resumes } : {}), ...(coverage ? { coverage } : {}) },
+        ];
       }),
     ),
     gaps: m.gaps,
@@ -380,7 +392,10 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
 
 export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   const m = outcome.sealed.manifest;
-  line(io.stdout, `Run ${m.runId} (case ${m.caseId}) sealed${m.interrupted ? ` AS INTERRUPTED (${m.interrupted.reason}; ${m.interrupted.unfinishedTasks.length} task(s) never finished)` : ''}`);
+  line(
+    io.stdout,
+    `Run ${m.runId} (case ${m.caseId}) sealed${m.interrupted ? ` AS INTERRUPTED (${m.interrupted.reason}; ${m.interrupted.unfinishedTasks.length} task(s) never finished)` : ''}`,
+  );
   line(io.stdout, `  bundle:          ${outcome.sealed.location}`);
   line(io.stdout, `  manifest sha256: ${outcome.sealed.manifestSha256}   (keep it: aks-evidence verify --expect-sha256 checks against it)`);
   line(io.stdout, `  custody head:    ${outcome.sealed.chainHead}`);
@@ -392,7 +407,10 @@ export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   line(io.stdout, '');
   line(io.stdout, '  source            status     records   objects  gaps');
   for (const [name, s] of Object.entries(m.sources)) {
-    line(io.stdout, `  ${name.padEnd(17)} ${s.status.padEnd(9)} ${formatCount(s.records).padStart(8)} ${formatCount(s.rawObjects).padStart(9)} ${String(s.gaps.length).padStart(5)}`);
+    line(
+      io.stdout,
+      `  ${name.padEnd(17)} ${s.status.padEnd(9)} ${formatCount(s.records).padStart(8)} ${formatCount(s.rawObjects).padStart(9)} ${String(s.gaps.length).padStart(5)}`,
+    );
   }
   if (m.gaps.length) {
     line(io.stdout, '');

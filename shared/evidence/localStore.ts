@@ -8,14 +8,7 @@ import { ArtifactConflictError } from '../util/errors.js';
 import { ArtifactNotFoundError, EvidenceStoreError } from './errors.js';
 import { hashStream } from './hash.js';
 import { validateArtifactPath, validateBundleId } from './paths.js';
-import type {
-  ArtifactWriteOptions,
-  ArtifactWriter,
-  EvidenceStore,
-  ProtectionReport,
-  StoredArtifactInfo,
-  WrittenArtifact,
-} from './types.js';
+import type { ArtifactWriteOptions, ArtifactWriter, EvidenceStore, ProtectionReport, StoredArtifactInfo, WrittenArtifact } from './types.js';
 
 /** Temp files live inside the bundle (same filesystem, so publishing is a hard link). Never listed. */
 const PARTIAL_DIR = '.partial';

@@ -256,8 +256,7 @@ export function selectorMatches(selector: LabelSelector, labels: Record<string, 
 }
 
 function sameRule(a: PolicyRule, b: PolicyRule): boolean {
-  const key = (r: PolicyRule) =>
-    JSON.stringify([r.verbs ?? [], r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);
+  const key = (r: PolicyRule) => JSON.stringify([r.verbs ?? [], r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);
   return key(a) === key(b);
 }
 

@@ -187,7 +187,9 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
     const recorded =
       result.reused === true &&
       (await readCustodyLog(store)).some(
-        (r) => r.step === 'artifacts-sealed' && (r.details.artifacts as { path?: string; sha256?: string }[] | undefined)?.some((a) => a.path === summary?.path && a.sha256 === summary?.sha256),
+        (r) =>
+          r.step === 'artifacts-sealed' &&
+          (r.details.artifacts as { path?: string; sha256?: string }[] | undefined)?.some((a) => a.path === summary?.path && a.sha256 === summary?.sha256),
       );
     if (!recorded) await custody.record('artifacts-sealed', artifactsSealedDetails(input.task, result));
     return result;

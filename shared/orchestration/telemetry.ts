@@ -37,7 +37,20 @@ export interface RunAttributes {
 
 const MAX_TEXT = 512;
 const ATTRIBUTE_NAMES: readonly (keyof RunAttributes)[] = [
-  'RunId', 'CaseId', 'ClusterResourceId', 'Source', 'Shard', 'Table', 'Outcome', 'Records', 'Gaps', 'RowsSent', 'RowsFailed', 'ManifestSha256', 'DurationMs', 'ErrorCode',
+  'RunId',
+  'CaseId',
+  'ClusterResourceId',
+  'Source',
+  'Shard',
+  'Table',
+  'Outcome',
+  'Records',
+  'Gaps',
+  'RowsSent',
+  'RowsFailed',
+  'ManifestSha256',
+  'DurationMs',
+  'ErrorCode',
 ];
 
 /** Keep only known attributes with scalar values, text bounded and redacted (a log sink is no place for anything else). */

@@ -215,7 +215,10 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
     const events = rowsOf(run.sealed.manifest, 'events');
     const fake = Buffer.from('{"message":"nothing happened"}\n');
     await run.attacker.write(events.path, fake);
-    const manifest = (await run.attacker.read('manifest.json')).toString('utf8').replace(events.sha256, sha(fake)).replace(`"bytes": ${events.bytes},`, `"bytes": ${fake.byteLength},`);
+    const manifest = (await run.attacker.read('manifest.json'))
+      .toString('utf8')
+      .replace(events.sha256, sha(fake))
+      .replace(`"bytes": ${events.bytes},`, `"bytes": ${fake.byteLength},`);
     await run.attacker.write('manifest.json', manifest);
     await run.attacker.write('manifest.json.sha256', manifestSha256FileContent(sha(manifest)));
     const r = await verifyWithAnchors(run);
@@ -318,11 +321,28 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
     await expect(p.store.writeArtifact('sources/x/claimed.json', content, { contentType: 'application/json' })).rejects.toBeInstanceOf(ArtifactConflictError);
   });
 
-  test('a summary planted without the run\'s nonce is not adopted by a retried task', async () => {
+  test("a summary planted without the run's nonce is not adopted by a retried task", async () => {
     const p = await place(kind);
     const nonce = randomBytes(32).toString('hex');
     await claimRunPath(p.store, { runId: p.runId, caseId: 'case-t', collector: collectorIdentity({ runtime: 'test' }), nonce });
-    await p.attacker.write('sources/events/all.summary.json', JSON.stringify({ schemaVersion: 1, runId: p.runId, source: 'events', status: 'complete', records: 0, rawObjects: 0, apiRequests: 0, gaps: [], actions: [], coverage: [], artifacts: [], startedAt: '2026-01-01T00:00:00Z', endedAt: '2026-01-01T00:00:00Z' }));
+    await p.attacker.write(
+      'sources/events/all.summary.json',
+      JSON.stringify({
+        schemaVersion: 1,
+        runId: p.runId,
+        source: 'events',
+        status: 'complete',
+        records: 0,
+        rawObjects: 0,
+        apiRequests: 0,
+        gaps: [],
+        actions: [],
+        coverage: [],
+        artifacts: [],
+        startedAt: '2026-01-01T00:00:00Z',
+        endedAt: '2026-01-01T00:00:00Z',
+      }),
+    );
     const sealed = await collectRun({
       kubeConfig,
       store: p.store,
@@ -339,7 +359,14 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
 });
 
 test('re-staged uncommitted blocks (Azurite): what the attacker slipped in is detected by the hash the writer computed', async () => {
-  const store = await openBlobBundle({ containerUrl: azurite.containerUrl('tamper'), caseId: 'case-t', runId: 'restage', connectionString: azurite.connectionString, createContainer: true, blockSizeBytes: 64 * 1024 });
+  const store = await openBlobBundle({
+    containerUrl: azurite.containerUrl('tamper'),
+    caseId: 'case-t',
+    runId: 'restage',
+    connectionString: azurite.connectionString,
+    createContainer: true,
+    blockSizeBytes: 64 * 1024,
+  });
   const writer = await store.openWriter('sources/big/all.raw.ndjson.gz', { contentType: 'application/octet-stream' });
   const ours = randomBytes(200 * 1024);
   await writer.write(ours);

@@ -100,10 +100,19 @@ describe('workloadFindingsSource', () => {
     expect(out.gaps).toEqual([]);
     const offline = analyzeWorkloads(objects).findings;
     expect(out.rows.length).toBe(offline.length);
-    const key = (r: { rule_id?: unknown; kind?: unknown; namespace?: unknown; name?: unknown; field_path?: unknown }) => `${r.rule_id}|${r.kind}|${r.namespace}/${r.name}|${r.field_path}`;
+    const key = (r: { rule_id?: unknown; kind?: unknown; namespace?: unknown; name?: unknown; field_path?: unknown }) =>
+      `${r.rule_id}|${r.kind}|${r.namespace}/${r.name}|${r.field_path}`;
     expect(out.rows.map(key).sort()).toEqual(offline.map((f) => key({ rule_id: f.ruleId, kind: f.kind, namespace: f.namespace, name: f.name, field_path: f.fieldPath })).sort());
     const privileged = out.rows.find((r) => r.rule_id === 'workload.privileged' && r.name === 'node-agent-x9z8y')!;
-    expect(privileged).toMatchObject({ kind: 'Pod', namespace: 'kube-sys-tools', container_name: 'agent', container_type: 'container', field_path: 'spec.containers[0].securityContext.privileged', service_account: 'node-agent', TimeGenerated: '2024-06-01T10:40:35.000Z' });
+    expect(privileged).toMatchObject({
+      kind: 'Pod',
+      namespace: 'kube-sys-tools',
+      container_name: 'agent',
+      container_type: 'container',
+      field_path: 'spec.containers[0].securityContext.privileged',
+      service_account: 'node-agent',
+      TimeGenerated: '2024-06-01T10:40:35.000Z',
+    });
     const workloadKinds = ['Pod', 'Deployment', 'DaemonSet', 'StatefulSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController'];
     expect(out.raws.length).toBe(objects.filter((o) => workloadKinds.includes(o.kind)).length);
     for (const row of out.rows) mapRow(WORKLOAD_FINDINGS_TABLE, row, link, { unknownColumns: 'error' });

@@ -55,7 +55,17 @@ function taskResult(task: CollectTask, status: CollectTaskResult['status'] = 'co
     actionCount: 0,
     apiRequests: 3,
     artifacts: [
-      { path: `${base}.rows.ndjson.gz`, source: task.source, kind: 'rows', sha256: 'a'.repeat(64), bytes: 100, records, contentType: 'application/x-ndjson', contentEncoding: 'gzip', table },
+      {
+        path: `${base}.rows.ndjson.gz`,
+        source: task.source,
+        kind: 'rows',
+        sha256: 'a'.repeat(64),
+        bytes: 100,
+        records,
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+        table,
+      },
       { path: `${base}.summary.json`, source: task.source, kind: 'other', sha256: 'b'.repeat(64), bytes: 50, records: 1, contentType: 'application/json' },
     ],
     gapsPreview: status === 'complete' ? [] : [{ source: task.source, reason: 'forbidden', detail: 'may not list rolebindings' }],
@@ -108,7 +118,15 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(resolve?.functionName).toBe('resolveCluster');
     // The claim nonce is deterministic under replay (no nonce in this older-style input: derived from the run id).
     const first = inputOf(resolve) as { claimNonce: string };
-    expect(first).toEqual({ runId: input.runId, caseId: 'INC-7', cluster, request: input.request, claimNonce: expect.stringMatching(/^[0-9a-f]{32}$/), startedAt: START.toISOString(), podsPerShard: 250 });
+    expect(first).toEqual({
+      runId: input.runId,
+      caseId: 'INC-7',
+      cluster,
+      request: input.request,
+      claimNonce: expect.stringMatching(/^[0-9a-f]{32}$/),
+      startedAt: START.toISOString(),
+      podsPerShard: 250,
+    });
     const again = await replay(collectEvidenceOrchestrator, new History(START, 'collectEvidence', input).snapshot(), input);
     expect((inputOf(flatActions(again)[0]) as { claimNonce: string }).claimNonce).toBe(first.claimNonce);
     // A nonce drawn at start is passed as it is.
@@ -195,8 +213,12 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     h.completed(1, taskResult(EXPECTED_TASKS[0] as CollectTask));
     h.failed(2, "Activity function 'collectSource' failed: collectSource: HTTP 503 from the API server");
     h.timerCreated(6, new Date(START.getTime() + 10_000));
-    h.completed(3, taskResult(EXPECTED_TASKS[2] as CollectTask)).completed(4, taskResult(EXPECTED_TASKS[3] as CollectTask)).completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
-    h.episode(5_000).timerFired(6, new Date(START.getTime() + 10_000)).scheduled(7, 'collectSource');
+    h.completed(3, taskResult(EXPECTED_TASKS[2] as CollectTask))
+      .completed(4, taskResult(EXPECTED_TASKS[3] as CollectTask))
+      .completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
+    h.episode(5_000)
+      .timerFired(6, new Date(START.getTime() + 10_000))
+      .scheduled(7, 'collectSource');
     const waiting = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     expect(waiting.isDone).toBe(false);
     expect(flatActions(waiting).some((a) => a.functionName === 'sealEvidence')).toBe(false);
@@ -229,7 +251,9 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(midway.error).toBeUndefined();
     expect(flatActions(midway).some((a) => a.functionName === 'sealEvidence')).toBe(false);
 
-    h.episode().completed(2, taskResult(EXPECTED_TASKS[1] as CollectTask)).completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
+    h.episode()
+      .completed(2, taskResult(EXPECTED_TASKS[1] as CollectTask))
+      .completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
     h.episode().completed(3, taskResult(EXPECTED_TASKS[2] as CollectTask));
     const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     expect(r.error).toBeUndefined();
@@ -261,7 +285,9 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(flatActions(second).some((a) => a.functionName === 'sealEvidence')).toBe(false);
     expect((second.customStatus as RunCustomStatus).tasks).toEqual({ total: 5, finished: 4, failed: 0 });
 
-    h.scheduled(5, 'collectSource').episode().completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
+    h.scheduled(5, 'collectSource')
+      .episode()
+      .completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
     const done = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     const sealInput = inputOf(flatActions(done).find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
     expect(sealInput.results.map((r) => r.source)).toEqual(EXPECTED_TASKS.map((t) => t.source));
@@ -306,7 +332,9 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
   it('is deterministic: the same history gives the same actions, status and output, twice', async () => {
     const input = runInput({ ingest: true });
     const h = historyThroughFanOut(input);
-    h.completed(2, taskResult(EXPECTED_TASKS[1] as CollectTask)).failed(4, 'boom').timerCreated(6, START);
+    h.completed(2, taskResult(EXPECTED_TASKS[1] as CollectTask))
+      .failed(4, 'boom')
+      .timerCreated(6, START);
     const history = h.snapshot();
     const first = await replay(collectEvidenceOrchestrator, history, input);
     const second = await replay(collectEvidenceOrchestrator, history, input);

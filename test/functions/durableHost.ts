@@ -125,9 +125,7 @@ interface Action {
   retryOptions?: RetryOptionsLike;
 }
 
-type Completion =
-  | { kind: 'completed'; id: number; result: unknown }
-  | { kind: 'failed'; id: number; action: Action; error: Error; attempt: number };
+type Completion = { kind: 'completed'; id: number; result: unknown } | { kind: 'failed'; id: number; action: Action; error: Error; attempt: number };
 
 export async function startDurableHost(options: DurableHostOptions): Promise<DurableHost> {
   const taskHubName = options.taskHubName ?? 'AksEvidence';
@@ -291,7 +289,10 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
     for (;;) {
       let state;
       try {
-        state = await handler(new DurableOrchestrationInput(instance.instanceId, [...history], input), new DummyOrchestrationContext(instance.name, instance.instanceId, () => undefined));
+        state = await handler(
+          new DurableOrchestrationInput(instance.instanceId, [...history], input),
+          new DummyOrchestrationContext(instance.name, instance.instanceId, () => undefined),
+        );
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         const label = '\n\n$OutOfProcData$:';

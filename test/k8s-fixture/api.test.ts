@@ -53,9 +53,7 @@ describe('fixture API server with the compromise scenario', () => {
     const list = await core.listPodForAllNamespaces();
     const expected = scenario.objects.filter((o) => o.kind === 'Pod');
     expect(expected.length).toBeGreaterThanOrEqual(18);
-    expect(list.items.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).sort()).toEqual(
-      expected.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort(),
-    );
+    expect(list.items.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).sort()).toEqual(expected.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort());
     expect(list.metadata?.resourceVersion).toMatch(/^\d+$/);
     expect(list.kind).toBe('PodList');
     const privileged = list.items.find((p) => p.metadata!.name === 'node-agent-x9z8y')!;
@@ -168,7 +166,10 @@ describe('fixture API server with the compromise scenario', () => {
     expect(byName.get('metrics.k8s.io').preferredVersion.groupVersion).toBe('metrics.k8s.io/v1beta1');
     const crd = await rawGet(kc, '/apis/ops.example.com/v1');
     expect(crd.body.resources).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: 'scheduledbackups', kind: 'ScheduledBackup', namespaced: true }), expect.objectContaining({ name: 'scheduledbackups/status' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'scheduledbackups', kind: 'ScheduledBackup', namespaced: true }),
+        expect.objectContaining({ name: 'scheduledbackups/status' }),
+      ]),
     );
     const metrics = await rawGet(kc, '/apis/metrics.k8s.io/v1beta1');
     expect(metrics.body.resources.map((r: any) => `${r.name}:${r.kind}`).sort()).toEqual(['nodes:NodeMetrics', 'pods:PodMetrics']);
@@ -220,7 +221,11 @@ describe('fixture API server with the compromise scenario', () => {
     expect(byLabel.items.map((p) => p.metadata!.name).sort()).toEqual(['api-5f6d7c8b9-klmno', 'api-5f6d7c8b9-uvwxy', 'node-agent-b7c6d', 'node-agent-x9z8y']);
     const byField = await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Succeeded' });
     expect(byField.items.map((p) => p.metadata!.name)).toEqual(['cleanup-28620465-x7k2p']);
-    const secretsByType = await rawGet(kc, '/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
+    const secretsByType = await rawGet(
+      kc,
+      '/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token',
+      'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
+    );
     expect(secretsByType.body.items.map((i: any) => i.metadata.name)).toEqual(['node-agent-token']);
   });
 

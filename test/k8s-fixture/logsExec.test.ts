@@ -250,7 +250,9 @@ describe('exec over WebSocket', () => {
   test('missing binary fails like the container runtime (distroless)', async () => {
     const r = await exec(kc, 'kube-system', 'coredns-5d8c7f6b9d-abcde', 'coredns', historyCommand());
     expect(r.status?.status).toBe('Failure');
-    expect(r.status?.message).toContain('OCI runtime exec failed: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown');
+    expect(r.status?.message).toContain(
+      'OCI runtime exec failed: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown',
+    );
     const bash = await exec(kc, 'kube-system', 'kube-proxy-x1a2b', 'kube-proxy', historyCommand('/bin/bash'));
     expect(bash.status?.message).toContain('stat /bin/bash: no such file or directory');
   });

@@ -55,7 +55,10 @@ describe('Sentinel incident → clusters to collect', () => {
     body.object.properties.relatedEntities = [];
     const r = await parseSentinelIncident(body);
     if (!r.ok) throw new Error(JSON.stringify(r.problem));
-    expect(r.targets[0]?.foundIn).toEqual(['object.properties.alerts[0].properties.entities[0] (azure-resource-entities)', 'object.properties.alerts[0].properties.entities[1] (k8s-cluster-entities)']);
+    expect(r.targets[0]?.foundIn).toEqual([
+      'object.properties.alerts[0].properties.entities[0] (azure-resource-entities)',
+      'object.properties.alerts[0].properties.entities[1] (k8s-cluster-entities)',
+    ]);
     expect(r.targets[0]?.priorityPods).toEqual(['payments/checkout-7d9f8b6c5-x2l4p']);
   });
 

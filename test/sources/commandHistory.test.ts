@@ -130,7 +130,11 @@ describe('command history source', () => {
   });
 
   test('a refused upgrade (500) is retried; a deleted pod is pod-vanished', async () => {
-    const objects: KubeObject[] = [namespace('a'), pod({ namespace: 'a', name: 'p1', containers: [{ name: 'c' }] }), pod({ namespace: 'a', name: 'p2', containers: [{ name: 'c' }] })];
+    const objects: KubeObject[] = [
+      namespace('a'),
+      pod({ namespace: 'a', name: 'p1', containers: [{ name: 'c' }] }),
+      pod({ namespace: 'a', name: 'p2', containers: [{ name: 'c' }] }),
+    ];
     const s: Scenario = {
       name: 'retry',
       objects,
@@ -239,13 +243,20 @@ describe('historyExecOutcome', () => {
   const base: PodExecResult = { end: 'success', exitCode: 0, stderr: '', stdoutBytes: 0, protocol: 'v5.channel.k8s.io', durationMs: 1 };
 
   test('classifies every ending', () => {
-    expect(historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown' }, 0)).toEqual({
+    expect(
+      historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown' }, 0),
+    ).toEqual({
       action: 'no-shell',
       detail: '/bin/sh not found in the container',
     });
     // Runtimes that report a missing binary as exit 127.
-    expect(historyExecOutcome('/bin/sh', { ...base, end: 'non-zero-exit', exitCode: 127, stderr: 'exec: "/bin/sh": executable file not found in $PATH' }, 0).action).toBe('no-shell');
-    expect(historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'permission denied' }, 0)).toMatchObject({ action: 'failed', gap: 'exec-failed' });
+    expect(historyExecOutcome('/bin/sh', { ...base, end: 'non-zero-exit', exitCode: 127, stderr: 'exec: "/bin/sh": executable file not found in $PATH' }, 0).action).toBe(
+      'no-shell',
+    );
+    expect(historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'permission denied' }, 0)).toMatchObject({
+      action: 'failed',
+      gap: 'exec-failed',
+    });
     expect(historyExecOutcome('/bin/sh', { ...base, stdoutBytes: 10 }, 2)).toEqual({ action: 'ok', detail: '2 history file(s) read' });
     expect(historyExecOutcome('/bin/sh', base, 0)).toEqual({ action: 'no-history', detail: '/bin/sh ran; no shell history files under /root or /home/*' });
     const nonZero = historyExecOutcome('/bin/sh', { ...base, end: 'non-zero-exit', exitCode: 2, stdoutBytes: 50, stderr: 'head: /root/.x: Permission denied' }, 1);

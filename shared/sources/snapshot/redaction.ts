@@ -89,4 +89,3 @@ export function redactPaths(value: Record<string, unknown>, paths: readonly stri
   }
   return out;
 }
-

@@ -45,7 +45,8 @@ export function createWorkloadFindingsSource(options: WorkloadFindingsSourceOpti
   }
   return {
     name: SOURCE,
-    description: 'Dangerous settings of every workload kind (privileged, host namespaces, hostPath, sockets, capabilities, root, suspicious commands/registries), with field paths.',
+    description:
+      'Dangerous settings of every workload kind (privileged, host namespaces, hostPath, sockets, capabilities, root, suspicious commands/registries), with field paths.',
     tables: [WORKLOAD_FINDINGS_TABLE],
     kubernetesAccess: WORKLOAD_ACCESS,
     azurePermissions: workloadReadPermissions('list every workload kind for workload findings'),
