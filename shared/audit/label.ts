@@ -378,7 +378,7 @@ class CorrelateState {
 
 function ruleMeta(rule: AuditRule): Parameters<typeof labelFor>[0] {
   const tags = [...(rule.threatMatrix ?? []), ...(rule.tags ?? [])];
-  return { id: rule.id, title: rule.title, severity: rule.severity as Severity, kind: rule.kind, attack: rule.attack ?? [], ...(tags.length ? { tags } : {}) };
+  return { id: rule.id, title: rule.title, severity: rule.severity, kind: rule.kind, attack: rule.attack ?? [], ...(tags.length ? { tags } : {}) };
 }
 
 function usesAllowedNetworks(rule: AuditRule): boolean {

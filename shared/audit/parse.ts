@@ -219,17 +219,17 @@ function fromAksAuditRow(row: Record<string, unknown>): AuditEvent {
   };
   if (!event.verb && !event.requestURI) throw new AuditParseError('AKSAudit row has neither Verb nor RequestUri');
   const impersonated = camelKeys(c.get('impersonateduser'));
-  if (impersonated && Object.keys(impersonated).length) event.impersonatedUser = impersonated as AuditUser;
+  if (impersonated && Object.keys(impersonated).length) event.impersonatedUser = impersonated;
   const ips = stringArray(c.get('sourceips'));
   if (ips?.length) event.sourceIPs = ips;
   const ua = str(c.get('useragent'));
   if (ua) event.userAgent = ua;
   const ref = camelKeys(c.get('objectref'));
-  if (ref && Object.keys(ref).length) event.objectRef = ref as AuditObjectRef;
+  if (ref && Object.keys(ref).length) event.objectRef = ref;
   const status = camelKeys(c.get('responsestatus'));
   if (status && Object.keys(status).length) {
     if (typeof status.code === 'string' && /^\d+$/.test(status.code)) status.code = Number(status.code);
-    event.responseStatus = status as AuditResponseStatus;
+    event.responseStatus = status;
   }
   const req = dynamic(c.get('requestobject'));
   if (req !== undefined) event.requestObject = req;

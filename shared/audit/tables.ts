@@ -154,7 +154,7 @@ export function auditEventRow(event: AuditEvent): Row {
 
 /** A label row read back from an artifact → AuditLabel (for the timeline). */
 export function labelFromRow(row: Record<string, unknown>): AuditLabel {
-  const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : '');
+  const str = (k: string) => (typeof row[k] === 'string' ? row[k] : '');
   // Bundles sealed before the rename have the column as `resource`.
   const resource = str('object_resource') || str('resource');
   const slash = resource.lastIndexOf('/');

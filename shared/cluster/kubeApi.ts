@@ -388,7 +388,7 @@ export class KubeApi {
       const material = { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) };
       if (/^socks/i.test(proxyUrl)) {
         const { SocksProxyAgent } = await import('socks-proxy-agent');
-        return new SocksProxyAgent(proxyUrl, { ...poolOptions, ...tlsOptions, ...material }) as unknown as HttpAgent;
+        return new SocksProxyAgent(proxyUrl, { ...poolOptions, ...tlsOptions, ...material });
       }
       const { HttpProxyAgent, HttpsProxyAgent } = await import('hpagent');
       return this.secure ? new HttpsProxyAgent({ proxy: proxyUrl, ...poolOptions, ...tlsOptions, ...material }) : new HttpProxyAgent({ proxy: proxyUrl, ...poolOptions });

@@ -46,7 +46,7 @@ export async function exportBundle(source: EvidenceStore, destDir: string, optio
     });
     try {
       for await (const chunk of await source.read(item.path, signal ? { abortSignal: signal } : {})) {
-        await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
+        await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       }
     } catch (error) {
       await writer.abort();

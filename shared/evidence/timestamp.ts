@@ -23,10 +23,7 @@ let engineReady = false;
 /** pkijs needs a WebCrypto engine; Node's is the standard one. */
 function ensureEngine(): void {
   if (engineReady) return;
-  pkijs.setEngine(
-    'nodeWebCrypto',
-    new pkijs.CryptoEngine({ name: 'nodeWebCrypto', crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'] }),
-  );
+  pkijs.setEngine('nodeWebCrypto', new pkijs.CryptoEngine({ name: 'nodeWebCrypto', crypto: webcrypto }));
   engineReady = true;
 }
 

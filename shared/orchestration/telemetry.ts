@@ -61,7 +61,7 @@ export function cleanAttributes(attributes: Record<string, unknown>): RunAttribu
     if (typeof v === 'number' && Number.isFinite(v)) out[name] = v;
     else if (typeof v === 'string' && v !== '') out[name] = redactSecrets(v).slice(0, MAX_TEXT);
   }
-  return out as RunAttributes;
+  return out;
 }
 
 function rec(value: unknown): Record<string, unknown> {

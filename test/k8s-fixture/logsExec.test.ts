@@ -60,9 +60,9 @@ async function exec(kc: KubeConfig, ns: string, pod: string, container: string, 
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
   let status: V1Status | undefined;
-  const ws = (await new Exec(kc).exec(ns, pod, container, command, stdout, stderr, null, false, (s) => {
+  const ws = await new Exec(kc).exec(ns, pod, container, command, stdout, stderr, null, false, (s) => {
     status = s;
-  })) as unknown as WebSocket;
+  });
   await new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.on('close', () => resolve())));
   return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), status, protocol: ws.protocol };
 }
@@ -302,7 +302,7 @@ describe('exec over WebSocket', () => {
     const opts: Record<string, unknown> = {};
     await kc.applyToHTTPSOptions(opts);
     const url = `${cluster.server.replace('https', 'wss')}/api/v1/namespaces/prod/pods/api-5f6d7c8b9-klmno/exec?command=cat&command=%2Fetc%2Fhostname&stdout=true&stderr=true`;
-    const ws = new WebSocket(url, ['base64.channel.k8s.io'], opts as WebSocket.ClientOptions);
+    const ws = new WebSocket(url, ['base64.channel.k8s.io'], opts);
     const frames: string[] = [];
     ws.on('message', (d, isBinary) => {
       expect(isBinary).toBe(false);

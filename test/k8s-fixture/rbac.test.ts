@@ -123,7 +123,7 @@ async function readLog(kc: KubeConfig, ns: string): Promise<string> {
 async function execStatus(kc: KubeConfig, ns: string): Promise<string> {
   try {
     let status = '';
-    const ws = (await new Exec(kc).exec(ns, 'p', 'c', ['/bin/sh', '-c', 'true'], new PassThrough(), null, null, false, (s) => (status = s.status ?? ''))) as unknown as WebSocket;
+    const ws = await new Exec(kc).exec(ns, 'p', 'c', ['/bin/sh', '-c', 'true'], new PassThrough(), null, null, false, (s) => (status = s.status ?? ''));
     await new Promise((r) => ws.on('close', r));
     return status;
   } catch (e) {

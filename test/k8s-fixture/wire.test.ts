@@ -99,7 +99,7 @@ describe('log wire details', () => {
     );
     try {
       const kc = fixtureKubeConfig(cluster);
-      const from = await readLog(kc, 'p', { timestamps: true, sinceTime: '2026-03-01T11:00:01.500000000Z' } as never);
+      const from = await readLog(kc, 'p', { timestamps: true, sinceTime: '2026-03-01T11:00:01.500000000Z' });
       expect(
         from
           .split('\n')

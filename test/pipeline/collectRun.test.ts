@@ -136,7 +136,7 @@ describe('collectRun on the compromise scenario', () => {
 describe('failures become gaps and nothing collected is lost', () => {
   test('a forbidden source and a failing task still seal with every other source', async () => {
     const scenario = await loadScenario('compromise');
-    const cluster = await startFixtureCluster({ ...scenario, forbidden: ['events'] } as Scenario, {});
+    const cluster = await startFixtureCluster({ ...scenario, forbidden: ['events'] }, {});
     const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-run-'));
     try {
       const store = await openLocalBundle(dir, 'run-2');

@@ -30,7 +30,7 @@ describe('priority targets', () => {
       count: 1,
       firstTimestamp: '2024-06-01T11:45:02Z',
       lastTimestamp: '2024-06-01T11:45:02Z',
-    } as never);
+    });
     const pod = scenario.objects.find((o) => o.kind === 'Pod' && o.metadata.name === 'cleanup-28620465-x7k2p')!;
     const uid = (pod.metadata as { uid?: string }).uid ?? 'c1ea0000-0000-4000-8000-000000000001';
     (pod.metadata as { uid?: string }).uid = uid;
