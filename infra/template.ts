@@ -206,7 +206,7 @@ function variables(dcrs: readonly DcrDefinition[], registry: SourceRegistry): Js
     collectorReadDataActions: collector.dataActions,
     collectorDataActions:
       `[concat(${v('collectorReadDataActions')}, ` +
-      (Object.entries(collector.switched) as [string, string[]][])
+      Object.entries<string[]>(collector.switched)
         .map(([param, actions]) => `if(${p(param)}, createArray(${actions.map(lit).join(', ')}), createArray())`)
         .join(', ') +
       ')]',

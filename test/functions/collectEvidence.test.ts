@@ -105,7 +105,7 @@ function inputOf<T = any>(action: { input?: unknown } | undefined): T {
 const collectInputs = (r: ReplayResult) =>
   flatActions(r)
     .filter((a) => a.functionName === 'collectSource')
-    .map((a) => inputOf(a) as CollectSourceInput);
+    .map((a) => inputOf<CollectSourceInput>(a));
 
 describe('collectEvidence orchestrator, replayed through durable-functions', () => {
   it('first episode: resolves the cluster with retry, nothing else', async () => {
@@ -117,7 +117,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(resolve?.actionType).toBe(ACTION.CallActivityWithRetry);
     expect(resolve?.functionName).toBe('resolveCluster');
     // The claim nonce is deterministic under replay (no nonce in this older-style input: derived from the run id).
-    const first = inputOf(resolve) as { claimNonce: string };
+    const first = inputOf<{ claimNonce: string }>(resolve);
     expect(first).toEqual({
       runId: input.runId,
       caseId: 'INC-7',
@@ -128,7 +128,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
       podsPerShard: 250,
     });
     const again = await replay(collectEvidenceOrchestrator, new History(START, 'collectEvidence', input).snapshot(), input);
-    expect((inputOf(flatActions(again)[0]) as { claimNonce: string }).claimNonce).toBe(first.claimNonce);
+    expect(inputOf<{ claimNonce: string }>(flatActions(again)[0]).claimNonce).toBe(first.claimNonce);
     // A nonce drawn at start is passed as it is.
     const withNonce = { ...input, claimNonce: 'ab'.repeat(32) };
     const r2 = await replay(collectEvidenceOrchestrator, new History(START, 'collectEvidence', withNonce).snapshot(), withNonce);
@@ -168,7 +168,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     const all = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     const sealAction = flatActions(all).find((a) => a.functionName === 'sealEvidence');
     expect(sealAction?.actionType).toBe(ACTION.CallActivityWithRetry);
-    const sealInput = inputOf(sealAction) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(sealAction);
     expect(sealInput.results.map((x) => `${x.source}${x.shard ? ` ${x.shard}` : ''}`)).toEqual([
       'events',
       'containerlogs 1-of-3',
@@ -198,7 +198,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     EXPECTED_TASKS.forEach((t, i) => h.completed(i + 1, taskResult(t, t.source === 'rbacbindings' ? 'failed' : 'complete', t.source === 'rbacbindings' ? 0 : 10)));
     h.scheduled(6, 'sealEvidence').episode().completed(6, seal);
     const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
-    const sealInput = inputOf(flatActions(r).find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(flatActions(r).find((a) => a.functionName === 'sealEvidence'));
     expect(sealInput.results).toHaveLength(5);
     expect(sealInput.results.filter((x) => x.status === 'complete')).toHaveLength(4);
     expect(r.isDone).toBe(true);
@@ -228,7 +228,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     const retried = { ...taskResult(EXPECTED_TASKS[1] as CollectTask), records: 42 };
     h.episode().completed(7, retried);
     const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
-    const sealInput = inputOf(flatActions(r).find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(flatActions(r).find((a) => a.functionName === 'sealEvidence'));
     expect(sealInput.results[1]).toEqual(retried);
     expect(sealInput.results.every((x) => x.status === 'complete')).toBe(true);
   });
@@ -259,7 +259,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(r.error).toBeUndefined();
     const actions = flatActions(r);
     expect(actions.filter((a) => a.functionName === 'collectSource')).toHaveLength(5);
-    const sealInput = inputOf(actions.find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(actions.find((a) => a.functionName === 'sealEvidence'));
     expect(sealInput.results.map((x) => x.status)).toEqual(['complete', 'complete', 'complete', 'failed', 'complete']);
     const failed = sealInput.results[3] as CollectTaskResult;
     expect(failed).toMatchObject({ source: 'containerlogs', shard: '3-of-3', records: 0, artifacts: [] });
@@ -289,7 +289,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
       .episode()
       .completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
     const done = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
-    const sealInput = inputOf(flatActions(done).find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(flatActions(done).find((a) => a.functionName === 'sealEvidence'));
     expect(sealInput.results.map((r) => r.source)).toEqual(EXPECTED_TASKS.map((t) => t.source));
     expect(collectInputs(done)).toHaveLength(5);
   });
@@ -310,8 +310,8 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     const ingest = flatActions(r).filter((a) => a.functionName === 'ingestEvidence');
     // rbacbindings had no rows: no activity for its table.
-    expect(ingest.map((a) => (inputOf(a) as { table: string }).table)).toEqual(['kubeevents_CL', 'kubelogs_CL']);
-    expect(ingest.every((a) => (inputOf(a) as { manifestSha256: string }).manifestSha256 === seal.manifestSha256)).toBe(true);
+    expect(ingest.map((a) => inputOf<{ table: string }>(a).table)).toEqual(['kubeevents_CL', 'kubelogs_CL']);
+    expect(ingest.every((a) => inputOf<{ manifestSha256: string }>(a).manifestSha256 === seal.manifestSha256)).toBe(true);
     expect((r.customStatus as RunCustomStatus).phase).toBe('ingesting');
 
     h.scheduled(7, 'ingestEvidence').scheduled(8, 'ingestEvidence').episode();

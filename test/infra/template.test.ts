@@ -321,7 +321,7 @@ describe('parameters example file', () => {
 /** Sanity check of the checker itself: a broken template is caught. */
 describe('the checks catch broken templates', () => {
   it('a dependsOn on a resource that is not in the template is not found', () => {
-    const broken = structuredClone(template) as Template;
+    const broken = structuredClone<Template>(template);
     const ids = new Set(broken.resources.flatMap(dependsOnIds));
     expect(ids.has(normalizeExpression("[resourceId('Microsoft.Web/sites', variables('noSuchApp'))]"))).toBe(false);
     expect(ids.has(normalizeExpression("[resourceId('Microsoft.Web/sites', variables('functionAppName'))]"))).toBe(true);
