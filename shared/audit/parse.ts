@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { isCutJson, salvageCutObject, splitRecordArray } from './jsonRecovery.js';
 import { redactAuditEvent } from './redact.js';
-import type { AuditEvent, AuditObjectRef, AuditParseNote, AuditResponseStatus, AuditUser } from './types.js';
+import type { AuditEvent, AuditParseNote, AuditUser } from './types.js';
 
 /**
  * Normalize audit events from every shape AKS gives them in, to audit.k8s.io/v1 Event:

@@ -158,7 +158,7 @@ export function labelFromRow(row: Record<string, unknown>): AuditLabel {
   // Bundles sealed before the rename have the column as `resource`.
   const resource = str('object_resource') || str('resource');
   const slash = resource.lastIndexOf('/');
-  let matched: Record<string, unknown> = {};
+  let matched: Record<string, unknown>;
   try {
     matched = JSON.parse(str('matched') || '{}') as Record<string, unknown>;
   } catch {

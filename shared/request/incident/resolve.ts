@@ -82,6 +82,7 @@ const MAX_RERUNS = 10;
 
 function step(name: string, outcome: IncidentResolutionStep['outcome'], detail: string, clusters?: Iterable<ClusterRef>): IncidentResolutionStep {
   const ids = clusters ? [...new Set([...clusters].map((c) => c.resourceId))].slice(0, MAX_STEP_CLUSTERS) : [];
+  // eslint-disable-next-line no-control-regex -- a step's detail goes into a one-line log and the incident comment: control characters become spaces
   return { step: name, outcome, detail: detail.replace(/[\u0000-\u001f]/g, ' ').slice(0, MAX_DETAIL), ...(ids.length ? { clusters: ids } : {}) };
 }
 

@@ -15,7 +15,7 @@ import type { SourceContext, SourceDefinition, SourceItem } from '../types.js';
 const SOURCE = 'workloadfindings';
 
 /** Options of the workload findings source (the registry allow-list). */
-export interface WorkloadFindingsSourceOptions extends AnalyzeWorkloadsOptions {}
+export type WorkloadFindingsSourceOptions = AnalyzeWorkloadsOptions;
 
 export function createWorkloadFindingsSource(options: WorkloadFindingsSourceOptions = {}): SourceDefinition {
   async function* collect(ctx: SourceContext): AsyncGenerator<SourceItem> {
