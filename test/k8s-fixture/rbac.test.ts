@@ -7,7 +7,6 @@ import { ApiException, AuthorizationV1Api, CoreV1Api, type KubeConfig, type V1Se
 import { PassThrough } from 'node:stream';
 import { Exec, HttpMethod, Log, RequestContext } from '@kubernetes/client-node';
 import { fetch } from 'undici';
-import type WebSocket from 'ws';
 import type { FixtureCluster, KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 

@@ -100,6 +100,7 @@ describe('Sentinel incident → clusters to collect', () => {
     expect(new Set(ids).size).toBe(2);
     for (const id of ids) {
       expect(isRunId(id)).toBe(true);
+      // eslint-disable-next-line no-control-regex -- a run id must hold no control character
       expect(id).not.toMatch(/[/\\?#\u0000-\u001f]/);
     }
     // Same incident, ARM id spelled differently: same run.

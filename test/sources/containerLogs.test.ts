@@ -1,6 +1,5 @@
 import { containerLogsSource, logRow, logRowSerializer, podColumns } from '../../shared/sources/containerlogs/source.js';
 import { LineSplitter, splitLogLine } from '../../shared/util/lines.js';
-import type { Row } from '../../shared/sources/types.js';
 import { inPodShard } from '../../shared/sources/common/shard.js';
 import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, FIXED_NOW, namespace, ndjsonRows, pod, startCluster } from './helpers.js';

@@ -281,7 +281,7 @@ describe('snapshot: options, failures and scale', () => {
   });
 
   test("configMapValues 'keep' copies values (the canary scan finds them), 'metadata' never fetches them", async () => {
-    const { cluster, kc } = shared;
+    const { kc } = shared;
     const keep = await collect(kc, { configMapValues: 'keep' });
     expect(scan(keep)).toEqual(['CANARY-CONFIGMAP-VALUE']);
     const meta = await collect(kc, { configMapValues: 'metadata' });
@@ -293,7 +293,7 @@ describe('snapshot: options, failures and scale', () => {
   });
 
   test('redactFields hashes chosen fields; exclusions are configurable', async () => {
-    const { cluster, kc } = shared;
+    const { kc } = shared;
     const run = await collect(kc, { redactFields: [{ resource: 'pods', paths: ['spec.containers[*].image'] }], exclude: ['events', 'events.k8s.io/events', 'apps/replicasets'] });
     const pod = run.raw.get('core_v1_pods')!.find((p) => p['metadata'].name === 'postgres-0')!;
     expect(pod['spec'].containers[0].image).toBe(`sha256:${createHash('sha256').update('postgres:16.3').digest('hex')}`);
