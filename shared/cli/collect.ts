@@ -6,7 +6,7 @@ import { describeCluster, loadKubeConfig, type KubeConfigLike } from '../cluster
 import { KubeApi, kubeErrorStatus } from '../cluster/kubeApi.js';
 import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../cluster/requestBudget.js';
 import type { CustodyLog } from '../evidence/custody.js';
-import type { SealAnchors } from '../pipeline/anchors.js';
+import type { AnchorOutcome, SealAnchors } from '../pipeline/anchors.js';
 import type { Manifest } from '../evidence/types.js';
 import type { RunProgressEvent } from '../pipeline/collectRun.js';
 import { isSafeId, newRunId } from '../pipeline/runId.js';
@@ -278,7 +278,8 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
           ...(ingestionTarget && credential ? { ingestion: { target: ingestionTarget, credential } } : {}),
         });
         if (!quiet) {
-          for (const [name, a] of Object.entries(anchors)) if (a.status !== 'not-configured') line(io.stderr, `[aks-evidence] anchor ${name}: ${a.status}: ${a.detail}`);
+          for (const [name, a] of Object.entries(anchors) as [string, AnchorOutcome][])
+            if (a.status !== 'not-configured') line(io.stderr, `[aks-evidence] anchor ${name}: ${a.status}: ${a.detail}`);
         }
       },
     });

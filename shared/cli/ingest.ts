@@ -6,7 +6,6 @@
 import type { TokenCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
 import type { CliIo } from './io.js';
 import { EXIT, formatCount, line } from './io.js';
 import { readClaimIfAny } from '../evidence/claim.js';

@@ -17,7 +17,7 @@ import type { AzureSourceAccess } from '../sources/types.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
 import { sealRun } from '../pipeline/seal.js';
 import { anchorSeal } from '../pipeline/anchors.js';
-import { artifactsSealedDetails, collectionStartedDetails, taskLabel } from '../pipeline/collectRun.js';
+import { artifactsSealedDetails, collectionStartedDetails } from '../pipeline/collectRun.js';
 import { planCollectTasks } from '../pipeline/plan.js';
 import { runBudget } from '../pipeline/loadBudget.js';
 import type { ClusterFacts } from '../cluster/facts.js';
