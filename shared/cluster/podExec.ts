@@ -98,6 +98,17 @@ const STDOUT = 1;
 const STDERR = 2;
 const STATUS = 3;
 
+/** The message of a Kubernetes Status body, one line, at most 300 characters; undefined when the body is not one. */
+function statusMessageOf(body: string): string | undefined {
+  try {
+    const status = JSON.parse(body) as { kind?: unknown; message?: unknown };
+    if (status.kind !== 'Status' || typeof status.message !== 'string') return undefined;
+    return status.message.replace(/\s+/g, ' ').trim().slice(0, 300);
+  } catch {
+    return undefined;
+  }
+}
+
 function upgradeStatus(error: unknown): number | undefined {
   const message = (error as { message?: unknown } | null)?.message;
   const m = typeof message === 'string' ? /Unexpected server response: (\d{3})/.exec(message) : null;
@@ -212,6 +223,31 @@ export async function execInPod(kc: KubeConfigLike, request: PodExecRequest, opt
         ws.close();
         resolve();
       }
+    });
+    // A refused upgrade: read the API server's Status (who may not do what, where) instead of
+    // ws's bare "Unexpected server response", so the gap names the refusal. Bounded to 8 KiB.
+    ws.on('unexpected-response', (_req, res) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      const refuse = (): void => {
+        settle();
+        const code = res.statusCode ?? 0;
+        const said = statusMessageOf(Buffer.concat(parts).toString('utf8'));
+        reject(
+          new PodExecUpgradeError(
+            code,
+            `exec into ${request.namespace}/${request.pod} (${request.container}) failed: Unexpected server response: ${code}${said ? ` (${said})` : ''}`,
+          ),
+        );
+        // Ends the handshake: the socket closes and the load-budget permit goes back ('close').
+        ws.terminate();
+      };
+      res.on('data', (chunk: Buffer) => {
+        if (size < 8192) parts.push(chunk.subarray(0, 8192 - size));
+        size += chunk.length;
+      });
+      res.once('end', refuse);
+      res.once('error', refuse);
     });
     ws.on('error', (error: Error) => {
       settle();

@@ -7,18 +7,9 @@ import type { EvidenceStore, Manifest } from '../evidence/types.js';
 import type { IngestionTarget } from '../ingestion/config.js';
 import { sendCustodyRow } from '../ingestion/custodyAnchor.js';
 import { describeError, redactUrl } from '../util/errors.js';
-import type { SealResult } from './types.js';
+import type { AnchorOutcome, SealAnchors, SealResult } from './types.js';
 
-/** How one anchor went at sealing. */
-export interface AnchorOutcome {
-  status: 'anchored' | 'failed' | 'not-configured';
-  detail: string;
-}
-
-export interface SealAnchors {
-  timestamp: AnchorOutcome;
-  logAnalytics: AnchorOutcome;
-}
+export type { AnchorOutcome, SealAnchors } from './types.js';
 
 export interface AnchorSealOptions {
   store: EvidenceStore;

@@ -91,6 +91,29 @@ export async function findOwnSeal(
 }
 
 /**
+ * A manifest.json without its seal record that this run's own sealing wrote: it names the run's
+ * claim (hash and nonce) and was built on the chain exactly as it stands now — nothing was
+ * recorded after it, so it is the last thing the run did. A manifest planted before the run
+ * cannot name a claim that did not exist; one that fails any check stays refused
+ * (ManifestNotOursError when sealing tries to write its own).
+ */
+async function findOwnUnsealedManifest(store: EvidenceStore, claimed: ClaimedRun, head: ChainHead): Promise<{ manifest: Manifest; manifestSha256: string; chainHead: ChainHead } | undefined> {
+  if (!(await store.stat(MANIFEST_PATH))) return undefined;
+  const bytes = await readSmallArtifact(store, MANIFEST_PATH, 256 * 1024 * 1024);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(bytes.toString('utf8')) as Manifest;
+  } catch {
+    return undefined;
+  }
+  const custody = manifest.custody;
+  if (manifest.runId !== claimed.claim.runId || !custody) return undefined;
+  if (custody.claimSha256 !== claimed.sha256 || custody.nonce !== claimed.claim.nonce) return undefined;
+  if (custody.chainHead?.seq !== head.seq || custody.chainHead.sha256 !== head.sha256) return undefined;
+  return { manifest, manifestSha256: sha256Hex(bytes), chainHead: custody.chainHead };
+}
+
+/**
  * Fan-in: gather every task's summary, name every gap, and write the manifest once, then the
  * `manifest-sealed` custody record carrying its hash. Runs only after every collect task has
  * finished (or, interrupted, with what had finished).
@@ -110,6 +133,21 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
   const existing = await findOwnSeal(ctx.store);
   if (existing) {
     return { ...summarize(existing.manifest, ctx.store.location, existing.manifestSha256, existing.chainHead, existing.sealRecord), manifest: existing.manifest };
+  }
+  const unsealed = await findOwnUnsealedManifest(ctx.store, claimed, await custody.currentHead());
+  if (unsealed) {
+    // This run's sealing wrote the manifest and stopped before its seal record (a crash, a killed
+    // process): record the seal of that manifest now, exactly as the first attempt would have.
+    const sealRecord = await custody.record('manifest-sealed', {
+      manifestSha256: unsealed.manifestSha256,
+      chainHead: unsealed.chainHead,
+      artifacts: unsealed.manifest.artifacts.length,
+      interrupted: unsealed.manifest.interrupted !== undefined,
+      recordedLate: 'the sealing that wrote this manifest stopped before its seal record',
+    });
+    const result = summarize(unsealed.manifest, ctx.store.location, unsealed.manifestSha256, unsealed.chainHead, { seq: sealRecord.seq, sha256: sealRecord.sha256 });
+    await ctx.onSealed?.(result);
+    return { ...result, manifest: unsealed.manifest };
   }
 
   const sources: Record<string, SourceSummary> = {};

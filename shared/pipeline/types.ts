@@ -1,4 +1,3 @@
-import type { SealAnchors } from './anchors.js';
 import type { ArtifactRef, CollectionRequestRecord, Gap, SourceSummary } from '../evidence/types.js';
 import type { PodShard } from '../sources/types.js';
 import type { FailureCause } from './status.js';
@@ -65,3 +64,14 @@ export interface SealResult {
 }
 
 export type { CollectionRequestRecord };
+
+/** How one anchor went at sealing. */
+export interface AnchorOutcome {
+  status: 'anchored' | 'failed' | 'not-configured';
+  detail: string;
+}
+
+export interface SealAnchors {
+  timestamp: AnchorOutcome;
+  logAnalytics: AnchorOutcome;
+}

@@ -9,45 +9,31 @@
 const NEWLINE = 0x0a;
 
 /**
- * The one incremental line splitter over byte chunks: splits on the newline byte and hands each
- * line to `decode` (bytes of the chunk, start, end) — straight from the chunk, so the log hot
- * path decodes each line once without copying it. Holds at most one partial line.
- *   new LineSplitter()              → lines as UTF-8 strings (container logs, NDJSON)
+ * Lines decoded one by one: ByteLineSplitter's splitting (the one splitter), each line handed to
+ * `decode` (bytes, start, end) straight from the chunk — the decode is the only copy.
+ *   new LineSplitter()              → lines as UTF-8 strings (NDJSON, ingestion reads)
  *   new LineSplitter(copyBytes)     → lines as bytes (zsh's metafied history needs the bytes)
+ * Holds at most one partial line.
  */
 export class LineSplitter<T = string> {
-  private pending: Buffer[] = [];
+  private readonly bytes = new ByteLineSplitter();
 
   constructor(private readonly decode: (bytes: Buffer, start: number, end: number) => T = utf8 as (bytes: Buffer, start: number, end: number) => T) {}
 
   /** Feed a chunk; returns the lines it completes (without their "\n"). */
   push(chunk: Buffer): T[] {
-    const lines: T[] = [];
-    let start = 0;
-    for (;;) {
-      const index = chunk.indexOf(NEWLINE, start);
-      if (index === -1) break;
-      if (this.pending.length > 0) {
-        this.pending.push(chunk.subarray(start, index));
-        const joined = Buffer.concat(this.pending);
-        lines.push(this.decode(joined, 0, joined.length));
-        this.pending = [];
-      } else {
-        lines.push(this.decode(chunk, start, index));
-      }
-      start = index + 1;
-    }
-    // Copy the tail: the chunk's buffer may be reused by the stream.
-    if (start < chunk.length) this.pending.push(Buffer.from(chunk.subarray(start)));
-    return lines;
+    return this.decoded(this.bytes.push(chunk));
   }
 
   /** The last line when the stream did not end with "\n", else undefined. */
   end(): T | undefined {
-    if (this.pending.length === 0) return undefined;
-    const joined = Buffer.concat(this.pending);
-    this.pending = [];
-    return this.decode(joined, 0, joined.length);
+    return this.decoded(this.bytes.end())[0];
+  }
+
+  private decoded(batch: LineBatch): T[] {
+    const lines = new Array<T>(batch.count);
+    for (let i = 0; i < batch.count; i++) lines[i] = this.decode(batch.bytesOf(i), batch.startOf(i), batch.endOf(i));
+    return lines;
   }
 }
 
@@ -128,9 +114,10 @@ export class LineBatch {
 }
 
 /**
- * LineSplitter's twin for callers that work on bytes (the container-log row encoder): the same
- * splitting, but a chunk's lines come back as ranges of one reused LineBatch, so no string or
- * array is made per line. Holds at most one partial line.
+ * The one incremental line splitter over byte chunks: splits on the newline byte; a chunk's
+ * lines come back as ranges of one reused LineBatch, so no string or array is made per line
+ * (the container-log row encoder works on them as bytes; LineSplitter decodes them). Holds at
+ * most one partial line.
  */
 export class ByteLineSplitter {
   private pending: Buffer[] = [];

@@ -105,6 +105,29 @@ describe('layers', () => {
     expect(build.include.filter((p) => p.startsWith('test'))).toEqual([]);
   });
 
+  test('no import cycle between files, type-only imports included', () => {
+    const edges = new Map<string, string[]>();
+    for (const i of IMPORTS) {
+      if (!i.specifier.startsWith('.')) continue;
+      const to = i.to.replace(/\.js$/, '.ts');
+      if (to === i.from) continue;
+      edges.set(i.from, [...(edges.get(i.from) ?? []), to]);
+    }
+    // Depth-first search; a file met again while still on the path closes a cycle.
+    const state = new Map<string, 'open' | 'done'>();
+    const cycles: string[] = [];
+    const visit = (file: string, path: string[]): void => {
+      state.set(file, 'open');
+      for (const next of edges.get(file) ?? []) {
+        if (state.get(next) === 'open') cycles.push([...path.slice(path.indexOf(next)), file, next].join(' -> '));
+        else if (!state.has(next)) visit(next, [...path, file]);
+      }
+      state.set(file, 'done');
+    };
+    for (const file of PRODUCT) if (!state.has(file)) visit(file, []);
+    expect(cycles).toEqual([]);
+  });
+
   test('the checker reads real imports (it would see an upward one)', () => {
     const sample = IMPORTS.filter((i) => i.from === 'shared/pipeline/collectTask.ts').map((i) => relative(ROOT, join(ROOT, i.to)));
     expect(sample).toEqual(expect.arrayContaining(['shared/sources/registry.js', 'shared/evidence/ndjson.js']));

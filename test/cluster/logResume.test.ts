@@ -4,6 +4,7 @@
  * than asked, a second with more lines than the remembered tail holds.
  */
 import { BoundaryFilter, DeliveredTail, timeKey } from '../../shared/cluster/logResume.js';
+import { ByteLineSplitter } from '../../shared/util/lines.js';
 
 const at = (second: number, fraction: string, text: string): string => `2026-03-01T10:00:${String(second).padStart(2, '0')}${fraction}Z ${text}`;
 
@@ -19,6 +20,31 @@ test('the resume point: the last timestamped line, and every delivered line sinc
   tail.note([at(2, '.0', 'c'), 'continued without a timestamp', at(3, '.2', 'd')]);
   tail.note([at(3, '.2', 'e'), 'more']);
   expect(tail.resumePoint()).toEqual({ sinceTime: '2026-03-01T10:00:03.2Z', delivered: [at(3, '.2', 'd'), at(3, '.2', 'e'), 'more'] });
+});
+
+test('byte batches (the container-log path) give the same resume point as strings, lines split across chunks included', () => {
+  const text = [at(1, '.1', 'a'), at(1, '.9', 'b'), at(2, '.0', 'c'), 'continued without a timestamp', at(3, '.2', 'd'), at(3, '.2', 'é, split mid-character'), at(3, '.4', 'more'), ''].join('\n');
+  const bytes = Buffer.from(text);
+  for (const cut of [1, 7, 33, 60, 120, bytes.indexOf(0xc3) + 1]) {
+    const strings = new DeliveredTail();
+    const fromBytes = new DeliveredTail();
+    const splitter = new ByteLineSplitter();
+    for (const chunk of [bytes.subarray(0, cut), bytes.subarray(cut)]) {
+      const batch = splitter.push(chunk);
+      strings.note(batch.texts());
+      fromBytes.noteBytes(batch);
+    }
+    expect(fromBytes.resumePoint()).toEqual(strings.resumePoint());
+    expect(fromBytes.resumePoint()?.delivered).toEqual([at(3, '.2', 'd'), at(3, '.2', 'é, split mid-character'), at(3, '.4', 'more')]);
+  }
+});
+
+test('BoundaryFilter.keep names the kept lines by index, and LineBatch.select keeps exactly their bytes', () => {
+  const f = new BoundaryFilter({ sinceTime: '2026-03-01T10:00:05.5Z', delivered: [at(5, '.1', 'x'), at(5, '.5', 'y')] });
+  const batch = new ByteLineSplitter().push(Buffer.from([at(5, '.1', 'x'), 'untimed new line', at(5, '.5', 'y'), at(6, '.0', 'next'), ''].join('\n')));
+  const kept = f.keep(batch.texts());
+  expect(kept).toEqual([1, 3]);
+  expect(batch.select(kept).texts()).toEqual(['untimed new line', at(6, '.0', 'next')]);
 });
 
 test('a line never timestamped gives no resume point', () => {

@@ -111,13 +111,13 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
     });
     expect(facts.audit).toBeUndefined();
     expect(facts.gaps[0]).toMatchObject({ source: 'audit', reason: 'forbidden' });
-    expect(facts.access?.commandhistory).toEqual({ allowed: false, missing: ['create pods/exec'] });
+    expect(facts.access?.commandhistory).toEqual({ allowed: false, missing: ['get pods/exec', 'create pods/exec'] });
     expect(facts.access?.snapshot).toEqual({ allowed: false, missing: ['list secrets'] });
     expect(facts.access?.rbacbindings).toEqual({ allowed: false, missing: ['list clusterrolebindings.rbac.authorization.k8s.io'] });
     expect(facts.access?.containerlogs).toEqual({ allowed: true, missing: [] });
     const forbidden = facts.gaps.filter((g) => g.reason === 'forbidden' && g.source !== 'audit').map((g) => g.source);
     expect(forbidden.sort()).toEqual(['commandhistory', 'rbacbindings', 'snapshot']);
-    expect(facts.gaps.find((g) => g.source === 'commandhistory')?.detail).toContain('may not create pods/exec');
+    expect(facts.gaps.find((g) => g.source === 'commandhistory')?.detail).toContain('may not get pods/exec, create pods/exec');
     expect(facts.podCount).toBe(10);
   });
 

@@ -26,6 +26,8 @@ import { logAnalyticsAnchor } from '../../shared/ingestion/custodyAnchor.js';
 import { buildDcrDefinitions } from '../../shared/ingestion/dcr.js';
 import { anchorSeal } from '../../shared/pipeline/anchors.js';
 import { collectRun, kubeconfigFacts } from '../../shared/pipeline/collectRun.js';
+import { ManifestNotOursError } from '../../shared/pipeline/seal.js';
+import { sealInterruptedRun } from '../../shared/pipeline/sealInterrupted.js';
 import type { SealResult } from '../../shared/pipeline/types.js';
 import { startAzurite, type AzuriteBlob } from '../../shared/simulator/azurite.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
@@ -268,6 +270,43 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
     const r = await verifyWithAnchors(run);
     expect(r.ok).toBe(false);
     expect(r.problems.join('\n')).toMatch(/FORGED\?: ingestion\/receipt-0001\.json is an ingestion receipt that no custody record vouches for/);
+  });
+
+  test('a run killed between its manifest and its seal record: sealing again records the seal of that manifest, and only of a manifest built on the chain as it stands', async () => {
+    const collect = async () => {
+      const p = await place(kind);
+      const sealed = await collectRun({
+        kubeConfig,
+        store: p.store,
+        runId: p.runId,
+        request: { caseId: 'case-t', sources: ['events'], sinceSeconds: 3600 },
+        collector: collectorIdentity({ runtime: 'test' }),
+        facts: kubeconfigFacts({ server: cluster.server }),
+      });
+      // The state a crash right after writing manifest.json leaves: the seal record never written.
+      const records: string[] = [];
+      for await (const i of p.store.list('custody/')) if (/^custody\/\d{4}\.json$/.test(i.path)) records.push(i.path);
+      const last = records.sort().at(-1)!;
+      expect(JSON.parse((await p.attacker.read(last)).toString('utf8')).step).toBe('manifest-sealed');
+      await p.attacker.remove(last);
+      expect((await verifyBundle(p.store)).ok).toBe(false);
+      return { ...p, sealed, last };
+    };
+
+    const crashed = await collect();
+    const resealed = await sealInterruptedRun({ store: crashed.store, collector: collectorIdentity({ runtime: 'test' }), reason: 'the collecting process died' });
+    expect(resealed.kind).toBe('sealed');
+    expect(resealed.sealed.manifestSha256).toBe(crashed.sealed.manifestSha256);
+    const r = await verifyBundle(crashed.store, { expectedManifestSha256: crashed.sealed.manifestSha256 });
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.custody.steps.at(-1)).toBe('manifest-sealed');
+
+    // Something recorded after the manifest: it is no longer the last thing the run did, and is refused.
+    const stale = await collect();
+    const { CustodyLog } = await import('../../shared/evidence/custody.js');
+    await new CustodyLog(stale.store, { runId: stale.runId, caseId: 'case-t', collector: collectorIdentity({ runtime: 'test' }) }).record('note', { detail: 'after the manifest' });
+    await expect(sealInterruptedRun({ store: stale.store, collector: collectorIdentity({ runtime: 'test' }), reason: 'the collecting process died' })).rejects.toThrow(ManifestNotOursError);
   });
 
   test('a manifest planted before the run: the run refuses the path, writes nothing, adopts nothing', async () => {

@@ -129,6 +129,48 @@ describe('command history source', () => {
     }
   });
 
+  test('exec allowed in one namespace only (RBAC): that namespace is read, the other is a forbidden gap naming it', async () => {
+    const rbac = 'rbac.authorization.k8s.io/v1';
+    const subjects = [{ kind: 'ServiceAccount', name: 'collector', namespace: 'aks-evidence' }];
+    const s: Scenario = {
+      name: 'exec-in-one-namespace',
+      collector: { access: 'rbac' },
+      objects: [
+        namespace('a'),
+        namespace('b'),
+        pod({ namespace: 'a', name: 'p', containers: [{ name: 'c' }] }),
+        pod({ namespace: 'b', name: 'p', containers: [{ name: 'c' }] }),
+        { apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'pod-lister' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
+        { apiVersion: rbac, kind: 'ClusterRoleBinding', metadata: { name: 'collector-pods' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pod-lister' }, subjects },
+        { apiVersion: rbac, kind: 'Role', metadata: { name: 'exec', namespace: 'a' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }] },
+        { apiVersion: rbac, kind: 'RoleBinding', metadata: { name: 'collector-exec', namespace: 'a' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'exec' }, subjects },
+      ],
+      containers: {
+        'a/p/c': { binaries: ['/bin/sh'], files: { '/root/.sh_history': 'id\n' } },
+        'b/p/c': { binaries: ['/bin/sh'], files: { '/root/.sh_history': 'whoami\n' } },
+      },
+    };
+    const { cluster, kc } = await startCluster(s);
+    try {
+      const out = await collect(commandHistorySource, context(kc));
+      expect(out.rows.map((r) => [r['namespace'], r['command']])).toEqual([['a', 'id']]);
+      expect(out.gaps).toEqual([expect.objectContaining({ reason: 'forbidden', resource: 'pods/exec' })]);
+      expect(out.gaps[0]!.detail).toMatch(/^pods\/exec was refused for 1 container\(s\) in namespace\(s\) b: /);
+      // The API server's own refusal, read from the refused upgrade: who may not do what, where.
+      expect(out.gaps[0]!.detail).toMatch(/Unexpected server response: 403 \(pods "[^"]+" is forbidden: User "[^"]+" cannot get resource "pods\/exec" in API group "" in the namespace "b"\)/);
+      expect(out.actions.map((a) => [a.namespace, a.outcome, a.detail])).toEqual(
+        expect.arrayContaining([
+          ['a', 'ok', '1 history file(s) read'],
+          ['b', 'failed', 'refused: pods/exec forbidden (HTTP 403)'],
+        ]),
+      );
+      expect(out.actions).toHaveLength(2);
+      expect(out.coverage).toEqual([{ commandhistory: expect.objectContaining({ containers: 2, read: 1, failed: 1 }) }]);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
   test('a refused upgrade (500) is retried; a deleted pod is pod-vanished', async () => {
     const objects: KubeObject[] = [
       namespace('a'),

@@ -7,38 +7,10 @@
  * scenario's timeline (times relative to the server's start).
  */
 import { randomBytes } from 'node:crypto';
-import type { ContainerLogs, KubeObject, LogLine, Scenario, TimelineStep } from './scenario.js';
+import type { ClusterChanges, ContainerLogs, KubeObject, LogLine, Scenario, TimelineStep } from './scenario.js';
 import type { ObjectStore } from './store.js';
 
-export interface ClusterChanges {
-  /**
-   * Terminating (deletionTimestamp set, MODIFIED), then after `graceMs` (default 0) deleted
-   * (DELETED); its logs go with it. While terminating, logs and exec still work, as on a node.
-   * Deleting a terminating pod again with graceMs 0 removes it at once (a forced delete).
-   */
-  deletePod(namespace: string, name: string, options?: { graceMs?: number }): void;
-  /** Cancel pending grace-period deletions (the cluster stops). */
-  dispose(): void;
-  /**
-   * The container's process ended and the kubelet started it again: restartCount + 1,
-   * lastState.terminated, a new running state, the current log becomes the previous one and
-   * the new instance logs `newLines` (default none). Emits the kubelet's events.
-   */
-  restartContainer(namespace: string, pod: string, container: string, options?: { exitCode?: number; reason?: string; newLines?: LogLine[] }): void;
-  /** A core/v1 Event about an object, as a controller or the kubelet reports it. Returns the event. */
-  emitEvent(event: {
-    namespace: string;
-    involvedObject: { kind: string; name: string; namespace?: string; apiVersion?: string; fieldPath?: string };
-    reason: string;
-    message: string;
-    type?: 'Normal' | 'Warning';
-    component?: string;
-  }): KubeObject;
-  /** Lines the container writes now (at the server's clock unless given). */
-  appendLog(namespace: string, pod: string, container: string, lines: LogLine[]): void;
-  /** Edit any object in place (e.g. add a subject to a RoleBinding): MODIFIED. Returns the stored object. */
-  modifyObject(apiVersion: string, kind: string, namespace: string | undefined, name: string, edit: (obj: KubeObject) => void): KubeObject;
-}
+export type { ClusterChanges } from './scenario.js';
 
 interface ContainerStatusLike {
   name: string;
@@ -53,9 +25,7 @@ const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z
 export function clusterChanges(store: ObjectStore, scenario: Scenario, now: () => Date): ClusterChanges {
   const put = (obj: KubeObject): KubeObject => {
     const stored = store.put(obj, now().getTime());
-    const i = scenario.objects.findIndex(
-      (o) => o.kind === stored.kind && o.metadata.name === stored.metadata.name && (o.metadata.namespace ?? undefined) === (stored.metadata.namespace ?? undefined),
-    );
+    const i = scenario.objects.findIndex((o) => o.kind === stored.kind && o.metadata.name === stored.metadata.name && (o.metadata.namespace ?? undefined) === (stored.metadata.namespace ?? undefined));
     if (i >= 0) scenario.objects[i] = stored;
     else scenario.objects.push(stored);
     return stored;
@@ -118,14 +88,7 @@ export function clusterChanges(store: ObjectStore, scenario: Scenario, now: () =
       if (logs.generated) next.generatedPrevious = logs.generated;
       scenario.logs[key] = next;
       const involved = { kind: 'Pod', name: podName, namespace, apiVersion: 'v1', fieldPath: `spec.containers{${container}}` };
-      changes.emitEvent({
-        namespace,
-        involvedObject: involved,
-        reason: 'BackOff',
-        message: `Back-off restarting failed container ${container} in pod ${podName}_${namespace}(${obj.metadata.uid ?? ''})`,
-        type: 'Warning',
-        component: 'kubelet',
-      });
+      changes.emitEvent({ namespace, involvedObject: involved, reason: 'BackOff', message: `Back-off restarting failed container ${container} in pod ${podName}_${namespace}(${obj.metadata.uid ?? ''})`, type: 'Warning', component: 'kubelet' });
       changes.emitEvent({ namespace, involvedObject: involved, reason: 'Started', message: `Started container ${container}`, component: 'kubelet' });
     },
 
@@ -190,10 +153,7 @@ export function applyStep(step: TimelineStep, changes: ClusterChanges): void {
     case 'deletePod':
       return changes.deletePod(step.namespace, step.pod, step.graceMs !== undefined ? { graceMs: step.graceMs } : {});
     case 'restartContainer':
-      return changes.restartContainer(step.namespace, step.pod, step.container, {
-        ...(step.newLines ? { newLines: step.newLines } : {}),
-        ...(step.exitCode !== undefined ? { exitCode: step.exitCode } : {}),
-      });
+      return changes.restartContainer(step.namespace, step.pod, step.container, { ...(step.newLines ? { newLines: step.newLines } : {}), ...(step.exitCode !== undefined ? { exitCode: step.exitCode } : {}) });
     case 'emitEvent':
       changes.emitEvent(step.event);
       return;

@@ -438,7 +438,9 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
     name: SOURCE,
     description: 'Shell histories (bash, zsh, ash, sh) of root and /home/* users, read through the exec API from every running container; every exec is recorded.',
     tables: [COMMAND_HISTORY_TABLE],
-    kubernetesAccess: [kubeAccess('list', 'pods'), kubeAccess('create', 'pods', { subresource: 'exec' })],
+    // A WebSocket exec is an upgraded GET: Kubernetes up to 1.34 authorizes it as `get pods/exec`,
+    // 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) also requires `create`: review both.
+    kubernetesAccess: [kubeAccess('list', 'pods'), kubeAccess('get', 'pods', { subresource: 'exec' }), kubeAccess('create', 'pods', { subresource: 'exec' })],
     azurePermissions: [
       clusterRead('pods', 'list pods'),
       // Azure RBAC cannot restrict which command runs: a template switch.

@@ -1,5 +1,5 @@
 /**
- * The simulated kubelet's container runtime for exec: one interface, two modes.
+ * The simulated kubelet's container runtime for exec: one interface, two modes (createRuntime.ts picks one).
  * - 'real': the argv runs under real shells chrooted into the container's tree inside fresh
  *   namespaces (realExec.ts). Chosen whenever the host allows it (root, or unprivileged user
  *   namespaces).
@@ -10,8 +10,6 @@
  */
 import type { ContainerRuntime } from '../scenario.js';
 import type { PodFacts } from './containerImage.js';
-import { createEmulatedExecRuntime } from './emulatedExec.js';
-import { createRealExecRuntime } from './realExec.js';
 
 export interface ExecTarget {
   /** "<namespace>/<pod>/<container>" — one file tree per key, kept for the cluster's life. */
@@ -42,17 +40,4 @@ export interface ExecRuntime {
   readonly detail: string;
   start(target: ExecTarget, argv: string[], io: ExecIo, options: { stdin: boolean }): RunningExec;
   dispose(): Promise<void>;
-}
-
-/** 'auto' (default): real where the host allows it, else emulated. 'real' fails when it cannot. */
-export type ExecMode = 'auto' | 'real' | 'emulated';
-
-export async function createExecRuntime(mode: ExecMode = 'auto'): Promise<ExecRuntime> {
-  if (mode === 'emulated') return createEmulatedExecRuntime('emulation requested');
-  const real = await createRealExecRuntime();
-  if ('unavailable' in real) {
-    if (mode === 'real') throw new Error(`simulator: real exec was requested but is not available here: ${real.unavailable}`);
-    return createEmulatedExecRuntime(`real exec unavailable: ${real.unavailable}`);
-  }
-  return real;
 }
