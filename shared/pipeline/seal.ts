@@ -97,7 +97,11 @@ export async function findOwnSeal(
  * cannot name a claim that did not exist; one that fails any check stays refused
  * (ManifestNotOursError when sealing tries to write its own).
  */
-async function findOwnUnsealedManifest(store: EvidenceStore, claimed: ClaimedRun, head: ChainHead): Promise<{ manifest: Manifest; manifestSha256: string; chainHead: ChainHead } | undefined> {
+async function findOwnUnsealedManifest(
+  store: EvidenceStore,
+  claimed: ClaimedRun,
+  head: ChainHead,
+): Promise<{ manifest: Manifest; manifestSha256: string; chainHead: ChainHead } | undefined> {
   if (!(await store.stat(MANIFEST_PATH))) return undefined;
   const bytes = await readSmallArtifact(store, MANIFEST_PATH, 256 * 1024 * 1024);
   let manifest: Manifest;

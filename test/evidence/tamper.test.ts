@@ -306,7 +306,9 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
     const stale = await collect();
     const { CustodyLog } = await import('../../shared/evidence/custody.js');
     await new CustodyLog(stale.store, { runId: stale.runId, caseId: 'case-t', collector: collectorIdentity({ runtime: 'test' }) }).record('note', { detail: 'after the manifest' });
-    await expect(sealInterruptedRun({ store: stale.store, collector: collectorIdentity({ runtime: 'test' }), reason: 'the collecting process died' })).rejects.toThrow(ManifestNotOursError);
+    await expect(sealInterruptedRun({ store: stale.store, collector: collectorIdentity({ runtime: 'test' }), reason: 'the collecting process died' })).rejects.toThrow(
+      ManifestNotOursError,
+    );
   });
 
   test('a manifest planted before the run: the run refuses the path, writes nothing, adopts nothing', async () => {

@@ -141,9 +141,21 @@ describe('command history source', () => {
         pod({ namespace: 'a', name: 'p', containers: [{ name: 'c' }] }),
         pod({ namespace: 'b', name: 'p', containers: [{ name: 'c' }] }),
         { apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'pod-lister' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
-        { apiVersion: rbac, kind: 'ClusterRoleBinding', metadata: { name: 'collector-pods' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pod-lister' }, subjects },
+        {
+          apiVersion: rbac,
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'collector-pods' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pod-lister' },
+          subjects,
+        },
         { apiVersion: rbac, kind: 'Role', metadata: { name: 'exec', namespace: 'a' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }] },
-        { apiVersion: rbac, kind: 'RoleBinding', metadata: { name: 'collector-exec', namespace: 'a' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'exec' }, subjects },
+        {
+          apiVersion: rbac,
+          kind: 'RoleBinding',
+          metadata: { name: 'collector-exec', namespace: 'a' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'exec' },
+          subjects,
+        },
       ],
       containers: {
         'a/p/c': { binaries: ['/bin/sh'], files: { '/root/.sh_history': 'id\n' } },
@@ -157,7 +169,9 @@ describe('command history source', () => {
       expect(out.gaps).toEqual([expect.objectContaining({ reason: 'forbidden', resource: 'pods/exec' })]);
       expect(out.gaps[0]!.detail).toMatch(/^pods\/exec was refused for 1 container\(s\) in namespace\(s\) b: /);
       // The API server's own refusal, read from the refused upgrade: who may not do what, where.
-      expect(out.gaps[0]!.detail).toMatch(/Unexpected server response: 403 \(pods "[^"]+" is forbidden: User "[^"]+" cannot get resource "pods\/exec" in API group "" in the namespace "b"\)/);
+      expect(out.gaps[0]!.detail).toMatch(
+        /Unexpected server response: 403 \(pods "[^"]+" is forbidden: User "[^"]+" cannot get resource "pods\/exec" in API group "" in the namespace "b"\)/,
+      );
       expect(out.actions.map((a) => [a.namespace, a.outcome, a.detail])).toEqual(
         expect.arrayContaining([
           ['a', 'ok', '1 history file(s) read'],
