@@ -7,7 +7,7 @@
  * scenario's timeline (times relative to the server's start).
  */
 import { randomBytes } from 'node:crypto';
-import type { ClusterChanges, ContainerLogs, KubeObject, LogLine, Scenario, TimelineStep } from './scenario.js';
+import type { ClusterChanges, ContainerLogs, KubeObject, Scenario, TimelineStep } from './scenario.js';
 import type { ObjectStore } from './store.js';
 
 export type { ClusterChanges } from './scenario.js';
