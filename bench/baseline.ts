@@ -23,7 +23,10 @@ interface BaselineOptions {
 interface PodLite {
   metadata: { namespace: string; name: string };
   spec: { containers: { name: string }[]; initContainers?: { name: string }[]; ephemeralContainers?: { name: string }[] };
-  status?: { containerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[]; initContainerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[] };
+  status?: {
+    containerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[];
+    initContainerStatuses?: { name: string; restartCount: number; state?: { running?: unknown } }[];
+  };
 }
 
 export async function rawBaseline(kc: KubeConfigLike, options: BaselineOptions): Promise<Record<string, unknown>> {
@@ -32,7 +35,11 @@ export async function rawBaseline(kc: KubeConfigLike, options: BaselineOptions):
   // The same credentials and TLS material as the collector, one SecureContext for every connection.
   const auth = await KubeAuth.for(kc).resolve();
   const base: https.RequestOptions = { headers: auth.headers };
-  const secureContext = tls.createSecureContext({ ...(auth.tls.ca ? { ca: auth.tls.ca } : {}), ...(auth.tls.cert ? { cert: auth.tls.cert } : {}), ...(auth.tls.key ? { key: auth.tls.key } : {}) });
+  const secureContext = tls.createSecureContext({
+    ...(auth.tls.ca ? { ca: auth.tls.ca } : {}),
+    ...(auth.tls.cert ? { cert: auth.tls.cert } : {}),
+    ...(auth.tls.key ? { key: auth.tls.key } : {}),
+  });
   const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency, secureContext });
   let requests = 0;
   let bytes = 0;

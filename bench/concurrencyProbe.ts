@@ -79,16 +79,19 @@ export async function startConcurrencyProbe(target: { server: string; caPem: str
   server.on('upgrade', (req: IncomingMessage, client: Duplex, head: Buffer) => {
     const end = begin(kindOf(req.method, req.url));
     sockets.add(client);
-    const tunnel = connect({ host: upstream.hostname, port: Number(upstream.port), ca: target.caPem, servername: upstream.hostname === '127.0.0.1' ? undefined : upstream.hostname }, () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        const name = req.rawHeaders[i]!;
-        lines.push(`${name}: ${name.toLowerCase() === 'host' ? upstream.host : req.rawHeaders[i + 1]}`);
-      }
-      tunnel.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length) tunnel.write(head);
-      tunnel.pipe(client).pipe(tunnel);
-    });
+    const tunnel = connect(
+      { host: upstream.hostname, port: Number(upstream.port), ca: target.caPem, servername: upstream.hostname === '127.0.0.1' ? undefined : upstream.hostname },
+      () => {
+        const lines = [`${req.method} ${req.url} HTTP/1.1`];
+        for (let i = 0; i < req.rawHeaders.length; i += 2) {
+          const name = req.rawHeaders[i]!;
+          lines.push(`${name}: ${name.toLowerCase() === 'host' ? upstream.host : req.rawHeaders[i + 1]}`);
+        }
+        tunnel.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (head.length) tunnel.write(head);
+        tunnel.pipe(client).pipe(tunnel);
+      },
+    );
     sockets.add(tunnel);
     const close = (): void => {
       client.destroy();

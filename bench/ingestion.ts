@@ -89,7 +89,9 @@ export async function benchIngestion(options: BenchIngestionOptions): Promise<Be
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (receipt.status !== 'complete' || receipt.rowsAcknowledged !== options.rows || emulator.acceptedCount('kubelogs_CL') !== options.rows) {
-      throw new Error(`ingestion bench: ${receipt.rowsAcknowledged} of ${options.rows} rows acknowledged (status ${receipt.status}); emulator accepted ${emulator.acceptedCount('kubelogs_CL')}`);
+      throw new Error(
+        `ingestion bench: ${receipt.rowsAcknowledged} of ${options.rows} rows acknowledged (status ${receipt.status}); emulator accepted ${emulator.acceptedCount('kubelogs_CL')}`,
+      );
     }
     const bytes = receipt.bytesSent;
     const compressedBytes = emulator.requests.reduce((n, r) => n + r.bytes, 0);

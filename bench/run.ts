@@ -60,7 +60,10 @@ const cfg = {
   concurrency: flag('concurrency', DEFAULT_CLUSTER_REQUEST_BUDGET),
   memoryGb: flag('memory-gb', 1),
   /** Pod counts of the scale stage. */
-  scalePods: flagStr('scale-pods', '100,1000,10000').split(',').map(Number).filter((n) => n > 0),
+  scalePods: flagStr('scale-pods', '100,1000,10000')
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0),
   podsPerShard: flag('pods-per-shard', 250),
   ingestRows: flag('ingest-rows', 200000),
   /** Cold starts per launch mode; idle and entry measurements per figure. */
@@ -153,10 +156,19 @@ const pct = (xs: number[], p: number) => {
 const showSpread = (s: Spread, unit: string, d = 0) => `${fmt(s.median, d)} ${unit} (${fmt(s.min, d)}–${fmt(s.max, d)}, ${s.runs.length} runs)`;
 
 async function main(): Promise<void> {
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`, loadAverage: os.loadavg() };
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadAverage: os.loadavg(),
+  };
   const results: Record<string, unknown> = { machine, config: cfg, at: new Date().toISOString() };
   const summary: Record<string, unknown> = {};
-  console.log(`aks-evidence bench — ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GiB, Node ${machine.node}, load average ${machine.loadAverage.map((l) => fmt(l, 1)).join(' ')}`);
+  console.log(
+    `aks-evidence bench — ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GiB, Node ${machine.node}, load average ${machine.loadAverage.map((l) => fmt(l, 1)).join(' ')}`,
+  );
   const workDir = await mkdtemp(join(os.tmpdir(), 'aks-evidence-bench-out-'));
 
   const defaultCluster = {
@@ -172,12 +184,16 @@ async function main(): Promise<void> {
     await withCluster({ pods: 20, containersPerPod: 1, linesPerContainer: 10 }, 0, async (cluster, kubeconfigPath) => {
       console.log('\n[start] process start → first byte of the first Kubernetes request (`aks-evidence collect --sources events`)');
       const node22 = await coldStart({ kubeconfigYaml: cluster.kubeconfigYaml, server: cluster.server, node: process.execPath, runs: cfg.startRuns, sources: ['events'] });
-      console.log(`  Node ${process.versions.node} (npm scripts, npx): ${showSpread(node22.toFirstRequestMs, 'ms')}; CPU by then ${node22.cpuMs ? showSpread(node22.cpuMs, 'ms') : 'n/a'}`);
+      console.log(
+        `  Node ${process.versions.node} (npm scripts, npx): ${showSpread(node22.toFirstRequestMs, 'ms')}; CPU by then ${node22.cpuMs ? showSpread(node22.cpuMs, 'ms') : 'n/a'}`,
+      );
       const start: Record<string, unknown> = { node22 };
       const system = olderSystemNode();
       if (system) {
         const rerun = await coldStart({ kubeconfigYaml: cluster.kubeconfigYaml, server: cluster.server, node: system, runs: cfg.startRuns, sources: ['events'] });
-        console.log(`  system Node ${system} → launcher re-runs under Node 22: ${showSpread(rerun.toFirstRequestMs, 'ms')}; CPU by then ${rerun.cpuMs ? showSpread(rerun.cpuMs, 'ms') : 'n/a'}`);
+        console.log(
+          `  system Node ${system} → launcher re-runs under Node 22: ${showSpread(rerun.toFirstRequestMs, 'ms')}; CPU by then ${rerun.cpuMs ? showSpread(rerun.cpuMs, 'ms') : 'n/a'}`,
+        );
         start.systemNodeRerun = { node: system, ...rerun };
       }
       const entry = Array.from({ length: cfg.startRuns }, () => importCost([distUrl('functions/index.js')]));
@@ -188,7 +204,9 @@ async function main(): Promise<void> {
       const entryCpu = spread(entry.map((e) => e.cpuMs));
       const entryRss = spread(entry.map((e) => mb(e.rssBytes)));
       const activityRss = spread(firstActivity.map((e) => mb(e.rssBytes)));
-      console.log(`  Functions entry (dist/functions/index.js): import ${showSpread(entryWall, 'ms')}, CPU ${showSpread(entryCpu, 'ms')}, RSS ${showSpread(entryRss, 'MB')}; with a collect activity's modules: RSS ${showSpread(activityRss, 'MB')}`);
+      console.log(
+        `  Functions entry (dist/functions/index.js): import ${showSpread(entryWall, 'ms')}, CPU ${showSpread(entryCpu, 'ms')}, RSS ${showSpread(entryRss, 'MB')}; with a collect activity's modules: RSS ${showSpread(activityRss, 'MB')}`,
+      );
       const idle: number[] = [];
       for (let i = 0; i < Math.min(3, cfg.startRuns); i++) {
         idle.push(mb((await runStage('idle', { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400, sources: KFS })).peakRssBytes as number));
@@ -209,7 +227,9 @@ async function main(): Promise<void> {
     await withCluster(defaultCluster, cfg.latencyMs, async (cluster, kubeconfigPath) => {
       const base = { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, out: workDir };
       if (cfg.stages.includes('collect')) {
-        console.log(`\n[collect] ${cfg.pods} pods × ${cfg.containersPerPod} containers × ${cfg.linesPerContainer} lines of ~${cfg.lineBytes} B, latency ${cfg.latencyMs} ms, load budget ${cfg.concurrency} requests`);
+        console.log(
+          `\n[collect] ${cfg.pods} pods × ${cfg.containersPerPod} containers × ${cfg.linesPerContainer} lines of ~${cfg.lineBytes} B, latency ${cfg.latencyMs} ms, load budget ${cfg.concurrency} requests`,
+        );
         const r0 = cluster.requestCount();
         const baseline = await runStage('baseline', { ...base, sources: cfg.sources });
         const r1 = cluster.requestCount();
@@ -232,9 +252,13 @@ async function main(): Promise<void> {
         const cs = collect.seconds as number;
         const bs = baseline.seconds as number;
         const totalRows = Object.values(cPer).reduce((n, c) => n + c.records, 0);
-        console.log(`  total: collector ${fmt(cs, 2)} s, ${fmt(totalRows / cs, 0)} rows/s, API bytes ${fmt(mb(baseline.bytes as number))} MB → ${fmt(mb(baseline.bytes as number) / cs, 1)} MB/s; raw baseline ${fmt(bs, 2)} s → collector reaches ${fmt((bs / cs) * 100, 0)}% of baseline throughput`);
+        console.log(
+          `  total: collector ${fmt(cs, 2)} s, ${fmt(totalRows / cs, 0)} rows/s, API bytes ${fmt(mb(baseline.bytes as number))} MB → ${fmt(mb(baseline.bytes as number) / cs, 1)} MB/s; raw baseline ${fmt(bs, 2)} s → collector reaches ${fmt((bs / cs) * 100, 0)}% of baseline throughput`,
+        );
         console.log(`  API requests: collector ${r2 - r1}, baseline ${r1 - r0}; collector peak RSS ${fmt(mb(collect.peakRssBytes as number), 0)} MB`);
-        console.log(`  CPU (user+sys, whole process incl. start-up): collector ${fmt(collect.cpuSeconds as number, 1)} s, baseline ${fmt(baseline.cpuSeconds as number, 1)} s (${machine.cpus} cores shared with the simulated cluster)`);
+        console.log(
+          `  CPU (user+sys, whole process incl. start-up): collector ${fmt(collect.cpuSeconds as number, 1)} s, baseline ${fmt(baseline.cpuSeconds as number, 1)} s (${machine.cpus} cores shared with the simulated cluster)`,
+        );
         results.collect = { collector: collect, baseline, ratio: bs / cs, collectorRequests: r2 - r1, baselineRequests: r1 - r0 };
         summary.baselineRatio = bs / cs;
         summary.collectSeconds = cs;
@@ -243,7 +267,9 @@ async function main(): Promise<void> {
       if (cfg.stages.includes('snapshot')) {
         const snap = await runStage('collect', { ...base, sources: ['snapshot'] });
         const s = (snap.perSource as Record<string, { seconds: number; records: number; objects: number; apiRequests: number }>).snapshot;
-        console.log(`\n[snapshot] ${s?.objects ?? 0} objects (${s?.records ?? 0} rows) in ${fmt(s?.seconds ?? 0, 2)} s, ${s?.apiRequests ?? 0} API requests, peak RSS ${fmt(mb(snap.peakRssBytes as number), 0)} MB`);
+        console.log(
+          `\n[snapshot] ${s?.objects ?? 0} objects (${s?.records ?? 0} rows) in ${fmt(s?.seconds ?? 0, 2)} s, ${s?.apiRequests ?? 0} API requests, peak RSS ${fmt(mb(snap.peakRssBytes as number), 0)} MB`,
+        );
         results.snapshot = snap;
       }
     });
@@ -254,11 +280,15 @@ async function main(): Promise<void> {
     const linesPerContainer = 50_000;
     const pods = Math.max(1, Math.round((cfg.memoryGb * 1e9) / (lineBytes * linesPerContainer)));
     await withCluster({ pods, containersPerPod: 1, linesPerContainer, lineBytes, restartEvery: 0, historyFraction: 0 }, 0, async (_c, kubeconfigPath) => {
-      console.log(`\n[memory] ${pods} pods × ${linesPerContainer} lines × ${lineBytes} B ≈ ${fmt(cfg.memoryGb, 1)} GB of logs, load budget ${cfg.concurrency}, V8's default heap settings`);
+      console.log(
+        `\n[memory] ${pods} pods × ${linesPerContainer} lines × ${lineBytes} B ≈ ${fmt(cfg.memoryGb, 1)} GB of logs, load budget ${cfg.concurrency}, V8's default heap settings`,
+      );
       const params = { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, sources: ['containerlogs'], out: workDir };
       const r = await runStage('collect', params);
       const c = (r.perSource as Record<string, { seconds: number; records: number }>).containerlogs;
-      console.log(`  ${c?.records ?? 0} lines in ${fmt(c?.seconds ?? 0, 1)} s (${fmt(((c?.records ?? 0) * lineBytes) / 1e6 / Math.max(c?.seconds ?? 1, 1e-6), 1)} MB/s of log text); peak RSS ${fmt(mb(r.peakRssBytes as number), 0)} MB; CPU ${fmt(r.cpuSeconds as number, 1)} s`);
+      console.log(
+        `  ${c?.records ?? 0} lines in ${fmt(c?.seconds ?? 0, 1)} s (${fmt(((c?.records ?? 0) * lineBytes) / 1e6 / Math.max(c?.seconds ?? 1, 1e-6), 1)} MB/s of log text); peak RSS ${fmt(mb(r.peakRssBytes as number), 0)} MB; CPU ${fmt(r.cpuSeconds as number, 1)} s`,
+      );
       results.memory = r;
       summary.oneGbPeakRssMb = mb(r.peakRssBytes as number);
     });
@@ -269,11 +299,20 @@ async function main(): Promise<void> {
     const azurite = await startAzurite();
     try {
       await withCluster({ ...defaultCluster, pods: Math.min(cfg.pods, 1000) }, 0, async (_c, kubeconfigPath) => {
-        const params = { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, sources: ['containerlogs', 'events'], blobConnectionString: azurite.connectionString, blobContainerUrl: azurite.containerUrl('evidence-bench') };
+        const params = {
+          kubeconfigPath,
+          concurrency: cfg.concurrency,
+          sinceSeconds: 86400 * 7,
+          sources: ['containerlogs', 'events'],
+          blobConnectionString: azurite.connectionString,
+          blobContainerUrl: azurite.containerUrl('evidence-bench'),
+        };
         const local = await runStage('collect', { ...params, blobConnectionString: undefined, blobContainerUrl: undefined, out: workDir });
         const blob = await runStage('collect', params);
         const b = blob.storedBytes as number;
-        console.log(`\n[blob] ${blob.artifacts as number} artifacts, ${fmt(mb(b))} MB: Azurite ${fmt(blob.seconds as number, 2)} s (${fmt(mb(b) / (blob.seconds as number), 1)} MB/s) vs local directory ${fmt(local.seconds as number, 2)} s; peak RSS ${fmt(mb(blob.peakRssBytes as number), 0)} MB`);
+        console.log(
+          `\n[blob] ${blob.artifacts as number} artifacts, ${fmt(mb(b))} MB: Azurite ${fmt(blob.seconds as number, 2)} s (${fmt(mb(b) / (blob.seconds as number), 1)} MB/s) vs local directory ${fmt(local.seconds as number, 2)} s; peak RSS ${fmt(mb(blob.peakRssBytes as number), 0)} MB`,
+        );
         results.blob = { blob, local };
       });
     } finally {
@@ -284,12 +323,16 @@ async function main(): Promise<void> {
   if (cfg.stages.includes('ingestion')) {
     const { benchIngestion } = await import('./ingestion.js');
     const r = await benchIngestion({ rows: cfg.ingestRows, rowBytes: 300 });
-    console.log(`\n[ingestion] ${r.rows} rows, ${fmt(mb(r.bytes))} MB in ${fmt(r.seconds, 2)} s: ${fmt(r.rowsPerSecond, 0)} rows/s, ${fmt(r.mbPerSecond, 1)} MB/s; ${r.requests} requests (minimum the 1 MB limit allows: ${r.minimumRequests})`);
+    console.log(
+      `\n[ingestion] ${r.rows} rows, ${fmt(mb(r.bytes))} MB in ${fmt(r.seconds, 2)} s: ${fmt(r.rowsPerSecond, 0)} rows/s, ${fmt(r.mbPerSecond, 1)} MB/s; ${r.requests} requests (minimum the 1 MB limit allows: ${r.minimumRequests})`,
+    );
     results.ingestion = r;
   }
 
   if (cfg.stages.includes('scale')) {
-    console.log(`\n[scale] the Functions plan in one process (resolve → waves of collect activities within a load budget of ${cfg.concurrency}, ${cfg.podsPerShard} pods per shard → seal), 8 sources; 1 container × 20 lines per pod, shell history in a tenth; through a relay that counts the requests in flight at the simulated cluster`);
+    console.log(
+      `\n[scale] the Functions plan in one process (resolve → waves of collect activities within a load budget of ${cfg.concurrency}, ${cfg.podsPerShard} pods per shard → seal), 8 sources; 1 container × 20 lines per pod, shell history in a tenth; through a relay that counts the requests in flight at the simulated cluster`,
+    );
     console.log('   pods   s/1k pods   total s   resolve s  collect s  seal s  tasks  waves  rows      peak in flight (budget)');
     const runs: Record<string, unknown>[] = [];
     for (const pods of cfg.scalePods) {
@@ -305,7 +348,11 @@ async function main(): Promise<void> {
           const seconds = r.seconds as number;
           const perK = (seconds / pods) * 1000;
           console.log(
-            `  ${String(pods).padStart(6)} ${fmt(perK, 2).padStart(10)} ${fmt(seconds, 2).padStart(9)} ${fmt(stages.resolve, 2).padStart(10)} ${fmt(stages.collect, 2).padStart(10)} ${fmt(stages.seal, 2).padStart(7)} ${String(r.tasks).padStart(6)} ${String(r.waves).padStart(6)} ${String(r.records).padStart(9)}  ${peak} (${cfg.concurrency}): ${Object.entries(atPeak).map(([k, v]) => `${v} ${k}`).join(', ')}${peak > cfg.concurrency ? '  OVER BUDGET' : ''}`,
+            `  ${String(pods).padStart(6)} ${fmt(perK, 2).padStart(10)} ${fmt(seconds, 2).padStart(9)} ${fmt(stages.resolve, 2).padStart(10)} ${fmt(stages.collect, 2).padStart(10)} ${fmt(stages.seal, 2).padStart(7)} ${String(r.tasks).padStart(6)} ${String(r.waves).padStart(6)} ${String(r.records).padStart(9)}  ${peak} (${cfg.concurrency}): ${Object.entries(
+              atPeak,
+            )
+              .map(([k, v]) => `${v} ${k}`)
+              .join(', ')}${peak > cfg.concurrency ? '  OVER BUDGET' : ''}`,
           );
           const shards = r.shards as { source: string; seconds: number }[];
           for (const source of ['containerlogs', 'commandhistory']) {
@@ -350,9 +397,19 @@ async function main(): Promise<void> {
   line('Functions entry import / RSS', n(summary.functionsEntryImportMs) && `${n(summary.functionsEntryImportMs)} ms / ${n(summary.functionsEntryRssMb)} MB`, '');
   line('idle RSS', n(summary.idleRssMb) && `${n(summary.idleRssMb)} MB`, 'target ≤ 80 MB');
   line('1 GB of logs, peak RSS (V8 defaults)', n(summary.oneGbPeakRssMb) && `${n(summary.oneGbPeakRssMb)} MB`, 'target ≤ 160 MB');
-  line('full collection / raw baseline', n(typeof summary.baselineRatio === 'number' ? summary.baselineRatio * 100 : undefined) && `${n((summary.baselineRatio as number) * 100)} %`, 'target ≥ 90 %');
+  line(
+    'full collection / raw baseline',
+    n(typeof summary.baselineRatio === 'number' ? summary.baselineRatio * 100 : undefined) && `${n((summary.baselineRatio as number) * 100)} %`,
+    'target ≥ 90 %',
+  );
   if (summary.secondsPer1000Pods) {
-    line('seconds per 1,000 pods', Object.entries(summary.secondsPer1000Pods as Record<string, number>).map(([p, s]) => `${p}: ${fmt(s, 2)}`).join(', '), 'same at 1,000 and 10,000');
+    line(
+      'seconds per 1,000 pods',
+      Object.entries(summary.secondsPer1000Pods as Record<string, number>)
+        .map(([p, s]) => `${p}: ${fmt(s, 2)}`)
+        .join(', '),
+      'same at 1,000 and 10,000',
+    );
   }
   line('idle preservation window, requests/min beyond the watch streams', summary.preserveIdleCliPerMinute !== undefined ? `CLI ${n(summary.preserveIdleCliPerMinute, 1)}, Functions ${n(summary.preserveIdleAzurePerMinute, 1)}` : undefined, 'target: a handful');
   line('peak concurrent requests at the cluster', summary.peakInFlight === undefined ? undefined : `${String(summary.peakInFlight)} (budget ${String(summary.budget)})`, 'never over the budget');

@@ -60,7 +60,6 @@ function finish(result: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
 }
 
-
 async function main(): Promise<void> {
   const [stage, json] = process.argv.slice(2);
   const p = JSON.parse(json ?? '{}') as StageParams;
@@ -151,7 +150,16 @@ async function main(): Promise<void> {
       );
     }
     const t2 = performance.now();
-    const sealed = await sealRun({ store, runId, caseId: 'bench', request, facts, results, collector: collectorIdentity({ runtime: 'bench' }), startedAt: new Date(performance.timeOrigin + t0).toISOString() });
+    const sealed = await sealRun({
+      store,
+      runId,
+      caseId: 'bench',
+      request,
+      facts,
+      results,
+      collector: collectorIdentity({ runtime: 'bench' }),
+      startedAt: new Date(performance.timeOrigin + t0).toISOString(),
+    });
     const t3 = performance.now();
     finish({
       pods: podCount,
@@ -160,7 +168,14 @@ async function main(): Promise<void> {
       tasks: tasks.length,
       waves: waves.length,
       budget,
-      clientPeakInFlight: waves.reduce((m, w) => Math.max(m, w.reduce((n, i) => n + (shares[i] ?? 0), 0)), 0),
+      clientPeakInFlight: waves.reduce(
+        (m, w) =>
+          Math.max(
+            m,
+            w.reduce((n, i) => n + (shares[i] ?? 0), 0),
+          ),
+        0,
+      ),
       records: sealed.manifest.artifacts.reduce((n, a) => n + (a.kind === 'rows' ? a.records : 0), 0),
       shards: taskTimes,
     });

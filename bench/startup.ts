@@ -118,10 +118,24 @@ export async function coldStart(options: ColdStartOptions): Promise<{ toFirstReq
         await new Promise<ColdStartRun>((resolve, reject) => {
           let first: { ms: number; cpuNs?: number } | undefined;
           const t0 = performance.now();
-          const child = spawn(options.node, [options.launcher ?? join(root, 'bin', 'aks-evidence.js'), 'collect', '--kubeconfig', kubeconfig, '--out', join(dir, 'evidence'), '--sources', options.sources.join(','), '--json'], {
-            stdio: ['ignore', 'ignore', 'ignore'],
-            cwd: dir,
-          });
+          const child = spawn(
+            options.node,
+            [
+              options.launcher ?? join(root, 'bin', 'aks-evidence.js'),
+              'collect',
+              '--kubeconfig',
+              kubeconfig,
+              '--out',
+              join(dir, 'evidence'),
+              '--sources',
+              options.sources.join(','),
+              '--json',
+            ],
+            {
+              stdio: ['ignore', 'ignore', 'ignore'],
+              cwd: dir,
+            },
+          );
           relay.arm(() => {
             const cpuNs = child.pid ? treeCpuNs(child.pid) : undefined;
             first = { ms: performance.now() - t0, ...(cpuNs !== undefined ? { cpuNs } : {}) };

@@ -45,6 +45,8 @@ if (major < 22 || (major === 22 && minor < 19)) {
     console.error(`aks-evidence is not built: run "npm install" (or "npm run build") in ${root}.`);
     process.exit(2);
   }
+  /** @type {{ runCli: (argv: string[]) => Promise<number> }} shared/cli/main.ts, built */
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- loaded by path, after the Node version check, so its type is only this JSDoc
   const { runCli } = await import(pathToFileURL(entry).href);
   process.exitCode = await runCli(process.argv.slice(2));
 }

@@ -27,7 +27,14 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
     if (!body.ok) return body.answer;
     const parsed = parseSentinelIncident(body.value);
     if (!parsed.ok) {
-      logRun(context, 'warn', `incidents/sentinel: ${parsed.problem.status} ${parsed.problem.title}: ${(parsed.problem.errors ?? []).map((e) => e.field || '(body)').slice(0, 10).join(', ')}`);
+      logRun(
+        context,
+        'warn',
+        `incidents/sentinel: ${parsed.problem.status} ${parsed.problem.title}: ${(parsed.problem.errors ?? [])
+          .map((e) => e.field || '(body)')
+          .slice(0, 10)
+          .join(', ')}`,
+      );
       return problemAnswer(parsed.problem);
     }
     const { incident } = parsed;
@@ -68,11 +75,16 @@ export async function startFromSentinelIncident(request: HttpRequest, context: I
         }),
         { force },
       );
-      logRun(context, 'info', `incidents/sentinel: incident ${incident.incidentNumber ?? incident.incidentName} run ${run.started ? 'started' : 'exists'} (${run.runtimeStatus}); ${tried}`, {
-        RunId: run.runId,
-        CaseId: record.caseId,
-        ClusterResourceId: target.cluster.resourceId,
-      });
+      logRun(
+        context,
+        'info',
+        `incidents/sentinel: incident ${incident.incidentNumber ?? incident.incidentName} run ${run.started ? 'started' : 'exists'} (${run.runtimeStatus}); ${tried}`,
+        {
+          RunId: run.runId,
+          CaseId: record.caseId,
+          ClusterResourceId: target.cluster.resourceId,
+        },
+      );
       runs.push({
         runId: run.runId,
         started: run.started,

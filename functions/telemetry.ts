@@ -1,13 +1,6 @@
 import type { InvocationContext, PostInvocationContext, PreInvocationContext } from '@azure/functions';
 import { logs, SeverityNumber } from '@opentelemetry/api-logs';
-import {
-  activityInputAttributes,
-  activityResultAttributes,
-  attributesSuffix,
-  cleanAttributes,
-  errorCodeOf,
-  type RunAttributes,
-} from '../shared/orchestration/telemetry.js';
+import { activityInputAttributes, activityResultAttributes, attributesSuffix, cleanAttributes, errorCodeOf, type RunAttributes } from '../shared/orchestration/telemetry.js';
 import { describeError } from '../shared/util/errors.js';
 import { redactSecrets } from '../shared/util/redact.js';
 import { TOOL_VERSION } from '../shared/cli/version.js';
@@ -89,15 +82,25 @@ export function postInvocationTelemetry(hook: PostInvocationContext): void {
   const DurationMs = typeof started === 'number' ? Math.round(performance.now() - started) : undefined;
   if (hook.error !== undefined && hook.error !== null) {
     const first = describeError(hook.error).split('\n')[0] ?? '';
-    logRun(context, 'error', `${context.functionName} failed: ${first}`, { Outcome: 'failed', ErrorCode: errorCodeOf(hook.error) ?? 'ERR_UNEXPECTED', ...(DurationMs !== undefined ? { DurationMs } : {}) });
+    logRun(context, 'error', `${context.functionName} failed: ${first}`, {
+      Outcome: 'failed',
+      ErrorCode: errorCodeOf(hook.error) ?? 'ERR_UNEXPECTED',
+      ...(DurationMs !== undefined ? { DurationMs } : {}),
+    });
     return;
   }
   if (kind === 'activity') {
-    logRun(context, 'info', `${context.functionName} finished`, { ...activityResultAttributes(context.functionName, hook.result), ...(DurationMs !== undefined ? { DurationMs } : {}) });
+    logRun(context, 'info', `${context.functionName} finished`, {
+      ...activityResultAttributes(context.functionName, hook.result),
+      ...(DurationMs !== undefined ? { DurationMs } : {}),
+    });
   } else if (kind === 'http') {
     const status = (hook.result as { status?: unknown } | undefined)?.status;
     const outcome = typeof status === 'number' ? String(status) : '200';
-    logRun(context, Number(outcome) >= 500 ? 'error' : 'info', `${context.functionName} answered ${outcome}`, { Outcome: outcome, ...(DurationMs !== undefined ? { DurationMs } : {}) });
+    logRun(context, Number(outcome) >= 500 ? 'error' : 'info', `${context.functionName} answered ${outcome}`, {
+      Outcome: outcome,
+      ...(DurationMs !== undefined ? { DurationMs } : {}),
+    });
   }
 }
 

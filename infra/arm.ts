@@ -107,5 +107,4 @@ export const dependsOnExtension = (scopeType: string, scopeParts: string[], type
   expr(`extensionResourceId(${resourceIdOf(scopeType, ...scopeParts)}, ${lit(type)}, ${name})`);
 
 /** Built-in role definition id for a role assignment: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', guid). */
-export const roleDefinitionIdOf = (roleGuidExpr: string): string =>
-  `subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ${roleGuidExpr})`;
+export const roleDefinitionIdOf = (roleGuidExpr: string): string => `subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ${roleGuidExpr})`;

@@ -85,7 +85,6 @@ export const BUILT_IN_ROLES = {
   },
 } as const satisfies Record<string, BuiltInRole>;
 
-
 const K8S = 'Microsoft.ContainerService/managedClusters';
 
 /** What the host itself needs, whatever the sources: cluster facts, credentials, the access review. */
@@ -118,7 +117,12 @@ export function collectorPermissions(registry: SourceRegistry = SOURCES): Collec
   const documented: CollectorPermissions['documented'] = [
     ...HOST_ACTIONS.map((a) => ({ action: a.action, plane: 'control' as const, neededBy: a.neededBy })),
     ...HOST_DATA_ACTIONS.map((a) => ({ action: a.action, plane: 'data' as const, neededBy: a.neededBy })),
-    ...fromSources.map((p) => ({ action: p.action, plane: p.plane, neededBy: `${p.neededBy.join(', ')}: ${p.why}`, ...(p.templateSwitch ? { templateSwitch: p.templateSwitch } : {}) })),
+    ...fromSources.map((p) => ({
+      action: p.action,
+      plane: p.plane,
+      neededBy: `${p.neededBy.join(', ')}: ${p.why}`,
+      ...(p.templateSwitch ? { templateSwitch: p.templateSwitch } : {}),
+    })),
   ];
   return {
     actions: [...HOST_ACTIONS.map((a) => a.action), ...fromSources.filter((p) => p.plane === 'control').map((p) => p.action)],
@@ -146,13 +150,13 @@ export function workstationRoleDefinition(registry: SourceRegistry = SOURCES): R
     NotActions: [],
     DataActions: [
       ...new Set([
-      ...collector.dataActions,
-      ...collector.switched.allowExecForShellHistory,
-      ...collector.switched.allowSecretMetadataRead,
-      'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read',
-      'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
-      'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action',
-      'Microsoft.Insights/Telemetry/Write',
+        ...collector.dataActions,
+        ...collector.switched.allowExecForShellHistory,
+        ...collector.switched.allowSecretMetadataRead,
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action',
+        'Microsoft.Insights/Telemetry/Write',
       ]),
     ],
     NotDataActions: [],

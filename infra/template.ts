@@ -105,7 +105,12 @@ function parameters(): Record<string, ArmParameter> {
     existingWorkspaceResourceId: str('', 'ARM id of an existing Log Analytics workspace (Sentinel workspace). Empty: create a new one.'),
     workspaceName: str('', 'Name of the new workspace when existingWorkspaceResourceId is empty. Empty: derived from namePrefix.'),
     workspaceRetentionInDays: int(90, 30, 730, 'Interactive retention of the new workspace and of the evidence tables, in days.'),
-    evidenceRetentionDays: int(365, 1, 146000, 'Default time-based retention (WORM) of every evidence blob version, in days. Locked only when you lock the policy (see docs/deploy.md).'),
+    evidenceRetentionDays: int(
+      365,
+      1,
+      146000,
+      'Default time-based retention (WORM) of every evidence blob version, in days. Locked only when you lock the policy (see docs/deploy.md).',
+    ),
     evidenceContainerName: str('evidence', 'Blob container holding evidence bundles.', { minLength: 3, maxLength: 63 }),
     evidenceStorageSku: str('Standard_GRS', 'Redundancy of the evidence storage account.', {
       allowedValues: ['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'],
@@ -115,13 +120,27 @@ function parameters(): Record<string, ArmParameter> {
       'Where the Function identity may collect: AKS managed cluster ids and/or resource group ids (/subscriptions/<id>/resourceGroups/<name>). The collector role is assigned at each.',
     ),
     allowExecForShellHistory: bool(true, 'Grant pods/exec (read-only history command) so the commandhistory source works. Azure RBAC cannot restrict which command runs.'),
-    allowSecretMetadataRead: bool(true, 'Grant secrets/read so Secrets can be recorded by metadata. Azure RBAC has no metadata-only permission: this also allows reading values, which the collector never does.'),
-    functionPackageUrl: str('', 'Optional: URL of the built Function App zip (no redirects, no SAS in shared places). Empty: publish with az functionapp deployment source config-zip.'),
+    allowSecretMetadataRead: bool(
+      true,
+      'Grant secrets/read so Secrets can be recorded by metadata. Azure RBAC has no metadata-only permission: this also allows reading values, which the collector never does.',
+    ),
+    functionPackageUrl: str(
+      '',
+      'Optional: URL of the built Function App zip (no redirects, no SAS in shared places). Empty: publish with az functionapp deployment source config-zip.',
+    ),
     maximumInstanceCount: int(100, 40, 1000, 'Flex Consumption: maximum instances.'),
     instanceMemoryMB: { type: 'int', defaultValue: 2048, allowedValues: [512, 2048, 4096], metadata: { description: 'Flex Consumption: instance memory.' } },
     defaultSources: str('', `${SETTING.defaultSources}: comma-separated sources collected when a request names none. Empty: all.`),
-    collectorConcurrency: int(32, 1, 256, `${SETTING.concurrency}: the load budget, Kubernetes API requests in flight at once per cluster across every activity and instance of a run.`),
-    timestampAuthorityUrl: str('', `${SETTING.tsaUrl}: RFC 3161 time-stamping authority URL; every seal's manifest hash is timestamped (manifest.json.tsr), an anchor outside the bundle. Empty: no timestamp.`),
+    collectorConcurrency: int(
+      32,
+      1,
+      256,
+      `${SETTING.concurrency}: the load budget, Kubernetes API requests in flight at once per cluster across every activity and instance of a run.`,
+    ),
+    timestampAuthorityUrl: str(
+      '',
+      `${SETTING.tsaUrl}: RFC 3161 time-stamping authority URL; every seal's manifest hash is timestamped (manifest.json.tsr), an anchor outside the bundle. Empty: no timestamp.`,
+    ),
     defaultClusters: str(
       '',
       `${SETTING.defaultClusters}: comma-separated AKS cluster resource ids collected when a Sentinel incident leads to no cluster by any way (entities, alerts, the rows behind a scheduled rule, node resource groups). Empty: such an incident answers 422.`,
@@ -187,7 +206,7 @@ function variables(dcrs: readonly DcrDefinition[], registry: SourceRegistry): Js
     collectorReadDataActions: collector.dataActions,
     collectorDataActions:
       `[concat(${v('collectorReadDataActions')}, ` +
-      (Object.entries(collector.switched) as [string, string[]][])
+      Object.entries<string[]>(collector.switched)
         .map(([param, actions]) => `if(${p(param)}, createArray(${actions.map(lit).join(', ')}), createArray())`)
         .join(', ') +
       ')]',
@@ -296,11 +315,7 @@ function dcrResource(dcr: DcrDefinition, i: number): ArmResource {
     apiVersion: API.dataCollectionRules,
     name: `[${v(dcrVar(i))}]`,
     location: `[${p('location')}]`,
-    dependsOn: [
-      dependsOnId(T.dce, v('dceName')),
-      dependsOnId(T.workspace, v('newWorkspaceName')),
-      workspaceDeploymentDependency(),
-    ],
+    dependsOn: [dependsOnId(T.dce, v('dceName')), dependsOnId(T.workspace, v('newWorkspaceName')), workspaceDeploymentDependency()],
     properties: {
       description: `aks-evidence Logs Ingestion rule ${i + 1}: ${dcr.tables.join(', ')}`,
       dataCollectionEndpointId: `[${resourceIdOf(T.dce, v('dceName'))}]`,
@@ -395,7 +410,9 @@ function createObjectExpr(value: Json): string {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (value === null) return 'null()';
   if (Array.isArray(value)) return `createArray(${value.map(createObjectExpr).join(', ')})`;
-  return `createObject(${Object.entries(value).flatMap(([k, x]) => [lit(k), createObjectExpr(x)]).join(', ')})`;
+  return `createObject(${Object.entries(value)
+    .flatMap(([k, x]) => [lit(k), createObjectExpr(x)])
+    .join(', ')})`;
 }
 
 /** Build the whole template from the source registry: its tables, their DCR streams, the collector role from its permissions. */
@@ -447,16 +464,14 @@ export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
       principalSeed: identityId,
       dependsOn: [dependsOnId(T.insights, v('appInsightsName')), dependsOnId(T.identity, v('identityName'))],
     },
-    ...dcrs.map(
-      (_, i): RoleAssignmentSpec => ({
-        purpose: 'ingestion',
-        role: 'monitoringMetricsPublisher',
-        scope: { type: T.dcr, parts: [v(dcrVar(i))] },
-        principalIdExpr: principalId,
-        principalSeed: identityId,
-        dependsOn: [dependsOnId(T.dcr, v(dcrVar(i))), dependsOnId(T.identity, v('identityName'))],
-      }),
-    ),
+    ...dcrs.map((_, i): RoleAssignmentSpec => ({
+      purpose: 'ingestion',
+      role: 'monitoringMetricsPublisher',
+      scope: { type: T.dcr, parts: [v(dcrVar(i))] },
+      principalIdExpr: principalId,
+      principalSeed: identityId,
+      dependsOn: [dependsOnId(T.dcr, v(dcrVar(i))), dependsOnId(T.identity, v('identityName'))],
+    })),
     {
       purpose: 'playbook reads the Function key',
       role: 'keyVaultSecretsUser',
@@ -818,8 +833,7 @@ function clusterAccessDeployment(principalId: string): ArmResource {
   };
 }
 
-const automationContributorAssignmentName = (): string =>
-  `guid(resourceGroup().id, ${p('sentinelServicePrincipalObjectId')}, ${v(roleVar('sentinelAutomationContributor'))})`;
+const automationContributorAssignmentName = (): string => `guid(resourceGroup().id, ${p('sentinelServicePrincipalObjectId')}, ${v(roleVar('sentinelAutomationContributor'))})`;
 
 /** The automation rule, the playbook's Responder role and the Function's Sentinel Reader role, in the workspace's resource group. */
 function sentinelWorkspaceDeployment(playbookPrincipalId: string, functionPrincipalId: string, functionIdentityId: string): ArmResource {
@@ -909,7 +923,8 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string, functionPrinci
                 isEnabled: "[parameters('ruleEnabled')]",
                 triggersOn: 'Incidents',
                 triggersWhen: 'Created',
-                conditions: "[createArray(createObject('conditionType', 'Property', 'conditionProperties', createObject('propertyName', 'IncidentRelatedAnalyticRuleIds', 'operator', 'Contains', 'propertyValues', parameters('analyticRuleIds'))))]",
+                conditions:
+                  "[createArray(createObject('conditionType', 'Property', 'conditionProperties', createObject('propertyName', 'IncidentRelatedAnalyticRuleIds', 'operator', 'Contains', 'propertyValues', parameters('analyticRuleIds'))))]",
               },
               actions: [
                 {

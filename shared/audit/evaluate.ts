@@ -98,7 +98,10 @@ export async function evaluateCorpus(dir: string, options: EvaluateCorpusOptions
   try {
     expected = expectedSchema.parse(JSON.parse(await readFile(join(dir, 'expected.json'), 'utf8')));
   } catch (error) {
-    throw new InputError('--evaluate', `${join(dir, 'expected.json')}: ${error instanceof z.ZodError ? (error.issues[0]?.message ?? 'invalid') + ` at ${error.issues[0]?.path.join('.')}` : (error as Error).message}`);
+    throw new InputError(
+      '--evaluate',
+      `${join(dir, 'expected.json')}: ${error instanceof z.ZodError ? (error.issues[0]?.message ?? 'invalid') + ` at ${error.issues[0]?.path.join('.')}` : (error as Error).message}`,
+    );
   }
   const known = new Set([...options.rules.map((r) => r.id), ...(options.labeler?.sigmaRules ?? []).map((r) => r.meta.id)]);
   for (const e of expected.events) {
@@ -125,7 +128,11 @@ export async function evaluateCorpus(dir: string, options: EvaluateCorpusOptions
   const byKey = new Map(expected.events.map((e) => [e.key, e] as const));
   const seen = new Set<string>();
   const unlisted = finals.filter((f) => !byKey.has(f.key)).map((f) => f.key);
-  if (unlisted.length) throw new InputError('--evaluate', `expected.json does not list ${unlisted.length} request(s) of the corpus: ${unlisted.slice(0, 5).join(', ')}${unlisted.length > 5 ? ', …' : ''}`);
+  if (unlisted.length)
+    throw new InputError(
+      '--evaluate',
+      `expected.json does not list ${unlisted.length} request(s) of the corpus: ${unlisted.slice(0, 5).join(', ')}${unlisted.length > 5 ? ', …' : ''}`,
+    );
 
   const labeler = createAuditLabeler(options.rules, { ...options.labeler, ...(expected.allowedNetworks ? { allowedNetworks: expected.allowedNetworks } : {}) });
   const perRule = new Map<string, { tp: number; fp: number; fn: number; pos: number; near: number }>();
@@ -160,11 +167,24 @@ export async function evaluateCorpus(dir: string, options: EvaluateCorpusOptions
     }
   }
   const missing = expected.events.filter((e) => !seen.has(e.key)).map((e) => e.key);
-  if (missing.length) throw new InputError('--evaluate', `expected.json lists ${missing.length} key(s) the corpus does not hold: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  if (missing.length)
+    throw new InputError(
+      '--evaluate',
+      `expected.json lists ${missing.length} key(s) the corpus does not hold: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`,
+    );
 
   const rules = [...perRule.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([ruleId, r]) => ({ ruleId, positives: r.pos, nearMisses: r.near, truePositives: r.tp, falsePositives: r.fp, falseNegatives: r.fn, precision: ratio(r.tp, r.tp + r.fp), recall: ratio(r.tp, r.tp + r.fn) }));
+    .map(([ruleId, r]) => ({
+      ruleId,
+      positives: r.pos,
+      nearMisses: r.near,
+      truePositives: r.tp,
+      falsePositives: r.fp,
+      falseNegatives: r.fn,
+      precision: ratio(r.tp, r.tp + r.fp),
+      recall: ratio(r.tp, r.tp + r.fn),
+    }));
   const sum = (k: 'tp' | 'fp' | 'fn') => [...perRule.values()].reduce((a, r) => a + r[k], 0);
   return {
     rules,
@@ -184,15 +204,21 @@ export function formatQualityReport(report: QualityReport): string {
   const head = `${'rule'.padEnd(w)} ${'pos'.padStart(4)} ${'near'.padStart(5)} ${'TP'.padStart(4)} ${'FP'.padStart(4)} ${'FN'.padStart(4)} ${'precision'.padStart(10)} ${'recall'.padStart(7)}`;
   const lines = [head, '-'.repeat(head.length)];
   for (const r of report.rules) {
-    lines.push(`${r.ruleId.padEnd(w)} ${String(r.positives).padStart(4)} ${String(r.nearMisses).padStart(5)} ${String(r.truePositives).padStart(4)} ${String(r.falsePositives).padStart(4)} ${String(r.falseNegatives).padStart(4)} ${f3(r.precision).padStart(10)} ${f3(r.recall).padStart(7)}`);
+    lines.push(
+      `${r.ruleId.padEnd(w)} ${String(r.positives).padStart(4)} ${String(r.nearMisses).padStart(5)} ${String(r.truePositives).padStart(4)} ${String(r.falsePositives).padStart(4)} ${String(r.falseNegatives).padStart(4)} ${f3(r.precision).padStart(10)} ${f3(r.recall).padStart(7)}`,
+    );
   }
   const o = report.overall;
   lines.push('-'.repeat(head.length));
-  lines.push(`${'overall (micro)'.padEnd(w)} ${String(report.rules.reduce((a, r) => a + r.positives, 0)).padStart(4)} ${String(report.rules.reduce((a, r) => a + r.nearMisses, 0)).padStart(5)} ${String(o.truePositives).padStart(4)} ${String(o.falsePositives).padStart(4)} ${String(o.falseNegatives).padStart(4)} ${f3(o.precision).padStart(10)} ${f3(o.recall).padStart(7)}`);
+  lines.push(
+    `${'overall (micro)'.padEnd(w)} ${String(report.rules.reduce((a, r) => a + r.positives, 0)).padStart(4)} ${String(report.rules.reduce((a, r) => a + r.nearMisses, 0)).padStart(5)} ${String(o.truePositives).padStart(4)} ${String(o.falsePositives).padStart(4)} ${String(o.falseNegatives).padStart(4)} ${f3(o.precision).padStart(10)} ${f3(o.recall).padStart(7)}`,
+  );
   lines.push('');
   lines.push(`${'input shape'.padEnd(w)} ${'events'.padStart(6)} ${'TP'.padStart(4)} ${'FP'.padStart(4)} ${'FN'.padStart(4)} ${'precision'.padStart(10)} ${'recall'.padStart(7)}`);
   for (const [shape, c] of Object.entries(report.shapes)) {
-    lines.push(`${shape.padEnd(w)} ${String(c.events).padStart(6)} ${String(c.truePositives).padStart(4)} ${String(c.falsePositives).padStart(4)} ${String(c.falseNegatives).padStart(4)} ${f3(c.precision).padStart(10)} ${f3(c.recall).padStart(7)}`);
+    lines.push(
+      `${shape.padEnd(w)} ${String(c.events).padStart(6)} ${String(c.truePositives).padStart(4)} ${String(c.falsePositives).padStart(4)} ${String(c.falseNegatives).padStart(4)} ${f3(c.precision).padStart(10)} ${f3(c.recall).padStart(7)}`,
+    );
   }
   lines.push('');
   lines.push(`${o.events} requests in ${report.files.length} files (${report.files.join(', ')}); ${report.problems.length} record(s) not read whole`);

@@ -12,9 +12,7 @@ export interface AuditWindow {
 }
 
 /** Fetch the audit events of one window (Log Analytics query, storage read, file tail...). */
-export type AuditWindowFetch = (
-  window: AuditWindow,
-) => AsyncIterable<AuditEvent> | Iterable<AuditEvent> | Promise<Iterable<AuditEvent> | AsyncIterable<AuditEvent>>;
+export type AuditWindowFetch = (window: AuditWindow) => AsyncIterable<AuditEvent> | Iterable<AuditEvent> | Promise<Iterable<AuditEvent> | AsyncIterable<AuditEvent>>;
 
 export interface FollowAuditOptions {
   /** Pause between two polls, in ms. */
@@ -38,9 +36,7 @@ export interface FollowAuditOptions {
   onError?: (error: unknown, window: AuditWindow) => void;
 }
 
-export type AuditFollowItem =
-  | { kind: 'event'; event: AuditEvent; labels: AuditLabel[] }
-  | { kind: 'window'; start: string; end: string; events: number };
+export type AuditFollowItem = { kind: 'event'; event: AuditEvent; labels: AuditLabel[] } | { kind: 'window'; start: string; end: string; events: number };
 
 async function defaultSleep(ms: number, abortSignal?: AbortSignal): Promise<void> {
   try {

@@ -54,7 +54,12 @@ export function auditSubject(event: AuditEvent): AuditSubject {
 type Fields = Record<string, unknown>;
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${glob
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 const globCache = new Map<string, RegExp>();
@@ -218,9 +223,7 @@ function predicateHits(p: Predicate, event: AuditEvent, ctx: MatchContext): { pa
   if (p.in !== undefined) return values.filter((v) => p.in!.some((x) => deepEqual(v.value, x)));
   if (p.contains !== undefined) {
     return values.filter((v) =>
-      typeof v.value === 'string'
-        ? typeof p.contains === 'string' && v.value.includes(p.contains)
-        : Array.isArray(v.value) && v.value.some((x) => deepEqual(x, p.contains)),
+      typeof v.value === 'string' ? typeof p.contains === 'string' && v.value.includes(p.contains) : Array.isArray(v.value) && v.value.some((x) => deepEqual(x, p.contains)),
     );
   }
   if (p.matches !== undefined) {
@@ -375,7 +378,7 @@ class CorrelateState {
 
 function ruleMeta(rule: AuditRule): Parameters<typeof labelFor>[0] {
   const tags = [...(rule.threatMatrix ?? []), ...(rule.tags ?? [])];
-  return { id: rule.id, title: rule.title, severity: rule.severity as Severity, kind: rule.kind, attack: rule.attack ?? [], ...(tags.length ? { tags } : {}) };
+  return { id: rule.id, title: rule.title, severity: rule.severity, kind: rule.kind, attack: rule.attack ?? [], ...(tags.length ? { tags } : {}) };
 }
 
 function usesAllowedNetworks(rule: AuditRule): boolean {
@@ -464,9 +467,6 @@ export interface LabelledEvent {
 }
 
 /** Static mode: label a stream of final-stage events (see stages.ts selectFinalEvents). */
-export async function* labelAuditEvents(
-  events: AsyncIterable<AuditEvent> | Iterable<AuditEvent>,
-  labeler: AuditLabeler,
-): AsyncGenerator<LabelledEvent> {
+export async function* labelAuditEvents(events: AsyncIterable<AuditEvent> | Iterable<AuditEvent>, labeler: AuditLabeler): AsyncGenerator<LabelledEvent> {
   for await (const event of events) yield { event, labels: labeler.push(event) };
 }

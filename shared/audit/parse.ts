@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { isCutJson, salvageCutObject, splitRecordArray } from './jsonRecovery.js';
 import { redactAuditEvent } from './redact.js';
-import type { AuditEvent, AuditObjectRef, AuditParseNote, AuditResponseStatus, AuditUser } from './types.js';
+import type { AuditEvent, AuditParseNote, AuditUser } from './types.js';
 
 /**
  * Normalize audit events from every shape AKS gives them in, to audit.k8s.io/v1 Event:
@@ -56,7 +56,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Column/property lookup that ignores case and the portal export's " [UTC]" / " [Local Time]" suffixes. */
 function columnMap(row: Record<string, unknown>): Map<string, unknown> {
   const m = new Map<string, unknown>();
-  for (const [k, v] of Object.entries(row)) m.set(k.replace(/\s*\[[^\]]*\]\s*$/, '').trim().toLowerCase(), v);
+  for (const [k, v] of Object.entries(row))
+    m.set(
+      k
+        .replace(/\s*\[[^\]]*\]\s*$/, '')
+        .trim()
+        .toLowerCase(),
+      v,
+    );
   return m;
 }
 
@@ -137,7 +144,11 @@ function camelKeys(value: unknown): Record<string, unknown> | undefined {
 function stringArray(value: unknown): string[] | undefined {
   const v = dynamic(value);
   if (Array.isArray(v)) return v.map(String);
-  if (typeof v === 'string' && v !== '') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (typeof v === 'string' && v !== '')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return undefined;
 }
 
@@ -208,17 +219,17 @@ function fromAksAuditRow(row: Record<string, unknown>): AuditEvent {
   };
   if (!event.verb && !event.requestURI) throw new AuditParseError('AKSAudit row has neither Verb nor RequestUri');
   const impersonated = camelKeys(c.get('impersonateduser'));
-  if (impersonated && Object.keys(impersonated).length) event.impersonatedUser = impersonated as AuditUser;
+  if (impersonated && Object.keys(impersonated).length) event.impersonatedUser = impersonated;
   const ips = stringArray(c.get('sourceips'));
   if (ips?.length) event.sourceIPs = ips;
   const ua = str(c.get('useragent'));
   if (ua) event.userAgent = ua;
   const ref = camelKeys(c.get('objectref'));
-  if (ref && Object.keys(ref).length) event.objectRef = ref as AuditObjectRef;
+  if (ref && Object.keys(ref).length) event.objectRef = ref;
   const status = camelKeys(c.get('responsestatus'));
   if (status && Object.keys(status).length) {
     if (typeof status.code === 'string' && /^\d+$/.test(status.code)) status.code = Number(status.code);
-    event.responseStatus = status as AuditResponseStatus;
+    event.responseStatus = status;
   }
   const req = dynamic(c.get('requestobject'));
   if (req !== undefined) event.requestObject = req;
@@ -250,7 +261,9 @@ function fromLogField(log: unknown, what: string, at: At, report: Report | undef
   }
   const salvaged = salvageCutObject(log);
   if (!salvaged) {
-    throw new AuditParseError(isCutJson(log) ? `${what} was cut after ${log.length.toLocaleString('en-US')} characters, before any field of the event` : `${what} is not valid JSON`);
+    throw new AuditParseError(
+      isCutJson(log) ? `${what} was cut after ${log.length.toLocaleString('en-US')} characters, before any field of the event` : `${what} is not valid JSON`,
+    );
   }
   let event: AuditEvent;
   try {
@@ -485,11 +498,22 @@ export async function* parseAuditRecords(input: Input, options: ParseAuditOption
       }
       const lost = EVENT_FIELD_ORDER.filter((k) => partial[k] === undefined);
       event.parseNote = { cutAt: text.length };
-      report({ kind: 'partial', ...at, message: `record was cut after ${text.length.toLocaleString('en-US')} characters: the event keeps the fields before the cut${lost.length ? `; missing: ${lost.join(', ')}` : ''}`, missing: lost });
+      report({
+        kind: 'partial',
+        ...at,
+        message: `record was cut after ${text.length.toLocaleString('en-US')} characters: the event keeps the fields before the cut${lost.length ? `; missing: ${lost.join(', ')}` : ''}`,
+        missing: lost,
+      });
       yield { event: finish(event, at, report), ...at, shape: 'audit-event' };
       return;
     }
-    report({ kind: 'unreadable', ...at, message: isCutJson(text) ? `record was cut after ${text.length.toLocaleString('en-US')} characters (${partial ? 'a cut wrapper keeps no event' : 'nothing readable before the cut'})` : 'not valid JSON' });
+    report({
+      kind: 'unreadable',
+      ...at,
+      message: isCutJson(text)
+        ? `record was cut after ${text.length.toLocaleString('en-US')} characters (${partial ? 'a cut wrapper keeps no event' : 'nothing readable before the cut'})`
+        : 'not valid JSON',
+    });
   };
 
   for await (const raw of lines) {

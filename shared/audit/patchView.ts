@@ -8,11 +8,15 @@
  */
 export function jsonPatchAsObject(body: unknown): Record<string, unknown> | undefined {
   if (!Array.isArray(body) || body.length === 0) return undefined;
-  if (!body.every((op) => typeof op === 'object' && op !== null && typeof (op as { op?: unknown }).op === 'string' && typeof (op as { path?: unknown }).path === 'string')) return undefined;
+  if (!body.every((op) => typeof op === 'object' && op !== null && typeof (op as { op?: unknown }).op === 'string' && typeof (op as { path?: unknown }).path === 'string'))
+    return undefined;
   const root: Record<string, unknown> = {};
   for (const raw of body as { op: string; path: string; value?: unknown }[]) {
     if ((raw.op !== 'add' && raw.op !== 'replace') || !('value' in raw)) continue;
-    const segments = raw.path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const segments = raw.path
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (segments.length === 0) {
       if (typeof raw.value === 'object' && raw.value !== null && !Array.isArray(raw.value)) Object.assign(root, raw.value);
       continue;

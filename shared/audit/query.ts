@@ -24,7 +24,10 @@ function toDate(value: Date | string, field: string): Date {
 /** Check the cluster id before it goes into KQL or a blob prefix. */
 export function checkClusterResourceId(id: string): string {
   if (!CLUSTER_ID.test(id)) {
-    throw new InputError('clusterResourceId', `"${id}" is not an AKS cluster resource id (/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerService/managedClusters/<name>)`);
+    throw new InputError(
+      'clusterResourceId',
+      `"${id}" is not an AKS cluster resource id (/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerService/managedClusters/<name>)`,
+    );
   }
   return id;
 }
@@ -142,9 +145,7 @@ export async function* exportAuditLogs(options: ExportAuditLogsOptions): AsyncGe
     new LogsQueryClient(options.credential, {
       ...options.clientOptions,
       ...(options.endpoint ? { endpoint: normalizeEndpoint(options.endpoint) } : {}),
-      ...(options.endpoint && !options.clientOptions?.credentials
-        ? { credentials: { scopes: [`${new URL(options.endpoint).origin}/.default`] } }
-        : {}),
+      ...(options.endpoint && !options.clientOptions?.credentials ? { credentials: { scopes: [`${new URL(options.endpoint).origin}/.default`] } } : {}),
     });
   const byResource = options.workspaceId.startsWith('/');
 
@@ -186,7 +187,7 @@ export async function* exportAuditLogs(options: ExportAuditLogsOptions): AsyncGe
 
   const slice = async function* (s: Date, e: Date): AsyncGenerator<AuditEvent> {
     const counted = await run(s, e, true);
-    const n = Number(counted.status === LogsQueryResultStatus.Success ? counted.tables[0]?.rows[0]?.[0] ?? 0 : Number.NaN);
+    const n = Number(counted.status === LogsQueryResultStatus.Success ? (counted.tables[0]?.rows[0]?.[0] ?? 0) : Number.NaN);
     options.onQuery?.({ start: toRfc3339(s), end: toRfc3339(e), kind: 'count', rows: Number.isNaN(n) ? 0 : n });
     if (n === 0) return;
     const span = e.getTime() - s.getTime();
@@ -212,7 +213,10 @@ export async function* exportAuditLogs(options: ExportAuditLogsOptions): AsyncGe
     }
     const kept = result.partialTables.reduce((a, t) => a + t.rows.length, 0);
     options.onQuery?.({ start: toRfc3339(s), end: toRfc3339(e), kind: 'rows', rows: kept });
-    gap('error', `audit window ${windowText(s, e)} was cut by the query service (${result.partialError.code ?? 'PartialError'}: ${result.partialError.message ?? ''}); ${kept} of ${Number.isNaN(n) ? 'unknown' : n} events kept`);
+    gap(
+      'error',
+      `audit window ${windowText(s, e)} was cut by the query service (${result.partialError.code ?? 'PartialError'}: ${result.partialError.message ?? ''}); ${kept} of ${Number.isNaN(n) ? 'unknown' : n} events kept`,
+    );
     yield* emitRows(result.partialTables);
   };
 
@@ -225,9 +229,11 @@ export async function* exportAuditLogs(options: ExportAuditLogsOptions): AsyncGe
       if (options.abortSignal?.aborted) throw error;
       if (error instanceof QueryRefused) {
         const status = Number(error.message);
-        gap(status === 404 ? 'not-found' : status === 401 ? 'unauthorized' : 'forbidden',
+        gap(
+          status === 404 ? 'not-found' : status === 401 ? 'unauthorized' : 'forbidden',
           `the audit log query was refused (HTTP ${status}) by workspace ${options.workspaceId}: ${describeError(error.cause)}. ` +
-            'The collector identity needs Log Analytics Reader on the workspace (or Monitoring Reader on the cluster for resource-context queries).');
+            'The collector identity needs Log Analytics Reader on the workspace (or Monitoring Reader on the cluster for resource-context queries).',
+        );
         return;
       }
       gap('error', `audit window ${windowText(s, e)} could not be read: ${describeError(error)}`);
@@ -319,9 +325,19 @@ export async function* readAuditFromStorage(options: ReadAuditFromStorageOptions
         const status = statusOf(error);
         const where = redactUrl(container.url);
         if (status === 404) {
-          options.onGap?.({ source: SOURCE, reason: 'not-found', detail: `audit container ${where} does not exist (no events of this category were ever exported there)`, resource: where });
+          options.onGap?.({
+            source: SOURCE,
+            reason: 'not-found',
+            detail: `audit container ${where} does not exist (no events of this category were ever exported there)`,
+            resource: where,
+          });
         } else if (status === 401 || status === 403) {
-          options.onGap?.({ source: SOURCE, reason: 'forbidden', detail: `reading ${where} was refused (HTTP ${status}); the collector needs Storage Blob Data Reader on the account`, resource: where });
+          options.onGap?.({
+            source: SOURCE,
+            reason: 'forbidden',
+            detail: `reading ${where} was refused (HTTP ${status}); the collector needs Storage Blob Data Reader on the account`,
+            resource: where,
+          });
         } else {
           options.onGap?.({ source: SOURCE, reason: 'error', detail: `reading ${where} (${prefix}) failed: ${describeError(error)}`, resource: where });
           continue;

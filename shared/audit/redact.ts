@@ -82,9 +82,7 @@ export function redactAuditEvent(event: AuditEvent): AuditEvent {
     out.requestObject = onSecrets ? redactSecretPatch(event.requestObject) : redactSecretValues(event.requestObject);
   }
   if (event.responseObject !== undefined) {
-    out.responseObject = onSecrets && !isStatus(event.responseObject)
-      ? redactSecretValues(event.responseObject, true)
-      : redactSecretValues(event.responseObject);
+    out.responseObject = onSecrets && !isStatus(event.responseObject) ? redactSecretValues(event.responseObject, true) : redactSecretValues(event.responseObject);
   }
   return out;
 }

@@ -52,12 +52,16 @@ const predicateSchema = z
     in: z.array(z.unknown()).min(1).optional(),
     matches: z.string().min(1).optional(),
     /** Regular expression flags for `matches` ("i": ignore case). */
-    flags: z.string().regex(/^[ims]*$/, 'use regular expression flags i, m and s only').optional(),
+    flags: z
+      .string()
+      .regex(/^[ims]*$/, 'use regular expression flags i, m and s only')
+      .optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
     const ops = (['equals', 'exists', 'contains', 'in', 'matches'] as const).filter((k) => p[k] !== undefined);
-    if (ops.length !== 1) ctx.addIssue({ code: 'custom', message: `a predicate needs exactly one of equals, exists, contains, in, matches (found ${ops.length ? ops.join(', ') : 'none'})` });
+    if (ops.length !== 1)
+      ctx.addIssue({ code: 'custom', message: `a predicate needs exactly one of equals, exists, contains, in, matches (found ${ops.length ? ops.join(', ') : 'none'})` });
     try {
       parseFieldPath(p.path);
     } catch (error) {
@@ -175,7 +179,7 @@ export function parseRules(documents: unknown, file: string): LoadedRule[] {
   const list = Array.isArray(documents)
     ? documents
     : typeof documents === 'object' && documents !== null && Array.isArray((documents as { rules?: unknown }).rules)
-      ? ((documents as { rules: unknown[] }).rules)
+      ? (documents as { rules: unknown[] }).rules
       : undefined;
   if (!list) throw new InputError('rules', `${file}: expected a list of rules (or "rules:" followed by a list)`);
   const out: LoadedRule[] = [];

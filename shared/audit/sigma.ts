@@ -145,10 +145,11 @@ function compileField(key: string, raw: unknown, where: string): FieldMatcher {
       } catch (error) {
         throw new SigmaRuleError(`${where}: "${key}": not a valid regular expression: ${(error as Error).message}`);
       }
-      return (found: unknown[]) => found.filter((f) => {
-        const t = text(f);
-        return t !== undefined && re.test(t);
-      });
+      return (found: unknown[]) =>
+        found.filter((f) => {
+          const t = text(f);
+          return t !== undefined && re.test(t);
+        });
     });
     return combine(field, tests, all);
   }
@@ -156,10 +157,11 @@ function compileField(key: string, raw: unknown, where: string): FieldMatcher {
     if (v === null) return (found: unknown[]) => (found.every((f) => f === null || f === undefined) ? ['(null)'] : []);
     if (typeof v === 'string') {
       const re = wildcardRegExp(v, mode !== 'contains' && mode !== 'endswith', mode !== 'contains' && mode !== 'startswith');
-      return (found: unknown[]) => found.filter((f) => {
-        const t = text(f);
-        return t !== undefined && re.test(t);
-      });
+      return (found: unknown[]) =>
+        found.filter((f) => {
+          const t = text(f);
+          return t !== undefined && re.test(t);
+        });
     }
     const want = String(v).toLowerCase();
     return (found: unknown[]) => found.filter((f) => text(f)?.toLowerCase() === want);
@@ -251,14 +253,24 @@ export function compileSigmaRule(doc: unknown, file: string): CompiledSigmaRule 
   const product = String(logsource.product ?? '').toLowerCase();
   const service = String(logsource.service ?? '').toLowerCase();
   if (product !== 'kubernetes' || service !== 'audit') {
-    return { skipped: { file, title, logsource: Object.entries(logsource).map(([k, v]) => `${k}: ${String(v)}`).join(', ') || '(none)' } };
+    return {
+      skipped: {
+        file,
+        title,
+        logsource:
+          Object.entries(logsource)
+            .map(([k, v]) => `${k}: ${String(v)}`)
+            .join(', ') || '(none)',
+      },
+    };
   }
   const detection = doc.detection;
   if (!isRecord(detection)) throw new SigmaRuleError(`${where}: the rule has no detection map`);
   if ('timeframe' in detection) throw new SigmaRuleError(`${where}: "timeframe" (aggregation over time) is not supported`);
   const conditionRaw = detection.condition;
   const conditions = Array.isArray(conditionRaw) ? conditionRaw : [conditionRaw];
-  if (conditions.length === 0 || !conditions.every((c) => typeof c === 'string' && c.trim() !== '')) throw new SigmaRuleError(`${where}: detection.condition must be a condition string (or a list of them)`);
+  if (conditions.length === 0 || !conditions.every((c) => typeof c === 'string' && c.trim() !== ''))
+    throw new SigmaRuleError(`${where}: detection.condition must be a condition string (or a list of them)`);
   const selections = new Map<string, Selection>();
   for (const [name, value] of Object.entries(detection)) {
     if (name === 'condition') continue;
@@ -349,8 +361,14 @@ export async function loadSigmaRules(dirs: readonly string[]): Promise<LoadSigma
     }
   }
   if (refused.length) {
-    const shown = refused.slice(0, 10).map((m) => `  ${m}`).join('\n');
-    throw new InputError('--sigma', `${refused.length} Sigma rule file(s) use what this evaluator does not support; fix or remove them:\n${shown}${refused.length > 10 ? `\n  … and ${refused.length - 10} more` : ''}`);
+    const shown = refused
+      .slice(0, 10)
+      .map((m) => `  ${m}`)
+      .join('\n');
+    throw new InputError(
+      '--sigma',
+      `${refused.length} Sigma rule file(s) use what this evaluator does not support; fix or remove them:\n${shown}${refused.length > 10 ? `\n  … and ${refused.length - 10} more` : ''}`,
+    );
   }
   return { rules, skipped };
 }

@@ -89,5 +89,5 @@ export function sigmaFieldValues(subject: unknown, field: string): unknown[] {
 }
 
 function flatten(values: unknown[]): unknown[] {
-  return values.flatMap((v) => (Array.isArray(v) ? v : [v]));
+  return values.flatMap((v): unknown[] => (Array.isArray(v) ? (v as unknown[]) : [v]));
 }

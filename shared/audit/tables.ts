@@ -82,7 +82,6 @@ export const AUDIT_EVENTS_TABLE: TableDefinition = {
   timeline: { eventType: 'AuditEvent', namespace: 'namespace', pod: 'pod_name', summary: 'request_uri' },
 };
 
-
 function resourceName(ref: { resource?: string; apiGroup?: string } | undefined): string {
   if (!ref?.resource) return '';
   return ref.apiGroup ? `${ref.apiGroup}/${ref.resource}` : ref.resource;
@@ -155,11 +154,11 @@ export function auditEventRow(event: AuditEvent): Row {
 
 /** A label row read back from an artifact → AuditLabel (for the timeline). */
 export function labelFromRow(row: Record<string, unknown>): AuditLabel {
-  const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : '');
+  const str = (k: string) => (typeof row[k] === 'string' ? row[k] : '');
   // Bundles sealed before the rename have the column as `resource`.
   const resource = str('object_resource') || str('resource');
   const slash = resource.lastIndexOf('/');
-  let matched: Record<string, unknown> = {};
+  let matched: Record<string, unknown>;
   try {
     matched = JSON.parse(str('matched') || '{}') as Record<string, unknown>;
   } catch {
@@ -175,7 +174,10 @@ export function labelFromRow(row: Record<string, unknown>): AuditLabel {
     user: str('user'),
     verb: str('verb'),
     matched,
-    outcome: str('outcome') === 'attempt' || str('outcome') === 'success' ? (str('outcome') as AuditLabel['outcome']) : outcomeOf(typeof row.response_code === 'number' ? row.response_code : undefined),
+    outcome:
+      str('outcome') === 'attempt' || str('outcome') === 'success'
+        ? (str('outcome') as AuditLabel['outcome'])
+        : outcomeOf(typeof row.response_code === 'number' ? row.response_code : undefined),
     attack: str('attack_techniques') ? str('attack_techniques').split(',') : [],
   };
   if (str('rule_tags')) label.tags = str('rule_tags').split(',');

@@ -38,7 +38,8 @@ export interface AuditEvent {
   apiVersion: 'audit.k8s.io/v1';
   level: string;
   auditID: string;
-  stage: AuditStage | string;
+  /** An {@link AuditStage} from today's API servers; any string, so an event from a later version still parses. */
+  stage: string;
   requestURI: string;
   verb: string;
   user: AuditUser;

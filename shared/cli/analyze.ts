@@ -73,7 +73,12 @@ export function findingToJson(f: Finding): Record<string, unknown> {
 }
 
 function table(rows: string[][], header: string[]): string[] {
-  const widths = header.map((h, i) => maxOf(rows.map((r) => (r[i] ?? '').length), h.length));
+  const widths = header.map((h, i) =>
+    maxOf(
+      rows.map((r) => (r[i] ?? '').length),
+      h.length,
+    ),
+  );
   const format = (r: string[]) =>
     r
       .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
@@ -131,7 +136,10 @@ function parseOptions(flags: AnalyzeCliOptions): { format: 'ndjson' | 'table'; m
   let allowed: readonly string[] | false = DEFAULT_ALLOWED_REGISTRIES;
   if (flags.registryCheck === false) allowed = false;
   else if (flags.allowedRegistries !== undefined) {
-    const list = flags.allowedRegistries.split(',').map((s) => s.trim()).filter(Boolean);
+    const list = flags.allowedRegistries
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (list.length === 0) throw new InputError('--allowed-registries', 'give at least one registry (or --no-registry-check)');
     allowed = list;
   }

@@ -46,12 +46,46 @@ export interface AuditCliOptions {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export const LABEL_CSV_COLUMNS = ['time', 'severity', 'rule_id', 'title', 'outcome', 'user', 'verb', 'resource', 'namespace', 'name', 'source_ip', 'response_code', 'audit_id', 'attack', 'exec_command', 'matched'] as const;
+export const LABEL_CSV_COLUMNS = [
+  'time',
+  'severity',
+  'rule_id',
+  'title',
+  'outcome',
+  'user',
+  'verb',
+  'resource',
+  'namespace',
+  'name',
+  'source_ip',
+  'response_code',
+  'audit_id',
+  'attack',
+  'exec_command',
+  'matched',
+] as const;
 
 function labelValues(l: AuditLabel): unknown[] {
   const ref = l.objectRef;
   const resource = ref?.resource ? `${ref.apiGroup ? `${ref.apiGroup}/` : ''}${ref.resource}${ref.subresource ? `/${ref.subresource}` : ''}` : '';
-  return [l.time, l.severity, l.ruleId, l.title, l.outcome, l.user, l.verb, resource, ref?.namespace ?? '', ref?.name ?? '', l.sourceIP ?? '', l.responseCode ?? '', l.auditID, l.attack.join(' '), l.exec?.commandLine ?? '', JSON.stringify(l.matched)];
+  return [
+    l.time,
+    l.severity,
+    l.ruleId,
+    l.title,
+    l.outcome,
+    l.user,
+    l.verb,
+    resource,
+    ref?.namespace ?? '',
+    ref?.name ?? '',
+    l.sourceIP ?? '',
+    l.responseCode ?? '',
+    l.auditID,
+    l.attack.join(' '),
+    l.exec?.commandLine ?? '',
+    JSON.stringify(l.matched),
+  ];
 }
 
 /** Writes labels as they come: table rows, CSV lines or NDJSON (one label per line, also in follow mode). */
@@ -68,18 +102,27 @@ export class LabelPrinter {
     }
     if (!this.headerDone) {
       this.headerDone = true;
-      this.out.write(this.format === 'csv' ? `${LABEL_CSV_COLUMNS.join(',')}\n` : `${'TIME (UTC)'.padEnd(27)} ${'SEVERITY'.padEnd(8)} ${'RULE'.padEnd(30)} ${'USER'.padEnd(40)} WHAT / MATCHED\n`);
+      this.out.write(
+        this.format === 'csv'
+          ? `${LABEL_CSV_COLUMNS.join(',')}\n`
+          : `${'TIME (UTC)'.padEnd(27)} ${'SEVERITY'.padEnd(8)} ${'RULE'.padEnd(30)} ${'USER'.padEnd(40)} WHAT / MATCHED\n`,
+      );
     }
     const v = labelValues(label);
     if (this.format === 'csv') {
       this.out.write(`${v.map(csvField).join(',')}\n`);
       return;
     }
-    const exec = label.exec ? ` [${label.exec.commandLine}]${label.exec.container ? ` (${label.exec.container})` : ''}${label.exec.tty ? ' tty' : ''}${label.exec.stdin ? ' stdin' : ''}` : '';
-    const what = `${label.outcome === 'attempt' ? `ATTEMPT (${label.responseCode ?? 'failed'}) ` : ''}${label.verb} ${String(v[7])} ${label.objectRef?.namespace ? `${label.objectRef.namespace}/` : ''}${label.objectRef?.name ?? ''}${exec}`.trim();
+    const exec = label.exec
+      ? ` [${label.exec.commandLine}]${label.exec.container ? ` (${label.exec.container})` : ''}${label.exec.tty ? ' tty' : ''}${label.exec.stdin ? ' stdin' : ''}`
+      : '';
+    const what =
+      `${label.outcome === 'attempt' ? `ATTEMPT (${label.responseCode ?? 'failed'}) ` : ''}${label.verb} ${String(v[7])} ${label.objectRef?.namespace ? `${label.objectRef.namespace}/` : ''}${label.objectRef?.name ?? ''}${exec}`.trim();
     const attack = label.attack.length ? `  ${label.attack.join(',')}` : '';
     const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s).padEnd(n);
-    this.out.write(`${cut(label.time || '(no time)', 27)} ${cut(label.severity, 8)} ${cut(label.ruleId, 30)} ${cut(label.user, 40)} ${oneLine(`${what}${attack}  ${JSON.stringify(label.matched)}`, 600)}\n`);
+    this.out.write(
+      `${cut(label.time || '(no time)', 27)} ${cut(label.severity, 8)} ${cut(label.ruleId, 30)} ${cut(label.user, 40)} ${oneLine(`${what}${attack}  ${JSON.stringify(label.matched)}`, 600)}\n`,
+    );
   }
 }
 
@@ -162,7 +205,10 @@ async function loadRules(flags: AuditCliOptions, io: CliIo): Promise<{ rules: Aw
   if (flags.sigma?.length) {
     const loaded = await loadSigmaRules(flags.sigma.map((d) => resolve(io.cwd, d)));
     sigma = loaded.rules;
-    line(io.stderr, `sigma: ${loaded.rules.length} Kubernetes audit rule(s) loaded${loaded.skipped.length ? `; ${loaded.skipped.length} rule(s) of other log sources left out` : ''}`);
+    line(
+      io.stderr,
+      `sigma: ${loaded.rules.length} Kubernetes audit rule(s) loaded${loaded.skipped.length ? `; ${loaded.skipped.length} rule(s) of other log sources left out` : ''}`,
+    );
   }
   return { rules, sigma };
 }
@@ -253,10 +299,10 @@ export async function runAudit(files: readonly string[], flags: AuditCliOptions,
     const maxEvents = flags.maxEvents === undefined ? 1_000_000 : Number(flags.maxEvents);
     if (!Number.isInteger(maxEvents) || maxEvents < 1) throw new InputError('--max-events', `"${flags.maxEvents}" is not a positive whole number`);
     const source: AsyncIterable<AuditEvent> = flags.workspace
-      ? workspaceFetch()({
+      ? (workspaceFetch()({
           start: new Date(parseTimeBound('--since', flags.since ?? '24h', clock())),
           end: flags.until ? new Date(parseTimeBound('--until', flags.until, clock())) : clock(),
-        }) as AsyncIterable<AuditEvent>
+        }) as AsyncIterable<AuditEvent>)
       : (async function* () {
           for (const [i, p] of paths.entries()) yield* parseAuditInput(createReadStream(p), { onProblem: (x) => problems.add(files[i]!, x) });
         })();
@@ -298,13 +344,19 @@ async function runEvaluate(flags: AuditCliOptions, io: CliIo): Promise<number> {
   const target = flags.target === undefined ? 0.95 : Number(flags.target);
   if (!(target >= 0 && target <= 1)) throw new InputError('--target', `"${flags.target}" is not a number from 0 to 1`);
   const { rules, sigma } = await loadRules(flags, io);
-  const report = await evaluateCorpus(resolve(io.cwd, flags.evaluate!), { rules, labeler: { ...(flags.allowCidr?.length ? { allowedNetworks: flags.allowCidr } : {}), ...(sigma.length ? { sigmaRules: sigma } : {}) } });
+  const report = await evaluateCorpus(resolve(io.cwd, flags.evaluate!), {
+    rules,
+    labeler: { ...(flags.allowCidr?.length ? { allowedNetworks: flags.allowCidr } : {}), ...(sigma.length ? { sigmaRules: sigma } : {}) },
+  });
   if (flags.format === 'json') line(io.stdout, JSON.stringify(report, null, 2));
   else line(io.stdout, formatQualityReport(report));
   const o = report.overall;
   const met = o.precision >= target && o.recall >= target;
   const below = report.rules.filter((r) => r.precision < target || r.recall < target).map((r) => r.ruleId);
-  line(io.stderr, `precision ${o.precision.toFixed(3)}, recall ${o.recall.toFixed(3)} over ${o.events} requests: target ${target} ${met ? 'met' : 'MISSED'}${below.length ? `; rules below it: ${below.join(', ')}` : ''}`);
+  line(
+    io.stderr,
+    `precision ${o.precision.toFixed(3)}, recall ${o.recall.toFixed(3)} over ${o.events} requests: target ${target} ${met ? 'met' : 'MISSED'}${below.length ? `; rules below it: ${below.join(', ')}` : ''}`,
+  );
   return met ? EXIT.ok : EXIT.failed;
 }
 
@@ -312,7 +364,9 @@ export function registerAuditCommand(program: Command, io: CliIo, setExit: (code
   program
     .command('audit')
     .argument('[files...]', 'audit files: raw audit.k8s.io lines, AKS diagnostic records, exported Log Analytics rows (JSON, NDJSON or CSV)')
-    .description('label Kubernetes audit events with the detection rules (and Sigma rules) and print the labels; exit 0 complete, 3 records unreadable or cut, 1 nothing readable, 2 bad input')
+    .description(
+      'label Kubernetes audit events with the detection rules (and Sigma rules) and print the labels; exit 0 complete, 3 records unreadable or cut, 1 nothing readable, 2 bad input',
+    )
     .option('--rules <dir>', 'directory of extra YAML rules (repeatable); a rule with a built-in id replaces it', collect)
     .option('--sigma <dir>', 'directory of Sigma rules (repeatable, searched recursively); those with logsource product: kubernetes, service: audit are evaluated too', collect)
     .option('--evaluate <corpus>', 'measure precision and recall of the rules on a labelled corpus directory (audit files + expected.json) instead of labelling')

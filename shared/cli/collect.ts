@@ -4,7 +4,7 @@ import { describeCluster, loadKubeConfig, type KubeConfigLike } from '../cluster
 import { KubeApi } from '../cluster/kubeApi.js';
 import { DEFAULT_CLUSTER_REQUEST_BUDGET } from '../cluster/requestBudget.js';
 import type { CustodyLog } from '../evidence/custody.js';
-import type { SealAnchors } from '../pipeline/anchors.js';
+import type { AnchorOutcome, SealAnchors } from '../pipeline/anchors.js';
 import type { Manifest } from '../evidence/types.js';
 import type { RunProgressEvent } from '../pipeline/collectRun.js';
 import { isSafeId, newRunId } from '../pipeline/runId.js';
@@ -100,7 +100,12 @@ export function parseTsaUrl(value: string | undefined): string | undefined {
 }
 
 const list = (v: string | undefined): string[] | undefined =>
-  v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+  v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 
 function positiveInt(field: string, text: string | undefined, fallback: number, max: number): number {
   if (text === undefined) return fallback;
@@ -133,7 +138,10 @@ export function parseCollectFlags(flags: CollectCliOptions, clock: Clock = syste
   const excludeNamespaces = namespaceList('--exclude-namespaces', flags.excludeNamespaces);
   const envValues = flags.envValues ?? 'hash';
   if (!(ENV_VALUE_MODES as readonly string[]).includes(envValues)) {
-    throw new InputError('--env-values', `"${envValues}" is not a mode: use hash (default: raw objects keep the SHA-256 of env values) or keep (kept in the bundle's raw artifacts, never in rows)`);
+    throw new InputError(
+      '--env-values',
+      `"${envValues}" is not a mode: use hash (default: raw objects keep the SHA-256 of env values) or keep (kept in the bundle's raw artifacts, never in rows)`,
+    );
   }
   return {
     caseId,
@@ -170,12 +178,8 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
   const out = flags.out ?? 'evidence';
   // Before the cluster is touched: never into another run, never into something unusable.
   await checkOutLocation(out, io.cwd);
-  const ingestionTarget = flags.ingest
-    ? await (await import('../ingestion/config.js')).loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' })
-    : undefined;
-  const kubeConfig =
-    preloaded?.kubeConfig ??
-    loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
+  const ingestionTarget = flags.ingest ? await (await import('../ingestion/config.js')).loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
+  const kubeConfig = preloaded?.kubeConfig ?? loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
   const described = describeCluster(kubeConfig);
   const cluster = { ...described, ...(preloaded?.clusterName ? { name: preloaded.clusterName } : {}) };
   // --concurrency is the cluster's load budget: every request of every source counts against it.
@@ -245,7 +249,8 @@ export async function runCollect(flags: CollectCliOptions, io: CliIo, preloaded?
           ...(ingestionTarget && credential ? { ingestion: { target: ingestionTarget, credential } } : {}),
         });
         if (!quiet) {
-          for (const [name, a] of Object.entries(anchors)) if (a.status !== 'not-configured') line(io.stderr, `[aks-evidence] anchor ${name}: ${a.status}: ${a.detail}`);
+          for (const [name, a] of Object.entries(anchors) as [string, AnchorOutcome][])
+            if (a.status !== 'not-configured') line(io.stderr, `[aks-evidence] anchor ${name}: ${a.status}: ${a.detail}`);
         }
       },
     });
@@ -361,7 +366,10 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     sources: Object.fromEntries(
       Object.entries(m.sources).map(([name, s]) => {
         const coverage = coverageTotals(m, name);
-        return [name, { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumes: s.resumes } : {}), ...(coverage ? { coverage } : {}) }];
+        return [
+          name,
+          { status: s.status, records: s.records, rawObjects: s.rawObjects, gaps: s.gaps.length, ...(s.resumes ? { resumes: s.resumes } : {}), ...(coverage ? { coverage } : {}) },
+        ];
       }),
     ),
     gaps: m.gaps,
@@ -377,7 +385,10 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
 
 export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   const m = outcome.sealed.manifest;
-  line(io.stdout, `Run ${m.runId} (case ${m.caseId}) sealed${m.interrupted ? ` AS INTERRUPTED (${m.interrupted.reason}; ${m.interrupted.unfinishedTasks.length} task(s) never finished)` : ''}`);
+  line(
+    io.stdout,
+    `Run ${m.runId} (case ${m.caseId}) sealed${m.interrupted ? ` AS INTERRUPTED (${m.interrupted.reason}; ${m.interrupted.unfinishedTasks.length} task(s) never finished)` : ''}`,
+  );
   line(io.stdout, `  bundle:          ${outcome.sealed.location}`);
   line(io.stdout, `  manifest sha256: ${outcome.sealed.manifestSha256}   (keep it: aks-evidence verify --expect-sha256 checks against it)`);
   line(io.stdout, `  custody head:    ${outcome.sealed.chainHead}`);
@@ -389,7 +400,10 @@ export function printCollectSummary(outcome: CollectOutcome, io: CliIo): void {
   line(io.stdout, '');
   line(io.stdout, '  source            status     records   objects  gaps');
   for (const [name, s] of Object.entries(m.sources)) {
-    line(io.stdout, `  ${name.padEnd(17)} ${s.status.padEnd(9)} ${formatCount(s.records).padStart(8)} ${formatCount(s.rawObjects).padStart(9)} ${String(s.gaps.length).padStart(5)}`);
+    line(
+      io.stdout,
+      `  ${name.padEnd(17)} ${s.status.padEnd(9)} ${formatCount(s.records).padStart(8)} ${formatCount(s.rawObjects).padStart(9)} ${String(s.gaps.length).padStart(5)}`,
+    );
   }
   if (m.gaps.length) {
     line(io.stdout, '');

@@ -56,14 +56,26 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     line(io.stderr, ` exec (shell histories): ${cluster.exec.mode} — ${cluster.exec.detail}`);
     line(io.stderr, '==================================================================');
     const kc = loadKubeConfig({ kubeconfigYaml: cluster.kubeconfigYaml });
-    const flagsForCollect: CollectCliOptions = { out: flags.out ?? 'evidence', case: 'demo-compromise', reason: 'aks-evidence demo on a simulated cluster', quiet: flags.json === true };
+    const flagsForCollect: CollectCliOptions = {
+      out: flags.out ?? 'evidence',
+      case: 'demo-compromise',
+      reason: 'aks-evidence demo on a simulated cluster',
+      quiet: flags.json === true,
+    };
     const outcome = await runCollect(flagsForCollect, io, { kubeConfig: kc, clusterName: 'simulated-compromise' });
     const manifest = outcome.sealed.manifest;
     if (flags.json) {
       const store = await openExistingRun(outcome.sealed.location, io);
       const report = await verifyBundle(store);
       const html = await writeDemoReport(store, manifest.runId, flags, io);
-      line(io.stdout, JSON.stringify({ simulated: true, runId: manifest.runId, bundle: outcome.sealed.location, manifestSha256: outcome.sealed.manifestSha256, verified: report.ok, report: html.path }, null, 2));
+      line(
+        io.stdout,
+        JSON.stringify(
+          { simulated: true, runId: manifest.runId, bundle: outcome.sealed.location, manifestSha256: outcome.sealed.manifestSha256, verified: report.ok, report: html.path },
+          null,
+          2,
+        ),
+      );
       return report.ok && html.verified ? EXIT.ok : EXIT.failed;
     }
     printCollectSummary(outcome, io);
@@ -78,7 +90,11 @@ export async function runDemo(flags: { out?: string; json?: boolean }, io: CliIo
     line(io.stdout, '== what the evidence shows (SIMULATED CLUSTER) ==');
     const rbac = await take(tableRows(store, manifest, 'rbacfindings_CL'), 8, (r) => r.expected !== true && (r.severity === 'critical' || r.severity === 'high'));
     line(io.stdout, `RBAC findings, critical/high (${rbac.total}):`);
-    for (const r of rbac.out) line(io.stdout, `  [${s(r.severity)}] ${s(r.rule_id)}: ${s(r.subject_kind)} ${s(r.subject_name)} via ${s(r.binding_kind)}/${s(r.binding_name)} → ${s(r.role_kind)}/${s(r.role_name)}`);
+    for (const r of rbac.out)
+      line(
+        io.stdout,
+        `  [${s(r.severity)}] ${s(r.rule_id)}: ${s(r.subject_kind)} ${s(r.subject_name)} via ${s(r.binding_kind)}/${s(r.binding_name)} → ${s(r.role_kind)}/${s(r.role_name)}`,
+      );
     const pods = await take(tableRows(store, manifest, 'suspiciouspods_CL'), 10, (r) => r.severity === 'high' || r.severity === 'critical');
     line(io.stdout, `Suspicious pod settings, high (${pods.total}):`);
     for (const r of pods.out) line(io.stdout, `  ${s(r.namespace)}/${s(r.pod_name)} ${s(r.container_name)}: ${s(r.issue_type)} — ${s(r.details)} (${s(r.field_path)})`);

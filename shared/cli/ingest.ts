@@ -6,7 +6,6 @@
 import type { TokenCredential } from '@azure/identity';
 import type { LogsIngestionClientOptions } from '@azure/monitor-ingestion';
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
 import type { CliIo } from './io.js';
 import { EXIT, formatCount, line } from './io.js';
 import { readClaimIfAny } from '../evidence/claim.js';
@@ -48,7 +47,10 @@ function parseConcurrency(value: string | undefined): number | undefined {
 
 function parseTables(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const tables = value.split(',').map((t) => t.trim()).filter(Boolean);
+  const tables = value
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   if (!tables.length) throw new InputError('--tables', 'give table names separated by commas, e.g. kubelogs_CL,kubeevents_CL');
   return tables;
 }
@@ -81,14 +83,22 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
     throw error;
   }
   if (!(await store.stat(MANIFEST_PATH))) {
-    throw new InputError('<bundle>', `${store.location} holds no ${MANIFEST_PATH}: give a sealed run, a bundle directory (<out>/<runId>) or the Blob URL of a run (<container>/<caseId>/<runId>)`);
+    throw new InputError(
+      '<bundle>',
+      `${store.location} holds no ${MANIFEST_PATH}: give a sealed run, a bundle directory (<out>/<runId>) or the Blob URL of a run (<container>/<caseId>/<runId>)`,
+    );
   }
   const manifest = await readManifest(store);
   // Each attempt's receipt goes into the run's custody chain, so verify can tell it from a forged
   // one. A bundle without a claim (sealed by an earlier version) has no chain to record it in.
   const claim = await readClaimIfAny(store);
   const custody = claim
-    ? new CustodyLog(store, { runId: manifest.runId, caseId: manifest.caseId, claim, collector: collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) }) })
+    ? new CustodyLog(store, {
+        runId: manifest.runId,
+        caseId: manifest.caseId,
+        claim,
+        collector: collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) }),
+      })
     : undefined;
 
   const quiet = flags.quiet === true || flags.json === true;
@@ -113,7 +123,10 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
             const now = Date.now();
             if (now - lastLine < 2000) return;
             lastLine = now;
-            line(io.stderr, `[aks-evidence] ${e.table}: ${formatCount(e.rowsAcknowledged)} acknowledged, ${formatCount(e.rowsSkipped)} already in, ${formatCount(e.rowsFailed)} failed`);
+            line(
+              io.stderr,
+              `[aks-evidence] ${e.table}: ${formatCount(e.rowsAcknowledged)} acknowledged, ${formatCount(e.rowsSkipped)} already in, ${formatCount(e.rowsFailed)} failed`,
+            );
           },
         }),
   });
@@ -150,9 +163,22 @@ export async function runIngest(location: string, flags: IngestCliFlags, io: Cli
 export function printReceipt(receipt: IngestionReceipt & { increments?: IncrementIngestion[] }, io: CliIo): void {
   line(io.stdout, `ingestion attempt ${receipt.attempt} of run ${receipt.runId} → ${receipt.endpoint}: ${receipt.status.toUpperCase()}`);
   const header = ['table', 'rows', 'acknowledged', 'already in', 'failed', 'invalid', 'not sent', 'truncated'];
-  const rows = Object.values(receipt.tables).map((t) => [t.table, t.rowsExpected, t.rowsAcknowledged, t.rowsSkipped, t.rowsFailed, t.rowsInvalid, t.rowsNotSent, t.truncatedRows].map((v) => (typeof v === 'number' ? formatCount(v) : v)));
-  rows.push(['total', receipt.rowsExpected, receipt.rowsAcknowledged, receipt.rowsSkipped, receipt.rowsFailed, receipt.rowsInvalid, receipt.rowsNotSent, receipt.truncatedRows].map((v) => (typeof v === 'number' ? formatCount(v) : v)));
-  const widths = header.map((h, i) => maxOf(rows.map((r) => String(r[i]).length), h.length));
+  const rows = Object.values(receipt.tables).map((t) =>
+    [t.table, t.rowsExpected, t.rowsAcknowledged, t.rowsSkipped, t.rowsFailed, t.rowsInvalid, t.rowsNotSent, t.truncatedRows].map((v) =>
+      typeof v === 'number' ? formatCount(v) : v,
+    ),
+  );
+  rows.push(
+    ['total', receipt.rowsExpected, receipt.rowsAcknowledged, receipt.rowsSkipped, receipt.rowsFailed, receipt.rowsInvalid, receipt.rowsNotSent, receipt.truncatedRows].map((v) =>
+      typeof v === 'number' ? formatCount(v) : v,
+    ),
+  );
+  const widths = header.map((h, i) =>
+    maxOf(
+      rows.map((r) => String(r[i]).length),
+      h.length,
+    ),
+  );
   const fmt = (r: (string | number)[]) => r.map((v, i) => (i === 0 ? String(v).padEnd(widths[i] ?? 0) : String(v).padStart(widths[i] ?? 0))).join('  ');
   line(io.stdout, fmt(header));
   for (const r of rows) line(io.stdout, fmt(r));
@@ -197,7 +223,7 @@ export function registerIngestCommand(program: Command, io: CliIo, setExit: (cod
     .description('(re-)ingest a sealed run into Log Analytics through the DCE; sends only rows not yet acknowledged and writes a receipt')
     .requiredOption('--config <file|json>', 'ingestion target document (as output by the infra deployment): a file or inline JSON')
     .option('--tables <list>', 'only these tables, comma-separated (default: every table with rows)')
-    .option('--concurrency <n>', 'requests in flight per table (default: the document\'s maxConcurrency, else 4)')
+    .option('--concurrency <n>', "requests in flight per table (default: the document's maxConcurrency, else 4)")
     .option('--json', 'print the receipt as JSON')
     .option('--quiet', 'no progress on stderr')
     .action(async (bundle: string, flags: IngestCliFlags) => {

@@ -15,7 +15,11 @@ type Register = (program: Command, io: CliIo, setExit: (code: number) => void, d
 /** verify and export register together: one registration for both names (registrationsFor de-duplicates it). */
 let verifyRegistration: Promise<Register> | undefined;
 function verifyCommands(): Promise<Register> {
-  verifyRegistration ??= import('./verify.js').then(({ registerVerifyCommands }) => (program, io, setExit) => registerVerifyCommands(program, io, setExit));
+  verifyRegistration ??= import('./verify.js').then(
+    ({ registerVerifyCommands }) =>
+      (program, io, setExit) =>
+        registerVerifyCommands(program, io, setExit),
+  );
   return verifyRegistration;
 }
 

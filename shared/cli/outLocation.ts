@@ -66,14 +66,20 @@ export async function checkOutLocation(out: string, cwd: string, timeoutMs = OUT
       throw new InputError('--out', `${redactUrl(out)}: ${(error as Error).message}`);
     }
     if (rest.length > 0) {
-      throw new InputError('--out', `${redactUrl(out)} names a path inside a container (an existing run?); give the container URL: runs are written to <container>/<caseId>/<runId>/`);
+      throw new InputError(
+        '--out',
+        `${redactUrl(out)} names a path inside a container (an existing run?); give the container URL: runs are written to <container>/<caseId>/<runId>/`,
+      );
     }
     return;
   }
   const dir = resolve(cwd, out.startsWith('file:') ? fileURLToPath(out) : out);
   const run = await withTimeout(runRootOf(dir), timeoutMs, dir);
   if (run !== undefined) {
-    throw new InputError('--out', `${dir} ${run === dir ? 'is' : 'is inside'} the evidence run ${run} (it holds ${MANIFEST_PATH} or custody/): a run never writes into another run; ${FIX.replace('e.g. --out ./evidence', `e.g. --out ${dirname(run)}`)}`);
+    throw new InputError(
+      '--out',
+      `${dir} ${run === dir ? 'is' : 'is inside'} the evidence run ${run} (it holds ${MANIFEST_PATH} or custody/): a run never writes into another run; ${FIX.replace('e.g. --out ./evidence', `e.g. --out ${dirname(run)}`)}`,
+    );
   }
   // The nearest existing directory on the way: the one the run's directory is created in.
   let existing = dir;

@@ -69,7 +69,10 @@ export async function runReport(bundle: string, flags: ReportCliOptions, io: Cli
   const omitted = Object.values(model.timeline.omitted).reduce((n, x) => n + x, 0);
   if (!flags.quiet) {
     line(io.stderr, `verification: ${v.status === 'passed' ? 'passed' : 'FAILED'} — ${v.headline}`);
-    line(io.stderr, `timeline: ${formatCount(model.timeline.items.length)} entries${omitted ? ` (${formatCount(omitted)} more left out: --max-items, default ${formatCount(DEFAULT_MAX_TIMELINE_ITEMS)})` : ''}`);
+    line(
+      io.stderr,
+      `timeline: ${formatCount(model.timeline.items.length)} entries${omitted ? ` (${formatCount(omitted)} more left out: --max-items, default ${formatCount(DEFAULT_MAX_TIMELINE_ITEMS)})` : ''}`,
+    );
     line(io.stdout, path);
   }
   return { exitCode: v.status === 'failed' ? EXIT.failed : EXIT.ok, path, verified: v.status === 'passed' };

@@ -55,12 +55,22 @@ export function registerSealCommand(program: Command, io: CliIo, setExit: (code:
       });
       const unfinished = m.interrupted?.unfinishedTasks ?? [];
       if (flags.json) {
-        line(io.stdout, JSON.stringify({ runId: m.runId, bundle: store.location, manifestSha256: outcome.sealed.manifestSha256, chainHead: outcome.sealed.chainHead, interrupted: m.interrupted, anchors }, null, 2));
+        line(
+          io.stdout,
+          JSON.stringify(
+            { runId: m.runId, bundle: store.location, manifestSha256: outcome.sealed.manifestSha256, chainHead: outcome.sealed.chainHead, interrupted: m.interrupted, anchors },
+            null,
+            2,
+          ),
+        );
       } else {
         line(io.stdout, `Run ${m.runId} sealed AS INTERRUPTED (${m.interrupted?.reason ?? ''}; last custody step before: ${m.interrupted?.lastCustodyStep ?? '?'})`);
         line(io.stdout, `  manifest sha256: ${outcome.sealed.manifestSha256}`);
         line(io.stdout, `  custody head:    ${outcome.sealed.chainHead}`);
-        line(io.stdout, `  ${unfinished.length} task(s) never finished${unfinished.length ? `: ${unfinished.map((t) => `${t.source}${t.shard ? ` ${t.shard}` : ''}`).join(', ')}` : ''}`);
+        line(
+          io.stdout,
+          `  ${unfinished.length} task(s) never finished${unfinished.length ? `: ${unfinished.map((t) => `${t.source}${t.shard ? ` ${t.shard}` : ''}`).join(', ')}` : ''}`,
+        );
         line(io.stdout, `  timestamp: ${anchors.timestamp.status}; log analytics: ${anchors.logAnalytics.status}`);
       }
       setExit(EXIT.gaps);

@@ -82,7 +82,10 @@ export async function runTimeline(bundle: string, flags: TimelineCliOptions, io:
     ...(flags.targets ? { targetsOnly: true } : {}),
   };
   if (flags.sources) {
-    const names = flags.sources.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = flags.sources
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const known = new Set<string>([...DEFAULT_TIMELINE_SOURCES, ...manifest.artifacts.map((a) => a.source), 'all']);
     const unknown = names.filter((n) => !known.has(n));
     if (unknown.length) throw new InputError('--sources', `${unknown.join(', ')}: not in this bundle; choose from ${[...known].sort().join(', ')}`);
@@ -112,7 +115,7 @@ export function registerTimelineCommand(program: Command, io: CliIo, setExit: (c
     .command('timeline')
     .argument('<bundle>', 'bundle directory (<out>/<runId>) or Blob URL of a run (<container>/<caseId>/<runId>)')
     .description(
-      'one chronological view of a bundle: audit events with their labels, Kubernetes events, container logs, command history, findings; the collector\'s own actions are marked *',
+      "one chronological view of a bundle: audit events with their labels, Kubernetes events, container logs, command history, findings; the collector's own actions are marked *",
     )
     .option('--format <format>', 'table | csv | json', 'table')
     .option('--user <user>', 'only this user or service account (glob with *, or namespace/name for a service account)')

@@ -48,7 +48,9 @@ export async function verifyOptionsFromFlags(flags: VerifyCliFlags, io: CliIo, d
     try {
       tsaCaPem = await readFile(file, 'utf8');
     } catch (error) {
-      throw new InputError('--tsa-ca', `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give the TSA's CA certificate as a PEM file`, { cause: error });
+      throw new InputError('--tsa-ca', `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give the TSA's CA certificate as a PEM file`, {
+        cause: error,
+      });
     }
     if (!tsaCaPem.includes('-----BEGIN CERTIFICATE-----')) throw new InputError('--tsa-ca', `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
@@ -77,14 +79,18 @@ export function printVerifyReport(report: VerifyReport, location: string, io: Cl
   const out = (text: string) => line(io.stdout, text);
   if (report.ok) {
     out(`VERIFIED: ${location}`);
-    out(`  run ${report.runId ?? '?'} (case ${report.caseId ?? '?'})${report.interrupted ? `, sealed as INTERRUPTED (${report.interrupted.reason}; ${report.interrupted.unfinishedTasks.length} task(s) never finished)` : ''}`);
+    out(
+      `  run ${report.runId ?? '?'} (case ${report.caseId ?? '?'})${report.interrupted ? `, sealed as INTERRUPTED (${report.interrupted.reason}; ${report.interrupted.unfinishedTasks.length} task(s) never finished)` : ''}`,
+    );
     out(`  ${report.artifacts.length} artifact(s) match the manifest; manifest sha256 ${report.manifestSha256}`);
   } else {
     out(`FAILED: ${location}`);
     for (const p of report.problems) out(`  ${p}`);
   }
   const c = report.custody;
-  out(`  custody chain: ${c.records} record(s), ${c.chainIntact ? 'every link holds' : 'BROKEN'}${c.sealRecord ? `; record ${c.sealRecord.seq} seals the manifest` : ''}${c.head ? `; newest: ${c.head.step} at ${c.head.at}` : ''}`);
+  out(
+    `  custody chain: ${c.records} record(s), ${c.chainIntact ? 'every link holds' : 'BROKEN'}${c.sealRecord ? `; record ${c.sealRecord.seq} seals the manifest` : ''}${c.head ? `; newest: ${c.head.step} at ${c.head.at}` : ''}`,
+  );
   out('  anchors outside the bundle:');
   for (const a of report.anchors) out(`    ${a.anchor.padEnd(18)} ${MARK[a.status].padEnd(15)} ${a.detail}`);
   for (const e of report.excluded) out(`  excluded: ${e.path}: ${e.why}`);

@@ -120,11 +120,7 @@ const AUDIT_GROUPS = new Set(['audit', 'alllogs']);
  * not enabled by default, and without them nobody can tell later who did what through the
  * API server: when they are off, that is the run's first gap.
  */
-export async function getAuditDiagnostics(
-  clients: ArmClients,
-  ref: ClusterRef,
-  abortSignal?: AbortSignal,
-): Promise<{ audit?: NonNullable<ClusterFacts['audit']>; gap?: Gap }> {
+export async function getAuditDiagnostics(clients: ArmClients, ref: ClusterRef, abortSignal?: AbortSignal): Promise<{ audit?: NonNullable<ClusterFacts['audit']>; gap?: Gap }> {
   const categories = new Set<string>();
   const destinations: { workspaceId?: string; storageAccountId?: string }[] = [];
   try {

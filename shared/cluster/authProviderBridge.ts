@@ -32,7 +32,15 @@ async function bridgeFor(kc: KubeConfigLike, cluster: Cluster, user: User): Prom
     bridge = import('@kubernetes/client-node').then(({ KubeConfig }) => {
       const cn = new KubeConfig();
       cn.loadFromOptions({
-        clusters: [{ name: cluster.name, server: cluster.server, skipTLSVerify: cluster.skipTLSVerify, ...(cluster.caData ? { caData: cluster.caData } : {}), ...(cluster.caFile ? { caFile: cluster.caFile } : {}) }],
+        clusters: [
+          {
+            name: cluster.name,
+            server: cluster.server,
+            skipTLSVerify: cluster.skipTLSVerify,
+            ...(cluster.caData ? { caData: cluster.caData } : {}),
+            ...(cluster.caFile ? { caFile: cluster.caFile } : {}),
+          },
+        ],
         users: [{ name: user.name, authProvider: user.authProvider }],
         contexts: [{ name: 'auth-provider', cluster: cluster.name, user: user.name }],
         currentContext: 'auth-provider',

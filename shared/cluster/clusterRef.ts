@@ -17,15 +17,13 @@ export const RESOURCE_GROUP_PATTERN = /^[-\w.()]{0,89}[-\w()]$/u;
 /** AKS cluster names: 1-63 of letters, digits, _ and -, starting and ending with a letter or digit. */
 export const CLUSTER_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/;
 
-const MANAGED_CLUSTER_ID =
-  /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerservice\/managedclusters\/([^/]+)\/?$/i;
+const MANAGED_CLUSTER_ID = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerservice\/managedclusters\/([^/]+)\/?$/i;
 
 /** Everything after the cluster segment is ignored: alert ids are often sub-resources of it. */
 const MANAGED_CLUSTER_PREFIX =
   /\/subscriptions\/([0-9a-f-]{36})\/resourcegroups\/([-\w.()]{1,90})\/providers\/microsoft\.containerservice\/managedclusters\/([A-Za-z0-9_-]{1,63})(?=$|[/?#"\s])/i;
 
-export const EXAMPLE_CLUSTER_ID =
-  '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod';
+export const EXAMPLE_CLUSTER_ID = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod';
 
 export function clusterKey(ref: ClusterRef): string {
   return ref.resourceId.toLowerCase();

@@ -160,10 +160,7 @@ export async function buildClusterKubeConfig(options: ClusterCredentialOptions):
   if (!server) throw new AksEvidenceError('ERR_KUBECONFIG', `the kubeconfig AKS returned for ${options.cluster.resourceId} names no API server`);
   const caData = entry['certificate-authority-data'];
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromClusterAndUser(
-    { name: options.cluster.name, server, skipTLSVerify: false, ...(caData ? { caData } : {}) },
-    { name: ENTRA_USER },
-  );
+  kubeConfig.loadFromClusterAndUser({ name: options.cluster.name, server, skipTLSVerify: false, ...(caData ? { caData } : {}) }, { name: ENTRA_USER });
   kubeConfig.addAuthenticator(
     new EntraTokenAuthenticator(options.credential, {
       ...(options.refreshMarginInMs !== undefined ? { refreshMarginInMs: options.refreshMarginInMs } : {}),

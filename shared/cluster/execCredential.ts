@@ -52,7 +52,8 @@ export class ExecCredentialPlugin {
     private readonly cluster: Cluster | null,
     private readonly options: ExecCredentialOptions = {},
   ) {
-    if (typeof exec?.command !== 'string' || exec.command === '') throw new ExecCredentialError('the kubeconfig user\'s exec plugin names no command: set users[].user.exec.command');
+    if (typeof exec?.command !== 'string' || exec.command === '')
+      throw new ExecCredentialError("the kubeconfig user's exec plugin names no command: set users[].user.exec.command");
   }
 
   /** A credential that has not expired (running the plugin when there is none). */
@@ -115,7 +116,12 @@ export class ExecCredentialPlugin {
       child.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         if (error.code === 'ENOENT') {
-          reject(new ExecCredentialError(`${this.describe()} was not found${this.exec.installHint ? `: ${this.exec.installHint.trim()}` : ': install it or fix users[].user.exec.command in the kubeconfig'}`, { cause: error }));
+          reject(
+            new ExecCredentialError(
+              `${this.describe()} was not found${this.exec.installHint ? `: ${this.exec.installHint.trim()}` : ': install it or fix users[].user.exec.command in the kubeconfig'}`,
+              { cause: error },
+            ),
+          );
         } else reject(new ExecCredentialError(`${this.describe()} could not be started: ${error.message}`, { cause: error }));
       });
       child.on('close', (exitCode) => {
@@ -132,7 +138,8 @@ export class ExecCredentialPlugin {
       throw new ExecCredentialError(`${this.describe()} did not print an ExecCredential (JSON) on stdout`);
     }
     const status = parsed?.status;
-    if (parsed?.kind !== 'ExecCredential' || !status || typeof status !== 'object') throw new ExecCredentialError(`${this.describe()} printed something other than an ExecCredential with a status`);
+    if (parsed?.kind !== 'ExecCredential' || !status || typeof status !== 'object')
+      throw new ExecCredentialError(`${this.describe()} printed something other than an ExecCredential with a status`);
     if (!status.token && !(status.clientCertificateData && status.clientKeyData)) {
       throw new ExecCredentialError(`${this.describe()} returned neither a token nor a client certificate and key`);
     }

@@ -25,4 +25,3 @@ export interface ClusterFacts {
   /** Run-level gaps found during resolution (audit log not enabled first). */
   gaps: Gap[];
 }
-

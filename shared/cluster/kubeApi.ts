@@ -7,15 +7,7 @@ import { AksEvidenceError } from '../util/errors.js';
 import { KubeAuth, type RequestAuth } from './kubeAuth.js';
 import type { KubeConfigLike } from './kubeConfig.js';
 import { RequestBudget, type ReleasePermit } from './requestBudget.js';
-import {
-  isErrorLike,
-  isRetryableNetworkError,
-  isRetryableStatus,
-  RetriesExhaustedError,
-  withRetry,
-  type RetryClassification,
-  type RetryOptions,
-} from './retry.js';
+import { isErrorLike, isRetryableNetworkError, isRetryableStatus, RetriesExhaustedError, withRetry, type RetryClassification, type RetryOptions } from './retry.js';
 import { parseRetryAfter } from '../util/retryAfter.js';
 
 /**
@@ -44,10 +36,7 @@ export class KubeApiError extends AksEvidenceError {
   /** The API path (no query string: continue tokens stay out of messages). */
   readonly path: string;
 
-  constructor(
-    init: { status: number; path: string; message: string; reason?: string; retryAfterInMs?: number; continueToken?: string },
-    options?: { cause?: unknown },
-  ) {
+  constructor(init: { status: number; path: string; message: string; reason?: string; retryAfterInMs?: number; continueToken?: string }, options?: { cause?: unknown }) {
     super('ERR_KUBE_API', init.message, options);
     this.status = init.status;
     this.path = init.path;
@@ -176,10 +165,7 @@ export class KubeApi {
   constructor(kubeConfig: KubeConfigLike, options: KubeApiOptions = {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) {
-      throw new AksEvidenceError(
-        'ERR_KUBECONFIG',
-        'the kubeconfig has no current cluster: select a context with --context or set current-context',
-      );
+      throw new AksEvidenceError('ERR_KUBECONFIG', 'the kubeconfig has no current cluster: select a context with --context or set current-context');
     }
     this.kubeConfig = kubeConfig;
     this.server = cluster.server.replace(/\/+$/, '');
@@ -350,16 +336,21 @@ export class KubeApi {
       const signals = [options.abortSignal, timeout].filter((x): x is AbortSignal => x !== undefined);
       const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
       options.countRequest?.();
-      response = await request(this.secure, url, {
-        method: options.method,
-        agent,
-        headers: {
-          ...auth.headers,
-          ...(options.accept ? { Accept: options.accept } : {}),
-          ...(options.body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(options.body)) } : {}),
+      response = await request(
+        this.secure,
+        url,
+        {
+          method: options.method,
+          agent,
+          headers: {
+            ...auth.headers,
+            ...(options.accept ? { Accept: options.accept } : {}),
+            ...(options.body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(options.body)) } : {}),
+          },
+          ...(signal ? { signal } : {}),
         },
-        ...(signal ? { signal } : {}),
-      }, options.body);
+        options.body,
+      );
     } catch (error) {
       release();
       if (timeout?.aborted && !options.abortSignal?.aborted) throw timedOut(options.method, path, options.timeoutInMs!, error);
@@ -397,12 +388,10 @@ export class KubeApi {
       const material = { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) };
       if (/^socks/i.test(proxyUrl)) {
         const { SocksProxyAgent } = await import('socks-proxy-agent');
-        return new SocksProxyAgent(proxyUrl, { ...poolOptions, ...tlsOptions, ...material }) as unknown as HttpAgent;
+        return new SocksProxyAgent(proxyUrl, { ...poolOptions, ...tlsOptions, ...material });
       }
       const { HttpProxyAgent, HttpsProxyAgent } = await import('hpagent');
-      return this.secure
-        ? new HttpsProxyAgent({ proxy: proxyUrl, ...poolOptions, ...tlsOptions, ...material })
-        : new HttpProxyAgent({ proxy: proxyUrl, ...poolOptions });
+      return this.secure ? new HttpsProxyAgent({ proxy: proxyUrl, ...poolOptions, ...tlsOptions, ...material }) : new HttpProxyAgent({ proxy: proxyUrl, ...poolOptions });
     }
     if (!this.secure) return new http.Agent(poolOptions);
     const secureContext = createSecureContext({ ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) });
@@ -458,13 +447,7 @@ function transportMessage(error: unknown): string {
 }
 
 /** Build a KubeApiError from an error response (a Kubernetes Status body when there is one). */
-export function kubeApiErrorFromResponse(
-  method: string,
-  path: string,
-  status: number,
-  bodyText: string,
-  retryAfter: string | null | undefined,
-): KubeApiError {
+export function kubeApiErrorFromResponse(method: string, path: string, status: number, bodyText: string, retryAfter: string | null | undefined): KubeApiError {
   let reason: string | undefined;
   let statusMessage: string | undefined;
   let continueToken: string | undefined;

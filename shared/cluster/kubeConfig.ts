@@ -230,9 +230,7 @@ function fromDocument(doc: KubeconfigDocument, baseDir: string | undefined): { c
       impersonateUser: text(u.as) ?? null,
       impersonateUid: text(u['as-uid']) ?? null,
       impersonateGroups: Array.isArray(u['as-groups']) ? (u['as-groups'] as unknown[]).filter((g): g is string => typeof g === 'string') : null,
-      impersonateExtra: Object.keys(extra).length
-        ? Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]]))
-        : null,
+      impersonateExtra: Object.keys(extra).length ? Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]])) : null,
     };
   });
   const contexts = entries(doc.contexts).map((e, i): Context => {

@@ -107,7 +107,7 @@ export class DeliveredTail {
     this.size += size;
     while (this.segments.length > 1 && this.size > this.maxChars) {
       const dropped = this.segments.shift()!;
-      this.size -= Buffer.isBuffer(dropped) ? dropped.length : (dropped as readonly string[]).reduce((n, line) => n + line.length, 0);
+      this.size -= Buffer.isBuffer(dropped) ? dropped.length : dropped.reduce((n, line) => n + line.length, 0);
     }
   }
 
@@ -118,7 +118,7 @@ export class DeliveredTail {
     const lines: string[] = [];
     for (const segment of this.segments) {
       if (Buffer.isBuffer(segment)) for (const line of segment.toString('utf8').split('\n')) lines.push(line);
-      else for (const line of segment as readonly string[]) lines.push(line);
+      else for (const line of segment) lines.push(line);
     }
     // Keep the suffix from the first timestamped line of the last second onwards (the untimed
     // lines after it included; those before it belong to an earlier second).

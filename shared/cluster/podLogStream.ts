@@ -174,11 +174,7 @@ class ConsumerError {
   constructor(readonly error: unknown) {}
 }
 
-export async function streamContainerLog(
-  api: KubeApi,
-  request: ContainerLogRequest,
-  options: ContainerLogStreamOptions,
-): Promise<ContainerLogStreamResult> {
+export async function streamContainerLog(api: KubeApi, request: ContainerLogRequest, options: ContainerLogStreamOptions): Promise<ContainerLogStreamResult> {
   const path = `/api/v1/namespaces/${request.namespace}/pods/${request.pod}/log`;
   const base: Record<string, QueryValue> = { container: request.container, timestamps: true };
   if (request.previous) base.previous = true;

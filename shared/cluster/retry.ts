@@ -45,16 +45,7 @@ function describe(error: unknown): string {
 }
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-const RETRYABLE_NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
  * Error-like, whichever realm made it: Node's own errors (a socket hang-up from node:http) are
@@ -152,10 +143,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       const classification = classifyForRetry(error);
       if (!classification.retryable) throw error;
       if (attempt >= maxAttempts) throw new RetriesExhaustedError(attempt, error);
-      const delayInMs =
-        classification.retryAfterInMs !== undefined
-          ? Math.min(maxRetryAfter, classification.retryAfterInMs)
-          : backoffDelay(attempt, options);
+      const delayInMs = classification.retryAfterInMs !== undefined ? Math.min(maxRetryAfter, classification.retryAfterInMs) : backoffDelay(attempt, options);
       options.onRetry?.({ attempt, delayInMs, error });
       await sleep(delayInMs, options.abortSignal);
     }

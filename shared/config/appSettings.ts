@@ -69,8 +69,7 @@ export class AppSettingsError extends AksEvidenceError {
   constructor(problems: { setting: string; message: string }[]) {
     super(
       'ERR_APP_SETTINGS',
-      `invalid app settings (fix them in the Function App's configuration or local.settings.json):\n` +
-        problems.map((p) => `  ${p.setting}: ${p.message}`).join('\n'),
+      `invalid app settings (fix them in the Function App's configuration or local.settings.json):\n` + problems.map((p) => `  ${p.setting}: ${p.message}`).join('\n'),
     );
     this.problems = problems;
   }
@@ -214,10 +213,20 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
   let defaultSources: string[] = [...knownSources];
   const sourcesText = get(SETTING.defaultSources);
   if (sourcesText) {
-    const names = [...new Set(sourcesText.split(',').map((s) => s.trim()).filter(Boolean))];
+    const names = [
+      ...new Set(
+        sourcesText
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ];
     const unknown = names.filter((n) => !knownSources.includes(n));
     if (unknown.length || names.length === 0) {
-      problems.push({ setting: SETTING.defaultSources, message: `unknown source(s) ${unknown.join(', ') || '(none given)'}; use a comma-separated list of ${knownSources.join(', ')}` });
+      problems.push({
+        setting: SETTING.defaultSources,
+        message: `unknown source(s) ${unknown.join(', ') || '(none given)'}; use a comma-separated list of ${knownSources.join(', ')}`,
+      });
     } else {
       defaultSources = names;
     }

@@ -9,14 +9,7 @@ import { ArtifactNotFoundError, EvidenceStoreError } from './errors.js';
 import { hashStream, isSha256Hex } from './hash.js';
 import { checkWriteOptions } from './localStore.js';
 import { validateArtifactPath, validateBundleId } from './paths.js';
-import type {
-  ArtifactWriteOptions,
-  ArtifactWriter,
-  EvidenceStore,
-  ProtectionReport,
-  StoredArtifactInfo,
-  WrittenArtifact,
-} from './types.js';
+import type { ArtifactWriteOptions, ArtifactWriter, EvidenceStore, ProtectionReport, StoredArtifactInfo, WrittenArtifact } from './types.js';
 
 const MIB = 1024 * 1024;
 export const DEFAULT_BLOCK_SIZE_BYTES = 4 * MIB;
@@ -102,9 +95,7 @@ function containerClientFor(options: BlobBundleOptions): ContainerClient {
   }
   if (options.credential) {
     if (!bareUrl.startsWith('https://')) {
-      throw new EvidenceStoreError(
-        `an Entra credential needs an https:// Blob URL, not ${bareUrl}; for Azurite use its connection string (AZURE_STORAGE_CONNECTION_STRING)`,
-      );
+      throw new EvidenceStoreError(`an Entra credential needs an https:// Blob URL, not ${bareUrl}; for Azurite use its connection string (AZURE_STORAGE_CONNECTION_STRING)`);
     }
     return new ContainerClient(bareUrl, options.credential);
   }
@@ -153,7 +144,7 @@ function restInfo(error: unknown): { status?: number; code?: string } {
 function describeRest(error: unknown): string {
   const { status, code } = restInfo(error);
   if (status !== undefined || code) return [status, code].filter((x) => x !== undefined).join(' ');
-  if (error instanceof Error) return error.name === 'AbortError' ? 'aborted' : error.message.split('\n')[0] ?? error.name;
+  if (error instanceof Error) return error.name === 'AbortError' ? 'aborted' : (error.message.split('\n')[0] ?? error.name);
   return String(error);
 }
 
@@ -389,11 +380,7 @@ class BlobEvidenceStore implements EvidenceStore {
       const after = this.legalHold.applied > 0 || this.retention.applied > 0 ? await this.scanProtection() : scan;
       if (wantHold) {
         const applied = after.total > 0 && after.withHold === after.total;
-        const detail = [
-          `${after.withHold} of ${after.total} blob(s) in the bundle report a legal hold`,
-          this.legalHold.unsupported,
-          this.legalHold.lastFailure,
-        ]
+        const detail = [`${after.withHold} of ${after.total} blob(s) in the bundle report a legal hold`, this.legalHold.unsupported, this.legalHold.lastFailure]
           .filter(Boolean)
           .join('; ');
         report.legalHold = { requested: true, applied, detail };
@@ -401,11 +388,7 @@ class BlobEvidenceStore implements EvidenceStore {
       }
       if (wantRetention) {
         const applied = after.total > 0 && after.withPolicy === after.total;
-        const detail = [
-          `${after.withPolicy} of ${after.total} blob(s) in the bundle report a time-based retention policy`,
-          this.retention.unsupported,
-          this.retention.lastFailure,
-        ]
+        const detail = [`${after.withPolicy} of ${after.total} blob(s) in the bundle report a time-based retention policy`, this.retention.unsupported, this.retention.lastFailure]
           .filter(Boolean)
           .join('; ');
         report.retentionPolicy = {
@@ -437,12 +420,27 @@ class BlobEvidenceStore implements EvidenceStore {
       const p = await this.blob(checkedPath).getProperties();
       const mode = p.immutabilityPolicyMode;
       const expiresOn = p.immutabilityPolicyExpiresOn ? { expiresOn: toRfc3339(p.immutabilityPolicyExpiresOn) } : {};
-      if (mode === 'Locked') return { state: 'locked', detail: `${checkedPath} carries a LOCKED immutability policy${expiresOn.expiresOn ? ` until ${expiresOn.expiresOn}` : ''}`, checkedPath, ...expiresOn };
-      if (mode === 'Unlocked') return { state: 'unlocked', detail: `${checkedPath} carries an UNLOCKED immutability policy: an administrator can still shorten or remove it`, checkedPath, ...expiresOn };
+      if (mode === 'Locked')
+        return {
+          state: 'locked',
+          detail: `${checkedPath} carries a LOCKED immutability policy${expiresOn.expiresOn ? ` until ${expiresOn.expiresOn}` : ''}`,
+          checkedPath,
+          ...expiresOn,
+        };
+      if (mode === 'Unlocked')
+        return { state: 'unlocked', detail: `${checkedPath} carries an UNLOCKED immutability policy: an administrator can still shorten or remove it`, checkedPath, ...expiresOn };
       if (support === 'unknown') {
-        return { state: 'unknown', detail: `unknown (the service did not report it${this.location.startsWith('http://') ? '; Azurite does not implement immutability policies' : ''})`, checkedPath };
+        return {
+          state: 'unknown',
+          detail: `unknown (the service did not report it${this.location.startsWith('http://') ? '; Azurite does not implement immutability policies' : ''})`,
+          checkedPath,
+        };
       }
-      return { state: 'none', detail: `${checkedPath} carries no immutability policy: the container supports version-level immutability but has no default policy in force`, checkedPath };
+      return {
+        state: 'none',
+        detail: `${checkedPath} carries no immutability policy: the container supports version-level immutability but has no default policy in force`,
+        checkedPath,
+      };
     } catch (error) {
       if (isNotFound(error)) return { state: 'unknown', detail: `unknown: ${checkedPath} is not in the bundle to read the policy from`, checkedPath };
       return { state: 'unknown', detail: `unknown: reading ${checkedPath}'s properties failed (${describeRest(error)})`, checkedPath };

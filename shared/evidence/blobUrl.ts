@@ -68,9 +68,7 @@ export function parseBlobRunUrl(url: string): ParsedRunUrl {
   const rest = [...parsed.rest];
   if (rest[rest.length - 1] === 'manifest.json') rest.pop();
   if (rest.length !== 2 || !rest[0] || !rest[1]) {
-    throw new EvidenceStoreError(
-      `a run's Blob URL is ${parsed.accountUrl}/${parsed.container}/<caseId>/<runId>; this one has ${rest.length} segment(s) after the container`,
-    );
+    throw new EvidenceStoreError(`a run's Blob URL is ${parsed.accountUrl}/${parsed.container}/<caseId>/<runId>; this one has ${rest.length} segment(s) after the container`);
   }
   const caseId = validateBundleId('caseId', rest[0]);
   const runId = validateBundleId('runId', rest[1]);

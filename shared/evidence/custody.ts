@@ -20,14 +20,7 @@ const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 /** The steps the pipeline records. Other step names are allowed (lowercase, digits, "-"). */
 export type CustodyStep =
-  | 'collection-started'
-  | 'artifacts-sealed'
-  | 'collection-interrupted'
-  | 'manifest-sealed'
-  | 'timestamp-anchored'
-  | 'log-analytics-anchored'
-  | 'ingestion-attempt'
-  | (string & {});
+  'collection-started' | 'artifacts-sealed' | 'collection-interrupted' | 'manifest-sealed' | 'timestamp-anchored' | 'log-analytics-anchored' | 'ingestion-attempt' | (string & {});
 
 export interface CustodyRecord {
   schemaVersion: 2;

@@ -30,7 +30,8 @@ export async function exportBundle(source: EvidenceStore, destDir: string, optio
   const dest = await openLocalBundle(destDir, manifest.runId);
 
   const paths: { path: string; contentType?: string; contentEncoding?: string }[] = [];
-  for await (const item of source.list()) paths.push({ path: item.path, ...(item.contentType ? { contentType: item.contentType } : {}), ...(item.contentEncoding ? { contentEncoding: item.contentEncoding } : {}) });
+  for await (const item of source.list())
+    paths.push({ path: item.path, ...(item.contentType ? { contentType: item.contentType } : {}), ...(item.contentEncoding ? { contentEncoding: item.contentEncoding } : {}) });
   const last = (p: string): number => (p === MANIFEST_PATH ? 1 : p === MANIFEST_SHA256_PATH ? 2 : 0);
   paths.sort((a, b) => last(a.path) - last(b.path));
 
@@ -45,7 +46,7 @@ export async function exportBundle(source: EvidenceStore, destDir: string, optio
     });
     try {
       for await (const chunk of await source.read(item.path, signal ? { abortSignal: signal } : {})) {
-        await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
+        await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       }
     } catch (error) {
       await writer.abort();

@@ -8,14 +8,7 @@ import { ArtifactConflictError } from '../util/errors.js';
 import { ArtifactNotFoundError, EvidenceStoreError } from './errors.js';
 import { hashStream } from './hash.js';
 import { validateArtifactPath, validateBundleId } from './paths.js';
-import type {
-  ArtifactWriteOptions,
-  ArtifactWriter,
-  EvidenceStore,
-  ProtectionReport,
-  StoredArtifactInfo,
-  WrittenArtifact,
-} from './types.js';
+import type { ArtifactWriteOptions, ArtifactWriter, EvidenceStore, ProtectionReport, StoredArtifactInfo, WrittenArtifact } from './types.js';
 
 /** Temp files live inside the bundle (same filesystem, so publishing is a hard link). Never listed. */
 const PARTIAL_DIR = '.partial';
@@ -194,7 +187,6 @@ export function checkWriteOptions(options: ArtifactWriteOptions): void {
   }
   for (const [key, value] of Object.entries(options.metadata ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new EvidenceStoreError(`metadata key ${JSON.stringify(key)} must be letters, digits and _ (starting with a letter or _)`);
-    // eslint-disable-next-line no-control-regex
     if (typeof value !== 'string' || !/^[\x20-\x7e]*$/.test(value)) throw new EvidenceStoreError(`metadata value of ${key} must be printable ASCII`);
   }
 }

@@ -99,9 +99,7 @@ const protectionSchema = z.object({
   store: z.string().min(1),
   versionLevelImmutability: z.union([z.boolean(), z.literal('unknown')]),
   legalHold: z.object({ requested: z.boolean(), applied: z.boolean(), detail: z.string().optional() }).optional(),
-  retentionPolicy: z
-    .object({ requested: z.boolean(), applied: z.boolean(), expiresOn: z.string().optional(), detail: z.string().optional() })
-    .optional(),
+  retentionPolicy: z.object({ requested: z.boolean(), applied: z.boolean(), expiresOn: z.string().optional(), detail: z.string().optional() }).optional(),
   versionLevelPolicy: z
     .object({ state: z.enum(['locked', 'unlocked', 'none', 'unknown']), detail: z.string(), expiresOn: z.string().optional(), checkedPath: z.string().optional() })
     .optional(),
@@ -166,9 +164,7 @@ const manifestSchema = z.object({
   protection: protectionSchema,
   clusterFacts: z.record(z.string(), z.unknown()).optional(),
   coverage: z.record(z.string(), z.unknown()).optional(),
-  custody: z
-    .object({ claimSha256: sha256, nonce: z.string().regex(/^[0-9a-f]{32,128}$/), chainHead: z.object({ seq: count, sha256 }) })
-    .optional(),
+  custody: z.object({ claimSha256: sha256, nonce: z.string().regex(/^[0-9a-f]{32,128}$/), chainHead: z.object({ seq: count, sha256 }) }).optional(),
   interrupted: z
     .object({
       reason: z.string(),
@@ -338,12 +334,7 @@ export async function readManifest(store: EvidenceStore, options: { abortSignal?
 }
 
 /** Read a small artifact fully into memory, refusing more than maxBytes. */
-export async function readSmallArtifact(
-  store: EvidenceStore,
-  path: string,
-  maxBytes: number,
-  options: { abortSignal?: AbortSignal } = {},
-): Promise<Buffer> {
+export async function readSmallArtifact(store: EvidenceStore, path: string, maxBytes: number, options: { abortSignal?: AbortSignal } = {}): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of await store.read(path, options)) {

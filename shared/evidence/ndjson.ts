@@ -82,11 +82,7 @@ export interface NdjsonArtifactWriter {
  * into a write-once artifact. Memory stays bounded: write() waits when the compressor or the
  * store is behind.
  */
-export async function createNdjsonArtifact(
-  store: EvidenceStore,
-  path: string,
-  options: NdjsonArtifactOptions = {},
-): Promise<NdjsonArtifactWriter> {
+export async function createNdjsonArtifact(store: EvidenceStore, path: string, options: NdjsonArtifactOptions = {}): Promise<NdjsonArtifactWriter> {
   const writer = await store.openWriter(path, {
     contentType: options.contentType ?? NDJSON_CONTENT_TYPE,
     ...(options.gzip ? { contentEncoding: 'gzip' as const } : {}),

@@ -23,7 +23,7 @@ let engineReady = false;
 /** pkijs needs a WebCrypto engine; Node's is the standard one. */
 function ensureEngine(): void {
   if (engineReady) return;
-  pkijs.setEngine('nodeWebCrypto', new pkijs.CryptoEngine({ name: 'nodeWebCrypto', crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'] }));
+  pkijs.setEngine('nodeWebCrypto', new pkijs.CryptoEngine({ name: 'nodeWebCrypto', crypto: webcrypto }));
   engineReady = true;
 }
 
@@ -179,7 +179,8 @@ export async function checkTimestamp(der: Uint8Array, manifest: Uint8Array, opti
     });
   } catch (error) {
     const e = error as Partial<pkijs.SignedDataVerifyResult> & { message?: string };
-    const what = e.signatureVerified === false ? 'its signature does not verify' : trustedCerts.length ? 'its signing certificate does not chain to the trusted TSA CA' : 'it does not verify';
+    const what =
+      e.signatureVerified === false ? 'its signature does not verify' : trustedCerts.length ? 'its signing certificate does not chain to the trusted TSA CA' : 'it does not verify';
     return { status: 'failed', detail: `the timestamp token is not valid: ${what} (${e.message ?? describeError(error)})`, ...facts };
   }
   const signer = result.signerCertificate ?? undefined;
@@ -193,11 +194,22 @@ export async function checkTimestamp(der: Uint8Array, manifest: Uint8Array, opti
       ...(tsa ? { tsa } : {}),
     };
   }
-  if (result.signerCertificateVerified !== true) return { status: 'failed', detail: 'the timestamp token signing certificate does not chain to the trusted TSA CA', ...facts, ...(tsa ? { tsa } : {}) };
+  if (result.signerCertificateVerified !== true)
+    return { status: 'failed', detail: 'the timestamp token signing certificate does not chain to the trusted TSA CA', ...facts, ...(tsa ? { tsa } : {}) };
   if (signer && !isTimeStampingCertificate(signer)) {
-    return { status: 'failed', detail: 'the token was signed by a certificate that is not a time-stamping certificate (extended key usage timeStamping missing)', ...facts, ...(tsa ? { tsa } : {}) };
+    return {
+      status: 'failed',
+      detail: 'the token was signed by a certificate that is not a time-stamping certificate (extended key usage timeStamping missing)',
+      ...facts,
+      ...(tsa ? { tsa } : {}),
+    };
   }
-  return { status: 'passed', detail: `timestamped at ${genTime} by ${tsa ?? 'the TSA'}; imprint matches the manifest; chains to the trusted TSA CA`, ...facts, ...(tsa ? { tsa } : {}) };
+  return {
+    status: 'passed',
+    detail: `timestamped at ${genTime} by ${tsa ?? 'the TSA'}; imprint matches the manifest; chains to the trusted TSA CA`,
+    ...facts,
+    ...(tsa ? { tsa } : {}),
+  };
 }
 
 function isTimeStampingCertificate(cert: pkijs.Certificate): boolean {

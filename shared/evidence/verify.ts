@@ -167,7 +167,9 @@ export async function verifyBundle(store: EvidenceStore, options: VerifyOptions 
   const manifestInfo = await store.stat(MANIFEST_PATH);
   if (!manifestInfo) {
     if (chain.head) {
-      report.problems.unshift(`never sealed: collection interrupted after ${chain.head.step} (custody record ${chain.head.seq} at ${chain.head.at}); seal what it published with: aks-evidence seal <bundle>`);
+      report.problems.unshift(
+        `never sealed: collection interrupted after ${chain.head.step} (custody record ${chain.head.seq} at ${chain.head.at}); seal what it published with: aks-evidence seal <bundle>`,
+      );
     } else if (chain.claim) {
       report.problems.unshift('never sealed: collection interrupted after claiming its path (no custody record)');
     } else {
@@ -207,26 +209,37 @@ export async function verifyBundle(store: EvidenceStore, options: VerifyOptions 
     if (!mc) {
       report.problems.push(`${MANIFEST_PATH} records no custody chain head: it was not sealed by this version's custody chain (forged, or sealed by an earlier version)`);
     } else {
-      if (chain.claim && mc.claimSha256 !== chain.claim.sha256) report.problems.push(`${MANIFEST_PATH} names claim ${mc.claimSha256}, but ${CLAIM_PATH} hashes to ${chain.claim.sha256}`);
-      if (chain.claim && manifest.runId !== chain.claim.claim.runId) report.problems.push(`${MANIFEST_PATH} is run ${manifest.runId}, but the path is claimed by run ${chain.claim.claim.runId}`);
+      if (chain.claim && mc.claimSha256 !== chain.claim.sha256)
+        report.problems.push(`${MANIFEST_PATH} names claim ${mc.claimSha256}, but ${CLAIM_PATH} hashes to ${chain.claim.sha256}`);
+      if (chain.claim && manifest.runId !== chain.claim.claim.runId)
+        report.problems.push(`${MANIFEST_PATH} is run ${manifest.runId}, but the path is claimed by run ${chain.claim.claim.runId}`);
       const headRecord = chain.records.find((r) => r.record.seq === mc.chainHead.seq);
       const headSha = mc.chainHead.seq === 0 ? chain.claim?.sha256 : headRecord?.sha256;
       if (headSha !== mc.chainHead.sha256) {
-        report.problems.push(`${MANIFEST_PATH} records custody head ${mc.chainHead.seq} = ${mc.chainHead.sha256}, but that record ${headSha ? `hashes to ${headSha}` : 'is not in the chain'}`);
+        report.problems.push(
+          `${MANIFEST_PATH} records custody head ${mc.chainHead.seq} = ${mc.chainHead.sha256}, but that record ${headSha ? `hashes to ${headSha}` : 'is not in the chain'}`,
+        );
       }
       const seal = chain.records.find((r) => r.record.seq > mc.chainHead.seq && r.record.step === 'manifest-sealed');
       if (!seal) {
-        report.problems.push(`no manifest-sealed custody record follows the manifest's chain head (record ${mc.chainHead.seq}): the seal record was removed, or ${MANIFEST_PATH} was never sealed by this run`);
+        report.problems.push(
+          `no manifest-sealed custody record follows the manifest's chain head (record ${mc.chainHead.seq}): the seal record was removed, or ${MANIFEST_PATH} was never sealed by this run`,
+        );
       } else {
         const sealedSha = seal.record.details.manifestSha256;
         if (sealedSha !== report.manifestSha256) {
-          report.problems.push(`${MANIFEST_PATH} is not the manifest this run sealed: custody record ${seal.record.seq} seals sha256 ${String(sealedSha)}, ${MANIFEST_PATH} hashes to ${report.manifestSha256}`);
+          report.problems.push(
+            `${MANIFEST_PATH} is not the manifest this run sealed: custody record ${seal.record.seq} seals sha256 ${String(sealedSha)}, ${MANIFEST_PATH} hashes to ${report.manifestSha256}`,
+          );
         } else {
           report.sealed = true;
           report.custody.sealRecord = { seq: seal.record.seq, sha256: seal.sha256 };
         }
         const between = chain.records.filter((r) => r.record.seq > mc.chainHead.seq && r.record.seq < seal.record.seq);
-        if (between.length) report.warnings.push(`${between.length} custody record(s) were appended while the manifest was being sealed (${between.map((r) => r.record.step).join(', ')}): their files are not in the manifest`);
+        if (between.length)
+          report.warnings.push(
+            `${between.length} custody record(s) were appended while the manifest was being sealed (${between.map((r) => r.record.step).join(', ')}): their files are not in the manifest`,
+          );
       }
     }
   }
@@ -248,7 +261,12 @@ export async function verifyBundle(store: EvidenceStore, options: VerifyOptions 
       }
     }
     if (manifest.unattributed?.length) {
-      report.warnings.push(`${manifest.unattributed.length} file(s) in the path are not evidence of a finished task (an interrupted attempt, or not written by this run), named in the manifest: ${manifest.unattributed.slice(0, 3).map((u) => u.path).join(', ')}${manifest.unattributed.length > 3 ? ', …' : ''}`);
+      report.warnings.push(
+        `${manifest.unattributed.length} file(s) in the path are not evidence of a finished task (an interrupted attempt, or not written by this run), named in the manifest: ${manifest.unattributed
+          .slice(0, 3)
+          .map((u) => u.path)
+          .join(', ')}${manifest.unattributed.length > 3 ? ', …' : ''}`,
+      );
     }
   }
 
@@ -370,7 +388,11 @@ function expectedShaAnchor(expected: string | undefined, actual: string | undefi
   if (!actual) return { anchor: 'expected-sha256', status: 'failed', detail: `expected manifest sha256 ${want}, but there is no manifest` };
   return want === actual
     ? { anchor: 'expected-sha256', status: 'passed', detail: `manifest sha256 ${actual} is the hash recorded independently` }
-    : { anchor: 'expected-sha256', status: 'failed', detail: `${MANIFEST_PATH} is not the sealed manifest: its sha256 is ${actual}, the expected (independently recorded) hash is ${want}` };
+    : {
+        anchor: 'expected-sha256',
+        status: 'failed',
+        detail: `${MANIFEST_PATH} is not the sealed manifest: its sha256 is ${actual}, the expected (independently recorded) hash is ${want}`,
+      };
 }
 
 async function timestampAnchor(store: EvidenceStore, manifestBytes: Buffer | undefined, tsaCaPem: string | undefined): Promise<AnchorResult> {
@@ -402,13 +424,7 @@ function wormAnchor(manifest: Manifest | undefined, now: ProtectionReport | unde
   return { anchor, status: 'passed', detail: `a locked version-level immutability policy was in force when the run wrote (${policy.detail})` };
 }
 
-async function checkArtifact(
-  store: EvidenceStore,
-  path: string,
-  expectedSha256: string,
-  expectedBytes: number,
-  signal: AbortSignal | undefined,
-): Promise<ArtifactVerifyResult> {
+async function checkArtifact(store: EvidenceStore, path: string, expectedSha256: string, expectedBytes: number, signal: AbortSignal | undefined): Promise<ArtifactVerifyResult> {
   signal?.throwIfAborted();
   const base = { path, expectedSha256, expectedBytes };
   const info = await store.stat(path);

@@ -88,13 +88,7 @@ const sa = (name: string, namespace = 'kube-system'): SubjectRef => ({ kind: 'Se
 const user = (name: string): SubjectRef => ({ kind: 'User', name });
 const group = (name: string): SubjectRef => ({ kind: 'Group', name });
 
-const crb = (
-  name: string,
-  roleName: string,
-  subject: SubjectRef,
-  ruleIds: readonly string[] | '*',
-  why: string,
-): ExpectedBinding => ({
+const crb = (name: string, roleName: string, subject: SubjectRef, ruleIds: readonly string[] | '*', why: string): ExpectedBinding => ({
   bindingKind: 'ClusterRoleBinding',
   bindingName: name,
   roleKind: 'ClusterRole',
@@ -106,14 +100,16 @@ const crb = (
   why,
 });
 
-const rb = (
-  namespace: string,
-  name: string,
-  roleName: string,
-  subject: SubjectRef,
-  ruleIds: readonly string[],
-  why: string,
-): ExpectedBinding => ({ bindingKind: 'RoleBinding', bindingName: name, bindingNamespace: namespace, roleKind: 'Role', roleName, subject, ruleIds, why });
+const rb = (namespace: string, name: string, roleName: string, subject: SubjectRef, ruleIds: readonly string[], why: string): ExpectedBinding => ({
+  bindingKind: 'RoleBinding',
+  bindingName: name,
+  bindingNamespace: namespace,
+  roleKind: 'Role',
+  roleName,
+  subject,
+  ruleIds,
+  why,
+});
 
 /** The documented list. */
 export const EXPECTED_BINDINGS: readonly ExpectedBinding[] = [
@@ -123,37 +119,122 @@ export const EXPECTED_BINDINGS: readonly ExpectedBinding[] = [
   crb('system:discovery', 'system:discovery', group('system:authenticated'), PUBLIC, 'Kubernetes default: API discovery for authenticated users.'),
   crb('system:public-info-viewer', 'system:public-info-viewer', group('system:authenticated'), PUBLIC, 'Kubernetes default: /healthz, /livez, /readyz, /version for everyone.'),
   crb('system:public-info-viewer', 'system:public-info-viewer', group('system:unauthenticated'), PUBLIC, 'Kubernetes default: /healthz, /livez, /readyz, /version for everyone.'),
-  crb('system:kube-controller-manager', 'system:kube-controller-manager', user('system:kube-controller-manager'), ['rbac.secrets-read', 'rbac.sa-token-create'], 'Kubernetes default: the controller manager manages service account tokens and reads secrets.'),
+  crb(
+    'system:kube-controller-manager',
+    'system:kube-controller-manager',
+    user('system:kube-controller-manager'),
+    ['rbac.secrets-read', 'rbac.sa-token-create'],
+    'Kubernetes default: the controller manager manages service account tokens and reads secrets.',
+  ),
   crb('system:kube-scheduler', 'system:kube-scheduler', user('system:kube-scheduler'), [], 'Kubernetes default: the scheduler binds pods to nodes.'),
   crb('system:volume-scheduler', 'system:volume-scheduler', user('system:kube-scheduler'), [], 'Kubernetes default: volume binding by the scheduler.'),
   crb('system:kube-dns', 'system:kube-dns', sa('kube-dns'), [], 'Kubernetes default: DNS watches services and endpoints.'),
   crb('system:node-proxier', 'system:node-proxier', user('system:kube-proxy'), [], 'Kubernetes default: kube-proxy watches services and endpoints.'),
   crb('system:monitoring', 'system:monitoring', group('system:monitoring'), [], 'Kubernetes default: metrics and health endpoints for monitoring.'),
-  crb('system:service-account-issuer-discovery', 'system:service-account-issuer-discovery', group('system:serviceaccounts'), [], 'Kubernetes default: OIDC discovery documents for service accounts.'),
-  crb('system:node', 'system:node', group('system:nodes'), ['rbac.secrets-read', 'rbac.workload-create', 'rbac.sa-token-create', 'rbac.csr-approve'], 'Kubernetes default (legacy clusters): kubelets, further limited by the Node authorizer.'),
+  crb(
+    'system:service-account-issuer-discovery',
+    'system:service-account-issuer-discovery',
+    group('system:serviceaccounts'),
+    [],
+    'Kubernetes default: OIDC discovery documents for service accounts.',
+  ),
+  crb(
+    'system:node',
+    'system:node',
+    group('system:nodes'),
+    ['rbac.secrets-read', 'rbac.workload-create', 'rbac.sa-token-create', 'rbac.csr-approve'],
+    'Kubernetes default (legacy clusters): kubelets, further limited by the Node authorizer.',
+  ),
   // Controllers.
   ...Object.entries(CONTROLLER_SERVICE_ACCOUNTS).map(([name, ruleIds]) =>
     crb(`system:controller:${name}`, `system:controller:${name}`, sa(name), ruleIds, `Kubernetes default: the ${name} of kube-controller-manager.`),
   ),
   // Kubernetes bootstrap policy: role bindings in kube-system and kube-public.
-  rb('kube-system', 'system::extension-apiserver-authentication-reader', 'extension-apiserver-authentication-reader', user('system:kube-controller-manager'), [], 'Kubernetes default: reads the authentication config map.'),
-  rb('kube-system', 'system::extension-apiserver-authentication-reader', 'extension-apiserver-authentication-reader', user('system:kube-scheduler'), [], 'Kubernetes default: reads the authentication config map.'),
-  rb('kube-system', 'system::leader-locking-kube-controller-manager', 'system::leader-locking-kube-controller-manager', sa('kube-controller-manager'), [], 'Kubernetes default: leader election.'),
-  rb('kube-system', 'system::leader-locking-kube-controller-manager', 'system::leader-locking-kube-controller-manager', user('system:kube-controller-manager'), [], 'Kubernetes default: leader election.'),
+  rb(
+    'kube-system',
+    'system::extension-apiserver-authentication-reader',
+    'extension-apiserver-authentication-reader',
+    user('system:kube-controller-manager'),
+    [],
+    'Kubernetes default: reads the authentication config map.',
+  ),
+  rb(
+    'kube-system',
+    'system::extension-apiserver-authentication-reader',
+    'extension-apiserver-authentication-reader',
+    user('system:kube-scheduler'),
+    [],
+    'Kubernetes default: reads the authentication config map.',
+  ),
+  rb(
+    'kube-system',
+    'system::leader-locking-kube-controller-manager',
+    'system::leader-locking-kube-controller-manager',
+    sa('kube-controller-manager'),
+    [],
+    'Kubernetes default: leader election.',
+  ),
+  rb(
+    'kube-system',
+    'system::leader-locking-kube-controller-manager',
+    'system::leader-locking-kube-controller-manager',
+    user('system:kube-controller-manager'),
+    [],
+    'Kubernetes default: leader election.',
+  ),
   rb('kube-system', 'system::leader-locking-kube-scheduler', 'system::leader-locking-kube-scheduler', sa('kube-scheduler'), [], 'Kubernetes default: leader election.'),
   rb('kube-system', 'system::leader-locking-kube-scheduler', 'system::leader-locking-kube-scheduler', user('system:kube-scheduler'), [], 'Kubernetes default: leader election.'),
-  rb('kube-system', 'system:controller:bootstrap-signer', 'system:controller:bootstrap-signer', sa('bootstrap-signer'), ['rbac.secrets-read'], 'Kubernetes default: signs the cluster-info config map with bootstrap token secrets.'),
-  rb('kube-public', 'system:controller:bootstrap-signer', 'system:controller:bootstrap-signer', sa('bootstrap-signer'), [], 'Kubernetes default: updates the cluster-info config map.'),
+  rb(
+    'kube-system',
+    'system:controller:bootstrap-signer',
+    'system:controller:bootstrap-signer',
+    sa('bootstrap-signer'),
+    ['rbac.secrets-read'],
+    'Kubernetes default: signs the cluster-info config map with bootstrap token secrets.',
+  ),
+  rb(
+    'kube-public',
+    'system:controller:bootstrap-signer',
+    'system:controller:bootstrap-signer',
+    sa('bootstrap-signer'),
+    [],
+    'Kubernetes default: updates the cluster-info config map.',
+  ),
   rb('kube-system', 'system:controller:cloud-provider', 'system:controller:cloud-provider', sa('cloud-provider'), [], 'Kubernetes default: cloud provider config map.'),
-  rb('kube-system', 'system:controller:token-cleaner', 'system:controller:token-cleaner', sa('token-cleaner'), ['rbac.secrets-read'], 'Kubernetes default: deletes expired bootstrap token secrets.'),
+  rb(
+    'kube-system',
+    'system:controller:token-cleaner',
+    'system:controller:token-cleaner',
+    sa('token-cleaner'),
+    ['rbac.secrets-read'],
+    'Kubernetes default: deletes expired bootstrap token secrets.',
+  ),
   // AKS.
-  crb('aks-cluster-admin-binding', 'cluster-admin', user('clusterAdmin'), '*', 'AKS default: the local admin account (az aks get-credentials --admin). Disable local accounts to remove it.'),
+  crb(
+    'aks-cluster-admin-binding',
+    'cluster-admin',
+    user('clusterAdmin'),
+    '*',
+    'AKS default: the local admin account (az aks get-credentials --admin). Disable local accounts to remove it.',
+  ),
   crb('aks-service-rolebinding', 'aks-service', user('aks-support'), '*', 'AKS default: the AKS service identity used by Microsoft support operations.'),
   crb('system:coredns', 'system:coredns', sa('coredns'), [], 'AKS default: CoreDNS watches services, endpoints and pods.'),
   crb('system:metrics-server', 'system:metrics-server', sa('metrics-server'), [], 'AKS default: metrics-server reads node and pod metrics.'),
   crb('system:azure-cloud-provider', 'system:azure-cloud-provider', sa('azure-cloud-provider'), [], 'AKS default: the Azure cloud provider.'),
-  crb('csi-azuredisk-node-secret-binding', 'csi-azuredisk-node-secret-role', sa('csi-azuredisk-node-sa'), ['rbac.secrets-read'], 'AKS default: the Azure Disk CSI node plugin reads storage secrets.'),
-  crb('csi-azurefile-node-secret-binding', 'csi-azurefile-node-secret-role', sa('csi-azurefile-node-sa'), ['rbac.secrets-read'], 'AKS default: the Azure File CSI node plugin reads storage account key secrets.'),
+  crb(
+    'csi-azuredisk-node-secret-binding',
+    'csi-azuredisk-node-secret-role',
+    sa('csi-azuredisk-node-sa'),
+    ['rbac.secrets-read'],
+    'AKS default: the Azure Disk CSI node plugin reads storage secrets.',
+  ),
+  crb(
+    'csi-azurefile-node-secret-binding',
+    'csi-azurefile-node-secret-role',
+    sa('csi-azurefile-node-sa'),
+    ['rbac.secrets-read'],
+    'AKS default: the Azure File CSI node plugin reads storage account key secrets.',
+  ),
 ];
 
 /** The expected-list entry a finding matches, if any. */

@@ -105,7 +105,12 @@ async function loadPath(p: string, explicit: boolean, result: LoadedObjects, see
     // An evidence bundle: its API objects are the raw artifacts under sources/; the manifest,
     // custody records and ingestion receipts are bookkeeping, not Kubernetes objects.
     const bundleRoot = entries.some((e) => e.isFile() && e.name === 'manifest.json');
-    const bundleSources = path.basename(p) === 'sources' && (await stat(path.join(p, '..', 'manifest.json')).then((s) => s.isFile(), () => false));
+    const bundleSources =
+      path.basename(p) === 'sources' &&
+      (await stat(path.join(p, '..', 'manifest.json')).then(
+        (s) => s.isFile(),
+        () => false,
+      ));
     for (const entry of entries) {
       if (bundleRoot && entry.name !== 'sources') continue;
       // Their raw records are history files and audit events, not API objects.
@@ -178,12 +183,7 @@ async function loadFile(file: string, result: LoadedObjects): Promise<void> {
   appendAll(result.skipped, parsed.problems);
 }
 
-async function streamNdjson(
-  file: string,
-  gz: boolean,
-  add: (located: LocatedObject) => void,
-  problems: SkippedInput[],
-): Promise<void> {
+async function streamNdjson(file: string, gz: boolean, add: (located: LocatedObject) => void, problems: SkippedInput[]): Promise<void> {
   const input = createReadStream(file);
   const source = gz ? input.pipe(createGunzip()) : input;
   const failure = new Promise<never>((_, reject) => {
@@ -201,13 +201,7 @@ async function streamNdjson(
   await Promise.race([consume, failure]);
 }
 
-function parseNdjsonLine(
-  line: string,
-  file: string,
-  lineNumber: number,
-  add: (located: LocatedObject) => void,
-  problems: SkippedInput[],
-): void {
+function parseNdjsonLine(line: string, file: string, lineNumber: number, add: (located: LocatedObject) => void, problems: SkippedInput[]): void {
   if (line.trim() === '') return;
   let value: unknown;
   try {
@@ -223,11 +217,7 @@ function parseNdjsonLine(
  * Parse one file's text. `format` undefined = sniff: a leading '{' or '[' is JSON (or NDJSON),
  * anything else YAML.
  */
-export function parseObjectsText(
-  text: string,
-  file: string,
-  format?: InputFormat,
-): { objects: LocatedObject[]; problems: SkippedInput[] } {
+export function parseObjectsText(text: string, file: string, format?: InputFormat): { objects: LocatedObject[]; problems: SkippedInput[] } {
   const objects: LocatedObject[] = [];
   const problems: SkippedInput[] = [];
   const add = (located: LocatedObject): void => void objects.push(located);
@@ -308,9 +298,7 @@ function collect(
   if (Array.isArray(value.items) && (kind === undefined || kind === 'List' || kind.endsWith('List'))) {
     // A typed list (RoleList, PodList) names its items' kind and apiVersion; `kind: List` does not.
     const itemKind = kind && kind !== 'List' ? kind.slice(0, -'List'.length) : undefined;
-    const context = itemKind
-      ? { kind: itemKind, ...(typeof value.apiVersion === 'string' ? { apiVersion: value.apiVersion } : {}) }
-      : undefined;
+    const context = itemKind ? { kind: itemKind, ...(typeof value.apiVersion === 'string' ? { apiVersion: value.apiVersion } : {}) } : undefined;
     value.items.forEach((item, i) => collect(item, { ...origin, item: i }, add, problems, context));
     return;
   }

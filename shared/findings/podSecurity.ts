@@ -127,9 +127,7 @@ export function sensitiveHostPath(path: string): { path: string; severity: Sever
   const p = normalizeHostPath(path);
   const entries = Object.entries(SENSITIVE_HOST_PATHS);
   // The most specific match first: /var/lib/kubelet/pods is about /var/lib/kubelet, not /var.
-  const under = entries
-    .filter(([sensitive]) => p === sensitive || (sensitive !== '/' && p.startsWith(`${sensitive}/`)))
-    .sort((a, b) => b[0].length - a[0].length)[0];
+  const under = entries.filter(([sensitive]) => p === sensitive || (sensitive !== '/' && p.startsWith(`${sensitive}/`))).sort((a, b) => b[0].length - a[0].length)[0];
   if (under) return { path: under[0], severity: under[1] };
   // A parent of sensitive paths exposes them all: report the most severe.
   const exposed = entries.filter(([sensitive]) => sensitive !== '/' && sensitive.startsWith(`${p}/`));
@@ -155,7 +153,8 @@ export function analyzePodSpec(spec: unknown, options: AnalyzePodSpecOptions): P
     findings.push({ issue_type, severity, details, field_path: `${prefix}.${field}`, container_name: '', container_type: '' });
   };
 
-  if (s.hostNetwork === true) pod('hostNetwork', 'medium', 'hostNetwork: true: the pod uses the node network namespace (sees node traffic, reaches node-local services)', 'hostNetwork');
+  if (s.hostNetwork === true)
+    pod('hostNetwork', 'medium', 'hostNetwork: true: the pod uses the node network namespace (sees node traffic, reaches node-local services)', 'hostNetwork');
   if (s.hostPID === true) pod('hostPID', 'high', 'hostPID: true: the pod sees every process on the node (and with ptrace can enter them)', 'hostPID');
   if (s.hostIPC === true) pod('hostIPC', 'medium', 'hostIPC: true: the pod shares the node IPC namespace (shared memory of other processes)', 'hostIPC');
   const podWindows = obj(obj(s.securityContext).windowsOptions);

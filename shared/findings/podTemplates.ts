@@ -13,7 +13,6 @@ export const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
   PodTemplate: ['template', 'spec'],
 };
 
-
 export interface PodSpecLocation {
   spec: Record<string, unknown>;
   /** e.g. 'spec.template.spec' */

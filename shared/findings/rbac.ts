@@ -135,7 +135,7 @@ const WORKLOAD_CREATE: RbacCheck = {
   id: 'rbac.workload-create',
   title: 'Create or change pods and workloads',
   description:
-    'create/update/patch on pods, deployments, daemonsets, statefulsets, replicasets, jobs, cronjobs or replicationcontrollers: run any image as any service account of the namespace and mount any secret of it, so it implies reading those secrets and holding those service accounts\' permissions.',
+    "create/update/patch on pods, deployments, daemonsets, statefulsets, replicasets, jobs, cronjobs or replicationcontrollers: run any image as any service account of the namespace and mount any secret of it, so it implies reading those secrets and holding those service accounts' permissions.",
   maxSeverity: 'high',
   evaluate: (ctx) => hits(ctx, WORKLOAD_RESOURCES, (m) => (m.resourceNames ? 'low' : byScope(ctx.scope, 'high', 'high', 'medium'))),
 };
@@ -166,8 +166,7 @@ const IMPERSONATE: RbacCheck = {
 const ESCALATE_BIND: RbacCheck = {
   id: 'rbac.escalate-bind',
   title: 'Escalate or bind roles',
-  description:
-    'escalate on roles/clusterroles (write rules beyond one\'s own permissions) or bind (grant a role one does not hold): bypasses RBAC escalation prevention.',
+  description: "escalate on roles/clusterroles (write rules beyond one's own permissions) or bind (grant a role one does not hold): bypasses RBAC escalation prevention.",
   maxSeverity: 'critical',
   evaluate(ctx) {
     // Through a RoleBinding, bind on clusterroles lets one bind a ClusterRole within the namespace;
@@ -249,8 +248,7 @@ const WEBHOOK_MODIFY: RbacCheck = {
 const NODE_PROXY: RbacCheck = {
   id: 'rbac.node-proxy',
   title: 'Proxy to kubelets (nodes/proxy)',
-  description:
-    'nodes/proxy reaches the kubelet API of every node: exec into any pod on the node, read logs, bypassing pod-level RBAC and audit of the exec.',
+  description: 'nodes/proxy reaches the kubelet API of every node: exec into any pod on the node, read logs, bypassing pod-level RBAC and audit of the exec.',
   maxSeverity: 'high',
   evaluate(ctx) {
     if (ctx.scope !== '*') return [];
@@ -272,11 +270,8 @@ const CSR_APPROVE: RbacCheck = {
     const approval = hits(ctx, [{ apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests/approval'], verbs: ['update', 'patch'] }], (m) =>
       m.resourceNames ? 'medium' : 'high',
     );
-    const powerful = (names: readonly string[] | undefined) =>
-      !names || names.some((n) => n === 'kubernetes.io/kube-apiserver-client' || n === 'kubernetes.io/*' || n === '*');
-    const signers = hits(ctx, [{ apiGroups: ['certificates.k8s.io'], resources: ['signers'], verbs: ['approve'] }], (m) =>
-      powerful(m.resourceNames) ? 'critical' : 'high',
-    );
+    const powerful = (names: readonly string[] | undefined) => !names || names.some((n) => n === 'kubernetes.io/kube-apiserver-client' || n === 'kubernetes.io/*' || n === '*');
+    const signers = hits(ctx, [{ apiGroups: ['certificates.k8s.io'], resources: ['signers'], verbs: ['approve'] }], (m) => (powerful(m.resourceNames) ? 'critical' : 'high'));
     if (approval.length === 0 || signers.length === 0) return [];
     // Approval limited to named CSRs caps what the signer right is worth.
     const approvalLimited = approval.every((h) => h.match.resourceNames);
@@ -394,13 +389,28 @@ export function analyzeRbac(objects: readonly K8sObject[], options: AnalyzeRbacO
       const visible = roleKind === 'Role' ? model.roles.size > 0 && !unavailable.has('roles') : model.clusterRoles.size > 0 && !unavailable.has('clusterroles');
       if (!missingRoles.has(roleKey)) {
         missingRoles.add(roleKey);
-        notes.push({ code: 'missing-role', message: `${bindingText(binding)} refers to ${invalid ? 'invalid ' : ''}${roleKey}, which is not in the input: its grants are unknown` });
+        notes.push({
+          code: 'missing-role',
+          message: `${bindingText(binding)} refers to ${invalid ? 'invalid ' : ''}${roleKey}, which is not in the input: its grants are unknown`,
+        });
       }
       if (!visible || invalid) continue;
       for (const subject of dedupeSubjects(binding.subjects)) {
         const path: GrantPath = { ...basePath, ruleIndexes: [] };
         findings.push(
-          finding(binding, DANGLING_BINDING, 'low', subject, path, scope, emptyMatch(), `${bindingText(binding)} grants ${roleKey}, which does not exist`, model, cap, expectedList),
+          finding(
+            binding,
+            DANGLING_BINDING,
+            'low',
+            subject,
+            path,
+            scope,
+            emptyMatch(),
+            `${bindingText(binding)} grants ${roleKey}, which does not exist`,
+            model,
+            cap,
+            expectedList,
+          ),
         );
       }
       continue;
@@ -411,10 +421,7 @@ export function analyzeRbac(objects: readonly K8sObject[], options: AnalyzeRbacO
     const adminHits = results.find((r) => r.check === CLUSTER_ADMIN)?.hits.filter((h) => !h.match.resourceNames) ?? [];
     // Full admin implies every other capability: reporting each again would bury the finding.
     const reported = adminHits.length > 0 ? results.filter((r) => r.check === CLUSTER_ADMIN) : results;
-    const roleSeverity = results.reduce<Severity | undefined>(
-      (s, r) => r.hits.reduce<Severity | undefined>((t, h) => (t ? maxSeverity(t, h.severity) : h.severity), s),
-      undefined,
-    );
+    const roleSeverity = results.reduce<Severity | undefined>((s, r) => r.hits.reduce<Severity | undefined>((t, h) => (t ? maxSeverity(t, h.severity) : h.severity), s), undefined);
 
     for (const subject of dedupeSubjects(binding.subjects)) {
       const key = `${bindingText(binding)}|${subjectKey(subject)}`;
@@ -483,9 +490,7 @@ function finding(
   expectedList: readonly ExpectedBinding[],
 ): RbacFinding {
   const expected = findExpected(rule.id, severity, subject, grant, expectedList);
-  const workloads = subjectCoversServiceAccounts(subject)
-    ? model.workloads.filter((w) => subjectCoversServiceAccount(subject, w.namespace, w.serviceAccount))
-    : [];
+  const workloads = subjectCoversServiceAccounts(subject) ? model.workloads.filter((w) => subjectCoversServiceAccount(subject, w.namespace, w.serviceAccount)) : [];
   return {
     type: 'rbac',
     ruleId: rule.id,
@@ -550,16 +555,17 @@ function describeHits(check: RbacCheck, group: readonly Hit[], scope: string, ru
   const parts = group.map((h) => {
     const from = h.eff.aggregatedFrom ? ` (aggregated from ${h.eff.aggregatedFrom.join(' > ')})` : '';
     const names = h.match.resourceNames ? ` limited to resourceNames [${h.match.resourceNames.join(', ')}]` : '';
-    const stale = h.eff.notFromAggregation ? ' (in the aggregated role\'s own rules, not produced by aggregation)' : '';
+    const stale = h.eff.notFromAggregation ? " (in the aggregated role's own rules, not produced by aggregation)" : '';
     const note = h.note ? ` — ${h.note}` : '';
     return `${h.eff.declaredBy} rule ${h.eff.ruleIndex}${from}: ${h.match.verbs.join(',')} on ${h.match.resources.join(',')}${names}${stale}${note}`;
   });
   let text = `${where}: ${parts.join('; ')}`;
   if (check === CLUSTER_ADMIN && isAdmin) {
     const urls = rules.some((r) => matchNonResourceUrl(r.rule, 'get', '/') && (r.rule.nonResourceURLs ?? []).includes('*'));
-    text += scope === '*'
-      ? `; implies every other rule${urls ? ", and nonResourceURLs '*' too" : ''}`
-      : '; implies every other namespaced rule in this namespace (not cluster-scoped resources)';
+    text +=
+      scope === '*'
+        ? `; implies every other rule${urls ? ", and nonResourceURLs '*' too" : ''}`
+        : '; implies every other namespaced rule in this namespace (not cluster-scoped resources)';
   }
   return text;
 }

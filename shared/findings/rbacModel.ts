@@ -224,7 +224,7 @@ function toBinding(object: K8sObject, notes: AnalysisNote[]): BindingInfo | unde
 
 function stringRecord(value: unknown): Record<string, string> {
   if (typeof value !== 'object' || value === null) return {};
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === 'string'));
 }
 
 /** Kubernetes label selector semantics; an empty selector matches everything. */
@@ -256,8 +256,7 @@ export function selectorMatches(selector: LabelSelector, labels: Record<string, 
 }
 
 function sameRule(a: PolicyRule, b: PolicyRule): boolean {
-  const key = (r: PolicyRule) =>
-    JSON.stringify([r.verbs ?? [], r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);
+  const key = (r: PolicyRule) => JSON.stringify([r.verbs ?? [], r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);
   return key(a) === key(b);
 }
 

@@ -48,7 +48,8 @@ export const RBAC_FINDINGS_TABLE: TableDefinition = {
 export const WORKLOAD_FINDINGS_TABLE: TableDefinition = {
   name: 'workloadfindings_CL',
   source: 'workloadfindings',
-  description: 'Dangerous workloads of every kind (Pod, Deployment, DaemonSet, StatefulSet, ReplicaSet, Job, CronJob, ReplicationController), one row per finding with the exact field path.',
+  description:
+    'Dangerous workloads of every kind (Pod, Deployment, DaemonSet, StatefulSet, ReplicaSet, Job, CronJob, ReplicationController), one row per finding with the exact field path.',
   columns: [
     c('TimeGenerated', 'datetime', 'Creation time of the workload object (the collection time when unknown), UTC.'),
     c('rule_id', 'string', 'Stable rule id, e.g. workload.privileged.'),
@@ -68,7 +69,6 @@ export const WORKLOAD_FINDINGS_TABLE: TableDefinition = {
   ],
   timeline: { eventType: 'WorkloadFinding', namespace: 'namespace', pod: 'name', summary: 'details' },
 };
-
 
 export function workloadRefText(w: { kind: string; namespace: string; name: string; serviceAccount: string }): string {
   return `${w.kind} ${w.namespace}/${w.name} (${w.serviceAccount})`;

@@ -20,13 +20,43 @@ const POD_SECURITY_RULES: Record<IssueType, WorkloadRuleInfo> = {
   hostNetwork: { id: 'workload.host-network', title: 'Host network namespace', description: 'hostNetwork: true — the pod uses the node network namespace.', maxSeverity: 'medium' },
   hostPID: { id: 'workload.host-pid', title: 'Host PID namespace', description: 'hostPID: true — the pod sees every process of the node.', maxSeverity: 'high' },
   hostIPC: { id: 'workload.host-ipc', title: 'Host IPC namespace', description: 'hostIPC: true — the pod shares the node IPC namespace.', maxSeverity: 'medium' },
-  privileged: { id: 'workload.privileged', title: 'Privileged container', description: 'privileged: true (or a Windows HostProcess pod): all capabilities and host devices; a node escape away.', maxSeverity: 'high' },
-  allowPrivilegeEscalation: { id: 'workload.allow-privilege-escalation', title: 'Privilege escalation allowed', description: 'allowPrivilegeEscalation: true set explicitly.', maxSeverity: 'medium' },
-  capability: { id: 'workload.dangerous-capability', title: 'Dangerous capability added', description: 'A Linux capability that weakens isolation (SYS_ADMIN, SYS_PTRACE, NET_ADMIN, ...).', maxSeverity: 'high' },
+  privileged: {
+    id: 'workload.privileged',
+    title: 'Privileged container',
+    description: 'privileged: true (or a Windows HostProcess pod): all capabilities and host devices; a node escape away.',
+    maxSeverity: 'high',
+  },
+  allowPrivilegeEscalation: {
+    id: 'workload.allow-privilege-escalation',
+    title: 'Privilege escalation allowed',
+    description: 'allowPrivilegeEscalation: true set explicitly.',
+    maxSeverity: 'medium',
+  },
+  capability: {
+    id: 'workload.dangerous-capability',
+    title: 'Dangerous capability added',
+    description: 'A Linux capability that weakens isolation (SYS_ADMIN, SYS_PTRACE, NET_ADMIN, ...).',
+    maxSeverity: 'high',
+  },
   hostPath: { id: 'workload.host-path', title: 'hostPath volume', description: 'A directory or file of the node mounted into the pod.', maxSeverity: 'medium' },
-  'hostPath (creation-capable)': { id: 'workload.host-path-creation', title: 'hostPath volume that creates host paths', description: 'hostPath of type DirectoryOrCreate/FileOrCreate: writes to the node filesystem.', maxSeverity: 'high' },
-  runtimeSocket: { id: 'workload.runtime-socket', title: 'Container runtime socket mounted', description: 'docker/containerd/CRI-O socket: control of every container on the node.', maxSeverity: 'high' },
-  sensitiveHostPath: { id: 'workload.sensitive-host-path', title: 'Sensitive host path mounted', description: 'The node root, /etc, /proc, /var/lib/kubelet or similar mounted into the pod.', maxSeverity: 'high' },
+  'hostPath (creation-capable)': {
+    id: 'workload.host-path-creation',
+    title: 'hostPath volume that creates host paths',
+    description: 'hostPath of type DirectoryOrCreate/FileOrCreate: writes to the node filesystem.',
+    maxSeverity: 'high',
+  },
+  runtimeSocket: {
+    id: 'workload.runtime-socket',
+    title: 'Container runtime socket mounted',
+    description: 'docker/containerd/CRI-O socket: control of every container on the node.',
+    maxSeverity: 'high',
+  },
+  sensitiveHostPath: {
+    id: 'workload.sensitive-host-path',
+    title: 'Sensitive host path mounted',
+    description: 'The node root, /etc, /proc, /var/lib/kubelet or similar mounted into the pod.',
+    maxSeverity: 'high',
+  },
 };
 
 const RUN_AS_ROOT: WorkloadRuleInfo = {
@@ -102,7 +132,8 @@ export function analyzeWorkloads(objects: readonly K8sObject[], options: Analyze
     appendAll(findings, analyzeWorkloadObject(object, location.spec, location.prefix, allowed));
   }
   const notes: AnalysisNote[] = [];
-  if (Object.keys(analyzed).length === 0) notes.push({ code: 'no-workloads', message: 'no workload objects (pods, deployments, ...) in the input: no workload finding can be made' });
+  if (Object.keys(analyzed).length === 0)
+    notes.push({ code: 'no-workloads', message: 'no workload objects (pods, deployments, ...) in the input: no workload finding can be made' });
   findings.sort(
     (a, b) =>
       severityRank(b.severity) - severityRank(a.severity) ||
@@ -184,7 +215,10 @@ function suspiciousCommand(container: Record<string, unknown>, path: string): { 
   const args = strings(container.args);
   const check = (text: string) => COMMAND_PATTERNS.find((p) => p.re.test(text));
   // The element that says it, when one does; else the whole command line.
-  for (const [field, list] of [['command', command], ['args', args]] as const) {
+  for (const [field, list] of [
+    ['command', command],
+    ['args', args],
+  ] as const) {
     for (let i = 0; i < list.length; i++) {
       const hit = check(list[i]!);
       if (hit) return { fieldPath: `${path}.${field}[${i}]`, what: hit.what, text: list[i]! };

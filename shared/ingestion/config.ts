@@ -82,7 +82,7 @@ const tableTargetSchema = z.strictObject({
 });
 
 const documentSchema = z.strictObject({
-  endpoint: httpsUrl('the data collection endpoint\'s logs ingestion URL, e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com'),
+  endpoint: httpsUrl("the data collection endpoint's logs ingestion URL, e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com"),
   tables: z
     .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*_CL$/, 'table names are custom table names ending in _CL'), tableTargetSchema)
     .refine((t) => Object.keys(t).length > 0, 'no table configured: add at least one "<table>_CL": { dcrImmutableId, streamName }'),
@@ -98,7 +98,12 @@ const documentSchema = z.strictObject({
 });
 
 function fieldPath(path: readonly PropertyKey[]): string {
-  return path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') : '(document)';
+  return path.length
+    ? path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+        .join('.')
+        .replace(/\.\[/g, '[')
+    : '(document)';
 }
 
 /**
@@ -149,7 +154,9 @@ export async function loadIngestionTarget(spec: string | object, options: { cwd?
     content = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(options.origin ?? 'ingestion target', `cannot read ${file} (${code ?? (error as Error).message}); give a path to the JSON document or the JSON itself`, { cause: error });
+    throw new InputError(options.origin ?? 'ingestion target', `cannot read ${file} (${code ?? (error as Error).message}); give a path to the JSON document or the JSON itself`, {
+      cause: error,
+    });
   }
   return parseIngestionTargetJson(content, options.origin ?? file);
 }

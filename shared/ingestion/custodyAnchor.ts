@@ -73,10 +73,17 @@ export interface SendCustodyRowOptions {
  * Send a seal's custody row. Failures are data (the seal stands; the outcome says why the
  * anchor is missing), so a workspace that refuses for a while never costs the evidence.
  */
-export async function sendCustodyRow(seal: SealFacts, manifest: Pick<Manifest, 'cluster' | 'custody' | 'previousAttempt'>, options: SendCustodyRowOptions): Promise<CustodyRowOutcome> {
+export async function sendCustodyRow(
+  seal: SealFacts,
+  manifest: Pick<Manifest, 'cluster' | 'custody' | 'previousAttempt'>,
+  options: SendCustodyRowOptions,
+): Promise<CustodyRowOutcome> {
   const target = options.target.tables[CUSTODY_TABLE.name];
   if (!target) {
-    return { status: 'not-configured', detail: `the ingestion target has no DCR stream for ${CUSTODY_TABLE.name}: redeploy infra/ (it declares the table and its stream) and add it to the target document` };
+    return {
+      status: 'not-configured',
+      detail: `the ingestion target has no DCR stream for ${CUSTODY_TABLE.name}: redeploy infra/ (it declares the table and its stream) and add it to the target document`,
+    };
   }
   const row = custodyRow(seal, manifest);
   const client = new LogsIngestionClient(options.target.endpoint, options.credential, {
@@ -141,17 +148,29 @@ export function logAnalyticsAnchor(options: LogAnalyticsAnchorOptions): External
       const [iSha, iHead, iSeal] = [col('manifest_sha256'), col('chain_head'), col('seal_record_sha256')];
       const rows = (table?.rows ?? []).map((r) => ({ sha: String(r[iSha] ?? ''), head: String(r[iHead] ?? ''), seal: String(r[iSeal] ?? '') }));
       if (rows.length === 0) {
-        return { anchor: 'log-analytics', status: 'failed', detail: `workspace ${options.workspaceId} has no ${CUSTODY_TABLE.name} row for run ${ctx.runId} (never sent, or sent minutes ago: a new table can take up to 15 minutes)` };
+        return {
+          anchor: 'log-analytics',
+          status: 'failed',
+          detail: `workspace ${options.workspaceId} has no ${CUSTODY_TABLE.name} row for run ${ctx.runId} (never sent, or sent minutes ago: a new table can take up to 15 minutes)`,
+        };
       }
       const match = rows.find((r) => r.sha === ctx.manifestSha256);
       if (!match) {
-        return { anchor: 'log-analytics', status: 'failed', detail: `Log Analytics recorded manifest sha256 ${rows.map((r) => r.sha).join(', ')} for run ${ctx.runId} at sealing; the bundle's manifest hashes to ${ctx.manifestSha256}` };
+        return {
+          anchor: 'log-analytics',
+          status: 'failed',
+          detail: `Log Analytics recorded manifest sha256 ${rows.map((r) => r.sha).join(', ')} for run ${ctx.runId} at sealing; the bundle's manifest hashes to ${ctx.manifestSha256}`,
+        };
       }
       if (ctx.chainHead && match.head !== ctx.chainHead) {
         return { anchor: 'log-analytics', status: 'failed', detail: `Log Analytics recorded custody chain head ${match.head}; the manifest records ${ctx.chainHead}` };
       }
       if (ctx.sealRecordSha256 && match.seal && match.seal !== ctx.sealRecordSha256) {
-        return { anchor: 'log-analytics', status: 'failed', detail: `Log Analytics recorded seal record sha256 ${match.seal}; the bundle's manifest-sealed record hashes to ${ctx.sealRecordSha256} (edited?)` };
+        return {
+          anchor: 'log-analytics',
+          status: 'failed',
+          detail: `Log Analytics recorded seal record sha256 ${match.seal}; the bundle's manifest-sealed record hashes to ${ctx.sealRecordSha256} (edited?)`,
+        };
       }
       return { anchor: 'log-analytics', status: 'passed', detail: `workspace ${options.workspaceId} recorded this manifest sha256 and chain head at sealing` };
     },

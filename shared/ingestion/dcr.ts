@@ -108,10 +108,7 @@ export function validateTableForDcr(table: TableDefinition): string[] {
  * The DCRs for `tables`, `maxStreamsPerDcr` streams each, in registry order. Throws when a
  * table could not be deployed (names, reserved columns, duplicates).
  */
-export function buildDcrDefinitions(
-  tables: readonly TableDefinition[],
-  options: BuildDcrDefinitionsOptions = {},
-): DcrDefinition[] {
+export function buildDcrDefinitions(tables: readonly TableDefinition[], options: BuildDcrDefinitionsOptions = {}): DcrDefinition[] {
   const maxStreams = options.maxStreamsPerDcr ?? MAX_STREAMS_PER_DCR;
   if (!Number.isInteger(maxStreams) || maxStreams < 1 || maxStreams > MAX_STREAMS_PER_DCR) {
     throw new RangeError(`maxStreamsPerDcr must be an integer from 1 to ${MAX_STREAMS_PER_DCR} (the DCR limit), got ${maxStreams}`);
@@ -140,11 +137,7 @@ export function buildDcrDefinitions(
  * logs ingestion endpoint and, per table, the immutable id of the DCR that carries it and its
  * stream. infra/ produces the same document from deployment outputs.
  */
-export function ingestionTargetDocument(
-  endpoint: string,
-  dcrs: readonly DcrDefinition[],
-  immutableIdOf: (dcr: DcrDefinition) => string,
-): IngestionTargetDocument {
+export function ingestionTargetDocument(endpoint: string, dcrs: readonly DcrDefinition[], immutableIdOf: (dcr: DcrDefinition) => string): IngestionTargetDocument {
   const tables: IngestionTargetDocument['tables'] = {};
   for (const dcr of dcrs) {
     const immutableId = immutableIdOf(dcr);

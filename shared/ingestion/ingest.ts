@@ -166,7 +166,11 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
     const known = new Set([...byTable.values()].flat().map((a) => a.path));
     const missing = [...wanted].filter((p) => !known.has(p));
     if (missing.length) throw new InputError('artifactPaths', `not rows artifacts of this manifest: ${missing.slice(0, 5).join(', ')}`);
-    for (const [t, refs] of byTable) byTable.set(t, refs.filter((a) => wanted.has(a.path)));
+    for (const [t, refs] of byTable)
+      byTable.set(
+        t,
+        refs.filter((a) => wanted.has(a.path)),
+      );
   }
   if (options.artifactPaths && !options.only) tables = tables.filter((t) => (byTable.get(t) ?? []).length > 0);
   const startedAt = toRfc3339(clock());
@@ -199,7 +203,12 @@ export async function ingestBundle(options: IngestBundleOptions): Promise<Ingest
   for (const table of tables) {
     const artifacts = byTable.get(table) ?? [];
     if (failure !== undefined || options.abortSignal?.aborted) {
-      reports[table] = notSentReport(table, artifacts, failure !== undefined ? 'error' : 'aborted', failure !== undefined ? `not attempted: the attempt ended early (${describeError(failure)})` : 'not attempted: aborted');
+      reports[table] = notSentReport(
+        table,
+        artifacts,
+        failure !== undefined ? 'error' : 'aborted',
+        failure !== undefined ? `not attempted: the attempt ended early (${describeError(failure)})` : 'not attempted: aborted',
+      );
       continue;
     }
     try {
@@ -496,7 +505,11 @@ async function ingestOneTable(run: TableRun): Promise<TableIngestionReport> {
     report.rowsNotSent = expected - report.rowsRead + readNotSent;
     if (report.rowsNotSent > 0) {
       const group: Omit<FailureGroup, 'rows' | 'recordIds'> = stopped
-        ? { reason: 'not-sent', ...(stopped.status !== undefined ? { status: stopped.status } : {}), message: `not sent: the table stopped after HTTP ${stopped.status} on an earlier request; ${STOP_STATUS[stopped.status ?? 0] ?? ''}` }
+        ? {
+            reason: 'not-sent',
+            ...(stopped.status !== undefined ? { status: stopped.status } : {}),
+            message: `not sent: the table stopped after HTTP ${stopped.status} on an earlier request; ${STOP_STATUS[stopped.status ?? 0] ?? ''}`,
+          }
         : { reason: 'not-sent', message: options.abortSignal?.aborted ? 'not sent: the attempt was aborted first' : 'not sent: the attempt ended early (see error)' };
       failures.add(group, [], report.rowsNotSent);
     }

@@ -128,8 +128,7 @@ export interface SendOutcome {
   bytesSent: number;
 }
 
-const defaultSleep = (ms: number, abortSignal?: AbortSignal): Promise<void> =>
-  delay(ms, undefined, abortSignal ? { signal: abortSignal } : undefined).then(() => undefined);
+const defaultSleep = (ms: number, abortSignal?: AbortSignal): Promise<void> => delay(ms, undefined, abortSignal ? { signal: abortSignal } : undefined).then(() => undefined);
 
 function idOf(row: WireRow): string {
   return String(row['RecordId']);

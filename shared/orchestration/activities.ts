@@ -17,7 +17,7 @@ import type { AzureSourceAccess } from '../sources/types.js';
 import { runCollectTask } from '../pipeline/collectTask.js';
 import { sealRun } from '../pipeline/seal.js';
 import { anchorSeal } from '../pipeline/anchors.js';
-import { artifactsSealedDetails, collectionStartedDetails, taskLabel } from '../pipeline/collectRun.js';
+import { artifactsSealedDetails, collectionStartedDetails } from '../pipeline/collectRun.js';
 import { planCollectTasks } from '../pipeline/plan.js';
 import { runBudget } from '../pipeline/loadBudget.js';
 import type { ClusterFacts } from '../cluster/facts.js';
@@ -187,7 +187,9 @@ export function collectSourceStep(input: CollectSourceInput, env: ActivityEnviro
     const recorded =
       result.reused === true &&
       (await readCustodyLog(store)).some(
-        (r) => r.step === 'artifacts-sealed' && (r.details.artifacts as { path?: string; sha256?: string }[] | undefined)?.some((a) => a.path === summary?.path && a.sha256 === summary?.sha256),
+        (r) =>
+          r.step === 'artifacts-sealed' &&
+          (r.details.artifacts as { path?: string; sha256?: string }[] | undefined)?.some((a) => a.path === summary?.path && a.sha256 === summary?.sha256),
       );
     if (!recorded) await custody.record('artifacts-sealed', artifactsSealedDetails(input.task, result));
     return result;

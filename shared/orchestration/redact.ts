@@ -10,8 +10,5 @@ export function toActivityFailure(activity: string, error: unknown): ActivityFai
   const code = (error as { code?: unknown } | undefined)?.code;
   const message = error instanceof Error ? error.message : String(error);
   const firstLines = message.split('\n').slice(0, 3).join(' ').slice(0, 1000);
-  return new ActivityFailure(
-    typeof code === 'string' && /^ERR_[A-Z0-9_]+$/.test(code) ? code : 'ERR_ACTIVITY',
-    `${activity}: ${redactSecrets(firstLines)}`,
-  );
+  return new ActivityFailure(typeof code === 'string' && /^ERR_[A-Z0-9_]+$/.test(code) ? code : 'ERR_ACTIVITY', `${activity}: ${redactSecrets(firstLines)}`);
 }

@@ -58,7 +58,16 @@ export interface RunStatusView {
   preservation?: PreservationStatus;
   progress?: RunCustomStatus;
   /** Once sealed: where the evidence is and the manifest hash to verify it against. */
-  evidence?: { location: string; manifestPath: string; manifestSha256: string; artifactCount: number; reportUrl?: string; chainHead?: string; interrupted?: boolean; anchors?: SealResult['anchors'] };
+  evidence?: {
+    location: string;
+    manifestPath: string;
+    manifestSha256: string;
+    artifactCount: number;
+    reportUrl?: string;
+    chainHead?: string;
+    interrupted?: boolean;
+    anchors?: SealResult['anchors'];
+  };
   result?: Omit<CollectionRunOutput, 'seal'> & { records: Record<string, number>; gaps: Record<string, number> };
   /** Failed runs: what went wrong (redacted). */
   error?: string;

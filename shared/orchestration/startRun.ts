@@ -55,7 +55,8 @@ export async function startOrReuseRun(
       if (keepsExistingRun(existing)) return { runId, started: false, runtimeStatus, attempt };
       previousAttempt = { runId, runtimeStatus };
       attempt++;
-      if (attempt > MAX_ATTEMPTS) throw new AksEvidenceError('ERR_TOO_MANY_ATTEMPTS', `${MAX_ATTEMPTS} attempts of this collection failed or were terminated; send "force": true to start a separate run`);
+      if (attempt > MAX_ATTEMPTS)
+        throw new AksEvidenceError('ERR_TOO_MANY_ATTEMPTS', `${MAX_ATTEMPTS} attempts of this collection failed or were terminated; send "force": true to start a separate run`);
       runId = attemptInstanceId(baseInstanceId, attempt);
     }
   }

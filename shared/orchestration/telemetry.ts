@@ -37,7 +37,20 @@ export interface RunAttributes {
 
 const MAX_TEXT = 512;
 const ATTRIBUTE_NAMES: readonly (keyof RunAttributes)[] = [
-  'RunId', 'CaseId', 'ClusterResourceId', 'Source', 'Shard', 'Table', 'Outcome', 'Records', 'Gaps', 'RowsSent', 'RowsFailed', 'ManifestSha256', 'DurationMs', 'ErrorCode',
+  'RunId',
+  'CaseId',
+  'ClusterResourceId',
+  'Source',
+  'Shard',
+  'Table',
+  'Outcome',
+  'Records',
+  'Gaps',
+  'RowsSent',
+  'RowsFailed',
+  'ManifestSha256',
+  'DurationMs',
+  'ErrorCode',
 ];
 
 /** Keep only known attributes with scalar values, text bounded and redacted (a log sink is no place for anything else). */
@@ -48,7 +61,7 @@ export function cleanAttributes(attributes: Record<string, unknown>): RunAttribu
     if (typeof v === 'number' && Number.isFinite(v)) out[name] = v;
     else if (typeof v === 'string' && v !== '') out[name] = redactSecrets(v).slice(0, MAX_TEXT);
   }
-  return out as RunAttributes;
+  return out;
 }
 
 function rec(value: unknown): Record<string, unknown> {

@@ -37,10 +37,16 @@ export async function anchorSeal(options: AnchorSealOptions): Promise<SealAnchor
       if (await store.stat(TIMESTAMP_PATH)) {
         const { checkTimestamp } = await import('../evidence/timestamp.js');
         const check = await checkTimestamp(await readSmallArtifact(store, TIMESTAMP_PATH, 1024 * 1024), await readSmallArtifact(store, sealed.manifestPath, 256 * 1024 * 1024));
-        timestamp = check.status === 'failed' ? { status: 'failed', detail: `${TIMESTAMP_PATH} already exists and does not timestamp this manifest: ${check.detail}` } : { status: 'anchored', detail: `${TIMESTAMP_PATH} already stored (${check.genTime ?? ''})` };
+        timestamp =
+          check.status === 'failed'
+            ? { status: 'failed', detail: `${TIMESTAMP_PATH} already exists and does not timestamp this manifest: ${check.detail}` }
+            : { status: 'anchored', detail: `${TIMESTAMP_PATH} already stored (${check.genTime ?? ''})` };
       } else {
         const der = await requestTimestamp({ url: options.tsaUrl, sha256: sealed.manifestSha256, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
-        const written = await store.writeArtifact(TIMESTAMP_PATH, der, { contentType: 'application/timestamp-reply', metadata: { kind: 'rfc3161-timestamp', runId: sealed.runId, caseId: sealed.caseId } });
+        const written = await store.writeArtifact(TIMESTAMP_PATH, der, {
+          contentType: 'application/timestamp-reply',
+          metadata: { kind: 'rfc3161-timestamp', runId: sealed.runId, caseId: sealed.caseId },
+        });
         await store.protect?.(TIMESTAMP_PATH);
         await custody.record('timestamp-anchored', { tsa: redactUrl(options.tsaUrl), path: TIMESTAMP_PATH, tokenSha256: written.sha256, manifestSha256: sealed.manifestSha256 });
         timestamp = { status: 'anchored', detail: `manifest sha256 timestamped by ${redactUrl(options.tsaUrl)}; token in ${TIMESTAMP_PATH}` };
@@ -61,7 +67,9 @@ export async function anchorSeal(options: AnchorSealOptions): Promise<SealAnchor
     });
     logAnalytics = { status: outcome.status === 'sent' ? 'anchored' : outcome.status, detail: outcome.detail };
     if (outcome.status !== 'not-configured') {
-      await custody.record('log-analytics-anchored', { status: outcome.status, detail: outcome.detail, manifestSha256: sealed.manifestSha256, chainHead: sealed.chainHead }).catch(() => undefined);
+      await custody
+        .record('log-analytics-anchored', { status: outcome.status, detail: outcome.detail, manifestSha256: sealed.manifestSha256, chainHead: sealed.chainHead })
+        .catch(() => undefined);
     }
   }
   return { timestamp, logAnalytics };

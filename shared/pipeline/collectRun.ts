@@ -48,7 +48,13 @@ export interface CollectRunOptions {
 }
 
 /** The custody record that opens a run: what was asked, of which cluster, and the plan. */
-export function collectionStartedDetails(request: CollectionRequestRecord, facts: ClusterFacts, tasks: CollectTask[], location: string, startedAt: string): Record<string, unknown> {
+export function collectionStartedDetails(
+  request: CollectionRequestRecord,
+  facts: ClusterFacts,
+  tasks: CollectTask[],
+  location: string,
+  startedAt: string,
+): Record<string, unknown> {
   return { request, cluster: facts.cluster, facts, tasks: tasks.map(taskLabel), location, startedAt };
 }
 
@@ -173,7 +179,7 @@ export function kubeconfigFacts(cluster: ClusterIdentity, extraGaps: Gap[] = [])
         reason: 'unsupported',
         detail:
           'audit log coverage not checked: collected from a kubeconfig without Azure Resource Manager access. ' +
-          'Check the cluster\'s diagnostic settings for kube-audit / kube-audit-admin, or run through the Functions app with the cluster resource id.',
+          "Check the cluster's diagnostic settings for kube-audit / kube-audit-admin, or run through the Functions app with the cluster resource id.",
       },
       ...extraGaps,
     ],

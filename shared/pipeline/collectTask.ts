@@ -3,16 +3,7 @@ import { readRunClaim, type ClaimedRun } from '../evidence/claim.js';
 import { sha256Hex } from '../evidence/hash.js';
 import { readSmallArtifact } from '../evidence/manifest.js';
 import { createNdjsonArtifact } from '../evidence/ndjson.js';
-import type {
-  ArtifactRef,
-  ClusterIdentity,
-  CollectionRequestRecord,
-  CollectorAction,
-  EvidenceStore,
-  Gap,
-  SourceStatus,
-  StreamResume,
-} from '../evidence/types.js';
+import type { ArtifactRef, ClusterIdentity, CollectionRequestRecord, CollectorAction, EvidenceStore, Gap, SourceStatus, StreamResume } from '../evidence/types.js';
 import { SOURCES, type SourceRegistry } from '../sources/registry.js';
 import { rowsIn, rowsTable, type AzureSourceAccess, type ProgressEvent, type SourceContext } from '../sources/types.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
@@ -92,7 +83,8 @@ export async function runCollectTask(task: CollectTask, ctx: CollectTaskContext)
   const shard = shardLabel(task);
 
   const { claim } = ctx.claim ?? (await readRunClaim(ctx.store));
-  if (claim.runId !== ctx.runId) throw new AksEvidenceError('ERR_RUN_NOT_CLAIMED', `${ctx.store.location} is claimed by run ${claim.runId}, not ${ctx.runId}: refusing to write into it`);
+  if (claim.runId !== ctx.runId)
+    throw new AksEvidenceError('ERR_RUN_NOT_CLAIMED', `${ctx.store.location} is claimed by run ${claim.runId}, not ${ctx.runId}: refusing to write into it`);
 
   // A retried task returns its finished summary (zero API requests) only when the summary is
   // provably this run's: it carries the run's claim nonce, and its hash is computed from the

@@ -56,7 +56,7 @@ export function planWaves(tasks: readonly CollectTask[], shares: readonly number
   const waves: { tasks: number[]; used: number }[] = [];
   for (const group of long.values()) {
     const groupShares = group.map(share);
-    for (let next = 0; next < group.length; ) {
+    for (let next = 0; next < group.length;) {
       const wave = startable(groupShares, next, 0, budget, 0).map((k) => group[k]!);
       waves.push({ tasks: wave, used: wave.reduce((n, i) => n + share(i), 0) });
       next = group.indexOf(wave[wave.length - 1]!) + 1;

@@ -22,11 +22,7 @@ export interface PlanOptions {
  * exported) is left out, and sealing records it as skipped with the facts' reason. Pure and
  * deterministic, so the orchestrator may call it.
  */
-export function planCollectTasks(
-  request: CollectionRequestRecord,
-  facts: ClusterFacts,
-  options: PlanOptions = {},
-): CollectTask[] {
+export function planCollectTasks(request: CollectionRequestRecord, facts: ClusterFacts, options: PlanOptions = {}): CollectTask[] {
   const podsPerShard = Math.max(1, options.podsPerShard ?? 250);
   const maxShards = Math.max(1, options.maxShards ?? 64);
   const registry = options.registry ?? SOURCES;

@@ -5,7 +5,10 @@ import { randomBytes } from 'node:crypto';
  * instance ids (no / \ ? #), e.g. 20261122T101500Z-3f9a1c2b.
  */
 export function newRunId(now: Date = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 

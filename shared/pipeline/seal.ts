@@ -75,7 +75,9 @@ export class ManifestNotOursError extends AksEvidenceError {
  * The run's seal as its custody chain records it: the `manifest-sealed` record whose
  * manifestSha256 is the hash of the manifest.json stored now. undefined when there is none.
  */
-export async function findOwnSeal(store: EvidenceStore): Promise<{ manifest: Manifest; manifestSha256: string; sealRecord: { seq: number; sha256: string }; chainHead: ChainHead } | undefined> {
+export async function findOwnSeal(
+  store: EvidenceStore,
+): Promise<{ manifest: Manifest; manifestSha256: string; sealRecord: { seq: number; sha256: string }; chainHead: ChainHead } | undefined> {
   if (!(await store.stat(MANIFEST_PATH))) return undefined;
   const bytes = await readSmallArtifact(store, MANIFEST_PATH, 256 * 1024 * 1024);
   const manifestSha256 = sha256Hex(bytes);
@@ -95,7 +97,11 @@ export async function findOwnSeal(store: EvidenceStore): Promise<{ manifest: Man
  * cannot name a claim that did not exist; one that fails any check stays refused
  * (ManifestNotOursError when sealing tries to write its own).
  */
-async function findOwnUnsealedManifest(store: EvidenceStore, claimed: ClaimedRun, head: ChainHead): Promise<{ manifest: Manifest; manifestSha256: string; chainHead: ChainHead } | undefined> {
+async function findOwnUnsealedManifest(
+  store: EvidenceStore,
+  claimed: ClaimedRun,
+  head: ChainHead,
+): Promise<{ manifest: Manifest; manifestSha256: string; chainHead: ChainHead } | undefined> {
   if (!(await store.stat(MANIFEST_PATH))) return undefined;
   const bytes = await readSmallArtifact(store, MANIFEST_PATH, 256 * 1024 * 1024);
   let manifest: Manifest;
@@ -178,7 +184,10 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
     s.records += result.records;
     s.rawObjects += result.rawObjects;
     s.apiRequests = (s.apiRequests ?? 0) + result.apiRequests;
-    appendAll(s.artifacts, result.artifacts.map((a) => a.path));
+    appendAll(
+      s.artifacts,
+      result.artifacts.map((a) => a.path),
+    );
     appendAll(s.gaps, summary?.gaps ?? result.gapsPreview);
     for (const g of summary?.gaps ?? result.gapsPreview) if (g.prerequisite !== undefined) prerequisiteGaps.push(g);
     if (!s.startedAt || result.startedAt < s.startedAt) s.startedAt = result.startedAt;
@@ -206,7 +215,9 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
         status: 'skipped',
         records: 0,
         rawObjects: 0,
-        gaps: [{ source: name, reason: why?.reason ?? 'not-enabled', detail: why?.detail ?? `${name} was not collected: the cluster facts do not allow it (see the run-level gaps)` }],
+        gaps: [
+          { source: name, reason: why?.reason ?? 'not-enabled', detail: why?.detail ?? `${name} was not collected: the cluster facts do not allow it (see the run-level gaps)` },
+        ],
         artifacts: [],
       };
     }
@@ -216,7 +227,9 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
         status: 'failed',
         records: 0,
         rawObjects: 0,
-        gaps: [{ source: name, reason: 'error', detail: unfinished ? 'never finished: the collection was interrupted first' : 'no collect task for this source returned a result' }],
+        gaps: [
+          { source: name, reason: 'error', detail: unfinished ? 'never finished: the collection was interrupted first' : 'no collect task for this source returned a result' },
+        ],
         artifacts: [],
       };
     }
@@ -309,10 +322,16 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
 async function readVouchedSummary(store: EvidenceStore, ref: ArtifactRef, nonce: string, runId: string): Promise<CollectTaskSummary> {
   const { summary, sha256 } = await readSummaryWithHash(store, ref.path);
   if (sha256 !== ref.sha256) {
-    throw new AksEvidenceError('ERR_SUMMARY_CHANGED', `task summary ${ref.path} in ${store.location} hashes to ${sha256}, not the ${ref.sha256} its task reported: it changed after it was written; refusing to seal over it`);
+    throw new AksEvidenceError(
+      'ERR_SUMMARY_CHANGED',
+      `task summary ${ref.path} in ${store.location} hashes to ${sha256}, not the ${ref.sha256} its task reported: it changed after it was written; refusing to seal over it`,
+    );
   }
   if (!isOwnSummary(summary, nonce, runId)) {
-    throw new AksEvidenceError('ERR_SUMMARY_NOT_OURS', `task summary ${ref.path} in ${store.location} does not carry this run's claim nonce: refusing to seal it as this run's evidence`);
+    throw new AksEvidenceError(
+      'ERR_SUMMARY_NOT_OURS',
+      `task summary ${ref.path} in ${store.location} does not carry this run's claim nonce: refusing to seal it as this run's evidence`,
+    );
   }
   return summary;
 }
@@ -374,4 +393,3 @@ function clusterFactsRecord(facts: ClusterFacts): Record<string, unknown> {
   const { cluster: _cluster, gaps: _gaps, ...rest } = facts;
   return rest;
 }
-

@@ -21,8 +21,7 @@ export interface SealInterruptedOptions {
 }
 
 export type SealInterruptedResult =
-  | { kind: 'already-sealed'; sealed: SealResult & { manifest: Manifest } }
-  | { kind: 'sealed'; sealed: SealResult & { manifest: Manifest }; custody: CustodyLog };
+  { kind: 'already-sealed'; sealed: SealResult & { manifest: Manifest } } | { kind: 'sealed'; sealed: SealResult & { manifest: Manifest }; custody: CustodyLog };
 
 /**
  * `aks-evidence seal <bundle>`: seal what an interrupted run had published, as an interrupted
@@ -66,7 +65,8 @@ export async function sealInterruptedRun(options: SealInterruptedOptions): Promi
     );
   }
   const details = started.details as { request?: CollectionRequestRecord; facts?: ClusterFacts; tasks?: string[]; startedAt?: string };
-  if (!details.request || !details.facts) throw new AksEvidenceError('ERR_NOT_SEALABLE', `the collection-started record of ${store.location} does not name the request and the cluster facts`);
+  if (!details.request || !details.facts)
+    throw new AksEvidenceError('ERR_NOT_SEALABLE', `the collection-started record of ${store.location} does not name the request and the cluster facts`);
 
   // Every finished task: the first summary per task that is provably this run's.
   const byTask = new Map<string, CollectTaskResult>();
@@ -91,7 +91,13 @@ export async function sealInterruptedRun(options: SealInterruptedOptions): Promi
       return { source: source ?? label, ...(shard ? { shard } : {}), detail: 'never finished: no summary of this task was published before the interruption' };
     });
 
-  const custody = new CustodyLog(store, { runId: claimed.claim.runId, caseId: claimed.claim.caseId, collector: options.collector, claim: claimed, ...(options.clock ? { clock: options.clock } : {}) });
+  const custody = new CustodyLog(store, {
+    runId: claimed.claim.runId,
+    caseId: claimed.claim.caseId,
+    collector: options.collector,
+    claim: claimed,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const sealed = await sealRun({
     store,
     runId: claimed.claim.runId,

@@ -306,11 +306,7 @@ export async function buildReportModel(store: EvidenceStore, options: BuildRepor
       items: timeline.entries.map(item),
       omitted: { ...plan.omitted, ...timeline.omitted },
       maxItems,
-      notes: [
-        ...(excluded.length ? [`left out of this report because they failed verification: ${excluded.join(', ')}`] : []),
-        ...plan.notes,
-        ...timeline.notes,
-      ],
+      notes: [...(excluded.length ? [`left out of this report because they failed verification: ${excluded.join(', ')}`] : []), ...plan.notes, ...timeline.notes],
     },
     findings,
     exec: { collector: [...manifest.actions].sort((a, b) => a.at.localeCompare(b.at)), audit: auditExecs(timeline.entries), history: history.rows },

@@ -14,11 +14,16 @@ import type { CheckStatus, ReportModel } from './types.js';
  * a bundle carried something that looked like markup. Every value from the bundle is escaped.
  */
 
-const esc = (value: unknown): string =>
-  String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+const esc = (value: unknown): string => String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 /** JSON inside <script type="application/json">: nothing in it may close the element or open a comment. */
-const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+const scriptJson = (value: unknown): string =>
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 
 /** Inline script text: `</script` cannot appear in it. */
 const scriptText = (code: string): string => code.replace(/<\/(script)/gi, '<\\/$1');
@@ -91,11 +96,17 @@ function facts(rows: [string, string | undefined][]): string {
   return `<dl class="facts">${body}</dl>`;
 }
 
-function table(head: string[], rows: string[][], options: { numeric?: number[]; scroll?: boolean; id?: string; className?: (i: number) => string; widths?: (string | undefined)[] } = {}): string {
+function table(
+  head: string[],
+  rows: string[][],
+  options: { numeric?: number[]; scroll?: boolean; id?: string; className?: (i: number) => string; widths?: (string | undefined)[] } = {},
+): string {
   const num = new Set(options.numeric ?? []);
   const cols = options.widths ? `<colgroup>${options.widths.map((w) => (w ? `<col style="width:${w}">` : '<col>')).join('')}</colgroup>` : '';
   const th = head.map((h, i) => `<th${num.has(i) ? ' class="num"' : ''}>${esc(h)}</th>`).join('');
-  const tb = rows.map((r, ri) => `<tr${options.className ? ` class="${options.className(ri)}"` : ''}>${r.map((c, i) => `<td${num.has(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('\n');
+  const tb = rows
+    .map((r, ri) => `<tr${options.className ? ` class="${options.className(ri)}"` : ''}>${r.map((c, i) => `<td${num.has(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`)
+    .join('\n');
   const t = `<table class="grid${options.widths ? ' fixed' : ''}"${options.id ? ` id="${options.id}"` : ''}>${cols}<thead><tr>${th}</tr></thead><tbody>${tb}</tbody></table>`;
   return options.scroll ? `<div class="table-scroll">${t}</div>` : t;
 }
@@ -187,7 +198,9 @@ ${summaryFigures(m)}
 function verificationSection(m: ReportModel): string {
   const v = m.verification;
   const rows = v.checks.map((c) => [pill(`st-${c.status}`, CHECK_LABEL[c.status]), esc(c.name), esc(c.detail)]);
-  const problems = v.problems.length ? `<h3>Problems <span class="count">(${v.problems.length})</span></h3><ul class="plain">${v.problems.map((p) => `<li class="problem">${esc(p)}</li>`).join('')}</ul>` : '';
+  const problems = v.problems.length
+    ? `<h3>Problems <span class="count">(${v.problems.length})</span></h3><ul class="plain">${v.problems.map((p) => `<li class="problem">${esc(p)}</li>`).join('')}</ul>`
+    : '';
   const warnings = v.warnings.length ? `<h3>Warnings</h3><ul class="plain">${v.warnings.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>` : '';
   return `<section class="card" id="verification"><h2>Verification</h2>
 <p class="lead">${esc(v.headline)}${v.verifiedAt ? ` Checked ${esc(utc(v.verifiedAt))}.` : ''}</p>
@@ -199,7 +212,12 @@ ${problems}${warnings}
 }
 
 function gapRows(gaps: ReportModel['gaps']['runLevel']): string[][] {
-  return gaps.map((g) => [esc(SOURCE_TITLES[g.source] ?? g.source), `<code>${esc(g.reason)}</code>`, esc(g.resource ?? [g.namespace, g.pod, g.container].filter(Boolean).join('/')), esc(g.detail)]);
+  return gaps.map((g) => [
+    esc(SOURCE_TITLES[g.source] ?? g.source),
+    `<code>${esc(g.reason)}</code>`,
+    esc(g.resource ?? [g.namespace, g.pod, g.container].filter(Boolean).join('/')),
+    esc(g.detail),
+  ]);
 }
 
 const GAP_WIDTHS = ['160px', '190px', '300px', undefined];
@@ -243,7 +261,9 @@ function timelineSection(m: ReportModel): string {
   const tl = m.timeline;
   const omittedTotal = Object.values(tl.omitted).reduce((n, x) => n + x, 0);
   const omitted = omittedTotal
-    ? `<div class="note warn">This report embeds ${fmtNumber(tl.maxItems)} timeline entries; ${fmtNumber(omittedTotal)} more in the bundle were left out (lowest-ranked first: container log lines, then the collector's own execs and reads): ${Object.entries(tl.omitted)
+    ? `<div class="note warn">This report embeds ${fmtNumber(tl.maxItems)} timeline entries; ${fmtNumber(omittedTotal)} more in the bundle were left out (lowest-ranked first: container log lines, then the collector's own execs and reads): ${Object.entries(
+        tl.omitted,
+      )
         .map(([s, n]) => `${esc(SOURCE_TITLES[s] ?? s)} ${fmtNumber(n)}`)
         .join(', ')}. Every entry: <code>aks-evidence timeline ${esc(m.location)} --format csv</code>.</div>`
     : '';
@@ -305,20 +325,66 @@ function findingsSection(m: ReportModel): string {
     esc(x.subject),
     esc(x.scope),
     `<code>${esc(x.grantPath)}</code><div class="muted small">${esc(shortList(x.verbs))} on ${esc(shortList(x.resources))}</div>`,
-    x.workloads.length ? x.workloads.slice(0, 5).map(esc).join('<br>') + (x.workloads.length > 5 ? `<br><span class="muted">and ${x.workloads.length - 5} more</span>` : '') : '<span class="muted">none</span>',
+    x.workloads.length
+      ? x.workloads.slice(0, 5).map(esc).join('<br>') + (x.workloads.length > 5 ? `<br><span class="muted">and ${x.workloads.length - 5} more</span>` : '')
+      : '<span class="muted">none</span>',
   ];
   const rbac = `<h3>RBAC: who can do what <span class="count">(${rbacShown.length})</span></h3>
 ${rbacShown.length ? table(RBAC_HEAD, rbacShown.map(rbacRow), { scroll: rbacShown.length > 25, widths: RBAC_WIDTHS }) : '<p class="muted">None.</p>'}
 ${rbacExpected.length ? `<details><summary>Documented defaults of Kubernetes / AKS <span class="muted">(${rbacExpected.length}, expected)</span></summary>${table(RBAC_HEAD, rbacExpected.map(rbacRow), { scroll: rbacExpected.length > 25, widths: RBAC_WIDTHS })}</details>` : ''}
 ${truncatedNote(m, 'rbac')}`;
   const audit = `<h3>Audit log detections <span class="count">(${f.audit.length})</span></h3>
-${f.audit.length ? table(['Severity', 'Time (UTC)', 'Detection', 'User', 'Request', 'Client', 'Answer'], f.audit.map((x) => [sevPill(x.severity), `<span class="mono nowrap">${esc(utc(x.time))}</span>`, `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`, esc(x.user), esc(x.action), esc(x.sourceIp ?? ''), x.responseCode !== undefined ? String(x.responseCode) : '']), { scroll: f.audit.length > 25, widths: ['90px', '170px', '240px', '200px', undefined, '120px', '70px'] }) : '<p class="muted">None (no audit events in this bundle, or none matched a rule).</p>'}
+${
+  f.audit.length
+    ? table(
+        ['Severity', 'Time (UTC)', 'Detection', 'User', 'Request', 'Client', 'Answer'],
+        f.audit.map((x) => [
+          sevPill(x.severity),
+          `<span class="mono nowrap">${esc(utc(x.time))}</span>`,
+          `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`,
+          esc(x.user),
+          esc(x.action),
+          esc(x.sourceIp ?? ''),
+          x.responseCode !== undefined ? String(x.responseCode) : '',
+        ]),
+        { scroll: f.audit.length > 25, widths: ['90px', '170px', '240px', '200px', undefined, '120px', '70px'] },
+      )
+    : '<p class="muted">None (no audit events in this bundle, or none matched a rule).</p>'
+}
 ${truncatedNote(m, 'audit')}`;
   const workloads = `<h3>Dangerous workload settings <span class="count">(${f.workloads.length})</span></h3>
-${f.workloads.length ? table(['Severity', 'Finding', 'Object', 'Field', 'Details'], f.workloads.map((x) => [sevPill(x.severity), `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`, `${esc(x.object)}${x.container ? `<div class="muted small">container ${esc(x.container)}</div>` : ''}${x.serviceAccount ? `<div class="muted small">runs as ${esc(x.serviceAccount)}</div>` : ''}`, `<code>${esc(x.fieldPath)}</code>`, esc(x.details)]), { scroll: f.workloads.length > 25, widths: ['90px', '220px', '240px', '260px', undefined] }) : '<p class="muted">None.</p>'}
+${
+  f.workloads.length
+    ? table(
+        ['Severity', 'Finding', 'Object', 'Field', 'Details'],
+        f.workloads.map((x) => [
+          sevPill(x.severity),
+          `<b>${esc(x.title)}</b><div class="muted small"><code>${esc(x.ruleId)}</code></div>`,
+          `${esc(x.object)}${x.container ? `<div class="muted small">container ${esc(x.container)}</div>` : ''}${x.serviceAccount ? `<div class="muted small">runs as ${esc(x.serviceAccount)}</div>` : ''}`,
+          `<code>${esc(x.fieldPath)}</code>`,
+          esc(x.details),
+        ]),
+        { scroll: f.workloads.length > 25, widths: ['90px', '220px', '240px', '260px', undefined] },
+      )
+    : '<p class="muted">None.</p>'
+}
 ${truncatedNote(m, 'workloads')}`;
   const pods = `<h3>Running pods with dangerous settings <span class="count">(${f.pods.length})</span></h3>
-${f.pods.length ? table(['Severity', 'Setting', 'Pod', 'Field', 'Details'], f.pods.map((x) => [sevPill(x.severity), `<code>${esc(x.issue)}</code>`, `${esc(x.pod)}${x.container ? `<div class="muted small">container ${esc(x.container)}</div>` : ''}`, `<code>${esc(x.fieldPath)}</code>`, esc(x.details)]), { scroll: f.pods.length > 25, widths: ['90px', '150px', '240px', '260px', undefined] }) : '<p class="muted">None.</p>'}
+${
+  f.pods.length
+    ? table(
+        ['Severity', 'Setting', 'Pod', 'Field', 'Details'],
+        f.pods.map((x) => [
+          sevPill(x.severity),
+          `<code>${esc(x.issue)}</code>`,
+          `${esc(x.pod)}${x.container ? `<div class="muted small">container ${esc(x.container)}</div>` : ''}`,
+          `<code>${esc(x.fieldPath)}</code>`,
+          esc(x.details),
+        ]),
+        { scroll: f.pods.length > 25, widths: ['90px', '150px', '240px', '260px', undefined] },
+      )
+    : '<p class="muted">None.</p>'
+}
 ${truncatedNote(m, 'pods')}`;
   return `<section class="card" id="findings"><h2>Findings by severity</h2>
 <p class="lead">What the analyzers found in the collected objects and the audit log, highest severity first. RBAC findings name the path that grants each capability.</p>
@@ -348,14 +414,25 @@ function execSection(m: ReportModel): string {
   const audit = e.audit.length
     ? table(
         ['Time (UTC)', 'User', 'Exec', 'Whose'],
-        e.audit.map((x) => [`<span class="mono nowrap">${esc(utc(x.time))}</span>`, esc(x.user), `<code>${esc(x.what)}</code>`, x.collector ? `${pill('collector', 'collector')}<div class="muted small">${esc(x.collectorReason ?? '')}</div>` : '<b>not the collector</b>']),
+        e.audit.map((x) => [
+          `<span class="mono nowrap">${esc(utc(x.time))}</span>`,
+          esc(x.user),
+          `<code>${esc(x.what)}</code>`,
+          x.collector ? `${pill('collector', 'collector')}<div class="muted small">${esc(x.collectorReason ?? '')}</div>` : '<b>not the collector</b>',
+        ]),
         { scroll: e.audit.length > 20, className: (i) => (e.audit[i]?.collector ? 'is-collector' : ''), widths: ['200px', '240px', undefined, '240px'] },
       )
     : '<p class="muted">None in this bundle (no audit events collected, or no exec/attach requests).</p>';
   const history = e.history.length
     ? table(
         ['Time (UTC)', 'Pod (container)', 'User', 'History file', 'Command'],
-        e.history.map((x) => [`<span class="mono nowrap">${x.approximateTime ? '<span title="no timestamp in the history file: collection time">~</span>' : ''}${esc(utc(x.time))}</span>`, esc(x.where), esc(x.user ?? ''), `<code>${esc(x.file ?? '')}</code>`, `<code>${esc(x.command)}</code>`]),
+        e.history.map((x) => [
+          `<span class="mono nowrap">${x.approximateTime ? '<span title="no timestamp in the history file: collection time">~</span>' : ''}${esc(utc(x.time))}</span>`,
+          esc(x.where),
+          esc(x.user ?? ''),
+          `<code>${esc(x.file ?? '')}</code>`,
+          `<code>${esc(x.command)}</code>`,
+        ]),
         { scroll: e.history.length > 25, widths: ['200px', '300px', '90px', '180px', undefined] },
       )
     : '<p class="muted">None: no shell history was found in the containers read.</p>';
@@ -368,7 +445,14 @@ function execSection(m: ReportModel): string {
 }
 
 function artifactsSection(m: ReportModel): string {
-  const rows = m.artifacts.map((a) => [`<code>${esc(a.path)}</code>`, esc(a.source), esc(a.kind), fmtNumber(a.records), fmtNumber(a.bytes), `<code class="small">${esc(a.sha256)}</code>`]);
+  const rows = m.artifacts.map((a) => [
+    `<code>${esc(a.path)}</code>`,
+    esc(a.source),
+    esc(a.kind),
+    fmtNumber(a.records),
+    fmtNumber(a.bytes),
+    `<code class="small">${esc(a.sha256)}</code>`,
+  ]);
   return `<section class="card" id="artifacts"><h2>Artifacts</h2>
 <p class="lead">Every file the manifest lists, with the SHA-256 computed while it was written.${m.kind === 'sealing' ? ' This report itself is listed in manifest.json (a file cannot contain its own hash).' : ''}</p>
 <details${m.artifacts.length <= 40 ? ' open' : ''}><summary>${fmtNumber(m.artifacts.length)} artifact(s), ${fmtNumber(m.artifacts.reduce((n, a) => n + a.bytes, 0))} bytes</summary>
@@ -384,7 +468,9 @@ export function renderReportHtml(model: ReportModel, assets: ReportAssets): stri
   const library = scriptText(assets.timelineScript);
   const page = scriptText(REPORT_SCRIPT);
   // Only these two scripts may run; nothing may be fetched (default-src 'none', no connect/img/font sources).
-  const csp = [`default-src 'none'`, `script-src ${hashOf(library)} ${hashOf(page)}`, `style-src 'unsafe-inline'`, `img-src data:`, `base-uri 'none'`, `form-action 'none'`].join('; ');
+  const csp = [`default-src 'none'`, `script-src ${hashOf(library)} ${hashOf(page)}`, `style-src 'unsafe-inline'`, `img-src data:`, `base-uri 'none'`, `form-action 'none'`].join(
+    '; ',
+  );
   const title = `aks-evidence report — case ${model.manifest.caseId}, run ${model.manifest.runId}`;
   return `<!DOCTYPE html>
 <html lang="en">

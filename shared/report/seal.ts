@@ -44,7 +44,15 @@ export async function addSealedReport(store: EvidenceStore, manifest: Manifest, 
       contentType: 'text/html; charset=utf-8',
       metadata: { kind: 'report', runId: manifest.runId, caseId: manifest.caseId },
     });
-    const ref: ArtifactRef = { path: written.path, source: REPORT_SOURCE, kind: 'other', sha256: written.sha256, bytes: written.bytes, records: 1, contentType: 'text/html; charset=utf-8' };
+    const ref: ArtifactRef = {
+      path: written.path,
+      source: REPORT_SOURCE,
+      kind: 'other',
+      sha256: written.sha256,
+      bytes: written.bytes,
+      records: 1,
+      contentType: 'text/html; charset=utf-8',
+    };
     manifest.artifacts.push(ref);
     manifest.artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   } catch (error) {

@@ -16,8 +16,10 @@ function protectionCheck(protection: ProtectionReport | undefined): Verification
   if (!protection) return { id: 'protection', name: 'Write protection (WORM)', status: 'warning', detail: 'the store could not report its protection' };
   const worm = protection.versionLevelImmutability;
   const notes = protection.notes.length ? `; ${protection.notes.join(' ')}` : '';
-  if (worm === true) return { id: 'protection', name: 'Write protection (WORM)', status: 'passed', detail: `version-level immutability is enabled on the container (${protection.store})${notes}` };
-  if (worm === 'unknown') return { id: 'protection', name: 'Write protection (WORM)', status: 'warning', detail: `immutability could not be read from ${protection.store}${notes}` };
+  if (worm === true)
+    return { id: 'protection', name: 'Write protection (WORM)', status: 'passed', detail: `version-level immutability is enabled on the container (${protection.store})${notes}` };
+  if (worm === 'unknown')
+    return { id: 'protection', name: 'Write protection (WORM)', status: 'warning', detail: `immutability could not be read from ${protection.store}${notes}` };
   return { id: 'protection', name: 'Write protection (WORM)', status: 'not-configured', detail: `no immutability policy on ${protection.store}${notes}` };
 }
 
@@ -149,7 +151,8 @@ export function verificationAtSealing(manifest: Pick<Manifest, 'artifacts' | 'pr
         id: 'manifest-hash',
         name: 'Manifest hash',
         status: 'not-checked',
-        detail: 'manifest.json is written after this report (it lists this report and its SHA-256): check it with aks-evidence verify <bundle>, or write a verified report with aks-evidence report <bundle>',
+        detail:
+          'manifest.json is written after this report (it lists this report and its SHA-256): check it with aks-evidence verify <bundle>, or write a verified report with aks-evidence report <bundle>',
       },
       protectionCheck(manifest.protection),
     ],

@@ -81,7 +81,10 @@ export async function readJsonBody(
 /** Parse a request body as JSON; an empty or malformed body is a 400 problem naming the fix. */
 export function parseJsonBody(text: string, what: string): { ok: true; value: unknown } | { ok: false; answer: HttpAnswer } {
   if (text.trim() === '') {
-    return { ok: false, answer: problemAnswer(invalidRequestProblem([{ field: '', message: `the body is empty; send the ${what} as JSON (Content-Type: application/json)` }], what)) };
+    return {
+      ok: false,
+      answer: problemAnswer(invalidRequestProblem([{ field: '', message: `the body is empty; send the ${what} as JSON (Content-Type: application/json)` }], what)),
+    };
   }
   try {
     return { ok: true, value: JSON.parse(text) as unknown };

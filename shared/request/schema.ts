@@ -24,7 +24,8 @@ export const DEFAULT_SINCE_SECONDS = 86400;
 const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 /** A namespace name is a DNS-1123 label (the CLI's --namespaces checks the same). */
 export const NAMESPACE_PATTERN = NAMESPACE;
-export const NAMESPACE_RULE = 'a Kubernetes namespace name (DNS-1123 label): lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters, e.g. "kube-system"';
+export const NAMESPACE_RULE =
+  'a Kubernetes namespace name (DNS-1123 label): lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters, e.g. "kube-system"';
 export const MAX_NAMESPACES = 500;
 /** Env values in raw objects: hashed (default) or kept in the bundle only. */
 export const ENV_VALUE_MODES = ['hash', 'keep'] as const;
@@ -134,7 +135,8 @@ const bodySchema = (knownSources: readonly string[]) =>
           .optional(),
         envValues: z
           .enum(ENV_VALUE_MODES, {
-            error: 'envValues must be "hash" (default: raw objects keep the SHA-256 of env values) or "keep" (env values kept in the bundle\'s raw artifacts, never in Log Analytics rows)',
+            error:
+              'envValues must be "hash" (default: raw objects keep the SHA-256 of env values) or "keep" (env values kept in the bundle\'s raw artifacts, never in Log Analytics rows)',
           })
           .optional(),
       },
@@ -244,9 +246,7 @@ export function parseSince(value: string | number | undefined, fallback: number)
   if (!Number.isInteger(seconds) || seconds < MIN_SINCE_SECONDS || seconds > MAX_SINCE_SECONDS) {
     return {
       ok: false,
-      problems: [
-        { field: 'since', message: `must be from ${MIN_SINCE_SECONDS} second to 30 days (${MAX_SINCE_SECONDS} seconds), e.g. "24h"; got ${String(value)}` },
-      ],
+      problems: [{ field: 'since', message: `must be from ${MIN_SINCE_SECONDS} second to 30 days (${MAX_SINCE_SECONDS} seconds), e.g. "24h"; got ${String(value)}` }],
     };
   }
   return { ok: true, value: seconds };
@@ -306,10 +306,7 @@ export function parseCollectionRequest(body: unknown, options: ParseRequestOptio
   const raw = (body ?? {}) as Record<string, unknown>;
   const cluster = parseClusterField(raw.cluster);
   if (!cluster.ok) appendAll(problems, cluster.problems);
-  const since = parseSince(
-    typeof raw.since === 'string' || typeof raw.since === 'number' ? raw.since : undefined,
-    defaults.sinceSeconds ?? DEFAULT_SINCE_SECONDS,
-  );
+  const since = parseSince(typeof raw.since === 'string' || typeof raw.since === 'number' ? raw.since : undefined, defaults.sinceSeconds ?? DEFAULT_SINCE_SECONDS);
   if (!since.ok) appendAll(problems, since.problems);
   const preserveFor = parsePreserveFor(typeof raw.preserveFor === 'string' || typeof raw.preserveFor === 'number' ? raw.preserveFor : undefined, defaults.concurrency);
   if (!preserveFor.ok) appendAll(problems, preserveFor.problems);

@@ -129,7 +129,10 @@ function cappedArray(value: unknown, field: string, max: number, what: string, p
     return [];
   }
   if (value.length > max) {
-    problems.push({ field, message: `lists ${value.length.toLocaleString('en-US')} ${what}; at most ${max.toLocaleString('en-US')} ${what} are accepted (a Sentinel incident holds at most 150 alerts)` });
+    problems.push({
+      field,
+      message: `lists ${value.length.toLocaleString('en-US')} ${what}; at most ${max.toLocaleString('en-US')} ${what} are accepted (a Sentinel incident holds at most 150 alerts)`,
+    });
     return [];
   }
   return value;
@@ -166,7 +169,13 @@ export function parseSentinelIncident(body: unknown): SentinelParseResult {
     else problems.push({ field: `${p}incidentNumber`, message: 'must be the incident number, a whole number from 1 to 2147483647' });
   }
   const title = optionalString(prop(props, 'title'), `${p}title`, problems, (s) => s.length <= MAX_TITLE_CHARS, `must be a string of at most ${MAX_TITLE_CHARS} characters`);
-  const severityText = optionalString(prop(props, 'severity'), `${p}severity`, problems, (s) => SEVERITIES.some((v) => v.toLowerCase() === s.toLowerCase()), `must be one of ${SEVERITIES.join(', ')}`);
+  const severityText = optionalString(
+    prop(props, 'severity'),
+    `${p}severity`,
+    problems,
+    (s) => SEVERITIES.some((v) => v.toLowerCase() === s.toLowerCase()),
+    `must be one of ${SEVERITIES.join(', ')}`,
+  );
   const severity = SEVERITIES.find((v) => v.toLowerCase() === severityText?.toLowerCase());
   const createdTimeUtc = optionalTime(prop(props, 'createdTimeUtc'), `${p}createdTimeUtc`, problems);
   const firstActivityTimeUtc = optionalTime(prop(props, 'firstActivityTimeUtc'), `${p}firstActivityTimeUtc`, problems);
@@ -174,7 +183,13 @@ export function parseSentinelIncident(body: unknown): SentinelParseResult {
   // The envelope's workspace facts: validated, and they must agree with the incident id.
   const info = prop(body, 'workspaceInfo');
   if (info !== undefined && info !== null && !isObject(info)) problems.push({ field: 'workspaceInfo', message: 'must be an object' });
-  const wsName = optionalString(prop(info, 'WorkspaceName'), 'workspaceInfo.WorkspaceName', problems, (s) => WORKSPACE_NAME_PATTERN.test(s), 'must be a Log Analytics workspace name: 4-63 letters, digits and "-"');
+  const wsName = optionalString(
+    prop(info, 'WorkspaceName'),
+    'workspaceInfo.WorkspaceName',
+    problems,
+    (s) => WORKSPACE_NAME_PATTERN.test(s),
+    'must be a Log Analytics workspace name: 4-63 letters, digits and "-"',
+  );
   optionalString(prop(info, 'SubscriptionId'), 'workspaceInfo.SubscriptionId', problems, (s) => SUBSCRIPTION_ID_PATTERN.test(s), 'must be a subscription GUID');
   optionalString(prop(info, 'ResourceGroupName'), 'workspaceInfo.ResourceGroupName', problems, (s) => RESOURCE_GROUP_PATTERN.test(s), 'must be a resource group name');
   if (wsName && id && wsName.toLowerCase() !== id.workspace.name.toLowerCase()) {
@@ -281,13 +296,14 @@ export function incidentRequestRecord(
   return {
     caseId: incidentCaseId(incident),
     requester: `Microsoft Sentinel (workspace ${incident.workspace.name})`,
-    reason: `Sentinel incident${number}${title}${incident.severity ? ` [${incident.severity}]` : ''}${focus.length ? `; incident entities point at ${focus.join('; ')}` : ''}`.slice(0, 2048),
+    reason:
+      `Sentinel incident${number}${title}${incident.severity ? ` [${incident.severity}]` : ''}${focus.length ? `; incident entities point at ${focus.join('; ')}` : ''}`.slice(
+        0,
+        2048,
+      ),
     incidentId: incident.incidentId,
     // The targets source first (and always, when the incident named any): what it named is described before the rest.
-    sources: [
-      ...(named || (defaults.sources ?? SOURCES.names()).includes(TARGETS) ? [TARGETS] : []),
-      ...(defaults.sources ?? SOURCES.names()).filter((s) => s !== TARGETS),
-    ],
+    sources: [...(named || (defaults.sources ?? SOURCES.names()).includes(TARGETS) ? [TARGETS] : []), ...(defaults.sources ?? SOURCES.names()).filter((s) => s !== TARGETS)],
     sinceSeconds: defaults.sinceSeconds ?? 86400,
     ...(target.priorityPods.length ? { priorityPods: target.priorityPods.slice(0, 1000) } : {}),
     ...(target.namespaces.length ? { priorityNamespaces: target.namespaces.slice(0, 100) } : {}),
@@ -298,4 +314,3 @@ export function incidentRequestRecord(
     ...(defaults.retentionDays !== undefined ? { retentionDays: defaults.retentionDays } : {}),
   };
 }
-

@@ -40,16 +40,7 @@ export const SOURCE_DEFINITIONS: readonly SourceDefinition[] = [
 ];
 
 /** KubeForenSys's eight sources, whose tables keep its names and columns. */
-export const KUBEFORENSYS_SOURCES = [
-  'containerlogs',
-  'events',
-  'commandhistory',
-  'serviceaccounts',
-  'suspiciouspods',
-  'rbacbindings',
-  'cronjobs',
-  'networkpolicies',
-] as const;
+export const KUBEFORENSYS_SOURCES = ['containerlogs', 'events', 'commandhistory', 'serviceaccounts', 'suspiciouspods', 'rbacbindings', 'cronjobs', 'networkpolicies'] as const;
 
 const NAME = /^[a-z][a-z0-9]{1,31}$/;
 
@@ -74,7 +65,8 @@ export class SourceRegistry {
       }
       const needsKubernetes = (source.needs ?? ['kubernetes']).includes('kubernetes');
       if (needsKubernetes && source.kubernetesAccess.length === 0) throw new Error(`source "${source.name}" reads the Kubernetes API but declares no kubernetesAccess`);
-      if (needsKubernetes && source.azurePermissions.length === 0) throw new Error(`source "${source.name}" reads the Kubernetes API but declares no azurePermissions (AKS with Azure RBAC authorizes it through data actions)`);
+      if (needsKubernetes && source.azurePermissions.length === 0)
+        throw new Error(`source "${source.name}" reads the Kubernetes API but declares no azurePermissions (AKS with Azure RBAC authorizes it through data actions)`);
       byName.set(source.name, source);
     }
     this.sources = sources;

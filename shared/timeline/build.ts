@@ -82,7 +82,12 @@ function saShorthand(pattern: string): string | undefined {
 }
 
 function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(value);
 }
 
@@ -218,7 +223,12 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const notes: string[] = [];
   const accept = entryFilter(options.filter);
   const { sinceMs: _since, untilMs: _until, ...untimedFilter } = options.filter ?? {};
-  const sink = new EntrySink(accept, entryFilter(untimedFilter), options.maxEntries ?? DEFAULT_MAX_ENTRIES, options.overflow === 'keep-priority' ? (options.priority ?? (() => 0)) : undefined);
+  const sink = new EntrySink(
+    accept,
+    entryFilter(untimedFilter),
+    options.maxEntries ?? DEFAULT_MAX_ENTRIES,
+    options.overflow === 'keep-priority' ? (options.priority ?? (() => 0)) : undefined,
+  );
   const readOpts = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   const tables = options.tables ?? SOURCES.tables;
 
@@ -265,7 +275,9 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
   const auditArtifacts = manifest.artifacts.filter(isAuditArtifact);
   const hasRecordedLabels = findingArtifacts.length > 0;
   const needLabeler = !hasRecordedLabels || options.extraAuditEvents !== undefined;
-  const labeler = needLabeler ? createAuditLabeler(options.rules ?? (await loadAuditRules()), options.allowedNetworks ? { allowedNetworks: options.allowedNetworks } : {}) : undefined;
+  const labeler = needLabeler
+    ? createAuditLabeler(options.rules ?? (await loadAuditRules()), options.allowedNetworks ? { allowedNetworks: options.allowedNetworks } : {})
+    : undefined;
   if (auditArtifacts.length > 0 && !hasRecordedLabels) notes.push('the bundle has no recorded audit labels: labels were computed now with the built-in rules');
   if (auditArtifacts.length === 0 && !options.extraAuditEvents) {
     const gap = manifest.gaps.find((g) => g.source === 'audit') ?? manifest.sources.audit?.gaps[0];
@@ -349,7 +361,10 @@ export async function buildTimeline(store: EvidenceStore, options: BuildTimeline
     keepOnlyTargets(sink.untimed);
   }
   for (const e of [...entries, ...sink.untimed]) if (e.labels && !e.severity) e.severity = maxSeverity(e.labels);
-  if (sink.untimed.length) notes.push(`${sink.untimed.length} ${sink.untimed.length === 1 ? 'entry has no time of its own' : 'entries have no time of their own'} (cut or incomplete audit records): listed apart, after the timeline`);
+  if (sink.untimed.length)
+    notes.push(
+      `${sink.untimed.length} ${sink.untimed.length === 1 ? 'entry has no time of its own' : 'entries have no time of their own'} (cut or incomplete audit records): listed apart, after the timeline`,
+    );
   return { entries, untimed: sink.untimed, manifest, notes, omitted: sink.omitted };
 }
 

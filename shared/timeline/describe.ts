@@ -30,7 +30,6 @@ function objectText(event: AuditEvent): string | undefined {
   return where ? `${res} ${where}` : res;
 }
 
-
 /** A one-line account of an audit event: what was done to what, and the answer. */
 export function describeAuditEvent(event: AuditEvent): string {
   const code = event.responseStatus?.code;
@@ -84,7 +83,14 @@ export function auditEntry(event: AuditEvent, labels: readonly AuditLabel[], evi
     if (sev) entry.severity = sev;
   }
   const exec = execRequestOf(event);
-  if (exec) entry.exec = { kind: exec.kind, command: exec.command, ...(exec.container ? { container: exec.container } : {}), ...(exec.tty !== undefined ? { tty: exec.tty } : {}), ...(exec.stdin !== undefined ? { stdin: exec.stdin } : {}) };
+  if (exec)
+    entry.exec = {
+      kind: exec.kind,
+      command: exec.command,
+      ...(exec.container ? { container: exec.container } : {}),
+      ...(exec.tty !== undefined ? { tty: exec.tty } : {}),
+      ...(exec.stdin !== undefined ? { stdin: exec.stdin } : {}),
+    };
   if (event.parseNote?.cutAt !== undefined || event.parseNote?.missing?.length) entry.partial = true;
   return entry;
 }
@@ -101,7 +107,9 @@ export function labelEntry(label: AuditLabel, evidence: TimelineEntry['evidence'
     source: 'audit',
     type: 'AuditFinding',
     actor: label.user,
-    summary: oneLine(`${label.title} (${label.ruleId}): ${label.exec ? execText(label.exec) : `${label.verb} ${ref?.resource ?? ''}${ref?.subresource ? `/${ref.subresource}` : ''} ${ref?.namespace ? `${ref.namespace}/` : ''}${ref?.name ?? ''}`}${label.outcome === 'attempt' ? ` → ${label.responseCode ?? 'refused'} (attempt)` : ''}`),
+    summary: oneLine(
+      `${label.title} (${label.ruleId}): ${label.exec ? execText(label.exec) : `${label.verb} ${ref?.resource ?? ''}${ref?.subresource ? `/${ref.subresource}` : ''} ${ref?.namespace ? `${ref.namespace}/` : ''}${ref?.name ?? ''}`}${label.outcome === 'attempt' ? ` → ${label.responseCode ?? 'refused'} (attempt)` : ''}`,
+    ),
     severity: label.severity,
     labels: [labelRef(label)],
     collector: false,
@@ -122,7 +130,9 @@ export function collectorActionEntry(action: CollectorAction, actor: string, evi
     namespace: action.namespace,
     pod: action.pod,
     object: `pods/exec ${action.namespace}/${action.pod}`,
-    summary: oneLine(`collector exec [${cmd}] in ${action.namespace}/${action.pod} (${action.container}) → ${action.outcome}${action.exitCode !== undefined ? ` exit ${action.exitCode}` : ''}`),
+    summary: oneLine(
+      `collector exec [${cmd}] in ${action.namespace}/${action.pod} (${action.container}) → ${action.outcome}${action.exitCode !== undefined ? ` exit ${action.exitCode}` : ''}`,
+    ),
     collector: true,
     collectorReason: 'recorded by the collector in the manifest',
     evidence: { path: evidencePath },

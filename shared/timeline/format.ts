@@ -102,5 +102,8 @@ export async function writeTimeline(entries: Iterable<TimelineEntry>, format: Ti
     await put(out, `\nWithout a time of their own (cut or incomplete audit records), not placed on the timeline:\n`);
     for (const e of untimed) await put(out, `${tableRow({ ...e, time: '(no time)' })}\n`);
   }
-  await put(out, '\n* = the collector\'s own action (not the attacker\'s); > = about a pod, namespace or node the incident named (collected first); ~ = time not recorded by the source (collection time)\n');
+  await put(
+    out,
+    "\n* = the collector's own action (not the attacker's); > = about a pod, namespace or node the incident named (collected first); ~ = time not recorded by the source (collection time)\n",
+  );
 }

@@ -32,10 +32,7 @@ export class ArtifactConflictError extends AksEvidenceError {
     readonly existingSha256: string,
     readonly newSha256: string,
   ) {
-    super(
-      'ERR_ARTIFACT_CONFLICT',
-      `evidence artifact ${path} already exists with sha256 ${existingSha256}; refusing to overwrite it with different content (sha256 ${newSha256})`,
-    );
+    super('ERR_ARTIFACT_CONFLICT', `evidence artifact ${path} already exists with sha256 ${existingSha256}; refusing to overwrite it with different content (sha256 ${newSha256})`);
   }
 }
 

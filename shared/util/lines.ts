@@ -64,7 +64,7 @@ export class LineBatch {
   }
   /** Line i as a UTF-8 string. */
   text(i: number): string {
-    return this.bytesOf(i).toString('utf8', this.starts[i]!, this.ends[i]!);
+    return this.bytesOf(i).toString('utf8', this.starts[i], this.ends[i]);
   }
   /** Every line as a string (what LineSplitter#push returns). */
   texts(): string[] {
@@ -78,7 +78,7 @@ export class LineBatch {
     const parts: Buffer[] = [];
     for (const i of indexes) {
       if (parts.length > 0) parts.push(NEWLINE_BYTES);
-      parts.push(this.bytesOf(i).subarray(this.starts[i]!, this.ends[i]!));
+      parts.push(this.bytesOf(i).subarray(this.starts[i], this.ends[i]));
     }
     const selected = new LineBatch();
     selected.reset(Buffer.concat(parts));

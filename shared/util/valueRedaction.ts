@@ -109,7 +109,7 @@ function redactEnv(list: unknown[]): unknown[] {
 /** Copy-on-write walk: unchanged subtrees are shared, so an object without values to redact costs one pass and no copy. */
 function walk(node: unknown, key: string | undefined): unknown {
   if (Array.isArray(node)) {
-    const list = key === 'env' ? redactEnv(node) : node;
+    const list: unknown[] = key === 'env' ? redactEnv(node) : node;
     let out: unknown[] | undefined;
     list.forEach((child, i) => {
       if (!isCollection(child)) return;

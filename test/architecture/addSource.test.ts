@@ -91,7 +91,9 @@ describe('a new source: one folder, one registry line', () => {
     const { template: workspace } = nestedWith(template, 'Microsoft.OperationalInsights/workspaces/tables');
     const tables = workspace.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables');
     expect(tables.map((r) => (r.properties as { schema: { name: string } }).schema.name)).toContain('configmapkeys_CL');
-    const streams = resourcesOfType(template, 'Microsoft.Insights/dataCollectionRules').flatMap((r) => Object.keys((r.properties as { streamDeclarations: object }).streamDeclarations));
+    const streams = resourcesOfType(template, 'Microsoft.Insights/dataCollectionRules').flatMap((r) =>
+      Object.keys((r.properties as { streamDeclarations: object }).streamDeclarations),
+    );
     expect(streams).toContain('Custom-configmapkeys_CL');
     expect(buildTimelineQuery(registry.tables.tables)).toContain('Source = "configmapkeys_CL", EventType = "ConfigMapKey"');
 

@@ -48,7 +48,11 @@ function importsOf(file: string): Import[] {
   const out: Import[] = [];
   for (const m of text.matchAll(IMPORT)) {
     const specifier = (m[1] ?? m[2])!;
-    const to = specifier.startsWith('.') ? normalize(join(dirname(file), specifier)).split(sep).join('/') : specifier;
+    const to = specifier.startsWith('.')
+      ? normalize(join(dirname(file), specifier))
+          .split(sep)
+          .join('/')
+      : specifier;
     out.push({ from: file, to, specifier });
   }
   return out;

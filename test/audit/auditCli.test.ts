@@ -34,7 +34,10 @@ let stub: LogAnalyticsStub;
 let logsClientOptions: LogsQueryClientOptions;
 beforeAll(async () => {
   const text = await readFile(join(HERE, '..', '..', 'shared', 'simulator', 'kube', 'scenarios', 'compromise.audit.ndjson'), 'utf8');
-  const events = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const events = text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   stub = await startLogAnalyticsStub({ rows: events.map((e) => aksAuditRow(e, 'AKSAudit', CLUSTER)) });
   const agent = new Agent({ ca: stub.caPem });
   logsClientOptions = {
@@ -46,7 +49,12 @@ afterAll(async () => {
   await stub?.stop();
 });
 
-const labels = (text: string) => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ruleId: string; auditID: string; time: string });
+const labels = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { ruleId: string; auditID: string; time: string });
 
 describe('aks-evidence audit --workspace (Log Analytics stub)', () => {
   it('labels a window read from the workspace', async () => {
@@ -60,7 +68,8 @@ describe('aks-evidence audit --workspace (Log Analytics stub)', () => {
     expect(code).toBe(0);
     const got = labels(c.out.text);
     const rules = new Set(got.map((l) => l.ruleId));
-    for (const r of ['auth-failure-burst', 'secret-read-cross-namespace-sa', 'pod-exec', 'rbac-binding-powerful-role', 'anonymous-success', 'cleanup-delete-own-creation']) expect(rules).toContain(r);
+    for (const r of ['auth-failure-burst', 'secret-read-cross-namespace-sa', 'pod-exec', 'rbac-binding-powerful-role', 'anonymous-success', 'cleanup-delete-own-creation'])
+      expect(rules).toContain(r);
     // Time order (labels follow the events they label).
     const times = got.map((l) => Date.parse(l.time));
     expect([...times].sort((a, b) => a - b)).toEqual(times);
@@ -72,29 +81,41 @@ describe('aks-evidence audit --workspace (Log Analytics stub)', () => {
     const controller = new AbortController();
     let polls = 0;
     const c = io();
-    const code = await runAudit([], { workspace: WORKSPACE, cluster: CLUSTER, since: '2024-06-01T09:50:00Z', endpoint: stub.endpoint, format: 'json', follow: true, interval: '60s' }, c, {
-      credential,
-      logsClientOptions,
-      clock: () => new Date(now),
-      abortSignal: controller.signal,
-      sleep: async () => {
-        now += 20 * 60_000;
-        if (++polls === 5) controller.abort();
+    const code = await runAudit(
+      [],
+      { workspace: WORKSPACE, cluster: CLUSTER, since: '2024-06-01T09:50:00Z', endpoint: stub.endpoint, format: 'json', follow: true, interval: '60s' },
+      c,
+      {
+        credential,
+        logsClientOptions,
+        clock: () => new Date(now),
+        abortSignal: controller.signal,
+        sleep: async () => {
+          now += 20 * 60_000;
+          if (++polls === 5) controller.abort();
+        },
       },
-    });
+    );
     expect(code).toBe(0);
     const got = labels(c.out.text);
     // Five polls (10:00 … 11:20) covered 09:35 → 11:20: the attack up to the token request, not the clean-up.
     const keys = got.map((l) => `${l.auditID}:${l.ruleId}`);
     expect(new Set(keys).size).toBe(keys.length);
     const rules = new Set(got.map((l) => l.ruleId));
-    for (const r of ['auth-failure-burst', 'secret-read-cross-namespace-sa', 'pod-exec', 'rbac-binding-powerful-role', 'anonymous-success', 'serviceaccount-token-request']) expect(rules).toContain(r);
+    for (const r of ['auth-failure-burst', 'secret-read-cross-namespace-sa', 'pod-exec', 'rbac-binding-powerful-role', 'anonymous-success', 'serviceaccount-token-request'])
+      expect(rules).toContain(r);
     expect(rules).not.toContain('cleanup-delete-own-creation');
     expect(got.every((l) => Date.parse(l.time) < Date.parse('2024-06-01T11:20:00Z'))).toBe(true);
     expect(c.err.text).toMatch(/following workspace .* every 60s/);
     // The polls re-read the last 15 minutes each time.
     const spans = stub.requests.filter((r) => r.count).map((r) => r.timespan);
-    expect(spans).toEqual(expect.arrayContaining(['2024-06-01T09:35:00.000Z/2024-06-01T10:00:00.000Z', '2024-06-01T09:45:00.000Z/2024-06-01T10:20:00.000Z', '2024-06-01T10:45:00.000Z/2024-06-01T11:20:00.000Z']));
+    expect(spans).toEqual(
+      expect.arrayContaining([
+        '2024-06-01T09:35:00.000Z/2024-06-01T10:00:00.000Z',
+        '2024-06-01T09:45:00.000Z/2024-06-01T10:20:00.000Z',
+        '2024-06-01T10:45:00.000Z/2024-06-01T11:20:00.000Z',
+      ]),
+    );
   });
 
   it('needs the cluster with --workspace, and files or a workspace', async () => {
@@ -111,7 +132,8 @@ describe('aks-evidence audit on damaged files: per record, with the shared exit 
       level: 'Request',
       auditID: id,
       stage: 'ResponseComplete',
-      requestURI: '/api/v1/namespaces/prod/pods/api-1/exec?command=cat&command=%2Fvar%2Frun%2Fsecrets%2Fkubernetes.io%2Fserviceaccount%2Ftoken&container=api&stdout=true&stderr=true',
+      requestURI:
+        '/api/v1/namespaces/prod/pods/api-1/exec?command=cat&command=%2Fvar%2Frun%2Fsecrets%2Fkubernetes.io%2Fserviceaccount%2Ftoken&container=api&stdout=true&stderr=true',
       verb: 'create',
       user: { username: 'eve@fabrikam.example', groups: ['system:authenticated'] },
       sourceIPs: ['10.244.1.17'],
@@ -140,17 +162,30 @@ describe('aks-evidence audit on damaged files: per record, with the shared exit 
     await writeFile(join(dir, 'ok.ndjson'), `${good('e-1', '2024-06-01T10:00:00Z')}\n`);
     const r = await run(['ok.ndjson', '--format', 'json']);
     expect(r.code).toBe(EXIT.ok);
-    expect(r.out.trim().split('\n').map((l) => (JSON.parse(l) as { ruleId: string }).ruleId)).toEqual(['pod-exec', 'exec-read-service-account-token']);
+    expect(
+      r.out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { ruleId: string }).ruleId),
+    ).toEqual(['pod-exec', 'exec-read-service-account-token']);
   });
 
   it('3 when a record is cut or unreadable: named by file and line, its neighbours kept', async () => {
     const cut = good('e-3', '2024-06-01T10:00:02Z');
-    await writeFile(join(dir, 'damaged.ndjson'), [good('e-2', '2024-06-01T10:00:01Z'), cut.slice(0, cut.indexOf('"requestReceivedTimestamp"') + 12), 'not json', good('e-4', '2024-06-01T10:00:03Z')].join('\n'));
+    await writeFile(
+      join(dir, 'damaged.ndjson'),
+      [good('e-2', '2024-06-01T10:00:01Z'), cut.slice(0, cut.indexOf('"requestReceivedTimestamp"') + 12), 'not json', good('e-4', '2024-06-01T10:00:03Z')].join('\n'),
+    );
     const r = await run(['damaged.ndjson', '--format', 'json']);
     expect(r.code).toBe(EXIT.gaps);
-    const labelled = r.out.trim().split('\n').map((l) => JSON.parse(l) as { auditID: string; ruleId: string });
+    const labelled = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { auditID: string; ruleId: string });
     expect([...new Set(labelled.map((l) => l.auditID))]).toEqual(['e-2', 'e-4', 'e-3']); // the cut one has no time: listed last
-    expect(r.err).toMatch(/damaged\.ndjson line 2: cut: record was cut after \d+ characters: the event keeps the fields before the cut; missing: requestReceivedTimestamp, stageTimestamp/);
+    expect(r.err).toMatch(
+      /damaged\.ndjson line 2: cut: record was cut after \d+ characters: the event keeps the fields before the cut; missing: requestReceivedTimestamp, stageTimestamp/,
+    );
     expect(r.err).toMatch(/damaged\.ndjson line 3: unreadable: not valid JSON/);
     expect(r.err).toMatch(/3 audit event\(s\), 6 label\(s\).*1 event\(s\) without a time; 1 record\(s\) unreadable, 1 cut record\(s\) kept in part/);
   });
@@ -158,17 +193,33 @@ describe('aks-evidence audit on damaged files: per record, with the shared exit 
   it('a diagnostic record whose log was cut keeps the request; a {"records": [...]} blob loses only its bad record', async () => {
     // A large body comes before the timestamps, as the API server writes an event: the cut takes them.
     const { requestReceivedTimestamp, stageTimestamp, annotations, ...head } = JSON.parse(good('e-6', '2024-06-01T10:00:06Z')) as Record<string, unknown>;
-    const big = JSON.stringify({ ...head, level: 'RequestResponse', requestObject: { kind: 'PodExecOptions', padding: 'x'.repeat(40_000) }, requestReceivedTimestamp, stageTimestamp, annotations });
-    const blob = { records: [
-      { time: '2024-06-01T10:00:05.0000000Z', category: 'kube-audit', properties: { log: `${good('e-5', '2024-06-01T10:00:05Z')}\n` } },
-      { time: '2024-06-01T10:00:06.0000000Z', category: 'kube-audit', properties: { log: big.slice(0, 32_768) } },
-      { time: '2024-06-01T10:00:07.0000000Z', category: 'kube-audit', properties: { log: '{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Req' } },
-      { time: '2024-06-01T10:00:08.0000000Z', category: 'kube-audit', properties: { log: `${good('e-8', '2024-06-01T10:00:08Z')}\n` } },
-    ] };
+    const big = JSON.stringify({
+      ...head,
+      level: 'RequestResponse',
+      requestObject: { kind: 'PodExecOptions', padding: 'x'.repeat(40_000) },
+      requestReceivedTimestamp,
+      stageTimestamp,
+      annotations,
+    });
+    const blob = {
+      records: [
+        { time: '2024-06-01T10:00:05.0000000Z', category: 'kube-audit', properties: { log: `${good('e-5', '2024-06-01T10:00:05Z')}\n` } },
+        { time: '2024-06-01T10:00:06.0000000Z', category: 'kube-audit', properties: { log: big.slice(0, 32_768) } },
+        { time: '2024-06-01T10:00:07.0000000Z', category: 'kube-audit', properties: { log: '{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Req' } },
+        { time: '2024-06-01T10:00:08.0000000Z', category: 'kube-audit', properties: { log: `${good('e-8', '2024-06-01T10:00:08Z')}\n` } },
+      ],
+    };
     await writeFile(join(dir, 'PT1H.json'), JSON.stringify(blob, null, 2));
     const r = await run(['PT1H.json', '--format', 'json']);
     expect(r.code).toBe(EXIT.gaps);
-    const ids = [...new Set(r.out.trim().split('\n').map((l) => (JSON.parse(l) as { auditID: string; time: string }).auditID))];
+    const ids = [
+      ...new Set(
+        r.out
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { auditID: string; time: string }).auditID),
+      ),
+    ];
     expect(ids).toEqual(['e-5', 'e-6', 'e-8']);
     // The cut record's time comes from its diagnostic record.
     expect(r.out).toContain('"time":"2024-06-01T10:00:06.0000000Z"');
@@ -177,10 +228,23 @@ describe('aks-evidence audit on damaged files: per record, with the shared exit 
   });
 
   it('keeps records without auditID, stage or times, names what is missing, and lists the timeless apart (exit 0: nothing lost)', async () => {
-    await writeFile(join(dir, 'sample.json'), JSON.stringify([{ verb: 'create', requestURI: '/api/v1/namespaces/prod/pods/web-0/exec?command=cat&command=%2Fetc%2Fkubernetes%2Fazure.json', user: { username: 'mallory' }, objectRef: { resource: 'pods', namespace: 'prod', name: 'web-0', subresource: 'exec' }, responseStatus: { code: 101 } }]));
+    await writeFile(
+      join(dir, 'sample.json'),
+      JSON.stringify([
+        {
+          verb: 'create',
+          requestURI: '/api/v1/namespaces/prod/pods/web-0/exec?command=cat&command=%2Fetc%2Fkubernetes%2Fazure.json',
+          user: { username: 'mallory' },
+          objectRef: { resource: 'pods', namespace: 'prod', name: 'web-0', subresource: 'exec' },
+          responseStatus: { code: 101 },
+        },
+      ]),
+    );
     const r = await run(['sample.json']);
     expect(r.code).toBe(EXIT.ok);
-    expect(r.err).toMatch(/sample\.json record 1: incomplete: kept without auditID, stage, level, requestReceivedTimestamp, stageTimestamp \(no time: listed apart from the timeline\)/);
+    expect(r.err).toMatch(
+      /sample\.json record 1: incomplete: kept without auditID, stage, level, requestReceivedTimestamp, stageTimestamp \(no time: listed apart from the timeline\)/,
+    );
     expect(r.out).toMatch(/1 event\(s\) without a time of their own .* labelled apart from the timeline:\n.*\(no time\).*exec-read-node-credentials/s);
   });
 

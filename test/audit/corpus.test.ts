@@ -32,7 +32,7 @@ describe('the labelled audit corpus', () => {
   it('holds at least 150 requests in all four shapes', () => {
     expect(report.overall.events).toBeGreaterThanOrEqual(150);
     expect(Object.keys(report.shapes).sort()).toEqual(['aks-audit-row', 'aks-diagnostic', 'audit-event', 'azure-diagnostics-row']);
-    for (const c of Object.values(report.shapes)) expect(c!.events).toBeGreaterThanOrEqual(30);
+    for (const c of Object.values(report.shapes)) expect(c.events).toBeGreaterThanOrEqual(30);
   });
 
   it('has a positive and a near miss for every built-in rule', () => {

@@ -31,7 +31,20 @@ describe('auditevents_CL rows', () => {
     const columns = new Set(streamColumns(AUDIT_EVENTS_TABLE).map((c) => c.name));
     for (const r of rows) for (const k of Object.keys(r)) expect(columns.has(k)).toBe(true);
     const exec = rows.find((r) => r.user === 'masterclient' && r.subresource === 'exec')!;
-    expect(exec).toMatchObject({ stage: 'ResponseComplete', verb: 'create', object_resource: 'pods', outcome: 'success', exec_container: 'api', exec_tty: true, exec_stdin: true, namespace: 'prod', pod_name: 'api-5f6d7c8b9-klmno', response_code: 101, source_ips: '198.51.100.7', TimeGenerated: '2024-06-01T10:05:00.000000Z' });
+    expect(exec).toMatchObject({
+      stage: 'ResponseComplete',
+      verb: 'create',
+      object_resource: 'pods',
+      outcome: 'success',
+      exec_container: 'api',
+      exec_tty: true,
+      exec_stdin: true,
+      namespace: 'prod',
+      pod_name: 'api-5f6d7c8b9-klmno',
+      response_code: 101,
+      source_ips: '198.51.100.7',
+      TimeGenerated: '2024-06-01T10:05:00.000000Z',
+    });
     // Small rows: the request and response bodies stay in the artifact.
     for (const r of rows) expect(JSON.stringify(r).length).toBeLessThan(3000);
     // Deriving again gives the same bytes: a retried step succeeds without overwriting.

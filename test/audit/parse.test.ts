@@ -86,7 +86,13 @@ describe('audit input shapes', () => {
 
   it('reports unreadable records by line, without their content, and goes on', async () => {
     const good = JSON.stringify({ auditID: 'x-1', stage: 'ResponseComplete', verb: 'get', requestURI: '/api', user: { username: 'u' } });
-    const text = [good, '{"not json', JSON.stringify({ hello: 'SECRET-LOOKING-CONTENT' }), JSON.stringify({ properties: { log: '{"truncated' }, category: 'kube-audit' }), good.replace('x-1', 'x-2')].join('\n');
+    const text = [
+      good,
+      '{"not json',
+      JSON.stringify({ hello: 'SECRET-LOOKING-CONTENT' }),
+      JSON.stringify({ properties: { log: '{"truncated' }, category: 'kube-audit' }),
+      good.replace('x-1', 'x-2'),
+    ].join('\n');
     const problems: AuditParseProblem[] = [];
     const events: AuditEvent[] = [];
     for await (const e of parseAuditInput(text, { onProblem: (p) => problems.push(p) })) events.push(e);
@@ -105,7 +111,7 @@ describe('audit input shapes', () => {
   it('detects shapes and refuses what is none of them', () => {
     expect(detectAuditShape({ auditID: 'a', kind: 'Event' })).toBe('audit-event');
     expect(detectAuditShape({ AuditId: 'a' })).toBe('aks-audit-row');
-    expect(detectAuditShape({ 'log_s': '{}', Category: 'kube-audit' })).toBe('azure-diagnostics-row');
+    expect(detectAuditShape({ log_s: '{}', Category: 'kube-audit' })).toBe('azure-diagnostics-row');
     expect(detectAuditShape({ records: [] })).toBe('aks-diagnostic');
     expect(detectAuditShape({ tables: [] })).toBe('la-response');
     expect(() => normalizeAuditRecord({ foo: 1 })).toThrow(AuditParseError);
@@ -118,19 +124,34 @@ describe('audit input shapes', () => {
 });
 
 describe('Secret redaction', () => {
-  const base: AuditEvent = { kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'RequestResponse', auditID: 'r', stage: 'ResponseComplete', requestURI: '/', verb: 'list', user: {} };
+  const base: AuditEvent = {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: 'r',
+    stage: 'ResponseComplete',
+    requestURI: '/',
+    verb: 'list',
+    user: {},
+  };
 
   it('redacts SecretList items, last-applied annotations, patches, TokenRequest and TokenReview tokens', () => {
     const list = redactAuditEvent({
       ...base,
       objectRef: { resource: 'secrets' },
-      responseObject: { kind: 'SecretList', items: [{ metadata: { name: 'a', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"data":{"k":"VALUE1"}}' } }, data: { k: 'VALUE2' } }] },
+      responseObject: {
+        kind: 'SecretList',
+        items: [{ metadata: { name: 'a', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"data":{"k":"VALUE1"}}' } }, data: { k: 'VALUE2' } }],
+      },
     });
     const patch = redactAuditEvent({
       ...base,
       verb: 'patch',
       objectRef: { resource: 'secrets', namespace: 'n', name: 's' },
-      requestObject: [{ op: 'replace', path: '/data/k', value: 'VALUE3' }, { op: 'test', path: '/metadata/name', value: 's' }],
+      requestObject: [
+        { op: 'replace', path: '/data/k', value: 'VALUE3' },
+        { op: 'test', path: '/metadata/name', value: 's' },
+      ],
     });
     const merge = redactAuditEvent({ ...base, verb: 'patch', objectRef: { resource: 'secrets' }, requestObject: { stringData: { k: 'VALUE4' } } });
     const token = redactAuditEvent({
@@ -139,7 +160,12 @@ describe('Secret redaction', () => {
       objectRef: { resource: 'serviceaccounts', subresource: 'token' },
       responseObject: { kind: 'TokenRequest', status: { token: 'VALUE5', expirationTimestamp: 'x' } },
     });
-    const review = redactAuditEvent({ ...base, verb: 'create', objectRef: { resource: 'tokenreviews', apiGroup: 'authentication.k8s.io' }, requestObject: { kind: 'TokenReview', spec: { token: 'VALUE6' } } });
+    const review = redactAuditEvent({
+      ...base,
+      verb: 'create',
+      objectRef: { resource: 'tokenreviews', apiGroup: 'authentication.k8s.io' },
+      requestObject: { kind: 'TokenReview', spec: { token: 'VALUE6' } },
+    });
     const nested = redactAuditEvent({ ...base, objectRef: { resource: 'configmaps' }, responseObject: { kind: 'List', items: [{ kind: 'Secret', data: { a: 'VALUE7' } }] } });
     const text = JSON.stringify([list, patch, merge, token, review, nested]);
     for (let i = 1; i <= 7; i++) expect(text).not.toContain(`VALUE${i}`);
@@ -200,7 +226,18 @@ describe('stage selection and duplicates', () => {
 });
 
 describe('per record: one bad record never takes its neighbours', () => {
-  const event = (id: string) => ({ kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: id, stage: 'ResponseComplete', requestURI: '/api/v1/pods', verb: 'list', user: { username: 'u' }, requestReceivedTimestamp: '2024-01-01T00:00:00Z', stageTimestamp: '2024-01-01T00:00:00Z' });
+  const event = (id: string) => ({
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: id,
+    stage: 'ResponseComplete',
+    requestURI: '/api/v1/pods',
+    verb: 'list',
+    user: { username: 'u' },
+    requestReceivedTimestamp: '2024-01-01T00:00:00Z',
+    stageTimestamp: '2024-01-01T00:00:00Z',
+  });
   const collect = async (text: string) => {
     const problems: AuditParseProblem[] = [];
     const events: AuditEvent[] = [];
@@ -212,29 +249,70 @@ describe('per record: one bad record never takes its neighbours', () => {
     const text = `[\n${JSON.stringify(event('a'))},\n{"auditID": "b", "verb": NaN},\n${JSON.stringify(event('c'))},\n${JSON.stringify(event('d')).slice(0, 160)}`;
     const r = await collect(text);
     expect(r.ids).toEqual(['a', 'c', 'd']);
-    expect(r.problems).toEqual(['unreadable 3:2 not valid JSON', expect.stringMatching(/^partial 5:4 record was cut after 160 characters: the event keeps the fields before the cut; missing: .*stageTimestamp$/)]);
+    expect(r.problems).toEqual([
+      'unreadable 3:2 not valid JSON',
+      expect.stringMatching(/^partial 5:4 record was cut after 160 characters: the event keeps the fields before the cut; missing: .*stageTimestamp$/),
+    ]);
   });
 
   it('a query response or a records wrapper with one unreadable row keeps the rest', async () => {
-    const response = { tables: [{ name: 'PrimaryResult', columns: [{ name: 'Category' }, { name: 'log_s' }], rows: [['kube-audit', JSON.stringify(event('x'))], ['kube-audit', '{"kind":"Event","auditID":"y","ver'], ['kube-audit', JSON.stringify(event('z'))]] }] };
+    const response = {
+      tables: [
+        {
+          name: 'PrimaryResult',
+          columns: [{ name: 'Category' }, { name: 'log_s' }],
+          rows: [
+            ['kube-audit', JSON.stringify(event('x'))],
+            ['kube-audit', '{"kind":"Event","auditID":"y","ver'],
+            ['kube-audit', JSON.stringify(event('z'))],
+          ],
+        },
+      ],
+    };
     const r = await collect(JSON.stringify(response));
     expect(r.ids).toEqual(['x', 'z']);
     expect(r.problems).toEqual(['unreadable 1:2 log_s was cut after 34 characters, before the request was described']);
   });
 
   it('an AzureDiagnostics log_s cut at 32,766 characters keeps the request, timed by the row', async () => {
-    const big = JSON.stringify({ ...event('big'), requestObject: { pad: 'x'.repeat(40_000) }, requestReceivedTimestamp: undefined, stageTimestamp: undefined, tail: { requestReceivedTimestamp: '2024-01-01T00:00:00Z' } });
+    const big = JSON.stringify({
+      ...event('big'),
+      requestObject: { pad: 'x'.repeat(40_000) },
+      requestReceivedTimestamp: undefined,
+      stageTimestamp: undefined,
+      tail: { requestReceivedTimestamp: '2024-01-01T00:00:00Z' },
+    });
     const row = { TimeGenerated: '2024-01-01T00:00:01.5000000Z', Category: 'kube-audit', log_s: big.slice(0, 32_766) };
     const r = await collect(JSON.stringify([row]));
     expect(r.ids).toEqual(['big']);
-    expect(r.problems).toEqual([expect.stringMatching(/^partial -:1 log_s was cut after 32,766 characters: the event keeps the fields before the cut; missing: .*requestReceivedTimestamp, stageTimestamp$/)]);
-    const [e] = (await (async () => { const out: AuditEvent[] = []; for await (const x of parseAuditInput(JSON.stringify([row]))) out.push(x); return out; })());
+    expect(r.problems).toEqual([
+      expect.stringMatching(/^partial -:1 log_s was cut after 32,766 characters: the event keeps the fields before the cut; missing: .*requestReceivedTimestamp, stageTimestamp$/),
+    ]);
+    const [e] = await (async () => {
+      const out: AuditEvent[] = [];
+      for await (const x of parseAuditInput(JSON.stringify([row]))) out.push(x);
+      return out;
+    })();
     expect(e!.stageTimestamp).toBe('2024-01-01T00:00:01.5000000Z');
     expect(e!.parseNote).toMatchObject({ cutAt: 32_766, timeFrom: 'the time of the record that carried it' });
   });
 
   it('an AKSAudit row without AuditId is kept, with the missing field named', async () => {
-    const r = await collect(JSON.stringify([{ TimeGenerated: '2024-01-01T00:00:00Z', Level: 'Metadata', Stage: 'ResponseComplete', RequestUri: '/api/v1/secrets', Verb: 'list', User: '{"username":"u"}', ObjectRef: '{"resource":"secrets"}', RequestReceivedTime: '2024-01-01T00:00:00Z', StageReceivedTime: '2024-01-01T00:00:00Z' }]));
+    const r = await collect(
+      JSON.stringify([
+        {
+          TimeGenerated: '2024-01-01T00:00:00Z',
+          Level: 'Metadata',
+          Stage: 'ResponseComplete',
+          RequestUri: '/api/v1/secrets',
+          Verb: 'list',
+          User: '{"username":"u"}',
+          ObjectRef: '{"resource":"secrets"}',
+          RequestReceivedTime: '2024-01-01T00:00:00Z',
+          StageReceivedTime: '2024-01-01T00:00:00Z',
+        },
+      ]),
+    );
     expect(r.ids).toEqual(['']);
     expect(r.problems).toEqual(['incomplete -:1 kept without auditID']);
   });

@@ -28,7 +28,10 @@ const credential: TokenCredential = { getToken: async () => ({ token: 'test-toke
 let rawEvents: Record<string, unknown>[];
 beforeAll(async () => {
   const text = await readFile(join(HERE, '..', '..', 'shared', 'simulator', 'kube', 'scenarios', 'compromise.audit.ndjson'), 'utf8');
-  rawEvents = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  rawEvents = text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 });
 
 const aksRow = (e: Record<string, unknown>, table: 'AKSAudit' | 'AKSAuditAdmin', resourceId = CLUSTER) => aksAuditRow(e, table, resourceId);
@@ -157,7 +160,17 @@ describe('exportAuditLogs against a Log Analytics query API stub (real LogsQuery
     stub = await startLogAnalyticsStub({ rows: [], refuse: { [WORKSPACE]: 403 } });
     const gaps: Gap[] = [];
     const events: AuditEvent[] = [];
-    for await (const e of exportAuditLogs({ workspaceId: WORKSPACE, clusterResourceId: CLUSTER, start: START, end: END, credential, endpoint: stub.endpoint, clientOptions: clientOptions(stub), onGap: (g) => gaps.push(g) })) events.push(e);
+    for await (const e of exportAuditLogs({
+      workspaceId: WORKSPACE,
+      clusterResourceId: CLUSTER,
+      start: START,
+      end: END,
+      credential,
+      endpoint: stub.endpoint,
+      clientOptions: clientOptions(stub),
+      onGap: (g) => gaps.push(g),
+    }))
+      events.push(e);
     expect(events).toEqual([]);
     expect(gaps).toHaveLength(1);
     expect(gaps[0]).toMatchObject({ reason: 'forbidden' });
@@ -169,7 +182,16 @@ describe('exportAuditLogs against a Log Analytics query API stub (real LogsQuery
     stub = await startLogAnalyticsStub({ rows: rawEvents.slice(0, 4).map((e) => aksRow(e, 'AKSAudit')) });
     const ws = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/law-sec';
     let n = 0;
-    for await (const _ of exportAuditLogs({ workspaceId: ws, clusterResourceId: CLUSTER, start: START, end: END, credential, endpoint: stub.endpoint, clientOptions: clientOptions(stub) })) n++;
+    for await (const _ of exportAuditLogs({
+      workspaceId: ws,
+      clusterResourceId: CLUSTER,
+      start: START,
+      end: END,
+      credential,
+      endpoint: stub.endpoint,
+      clientOptions: clientOptions(stub),
+    }))
+      n++;
     expect(n).toBe(4);
     expect(stub.requests[0]!.path).toBe(`/v1${ws}/query`);
   });
@@ -180,7 +202,14 @@ describe('exportAuditLogs against a Log Analytics query API stub (real LogsQuery
     expect(q.match(/_ResourceId =~ '/g)).toHaveLength(2);
     expect(q.match(/TimeGenerated >= datetime\(2024-06-01T09:00:00.000Z\) and TimeGenerated < datetime\(2024-06-01T13:00:00.000Z\)/g)).toHaveLength(2);
     expect(q).toContain("Category in ('kube-audit', 'kube-audit-admin')");
-    expect(() => buildAuditQuery({ tables: ['AKSAudit'], clusterResourceId: "/subscriptions/x/resourceGroups/y/providers/Microsoft.ContainerService/managedClusters/z' or 1==1", start: new Date(START), end: new Date(END) })).toThrow(/not an AKS cluster resource id/);
+    expect(() =>
+      buildAuditQuery({
+        tables: ['AKSAudit'],
+        clusterResourceId: "/subscriptions/x/resourceGroups/y/providers/Microsoft.ContainerService/managedClusters/z' or 1==1",
+        start: new Date(START),
+        end: new Date(END),
+      }),
+    ).toThrow(/not an AKS cluster resource id/);
   });
 });
 
@@ -223,7 +252,18 @@ describe('collectAudit', () => {
       expect(raw.every((r) => r.stream === 'audit')).toBe(true);
       const rows = items.filter((i): i is Extract<SourceItem, { kind: 'row' }> => i.kind === 'row').map((r) => r.row);
       const rules = new Set(rows.map((r) => r.rule_id));
-      for (const id of ['auth-failure-burst', 'secret-read-cross-namespace-sa', 'pod-exec', 'rbac-binding-powerful-role', 'anonymous-success', 'pod-privileged', 'cleanup-delete-own-creation', 'event-deletion', 'serviceaccount-token-request', 'workload-download-and-run']) {
+      for (const id of [
+        'auth-failure-burst',
+        'secret-read-cross-namespace-sa',
+        'pod-exec',
+        'rbac-binding-powerful-role',
+        'anonymous-success',
+        'pod-privileged',
+        'cleanup-delete-own-creation',
+        'event-deletion',
+        'serviceaccount-token-request',
+        'workload-download-and-run',
+      ]) {
         expect(rules).toContain(id);
       }
       const sigmaRows = rows.filter((r) => r.rule_kind === 'sigma');
@@ -236,8 +276,14 @@ describe('collectAudit', () => {
           'Shell Or Download Tool Started In A Pod From Outside The Cluster Networks', // /bin/sh from 198.51.100.7
         ]),
       );
-      expect(sigmaRows.find((r) => r.rule_title === 'Command Run In A Pod Container Through The API Server')).toMatchObject({ rule_id: '3f0d7a52-9a1e-4c1b-8a56-1d2b6c7e9f01', attack_techniques: 'T1609', exec_command: '/bin/sh -i' });
-      const coverage = items.find((i) => i.kind === 'coverage') as unknown as { coverage: { audit: { events: number; inactiveRules: unknown[]; destinations: string[]; sigmaRules: string[] } } };
+      expect(sigmaRows.find((r) => r.rule_title === 'Command Run In A Pod Container Through The API Server')).toMatchObject({
+        rule_id: '3f0d7a52-9a1e-4c1b-8a56-1d2b6c7e9f01',
+        attack_techniques: 'T1609',
+        exec_command: '/bin/sh -i',
+      });
+      const coverage = items.find((i) => i.kind === 'coverage') as unknown as {
+        coverage: { audit: { events: number; inactiveRules: unknown[]; destinations: string[]; sigmaRules: string[] } };
+      };
       expect(coverage.coverage.audit.sigmaRules).toHaveLength(6);
       expect(coverage.coverage.audit.events).toBe(raw.length);
       expect(coverage.coverage.audit.destinations).toEqual([`log-analytics:${WORKSPACE}`]);
@@ -266,7 +312,13 @@ describe('readAuditFromStorage against Azurite', () => {
     await audit.create();
     await admin.create();
     const record = (e: Record<string, unknown>) =>
-      JSON.stringify({ time: e.stageTimestamp, resourceId: CLUSTER.toUpperCase(), category: 'kube-audit', operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read', properties: { log: JSON.stringify(e), stream: 'stdout', pod: 'kube-apiserver-1' } });
+      JSON.stringify({
+        time: e.stageTimestamp,
+        resourceId: CLUSTER.toUpperCase(),
+        category: 'kube-audit',
+        operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
+        properties: { log: JSON.stringify(e), stream: 'stdout', pod: 'kube-apiserver-1' },
+      });
     const byHour = new Map<string, Record<string, unknown>[]>();
     for (const e of rawEvents) {
       const h = String(e.stageTimestamp).slice(0, 13);
@@ -274,7 +326,9 @@ describe('readAuditFromStorage against Azurite', () => {
     }
     for (const [h, list] of byHour) {
       const name = `${storageHourPrefix(CLUSTER, new Date(`${h}:00:00Z`))}m=00/PT1H.json`;
-      expect(name).toMatch(/^resourceId=\/SUBSCRIPTIONS\/00000000-0000-0000-0000-000000000000\/RESOURCEGROUPS\/RG-AKS\/PROVIDERS\/MICROSOFT\.CONTAINERSERVICE\/MANAGEDCLUSTERS\/AKS-PROD\/y=2024\/m=06\/d=01\/h=\d\d\/m=00\/PT1H\.json$/);
+      expect(name).toMatch(
+        /^resourceId=\/SUBSCRIPTIONS\/00000000-0000-0000-0000-000000000000\/RESOURCEGROUPS\/RG-AKS\/PROVIDERS\/MICROSOFT\.CONTAINERSERVICE\/MANAGEDCLUSTERS\/AKS-PROD\/y=2024\/m=06\/d=01\/h=\d\d\/m=00\/PT1H\.json$/,
+      );
       const body = list.map(record).join('\n') + '\n';
       await audit.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
     }
@@ -289,7 +343,14 @@ describe('readAuditFromStorage against Azurite', () => {
     const gaps: Gap[] = [];
     const events: AuditEvent[] = [];
     // Window 10:00–12:00: the 09:58 probe and the 12:00 collector are outside.
-    for await (const e of readAuditFromStorage({ connectionString: azurite.connectionString, clusterResourceId: CLUSTER, start: '2024-06-01T10:00:00Z', end: '2024-06-01T12:00:00Z', onGap: (g) => gaps.push(g) })) events.push(e);
+    for await (const e of readAuditFromStorage({
+      connectionString: azurite.connectionString,
+      clusterResourceId: CLUSTER,
+      start: '2024-06-01T10:00:00Z',
+      end: '2024-06-01T12:00:00Z',
+      onGap: (g) => gaps.push(g),
+    }))
+      events.push(e);
     expect(gaps).toEqual([]);
     const inWindow = rawEvents.filter((e) => {
       const t = Date.parse(String(e.requestReceivedTimestamp));
@@ -307,7 +368,15 @@ describe('readAuditFromStorage against Azurite', () => {
   it('names a container that does not exist as a not-found gap', async () => {
     const gaps: Gap[] = [];
     let n = 0;
-    for await (const _ of readAuditFromStorage({ connectionString: azurite.connectionString, containers: ['insights-logs-missing'], clusterResourceId: CLUSTER, start: START, end: END, onGap: (g) => gaps.push(g) })) n++;
+    for await (const _ of readAuditFromStorage({
+      connectionString: azurite.connectionString,
+      containers: ['insights-logs-missing'],
+      clusterResourceId: CLUSTER,
+      start: START,
+      end: END,
+      onGap: (g) => gaps.push(g),
+    }))
+      n++;
     expect(n).toBe(0);
     expect(gaps).toHaveLength(1);
     expect(gaps[0]).toMatchObject({ reason: 'not-found' });

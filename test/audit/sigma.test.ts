@@ -36,7 +36,13 @@ function ev(over: Partial<AuditEvent> & { code?: number; username?: string } = {
   };
 }
 const exec = (cmd: string, over: Partial<Parameters<typeof ev>[0]> = {}) =>
-  ev({ verb: 'create', requestURI: `/api/v1/namespaces/prod/pods/api-1/exec?${cmd}&container=api&stdout=true`, objectRef: { resource: 'pods', namespace: 'prod', name: 'api-1', subresource: 'exec' }, code: 101, ...over });
+  ev({
+    verb: 'create',
+    requestURI: `/api/v1/namespaces/prod/pods/api-1/exec?${cmd}&container=api&stdout=true`,
+    objectRef: { resource: 'pods', namespace: 'prod', name: 'api-1', subresource: 'exec' },
+    code: 101,
+    ...over,
+  });
 
 let rules: CompiledSigmaRule[];
 beforeAll(async () => {
@@ -63,11 +69,18 @@ describe('Sigma rules of the test tree', () => {
   });
 
   const cases: [string, () => AuditEvent[], () => AuditEvent[]][] = [
-    ['Command Run In A Pod Container Through The API Server', () => [exec('command=id'), exec('command=id', { verb: 'get' })], () => [ev({ objectRef: { resource: 'pods', namespace: 'prod', name: 'api-1', subresource: 'log' } }), exec('command=id', { verb: 'delete' })]],
+    [
+      'Command Run In A Pod Container Through The API Server',
+      () => [exec('command=id'), exec('command=id', { verb: 'get' })],
+      () => [ev({ objectRef: { resource: 'pods', namespace: 'prod', name: 'api-1', subresource: 'log' } }), exec('command=id', { verb: 'delete' })],
+    ],
     [
       'Secrets Listed Across All Namespaces',
       () => [ev({ verb: 'list', requestURI: '/api/v1/secrets', objectRef: { resource: 'secrets' } })],
-      () => [ev({ verb: 'list', objectRef: { resource: 'secrets', namespace: 'prod' } }), ev({ verb: 'list', objectRef: { resource: 'secrets' }, username: 'system:kube-controller-manager' })],
+      () => [
+        ev({ verb: 'list', objectRef: { resource: 'secrets', namespace: 'prod' } }),
+        ev({ verb: 'list', objectRef: { resource: 'secrets' }, username: 'system:kube-controller-manager' }),
+      ],
     ],
     [
       'Request Refused By The API Server',
@@ -77,7 +90,10 @@ describe('Sigma rules of the test tree', () => {
     [
       'Admission Webhook Configuration Written Or Removed',
       () => [ev({ verb: 'delete', objectRef: { resource: 'validatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io', name: 'gatekeeper' } })],
-      () => [ev({ verb: 'list', objectRef: { resource: 'validatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io' } }), ev({ verb: 'delete', objectRef: { resource: 'validatingadmissionpolicies', apiGroup: 'admissionregistration.k8s.io', name: 'x' } })],
+      () => [
+        ev({ verb: 'list', objectRef: { resource: 'validatingwebhookconfigurations', apiGroup: 'admissionregistration.k8s.io' } }),
+        ev({ verb: 'delete', objectRef: { resource: 'validatingadmissionpolicies', apiGroup: 'admissionregistration.k8s.io', name: 'x' } }),
+      ],
     ],
     [
       'Shell Or Download Tool Started In A Pod From Outside The Cluster Networks',
@@ -95,10 +111,27 @@ describe('Sigma rules of the test tree', () => {
     ],
     [
       'Pod Created With A Host Path Volume And Added Capabilities',
-      () => [ev({ verb: 'create', objectRef: { resource: 'pods', namespace: 'prod', name: 'x' }, requestObject: { spec: { volumes: [{ name: 'h', hostPath: { path: '/' } }], containers: [{ name: 'c', securityContext: { capabilities: { add: ['sys_admin'] } } }] } }, code: 201 })],
       () => [
-        ev({ verb: 'create', objectRef: { resource: 'pods', namespace: 'prod', name: 'x' }, requestObject: { spec: { volumes: [{ name: 'h', hostPath: { path: '/' } }], containers: [{ name: 'c', securityContext: { capabilities: { add: ['SYS_PTRACE'] } } }] } }, code: 201 }),
-        ev({ verb: 'create', objectRef: { resource: 'pods', namespace: 'prod', name: 'x' }, requestObject: { spec: { volumes: [{ name: 'e', emptyDir: {} }], containers: [{ name: 'c', securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] } }, code: 201 }),
+        ev({
+          verb: 'create',
+          objectRef: { resource: 'pods', namespace: 'prod', name: 'x' },
+          requestObject: { spec: { volumes: [{ name: 'h', hostPath: { path: '/' } }], containers: [{ name: 'c', securityContext: { capabilities: { add: ['sys_admin'] } } }] } },
+          code: 201,
+        }),
+      ],
+      () => [
+        ev({
+          verb: 'create',
+          objectRef: { resource: 'pods', namespace: 'prod', name: 'x' },
+          requestObject: { spec: { volumes: [{ name: 'h', hostPath: { path: '/' } }], containers: [{ name: 'c', securityContext: { capabilities: { add: ['SYS_PTRACE'] } } }] } },
+          code: 201,
+        }),
+        ev({
+          verb: 'create',
+          objectRef: { resource: 'pods', namespace: 'prod', name: 'x' },
+          requestObject: { spec: { volumes: [{ name: 'e', emptyDir: {} }], containers: [{ name: 'c', securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] } },
+          code: 201,
+        }),
       ],
     ],
   ];
@@ -122,7 +155,12 @@ describe('Sigma rules of the test tree', () => {
       matched: { verb: 'list', 'objectRef.resource': 'secrets', 'objectRef.namespace': '(absent)' },
       outcome: 'success',
     });
-    expect(auditLabelRow(label!)).toMatchObject({ rule_id: '9c2e41d8-5b7f-4a09-b3c4-6e8f1a2d3c45', rule_kind: 'sigma', attack_techniques: 'T1552.007', rule_tags: 'attack.credential-access,attack.t1552.007' });
+    expect(auditLabelRow(label!)).toMatchObject({
+      rule_id: '9c2e41d8-5b7f-4a09-b3c4-6e8f1a2d3c45',
+      rule_kind: 'sigma',
+      attack_techniques: 'T1552.007',
+      rule_tags: 'attack.credential-access,attack.t1552.007',
+    });
   });
 });
 
@@ -157,7 +195,9 @@ describe('the Sigma subset', () => {
     expect(compile('  s:\n    impersonatedUser.username: null\n  condition: s').evaluate(ev())).toBeDefined();
     expect(compile('  s:\n    verb: [list, get]\n  condition: s').evaluate(ev())).toBeDefined();
     expect(compile('  s:\n    - verb: list\n    - verb: get\n      objectRef.resource: null\n  condition: s').evaluate(ev())).toBeDefined();
-    expect(compile('  s:\n    annotations.authorization.k8s.io/decision: forbid\n  condition: s').evaluate(ev({ annotations: { 'authorization.k8s.io/decision': 'forbid' } }))).toBeDefined();
+    expect(
+      compile('  s:\n    annotations.authorization.k8s.io/decision: forbid\n  condition: s').evaluate(ev({ annotations: { 'authorization.k8s.io/decision': 'forbid' } })),
+    ).toBeDefined();
     expect(compile('  s:\n    exec.command|contains: token\n  condition: s').evaluate({ ...ev(), exec: { command: ['cat', '/var/run/secrets/token'] } })).toBeDefined();
   });
 
@@ -197,7 +237,9 @@ describe('the Sigma subset', () => {
   });
 
   it('refuses correlation rules, filters and rule collections', () => {
-    expect(() => compileSigmaRule({ title: 'c', correlation: { type: 'event_count' } }, 'c.yml')).toThrow(/c\.yml \(rule "c"\): "correlation:" \(correlation rules\) is not supported/);
+    expect(() => compileSigmaRule({ title: 'c', correlation: { type: 'event_count' } }, 'c.yml')).toThrow(
+      /c\.yml \(rule "c"\): "correlation:" \(correlation rules\) is not supported/,
+    );
     expect(() => compileSigmaRule({ title: 'f', filter: { rules: [] } }, 'f.yml')).toThrow(/"filter:"/);
     expect(() => compileSigmaRule({ action: 'global', title: 'g' }, 'g.yml')).toThrow(/"action:" \(rule collections\)/);
   });
@@ -209,7 +251,9 @@ describe('the Sigma subset', () => {
       await writeFile(join(dir, 'ok.yml'), rule('  s:\n    verb: get\n  condition: s'));
       await writeFile(join(dir, 'sub', 'bad1.yml'), rule('  s:\n    verb|windash: get\n  condition: s'));
       await writeFile(join(dir, 'bad2.yaml'), rule('  s:\n    verb: get\n  condition: s | count() > 3'));
-      await expect(loadSigmaRules([dir])).rejects.toThrow(/--sigma: 2 Sigma rule file\(s\) use what this evaluator does not support; fix or remove them:\n {2}.*bad2\.yaml.*aggregation.*\n {2}.*sub\/bad1\.yml.*windash/);
+      await expect(loadSigmaRules([dir])).rejects.toThrow(
+        /--sigma: 2 Sigma rule file\(s\) use what this evaluator does not support; fix or remove them:\n {2}.*bad2\.yaml.*aggregation.*\n {2}.*sub\/bad1\.yml.*windash/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -229,16 +273,40 @@ describe('aks-evidence audit --sigma', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sigma-cli-'));
     try {
       const file = join(dir, 'audit.ndjson');
-      await writeFile(file, [exec('command=%2Fbin%2Fsh&command=-i&stdin=true&tty=true', { sourceIPs: ['198.51.100.7'] }), ev({ verb: 'list', requestURI: '/api/v1/secrets', objectRef: { resource: 'secrets' } })].map((e) => JSON.stringify(e)).join('\n'));
+      await writeFile(
+        file,
+        [
+          exec('command=%2Fbin%2Fsh&command=-i&stdin=true&tty=true', { sourceIPs: ['198.51.100.7'] }),
+          ev({ verb: 'list', requestURI: '/api/v1/secrets', objectRef: { resource: 'secrets' } }),
+        ]
+          .map((e) => JSON.stringify(e))
+          .join('\n'),
+      );
       const out = new Sink();
       const err = new Sink();
       const io: CliIo = { stdout: out, stderr: err, env: {}, cwd: dir };
       const code = await runAudit([file], { sigma: [SIGMA_DIR], format: 'json' }, io);
       expect(code).toBe(EXIT.ok);
-      const labels = out.text.trim().split('\n').map((l) => JSON.parse(l) as AuditLabel);
-      const byKind = (k: string) => labels.filter((l) => l.ruleKind === k).map((l) => l.title).sort();
-      expect(byKind('sigma')).toEqual(['Command Run In A Pod Container Through The API Server', 'Secrets Listed Across All Namespaces', 'Shell Or Download Tool Started In A Pod From Outside The Cluster Networks']);
-      expect(labels.filter((l) => l.ruleKind === 'match').map((l) => l.ruleId).sort()).toEqual(['exec-interactive-shell', 'pod-exec', 'secret-list-cluster-wide']);
+      const labels = out.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AuditLabel);
+      const byKind = (k: string) =>
+        labels
+          .filter((l) => l.ruleKind === k)
+          .map((l) => l.title)
+          .sort();
+      expect(byKind('sigma')).toEqual([
+        'Command Run In A Pod Container Through The API Server',
+        'Secrets Listed Across All Namespaces',
+        'Shell Or Download Tool Started In A Pod From Outside The Cluster Networks',
+      ]);
+      expect(
+        labels
+          .filter((l) => l.ruleKind === 'match')
+          .map((l) => l.ruleId)
+          .sort(),
+      ).toEqual(['exec-interactive-shell', 'pod-exec', 'secret-list-cluster-wide']);
       expect(err.text).toMatch(/sigma: 6 Kubernetes audit rule\(s\) loaded; 1 rule\(s\) of other log sources left out/);
     } finally {
       await rm(dir, { recursive: true, force: true });

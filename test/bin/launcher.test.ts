@@ -85,7 +85,7 @@ describeRerun('bin/aks-evidence.js under an older system Node', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('exits with the CLI\'s own code', () => {
+  test("exits with the CLI's own code", () => {
     const usage = spawnSync(systemNode!, [launcher, 'collect', '--concurrency', '0'], { encoding: 'utf8' });
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain('--concurrency');

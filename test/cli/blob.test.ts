@@ -30,7 +30,10 @@ test('collect into Blob Storage (Azurite), verify and export the run by URL; a b
     const container = azurite.containerUrl('evidence');
 
     const io = captureIo(dir, env);
-    const code = await runCli(['collect', '--kubeconfig', kubeconfig, '--out', container, '--case', 'IR-7', '--sources', 'events,cronjobs,rbacbindings', '--legal-hold', '--json'], io);
+    const code = await runCli(
+      ['collect', '--kubeconfig', kubeconfig, '--out', container, '--case', 'IR-7', '--sources', 'events,cronjobs,rbacbindings', '--legal-hold', '--json'],
+      io,
+    );
     expect(io.err()).not.toMatch(/unexpected error/);
     expect(code).toBe(0);
     const summary = JSON.parse(io.out()) as { runId: string; bundle: string; manifestSha256: string; protection: { notes: string[]; legalHold?: { applied: boolean } } };

@@ -36,7 +36,10 @@ describe('aks-evidence CLI', () => {
 
   test('collect --json prints one summary; verify passes, then names an altered and a missing artifact', async () => {
     const io = captureIo(dir);
-    const code = await runCli(['collect', '--kubeconfig', kubeconfig, '--out', 'evidence', '--case', 'IR-42', '--since', '48h', '--sources', 'events,serviceaccounts,cronjobs,commandhistory', '--json'], io);
+    const code = await runCli(
+      ['collect', '--kubeconfig', kubeconfig, '--out', 'evidence', '--case', 'IR-42', '--since', '48h', '--sources', 'events,serviceaccounts,cronjobs,commandhistory', '--json'],
+      io,
+    );
     expect(io.err()).not.toMatch(/unexpected error/);
     expect(code).toBe(0);
     const summary = JSON.parse(io.out()) as { runId: string; bundle: string; manifestSha256: string; sources: Record<string, { records: number; gaps: number }> };

@@ -76,7 +76,9 @@ afterAll(async () => {
 
 test('collect --tsa, then verify: 0 with every anchor named; --expect-sha256 and --tsa-ca pass; a wrong hash is 1; bad input is 2', async () => {
   const io = captureIo(dir);
-  expect(await runCli(['collect', '--kubeconfig', kubeconfig, '--out', 'evidence', '--case', 'IR-1', '--sources', 'events,serviceaccounts', '--tsa', tsa.url, '--json'], io)).toBe(0);
+  expect(await runCli(['collect', '--kubeconfig', kubeconfig, '--out', 'evidence', '--case', 'IR-1', '--sources', 'events,serviceaccounts', '--tsa', tsa.url, '--json'], io)).toBe(
+    0,
+  );
   const summary = JSON.parse(io.out()) as { runId: string; manifestSha256: string; chainHead: string; anchors: { timestamp: { status: string } } };
   expect(summary.chainHead).toMatch(/^[0-9a-f]{64}$/);
   expect(summary.anchors.timestamp.status).toBe('anchored');
@@ -114,7 +116,10 @@ test('collect --tsa, then verify: 0 with every anchor named; --expect-sha256 and
 test('Ctrl-C during collect: the collection stops, what was published is sealed as interrupted (exit 3), and verify says so', async () => {
   const interrupts = new TestInterrupts();
   const io = captureIo(dir, interrupts);
-  const run = runCli(['collect', '--kubeconfig', slowKubeconfig, '--out', 'evidence-int', '--case', 'IR-2', '--sources', 'events,serviceaccounts,containerlogs,commandhistory,cronjobs', '--json'], io);
+  const run = runCli(
+    ['collect', '--kubeconfig', slowKubeconfig, '--out', 'evidence-int', '--case', 'IR-2', '--sources', 'events,serviceaccounts,containerlogs,commandhistory,cronjobs', '--json'],
+    io,
+  );
   // Interrupt once the first task has finished (its summary is published).
   for (let i = 0; i < 400 && !/: (complete|partial|failed), /.test(io.err()); i++) await new Promise((r) => setTimeout(r, 25));
   interrupts.send('SIGINT');

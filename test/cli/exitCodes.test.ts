@@ -49,7 +49,13 @@ describe('collect exit codes', () => {
   let cluster: FixtureCluster;
   let dir: string;
   let kubeconfig: string;
-  const collect = async (extra: string[] = []): Promise<{ code: number; summary: { runId: string; exitCode: number; sources: Record<string, { status: string }>; gaps: Manifest['gaps'] } | undefined; io: ReturnType<typeof captureIo> }> => {
+  const collect = async (
+    extra: string[] = [],
+  ): Promise<{
+    code: number;
+    summary: { runId: string; exitCode: number; sources: Record<string, { status: string }>; gaps: Manifest['gaps'] } | undefined;
+    io: ReturnType<typeof captureIo>;
+  }> => {
     const io = captureIo(dir);
     const code = await runCli(['collect', '--kubeconfig', kubeconfig, '--out', 'evidence', '--sources', 'containerlogs,commandhistory', '--json', ...extra], io);
     const text = io.out();
@@ -77,7 +83,15 @@ describe('collect exit codes', () => {
     expect(summary?.exitCode).toBe(EXIT.ok);
     // The coverage counts, summed over the source's tasks.
     expect((summary?.sources['commandhistory'] as { coverage?: unknown } | undefined)?.coverage).toEqual({
-      containers: 2, read: 1, withHistory: 1, withoutHistory: 0, withoutShell: 1, notRunning: 0, failed: 0, historyFiles: 1, retried: 0,
+      containers: 2,
+      read: 1,
+      withHistory: 1,
+      withoutHistory: 0,
+      withoutShell: 1,
+      notRunning: 0,
+      failed: 0,
+      historyFiles: 1,
+      retried: 0,
     });
   });
 
@@ -93,7 +107,12 @@ describe('collect exit codes', () => {
     const { code, summary } = await collect();
     expect(code).toBe(EXIT.gaps);
     expect(summary?.sources).toEqual({ containerlogs: expect.objectContaining({ status: 'failed' }), commandhistory: expect.objectContaining({ status: 'failed' }) });
-    expect(summary?.gaps.filter((g) => g.prerequisite === 'pod list').map((g) => g.source).sort()).toEqual(['commandhistory', 'containerlogs']);
+    expect(
+      summary?.gaps
+        .filter((g) => g.prerequisite === 'pod list')
+        .map((g) => g.source)
+        .sort(),
+    ).toEqual(['commandhistory', 'containerlogs']);
   });
 
   test('2: bad input (a flag, an --out that is a file), and an unreachable cluster', async () => {
@@ -111,7 +130,8 @@ describe('collect exit codes', () => {
   test('1: nothing sealed (the evidence store cannot be reached)', async () => {
     const io = captureIo(dir);
     // An Azurite-style connection string to a port nothing listens on: the Blob client gives up, nothing is written.
-    const deadBlob = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;';
+    const deadBlob =
+      'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;';
     io.env = { ...io.env, AZURE_STORAGE_CONNECTION_STRING: deadBlob };
     expect(await runCli(['collect', '--kubeconfig', kubeconfig, '--out', 'http://127.0.0.1:1/devstoreaccount1/evidence', '--sources', 'events'], io)).toBe(EXIT.failed);
     expect(io.err()).toMatch(/^aks-evidence: cannot create container .*ECONNREFUSED/m);

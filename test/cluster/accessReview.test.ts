@@ -79,10 +79,22 @@ describe('Kubernetes access review under RBAC', () => {
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'b' } },
         // Everything, but in namespace "a" only.
         { apiVersion: rbac, kind: 'Role', metadata: { name: 'all-of-a', namespace: 'a' }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] },
-        { apiVersion: rbac, kind: 'RoleBinding', metadata: { name: 'collector-a', namespace: 'a' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'all-of-a' }, subjects },
+        {
+          apiVersion: rbac,
+          kind: 'RoleBinding',
+          metadata: { name: 'collector-a', namespace: 'a' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'all-of-a' },
+          subjects,
+        },
         // Events, cluster-wide: the review can say yes.
         { apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'event-reader' }, rules: [{ apiGroups: [''], resources: ['events'], verbs: ['list'] }] },
-        { apiVersion: rbac, kind: 'ClusterRoleBinding', metadata: { name: 'collector-events' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'event-reader' }, subjects },
+        {
+          apiVersion: rbac,
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'collector-events' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'event-reader' },
+          subjects,
+        },
       ],
     });
   });

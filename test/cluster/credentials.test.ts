@@ -102,13 +102,15 @@ describe('AKS credentials built in memory', () => {
 
   it('admin credentials on a cluster with local accounts disabled: the error says what to change', async () => {
     const credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN });
-    const error = await failure(buildClusterKubeConfig({
-      arm: clients(credential),
-      cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
-      credential,
-      authMode: 'local-accounts',
-      useAdmin: true,
-    }));
+    const error = await failure(
+      buildClusterKubeConfig({
+        arm: clients(credential),
+        cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
+        credential,
+        authMode: 'local-accounts',
+        useAdmin: true,
+      }),
+    );
     expect(error.code).toBe('ERR_CLUSTER_CREDENTIALS');
     expect(error.message).toContain('HTTP 400');
     expect(error.message).toContain('local accounts disabled');
@@ -116,12 +118,14 @@ describe('AKS credentials built in memory', () => {
 
   it('403 on listClusterUserCredential names the role; no token or kubeconfig in the error', async () => {
     const credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: fixture.token });
-    const error = await failure(buildClusterKubeConfig({
-      arm: clients(credential),
-      cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-denied'),
-      credential,
-      authMode: 'entra',
-    }));
+    const error = await failure(
+      buildClusterKubeConfig({
+        arm: clients(credential),
+        cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-denied'),
+        credential,
+        authMode: 'entra',
+      }),
+    );
     expect(error.code).toBe('ERR_CLUSTER_CREDENTIALS');
     expect(error.message).toContain('Azure Kubernetes Service Cluster User Role');
     for (const s of [ARM_TOKEN, fixture.token, 'Bearer', 'certificate-authority-data']) expect(error.message).not.toContain(s);

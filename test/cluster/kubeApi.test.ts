@@ -112,7 +112,9 @@ describe('KubeApi', () => {
       setTimeout(() => controller.abort(new Error('budget spent')), 20);
       await expect(pending).rejects.toThrow('budget spent');
       // Our own per-request limit is an expected failure (a timeout gap), not an abort of the run.
-      const late = await KubeApi.for(fixtureKubeConfig(slow)).getJson('/api/v1/namespaces', undefined, { timeoutInMs: 50 }).catch((e: unknown) => e);
+      const late = await KubeApi.for(fixtureKubeConfig(slow))
+        .getJson('/api/v1/namespaces', undefined, { timeoutInMs: 50 })
+        .catch((e: unknown) => e);
       expect(late).toBeInstanceOf(KubeApiError);
       expect((late as Error).message).toBe('GET /api/v1/namespaces: no complete answer within 50 ms');
       expect(gapReasonFor(late)).toBe('timeout');

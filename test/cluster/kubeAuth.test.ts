@@ -131,7 +131,9 @@ describe('KubeAuth: every kubeconfig authentication mode, on the wire', () => {
     await writeFile(join(dir, 'client.crt'), pair.certPem);
     await writeFile(join(dir, 'client.key'), pair.keyPem);
     await list(await kubeconfigFile({ 'client-certificate': 'client.crt', 'client-key': 'client.key' }, 'certfiles'));
-    await list(await kubeconfigFile({ 'client-certificate-data': Buffer.from(pair.certPem).toString('base64'), 'client-key-data': Buffer.from(pair.keyPem).toString('base64') }, 'certdata'));
+    await list(
+      await kubeconfigFile({ 'client-certificate-data': Buffer.from(pair.certPem).toString('base64'), 'client-key-data': Buffer.from(pair.keyPem).toString('base64') }, 'certdata'),
+    );
     expect(seen.map((s) => s.clientCn)).toEqual(['cert-user', 'cert-user']);
     expect(seen.every((s) => s.authorization === undefined)).toBe(true);
   });
@@ -170,7 +172,16 @@ describe('KubeAuth: every kubeconfig authentication mode, on the wire', () => {
          console.log(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: 'exec-token-' + n, expirationTimestamp: new Date(Date.now() + 3600e3).toISOString() } }));`,
       );
       const file = await kubeconfigFile(
-        { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './exec-token.js', args: ['get-token', '--server-id', 'x'], env: [{ name: 'PLUGIN_SETTING', value: 'on' }], interactiveMode: 'Never', provideClusterInfo: true } },
+        {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: './exec-token.js',
+            args: ['get-token', '--server-id', 'x'],
+            env: [{ name: 'PLUGIN_SETTING', value: 'on' }],
+            interactiveMode: 'Never',
+            provideClusterInfo: true,
+          },
+        },
         'exec',
         { extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'aks' } }] },
       );
@@ -179,7 +190,10 @@ describe('KubeAuth: every kubeconfig authentication mode, on the wire', () => {
       await api.getJson('/api/v1/namespaces');
       await api.getJson('/api/v1/namespaces');
       expect(seen.map((s) => s.authorization)).toEqual(['Bearer exec-token-0', 'Bearer exec-token-0']);
-      const runs = (await readFile(record, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { args: string[]; env: string; info: { spec: Record<string, unknown> } });
+      const runs = (await readFile(record, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { args: string[]; env: string; info: { spec: Record<string, unknown> } });
       expect(runs).toHaveLength(1);
       expect(runs[0]).toMatchObject({ args: ['get-token', '--server-id', 'x'], env: 'on' });
       expect(runs[0]?.info).toEqual({
@@ -196,7 +210,10 @@ describe('KubeAuth: every kubeconfig authentication mode, on the wire', () => {
 
     test('a plugin that returns a client certificate and key', async () => {
       const pair = await clientCert(ca, 'exec-cert-user');
-      await plugin('exec-cert.js', `console.log(${JSON.stringify(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { clientCertificateData: pair.certPem, clientKeyData: pair.keyPem } }))});`);
+      await plugin(
+        'exec-cert.js',
+        `console.log(${JSON.stringify(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', status: { clientCertificateData: pair.certPem, clientKeyData: pair.keyPem } }))});`,
+      );
       await list(await kubeconfigFile({ exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: join(dir, 'exec-cert.js') } }, 'execcert'));
       expect(seen[0]?.clientCn).toBe('exec-cert-user');
     });
@@ -220,7 +237,9 @@ describe('KubeAuth: every kubeconfig authentication mode, on the wire', () => {
   test('a legacy auth-provider (oidc with a valid id-token) goes through client-node, loaded only for it', async () => {
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const idToken = `${b64({ alg: 'none' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 3600, sub: 'oidc-user' })}.sig`;
-    await list(await kubeconfigFile({ 'auth-provider': { name: 'oidc', config: { 'id-token': idToken, 'idp-issuer-url': 'https://issuer.invalid', 'client-id': 'k8s' } } }, 'oidc'));
+    await list(
+      await kubeconfigFile({ 'auth-provider': { name: 'oidc', config: { 'id-token': idToken, 'idp-issuer-url': 'https://issuer.invalid', 'client-id': 'k8s' } } }, 'oidc'),
+    );
     expect(seen[0]?.authorization).toBe(`Bearer ${idToken}`);
   });
 });

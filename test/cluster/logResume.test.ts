@@ -23,7 +23,16 @@ test('the resume point: the last timestamped line, and every delivered line sinc
 });
 
 test('byte batches (the container-log path) give the same resume point as strings, lines split across chunks included', () => {
-  const text = [at(1, '.1', 'a'), at(1, '.9', 'b'), at(2, '.0', 'c'), 'continued without a timestamp', at(3, '.2', 'd'), at(3, '.2', 'é, split mid-character'), at(3, '.4', 'more'), ''].join('\n');
+  const text = [
+    at(1, '.1', 'a'),
+    at(1, '.9', 'b'),
+    at(2, '.0', 'c'),
+    'continued without a timestamp',
+    at(3, '.2', 'd'),
+    at(3, '.2', 'é, split mid-character'),
+    at(3, '.4', 'more'),
+    '',
+  ].join('\n');
   const bytes = Buffer.from(text);
   for (const cut of [1, 7, 33, 60, 120, bytes.indexOf(0xc3) + 1]) {
     const strings = new DeliveredTail();

@@ -32,11 +32,7 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
     scenario.forbidden = ['pods/exec', 'secrets', 'rbac.authorization.k8s.io/clusterrolebindings'];
     restricted = await startFixtureCluster(scenario);
     arm = await startArmStub({
-      clusters: [
-        entraCluster(fixture),
-        localAccountsCluster(fixture),
-        entraCluster(restricted, 'aks-restricted', { diagnosticSettings: 403 }),
-      ],
+      clusters: [entraCluster(fixture), localAccountsCluster(fixture), entraCluster(restricted, 'aks-restricted', { diagnosticSettings: 403 })],
     });
   });
   afterAll(async () => {
@@ -71,7 +67,11 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
     expect(credential.requests.map((r) => r.scope)).toEqual(expect.arrayContaining([ARM_SCOPE, AKS_ENTRA_SCOPE]));
     expect(arm.requests.every((r) => r.authorized)).toBe(true);
     // The monitor client lists diagnostic settings on the cluster id itself (one slash).
-    expect(arm.requests.some((r) => r.method === 'GET' && /^\/subscriptions\/[^/]+\/resourceGroups\/rg-prod\/.*\/aks-prod\/providers\/Microsoft.Insights\/diagnosticSettings$/i.test(r.path))).toBe(true);
+    expect(
+      arm.requests.some(
+        (r) => r.method === 'GET' && /^\/subscriptions\/[^/]+\/resourceGroups\/rg-prod\/.*\/aks-prod\/providers\/Microsoft.Insights\/diagnosticSettings$/i.test(r.path),
+      ),
+    ).toBe(true);
 
     const text = JSON.stringify(facts);
     for (const secret of [fixture.token, ARM_TOKEN, 'BEGIN CERTIFICATE', 'certificate-authority-data', 'Bearer', Buffer.from(fixture.caPem).toString('base64').slice(0, 40)]) {
@@ -122,12 +122,14 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
   });
 
   it('an unknown cluster fails with what to check, and no token in the message', async () => {
-    const error = await failure(resolveCluster({
-      cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-missing'),
-      access: SOURCES_ACCESS,
-      credential: credentialFor(fixture),
-      arm: armOptions(),
-    }));
+    const error = await failure(
+      resolveCluster({
+        cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-missing'),
+        access: SOURCES_ACCESS,
+        credential: credentialFor(fixture),
+        arm: armOptions(),
+      }),
+    );
     expect(error).toBeInstanceOf(Error);
     expect(error.code).toBe('ERR_CLUSTER_NOT_FOUND');
     expect(error.message).toContain('managedClusters/aks-missing was not found');
@@ -136,12 +138,14 @@ describe('resolveCluster against a loopback ARM stub and the Kubernetes fixture'
 
   it('an identity ARM refuses: 403 names the role to assign', async () => {
     arm.faults.push({ match: 'GET /subscriptions', status: 403, times: 1 });
-    const error = await failure(resolveCluster({
-      cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
-      access: SOURCES_ACCESS,
-      credential: credentialFor(fixture),
-      arm: armOptions(),
-    }));
+    const error = await failure(
+      resolveCluster({
+        cluster: buildClusterRef(SUBSCRIPTION, 'rg-prod', 'aks-prod'),
+        access: SOURCES_ACCESS,
+        credential: credentialFor(fixture),
+        arm: armOptions(),
+      }),
+    );
     expect(error.code).toBe('ERR_ARM_FORBIDDEN');
     expect(error.message).toContain('Azure Kubernetes Service Cluster User Role');
   });

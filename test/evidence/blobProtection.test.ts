@@ -31,25 +31,22 @@ async function startProxy(target: AzuriteBlob, mode: Mode): Promise<Proxy> {
   const targetUrl = new URL(target.blobEndpoint);
   const state = { mode, held: new Set<string>(), policies: new Map<string, string>(), calls: [] as string[] };
   const forward = (req: IncomingMessage, res: ServerResponse, rewrite?: (body: string) => string): void => {
-    const upstream = httpRequest(
-      { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        if (!rewrite) {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-          return;
-        }
-        const chunks: Buffer[] = [];
-        up.on('data', (c: Buffer) => chunks.push(c));
-        up.on('end', () => {
-          const body = Buffer.from(rewrite(Buffer.concat(chunks).toString('utf8')));
-          const headers = { ...up.headers, 'content-length': String(body.byteLength) };
-          delete headers['transfer-encoding'];
-          res.writeHead(up.statusCode ?? 502, headers);
-          res.end(body);
-        });
-      },
-    );
+    const upstream = httpRequest({ host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      if (!rewrite) {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      up.on('data', (c: Buffer) => chunks.push(c));
+      up.on('end', () => {
+        const body = Buffer.from(rewrite(Buffer.concat(chunks).toString('utf8')));
+        const headers = { ...up.headers, 'content-length': String(body.byteLength) };
+        delete headers['transfer-encoding'];
+        res.writeHead(up.statusCode ?? 502, headers);
+        res.end(body);
+      });
+    });
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   };
@@ -89,7 +86,9 @@ async function startProxy(target: AzuriteBlob, mode: Mode): Promise<Proxy> {
         xml.replace(/<Blob><Name>([^<]*)<\/Name>([\s\S]*?)<Properties>/g, (whole, name: string) => {
           const extra =
             (state.held.has(name) ? '<LegalHold>true</LegalHold>' : '') +
-            (state.policies.has(name) ? `<ImmutabilityPolicyUntilDate>${state.policies.get(name) ?? ''}</ImmutabilityPolicyUntilDate><ImmutabilityPolicyMode>unlocked</ImmutabilityPolicyMode>` : '');
+            (state.policies.has(name)
+              ? `<ImmutabilityPolicyUntilDate>${state.policies.get(name) ?? ''}</ImmutabilityPolicyUntilDate><ImmutabilityPolicyMode>unlocked</ImmutabilityPolicyMode>`
+              : '');
           return whole + extra;
         }),
       );
@@ -142,7 +141,15 @@ test('where the service grants legal hold and retention, they are applied to eve
   try {
     await container('worm');
     const clock = () => new Date(Date.UTC(2026, 10, 22, 10, 0, 0));
-    const store = await openBlobBundle({ containerUrl: `${proxy.url}/worm`, caseId: 'c', runId: 'r', connectionString: proxy.connectionString, legalHold: true, retentionDays: 30, clock });
+    const store = await openBlobBundle({
+      containerUrl: `${proxy.url}/worm`,
+      caseId: 'c',
+      runId: 'r',
+      connectionString: proxy.connectionString,
+      legalHold: true,
+      retentionDays: 30,
+      clock,
+    });
     const sample = await writeSampleBundle(store, { runId: 'r', caseId: 'c' });
     const p = sample.manifest.protection;
     expect(p.versionLevelImmutability).toBe(true);
@@ -164,7 +171,14 @@ test('where the service refuses every protection call, the store stops asking af
   const proxy = await startProxy(azurite, 'refuse');
   try {
     await container('refuse');
-    const store = await openBlobBundle({ containerUrl: `${proxy.url}/refuse`, caseId: 'c', runId: 'r', connectionString: proxy.connectionString, legalHold: true, retentionDays: 7 });
+    const store = await openBlobBundle({
+      containerUrl: `${proxy.url}/refuse`,
+      caseId: 'c',
+      runId: 'r',
+      connectionString: proxy.connectionString,
+      legalHold: true,
+      retentionDays: 7,
+    });
     const sample = await writeSampleBundle(store, { runId: 'r', caseId: 'c' });
     const p = sample.manifest.protection;
     expect(p.legalHold?.applied).toBe(false);

@@ -62,7 +62,9 @@ test('a full run uploads to <container>/<caseId>/<runId>/ and verifies; location
   const sample = await writeSampleBundle(store, { runId: 'run-1', caseId: 'INC-7' });
   const names: string[] = [];
   for await (const b of client.listBlobsFlat()) names.push(b.name);
-  expect(names).toEqual(expect.arrayContaining(['INC-7/run-1/manifest.json', 'INC-7/run-1/manifest.json.sha256', 'INC-7/run-1/custody/claim.json', 'INC-7/run-1/custody/0001.json']));
+  expect(names).toEqual(
+    expect.arrayContaining(['INC-7/run-1/manifest.json', 'INC-7/run-1/manifest.json.sha256', 'INC-7/run-1/custody/claim.json', 'INC-7/run-1/custody/0001.json']),
+  );
   expect(names.every((n) => n.startsWith('INC-7/run-1/'))).toBe(true);
 
   // Metadata and index tags were set at write time; content headers too.
@@ -209,14 +211,12 @@ test('legal hold and retention on Azurite: attempted, refused with 501, and repo
 
 test('credentials: a SAS with delete rights is refused; a mismatched connection string is refused; no secret in errors', async () => {
   const { url } = await freshContainer();
-  await expect(
-    openBlobBundle({ containerUrl: `${url}?sv=2024-08-04&sp=racwdl&sig=SECRETSIG`, caseId: 'c', runId: 'r' }),
-  ).rejects.toThrow(/grants delete rights \(sp contains d\)/);
+  await expect(openBlobBundle({ containerUrl: `${url}?sv=2024-08-04&sp=racwdl&sig=SECRETSIG`, caseId: 'c', runId: 'r' })).rejects.toThrow(/grants delete rights \(sp contains d\)/);
   await expect(openBlobBundle({ containerUrl: `${url}?sv=2024-08-04&sp=racwdl&sig=SECRETSIG`, caseId: 'c', runId: 'r' })).rejects.not.toThrow(/SECRETSIG/);
   await expect(openBlobBundle({ containerUrl: url, caseId: 'c', runId: 'r' })).rejects.toThrow(/no credential/);
-  await expect(
-    openBlobBundle({ containerUrl: 'https://other.blob.core.windows.net/x', caseId: 'c', runId: 'r', connectionString: azurite.connectionString }),
-  ).rejects.toThrow(/connection string points at http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1\/x, but the evidence location is https:\/\/other/);
+  await expect(openBlobBundle({ containerUrl: 'https://other.blob.core.windows.net/x', caseId: 'c', runId: 'r', connectionString: azurite.connectionString })).rejects.toThrow(
+    /connection string points at http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1\/x, but the evidence location is https:\/\/other/,
+  );
   await expect(openBlobBundle({ containerUrl: url, caseId: 'c', runId: 'r', connectionString: 'garbage;AccountKey=SECRETKEY' })).rejects.not.toThrow(/SECRETKEY/);
   await expect(open(`${url}/sub/dir`)).rejects.toThrow(/is not a container URL/);
   await expect(open(url, { runId: '../x' })).rejects.toThrow(/runId may only contain/);

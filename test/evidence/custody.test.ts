@@ -24,7 +24,7 @@ async function paths(store: EvidenceStore, prefix: string): Promise<string[]> {
   return out;
 }
 
-test('records are numbered in order, write-once, each naming its predecessor\'s hash (the first: the claim\'s)', async () => {
+test("records are numbered in order, write-once, each naming its predecessor's hash (the first: the claim's)", async () => {
   const store = await openLocalBundle(root, 'run');
   const claim = await claimRunPath(store, { runId: 'run', caseId: 'case', collector, clock: steppingClock() });
   expect(claim.claim.nonce).toMatch(/^[0-9a-f]{64}$/);
@@ -35,7 +35,11 @@ test('records are numbered in order, write-once, each naming its predecessor\'s 
   expect([a.path, b.path, c.path]).toEqual(['custody/0001.json', 'custody/0002.json', 'custody/0003.json']);
   expect([a.prev, b.prev, c.prev]).toEqual([claim.sha256, a.sha256, b.sha256]);
   const records = await readCustodyLog(store);
-  expect(records.map((r) => [r.seq, r.step])).toEqual([[1, 'collection-started'], [2, 'artifacts-sealed'], [3, 'manifest-sealed']]);
+  expect(records.map((r) => [r.seq, r.step])).toEqual([
+    [1, 'collection-started'],
+    [2, 'artifacts-sealed'],
+    [3, 'manifest-sealed'],
+  ]);
   expect(records[0]).toEqual({
     schemaVersion: 2,
     seq: 1,
@@ -82,7 +86,9 @@ test('concurrent writers in separate logs (as separate activities) never fork th
 test('a path that holds anything is refused; a retried claim with the same nonce is its own', async () => {
   const store = await openLocalBundle(root, 'run');
   await store.writeArtifact('manifest.json', '{"planted":true}', { contentType: 'application/json' });
-  await expect(claimRunPath(store, { runId: 'run', caseId: 'case', collector })).rejects.toThrow(/refusing .*already holds objects this run did not write \(found manifest\.json\)/);
+  await expect(claimRunPath(store, { runId: 'run', caseId: 'case', collector })).rejects.toThrow(
+    /refusing .*already holds objects this run did not write \(found manifest\.json\)/,
+  );
 
   const fresh = await openLocalBundle(root, 'run-2');
   const nonce = 'ab'.repeat(32);

@@ -50,11 +50,9 @@ test('an artifact is written once: same content again succeeds as alreadyExisted
   const otherSha = createHash('sha256').update('{"a":2}\n').digest('hex');
   const refused = store.writeArtifact('sources/events/a.json', '{"a":2}\n', json);
   await expect(refused).rejects.toBeInstanceOf(ArtifactConflictError);
-  await expect(store.writeArtifact('sources/events/a.json', '{"a":2}\n', json)).rejects.toThrow(
-    new RegExp(`${first.sha256}.*${otherSha}`),
-  );
+  await expect(store.writeArtifact('sources/events/a.json', '{"a":2}\n', json)).rejects.toThrow(new RegExp(`${first.sha256}.*${otherSha}`));
   // The original bytes are untouched and read-only.
-  expect((await readFile(join(root, 'run-1', 'sources/events/a.json'), 'utf8'))).toBe('{"a":1}\n');
+  expect(await readFile(join(root, 'run-1', 'sources/events/a.json'), 'utf8')).toBe('{"a":1}\n');
   const mode = (await stat(join(root, 'run-1', 'sources/events/a.json'))).mode & 0o777;
   expect(mode).toBe(0o444);
   // No temp files are left behind.

@@ -4,15 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManifestError } from '../../shared/evidence/errors.js';
 import { openLocalBundle } from '../../shared/evidence/localStore.js';
-import {
-  buildManifest,
-  parseManifestSha256File,
-  readManifest,
-  readManifestWithHash,
-  serializeManifest,
-  validateManifest,
-  writeManifest,
-} from '../../shared/evidence/manifest.js';
+import { buildManifest, parseManifestSha256File, readManifest, readManifestWithHash, serializeManifest, validateManifest, writeManifest } from '../../shared/evidence/manifest.js';
 import type { Manifest } from '../../shared/evidence/types.js';
 import { ArtifactConflictError } from '../../shared/util/errors.js';
 
@@ -36,12 +28,41 @@ function sample(overrides: Partial<Manifest> = {}): Manifest {
     startedAt: '2026-11-22T10:00:00.000Z',
     endedAt: '2026-11-22T10:05:00.000Z',
     artifacts: [
-      { path: 'sources/z.rows.ndjson.gz', source: 'events', kind: 'rows', sha256: sha('z'), bytes: 1, records: 1, contentType: 'application/x-ndjson', contentEncoding: 'gzip', table: 'kubeevents_CL' },
+      {
+        path: 'sources/z.rows.ndjson.gz',
+        source: 'events',
+        kind: 'rows',
+        sha256: sha('z'),
+        bytes: 1,
+        records: 1,
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+        table: 'kubeevents_CL',
+      },
       { path: 'sources/a.raw.ndjson.gz', source: 'events', kind: 'raw', sha256: sha('a'), bytes: 1, records: 1, contentType: 'application/x-ndjson', contentEncoding: 'gzip' },
     ],
-    sources: { events: { status: 'partial', records: 1, rawObjects: 1, gaps: [{ source: 'events', reason: 'forbidden', detail: '403 on events in ns x' }], artifacts: ['sources/z.rows.ndjson.gz'] } },
+    sources: {
+      events: {
+        status: 'partial',
+        records: 1,
+        rawObjects: 1,
+        gaps: [{ source: 'events', reason: 'forbidden', detail: '403 on events in ns x' }],
+        artifacts: ['sources/z.rows.ndjson.gz'],
+      },
+    },
     gaps: [{ source: 'audit', reason: 'not-enabled', detail: 'kube-audit diagnostic setting is off' }],
-    actions: [{ kind: 'exec', at: '2026-11-22T10:01:00.000Z', namespace: 'default', pod: 'web', container: 'nginx', command: ['sh', '-c', 'cat ~/.bash_history'], outcome: 'ok', exitCode: 0 }],
+    actions: [
+      {
+        kind: 'exec',
+        at: '2026-11-22T10:01:00.000Z',
+        namespace: 'default',
+        pod: 'web',
+        container: 'nginx',
+        command: ['sh', '-c', 'cat ~/.bash_history'],
+        outcome: 'ok',
+        exitCode: 0,
+      },
+    ],
     protection: { store: 'local-directory', versionLevelImmutability: false, notes: ['n'] },
     clusterFacts: { zeta: 1, alpha: { b: 2, a: 1 } },
     ...overrides,
@@ -58,7 +79,7 @@ test('buildManifest sorts artifacts; serialize is stable: fixed top-level order,
   expect(text).toContain('"clusterFacts": {\n    "alpha": {\n      "a": 1,\n      "b": 2\n    },\n    "zeta": 1\n  }');
   // Same content built with keys in another order serializes identically.
   const shuffled = JSON.parse(JSON.stringify(m), (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).reverse()) : v,
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v,
   ) as Manifest;
   expect(Object.keys(shuffled)).not.toEqual(Object.keys(JSON.parse(text) as object));
   expect(serializeManifest(shuffled)).toBe(text);

@@ -193,6 +193,7 @@ test('writeNdjson: serialized bytes, small (copied) and large (handed to zlib as
     expect(held.size).toBe(0);
     expect(released).toBe(6);
     const stored = await readFile(join(root, 'run', written.path));
+    expect(createHash('sha256').update(stored).digest('hex')).toBe(written.sha256);
     // Compressed bytes do not depend on how the input reached zlib: the same hash as write().
     if (gzip) expect(written.sha256).toBe(ref.sha256);
     expect(await collect(readNdjson(store, written.path))).toEqual(records);

@@ -217,7 +217,10 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
     const events = rowsOf(run.sealed.manifest, 'events');
     const fake = Buffer.from('{"message":"nothing happened"}\n');
     await run.attacker.write(events.path, fake);
-    const manifest = (await run.attacker.read('manifest.json')).toString('utf8').replace(events.sha256, sha(fake)).replace(`"bytes": ${events.bytes},`, `"bytes": ${fake.byteLength},`);
+    const manifest = (await run.attacker.read('manifest.json'))
+      .toString('utf8')
+      .replace(events.sha256, sha(fake))
+      .replace(`"bytes": ${events.bytes},`, `"bytes": ${fake.byteLength},`);
     await run.attacker.write('manifest.json', manifest);
     await run.attacker.write('manifest.json.sha256', manifestSha256FileContent(sha(manifest)));
     const r = await verifyWithAnchors(run);
@@ -303,7 +306,9 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
     const stale = await collect();
     const { CustodyLog } = await import('../../shared/evidence/custody.js');
     await new CustodyLog(stale.store, { runId: stale.runId, caseId: 'case-t', collector: collectorIdentity({ runtime: 'test' }) }).record('note', { detail: 'after the manifest' });
-    await expect(sealInterruptedRun({ store: stale.store, collector: collectorIdentity({ runtime: 'test' }), reason: 'the collecting process died' })).rejects.toThrow(ManifestNotOursError);
+    await expect(sealInterruptedRun({ store: stale.store, collector: collectorIdentity({ runtime: 'test' }), reason: 'the collecting process died' })).rejects.toThrow(
+      ManifestNotOursError,
+    );
   });
 
   test('a manifest planted before the run: the run refuses the path, writes nothing, adopts nothing', async () => {
@@ -357,11 +362,28 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
     await expect(p.store.writeArtifact('sources/x/claimed.json', content, { contentType: 'application/json' })).rejects.toBeInstanceOf(ArtifactConflictError);
   });
 
-  test('a summary planted without the run\'s nonce is not adopted by a retried task', async () => {
+  test("a summary planted without the run's nonce is not adopted by a retried task", async () => {
     const p = await place(kind);
     const nonce = randomBytes(32).toString('hex');
     await claimRunPath(p.store, { runId: p.runId, caseId: 'case-t', collector: collectorIdentity({ runtime: 'test' }), nonce });
-    await p.attacker.write('sources/events/all.summary.json', JSON.stringify({ schemaVersion: 1, runId: p.runId, source: 'events', status: 'complete', records: 0, rawObjects: 0, apiRequests: 0, gaps: [], actions: [], coverage: [], artifacts: [], startedAt: '2026-01-01T00:00:00Z', endedAt: '2026-01-01T00:00:00Z' }));
+    await p.attacker.write(
+      'sources/events/all.summary.json',
+      JSON.stringify({
+        schemaVersion: 1,
+        runId: p.runId,
+        source: 'events',
+        status: 'complete',
+        records: 0,
+        rawObjects: 0,
+        apiRequests: 0,
+        gaps: [],
+        actions: [],
+        coverage: [],
+        artifacts: [],
+        startedAt: '2026-01-01T00:00:00Z',
+        endedAt: '2026-01-01T00:00:00Z',
+      }),
+    );
     const sealed = await collectRun({
       kubeConfig,
       store: p.store,
@@ -378,7 +400,14 @@ describe.each<Kind>(['local', 'azurite'])('tampering with a sealed bundle (%s)',
 });
 
 test('re-staged uncommitted blocks (Azurite): what the attacker slipped in is detected by the hash the writer computed', async () => {
-  const store = await openBlobBundle({ containerUrl: azurite.containerUrl('tamper'), caseId: 'case-t', runId: 'restage', connectionString: azurite.connectionString, createContainer: true, blockSizeBytes: 64 * 1024 });
+  const store = await openBlobBundle({
+    containerUrl: azurite.containerUrl('tamper'),
+    caseId: 'case-t',
+    runId: 'restage',
+    connectionString: azurite.connectionString,
+    createContainer: true,
+    blockSizeBytes: 64 * 1024,
+  });
   const writer = await store.openWriter('sources/big/all.raw.ndjson.gz', { contentType: 'application/octet-stream' });
   const ours = randomBytes(200 * 1024);
   await writer.write(ours);
@@ -386,7 +415,7 @@ test('re-staged uncommitted blocks (Azurite): what the attacker slipped in is de
   const blob = new ContainerClient(azurite.connectionString, 'tamper').getBlockBlobClient('case-t/restage/sources/big/all.raw.ndjson.gz');
   let staged: { name: string; size: number }[] = [];
   for (let i = 0; i < 50 && staged.length === 0; i++) {
-    staged = ((await blob.getBlockList('uncommitted')).uncommittedBlocks ?? []) as { name: string; size: number }[];
+    staged = (await blob.getBlockList('uncommitted')).uncommittedBlocks ?? [];
     if (!staged.length) await new Promise((r) => setTimeout(r, 20));
   }
   expect(staged.length).toBeGreaterThan(0);

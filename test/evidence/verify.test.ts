@@ -61,9 +61,7 @@ test('one altered byte and one missing file: verify fails and names each, with t
   expect(byPath[first.path]?.actualSha256).not.toBe(first.sha256);
   expect(byPath[second.path]).toEqual(expect.objectContaining({ status: 'missing', expectedSha256: second.sha256 }));
   expect(byPath[third.path]?.status).toBe('ok');
-  expect(report.problems).toEqual(
-    expect.arrayContaining([expect.stringContaining(`ALTERED: ${first.path}`), expect.stringContaining(`MISSING: ${second.path}`)]),
-  );
+  expect(report.problems).toEqual(expect.arrayContaining([expect.stringContaining(`ALTERED: ${first.path}`), expect.stringContaining(`MISSING: ${second.path}`)]));
 });
 
 test('a truncated artifact is a size mismatch; an extra file fails verify and is named', async () => {

@@ -75,7 +75,9 @@ describe('aks-evidence analyze', () => {
       containerType: 'container',
       fieldPath: 'spec.template.spec.containers[1].securityContext.privileged',
     });
-    expect(lines.filter((l) => l.type === 'workload').map((l) => l.ruleId)).toEqual(expect.arrayContaining(['workload.host-pid', 'workload.sensitive-host-path', 'workload.host-path']));
+    expect(lines.filter((l) => l.type === 'workload').map((l) => l.ruleId)).toEqual(
+      expect.arrayContaining(['workload.host-pid', 'workload.sensitive-host-path', 'workload.host-path']),
+    );
     expect(lines.find((l) => l.ruleId === 'workload.sensitive-host-path')!.fieldPath).toBe('spec.template.spec.volumes[0].hostPath.path');
 
     expect(stderr).toMatch(/analyzed 8 object\(s\) from 1 file\(s\)/);
@@ -90,8 +92,18 @@ describe('aks-evidence analyze', () => {
     expect(code).toBe(0);
     const lines = parseLines(stdout);
     expect(lines.map((l) => `${l.ruleId}|${l.severity}`)).toEqual(['rbac.pod-exec|medium', 'workload.allow-privilege-escalation|medium']);
-    expect(lines[0]).toMatchObject({ subject: { kind: 'Group', name: 'dev-team' }, scope: 'dev', binding: { kind: 'RoleBinding', namespace: 'dev', name: 'debuggers' }, role: { kind: 'Role', name: 'debugger' }, resources: ['pods/exec', 'pods/attach'] });
-    expect(lines[1]).toMatchObject({ object: { kind: 'Pod', namespace: 'dev', name: 'web-0' }, container: 'web', fieldPath: 'spec.containers[0].securityContext.allowPrivilegeEscalation' });
+    expect(lines[0]).toMatchObject({
+      subject: { kind: 'Group', name: 'dev-team' },
+      scope: 'dev',
+      binding: { kind: 'RoleBinding', namespace: 'dev', name: 'debuggers' },
+      role: { kind: 'Role', name: 'debugger' },
+      resources: ['pods/exec', 'pods/attach'],
+    });
+    expect(lines[1]).toMatchObject({
+      object: { kind: 'Pod', namespace: 'dev', name: 'web-0' },
+      container: 'web',
+      fieldPath: 'spec.containers[0].securityContext.allowPrivilegeEscalation',
+    });
     for (const secret of SECRET_VALUES) expect(stdout + stderr).not.toContain(secret);
   });
 
@@ -115,7 +127,11 @@ describe('aks-evidence analyze', () => {
 
   test('--severity keeps the more severe findings only', async () => {
     const { stdout } = await analyze(['risky-cluster.yaml', '--severity', 'critical']);
-    expect(parseLines(stdout).map((l) => l.ruleId).sort()).toEqual(['rbac.cluster-admin', 'rbac.public-binding']);
+    expect(
+      parseLines(stdout)
+        .map((l) => l.ruleId)
+        .sort(),
+    ).toEqual(['rbac.cluster-admin', 'rbac.public-binding']);
   });
 
   test('default bindings are hidden unless --include-expected', async () => {
@@ -164,7 +180,11 @@ describe('aks-evidence analyze', () => {
 
   test('registry allow-list flags', async () => {
     const strict = await analyze(['kubectl-list.json', '--allowed-registries', 'myacr.azurecr.io']);
-    expect(parseLines(strict.stdout).filter((l) => l.ruleId === 'workload.untrusted-registry').map((l) => l.fieldPath)).toEqual(['spec.containers[0].image']);
+    expect(
+      parseLines(strict.stdout)
+        .filter((l) => l.ruleId === 'workload.untrusted-registry')
+        .map((l) => l.fieldPath),
+    ).toEqual(['spec.containers[0].image']);
     const off = await analyze(['kubectl-list.json', '--allowed-registries', 'myacr.azurecr.io', '--no-registry-check']);
     expect(parseLines(off.stdout).filter((l) => l.ruleId === 'workload.untrusted-registry')).toEqual([]);
   });

@@ -67,6 +67,9 @@ export function deployment(namespace: string, name: string, podSpec: Record<stri
 export function summary(findings: readonly RbacFinding[], ruleId: string): string[] {
   return findings
     .filter((f) => f.ruleId === ruleId)
-    .map((f) => `${f.subject.kind}:${f.subject.namespace ? `${f.subject.namespace}/` : ''}${f.subject.name}|${f.grant.bindingKind}:${f.grant.bindingNamespace ? `${f.grant.bindingNamespace}/` : ''}${f.grant.bindingName}|${f.scopeNamespace}|${f.severity}`)
+    .map(
+      (f) =>
+        `${f.subject.kind}:${f.subject.namespace ? `${f.subject.namespace}/` : ''}${f.subject.name}|${f.grant.bindingKind}:${f.grant.bindingNamespace ? `${f.grant.bindingNamespace}/` : ''}${f.grant.bindingName}|${f.scopeNamespace}|${f.severity}`,
+    )
     .sort();
 }

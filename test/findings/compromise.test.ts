@@ -18,7 +18,7 @@ import { summary } from './build.js';
 let objects: K8sObject[];
 beforeAll(async () => {
   const scenario = await loadScenario('compromise', { shift: false });
-  objects = scenario.objects as unknown as K8sObject[];
+  objects = scenario.objects;
 });
 
 const forSubject = (findings: RbacFinding[], kind: string, name: string, namespace?: string) =>
@@ -113,8 +113,14 @@ describe('compromise scenario, offline', () => {
       await program.parseAsync(['analyze', 'dump.json', '--severity', 'high'], { from: 'user' });
       const text = Buffer.concat(chunks).toString('utf8');
       expect(code).toBe(0);
-      const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
-      expect(lines.find((l) => l.ruleId === 'rbac.cluster-admin' && l.subject.name === 'system:anonymous')).toMatchObject({ binding: { name: 'anonymous-admin' }, severity: 'critical' });
+      const lines = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, any>);
+      expect(lines.find((l) => l.ruleId === 'rbac.cluster-admin' && l.subject.name === 'system:anonymous')).toMatchObject({
+        binding: { name: 'anonymous-admin' },
+        severity: 'critical',
+      });
       expect(lines.find((l) => l.ruleId === 'workload.sensitive-host-path' && l.object.name === 'node-agent-x9z8y')).toMatchObject({ fieldPath: 'spec.volumes[0].hostPath.path' });
       expect(lines.filter((l) => l.type === 'rbac' && l.subject.name === 'node-agent').length).toBe(4);
       // No Secret value of the scenario (CANARY strings) reaches the output.

@@ -56,7 +56,10 @@ describe('default bindings of a fresh cluster', () => {
   });
 
   test('a default binding name pointed at another role is reported', async () => {
-    const objects = [...(await fresh()).filter((o) => !(o.kind === 'ClusterRoleBinding' && o.metadata.name === 'system:kube-scheduler')), crb('system:kube-scheduler', 'cluster-admin', [user('system:kube-scheduler')])];
+    const objects = [
+      ...(await fresh()).filter((o) => !(o.kind === 'ClusterRoleBinding' && o.metadata.name === 'system:kube-scheduler')),
+      crb('system:kube-scheduler', 'cluster-admin', [user('system:kube-scheduler')]),
+    ];
     const unexpected = analyzeRbac(objects).findings.filter((f) => !f.expected);
     expect(summary(unexpected, 'rbac.cluster-admin')).toEqual(['User:system:kube-scheduler|ClusterRoleBinding:system:kube-scheduler|*|critical']);
   });

@@ -19,7 +19,10 @@ describe('parseObjectsText', () => {
     const text = '---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b, namespace: x}\n';
     const { objects, problems } = parseObjectsText(text, 'f.yaml', 'yaml');
     expect(problems).toEqual([]);
-    expect(objects.map((o) => `${o.object.kind}/${o.object.metadata.name}@doc${o.origin.document}:line${o.origin.line}`)).toEqual(['Pod/a@doc1:line2', 'ServiceAccount/b@doc3:line7']);
+    expect(objects.map((o) => `${o.object.kind}/${o.object.metadata.name}@doc${o.origin.document}:line${o.origin.line}`)).toEqual([
+      'Pod/a@doc1:line2',
+      'ServiceAccount/b@doc3:line7',
+    ]);
   });
 
   test('kind: List (kubectl get -o yaml) and typed lists whose items carry no kind', () => {
@@ -31,7 +34,10 @@ describe('parseObjectsText', () => {
   });
 
   test('JSON arrays, nested lists, and NDJSON saved as .json', () => {
-    const array = JSON.stringify([{ kind: 'Pod', metadata: { name: 'a' } }, { kind: 'List', items: [{ kind: 'Pod', metadata: { name: 'b' } }] }]);
+    const array = JSON.stringify([
+      { kind: 'Pod', metadata: { name: 'a' } },
+      { kind: 'List', items: [{ kind: 'Pod', metadata: { name: 'b' } }] },
+    ]);
     expect(names(parseObjectsText(array, 'a.json', 'json').objects.map((o) => o.object))).toEqual(['Pod/a', 'Pod/b']);
     const ndjson = '{"kind":"Pod","metadata":{"name":"a"}}\n{"kind":"Pod","metadata":{"name":"b"}}\n';
     expect(names(parseObjectsText(ndjson, 'n.json', 'json').objects.map((o) => o.object))).toEqual(['Pod/a', 'Pod/b']);
@@ -138,7 +144,10 @@ describe('loadObjects', () => {
   test('the same object from several files (e.g. artifacts of one bundle) is loaded once', async () => {
     const pod = { kind: 'Pod', metadata: { name: 'a', namespace: 'x', uid: 'u-1' } };
     await writeFile(join(dir, 'snapshot.raw.ndjson'), `${JSON.stringify(pod)}\n${JSON.stringify({ kind: 'Pod', metadata: { name: 'b', namespace: 'x' } })}\n`);
-    await writeFile(join(dir, 'workloads.raw.ndjson'), `${JSON.stringify(pod)}\n${JSON.stringify({ kind: 'Pod', metadata: { name: 'b', namespace: 'x' } })}\n${JSON.stringify({ kind: 'ServiceAccount', metadata: { name: 'a', namespace: 'x' } })}\n`);
+    await writeFile(
+      join(dir, 'workloads.raw.ndjson'),
+      `${JSON.stringify(pod)}\n${JSON.stringify({ kind: 'Pod', metadata: { name: 'b', namespace: 'x' } })}\n${JSON.stringify({ kind: 'ServiceAccount', metadata: { name: 'a', namespace: 'x' } })}\n`,
+    );
     const loaded = await loadObjects([dir]);
     expect(names(loaded.objects)).toEqual(['Pod/a', 'Pod/b', 'ServiceAccount/a']);
     expect(loaded.duplicates).toBe(2);

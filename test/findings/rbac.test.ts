@@ -42,7 +42,10 @@ describe('rule catalog', () => {
 
 describe('rbac.cluster-admin', () => {
   test("'*' on '*' in '*' cluster-wide is critical and subsumes the other rules", () => {
-    const findings = clusterWide([{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }]);
+    const findings = clusterWide([
+      { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
+      { nonResourceURLs: ['*'], verbs: ['*'] },
+    ]);
     expect(ids(findings)).toEqual(['rbac.cluster-admin']);
     const [f] = findings;
     expect(f).toMatchObject({ severity: 'critical', scopeNamespace: '*', verbs: ['*'], resources: ['*'], apiGroups: ['*'], subject: { kind: 'User', name: 'alice' } });
@@ -82,7 +85,12 @@ describe('rbac.secrets-read', () => {
   const secrets = (verbs: string[], extra: Partial<Rule> = {}): Rule => ({ apiGroups: [''], resources: ['secrets'], verbs, ...extra });
 
   test('list/watch cluster-wide is high; get-only cluster-wide medium', () => {
-    expect(only(clusterWide([secrets(['list', 'watch'])]), 'rbac.secrets-read')[0]).toMatchObject({ severity: 'high', verbs: ['list', 'watch'], resources: ['secrets'], scopeNamespace: '*' });
+    expect(only(clusterWide([secrets(['list', 'watch'])]), 'rbac.secrets-read')[0]).toMatchObject({
+      severity: 'high',
+      verbs: ['list', 'watch'],
+      resources: ['secrets'],
+      scopeNamespace: '*',
+    });
     expect(only(clusterWide([secrets(['get'])]), 'rbac.secrets-read')[0]).toMatchObject({ severity: 'medium', verbs: ['get'] });
   });
 
@@ -119,7 +127,10 @@ describe('rbac.pod-exec', () => {
   });
 
   test('attach, portforward, ephemeral containers and the */exec wildcard count', () => {
-    expect(only(clusterWide([{ apiGroups: [''], resources: ['pods/attach', 'pods/portforward'], verbs: ['create'] }]), 'rbac.pod-exec')[0]!.resources).toEqual(['pods/attach', 'pods/portforward']);
+    expect(only(clusterWide([{ apiGroups: [''], resources: ['pods/attach', 'pods/portforward'], verbs: ['create'] }]), 'rbac.pod-exec')[0]!.resources).toEqual([
+      'pods/attach',
+      'pods/portforward',
+    ]);
     expect(only(clusterWide([{ apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['patch'] }]), 'rbac.pod-exec')[0]).toMatchObject({ severity: 'high' });
     expect(only(clusterWide([{ apiGroups: [''], resources: ['*/exec'], verbs: ['create'] }]), 'rbac.pod-exec')[0]!.resources).toEqual(['pods/exec']);
   });
@@ -131,7 +142,15 @@ describe('rbac.pod-exec', () => {
   });
 
   test('negative: create on pods (no subresource), get on pods/log', () => {
-    expect(only(clusterWide([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }, { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] }]), 'rbac.pod-exec')).toHaveLength(0);
+    expect(
+      only(
+        clusterWide([
+          { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+          { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+        ]),
+        'rbac.pod-exec',
+      ),
+    ).toHaveLength(0);
     expect(only(clusterWide([{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]), 'rbac.pod-exec')).toHaveLength(0);
   });
 });
@@ -155,7 +174,10 @@ describe('rbac.workload-create', () => {
   });
 
   test('update/patch count (they change the pod template); namespaced is medium', () => {
-    expect(only(inNamespace('dev', [{ apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['patch'] }]), 'rbac.workload-create')[0]).toMatchObject({ severity: 'medium', verbs: ['patch'] });
+    expect(only(inNamespace('dev', [{ apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['patch'] }]), 'rbac.workload-create')[0]).toMatchObject({
+      severity: 'medium',
+      verbs: ['patch'],
+    });
   });
 
   test('resourceNames cannot limit create: such a rule grants no create; patch on named objects is low', () => {
@@ -172,13 +194,20 @@ describe('rbac.workload-create', () => {
 
 describe('rbac.impersonate', () => {
   test('users/groups cluster-wide is critical; service accounts high', () => {
-    expect(only(clusterWide([{ apiGroups: [''], resources: ['users', 'groups'], verbs: ['impersonate'] }]), 'rbac.impersonate')[0]).toMatchObject({ severity: 'critical', resources: ['users', 'groups'] });
+    expect(only(clusterWide([{ apiGroups: [''], resources: ['users', 'groups'], verbs: ['impersonate'] }]), 'rbac.impersonate')[0]).toMatchObject({
+      severity: 'critical',
+      resources: ['users', 'groups'],
+    });
     expect(only(clusterWide([{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] }]), 'rbac.impersonate')[0]).toMatchObject({ severity: 'high' });
   });
 
   test('names: system:masters stays critical, anything else medium', () => {
-    expect(only(clusterWide([{ apiGroups: [''], resources: ['groups'], verbs: ['impersonate'], resourceNames: ['system:masters'] }]), 'rbac.impersonate')[0]).toMatchObject({ severity: 'critical' });
-    expect(only(clusterWide([{ apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: ['bob'] }]), 'rbac.impersonate')[0]).toMatchObject({ severity: 'medium' });
+    expect(only(clusterWide([{ apiGroups: [''], resources: ['groups'], verbs: ['impersonate'], resourceNames: ['system:masters'] }]), 'rbac.impersonate')[0]).toMatchObject({
+      severity: 'critical',
+    });
+    expect(only(clusterWide([{ apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: ['bob'] }]), 'rbac.impersonate')[0]).toMatchObject({
+      severity: 'medium',
+    });
   });
 
   test('through a RoleBinding only service accounts can be impersonated (users/groups are cluster-scoped)', () => {
@@ -196,8 +225,14 @@ describe('rbac.impersonate', () => {
 
 describe('rbac.escalate-bind', () => {
   test('escalate or bind on clusterroles cluster-wide is critical', () => {
-    expect(only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['escalate'] }]), 'rbac.escalate-bind')[0]).toMatchObject({ severity: 'critical', verbs: ['escalate'] });
-    expect(only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['bind'] }]), 'rbac.escalate-bind')[0]).toMatchObject({ severity: 'critical', verbs: ['bind'] });
+    expect(only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['escalate'] }]), 'rbac.escalate-bind')[0]).toMatchObject({
+      severity: 'critical',
+      verbs: ['escalate'],
+    });
+    expect(only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['bind'] }]), 'rbac.escalate-bind')[0]).toMatchObject({
+      severity: 'critical',
+      verbs: ['bind'],
+    });
   });
 
   test('through a RoleBinding: bind on clusterroles counts (binds within the namespace), escalate on clusterroles does not', () => {
@@ -211,12 +246,18 @@ describe('rbac.escalate-bind', () => {
   });
 
   test('limited to names: medium (high when it names admin roles)', () => {
-    expect(only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['view'] }]), 'rbac.escalate-bind')[0]).toMatchObject({ severity: 'medium' });
-    expect(only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin'] }]), 'rbac.escalate-bind')[0]).toMatchObject({ severity: 'high' });
+    expect(
+      only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['view'] }]), 'rbac.escalate-bind')[0],
+    ).toMatchObject({ severity: 'medium' });
+    expect(
+      only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin'] }]), 'rbac.escalate-bind')[0],
+    ).toMatchObject({ severity: 'high' });
   });
 
   test('negative: update/patch on roles without escalate or bind', () => {
-    expect(only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'roles'], verbs: ['get', 'update', 'patch', 'create'] }]), 'rbac.escalate-bind')).toHaveLength(0);
+    expect(
+      only(clusterWide([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'roles'], verbs: ['get', 'update', 'patch', 'create'] }]), 'rbac.escalate-bind'),
+    ).toHaveLength(0);
   });
 });
 
@@ -228,7 +269,9 @@ describe('rbac.sa-token-create', () => {
   });
 
   test('a subresource request carries a name, so resourceNames limit it (low)', () => {
-    expect(only(inNamespace('dev', [{ apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'], resourceNames: ['ci'] }]), 'rbac.sa-token-create')[0]).toMatchObject({ severity: 'low', resourceNames: ['ci'] });
+    expect(
+      only(inNamespace('dev', [{ apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'], resourceNames: ['ci'] }]), 'rbac.sa-token-create')[0],
+    ).toMatchObject({ severity: 'low', resourceNames: ['ci'] });
   });
 
   test('negative: create serviceaccounts (no token subresource)', () => {
@@ -273,7 +316,10 @@ describe('rbac.webhook-modify', () => {
 
 describe('rbac.node-proxy', () => {
   test('get or create on nodes/proxy is high, also via */proxy', () => {
-    expect(only(clusterWide([{ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }]), 'rbac.node-proxy')[0]).toMatchObject({ severity: 'high', resources: ['nodes/proxy'] });
+    expect(only(clusterWide([{ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }]), 'rbac.node-proxy')[0]).toMatchObject({
+      severity: 'high',
+      resources: ['nodes/proxy'],
+    });
     expect(only(clusterWide([{ apiGroups: [''], resources: ['*/proxy'], verbs: ['create'] }]), 'rbac.node-proxy')[0]).toMatchObject({ severity: 'high' });
   });
 
@@ -307,11 +353,16 @@ describe('rbac.csr-approve', () => {
 describe('rbac.events-delete', () => {
   test('delete events: medium cluster-wide, low namespaced; events.k8s.io too', () => {
     expect(only(clusterWide([{ apiGroups: [''], resources: ['events'], verbs: ['delete'] }]), 'rbac.events-delete')[0]).toMatchObject({ severity: 'medium' });
-    expect(only(inNamespace('dev', [{ apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['deletecollection'] }]), 'rbac.events-delete')[0]).toMatchObject({ severity: 'low', apiGroups: ['events.k8s.io'] });
+    expect(only(inNamespace('dev', [{ apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['deletecollection'] }]), 'rbac.events-delete')[0]).toMatchObject({
+      severity: 'low',
+      apiGroups: ['events.k8s.io'],
+    });
   });
 
   test('negative: create/patch events (what every controller does)', () => {
-    expect(only(clusterWide([{ apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update', 'get', 'list'] }]), 'rbac.events-delete')).toHaveLength(0);
+    expect(
+      only(clusterWide([{ apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update', 'get', 'list'] }]), 'rbac.events-delete'),
+    ).toHaveLength(0);
   });
 });
 
@@ -338,7 +389,9 @@ describe('rbac.public-binding', () => {
   });
 
   test('negative: an ordinary group', () => {
-    expect(only(run([clusterRole('secrets', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }]), crb('b', 'secrets', [group('devs')])]), 'rbac.public-binding')).toHaveLength(0);
+    expect(
+      only(run([clusterRole('secrets', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }]), crb('b', 'secrets', [group('devs')])]), 'rbac.public-binding'),
+    ).toHaveLength(0);
   });
 });
 
@@ -361,16 +414,30 @@ describe('traps', () => {
     const objects = [
       clusterRole('admin', [], { aggregate: [{ 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' }] }),
       clusterRole('edit', [], { labels: { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' }, aggregate: [{ 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' }] }),
-      clusterRole('secret-lister', [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get'] }, { apiGroups: [''], resources: ['secrets'], verbs: ['list'] }], {
-        labels: { 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' },
-      }),
+      clusterRole(
+        'secret-lister',
+        [
+          { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get'] },
+          { apiGroups: [''], resources: ['secrets'], verbs: ['list'] },
+        ],
+        {
+          labels: { 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' },
+        },
+      ),
       clusterRole('unrelated', [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] }], { labels: { team: 'x' } }),
       crb('admins', 'admin', [group('ops')]),
       rb('dev', 'editors', { kind: 'ClusterRole', name: 'edit' }, [user('alice')]),
     ];
     const findings = run(objects);
     const admin = only(findings, 'rbac.secrets-read').find((f) => f.subject.name === 'ops')!;
-    expect(admin.grant).toEqual({ bindingKind: 'ClusterRoleBinding', bindingName: 'admins', roleKind: 'ClusterRole', roleName: 'admin', aggregatedFrom: ['edit', 'secret-lister'], ruleIndexes: [1] });
+    expect(admin.grant).toEqual({
+      bindingKind: 'ClusterRoleBinding',
+      bindingName: 'admins',
+      roleKind: 'ClusterRole',
+      roleName: 'admin',
+      aggregatedFrom: ['edit', 'secret-lister'],
+      ruleIndexes: [1],
+    });
     expect(grantPathText(admin.grant)).toBe('ClusterRoleBinding admins → ClusterRole admin → aggregated from edit → secret-lister → rule 1');
     expect(admin.severity).toBe('high');
     const editor = only(findings, 'rbac.secrets-read').find((f) => f.subject.name === 'alice')!;
@@ -415,7 +482,10 @@ describe('traps', () => {
   });
 
   test('a RoleBinding cannot use a Role of another namespace', () => {
-    const analysis = analyzeRbac([role('other', 'r', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }]), rb('dev', 'b', { kind: 'Role', name: 'r' }, [user('alice')])]);
+    const analysis = analyzeRbac([
+      role('other', 'r', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }]),
+      rb('dev', 'b', { kind: 'Role', name: 'r' }, [user('alice')]),
+    ]);
     expect(only(analysis.findings, 'rbac.secrets-read')).toHaveLength(0);
     expect(summary(analysis.findings, 'rbac.dangling-binding')).toEqual(['User:alice|RoleBinding:dev/b|dev|low']);
   });
@@ -441,7 +511,12 @@ describe('traps', () => {
     const objects = [
       clusterRole('deployer', [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['create'] }]),
       crb('b', 'deployer', [user('system:serviceaccount:ci:deployer')]),
-      { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'ship', namespace: 'ci' }, spec: { jobTemplate: { spec: { template: { spec: { serviceAccountName: 'deployer', containers: [] } } } } } },
+      {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: { name: 'ship', namespace: 'ci' },
+        spec: { jobTemplate: { spec: { template: { spec: { serviceAccountName: 'deployer', containers: [] } } } } },
+      },
       pod('ci', 'other', { containers: [] }),
     ];
     const [f] = only(run(objects), 'rbac.workload-create');

@@ -17,7 +17,12 @@ describe('matchRule (the authorizer rules)', () => {
 
   test('resourceNames: no create on the plain resource, create on a named subresource is fine', () => {
     expect(matchRule({ apiGroups: [''], resources: ['secrets'], verbs: ['create'], resourceNames: ['x'] }, want)).toBeUndefined();
-    expect(matchRule({ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'], resourceNames: ['web-0'] }, want)).toEqual({ verbs: ['create'], resources: ['pods/exec'], apiGroups: [''], resourceNames: ['web-0'] });
+    expect(matchRule({ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'], resourceNames: ['web-0'] }, want)).toEqual({
+      verbs: ['create'],
+      resources: ['pods/exec'],
+      apiGroups: [''],
+      resourceNames: ['web-0'],
+    });
   });
 
   test('a nonResourceURLs rule grants no resource; URL matching with prefixes', () => {
@@ -79,12 +84,16 @@ test('aggregation cycles are cut and noted', () => {
   expect(model.notes.some((n) => n.code === 'aggregation-cycle')).toBe(true);
 });
 
-test('in a cycle, each role bound directly still gets the other one\'s rules', () => {
+test("in a cycle, each role bound directly still gets the other one's rules", () => {
   const model = buildRbacModel([
     clusterRole('a', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }], { labels: { agg: 'b' }, aggregate: [{ agg: 'a' }] }),
     clusterRole('b', [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }], { labels: { agg: 'a' }, aggregate: [{ agg: 'b' }] }),
   ]);
-  const of = (name: string) => model.rulesFor({ kind: 'ClusterRoleBinding', name: 'x', roleRef: { kind: 'ClusterRole', name }, subjects: [] })!.map((r) => r.declaredBy).sort();
+  const of = (name: string) =>
+    model
+      .rulesFor({ kind: 'ClusterRoleBinding', name: 'x', roleRef: { kind: 'ClusterRole', name }, subjects: [] })!
+      .map((r) => r.declaredBy)
+      .sort();
   expect(of('a')).toEqual(['a', 'b']);
   expect(of('b')).toEqual(['a', 'b']);
 });

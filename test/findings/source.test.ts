@@ -69,7 +69,7 @@ describe('rbacFindingsSource', () => {
   });
 
   test('403 on clusterroles: a forbidden gap, the analysis says what it could not see, no invented findings', async () => {
-    const out = await withCluster({ ...scenario, forbidden: ['clusterroles'] } as Scenario, {}, (kc) => collect(rbacFindingsSource, context(kc)));
+    const out = await withCluster({ ...scenario, forbidden: ['clusterroles'] }, {}, (kc) => collect(rbacFindingsSource, context(kc)));
     expect(out.gaps).toEqual([expect.objectContaining({ source: 'rbacfindings', reason: 'forbidden', resource: 'clusterroles' })]);
     const coverage = out.coverage.find((c) => 'rbacfindings' in c)!.rbacfindings as { unavailable: string[]; notes: string[] };
     expect(coverage.unavailable).toEqual(['clusterroles']);
@@ -85,11 +85,11 @@ describe('rbacFindingsSource', () => {
       await collect(rbacFindingsSource, context(kc, { namespaces: { include: ['dev'] } })),
     ]);
     // prod has no risky namespaced grant; dev's toolbox-edit appears only when dev is selected.
-    expect(new Set(prod!.rows.map((r) => r.scope_namespace))).toEqual(new Set(['*']));
-    expect(prod!.rows.some((r) => r.subject_name === 'toolbox')).toBe(false);
-    expect(new Set(dev!.rows.map((r) => r.scope_namespace))).toEqual(new Set(['*', 'dev']));
-    expect(dev!.rows.some((r) => r.subject_name === 'toolbox' && r.scope_namespace === 'dev')).toBe(true);
-    expect(prod!.rows.some((r) => r.subject_name === 'system:anonymous')).toBe(true);
+    expect(new Set(prod.rows.map((r) => r.scope_namespace))).toEqual(new Set(['*']));
+    expect(prod.rows.some((r) => r.subject_name === 'toolbox')).toBe(false);
+    expect(new Set(dev.rows.map((r) => r.scope_namespace))).toEqual(new Set(['*', 'dev']));
+    expect(dev.rows.some((r) => r.subject_name === 'toolbox' && r.scope_namespace === 'dev')).toBe(true);
+    expect(prod.rows.some((r) => r.subject_name === 'system:anonymous')).toBe(true);
   });
 });
 
@@ -100,17 +100,26 @@ describe('workloadFindingsSource', () => {
     expect(out.gaps).toEqual([]);
     const offline = analyzeWorkloads(objects).findings;
     expect(out.rows.length).toBe(offline.length);
-    const key = (r: { rule_id?: unknown; kind?: unknown; namespace?: unknown; name?: unknown; field_path?: unknown }) => `${r.rule_id}|${r.kind}|${r.namespace}/${r.name}|${r.field_path}`;
+    const key = (r: { rule_id?: unknown; kind?: unknown; namespace?: unknown; name?: unknown; field_path?: unknown }) =>
+      `${r.rule_id}|${r.kind}|${r.namespace}/${r.name}|${r.field_path}`;
     expect(out.rows.map(key).sort()).toEqual(offline.map((f) => key({ rule_id: f.ruleId, kind: f.kind, namespace: f.namespace, name: f.name, field_path: f.fieldPath })).sort());
     const privileged = out.rows.find((r) => r.rule_id === 'workload.privileged' && r.name === 'node-agent-x9z8y')!;
-    expect(privileged).toMatchObject({ kind: 'Pod', namespace: 'kube-sys-tools', container_name: 'agent', container_type: 'container', field_path: 'spec.containers[0].securityContext.privileged', service_account: 'node-agent', TimeGenerated: '2024-06-01T10:40:35.000Z' });
+    expect(privileged).toMatchObject({
+      kind: 'Pod',
+      namespace: 'kube-sys-tools',
+      container_name: 'agent',
+      container_type: 'container',
+      field_path: 'spec.containers[0].securityContext.privileged',
+      service_account: 'node-agent',
+      TimeGenerated: '2024-06-01T10:40:35.000Z',
+    });
     const workloadKinds = ['Pod', 'Deployment', 'DaemonSet', 'StatefulSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController'];
     expect(out.raws.length).toBe(objects.filter((o) => workloadKinds.includes(o.kind)).length);
     for (const row of out.rows) mapRow(WORKLOAD_FINDINGS_TABLE, row, link, { unknownColumns: 'error' });
   });
 
   test('403 on pods: a gap, the other kinds still analyzed', async () => {
-    const out = await withCluster({ ...scenario, forbidden: ['pods'] } as Scenario, {}, (kc) => collect(workloadFindingsSource, context(kc, { clock: () => FIXED_NOW })));
+    const out = await withCluster({ ...scenario, forbidden: ['pods'] }, {}, (kc) => collect(workloadFindingsSource, context(kc, { clock: () => FIXED_NOW })));
     expect(out.gaps).toEqual([expect.objectContaining({ source: 'workloadfindings', reason: 'forbidden', resource: 'pods' })]);
     expect(out.rows.some((r) => r.kind === 'Pod')).toBe(false);
     expect(out.rows.some((r) => r.kind === 'DaemonSet' && r.rule_id === 'workload.privileged')).toBe(true);

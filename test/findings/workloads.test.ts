@@ -52,7 +52,10 @@ describe('every workload kind, with the exact field path', () => {
 });
 
 describe('the pod security checks (shared with the suspicious-pods source)', () => {
-  const deploy = (spec: Record<string, unknown>) => analyzeWorkloads([wrap('Deployment', spec)], { allowedRegistries: false }).findings.map(line).sort();
+  const deploy = (spec: Record<string, unknown>) =>
+    analyzeWorkloads([wrap('Deployment', spec)], { allowedRegistries: false })
+      .findings.map(line)
+      .sort();
   const P = 'spec.template.spec';
 
   test('host namespaces', () => {
@@ -100,7 +103,13 @@ describe('the pod security checks (shared with the suspicious-pods source)', () 
     const spec = {
       securityContext: { runAsNonRoot: true, runAsUser: 1000 },
       containers: [
-        { name: 'app', image: 'mcr.microsoft.com/app:1', command: ['/app'], args: ['--port', '8080'], securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } } },
+        {
+          name: 'app',
+          image: 'mcr.microsoft.com/app:1',
+          command: ['/app'],
+          args: ['--port', '8080'],
+          securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
+        },
       ],
       volumes: [{ name: 'tmp', emptyDir: {} }],
     };
@@ -112,7 +121,10 @@ describe('runs as root (low)', () => {
   test('runAsUser 0 and runAsNonRoot false, pod- and container-level', () => {
     const spec = {
       securityContext: { runAsUser: 0 },
-      containers: [{ name: 'a', image: 'x', securityContext: { runAsNonRoot: false } }, { name: 'b', image: 'x', securityContext: { runAsUser: 0 } }],
+      containers: [
+        { name: 'a', image: 'x', securityContext: { runAsNonRoot: false } },
+        { name: 'b', image: 'x', securityContext: { runAsUser: 0 } },
+      ],
     };
     const { findings } = analyzeWorkloads([wrap('Pod', spec)], { allowedRegistries: false });
     expect(findings.map(line).sort()).toEqual([
@@ -130,7 +142,9 @@ describe('runs as root (low)', () => {
 
 describe('suspicious commands (medium)', () => {
   const cmd = (container: Record<string, unknown>) =>
-    analyzeWorkloads([wrap('CronJob', { containers: [{ name: 'c', image: 'mcr.microsoft.com/x', ...container }] })]).findings.map((f) => `${f.ruleId}|${f.fieldPath}|${f.details.split(':')[0]}`);
+    analyzeWorkloads([wrap('CronJob', { containers: [{ name: 'c', image: 'mcr.microsoft.com/x', ...container }] })]).findings.map(
+      (f) => `${f.ruleId}|${f.fieldPath}|${f.details.split(':')[0]}`,
+    );
   const J = 'spec.jobTemplate.spec.template.spec.containers[0]';
 
   test.each([
@@ -162,9 +176,16 @@ describe('images from registries outside the allow-list (medium)', () => {
   });
 
   test('flagged with the default list and with a custom one; disabled with false', () => {
-    const obj = wrap('Pod', { containers: [{ name: 'a', image: 'mcr.microsoft.com/ok' }, { name: 'b', image: 'registry.evil.example/tools:latest' }] });
+    const obj = wrap('Pod', {
+      containers: [
+        { name: 'a', image: 'mcr.microsoft.com/ok' },
+        { name: 'b', image: 'registry.evil.example/tools:latest' },
+      ],
+    });
     expect(analyzeWorkloads([obj]).findings.map(line)).toEqual(['workload.untrusted-registry|medium|Pod/pod-1|b|container|spec.containers[1].image']);
-    expect(analyzeWorkloads([obj], { allowedRegistries: ['registry.evil.example'] }).findings.map(line)).toEqual(['workload.untrusted-registry|medium|Pod/pod-1|a|container|spec.containers[0].image']);
+    expect(analyzeWorkloads([obj], { allowedRegistries: ['registry.evil.example'] }).findings.map(line)).toEqual([
+      'workload.untrusted-registry|medium|Pod/pod-1|a|container|spec.containers[0].image',
+    ]);
     expect(analyzeWorkloads([obj], { allowedRegistries: false }).findings).toEqual([]);
   });
 });
@@ -172,7 +193,13 @@ describe('images from registries outside the allow-list (medium)', () => {
 test('findings carry owner, uid and creation time', () => {
   const object: K8sObject = {
     ...wrap('Pod', privilegedSpec()),
-    metadata: { name: 'web-7d9c-x', namespace: 'apps', uid: 'u-1', creationTimestamp: '2026-11-22T10:00:00Z', ownerReferences: [{ kind: 'ReplicaSet', name: 'web-7d9c', controller: true }] },
+    metadata: {
+      name: 'web-7d9c-x',
+      namespace: 'apps',
+      uid: 'u-1',
+      creationTimestamp: '2026-11-22T10:00:00Z',
+      ownerReferences: [{ kind: 'ReplicaSet', name: 'web-7d9c', controller: true }],
+    },
   };
   expect(analyzeWorkloads([object]).findings[0]).toMatchObject({ owner: 'ReplicaSet/web-7d9c', uid: 'u-1', createdAt: '2026-11-22T10:00:00Z' });
 });

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { AppSettingsError, blobEndpointOf, loadAppSettings, SETTING } from '../../shared/config/appSettings.js';
 
-const AZURITE = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;';
+const AZURITE =
+  'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;';
 const TARGET = {
   endpoint: 'https://dce-evidence-abcd.westeurope-1.ingest.monitor.azure.com',
   tables: { kubelogs_CL: { dcrImmutableId: `dcr-${'0'.repeat(32)}`, streamName: 'Custom-kubelogs_CL' } },
@@ -84,7 +85,11 @@ describe('app settings', () => {
 
   it('requires a store: one of account URL or connection string, not both', () => {
     expect(problemsOf({}).map((p) => p.setting)).toEqual([SETTING.accountUrl, SETTING.container]);
-    const both = problemsOf({ AKS_EVIDENCE_STORAGE_ACCOUNT_URL: 'https://a.blob.core.windows.net', AKS_EVIDENCE_STORAGE_CONNECTION_STRING: AZURITE, AKS_EVIDENCE_CONTAINER: 'evidence' });
+    const both = problemsOf({
+      AKS_EVIDENCE_STORAGE_ACCOUNT_URL: 'https://a.blob.core.windows.net',
+      AKS_EVIDENCE_STORAGE_CONNECTION_STRING: AZURITE,
+      AKS_EVIDENCE_CONTAINER: 'evidence',
+    });
     expect(both).toEqual([{ setting: SETTING.connectionString, message: expect.stringContaining('not both') }]);
     expect(JSON.stringify(both)).not.toContain('AccountKey=');
   });

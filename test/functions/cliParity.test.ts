@@ -88,7 +88,10 @@ describe('Functions app and CLI collect the same evidence from a 1,000-pod clust
       // Parity of the two hosts, not exec realism (test/k8s-fixture and the history source tests run real
       // shells): 2,000 real execs, 64 at a time from the Functions shards, can pass the collector's exec
       // time-out on a loaded 2-core machine; the in-memory exec cannot.
-      startFixtureCluster(generateCluster({ pods: 1000, containersPerPod: 1, linesPerContainer: 5, namespaces: 10, historyFraction: 0.05, eventsPerPod: 1, now: new Date(Date.now() - 10 * 60_000) }), { exec: 'emulated' }),
+      startFixtureCluster(
+        generateCluster({ pods: 1000, containersPerPod: 1, linesPerContainer: 5, namespaces: 10, historyFraction: 0.05, eventsPerPod: 1, now: new Date(Date.now() - 10 * 60_000) }),
+        { exec: 'emulated' },
+      ),
       startAzurite(),
     ]);
     arm = await startArmStub({ clusters: [entraCluster(fixture, 'aks-parity')] });

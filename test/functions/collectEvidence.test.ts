@@ -55,7 +55,17 @@ function taskResult(task: CollectTask, status: CollectTaskResult['status'] = 'co
     actionCount: 0,
     apiRequests: 3,
     artifacts: [
-      { path: `${base}.rows.ndjson.gz`, source: task.source, kind: 'rows', sha256: 'a'.repeat(64), bytes: 100, records, contentType: 'application/x-ndjson', contentEncoding: 'gzip', table },
+      {
+        path: `${base}.rows.ndjson.gz`,
+        source: task.source,
+        kind: 'rows',
+        sha256: 'a'.repeat(64),
+        bytes: 100,
+        records,
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+        table,
+      },
       { path: `${base}.summary.json`, source: task.source, kind: 'other', sha256: 'b'.repeat(64), bytes: 50, records: 1, contentType: 'application/json' },
     ],
     gapsPreview: status === 'complete' ? [] : [{ source: task.source, reason: 'forbidden', detail: 'may not list rolebindings' }],
@@ -95,7 +105,7 @@ function inputOf<T = any>(action: { input?: unknown } | undefined): T {
 const collectInputs = (r: ReplayResult) =>
   flatActions(r)
     .filter((a) => a.functionName === 'collectSource')
-    .map((a) => inputOf(a) as CollectSourceInput);
+    .map((a) => inputOf<CollectSourceInput>(a));
 
 describe('collectEvidence orchestrator, replayed through durable-functions', () => {
   it('first episode: resolves the cluster with retry, nothing else', async () => {
@@ -107,10 +117,18 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(resolve?.actionType).toBe(ACTION.CallActivityWithRetry);
     expect(resolve?.functionName).toBe('resolveCluster');
     // The claim nonce is deterministic under replay (no nonce in this older-style input: derived from the run id).
-    const first = inputOf(resolve) as { claimNonce: string };
-    expect(first).toEqual({ runId: input.runId, caseId: 'INC-7', cluster, request: input.request, claimNonce: expect.stringMatching(/^[0-9a-f]{32}$/), startedAt: START.toISOString(), podsPerShard: 250 });
+    const first = inputOf<{ claimNonce: string }>(resolve);
+    expect(first).toEqual({
+      runId: input.runId,
+      caseId: 'INC-7',
+      cluster,
+      request: input.request,
+      claimNonce: expect.stringMatching(/^[0-9a-f]{32}$/),
+      startedAt: START.toISOString(),
+      podsPerShard: 250,
+    });
     const again = await replay(collectEvidenceOrchestrator, new History(START, 'collectEvidence', input).snapshot(), input);
-    expect((inputOf(flatActions(again)[0]) as { claimNonce: string }).claimNonce).toBe(first.claimNonce);
+    expect(inputOf<{ claimNonce: string }>(flatActions(again)[0]).claimNonce).toBe(first.claimNonce);
     // A nonce drawn at start is passed as it is.
     const withNonce = { ...input, claimNonce: 'ab'.repeat(32) };
     const r2 = await replay(collectEvidenceOrchestrator, new History(START, 'collectEvidence', withNonce).snapshot(), withNonce);
@@ -150,7 +168,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     const all = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     const sealAction = flatActions(all).find((a) => a.functionName === 'sealEvidence');
     expect(sealAction?.actionType).toBe(ACTION.CallActivityWithRetry);
-    const sealInput = inputOf(sealAction) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(sealAction);
     expect(sealInput.results.map((x) => `${x.source}${x.shard ? ` ${x.shard}` : ''}`)).toEqual([
       'events',
       'containerlogs 1-of-3',
@@ -180,7 +198,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     EXPECTED_TASKS.forEach((t, i) => h.completed(i + 1, taskResult(t, t.source === 'rbacbindings' ? 'failed' : 'complete', t.source === 'rbacbindings' ? 0 : 10)));
     h.scheduled(6, 'sealEvidence').episode().completed(6, seal);
     const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
-    const sealInput = inputOf(flatActions(r).find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(flatActions(r).find((a) => a.functionName === 'sealEvidence'));
     expect(sealInput.results).toHaveLength(5);
     expect(sealInput.results.filter((x) => x.status === 'complete')).toHaveLength(4);
     expect(r.isDone).toBe(true);
@@ -195,8 +213,12 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     h.completed(1, taskResult(EXPECTED_TASKS[0] as CollectTask));
     h.failed(2, "Activity function 'collectSource' failed: collectSource: HTTP 503 from the API server");
     h.timerCreated(6, new Date(START.getTime() + 10_000));
-    h.completed(3, taskResult(EXPECTED_TASKS[2] as CollectTask)).completed(4, taskResult(EXPECTED_TASKS[3] as CollectTask)).completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
-    h.episode(5_000).timerFired(6, new Date(START.getTime() + 10_000)).scheduled(7, 'collectSource');
+    h.completed(3, taskResult(EXPECTED_TASKS[2] as CollectTask))
+      .completed(4, taskResult(EXPECTED_TASKS[3] as CollectTask))
+      .completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
+    h.episode(5_000)
+      .timerFired(6, new Date(START.getTime() + 10_000))
+      .scheduled(7, 'collectSource');
     const waiting = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     expect(waiting.isDone).toBe(false);
     expect(flatActions(waiting).some((a) => a.functionName === 'sealEvidence')).toBe(false);
@@ -206,7 +228,7 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     const retried = { ...taskResult(EXPECTED_TASKS[1] as CollectTask), records: 42 };
     h.episode().completed(7, retried);
     const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
-    const sealInput = inputOf(flatActions(r).find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(flatActions(r).find((a) => a.functionName === 'sealEvidence'));
     expect(sealInput.results[1]).toEqual(retried);
     expect(sealInput.results.every((x) => x.status === 'complete')).toBe(true);
   });
@@ -229,13 +251,15 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(midway.error).toBeUndefined();
     expect(flatActions(midway).some((a) => a.functionName === 'sealEvidence')).toBe(false);
 
-    h.episode().completed(2, taskResult(EXPECTED_TASKS[1] as CollectTask)).completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
+    h.episode()
+      .completed(2, taskResult(EXPECTED_TASKS[1] as CollectTask))
+      .completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
     h.episode().completed(3, taskResult(EXPECTED_TASKS[2] as CollectTask));
     const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     expect(r.error).toBeUndefined();
     const actions = flatActions(r);
     expect(actions.filter((a) => a.functionName === 'collectSource')).toHaveLength(5);
-    const sealInput = inputOf(actions.find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(actions.find((a) => a.functionName === 'sealEvidence'));
     expect(sealInput.results.map((x) => x.status)).toEqual(['complete', 'complete', 'complete', 'failed', 'complete']);
     const failed = sealInput.results[3] as CollectTaskResult;
     expect(failed).toMatchObject({ source: 'containerlogs', shard: '3-of-3', records: 0, artifacts: [] });
@@ -261,9 +285,11 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     expect(flatActions(second).some((a) => a.functionName === 'sealEvidence')).toBe(false);
     expect((second.customStatus as RunCustomStatus).tasks).toEqual({ total: 5, finished: 4, failed: 0 });
 
-    h.scheduled(5, 'collectSource').episode().completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
+    h.scheduled(5, 'collectSource')
+      .episode()
+      .completed(5, taskResult(EXPECTED_TASKS[4] as CollectTask));
     const done = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
-    const sealInput = inputOf(flatActions(done).find((a) => a.functionName === 'sealEvidence')) as SealEvidenceInput;
+    const sealInput = inputOf<SealEvidenceInput>(flatActions(done).find((a) => a.functionName === 'sealEvidence'));
     expect(sealInput.results.map((r) => r.source)).toEqual(EXPECTED_TASKS.map((t) => t.source));
     expect(collectInputs(done)).toHaveLength(5);
   });
@@ -284,8 +310,8 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
     const r = await replay(collectEvidenceOrchestrator, h.snapshot(), input);
     const ingest = flatActions(r).filter((a) => a.functionName === 'ingestEvidence');
     // rbacbindings had no rows: no activity for its table.
-    expect(ingest.map((a) => (inputOf(a) as { table: string }).table)).toEqual(['kubeevents_CL', 'kubelogs_CL']);
-    expect(ingest.every((a) => (inputOf(a) as { manifestSha256: string }).manifestSha256 === seal.manifestSha256)).toBe(true);
+    expect(ingest.map((a) => inputOf<{ table: string }>(a).table)).toEqual(['kubeevents_CL', 'kubelogs_CL']);
+    expect(ingest.every((a) => inputOf<{ manifestSha256: string }>(a).manifestSha256 === seal.manifestSha256)).toBe(true);
     expect((r.customStatus as RunCustomStatus).phase).toBe('ingesting');
 
     h.scheduled(7, 'ingestEvidence').scheduled(8, 'ingestEvidence').episode();
@@ -306,7 +332,9 @@ describe('collectEvidence orchestrator, replayed through durable-functions', () 
   it('is deterministic: the same history gives the same actions, status and output, twice', async () => {
     const input = runInput({ ingest: true });
     const h = historyThroughFanOut(input);
-    h.completed(2, taskResult(EXPECTED_TASKS[1] as CollectTask)).failed(4, 'boom').timerCreated(6, START);
+    h.completed(2, taskResult(EXPECTED_TASKS[1] as CollectTask))
+      .failed(4, 'boom')
+      .timerCreated(6, START);
     const history = h.snapshot();
     const first = await replay(collectEvidenceOrchestrator, history, input);
     const second = await replay(collectEvidenceOrchestrator, history, input);

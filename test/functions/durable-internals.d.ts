@@ -11,9 +11,10 @@ declare module 'durable-functions/lib/src/util/testingUtils.js' {
   export class DummyOrchestrationContext extends InvocationContext {
     constructor(functionName?: string, invocationId?: string, logHandler?: (level: string, ...args: unknown[]) => void);
   }
-  export function createOrchestrator(
-    fn: (context: never) => Generator<unknown, unknown, unknown>,
-  ): (trigger: DurableOrchestrationInput, context: InvocationContext) => Promise<{
+  export function createOrchestrator(fn: (context: never) => Generator<unknown, unknown, unknown>): (
+    trigger: DurableOrchestrationInput,
+    context: InvocationContext,
+  ) => Promise<{
     isDone: boolean;
     actions: unknown[][];
     output?: unknown;

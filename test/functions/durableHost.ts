@@ -326,7 +326,10 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
     for (;;) {
       let state;
       try {
-        state = await handler(new DurableOrchestrationInput(instance.instanceId, [...history], input), new DummyOrchestrationContext(instance.name, instance.instanceId, () => undefined));
+        state = await handler(
+          new DurableOrchestrationInput(instance.instanceId, [...history], input),
+          new DummyOrchestrationContext(instance.name, instance.instanceId, () => undefined),
+        );
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         const label = '\n\n$OutOfProcData$:';

@@ -83,7 +83,10 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
         }),
       ],
     });
-    credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: fixture.token, [MONITOR_SCOPE]: EMULATOR_TOKEN,
+    credential = testCredential({
+      [ARM_SCOPE]: ARM_TOKEN,
+      [AKS_ENTRA_SCOPE]: fixture.token,
+      [MONITOR_SCOPE]: EMULATOR_TOKEN,
       // The audit export asks for the query endpoint's audience (api.loganalytics.io in Azure; the stub here).
       [`${new URL(logAnalytics.endpoint).origin}/.default`]: LA_TOKEN,
     });
@@ -149,7 +152,13 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
 
   it('POST /api/collections runs to a sealed, verifiable, ingested bundle; history holds no secret', async () => {
     const start = await startCollection(
-      post('/api/collections', { cluster: CLUSTER, caseId: 'INC-9001', sources: ['events', 'containerlogs', 'commandhistory', 'serviceaccounts', 'rbacbindings'], requester: 'soc@contoso.com', reason: 'miner alert' }),
+      post('/api/collections', {
+        cluster: CLUSTER,
+        caseId: 'INC-9001',
+        sources: ['events', 'containerlogs', 'commandhistory', 'serviceaccounts', 'rbacbindings'],
+        requester: 'soc@contoso.com',
+        reason: 'miner alert',
+      }),
       host.clientContext('collections'),
     );
     expect(start.status).toBe(202);
@@ -159,7 +168,9 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect(instance.runtimeStatus).toBe('Completed');
 
     // What the user sees.
-    const status = json(await getCollectionStatus(new functions.HttpRequest({ method: 'GET', url: `${ORIGIN}/api/collections/${runId}`, params: { runId } }), host.clientContext('collectionStatus')));
+    const status = json(
+      await getCollectionStatus(new functions.HttpRequest({ method: 'GET', url: `${ORIGIN}/api/collections/${runId}`, params: { runId } }), host.clientContext('collectionStatus')),
+    );
     expect(status).toMatchObject({ runId, runtimeStatus: 'Completed', caseId: 'INC-9001', clusterResourceId: CLUSTER, progress: { phase: 'completed' } });
     expect(status.evidence.location).toBe(`${azurite.containerUrl('evidence')}/INC-9001/${runId}`);
     const output = instance.output as CollectionRunOutput;
@@ -197,16 +208,33 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
 
     // The anchors outside the bundle: the Log Analytics custody row, the RFC 3161 timestamp, the hash in the run's status.
     const row = emulator.accepted('evidencecustody_CL').find((r) => r.RunId === runId);
-    expect(row).toMatchObject({ RunId: runId, CaseId: 'INC-9001', ClusterResourceId: CLUSTER, manifest_sha256: output.seal.manifestSha256, chain_head: output.seal.chainHead, EvidenceSha256: output.seal.manifestSha256 });
+    expect(row).toMatchObject({
+      RunId: runId,
+      CaseId: 'INC-9001',
+      ClusterResourceId: CLUSTER,
+      manifest_sha256: output.seal.manifestSha256,
+      chain_head: output.seal.chainHead,
+      EvidenceSha256: output.seal.manifestSha256,
+    });
     const anchored = await verifyBundle(store, {
       expectedManifestSha256: status.evidence.manifestSha256,
       tsaCaPem: tsa.caPem,
       anchors: [
-        logAnalyticsAnchor({ workspaceId: '0b6a5b9e-3c1d-4a7e-9f00-1234567890ab', credential, endpoint: logAnalytics.endpoint, clientOptions: { tlsOptions: { ca: logAnalytics.caPem }, retryOptions: { maxRetries: 0 } } }),
+        logAnalyticsAnchor({
+          workspaceId: '0b6a5b9e-3c1d-4a7e-9f00-1234567890ab',
+          credential,
+          endpoint: logAnalytics.endpoint,
+          clientOptions: { tlsOptions: { ca: logAnalytics.caPem }, retryOptions: { maxRetries: 0 } },
+        }),
       ],
     });
     expect(anchored.problems).toEqual([]);
-    expect(Object.fromEntries(anchored.anchors.map((a) => [a.anchor, a.status]))).toEqual({ 'expected-sha256': 'passed', 'rfc3161-timestamp': 'passed', 'log-analytics': 'passed', worm: 'unknown' });
+    expect(Object.fromEntries(anchored.anchors.map((a) => [a.anchor, a.status]))).toEqual({
+      'expected-sha256': 'passed',
+      'rfc3161-timestamp': 'passed',
+      'log-analytics': 'passed',
+      worm: 'unknown',
+    });
     expect(manifest.protection.versionLevelPolicy?.detail).toMatch(/unknown \(the service did not report it/);
 
     // Ingested: every table with rows went through the emulator, fully acknowledged.
@@ -245,7 +273,9 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
   it('a collect activity that throws is retried by the orchestration (TaskFailed, timer, new attempt) and the run still seals complete', async () => {
     // resolveCluster's credential call passes; the next one (the first collect task's) fails once.
     arm.faults.push({ match: 'listClusterUserCredential', status: 400, after: 1, times: 1 });
-    const start = json(await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-9002', sources: ['serviceaccounts', 'events'] }), host.clientContext('collections')));
+    const start = json(
+      await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-9002', sources: ['serviceaccounts', 'events'] }), host.clientContext('collections')),
+    );
     const instance = await host.waitFor(start.runId);
     expect(instance.runtimeStatus).toBe('Completed');
     const types = instance.history.map((e) => e.EventType);
@@ -293,7 +323,10 @@ describe('Functions app end to end: HTTP / Sentinel → orchestrator → activit
     expect(instance.runtimeStatus).toBe('Failed');
     expect(instance.activityRuns.filter((r) => r.name === 'resolveCluster').map((r) => r.attempt)).toEqual([1, 2, 3]);
     const status = json(
-      await getCollectionStatus(new functions.HttpRequest({ method: 'GET', url: `${ORIGIN}/api/collections/${start.runId}`, params: { runId: start.runId } }), host.clientContext('collectionStatus')),
+      await getCollectionStatus(
+        new functions.HttpRequest({ method: 'GET', url: `${ORIGIN}/api/collections/${start.runId}`, params: { runId: start.runId } }),
+        host.clientContext('collectionStatus'),
+      ),
     );
     expect(status.runtimeStatus).toBe('Failed');
     expect(status.error).toContain('managedClusters/aks-gone was not found');

@@ -59,7 +59,14 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
       expect(res.status).toBe(202);
       const body = json(res);
       const expectedId = collectionInstanceId(buildClusterRef('9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d', 'rg-payments', 'aks-payments'), 'INC-100');
-      expect(body).toMatchObject({ runId: expectedId, started: true, caseId: 'INC-100', cluster: CLUSTER, sources: ['containerlogs', 'events', 'rbacbindings'], sinceSeconds: 7200 });
+      expect(body).toMatchObject({
+        runId: expectedId,
+        started: true,
+        caseId: 'INC-100',
+        cluster: CLUSTER,
+        sources: ['containerlogs', 'events', 'rbacbindings'],
+        sinceSeconds: 7200,
+      });
       expect(body.statusUrl).toBe(`${ORIGIN}/api/collections/${expectedId}`);
       expect((res.headers as Record<string, string>).Location).toBe(body.statusUrl);
       // Our status endpoint is the only status path: no Durable management URL, no system key.
@@ -192,13 +199,27 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
         startedAt: '2026-11-22T10:00:00.000Z',
         endedAt: '2026-11-22T10:03:00.000Z',
         outcome: 'partial',
-        seal: { runId: started.runId, caseId: 'INC-400', location: 'https://evidence.blob.core.windows.net/evidence/INC-400/x', manifestPath: 'manifest.json', manifestSha256: 'f'.repeat(64), records: { events: 3 }, gaps: { events: 1 }, artifactCount: 9 },
+        seal: {
+          runId: started.runId,
+          caseId: 'INC-400',
+          location: 'https://evidence.blob.core.windows.net/evidence/INC-400/x',
+          manifestPath: 'manifest.json',
+          manifestSha256: 'f'.repeat(64),
+          records: { events: 3 },
+          gaps: { events: 1 },
+          artifactCount: 9,
+        },
         tasks: { total: 1, complete: 0, partial: 1, failed: 0, skipped: 0 },
         failedTasks: [],
       };
       const body = json(await getCollectionStatus(get(started.runId), host.clientContext('collectionStatus')));
       expect(body.runtimeStatus).toBe('Completed');
-      expect(body.evidence).toEqual({ location: 'https://evidence.blob.core.windows.net/evidence/INC-400/x', manifestPath: 'manifest.json', manifestSha256: 'f'.repeat(64), artifactCount: 9 });
+      expect(body.evidence).toEqual({
+        location: 'https://evidence.blob.core.windows.net/evidence/INC-400/x',
+        manifestPath: 'manifest.json',
+        manifestSha256: 'f'.repeat(64),
+        artifactCount: 9,
+      });
       expect(body.result).toMatchObject({ outcome: 'partial', records: { events: 3 }, gaps: { events: 1 } });
     });
   });
@@ -221,7 +242,12 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
         }),
       ]);
       const input = JSON.parse(host.instances.get(expectedId)!.inputJson) as CollectionRunInput;
-      expect(input.request).toMatchObject({ caseId: 'sentinel-2041', incidentId: INCIDENT_ID, priorityPods: ['payments/checkout-7d9f8b6c5-x2l4p'], requester: 'Microsoft Sentinel (workspace law-soc)' });
+      expect(input.request).toMatchObject({
+        caseId: 'sentinel-2041',
+        incidentId: INCIDENT_ID,
+        priorityPods: ['payments/checkout-7d9f8b6c5-x2l4p'],
+        requester: 'Microsoft Sentinel (workspace law-soc)',
+      });
       expect(input.trigger).toMatchObject({ kind: 'sentinel', incidentId: INCIDENT_ID, incidentNumber: 2041 });
     });
 
@@ -231,7 +257,9 @@ describe('HTTP triggers, called directly with a real DurableClient against an in
       expect(again).toMatchObject({ started: 0, existing: 1 });
       expect(again.runs[0]).toMatchObject({ started: false, runtimeStatus: 'Pending' });
       expect(host.starts.length).toBe(startsBefore);
-      const forced = json(await startFromSentinelIncident(post('/api/incidents/sentinel', defenderContainersIncident(), { force: 'true' }), host.clientContext('sentinelIncident')));
+      const forced = json(
+        await startFromSentinelIncident(post('/api/incidents/sentinel', defenderContainersIncident(), { force: 'true' }), host.clientContext('sentinelIncident')),
+      );
       expect(forced).toMatchObject({ started: 1, existing: 0 });
       expect(forced.runs[0].runId).not.toBe(again.runs[0].runId);
     });

@@ -129,7 +129,13 @@ describe('the Azure path keeps its keys and the cluster’s secrets, and tells i
       // A task hub in trouble: the extension's error text quotes its management URL, system key included.
       respond: () =>
         taskHubFault
-          ? { status: 500, body: { Message: `failed: ${host.baseUrl}/instances/x?taskHub=AksEvidence&connection=Storage&code=${host.systemKey}`, requiredQueryStringParameters: `code=${host.systemKey}` } }
+          ? {
+              status: 500,
+              body: {
+                Message: `failed: ${host.baseUrl}/instances/x?taskHub=AksEvidence&connection=Storage&code=${host.systemKey}`,
+                requiredQueryStringParameters: `code=${host.systemKey}`,
+              },
+            }
           : undefined,
     });
   });
@@ -143,45 +149,58 @@ describe('the Azure path keeps its keys and the cluster’s secrets, and tells i
 
   let runId = '';
 
-  it('a run through the in-process host: every log record carries the run’s attributes; one query tells its story', async () => {
-    const start = await call('POST /api/collections 202', startCollection, post('/api/collections', { cluster: CLUSTER, caseId: 'INC-7001', requester: 'soc@contoso.com', sources: SOURCES_WITH_SECRETS }), 'collections');
-    expect(start.status).toBe(202);
-    runId = JSON.parse(start.body as string).runId as string;
-    const instance = await host.waitFor(runId);
-    expect(instance.runtimeStatus).toBe('Completed');
-    const output = instance.output as CollectionRunOutput;
-    expect(output.tasks.failed).toBe(0);
-    const status = await call('GET status 200 (completed)', getCollectionStatus, get(runId), 'collectionStatus');
-    expect(status.status).toBe(200);
+  it(
+    'a run through the in-process host: every log record carries the run’s attributes; one query tells its story',
+    async () => {
+      const start = await call(
+        'POST /api/collections 202',
+        startCollection,
+        post('/api/collections', { cluster: CLUSTER, caseId: 'INC-7001', requester: 'soc@contoso.com', sources: SOURCES_WITH_SECRETS }),
+        'collections',
+      );
+      expect(start.status).toBe(202);
+      runId = JSON.parse(start.body as string).runId as string;
+      const instance = await host.waitFor(runId);
+      expect(instance.runtimeStatus).toBe('Completed');
+      const output = instance.output as CollectionRunOutput;
+      expect(output.tasks.failed).toBe(0);
+      const status = await call('GET status 200 (completed)', getCollectionStatus, get(runId), 'collectionStatus');
+      expect(status.status).toBe(200);
 
-    const records = exporter.getFinishedLogRecords();
-    const ofRun = records.filter((r) => r.attributes['RunId'] === runId);
-    // One query (customDimensions.RunId == runId) finds the HTTP call, every activity's start and end, and the status read.
-    const functionsSeen = new Set(ofRun.map((r) => r.attributes['FunctionName']));
-    expect([...functionsSeen].sort()).toEqual(['collectSource', 'collectionStatus', 'collections', 'ingestEvidence', 'resolveCluster', 'sealEvidence']);
-    const activityRecords = records.filter((r) => ACTIVITIES.includes(String(r.attributes['FunctionName'])));
-    const activityRuns = instance.activityRuns.length;
-    expect(activityRecords).toHaveLength(activityRuns * 2); // started + finished, each
-    for (const r of activityRecords) {
-      expect(r.attributes).toMatchObject({ RunId: runId, CaseId: 'INC-7001', ClusterResourceId: CLUSTER, InvocationId: expect.any(String) });
-    }
-    const collect = activityRecords.filter((r) => r.attributes['FunctionName'] === 'collectSource');
-    expect(collect.every((r) => typeof r.attributes['Source'] === 'string')).toBe(true);
-    const shards = new Set(collect.filter((r) => r.attributes['Source'] === 'containerlogs').map((r) => r.attributes['Shard']));
-    expect([...shards].sort()).toEqual(['1-of-2', '2-of-2']);
-    const finished = collect.filter((r) => String(r.body).endsWith('finished'));
-    expect(finished.every((r) => ['complete', 'partial', 'skipped'].includes(String(r.attributes['Outcome'])) && typeof r.attributes['Records'] === 'number')).toBe(true);
-    const ingest = activityRecords.filter((r) => r.attributes['FunctionName'] === 'ingestEvidence');
-    expect(ingest.every((r) => typeof r.attributes['Table'] === 'string')).toBe(true);
-    expect(activityRecords.find((r) => r.attributes['FunctionName'] === 'sealEvidence' && r.attributes['ManifestSha256'])?.attributes['ManifestSha256']).toBe(output.seal.manifestSha256);
-    // The host's own channel carries the same attributes as text.
-    expect(logs.filter((l) => l.message.includes(`RunId=${runId}`)).length).toBeGreaterThanOrEqual(activityRecords.length);
-  }, RUN_TIMEOUT_MS);
+      const records = exporter.getFinishedLogRecords();
+      const ofRun = records.filter((r) => r.attributes['RunId'] === runId);
+      // One query (customDimensions.RunId == runId) finds the HTTP call, every activity's start and end, and the status read.
+      const functionsSeen = new Set(ofRun.map((r) => r.attributes['FunctionName']));
+      expect([...functionsSeen].sort()).toEqual(['collectSource', 'collectionStatus', 'collections', 'ingestEvidence', 'resolveCluster', 'sealEvidence']);
+      const activityRecords = records.filter((r) => ACTIVITIES.includes(String(r.attributes['FunctionName'])));
+      const activityRuns = instance.activityRuns.length;
+      expect(activityRecords).toHaveLength(activityRuns * 2); // started + finished, each
+      for (const r of activityRecords) {
+        expect(r.attributes).toMatchObject({ RunId: runId, CaseId: 'INC-7001', ClusterResourceId: CLUSTER, InvocationId: expect.any(String) });
+      }
+      const collect = activityRecords.filter((r) => r.attributes['FunctionName'] === 'collectSource');
+      expect(collect.every((r) => typeof r.attributes['Source'] === 'string')).toBe(true);
+      const shards = new Set(collect.filter((r) => r.attributes['Source'] === 'containerlogs').map((r) => r.attributes['Shard']));
+      expect([...shards].sort()).toEqual(['1-of-2', '2-of-2']);
+      const finished = collect.filter((r) => String(r.body).endsWith('finished'));
+      expect(finished.every((r) => ['complete', 'partial', 'skipped'].includes(String(r.attributes['Outcome'])) && typeof r.attributes['Records'] === 'number')).toBe(true);
+      const ingest = activityRecords.filter((r) => r.attributes['FunctionName'] === 'ingestEvidence');
+      expect(ingest.every((r) => typeof r.attributes['Table'] === 'string')).toBe(true);
+      expect(activityRecords.find((r) => r.attributes['FunctionName'] === 'sealEvidence' && r.attributes['ManifestSha256'])?.attributes['ManifestSha256']).toBe(
+        output.seal.manifestSha256,
+      );
+      // The host's own channel carries the same attributes as text.
+      expect(logs.filter((l) => l.message.includes(`RunId=${runId}`)).length).toBeGreaterThanOrEqual(activityRecords.length);
+    },
+    RUN_TIMEOUT_MS,
+  );
 
   it('no marker secret reaches an HTTP answer, a log line, a telemetry attribute or message, an evidence blob or an ingested row', async () => {
     expect(runId).not.toBe('');
     const markers = [...allMarkers().map((m) => m.marker), fixture.token, AZURITE_KEY, host.systemKey];
-    const telemetry: Text[] = exporter.getFinishedLogRecords().map((r, i) => ({ where: `telemetry record #${i} (${String(r.attributes['FunctionName'])})`, text: `${String(r.body)}\n${JSON.stringify(r.attributes)}` }));
+    const telemetry: Text[] = exporter
+      .getFinishedLogRecords()
+      .map((r, i) => ({ where: `telemetry record #${i} (${String(r.attributes['FunctionName'])})`, text: `${String(r.body)}\n${JSON.stringify(r.attributes)}` }));
     const hostLogs: Text[] = logs.map((l, i) => ({ where: `host log #${i}`, text: l.message }));
     const responses: Text[] = answers.map((a) => ({ where: a.what, text: text(a.res) }));
     const store = await openEvidenceLocation(`${azurite.containerUrl('evidence')}/INC-7001/${runId}`, { storage: { connectionString: azurite.connectionString } });
@@ -192,42 +211,57 @@ describe('the Azure path keeps its keys and the cluster’s secrets, and tells i
       blobs.push({ where: item.path, text: decode(Buffer.concat(chunks)) });
     }
     expect(blobs.length).toBeGreaterThan(20);
-    const rows: Text[] = SOURCES.tables.tables.flatMap((t) => emulator.accepted(t.name).filter((r) => r['RunId'] === runId).map((r, i) => ({ where: `${t.name} #${i}`, text: JSON.stringify(r) })));
+    const rows: Text[] = SOURCES.tables.tables.flatMap((t) =>
+      emulator
+        .accepted(t.name)
+        .filter((r) => r['RunId'] === runId)
+        .map((r, i) => ({ where: `${t.name} #${i}`, text: JSON.stringify(r) })),
+    );
     expect(rows.length).toBeGreaterThan(20);
     expect(telemetry.length).toBeGreaterThan(10);
     expect(hits([...responses, ...hostLogs, ...telemetry, ...blobs, ...rows], markers)).toEqual([]);
   });
 
-  it('every endpoint, on success and error paths, answers without `code=` or the system key; logs neither', async () => {
-    const bad = (s: string) => s.includes('code=') || s.includes(host.systemKey);
-    // Success paths (202 above), the existing run, validation failures, unknown runs, an incident without a cluster.
-    expect((await call('POST /api/collections 200 existing', startCollection, post('/api/collections', { cluster: CLUSTER, caseId: 'INC-7001' }), 'collections')).status).toBe(200);
-    expect((await call('POST /api/collections 400', startCollection, post('/api/collections', { cluster: 'nope', since: '90d' }), 'collections')).status).toBe(400);
-    expect((await call('POST /api/collections 400 not JSON', startCollection, post('/api/collections', '{"cluster":'), 'collections')).status).toBe(400);
-    expect((await call('GET status 404', getCollectionStatus, get('0123456789abcdef0123456789abcdef'), 'collectionStatus')).status).toBe(404);
-    expect((await call('GET status 404 malformed', getCollectionStatus, get('../x'), 'collectionStatus')).status).toBe(404);
-    const incident = await call('POST /api/incidents/sentinel 202', startFromSentinelIncident, post('/api/incidents/sentinel', defenderContainersIncident()), 'sentinelIncident');
-    expect(incident.status).toBe(202);
-    expect((await call('POST /api/incidents/sentinel 422', startFromSentinelIncident, post('/api/incidents/sentinel', accountOnlyIncident()), 'sentinelIncident')).status).toBe(422);
-    expect((await call('POST /api/incidents/sentinel 400', startFromSentinelIncident, post('/api/incidents/sentinel', '[]x'), 'sentinelIncident')).status).toBe(400);
-    // The task hub failing with its management URL (and key) in the error text: 503, redacted.
-    taskHubFault = true;
-    try {
-      expect((await call('POST /api/collections 503', startCollection, post('/api/collections', { cluster: CLUSTER, caseId: 'INC-7002' }), 'collections')).status).toBe(503);
-      expect((await call('GET status 503', getCollectionStatus, get(runId), 'collectionStatus')).status).toBe(503);
-      expect((await call('POST /api/incidents/sentinel 503', startFromSentinelIncident, post('/api/incidents/sentinel', defenderContainersIncident()), 'sentinelIncident')).status).toBe(503);
-    } finally {
-      taskHubFault = false;
-    }
-    // Let the incident's run finish before the host stops.
-    for (const run of JSON.parse(incident.body as string).runs as { runId: string }[]) await host.waitFor(run.runId);
+  it(
+    'every endpoint, on success and error paths, answers without `code=` or the system key; logs neither',
+    async () => {
+      const bad = (s: string) => s.includes('code=') || s.includes(host.systemKey);
+      // Success paths (202 above), the existing run, validation failures, unknown runs, an incident without a cluster.
+      expect((await call('POST /api/collections 200 existing', startCollection, post('/api/collections', { cluster: CLUSTER, caseId: 'INC-7001' }), 'collections')).status).toBe(
+        200,
+      );
+      expect((await call('POST /api/collections 400', startCollection, post('/api/collections', { cluster: 'nope', since: '90d' }), 'collections')).status).toBe(400);
+      expect((await call('POST /api/collections 400 not JSON', startCollection, post('/api/collections', '{"cluster":'), 'collections')).status).toBe(400);
+      expect((await call('GET status 404', getCollectionStatus, get('0123456789abcdef0123456789abcdef'), 'collectionStatus')).status).toBe(404);
+      expect((await call('GET status 404 malformed', getCollectionStatus, get('../x'), 'collectionStatus')).status).toBe(404);
+      const incident = await call('POST /api/incidents/sentinel 202', startFromSentinelIncident, post('/api/incidents/sentinel', defenderContainersIncident()), 'sentinelIncident');
+      expect(incident.status).toBe(202);
+      expect((await call('POST /api/incidents/sentinel 422', startFromSentinelIncident, post('/api/incidents/sentinel', accountOnlyIncident()), 'sentinelIncident')).status).toBe(
+        422,
+      );
+      expect((await call('POST /api/incidents/sentinel 400', startFromSentinelIncident, post('/api/incidents/sentinel', '[]x'), 'sentinelIncident')).status).toBe(400);
+      // The task hub failing with its management URL (and key) in the error text: 503, redacted.
+      taskHubFault = true;
+      try {
+        expect((await call('POST /api/collections 503', startCollection, post('/api/collections', { cluster: CLUSTER, caseId: 'INC-7002' }), 'collections')).status).toBe(503);
+        expect((await call('GET status 503', getCollectionStatus, get(runId), 'collectionStatus')).status).toBe(503);
+        expect(
+          (await call('POST /api/incidents/sentinel 503', startFromSentinelIncident, post('/api/incidents/sentinel', defenderContainersIncident()), 'sentinelIncident')).status,
+        ).toBe(503);
+      } finally {
+        taskHubFault = false;
+      }
+      // Let the incident's run finish before the host stops.
+      for (const run of JSON.parse(incident.body as string).runs as { runId: string }[]) await host.waitFor(run.runId);
 
-    const statuses = answers.map((a) => a.res.status).sort();
-    expect(new Set(statuses)).toEqual(new Set([200, 202, 400, 404, 422, 503]));
-    expect(answers.filter((a) => bad(text(a.res))).map((a) => a.what)).toEqual([]);
-    expect(logs.filter((l) => bad(l.message))).toEqual([]);
-    expect(exporter.getFinishedLogRecords().filter((r) => bad(`${String(r.body)} ${JSON.stringify(r.attributes)}`))).toEqual([]);
-    // The check itself can fail: the fault's body did carry the key.
-    expect(bad(`code=${host.systemKey}`)).toBe(true);
-  }, RUN_TIMEOUT_MS);
+      const statuses = answers.map((a) => a.res.status).sort();
+      expect(new Set(statuses)).toEqual(new Set([200, 202, 400, 404, 422, 503]));
+      expect(answers.filter((a) => bad(text(a.res))).map((a) => a.what)).toEqual([]);
+      expect(logs.filter((l) => bad(l.message))).toEqual([]);
+      expect(exporter.getFinishedLogRecords().filter((r) => bad(`${String(r.body)} ${JSON.stringify(r.attributes)}`))).toEqual([]);
+      // The check itself can fail: the fault's body did carry the key.
+      expect(bad(`code=${host.systemKey}`)).toBe(true);
+    },
+    RUN_TIMEOUT_MS,
+  );
 });

@@ -104,15 +104,24 @@ describe('a Sentinel incident reaches the right cluster, namespaces and pods, wh
     });
     incidents.push(
       // The alerts API adds nothing the trigger lacked for Defender (its entities are only in SecurityAlert).
-      { id: DEFENDER_INCIDENT_ID, alerts: [restAlert(DEFENDER_ALERT_ID, { alertDisplayName: 'Detected suspicious file download (Preview)', productName: 'Azure Security Center' })], entities: [] },
-      { id: SCHEDULED_INCIDENT_ID, alerts: [], entities: [{ id: 'acc', name: 'acc', type: 'Microsoft.SecurityInsights/Entities', kind: 'Account', properties: { accountName: 'mallory' } }] },
+      {
+        id: DEFENDER_INCIDENT_ID,
+        alerts: [restAlert(DEFENDER_ALERT_ID, { alertDisplayName: 'Detected suspicious file download (Preview)', productName: 'Azure Security Center' })],
+        entities: [],
+      },
+      {
+        id: SCHEDULED_INCIDENT_ID,
+        alerts: [],
+        entities: [{ id: 'acc', name: 'acc', type: 'Microsoft.SecurityInsights/Entities', kind: 'Account', properties: { accountName: 'mallory' } }],
+      },
       { id: NODE_INCIDENT_ID, alerts: [], entities: [], status: 403 },
     );
     arm = await startArmStub({
-      clusters: [
-        entraCluster(noServer, 'aks-payments', { resourceGroup: 'rg-payments' }),
-        entraCluster(noServer, 'aks-batch', { resourceGroup: 'rg-batch' }),
-      ].map((c) => ({ ...c, subscriptionId: SUB, properties: { ...c.properties, nodeResourceGroup: `MC_${c.resourceGroup}_${c.name}_westeurope` } })),
+      clusters: [entraCluster(noServer, 'aks-payments', { resourceGroup: 'rg-payments' }), entraCluster(noServer, 'aks-batch', { resourceGroup: 'rg-batch' })].map((c) => ({
+        ...c,
+        subscriptionId: SUB,
+        properties: { ...c.properties, nodeResourceGroup: `MC_${c.resourceGroup}_${c.name}_westeurope` },
+      })),
       incidents,
     });
     const env: ActivityEnvironment = {
@@ -146,7 +155,13 @@ describe('a Sentinel incident reaches the right cluster, namespaces and pods, wh
     expect(body.runs).toHaveLength(1);
     const payments = parseManagedClusterId(CLUSTER_ID);
     if (!payments.ok) throw new Error('bad id');
-    expect(body.runs[0]).toMatchObject({ runId: incidentInstanceId(DEFENDER_INCIDENT_ID, payments.ref), cluster: CLUSTER_ID, caseId: 'sentinel-3101', priorityPods: [DEFENDER_POD], namespaces: ['payments'] });
+    expect(body.runs[0]).toMatchObject({
+      runId: incidentInstanceId(DEFENDER_INCIDENT_ID, payments.ref),
+      cluster: CLUSTER_ID,
+      caseId: 'sentinel-3101',
+      priorityPods: [DEFENDER_POD],
+      namespaces: ['payments'],
+    });
 
     const input = startedInput(res);
     expect(input.request).toMatchObject({ priorityPods: [DEFENDER_POD], priorityNamespaces: ['payments'], incidentId: DEFENDER_INCIDENT_ID });
@@ -156,7 +171,13 @@ describe('a Sentinel incident reaches the right cluster, namespaces and pods, wh
       ['sentinel-entities-api', 'nothing'],
       ['security-alert-rows', 'found'],
     ]);
-    expect(ways(input)).toMatchObject({ 'azure-resource-entities': 'found', 'alert-resource-identifiers': 'found', 'k8s-cluster-entities': 'found', 'scheduled-alert-rows': 'skipped', 'default-clusters': 'skipped' });
+    expect(ways(input)).toMatchObject({
+      'azure-resource-entities': 'found',
+      'alert-resource-identifiers': 'found',
+      'k8s-cluster-entities': 'found',
+      'scheduled-alert-rows': 'skipped',
+      'default-clusters': 'skipped',
+    });
     // The real clients made the real calls: SecurityInsights (GA api-version) and one SecurityAlert query.
     expect(arm.requests.filter((r) => /\/incidents\/[^/]+\/(alerts|entities)$/i.test(r.path) && r.path.includes(DEFENDER_INCIDENT_ID.split('/').pop()!))).toEqual([
       expect.objectContaining({ method: 'POST', apiVersion: '2024-03-01', authorized: true }),
@@ -188,7 +209,7 @@ describe('a Sentinel incident reaches the right cluster, namespaces and pods, wh
     void OTHER_CLUSTER_ID;
   });
 
-  it('a node-level incident naming a VMSS VM in the MC_ group: ARM maps the node resource group to its cluster; the node\'s pods come first', async () => {
+  it("a node-level incident naming a VMSS VM in the MC_ group: ARM maps the node resource group to its cluster; the node's pods come first", async () => {
     const res = await startFromSentinelIncident(post(nodeLevelIncident()), host.clientContext('sentinelIncident'));
     expect(res.status).toBe(202);
     const body = json(res);
@@ -238,7 +259,11 @@ describe('a Sentinel incident reaches the right cluster, namespaces and pods, wh
     configureFunctionsRuntime({ activityEnvironment: env });
     const fallback = await startFromSentinelIncident(post(accountOnlyIncident()), host.clientContext('sentinelIncident'));
     expect(fallback.status).toBe(202);
-    expect(json(fallback).runs.map((r: { cluster: string }) => r.cluster).sort()).toEqual([CLUSTER_ID, OTHER_CLUSTER_ID].sort());
+    expect(
+      json(fallback)
+        .runs.map((r: { cluster: string }) => r.cluster)
+        .sort(),
+    ).toEqual([CLUSTER_ID, OTHER_CLUSTER_ID].sort());
     expect(ways(startedInput(fallback, OTHER_CLUSTER_ID))['default-clusters']).toBe('found');
   });
 

@@ -6,7 +6,15 @@ import { activityInputAttributes, activityResultAttributes, attributesSuffix, cl
 describe('run attributes for telemetry', () => {
   test('from activity inputs: run, case, cluster; collect tasks add source and shard; ingest adds the table', () => {
     const cluster = { resourceId: '/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c' };
-    expect(activityInputAttributes('collectSource', { runId: 'r1', caseId: 'INC-1', cluster, task: { source: 'containerlogs', shard: { index: 2, count: 8 } }, request: { sources: ['x'] } })).toEqual({
+    expect(
+      activityInputAttributes('collectSource', {
+        runId: 'r1',
+        caseId: 'INC-1',
+        cluster,
+        task: { source: 'containerlogs', shard: { index: 2, count: 8 } },
+        request: { sources: ['x'] },
+      }),
+    ).toEqual({
       RunId: 'r1',
       CaseId: 'INC-1',
       ClusterResourceId: cluster.resourceId,
@@ -14,8 +22,14 @@ describe('run attributes for telemetry', () => {
       Shard: '3-of-8',
     });
     expect(activityInputAttributes('sealEvidence', { runId: 'r1', caseId: 'INC-1', facts: { cluster } })).toMatchObject({ ClusterResourceId: cluster.resourceId });
-    expect(activityInputAttributes('ingestEvidence', { runId: 'r1', caseId: 'INC-1', clusterResourceId: cluster.resourceId, table: 'kubelogs_CL' })).toMatchObject({ Table: 'kubelogs_CL' });
-    expect(activityResultAttributes('collectSource', { status: 'partial', records: 12, gapCount: 1, artifacts: [{ path: 'x' }] })).toEqual({ Outcome: 'partial', Records: 12, Gaps: 1 });
+    expect(activityInputAttributes('ingestEvidence', { runId: 'r1', caseId: 'INC-1', clusterResourceId: cluster.resourceId, table: 'kubelogs_CL' })).toMatchObject({
+      Table: 'kubelogs_CL',
+    });
+    expect(activityResultAttributes('collectSource', { status: 'partial', records: 12, gapCount: 1, artifacts: [{ path: 'x' }] })).toEqual({
+      Outcome: 'partial',
+      Records: 12,
+      Gaps: 1,
+    });
   });
 
   test('only known scalar attributes, bounded and redacted', () => {

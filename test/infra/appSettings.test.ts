@@ -50,9 +50,12 @@ describe('Function App settings from the template', () => {
     const doc = JSON.parse(appSettings()[SETTING.ingestion] as string) as { tables: Record<string, { dcrImmutableId: string; streamName: string }> };
     for (const dcr of resourcesOfType(template, 'Microsoft.Insights/dataCollectionRules')) {
       const name = String(evaluateValue(dcr.name, ctx));
-      const immutableId = (ctx.reference(`/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/dataCollectionRules/${name}`, false) as { immutableId: string }).immutableId;
+      const immutableId = (ctx.reference(`/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/dataCollectionRules/${name}`, false) as { immutableId: string })
+        .immutableId;
       const streams = Object.keys((dcr.properties as { streamDeclarations: object }).streamDeclarations);
-      const routed = Object.entries(doc.tables).filter(([, target]) => target.dcrImmutableId === immutableId).map(([, target]) => target.streamName);
+      const routed = Object.entries(doc.tables)
+        .filter(([, target]) => target.dcrImmutableId === immutableId)
+        .map(([, target]) => target.streamName);
       expect(routed.sort()).toEqual(streams.sort());
     }
   });

@@ -158,7 +158,10 @@ describe('every shipped query de-duplicates evidence rows by RecordId', () => {
       ['kubelogs_CL | summarize arg_max(TimeGenerated, *) by pod_name', 'summarize before the de-duplication'],
       ['kubelogs_CL', 'never de-duplicated by RecordId'],
       ['union (kubelogs_CL | summarize arg_max(TimeGenerated, *) by RecordId), cronjobs_CL | take 5', 'take before the de-duplication'],
-      ['AKSAudit | join (commandhistory_CL) on $left.PodName == $right.pod_name | summarize arg_max(TimeGenerated, *) by RecordId', 'used in a join without being de-duplicated first'],
+      [
+        'AKSAudit | join (commandhistory_CL) on $left.PodName == $right.pod_name | summarize arg_max(TimeGenerated, *) by RecordId',
+        'used in a join without being de-duplicated first',
+      ],
     ];
     for (const [q, why] of refused) expect([q, undedupedReads(q, TABLES).map((p) => p.why)]).toEqual([q, [why]]);
   });

@@ -22,15 +22,20 @@ interface KList<T> {
   Count: number;
   getItem(i: number): T;
 }
-const Kusto = (globalThis as unknown as {
-  Kusto: {
-    Language: {
-      Symbols: { TableSymbol: { $ctor7: new (name: string, schema: string, description: string | null) => unknown }; DatabaseSymbol: { $ctor1: new (name: string, members: unknown[], isOpen: boolean) => unknown } };
-      GlobalState: { Default: { WithDatabase(db: unknown): unknown } };
-      KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): KList<KDiagnostic>; ResultType: { Columns?: KList<{ Name: string }> } | null } };
+const Kusto = (
+  globalThis as unknown as {
+    Kusto: {
+      Language: {
+        Symbols: {
+          TableSymbol: { $ctor7: new (name: string, schema: string, description: string | null) => unknown };
+          DatabaseSymbol: { $ctor1: new (name: string, members: unknown[], isOpen: boolean) => unknown };
+        };
+        GlobalState: { Default: { WithDatabase(db: unknown): unknown } };
+        KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): KList<KDiagnostic>; ResultType: { Columns?: KList<{ Name: string }> } | null } };
+      };
     };
-  };
-}).Kusto.Language;
+  }
+).Kusto.Language;
 
 const KQL_TYPE: Record<ColumnType, string> = { string: 'string', int: 'int', long: 'long', real: 'real', boolean: 'bool', datetime: 'datetime', dynamic: 'dynamic', guid: 'guid' };
 
@@ -43,7 +48,16 @@ export const AZURE_DIAGNOSTICS_SCHEMA = '(TimeGenerated:datetime, Category:strin
 
 function analysed(query: string, options: { withAudit?: boolean }) {
   const S = Kusto.Symbols;
-  const tables: unknown[] = SOURCES.tables.tables.map((t) => new S.TableSymbol.$ctor7(t.name, `(${streamColumns(t).map((c) => `['${c.name}']:${KQL_TYPE[c.type]}`).join(', ')}, _ResourceId:string)`, null));
+  const tables: unknown[] = SOURCES.tables.tables.map(
+    (t) =>
+      new S.TableSymbol.$ctor7(
+        t.name,
+        `(${streamColumns(t)
+          .map((c) => `['${c.name}']:${KQL_TYPE[c.type]}`)
+          .join(', ')}, _ResourceId:string)`,
+        null,
+      ),
+  );
   if (options.withAudit) {
     tables.push(new S.TableSymbol.$ctor7('AKSAudit', AKS_AUDIT_SCHEMA, null), new S.TableSymbol.$ctor7('AKSAuditAdmin', AKS_AUDIT_SCHEMA, null));
     tables.push(new S.TableSymbol.$ctor7('AzureDiagnostics', AZURE_DIAGNOSTICS_SCHEMA, null));

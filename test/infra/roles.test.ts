@@ -118,7 +118,12 @@ describe('role assignments', () => {
     expect(byRole('Storage Blob Data Contributor')).toHaveLength(1);
     expect(evidence?.scope).toMatch(/\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]+\/blobServices\/default\/containers\/evidence$/);
     // The host storage roles stay on the host account.
-    const host = String(evaluateValue("[variables('hostStorageName')]", contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters: {} })));
+    const host = String(
+      evaluateValue(
+        "[variables('hostStorageName')]",
+        contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters: {} }),
+      ),
+    );
     for (const role of ['Storage Blob Data Owner', 'Storage Queue Data Contributor', 'Storage Table Data Contributor']) {
       expect(byRole(role).map((a) => a.scope)).toEqual([expect.stringMatching(new RegExp(`/storageAccounts/${host}$`))]);
     }
@@ -139,7 +144,9 @@ describe('role assignments', () => {
 
   it('Sentinel: Automation Contributor for the Security Insights principal on the playbook group; Responder for the playbook on the workspace', () => {
     const automation = byRole('Microsoft Sentinel Automation Contributor');
-    expect(automation.map((a) => [a.scope, a.principal])).toEqual([['/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-ev', 'eeeeeeee-0000-0000-0000-000000000000']]);
+    expect(automation.map((a) => [a.scope, a.principal])).toEqual([
+      ['/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-ev', 'eeeeeeee-0000-0000-0000-000000000000'],
+    ]);
     expect(byRole('Microsoft Sentinel Responder').map((a) => a.scope)).toEqual([expect.stringMatching(/\/providers\/Microsoft\.OperationalInsights\/workspaces\/[^/]+$/)]);
     // Without the object id the template skips it (docs/deploy.md shows the az command).
     expect(assignments({}).filter((a) => a.roleName === 'Microsoft Sentinel Automation Contributor')).toHaveLength(0);
@@ -160,12 +167,26 @@ describe('collector role definition', () => {
   };
   const K = 'Microsoft.ContainerService/managedClusters';
   const NEEDED_READS = [
-    'pods', 'events', 'events.k8s.io/events', 'namespaces', 'serviceaccounts',
-    'rbac.authorization.k8s.io/roles', 'rbac.authorization.k8s.io/rolebindings', 'rbac.authorization.k8s.io/clusterroles', 'rbac.authorization.k8s.io/clusterrolebindings',
-    'batch/cronjobs', 'batch/jobs', 'apps/deployments', 'apps/daemonsets', 'apps/statefulsets', 'apps/replicasets',
+    'pods',
+    'events',
+    'events.k8s.io/events',
+    'namespaces',
+    'serviceaccounts',
+    'rbac.authorization.k8s.io/roles',
+    'rbac.authorization.k8s.io/rolebindings',
+    'rbac.authorization.k8s.io/clusterroles',
+    'rbac.authorization.k8s.io/clusterrolebindings',
+    'batch/cronjobs',
+    'batch/jobs',
+    'apps/deployments',
+    'apps/daemonsets',
+    'apps/statefulsets',
+    'apps/replicasets',
     'networking.k8s.io/networkpolicies',
-    'admissionregistration.k8s.io/mutatingwebhookconfigurations', 'admissionregistration.k8s.io/validatingwebhookconfigurations',
-    'apiextensions.k8s.io/customresourcedefinitions', 'apiregistration.k8s.io/apiservices',
+    'admissionregistration.k8s.io/mutatingwebhookconfigurations',
+    'admissionregistration.k8s.io/validatingwebhookconfigurations',
+    'apiextensions.k8s.io/customresourcedefinitions',
+    'apiregistration.k8s.io/apiservices',
   ].map((r) => `${K}/${r}/read`);
 
   it('is exactly one custom role with a deterministic guid name', () => {
@@ -186,15 +207,18 @@ describe('collector role definition', () => {
     }
     expect(new Set(dataActions).size).toBe(dataActions.length);
     // The audit source reads the audit log from the workspace its diagnostic setting names (tables only, no keys).
-    const audit = ['Microsoft.OperationalInsights/workspaces/read', 'Microsoft.OperationalInsights/workspaces/query/read', ...['AKSAudit', 'AKSAuditAdmin', 'AzureDiagnostics'].map((t) => `Microsoft.OperationalInsights/workspaces/query/${t}/read`)];
+    const audit = [
+      'Microsoft.OperationalInsights/workspaces/read',
+      'Microsoft.OperationalInsights/workspaces/query/read',
+      ...['AKSAudit', 'AKSAuditAdmin', 'AzureDiagnostics'].map((t) => `Microsoft.OperationalInsights/workspaces/query/${t}/read`),
+    ];
     expect(actions.sort()).toEqual([`${K}/listClusterUserCredential/action`, `${K}/read`, 'Microsoft.Insights/diagnosticSettings/read', ...audit].sort());
     expect(actions).not.toContain(`${K}/listClusterAdminCredential/action`);
   });
 
   it('grants read on every built-in type the snapshot lists (Secrets behind their switch), so only custom resources can be 403 gaps', () => {
     const { dataActions } = evaluated({});
-    const listable = BUILTIN_RESOURCES.filter((r) => !r.name.includes('/') && r.verbs.includes('list'))
-      .map((r) => `${K}/${r.group ? `${r.group}/` : ''}${r.name}/read`);
+    const listable = BUILTIN_RESOURCES.filter((r) => !r.name.includes('/') && r.verbs.includes('list')).map((r) => `${K}/${r.group ? `${r.group}/` : ''}${r.name}/read`);
     expect(listable.length).toBeGreaterThan(40);
     expect(listable.filter((a) => !dataActions.includes(a))).toEqual([]);
   });
@@ -228,12 +252,14 @@ describe('workstation role (infra/custom-role.cli.json)', () => {
   it('can collect, write evidence and ingest, but creates nothing and reads no workspace keys (unlike KubeForenSys)', () => {
     const actions = role.Actions as string[];
     const dataActions = role.DataActions as string[];
-    expect(dataActions).toEqual(expect.arrayContaining([
-      'Microsoft.ContainerService/managedClusters/pods/read',
-      'Microsoft.ContainerService/managedClusters/pods/exec/action',
-      'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
-      'Microsoft.Insights/Telemetry/Write',
-    ]));
+    expect(dataActions).toEqual(
+      expect.arrayContaining([
+        'Microsoft.ContainerService/managedClusters/pods/read',
+        'Microsoft.ContainerService/managedClusters/pods/exec/action',
+        'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write',
+        'Microsoft.Insights/Telemetry/Write',
+      ]),
+    );
     expect(actions).toContain('Microsoft.ContainerService/managedClusters/listClusterUserCredential/action');
     for (const a of [...actions, ...dataActions]) expect(a).not.toMatch(/\*|sharedKeys|\/delete$|listKeys/);
     for (const a of actions) expect(a).not.toMatch(/\/write$/);

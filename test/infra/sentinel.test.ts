@@ -38,7 +38,11 @@ function allActions(actions: Record<string, Action>, parents: string[] = []): { 
   return Object.entries(actions).flatMap(([name, action]) => [{ name, action, parents }, ...allActions(action.actions ?? {}, [...parents, name])]);
 }
 const actions = allActions(definition.actions);
-const action = (name: string): Action => only(actions.filter((a) => a.name === name), name).action;
+const action = (name: string): Action =>
+  only(
+    actions.filter((a) => a.name === name),
+    name,
+  ).action;
 
 // ---- Logic Apps workflow definition language: a parser for the expressions the playbook uses ----
 type LaAst = { kind: 'lit' } | { kind: 'call'; name: string; args: LaAst[] } | { kind: 'access'; target: LaAst; key: LaAst | string };
@@ -155,7 +159,25 @@ function laExpressions(s: string): string[] {
   return out;
 }
 
-const LOGIC_APPS_FUNCTIONS = new Set(['parameters', 'body', 'outputs', 'actions', 'items', 'triggerBody', 'listCallbackUrl', 'coalesce', 'string', 'createArray', 'contains', 'not', 'if', 'empty', 'concat', 'equals', 'join']);
+const LOGIC_APPS_FUNCTIONS = new Set([
+  'parameters',
+  'body',
+  'outputs',
+  'actions',
+  'items',
+  'triggerBody',
+  'listCallbackUrl',
+  'coalesce',
+  'string',
+  'createArray',
+  'contains',
+  'not',
+  'if',
+  'empty',
+  'concat',
+  'equals',
+  'join',
+]);
 const argOf = (expr: string, fn: string): string[] => [...expr.matchAll(new RegExp(`\\b${fn}\\('([^']+)'\\)`, 'g'))].map((m) => m[1] as string);
 
 describe('playbook workflow definition', () => {
@@ -170,8 +192,10 @@ describe('playbook workflow definition', () => {
           const ast = parseLa(expr);
           for (const c of laCalls(ast)) expect({ expr, fn: c.name, known: LOGIC_APPS_FUNCTIONS.has(c.name) }).toEqual({ expr, fn: c.name, known: true });
           for (const p of argOf(expr, 'parameters')) expect({ expr, parameter: p, declared: p in definition.parameters }).toEqual({ expr, parameter: p, declared: true });
-          for (const fn of ['body', 'outputs', 'actions']) for (const ref of argOf(expr, fn)) expect({ in: name, ref, exists: names.has(ref) }).toEqual({ in: name, ref, exists: true });
-          for (const loop of argOf(expr, 'items')) expect({ in: name, loop, enclosing: parents.includes(loop) && action(loop).type === 'Foreach' }).toEqual({ in: name, loop, enclosing: true });
+          for (const fn of ['body', 'outputs', 'actions'])
+            for (const ref of argOf(expr, fn)) expect({ in: name, ref, exists: names.has(ref) }).toEqual({ in: name, ref, exists: true });
+          for (const loop of argOf(expr, 'items'))
+            expect({ in: name, loop, enclosing: parents.includes(loop) && action(loop).type === 'Foreach' }).toEqual({ in: name, loop, enclosing: true });
         }
       }
       for (const after of Object.keys(a.runAfter ?? {})) expect({ in: name, runAfter: after, exists: names.has(after) }).toEqual({ in: name, runAfter: after, exists: true });
@@ -271,11 +295,29 @@ describe('the playbook reads what the Function App answers', () => {
       startedAt: '2024-01-01T00:00:00Z',
       endedAt: '2024-01-01T00:10:00Z',
       outcome: 'partial',
-      seal: { runId: 'a'.repeat(32), caseId: 'case-1', location: 'https://acct.blob.core.windows.net/evidence/case-1/run', manifestPath: 'manifest.json', manifestSha256: 'f'.repeat(64), records: {}, gaps: {}, artifactCount: 3, chainHead: 'e'.repeat(64), sealRecordSha256: 'd'.repeat(64), sealedAt: '2024-01-01T00:10:00Z' },
+      seal: {
+        runId: 'a'.repeat(32),
+        caseId: 'case-1',
+        location: 'https://acct.blob.core.windows.net/evidence/case-1/run',
+        manifestPath: 'manifest.json',
+        manifestSha256: 'f'.repeat(64),
+        records: {},
+        gaps: {},
+        artifactCount: 3,
+        chainHead: 'e'.repeat(64),
+        sealRecordSha256: 'd'.repeat(64),
+        sealedAt: '2024-01-01T00:10:00Z',
+      },
       tasks: { total: 1, complete: 0, partial: 1, failed: 0, skipped: 0 },
       failedTasks: [],
     } satisfies CollectionRunOutput;
-    const view = runStatusView({ instanceId: 'a'.repeat(32), runtimeStatus: 'Completed', createdTime: '2024-01-01T00:00:00Z', lastUpdatedTime: '2024-01-01T00:10:00Z', output }) as unknown as Record<string, unknown>;
+    const view = runStatusView({
+      instanceId: 'a'.repeat(32),
+      runtimeStatus: 'Completed',
+      createdTime: '2024-01-01T00:00:00Z',
+      lastUpdatedTime: '2024-01-01T00:10:00Z',
+      output,
+    }) as unknown as Record<string, unknown>;
     const at = (path: readonly string[]): unknown => path.reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], view);
     expect(at([PLAYBOOK_CONTRACT.runtimeStatusField])).toBe('Completed');
     expect(at(PLAYBOOK_CONTRACT.status.manifestSha256)).toBe('f'.repeat(64));
@@ -283,7 +325,10 @@ describe('the playbook reads what the Function App answers', () => {
     expect(at(PLAYBOOK_CONTRACT.status.location)).toBe(output.seal.location);
     expect(at(PLAYBOOK_CONTRACT.status.manifestPath)).toBe('manifest.json');
     expect(at(PLAYBOOK_CONTRACT.status.outcome)).toBe('partial');
-    const failed = runStatusView({ instanceId: 'b'.repeat(32), runtimeStatus: 'Failed', createdTime: 'x', lastUpdatedTime: 'x', output: 'boom' }) as unknown as Record<string, unknown>;
+    const failed = runStatusView({ instanceId: 'b'.repeat(32), runtimeStatus: 'Failed', createdTime: 'x', lastUpdatedTime: 'x', output: 'boom' }) as unknown as Record<
+      string,
+      unknown
+    >;
     expect(failed[PLAYBOOK_CONTRACT.status.error[0]]).toBe('boom');
   });
 });
@@ -291,26 +336,62 @@ describe('the playbook reads what the Function App answers', () => {
 describe('automation rule', () => {
   const { deployment, template: sentinelTemplate } = nestedWith(template, 'Microsoft.SecurityInsights/automationRules');
   const rules = sentinelTemplate.resources.filter((r) => r.type === 'Microsoft.SecurityInsights/automationRules');
-  const rule = only(rules.filter((r) => !r.condition), 'unconditional automation rule');
-  const analyticRulesRule = only(rules.filter((r) => r.condition), 'automation rule for named analytic rules');
+  const rule = only(
+    rules.filter((r) => !r.condition),
+    'unconditional automation rule',
+  );
+  const analyticRulesRule = only(
+    rules.filter((r) => r.condition),
+    'automation rule for named analytic rules',
+  );
   const innerParams = (parameters: Record<string, Value> = {}): Record<string, Value> => {
     const outer = contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters });
     const passed = evaluateValue((deployment.properties as { parameters: unknown }).parameters, outer) as Record<string, { value: Value }>;
     return Object.fromEntries(Object.entries(passed).map(([k, x]) => [k, x.value]));
   };
-  const evaluatedRule = (parameters: Record<string, Value> = {}): { actions: { actionType: string; actionConfiguration: { logicAppResourceId: string } }[]; triggeringLogic: { isEnabled: boolean; triggersOn: string; triggersWhen: string; conditions: { conditionProperties: { propertyName: string; operator: string; propertyValues: string[] } }[] } } => {
+  const evaluatedRule = (
+    parameters: Record<string, Value> = {},
+  ): {
+    actions: { actionType: string; actionConfiguration: { logicAppResourceId: string } }[];
+    triggeringLogic: {
+      isEnabled: boolean;
+      triggersOn: string;
+      triggersWhen: string;
+      conditions: { conditionProperties: { propertyName: string; operator: string; propertyValues: string[] } }[];
+    };
+  } => {
     const inner = { ...contextFor(template), variables: {}, parameters: innerParams(parameters) };
     return evaluateValue(rule.properties, inner) as never;
   };
   /** AutomationRulePropertyConditionSupportedProperty/Operator (azure-rest-api-specs, SecurityInsights 2024-03-01 AutomationRules.json), the ones used. */
-  const SUPPORTED_PROPERTIES = ['IncidentTitle', 'IncidentSeverity', 'IncidentProviderName', 'AlertProductNames', 'AzureResourceResourceId', 'IncidentLabel', 'IncidentRelatedAnalyticRuleIds'];
+  const SUPPORTED_PROPERTIES = [
+    'IncidentTitle',
+    'IncidentSeverity',
+    'IncidentProviderName',
+    'AlertProductNames',
+    'AzureResourceResourceId',
+    'IncidentLabel',
+    'IncidentRelatedAnalyticRuleIds',
+  ];
   const SUPPORTED_OPERATORS = ['Equals', 'NotEquals', 'Contains', 'NotContains', 'StartsWith', 'NotStartsWith', 'EndsWith', 'NotEndsWith'];
 
   it('is an extension resource of the workspace that runs the playbook on new incidents', () => {
     expect(rule.scope).toBe("[format('Microsoft.OperationalInsights/workspaces/{0}', parameters('workspaceName'))]");
     const r = evaluatedRule();
     expect(r.triggeringLogic).toMatchObject({ triggersOn: 'Incidents', triggersWhen: 'Created', isEnabled: false });
-    expect(r.actions).toEqual([{ order: 1, actionType: 'RunPlaybook', actionConfiguration: { logicAppResourceId: evaluateValue(`[resourceId('Microsoft.Logic/workflows', variables('playbookName'))]`, contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters: {} })), tenantId: expect.any(String) } }]);
+    expect(r.actions).toEqual([
+      {
+        order: 1,
+        actionType: 'RunPlaybook',
+        actionConfiguration: {
+          logicAppResourceId: evaluateValue(
+            `[resourceId('Microsoft.Logic/workflows', variables('playbookName'))]`,
+            contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters: {} }),
+          ),
+          tenantId: expect.any(String),
+        },
+      },
+    ]);
     expect(deployment.dependsOn).toContain("[resourceId('Microsoft.Logic/workflows', variables('playbookName'))]");
     expect(evaluatedRule({ automationRuleEnabled: true }).triggeringLogic.isEnabled).toBe(true);
   });
@@ -319,10 +400,15 @@ describe('automation rule', () => {
     const conditions = evaluatedRule().triggeringLogic.conditions.map((c) => c.conditionProperties);
     expect(conditions).toEqual([
       // An AKS cluster, or a node scale set in its node resource group (node-level alerts name the VMSS, not the cluster).
-      { propertyName: 'AzureResourceResourceId', operator: 'Contains', propertyValues: ['/providers/Microsoft.ContainerService/managedClusters/', '/providers/Microsoft.Compute/virtualMachineScaleSets/aks-'] },
+      {
+        propertyName: 'AzureResourceResourceId',
+        operator: 'Contains',
+        propertyValues: ['/providers/Microsoft.ContainerService/managedClusters/', '/providers/Microsoft.Compute/virtualMachineScaleSets/aks-'],
+      },
       { propertyName: 'IncidentSeverity', operator: 'Equals', propertyValues: ['High', 'Medium'] },
     ]);
-    const custom = evaluatedRule({ automationRuleResourceIdContains: [], automationRuleSeverities: [], automationRuleTitleContains: ['Kubernetes', 'K8S'] }).triggeringLogic.conditions;
+    const custom = evaluatedRule({ automationRuleResourceIdContains: [], automationRuleSeverities: [], automationRuleTitleContains: ['Kubernetes', 'K8S'] }).triggeringLogic
+      .conditions;
     expect(custom.map((c) => c.conditionProperties)).toEqual([{ propertyName: 'IncidentTitle', operator: 'Contains', propertyValues: ['Kubernetes', 'K8S'] }]);
     for (const c of [...conditions, ...custom.map((x) => x.conditionProperties)]) {
       expect(SUPPORTED_PROPERTIES).toContain(c.propertyName);
@@ -331,13 +417,19 @@ describe('automation rule', () => {
   });
 
   it('a second rule runs the playbook for incidents of the named analytic rules (scheduled AKSAudit rules name no AKS resource); absent by default', () => {
-    const ruleId = '/subscriptions/9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/law-soc/providers/Microsoft.SecurityInsights/alertRules/a1b2c3d4-0000-4000-8000-000000000009';
+    const ruleId =
+      '/subscriptions/9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/law-soc/providers/Microsoft.SecurityInsights/alertRules/a1b2c3d4-0000-4000-8000-000000000009';
     const ctxFor = (parameters: Record<string, Value>) => ({ ...contextFor(template), variables: {}, parameters: innerParams(parameters) });
     expect(evaluateValue(analyticRulesRule.condition, ctxFor({}))).toBe(false);
     const on = ctxFor({ automationRuleAnalyticRuleIds: [ruleId] });
     expect(evaluateValue(analyticRulesRule.condition, on)).toBe(true);
-    const props = evaluateValue(analyticRulesRule.properties, on) as { triggeringLogic: { conditions: { conditionProperties: { propertyName: string; operator: string; propertyValues: string[] } }[] }; actions: unknown[] };
-    expect(props.triggeringLogic.conditions.map((c) => c.conditionProperties)).toEqual([{ propertyName: 'IncidentRelatedAnalyticRuleIds', operator: 'Contains', propertyValues: [ruleId] }]);
+    const props = evaluateValue(analyticRulesRule.properties, on) as {
+      triggeringLogic: { conditions: { conditionProperties: { propertyName: string; operator: string; propertyValues: string[] } }[] };
+      actions: unknown[];
+    };
+    expect(props.triggeringLogic.conditions.map((c) => c.conditionProperties)).toEqual([
+      { propertyName: 'IncidentRelatedAnalyticRuleIds', operator: 'Contains', propertyValues: [ruleId] },
+    ]);
     expect(SUPPORTED_PROPERTIES).toContain('IncidentRelatedAnalyticRuleIds');
     expect(props.actions).toEqual(evaluatedRule().actions);
     expect(analyticRulesRule.name).not.toBe(rule.name);
@@ -352,12 +444,19 @@ describe('automation rule', () => {
     const params = innerParams();
     expect(params.readerRoleGuid).toBe('8d289c81-5878-46d4-8554-54e1e3d8b5cb');
     const outer = contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters: {} });
-    expect(params.functionPrincipalId).toBe(evaluateValue(`[reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName')), '2023-01-31').principalId]`, outer));
+    expect(params.functionPrincipalId).toBe(
+      evaluateValue(`[reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName')), '2023-01-31').principalId]`, outer),
+    );
     expect(deployment.dependsOn).toContain("[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName'))]");
   });
 
   it('everything Sentinel-specific is skipped when deploySentinelAutomation is false', () => {
-    const off = contextFor(template, { subscriptionId: 's', resourceGroup: 'rg', location: 'westeurope', parameters: { deploySentinelAutomation: false, sentinelServicePrincipalObjectId: 'x' } });
+    const off = contextFor(template, {
+      subscriptionId: 's',
+      resourceGroup: 'rg',
+      location: 'westeurope',
+      parameters: { deploySentinelAutomation: false, sentinelServicePrincipalObjectId: 'x' },
+    });
     const conditional = template.resources.filter((r: Resource) => ['Microsoft.Logic/workflows', 'Microsoft.Web/connections'].includes(r.type) || r === deployment);
     expect(conditional.length).toBe(3);
     for (const r of conditional) expect(evaluateValue(r.condition, off)).toBe(false);

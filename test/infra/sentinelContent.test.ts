@@ -60,7 +60,10 @@ describe('every shipped query', () => {
 
   test.each([...ANALYTIC_RULES, ...HUNTING_QUERIES])('$name returns the columns its entity mappings and custom details name', (content) => {
     const columns = new Set(resultColumns(content.query));
-    const named = [...content.entityMappings.flatMap((m) => m.fieldMappings.map((f) => f.columnName)), ...Object.values('customDetails' in content ? (content.customDetails ?? {}) : {})];
+    const named = [
+      ...content.entityMappings.flatMap((m) => m.fieldMappings.map((f) => f.columnName)),
+      ...Object.values('customDetails' in content ? (content.customDetails ?? {}) : {}),
+    ];
     expect(named.filter((c) => !columns.has(c))).toEqual([]);
   });
 });
@@ -95,7 +98,12 @@ describe('deployed by the template', () => {
       "[resourceId(variables('workspaceSubscriptionId'), variables('workspaceResourceGroup'), 'Microsoft.Resources/deployments', variables('workspaceDeploymentName'))]",
     ]);
     expect(evaluateValue(deployment.condition as string, outer)).toBe(true);
-    const off = contextFor(template, { subscriptionId: 's', resourceGroup: 'rg', location: 'westeurope', parameters: { deploySentinelContent: false, deployAnalyticRules: false } });
+    const off = contextFor(template, {
+      subscriptionId: 's',
+      resourceGroup: 'rg',
+      location: 'westeurope',
+      parameters: { deploySentinelContent: false, deployAnalyticRules: false },
+    });
     expect(evaluateValue(deployment.condition as string, off)).toBe(false);
     expect(template.parameters?.deploySentinelContent).toMatchObject({ type: 'bool', defaultValue: true });
     expect(template.parameters?.deployAnalyticRules).toMatchObject({ type: 'bool', defaultValue: true });
@@ -105,7 +113,12 @@ describe('deployed by the template', () => {
     const [workbook] = ofType('Microsoft.Insights/workbooks');
     expect(workbook).toMatchObject({ kind: 'shared', condition: "[parameters('deployContent')]", location: "[parameters('location')]" });
     const props = workbook!.properties as { displayName: string; serializedData: string; category: string; sourceId: string; version: string };
-    expect(props).toMatchObject({ displayName: WORKBOOK_DISPLAY_NAME, category: 'sentinel', version: 'Notebook/1.0', sourceId: "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]" });
+    expect(props).toMatchObject({
+      displayName: WORKBOOK_DISPLAY_NAME,
+      category: 'sentinel',
+      version: 'Notebook/1.0',
+      sourceId: "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]",
+    });
     expect(workbook!.name).toBe("[guid(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), 'aks-evidence-workbook')]");
     const data = JSON.parse(props.serializedData) as { version: string; items: { name: string }[] };
     expect(data).toEqual(buildWorkbook());
@@ -128,7 +141,11 @@ describe('deployed by the template', () => {
     expect(rules).toHaveLength(ANALYTIC_RULES.length);
     for (const r of ANALYTIC_RULES) {
       const rule = rules.find((x) => x.name === r.id)!;
-      expect(rule).toMatchObject({ kind: 'Scheduled', scope: "[format('Microsoft.OperationalInsights/workspaces/{0}', parameters('workspaceName'))]", condition: "[parameters('deployAnalyticRules')]" });
+      expect(rule).toMatchObject({
+        kind: 'Scheduled',
+        scope: "[format('Microsoft.OperationalInsights/workspaces/{0}', parameters('workspaceName'))]",
+        condition: "[parameters('deployAnalyticRules')]",
+      });
       expect(rule.properties).toMatchObject({
         displayName: r.name,
         severity: r.severity,
@@ -159,10 +176,36 @@ describe('files in the Azure-Sentinel formats', () => {
       const text = files[`infra/sentinel/Analytic Rules/${contentFileName(r.name)}.yaml`]!;
       const doc = parse(text) as Record<string, unknown>;
       expect(Object.keys(doc)).toEqual([
-        'id', 'name', 'description', 'severity', 'status', 'requiredDataConnectors', 'queryFrequency', 'queryPeriod', 'triggerOperator', 'triggerThreshold',
-        'tactics', 'relevantTechniques', 'query', 'entityMappings', 'customDetails', 'alertDetailsOverride', 'version', 'kind',
+        'id',
+        'name',
+        'description',
+        'severity',
+        'status',
+        'requiredDataConnectors',
+        'queryFrequency',
+        'queryPeriod',
+        'triggerOperator',
+        'triggerThreshold',
+        'tactics',
+        'relevantTechniques',
+        'query',
+        'entityMappings',
+        'customDetails',
+        'alertDetailsOverride',
+        'version',
+        'kind',
       ]);
-      expect(doc).toMatchObject({ id: r.id, name: r.name, kind: 'Scheduled', queryFrequency: '1h', queryPeriod: '3d', triggerOperator: 'gt', triggerThreshold: 0, version: '1.0.0', requiredDataConnectors: [] });
+      expect(doc).toMatchObject({
+        id: r.id,
+        name: r.name,
+        kind: 'Scheduled',
+        queryFrequency: '1h',
+        queryPeriod: '3d',
+        triggerOperator: 'gt',
+        triggerThreshold: 0,
+        version: '1.0.0',
+        requiredDataConnectors: [],
+      });
       expect(doc.query).toBe(`${r.query}\n`);
       expect(text).toMatch(/^query: \|/m); // a literal block, as the repository writes queries
     }

@@ -28,7 +28,9 @@ const TABLE_TYPE: Record<ColumnType, string> = {
 };
 const STREAM_TYPE: Record<ColumnType, string> = { ...TABLE_TYPE, datetime: 'datetime', guid: 'string' };
 /** Compared case-insensitively by Log Analytics; the Logs Ingestion page adds the resource* names. */
-const RESERVED = ['_ResourceId', 'id', '_SubscriptionId', 'TenantId', 'Type', 'UniqueId', 'Title', 'resource', 'resourceid', 'resourcename', 'resourcetype', 'subscriptionid'].map((n) => n.toLowerCase());
+const RESERVED = ['_ResourceId', 'id', '_SubscriptionId', 'TenantId', 'Type', 'UniqueId', 'Title', 'resource', 'resourceid', 'resourcename', 'resourcetype', 'subscriptionid'].map(
+  (n) => n.toLowerCase(),
+);
 
 interface Column {
   name: string;
@@ -59,9 +61,7 @@ describe('Log Analytics custom tables', () => {
     const resource = tableResources.find((r) => tableName(r) === name) as Resource;
     expect(resource.name).toBe(`[format('{0}/{1}', parameters('workspaceName'), '${name}')]`);
     expect((resource.properties as Obj).plan).toBe('Analytics');
-    expect(schemaOf(resource).columns.map((c) => ({ name: c.name, type: c.type }))).toEqual(
-      streamColumns(table).map((c) => ({ name: c.name, type: TABLE_TYPE[c.type] })),
-    );
+    expect(schemaOf(resource).columns.map((c) => ({ name: c.name, type: c.type }))).toEqual(streamColumns(table).map((c) => ({ name: c.name, type: TABLE_TYPE[c.type] })));
   });
 
   it('every column name is one Log Analytics accepts: starts with a letter, at most 45 characters, not reserved, unique', () => {
@@ -142,7 +142,9 @@ describe('data collection endpoint and rules', () => {
       expect(props(dcr).dataCollectionEndpointId).toBe(`[resourceId('Microsoft.Insights/dataCollectionEndpoints', variables('dceName'))]`);
       expect(props(dcr).destinations.logAnalytics.map((d) => evaluateValue(d.workspaceResourceId, ctx))).toEqual([evaluateValue("[variables('workspaceId')]", ctx)]);
       // The DCR is created after the tables it writes to.
-      expect(dcr.dependsOn).toContain(`[resourceId(variables('workspaceSubscriptionId'), variables('workspaceResourceGroup'), 'Microsoft.Resources/deployments', variables('workspaceDeploymentName'))]`);
+      expect(dcr.dependsOn).toContain(
+        `[resourceId(variables('workspaceSubscriptionId'), variables('workspaceResourceGroup'), 'Microsoft.Resources/deployments', variables('workspaceDeploymentName'))]`,
+      );
     }
   });
 });

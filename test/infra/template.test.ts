@@ -65,7 +65,8 @@ describe('template structure', () => {
   });
 
   it('uses no preview API versions', () => {
-    for (const s of scopes(template)) for (const r of s.template.resources) expect({ type: r.type, apiVersion: r.apiVersion }).not.toMatchObject({ apiVersion: expect.stringMatching(/preview/) });
+    for (const s of scopes(template))
+      for (const r of s.template.resources) expect({ type: r.type, apiVersion: r.apiVersion }).not.toMatchObject({ apiVersion: expect.stringMatching(/preview/) });
   });
 
   it.each(scopes(template).map((s) => [s.path, s] as const))('every expression in %s parses and calls only ARM template functions', (_, s) => {
@@ -140,7 +141,9 @@ describe('template structure', () => {
 
   it('every reference() and resourceId() in the outer template names a resource the template deploys', () => {
     const ctx = contextFor(template);
-    const deployed = new Set(template.resources.filter((r) => !r.scope && !('copy' in r)).map((r) => `${r.type.toLowerCase()}/${String(evaluateValue(r.name, ctx)).toLowerCase()}`));
+    const deployed = new Set(
+      template.resources.filter((r) => !r.scope && !('copy' in r)).map((r) => `${r.type.toLowerCase()}/${String(evaluateValue(r.name, ctx)).toLowerCase()}`),
+    );
     const seen: string[] = [];
     ctx.reference = (id, full) => {
       const { type, names } = parseArmId(id);
@@ -183,7 +186,11 @@ describe('template structure', () => {
 describe('evidence storage and secrets', () => {
   const ctx = contextFor(template);
   const storage = resourcesOfType(template, 'Microsoft.Storage/storageAccounts');
-  const byNameVar = (v: string): Resource => only(storage.filter((r) => r.name === `[variables('${v}')]`), v);
+  const byNameVar = (v: string): Resource =>
+    only(
+      storage.filter((r) => r.name === `[variables('${v}')]`),
+      v,
+    );
 
   it('evidence account: https only, TLS 1.2, no public blob access, no shared key (identity only)', () => {
     for (const account of [byNameVar('evidenceStorageName'), byNameVar('hostStorageName')]) {
@@ -197,9 +204,15 @@ describe('evidence storage and secrets', () => {
   });
 
   it('evidence container: blob versioning on, version-level immutability on, default retention = evidenceRetentionDays', () => {
-    const blobService = only(resourcesOfType(template, 'Microsoft.Storage/storageAccounts/blobServices').filter((r) => r.name.includes('evidenceStorageName')), 'evidence blob service');
+    const blobService = only(
+      resourcesOfType(template, 'Microsoft.Storage/storageAccounts/blobServices').filter((r) => r.name.includes('evidenceStorageName')),
+      'evidence blob service',
+    );
     expect(blobService.properties).toMatchObject({ isVersioningEnabled: true });
-    const container = only(resourcesOfType(template, 'Microsoft.Storage/storageAccounts/blobServices/containers').filter((r) => r.name.includes('evidenceContainerName')), 'evidence container');
+    const container = only(
+      resourcesOfType(template, 'Microsoft.Storage/storageAccounts/blobServices/containers').filter((r) => r.name.includes('evidenceContainerName')),
+      'evidence container',
+    );
     expect(container.properties).toEqual({ publicAccess: 'None', immutableStorageWithVersioning: { enabled: true } });
     expect(container.dependsOn?.map(normalizeExpression)).toContain(dependsOnIds(blobService)[0]);
     const policy = only(resourcesOfType(template, 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies'), 'immutability policy');
@@ -210,7 +223,10 @@ describe('evidence storage and secrets', () => {
 
   it('contains no key, SAS, connection string or listKeys/listSecrets call', () => {
     for (const s of strings(template, '$', false)) {
-      expect({ at: s.path, value: s.value }).not.toEqual({ at: s.path, value: expect.stringMatching(/AccountKey=|SharedAccessSignature|[?&]sig=|listKeys\(|listSecrets\(|\blist\(/i) });
+      expect({ at: s.path, value: s.value }).not.toEqual({
+        at: s.path,
+        value: expect.stringMatching(/AccountKey=|SharedAccessSignature|[?&]sig=|listKeys\(|listSecrets\(|\blist\(/i),
+      });
     }
     const secure = Object.entries(template.parameters ?? {}).filter(([, p]) => p.type === 'securestring');
     expect(secure.map(([name]) => name)).toEqual(['playbookFunctionKey']);
@@ -252,7 +268,13 @@ describe('function app', () => {
     expect(s['AzureWebJobsStorage__clientId']).toBe(s['AZURE_CLIENT_ID']);
     expect(s['AzureWebJobsStorage__accountName']).toBe(evaluateValue("[variables('hostStorageName')]", ctx));
     expect(s['AzureWebJobsStorage']).toBeUndefined();
-    for (const rejected of ['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_RUN_FROM_PACKAGE', 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING']) {
+    for (const rejected of [
+      'FUNCTIONS_WORKER_RUNTIME',
+      'FUNCTIONS_EXTENSION_VERSION',
+      'WEBSITE_NODE_DEFAULT_VERSION',
+      'WEBSITE_RUN_FROM_PACKAGE',
+      'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+    ]) {
       expect(s[rejected]).toBeUndefined();
     }
     expect(String(s['APPLICATIONINSIGHTS_AUTHENTICATION_STRING'])).toBe(`ClientId=${String(s['AZURE_CLIENT_ID'])};Authorization=AAD`);
@@ -274,14 +296,20 @@ describe('function app', () => {
   it('is deployed from functionPackageUrl only when one is given', () => {
     const onedeploy = only(resourcesOfType(template, 'Microsoft.Web/sites/extensions'), 'onedeploy');
     expect(evaluateValue(onedeploy.condition, ctx)).toBe(false);
-    expect(evaluateValue(onedeploy.condition, contextFor(template, { subscriptionId: 's', resourceGroup: 'rg', location: 'x', parameters: { functionPackageUrl: 'https://example.org/app.zip' } }))).toBe(true);
+    expect(
+      evaluateValue(
+        onedeploy.condition,
+        contextFor(template, { subscriptionId: 's', resourceGroup: 'rg', location: 'x', parameters: { functionPackageUrl: 'https://example.org/app.zip' } }),
+      ),
+    ).toBe(true);
   });
 });
 
 describe('parameters example file', () => {
   it('names only parameters the template declares, with values of their type', () => {
     const example = JSON.parse(readCommitted('infra/azuredeploy.parameters.example.json')) as { parameters: Record<string, { value: unknown }> };
-    const typeOf = (x: unknown): string => (Array.isArray(x) ? 'array' : typeof x === 'number' ? 'int' : typeof x === 'boolean' ? 'bool' : typeof x === 'object' ? 'object' : 'string');
+    const typeOf = (x: unknown): string =>
+      Array.isArray(x) ? 'array' : typeof x === 'number' ? 'int' : typeof x === 'boolean' ? 'bool' : typeof x === 'object' ? 'object' : 'string';
     for (const [name, { value }] of Object.entries(example.parameters)) {
       const declared = template.parameters?.[name];
       expect({ name, declared: declared !== undefined }).toEqual({ name, declared: true });
@@ -293,7 +321,7 @@ describe('parameters example file', () => {
 /** Sanity check of the checker itself: a broken template is caught. */
 describe('the checks catch broken templates', () => {
   it('a dependsOn on a resource that is not in the template is not found', () => {
-    const broken = structuredClone(template) as Template;
+    const broken = structuredClone<Template>(template);
     const ids = new Set(broken.resources.flatMap(dependsOnIds));
     expect(ids.has(normalizeExpression("[resourceId('Microsoft.Web/sites', variables('noSuchApp'))]"))).toBe(false);
     expect(ids.has(normalizeExpression("[resourceId('Microsoft.Web/sites', variables('functionAppName'))]"))).toBe(true);

@@ -6,17 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  evaluateValue,
-  isExpression,
-  parseArmId,
-  parseExpression,
-  print,
-  stubGuid,
-  type Ast,
-  type EvalContext,
-  type Value,
-} from './armExpression.js';
+import { evaluateValue, isExpression, parseArmId, parseExpression, print, stubGuid, type Ast, type EvalContext, type Value } from './armExpression.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -13,7 +13,9 @@ const analyse = (query: string, withAudit: boolean) => analyseKql(query, { withA
 
 const template = committedTemplate();
 const savedSearch = only(
-  nestedWith(template, 'Microsoft.OperationalInsights/workspaces/savedSearches').template.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/savedSearches'),
+  nestedWith(template, 'Microsoft.OperationalInsights/workspaces/savedSearches').template.resources.filter(
+    (r) => r.type === 'Microsoft.OperationalInsights/workspaces/savedSearches',
+  ),
   'saved search',
 );
 const props = savedSearch.properties as { functionAlias: string; functionParameters: string; query: string; category: string };
@@ -38,7 +40,12 @@ describe('AksEvidenceTimeline', () => {
   it('on a workspace without the AKS audit tables, only the fuzzy audit legs are reported (union isfuzzy skips them)', () => {
     const diagnostics = analyse(asFunction, false);
     expect(diagnostics.length).toBeGreaterThan(0);
-    for (const d of diagnostics) expect({ code: d.Code, severity: d.Severity, message: d.Message }).toEqual({ code: 'KS205', severity: 'Warning', message: expect.stringMatching(/AKSAudit|AKSAuditAdmin|AzureDiagnostics/) });
+    for (const d of diagnostics)
+      expect({ code: d.Code, severity: d.Severity, message: d.Message }).toEqual({
+        code: 'KS205',
+        severity: 'Warning',
+        message: expect.stringMatching(/AKSAudit|AKSAuditAdmin|AzureDiagnostics/),
+      });
   });
 
   it('names every evidence table of the registry, and the AKS audit sources', () => {

@@ -57,7 +57,12 @@ test('a Blob bundle: ingest, failures recorded, CLI re-ingest from the Blob URL 
   const written: string[] = [];
   for await (const info of store.list('ingestion/')) written.push(info.path);
   expect(written).toEqual(
-    expect.arrayContaining(['ingestion/attempt-0001.json', 'ingestion/receipt-0001.json', 'ingestion/acked-0001-kubelogs_CL-0001.ndjson.gz', 'ingestion/acked-0001-kubelogs_CL-0002.ndjson.gz']),
+    expect.arrayContaining([
+      'ingestion/attempt-0001.json',
+      'ingestion/receipt-0001.json',
+      'ingestion/acked-0001-kubelogs_CL-0001.ndjson.gz',
+      'ingestion/acked-0001-kubelogs_CL-0002.ndjson.gz',
+    ]),
   );
 
   const stdout = new PassThrough();

@@ -40,15 +40,11 @@ const link = (table: string, line: number) => ({
 /** Raw POST, for what the SDK would never send. */
 function post(path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      `${emulator.endpoint}${path}`,
-      { method: 'POST', ca: emulator.caPem, headers: { 'content-type': 'application/json', ...headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
-      },
-    );
+    const req = request(`${emulator.endpoint}${path}`, { method: 'POST', ca: emulator.caPem, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+    });
     req.on('error', reject);
     req.end(body);
   });
@@ -91,10 +87,16 @@ describe('Logs Ingestion emulator with the real LogsIngestionClient', () => {
   test('column types are checked against the stream declaration', async () => {
     const row = mapRow(SOURCES.tables.tables[0]!, sampleRow(SOURCES.tables.tables[0]!, 0), link('kubelogs_CL', 1)).row;
     const id = emulator.immutableIdFor('kubelogs_CL');
-    expect(await uploadError(id, 'Custom-kubelogs_CL', [{ ...row, TimeGenerated: 'last tuesday' }])).toMatchObject({ status: 400, message: expect.stringMatching(/"TimeGenerated" \(datetime\)/) });
+    expect(await uploadError(id, 'Custom-kubelogs_CL', [{ ...row, TimeGenerated: 'last tuesday' }])).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/"TimeGenerated" \(datetime\)/),
+    });
     expect(await uploadError(id, 'Custom-kubelogs_CL', [{ ...row, previous: 'yes' }])).toMatchObject({ status: 400, message: expect.stringMatching(/"previous" \(boolean\)/) });
     expect(await uploadError(id, 'Custom-kubelogs_CL', [{ ...row, line_number: 1.5 }])).toMatchObject({ status: 400, message: expect.stringMatching(/"line_number" \(long\)/) });
-    expect(await uploadError(id, 'Custom-kubelogs_CL', [{ ...row, message: { nested: true } }])).toMatchObject({ status: 400, message: expect.stringMatching(/"message" \(string\)/) });
+    expect(await uploadError(id, 'Custom-kubelogs_CL', [{ ...row, message: { nested: true } }])).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/"message" \(string\)/),
+    });
   });
 
   test('unknown DCR or stream: 404; no or wrong token: 401; wrong api-version: 400', async () => {
@@ -109,7 +111,11 @@ describe('Logs Ingestion emulator with the real LogsIngestionClient', () => {
     expect(wrongVersion.status).toBe(400);
     expect(wrongVersion.body).toMatch(/2023-01-01/);
     expect((await post(`${path}?api-version=2023-01-01`, body, { 'content-encoding': 'gzip', authorization: `Bearer ${EMULATOR_TOKEN}` })).status).toBe(204);
-    const wrongSdkVersion = new LogsIngestionClient(emulator.endpoint, emulator.credential, { ...emulator.clientOptions, apiVersion: '2022-01-01', retryOptions: { maxRetries: 0 } });
+    const wrongSdkVersion = new LogsIngestionClient(emulator.endpoint, emulator.credential, {
+      ...emulator.clientOptions,
+      apiVersion: '2022-01-01',
+      retryOptions: { maxRetries: 0 },
+    });
     await expect(wrongSdkVersion.upload(id, 'Custom-kubelogs_CL', [{}])).rejects.toThrow();
     expect(emulator.requests.at(-1)?.status).toBe(400);
   });

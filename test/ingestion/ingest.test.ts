@@ -135,7 +135,9 @@ describe('ingestBundle into the Logs Ingestion emulator', () => {
     expect(huge?.['TruncatedColumns']).toBe('message');
     expect(String(huge?.['message'])).toMatch(/…\[truncated \d+ bytes; full value in evidence artifact\]$/);
     expect(Buffer.byteLength(String(huge?.['message']))).toBeLessThanOrEqual(32 * 1024);
-    expect(String(huge?.['EvidencePath'])).toBe(`${b.store.location}/${b.manifest.artifacts.find((a) => a.path === String(huge?.['EvidencePath']).slice(b.store.location.length + 1))?.path}`);
+    expect(String(huge?.['EvidencePath'])).toBe(
+      `${b.store.location}/${b.manifest.artifacts.find((a) => a.path === String(huge?.['EvidencePath']).slice(b.store.location.length + 1))?.path}`,
+    );
 
     // The receipt is in the bundle, write-once, and says the same.
     expect(await storedReceipt(b, receipt)).toEqual(JSON.parse(JSON.stringify(receipt)));
@@ -216,14 +218,20 @@ describe('ingestBundle into the Logs Ingestion emulator', () => {
 
   test('unknown columns: strict mapping stops with UnknownColumnError and a receipt; runtime mapping drops and counts them', async () => {
     const b = await bundle(async (store) => {
-      const body = [
-        JSON.stringify({ ...sampleRow('cronjobs_CL', 900), schedule_tz: 'UTC' }),
-        '{ this is not json',
-        JSON.stringify(sampleRow('cronjobs_CL', 901)),
-      ].join('\n');
+      const body = [JSON.stringify({ ...sampleRow('cronjobs_CL', 900), schedule_tz: 'UTC' }), '{ this is not json', JSON.stringify(sampleRow('cronjobs_CL', 901))].join('\n');
       const path = 'sources/cronjobs/cronjobs_CL-extra.rows.ndjson.gz';
       const w = await store.writeArtifact(path, gzipSync(body + '\n'), { contentType: 'application/x-ndjson', contentEncoding: 'gzip' });
-      const ref: ArtifactRef = { path, source: 'cronjobs', kind: 'rows', sha256: w.sha256, bytes: w.bytes, records: 3, contentType: 'application/x-ndjson', contentEncoding: 'gzip', table: 'cronjobs_CL' };
+      const ref: ArtifactRef = {
+        path,
+        source: 'cronjobs',
+        kind: 'rows',
+        sha256: w.sha256,
+        bytes: w.bytes,
+        records: 3,
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+        table: 'cronjobs_CL',
+      };
       return [ref];
     });
     await expect(ingestTable({ ...options(b), table: 'cronjobs_CL' })).rejects.toThrow(UnknownColumnError);
@@ -250,10 +258,7 @@ describe('ingestBundle into the Logs Ingestion emulator', () => {
     const b = await bundle();
     const { networkpolicies_CL: _omit, ...rest } = emulator.targetDocument.tables;
     const partial = parseIngestionTarget({ ...emulator.targetDocument, tables: rest });
-    const [a, c] = await Promise.all([
-      ingestTable({ ...options(b), config: partial, table: 'networkpolicies_CL' }),
-      ingestTable({ ...options(b), table: 'serviceaccounts_CL' }),
-    ]);
+    const [a, c] = await Promise.all([ingestTable({ ...options(b), config: partial, table: 'networkpolicies_CL' }), ingestTable({ ...options(b), table: 'serviceaccounts_CL' })]);
     expect(new Set([a.attempt, c.attempt])).toEqual(new Set([1, 2]));
     expect(a.tables['networkpolicies_CL']).toMatchObject({ status: 'not-configured', rowsNotSent: ROWS['networkpolicies_CL'], rowsRead: 0 });
     expect(a.tables['networkpolicies_CL']!.failures[0]!.message).toMatch(/add it to the ingestion target document/);

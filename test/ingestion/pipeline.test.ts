@@ -63,7 +63,15 @@ test('compromise scenario: collect → seal → ingest, every row of every table
     const paths = new Set(manifest.artifacts.map((a) => `${store.location}/${a.path}`));
     for (const r of emulator.accepted('kubelogs_CL').slice(0, 50)) expect(paths.has(String(r['EvidencePath']))).toBe(true);
 
-    const again = await ingestBundle({ store, manifest, config: parseIngestionTarget(emulator.targetDocument), tables: SOURCES.tables, credential: emulator.credential, clientOptions: emulator.clientOptions, custody });
+    const again = await ingestBundle({
+      store,
+      manifest,
+      config: parseIngestionTarget(emulator.targetDocument),
+      tables: SOURCES.tables,
+      credential: emulator.credential,
+      clientOptions: emulator.clientOptions,
+      custody,
+    });
     expect(again).toMatchObject({ status: 'complete', rowsAcknowledged: 0, rowsSkipped: receipt.rowsAcknowledged, requests: 0 });
 
     const verified = await verifyBundle(store);

@@ -1,13 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  mapRow,
-  recordIdFor,
-  toWireDateTime,
-  truncateUtf8,
-  truncationMarker,
-  UnknownColumnError,
-  type RowLinkContext,
-} from '../../shared/ingestion/rowMapping.js';
+import { mapRow, recordIdFor, toWireDateTime, truncateUtf8, truncationMarker, UnknownColumnError, type RowLinkContext } from '../../shared/ingestion/rowMapping.js';
 import { SOURCES } from '../../shared/sources/registry.js';
 import { streamColumns } from '../../shared/tables/table.js';
 import { sampleRow } from '../../bench/rowsBundle.js';
@@ -134,7 +126,11 @@ describe('mapRow', () => {
   test('every registry table: a row with every column maps to exactly the stream columns', () => {
     for (const table of SOURCES.tables.tables) {
       const m = mapRow(table, sampleRow(table, 3), link, { unknownColumns: 'error' });
-      expect(Object.keys(m.row).sort()).toEqual(streamColumns(table).map((c) => c.name).sort());
+      expect(Object.keys(m.row).sort()).toEqual(
+        streamColumns(table)
+          .map((c) => c.name)
+          .sort(),
+      );
       expect(m.invalidColumns).toEqual([]);
     }
   });

@@ -48,7 +48,11 @@ describe('RequestPacker', () => {
 describe('classifyFailure and backoff', () => {
   const headers = (h: Record<string, string>) => ({ get: (n: string) => h[n.toLowerCase()] });
   test('statuses and network errors', () => {
-    expect(classifyFailure({ name: 'RestError', statusCode: 429, message: 'Too many', response: { headers: headers({}) } })).toMatchObject({ reason: 'http', status: 429, retryable: true });
+    expect(classifyFailure({ name: 'RestError', statusCode: 429, message: 'Too many', response: { headers: headers({}) } })).toMatchObject({
+      reason: 'http',
+      status: 429,
+      retryable: true,
+    });
     expect(classifyFailure({ statusCode: 429, message: 'x', response: { headers: headers({ 'retry-after': '7' }) } }).retryAfterMs).toBe(7000);
     expect(classifyFailure({ statusCode: 503, message: 'x', response: { headers: headers({ 'retry-after-ms': '250' }) } }).retryAfterMs).toBe(250);
     expect(classifyFailure({ statusCode: 500, message: 'x' }).retryable).toBe(true);

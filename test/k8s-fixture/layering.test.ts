@@ -21,7 +21,9 @@ test('shared/simulator imports nothing from the pipeline, sources, orchestration
   const offending: string[] = [];
   for (const file of files(SIMULATOR)) {
     for (const m of readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\(\s*)['"](\.[^'"]+)['"]/g)) {
-      const target = relative(ROOT, normalize(join(dirname(file), m[1]!))).split('\\').join('/');
+      const target = relative(ROOT, normalize(join(dirname(file), m[1]!)))
+        .split('\\')
+        .join('/');
       if (FORBIDDEN.some((f) => target === f || target.startsWith(`${f}/`))) offending.push(`${relative(ROOT, file)} → ${target}`);
     }
   }

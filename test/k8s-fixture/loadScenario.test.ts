@@ -41,7 +41,10 @@ describe('loadScenario', () => {
     await writeFile(join(dir, 'tiny.audit.ndjson'), '{"kind":"Event","verb":"get"}\n\n{"kind":"Event","verb":"list"}\n');
     const s = await loadScenario(join(dir, 'tiny.json'));
     expect(s.objects.length).toBe(1);
-    expect(s.audit).toEqual([{ kind: 'Event', verb: 'get' }, { kind: 'Event', verb: 'list' }]);
+    expect(s.audit).toEqual([
+      { kind: 'Event', verb: 'get' },
+      { kind: 'Event', verb: 'list' },
+    ]);
     await expect(loadScenario('does-not-exist')).rejects.toThrow(/no scenario "does-not-exist"/);
   });
 });

@@ -60,9 +60,9 @@ async function exec(kc: KubeConfig, ns: string, pod: string, container: string, 
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
   let status: V1Status | undefined;
-  const ws = (await new Exec(kc).exec(ns, pod, container, command, stdout, stderr, null, false, (s) => {
+  const ws = await new Exec(kc).exec(ns, pod, container, command, stdout, stderr, null, false, (s) => {
     status = s;
-  })) as unknown as WebSocket;
+  });
   await new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.on('close', () => resolve())));
   return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), status, protocol: ws.protocol };
 }
@@ -250,7 +250,9 @@ describe('exec over WebSocket', () => {
   test('missing binary fails like the container runtime (distroless)', async () => {
     const r = await exec(kc, 'kube-system', 'coredns-5d8c7f6b9d-abcde', 'coredns', historyCommand());
     expect(r.status?.status).toBe('Failure');
-    expect(r.status?.message).toContain('OCI runtime exec failed: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown');
+    expect(r.status?.message).toContain(
+      'OCI runtime exec failed: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown',
+    );
     const bash = await exec(kc, 'kube-system', 'kube-proxy-x1a2b', 'kube-proxy', historyCommand('/bin/bash'));
     expect(bash.status?.message).toContain('stat /bin/bash: no such file or directory');
   });
@@ -300,7 +302,7 @@ describe('exec over WebSocket', () => {
     const opts: Record<string, unknown> = {};
     await kc.applyToHTTPSOptions(opts);
     const url = `${cluster.server.replace('https', 'wss')}/api/v1/namespaces/prod/pods/api-5f6d7c8b9-klmno/exec?command=cat&command=%2Fetc%2Fhostname&stdout=true&stderr=true`;
-    const ws = new WebSocket(url, ['base64.channel.k8s.io'], opts as WebSocket.ClientOptions);
+    const ws = new WebSocket(url, ['base64.channel.k8s.io'], opts);
     const frames: string[] = [];
     ws.on('message', (d, isBinary) => {
       expect(isBinary).toBe(false);

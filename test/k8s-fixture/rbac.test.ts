@@ -7,7 +7,6 @@ import { ApiException, AuthorizationV1Api, CoreV1Api, type KubeConfig, type V1Se
 import { PassThrough } from 'node:stream';
 import { Exec, HttpMethod, Log, RequestContext } from '@kubernetes/client-node';
 import { fetch } from 'undici';
-import type WebSocket from 'ws';
 import type { FixtureCluster, KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
@@ -36,13 +35,54 @@ export function partialAccessScenario(): Scenario {
       pod('b', 'p'),
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg-1', namespace: 'a' }, data: { k: 'v' } },
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg-2', namespace: 'a' }, data: { k: 'v' } },
-      { apiVersion: rbac, kind: 'Role', metadata: { name: 'pod-reader', namespace: 'a' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }, { apiGroups: [''], resources: ['pods/log', 'pods/exec'], verbs: ['get', 'create'] }, { apiGroups: [''], resources: ['configmaps'], resourceNames: ['cfg-1'], verbs: ['get'] }] },
-      { apiVersion: rbac, kind: 'RoleBinding', metadata: { name: 'collector-a', namespace: 'a' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' }, subjects: [{ kind: 'ServiceAccount', name: 'collector', namespace: 'aks-evidence' }] },
+      {
+        apiVersion: rbac,
+        kind: 'Role',
+        metadata: { name: 'pod-reader', namespace: 'a' },
+        rules: [
+          { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+          { apiGroups: [''], resources: ['pods/log', 'pods/exec'], verbs: ['get', 'create'] },
+          { apiGroups: [''], resources: ['configmaps'], resourceNames: ['cfg-1'], verbs: ['get'] },
+        ],
+      },
+      {
+        apiVersion: rbac,
+        kind: 'RoleBinding',
+        metadata: { name: 'collector-a', namespace: 'a' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'collector', namespace: 'aks-evidence' }],
+      },
       { apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'pod-getter' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] },
-      { apiVersion: rbac, kind: 'ClusterRoleBinding', metadata: { name: 'collector-get' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pod-getter' }, subjects: [{ kind: 'Group', name: 'system:serviceaccounts:aks-evidence' }] },
-      { apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'evidence-reader' }, aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'aks-evidence/aggregate': 'true' } }] }, rules: [] },
-      { apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'evidence-secrets', labels: { 'aks-evidence/aggregate': 'true' } }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }, { nonResourceURLs: ['/metrics'], verbs: ['get'] }] },
-      { apiVersion: rbac, kind: 'ClusterRoleBinding', metadata: { name: 'collector-evidence' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'evidence-reader' }, subjects: [{ kind: 'User', name: SA }] },
+      {
+        apiVersion: rbac,
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'collector-get' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pod-getter' },
+        subjects: [{ kind: 'Group', name: 'system:serviceaccounts:aks-evidence' }],
+      },
+      {
+        apiVersion: rbac,
+        kind: 'ClusterRole',
+        metadata: { name: 'evidence-reader' },
+        aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'aks-evidence/aggregate': 'true' } }] },
+        rules: [],
+      },
+      {
+        apiVersion: rbac,
+        kind: 'ClusterRole',
+        metadata: { name: 'evidence-secrets', labels: { 'aks-evidence/aggregate': 'true' } },
+        rules: [
+          { apiGroups: [''], resources: ['secrets'], verbs: ['list'] },
+          { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+        ],
+      },
+      {
+        apiVersion: rbac,
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'collector-evidence' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'evidence-reader' },
+        subjects: [{ kind: 'User', name: SA }],
+      },
     ],
     containers: { 'a/p/c': { binaries: ['/bin/sh'] }, 'b/p/c': { binaries: ['/bin/sh'] } },
     logs: { 'a/p/c': { current: [{ time: '2026-03-01T10:00:00Z', message: 'hello a' }] }, 'b/p/c': { current: [{ time: '2026-03-01T10:00:00Z', message: 'hello b' }] } },
@@ -82,7 +122,7 @@ async function readLog(kc: KubeConfig, ns: string): Promise<string> {
 async function execStatus(kc: KubeConfig, ns: string): Promise<string> {
   try {
     let status = '';
-    const ws = (await new Exec(kc).exec(ns, 'p', 'c', ['/bin/sh', '-c', 'true'], new PassThrough(), null, null, false, (s) => (status = s.status ?? ''))) as unknown as WebSocket;
+    const ws = await new Exec(kc).exec(ns, 'p', 'c', ['/bin/sh', '-c', 'true'], new PassThrough(), null, null, false, (s) => (status = s.status ?? ''));
     await new Promise((r) => ws.on('close', r));
     return status;
   } catch (e) {
@@ -161,10 +201,10 @@ describe('RBAC evaluated like the API server', () => {
       allowed: true,
       reason: 'RBAC: allowed by ClusterRoleBinding "collector-get" of ClusterRole "pod-getter" to Group "system:serviceaccounts:aks-evidence"',
     });
-    expect((await ask({ verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'a' }) as { allowed: boolean }).allowed).toBe(true);
-    expect((await ask({ verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'b' }) as { allowed: boolean }).allowed).toBe(false);
-    expect((await ask({ verb: 'get', resource: 'configmaps', namespace: 'a', name: 'cfg-1' }) as { allowed: boolean }).allowed).toBe(true);
-    expect((await ask({ verb: 'get', resource: 'configmaps', namespace: 'a', name: 'cfg-2' }) as { allowed: boolean }).allowed).toBe(false);
+    expect(((await ask({ verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'a' })) as { allowed: boolean }).allowed).toBe(true);
+    expect(((await ask({ verb: 'create', resource: 'pods', subresource: 'exec', namespace: 'b' })) as { allowed: boolean }).allowed).toBe(false);
+    expect(((await ask({ verb: 'get', resource: 'configmaps', namespace: 'a', name: 'cfg-1' })) as { allowed: boolean }).allowed).toBe(true);
+    expect(((await ask({ verb: 'get', resource: 'configmaps', namespace: 'a', name: 'cfg-2' })) as { allowed: boolean }).allowed).toBe(false);
   });
 
   test('SelfSubjectRulesReview lists the rules of the namespace from RBAC, bootstrap policy included', async () => {
@@ -208,7 +248,10 @@ describe('the default collector grant (scenarios without RBAC for the collector)
       const kc = fixtureKubeConfig(cluster);
       const core = kc.makeApiClient(CoreV1Api);
       expect((await status(core.listPodForAllNamespaces())).code).toBe(200);
-      expect(await status(core.listSecretForAllNamespaces())).toEqual({ code: 403, message: `secrets is forbidden: User "${SA}" cannot list resource "secrets" in API group "" at the cluster scope` });
+      expect(await status(core.listSecretForAllNamespaces())).toEqual({
+        code: 403,
+        message: `secrets is forbidden: User "${SA}" cannot list resource "secrets" in API group "" at the cluster scope`,
+      });
       const rules = (await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectRulesReview({ body: { spec: { namespace: 'b' } } })).status!;
       expect(rules).toMatchObject({ incomplete: true, evaluationError: 'webhook authorizer does not support user rule resolution' });
     } finally {

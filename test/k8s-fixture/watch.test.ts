@@ -23,10 +23,11 @@ async function watch(kc: KubeConfig, path: string, query: Record<string, string 
   let ended: ((err: unknown) => void) | undefined;
   const endedP = new Promise<unknown>((r) => (ended = r));
   const check = (): void => {
-    for (const w of [...waiters]) if (w.pred(events)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve();
-    }
+    for (const w of [...waiters])
+      if (w.pred(events)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
   };
   const ac = await new Watch(kc).watch(
     path,
@@ -41,10 +42,11 @@ async function watch(kc: KubeConfig, path: string, query: Record<string, string 
     events,
     ended: endedP,
     abort: () => ac.abort(),
-    until: (pred: (e: Seen[]) => boolean) => new Promise<void>((resolve) => {
-      waiters.push({ pred, resolve });
-      check();
-    }),
+    until: (pred: (e: Seen[]) => boolean) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ pred, resolve });
+        check();
+      }),
   };
 }
 
@@ -65,8 +67,19 @@ function scenario(): Scenario {
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } },
       pod('p1'),
       pod('p2'),
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'readers', namespace: 'a' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'secret-reader' }, subjects: [] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'readers', namespace: 'a' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'secret-reader' },
+        subjects: [],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'secret-reader' },
+        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }],
+      },
     ],
     logs: { 'a/p1/c': { current: [{ time: '2026-03-01T10:00:00Z', message: 'first instance' }] } },
   };
@@ -93,7 +106,10 @@ describe('watch', () => {
     const w = await watch(kc, '/api/v1/namespaces/a/pods');
     try {
       await w.until((e) => e.length === 2);
-      expect(w.events.map((e) => [e.type, e.name])).toEqual([['ADDED', 'p1'], ['ADDED', 'p2']]);
+      expect(w.events.map((e) => [e.type, e.name])).toEqual([
+        ['ADDED', 'p1'],
+        ['ADDED', 'p2'],
+      ]);
       expect(w.events[0]!.obj['kind']).toBe('Pod');
 
       cluster.changes.restartContainer('a', 'p1', 'c', { exitCode: 137, reason: 'OOMKilled', newLines: [{ time: '2026-03-01T11:00:00Z', message: 'second instance' }] });
@@ -121,7 +137,9 @@ describe('watch', () => {
 
   test('a pod deleted with a grace period keeps serving its logs until it is gone (forced here)', async () => {
     const { cluster, kc } = await start();
-    const w = await watch(kc, '/api/v1/namespaces/a/pods', { resourceVersion: (await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'a' })).metadata!.resourceVersion });
+    const w = await watch(kc, '/api/v1/namespaces/a/pods', {
+      resourceVersion: (await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'a' })).metadata!.resourceVersion,
+    });
     try {
       cluster.changes.deletePod('a', 'p1', { graceMs: 600_000 });
       await w.until((e) => e.some((x) => x.type === 'MODIFIED'));
@@ -146,7 +164,10 @@ describe('watch', () => {
       cluster.changes.deletePod('a', 'p2');
       const w = await watch(kc, '/api/v1/namespaces/a/pods', { resourceVersion: rv });
       await w.until((e) => e.length === 2);
-      expect(w.events.map((e) => [e.type, e.name])).toEqual([['MODIFIED', 'p2'], ['DELETED', 'p2']]);
+      expect(w.events.map((e) => [e.type, e.name])).toEqual([
+        ['MODIFIED', 'p2'],
+        ['DELETED', 'p2'],
+      ]);
       w.abort();
 
       const ev = await watch(kc, '/api/v1/events', { resourceVersion: rv });
@@ -186,7 +207,11 @@ describe('watch', () => {
       cluster.changes.deletePod('a', 'p1');
       const resumed = await watch(kc, '/api/v1/namespaces/a/pods', { resourceVersion: lastRv, allowWatchBookmarks: true });
       await resumed.until((e) => e.filter((x) => x.type !== 'BOOKMARK').length === 3);
-      expect(resumed.events.map((e) => [e.type, e.name])).toEqual([['MODIFIED', 'p2'], ['MODIFIED', 'p1'], ['DELETED', 'p1']]);
+      expect(resumed.events.map((e) => [e.type, e.name])).toEqual([
+        ['MODIFIED', 'p2'],
+        ['MODIFIED', 'p1'],
+        ['DELETED', 'p1'],
+      ]);
       resumed.abort();
     } finally {
       await cluster.stop();
@@ -210,8 +235,19 @@ describe('scripted changes', () => {
     const s = scenario();
     s.collector = { access: 'rbac' };
     s.timeline = [
-      { afterMs: 20, action: 'emitEvent', event: { namespace: 'a', involvedObject: { kind: 'Pod', name: 'p1' }, reason: 'Exec', message: 'kubectl exec by attacker', type: 'Warning' } },
-      { afterMs: 40, action: 'addSubject', kind: 'RoleBinding', namespace: 'a', name: 'readers', subject: { kind: 'ServiceAccount', name: 'collector', namespace: 'aks-evidence' } },
+      {
+        afterMs: 20,
+        action: 'emitEvent',
+        event: { namespace: 'a', involvedObject: { kind: 'Pod', name: 'p1' }, reason: 'Exec', message: 'kubectl exec by attacker', type: 'Warning' },
+      },
+      {
+        afterMs: 40,
+        action: 'addSubject',
+        kind: 'RoleBinding',
+        namespace: 'a',
+        name: 'readers',
+        subject: { kind: 'ServiceAccount', name: 'collector', namespace: 'aks-evidence' },
+      },
     ];
     const { cluster, kc } = await start(s);
     try {

@@ -56,7 +56,10 @@ describe('log wire details', () => {
   });
 
   test('through the collector: tiny chunks, a 40 KiB line and continuation lines arrive exact, every line time-stamped', async () => {
-    const cluster = await startFixtureCluster({ name: 'wire', objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }, pod('p')], logs: { 'a/p/c': { current: LINES } } }, { now: () => NOW, logChunkBytes: 5 });
+    const cluster = await startFixtureCluster(
+      { name: 'wire', objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }, pod('p')], logs: { 'a/p/c': { current: LINES } } },
+      { now: () => NOW, logChunkBytes: 5 },
+    );
     try {
       const out = await collect(containerLogsSource, context(fixtureKubeConfig(cluster), { clock: () => NOW }));
       expect(out.rows.map((r) => r['message'])).toEqual(LINES.map((l) => l.message));
@@ -90,11 +93,19 @@ describe('log wire details', () => {
   });
 
   test('sinceTime is inclusive and, as the API server passes it on, whole seconds: a resume sees its boundary second again', async () => {
-    const cluster = await startFixtureCluster({ name: 'since', objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }, pod('p')], logs: { 'a/p/c': { current: LINES } } }, { now: () => NOW });
+    const cluster = await startFixtureCluster(
+      { name: 'since', objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }, pod('p')], logs: { 'a/p/c': { current: LINES } } },
+      { now: () => NOW },
+    );
     try {
       const kc = fixtureKubeConfig(cluster);
-      const from = await readLog(kc, 'p', { timestamps: true, sinceTime: '2026-03-01T11:00:01.500000000Z' } as never);
-      expect(from.split('\n').slice(0, -1).map((l) => l.slice(31, 50))).toEqual([`long ${'x'.repeat(14)}`, 'same second, later', 'next second']);
+      const from = await readLog(kc, 'p', { timestamps: true, sinceTime: '2026-03-01T11:00:01.500000000Z' });
+      expect(
+        from
+          .split('\n')
+          .slice(0, -1)
+          .map((l) => l.slice(31, 50)),
+      ).toEqual([`long ${'x'.repeat(14)}`, 'same second, later', 'next second']);
     } finally {
       await cluster.stop();
     }
@@ -103,11 +114,14 @@ describe('log wire details', () => {
 
 describe('lists while the cluster changes', () => {
   async function start(options: Parameters<typeof startFixtureCluster>[1] = {}): Promise<{ cluster: Awaited<ReturnType<typeof startFixtureCluster>>; core: CoreV1Api }> {
-    const cluster = await startFixtureCluster({ name: 'paging', objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }, ...['p1', 'p2', 'p3', 'p4', 'p5'].map((n) => pod(n))] }, options);
+    const cluster = await startFixtureCluster(
+      { name: 'paging', objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } }, ...['p1', 'p2', 'p3', 'p4', 'p5'].map((n) => pod(n))] },
+      options,
+    );
     return { cluster, core: fixtureKubeConfig(cluster).makeApiClient(CoreV1Api) };
   }
 
-  test('pages continue from the first page\'s snapshot: a deleted pod still listed, a new one not, versions unmoved', async () => {
+  test("pages continue from the first page's snapshot: a deleted pod still listed, a new one not, versions unmoved", async () => {
     const { cluster, core } = await start();
     try {
       const first = await core.listNamespacedPod({ namespace: 'a', limit: 2 });

@@ -62,7 +62,16 @@ test('the audit task exports the window from Log Analytics, labels it, derives a
     for await (const r of readNdjson(store, auditResult.artifacts.find((a) => a.table === 'auditfindings_CL')!.path)) labels.push(r as Record<string, unknown>);
     expect(labels.some((l) => String(l.rule_id).includes('anonymous') || String(l.rule_id).includes('binding'))).toBe(true);
 
-    const sealed = await sealRun({ store, runId: 'audit-run', caseId: 'c', request, facts, results, collector: collectorIdentity({ runtime: 'test' }), startedAt: new Date().toISOString() });
+    const sealed = await sealRun({
+      store,
+      runId: 'audit-run',
+      caseId: 'c',
+      request,
+      facts,
+      results,
+      collector: collectorIdentity({ runtime: 'test' }),
+      startedAt: new Date().toISOString(),
+    });
     expect(sealed.manifest.sources.audit?.status).not.toBe('failed');
     expect(sealed.manifest.artifacts.some((a) => a.table === 'auditevents_CL')).toBe(true);
     expect((await verifyBundle(store)).ok).toBe(true);
@@ -80,7 +89,16 @@ test('without kube-audit exported, audit is skipped and the reason is the first 
   try {
     const store = await openLocalBundle(dir, 'r');
     await claimRunPath(store, { runId: 'r', caseId: 'c', collector: collectorIdentity({ runtime: 'test' }) });
-    const sealed = await sealRun({ store, runId: 'r', caseId: 'c', request: { caseId: 'c', sources: ['audit'], sinceSeconds: 60 }, facts, results: [], collector: collectorIdentity({ runtime: 'test' }), startedAt: new Date().toISOString() });
+    const sealed = await sealRun({
+      store,
+      runId: 'r',
+      caseId: 'c',
+      request: { caseId: 'c', sources: ['audit'], sinceSeconds: 60 },
+      facts,
+      results: [],
+      collector: collectorIdentity({ runtime: 'test' }),
+      startedAt: new Date().toISOString(),
+    });
     expect(sealed.manifest.sources.audit?.status).toBe('skipped');
     expect(sealed.manifest.sources.audit?.gaps[0]?.detail).toMatch(/audit/);
     expect(sealed.manifest.gaps[0]?.source).toBe('audit');

@@ -119,7 +119,16 @@ describe('collectRun on the compromise scenario', () => {
     const again = await runCollectTask(task, { store, kubeConfig: kc, runId: 'run-1', caseId: 'case-1', request, cluster: manifest.cluster });
     const original = manifest.artifacts.find((a) => a.source === 'events' && a.kind === 'rows')!;
     expect(again.artifacts.find((a) => a.kind === 'rows')?.sha256).toBe(original.sha256);
-    const resealed = await sealRun({ store, runId: 'run-1', caseId: 'case-1', request, facts: kubeconfigFacts(manifest.cluster), results: [], collector: manifest.collector, startedAt: manifest.startedAt });
+    const resealed = await sealRun({
+      store,
+      runId: 'run-1',
+      caseId: 'case-1',
+      request,
+      facts: kubeconfigFacts(manifest.cluster),
+      results: [],
+      collector: manifest.collector,
+      startedAt: manifest.startedAt,
+    });
     expect(resealed.manifestSha256).toBe(manifestSha256);
   });
 });
@@ -127,7 +136,7 @@ describe('collectRun on the compromise scenario', () => {
 describe('failures become gaps and nothing collected is lost', () => {
   test('a forbidden source and a failing task still seal with every other source', async () => {
     const scenario = await loadScenario('compromise');
-    const cluster = await startFixtureCluster({ ...scenario, forbidden: ['events'] } as Scenario, {});
+    const cluster = await startFixtureCluster({ ...scenario, forbidden: ['events'] }, {});
     const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-run-'));
     try {
       const store = await openLocalBundle(dir, 'run-2');

@@ -20,7 +20,7 @@ import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import type { FixtureCluster } from '../../shared/simulator/kube/scenario.js';
 import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/kube/server.js';
 
-const request: CollectionRequestRecord = { caseId: 'case-r', sources: ['events', 'containerlogs'], sinceSeconds: 7 * 86400 } as CollectionRequestRecord;
+const request: CollectionRequestRecord = { caseId: 'case-r', sources: ['events', 'containerlogs'], sinceSeconds: 7 * 86400 };
 
 describe('runCollectTask retries', () => {
   let cluster: FixtureCluster;

@@ -122,7 +122,12 @@ async function collectUnder(faults: FaultRule[], request: { logIdleTimeoutSecond
       kubeConfig: fixtureKubeConfig(cluster),
       store,
       runId: 'run-faults',
-      request: { caseId: 'case-17', sources: request.sources ?? SOURCES_COLLECTED, sinceSeconds: 7 * 86400, ...(request.logIdleTimeoutSeconds ? { logIdleTimeoutSeconds: request.logIdleTimeoutSeconds } : {}) },
+      request: {
+        caseId: 'case-17',
+        sources: request.sources ?? SOURCES_COLLECTED,
+        sinceSeconds: 7 * 86400,
+        ...(request.logIdleTimeoutSeconds ? { logIdleTimeoutSeconds: request.logIdleTimeoutSeconds } : {}),
+      },
       collector: collectorIdentity({ runtime: 'test' }),
       facts: kubeconfigFacts({ server: cluster.server, name: 'fixture' }),
       clock: () => NOW,
@@ -168,7 +173,12 @@ beforeAll(async () => {
 }, 60_000);
 
 test('the clean run: every stream and history complete, no gap; the reference for every fault', () => {
-  expect(Object.fromEntries(Object.entries(clean.manifest.sources).map(([n, s]) => [n, s.status]))).toEqual({ containerlogs: 'complete', commandhistory: 'complete', suspiciouspods: 'complete', events: 'complete' });
+  expect(Object.fromEntries(Object.entries(clean.manifest.sources).map(([n, s]) => [n, s.status]))).toEqual({
+    containerlogs: 'complete',
+    commandhistory: 'complete',
+    suspiciouspods: 'complete',
+    events: 'complete',
+  });
   expect(clean.gaps).toEqual([]);
   const expected: Record<string, number> = {
     'a/p1/c/current': 400,
@@ -208,7 +218,14 @@ describe('recoverable faults: zero lines lost', () => {
       ],
       { logIdleTimeoutSeconds: 2, resumed: { 'a/p4/c/current': 'idle', 'b/p5/c/current': 'idle' } },
     ],
-    ['execs cut mid-stream (retried once)', [{ match: '/pods/p1/exec', effect: 'cut', afterBytes: 700, times: 1 }, { match: '/pods/p3/exec', effect: 'cut', afterBytes: 10, times: 1 }], {}],
+    [
+      'execs cut mid-stream (retried once)',
+      [
+        { match: '/pods/p1/exec', effect: 'cut', afterBytes: 700, times: 1 },
+        { match: '/pods/p3/exec', effect: 'cut', afterBytes: 10, times: 1 },
+      ],
+      {},
+    ],
     [
       'connection resets (pod list, a log, an exec)',
       [
@@ -237,28 +254,32 @@ describe('recoverable faults: zero lines lost', () => {
       ],
       {},
     ],
-  ])('%s', async (_name, faults, expectation) => {
-    const run = await collectUnder(faults, expectation.logIdleTimeoutSeconds ? { logIdleTimeoutSeconds: expectation.logIdleTimeoutSeconds } : {});
-    // Nothing lost, nothing doubled: every stream and every history row as in the clean run.
-    expect(run.gaps).toEqual([]);
-    expect([...run.logs.keys()].sort()).toEqual([...clean.logs.keys()].sort());
-    for (const [key, rows] of clean.logs) expect([key, run.logs.get(key)]).toEqual([key, rows]);
-    expect(run.history).toEqual(clean.history);
-    expect(run.gaps).toEqual([]);
-    expect(Object.values(run.manifest.sources).map((s) => s.status)).toEqual(['complete', 'complete', 'complete', 'complete']);
-    expectServedAccountedFor(run);
-    // Each resumed stream is in its task summary, with why.
-    const resumed = new Map(run.resumes.map((r) => [streamKey(r.namespace, r.pod, r.container, r.previous), r.cause]));
-    expect(Object.fromEntries(resumed)).toEqual(expectation.resumed ?? {});
-    for (const [key, s] of run.served.logs) if (s.cut + s.stalled > 0) expect([key, resumed.has(key)]).toEqual([key, true]);
-    expect(run.manifest.sources['containerlogs']?.resumes ?? 0).toBe(run.resumes.length);
-    // Cut execs: retried once, as a second collector action; every exec the server ran is recorded.
-    const cutExecs = [...run.served.execs].filter(([, s]) => s.cut > 0).map(([k]) => k);
-    const retried = run.manifest.actions.filter((a) => a.attempt === 2).map((a) => `${a.namespace}/${a.pod}/${a.container}`);
-    expect(retried.sort()).toEqual(cutExecs.sort());
-    const execsServed = [...run.served.execs.values()].reduce((n, s) => n + s.execs, 0);
-    expect(run.manifest.actions.length).toBe(execsServed);
-  }, 90_000);
+  ])(
+    '%s',
+    async (_name, faults, expectation) => {
+      const run = await collectUnder(faults, expectation.logIdleTimeoutSeconds ? { logIdleTimeoutSeconds: expectation.logIdleTimeoutSeconds } : {});
+      // Nothing lost, nothing doubled: every stream and every history row as in the clean run.
+      expect(run.gaps).toEqual([]);
+      expect([...run.logs.keys()].sort()).toEqual([...clean.logs.keys()].sort());
+      for (const [key, rows] of clean.logs) expect([key, run.logs.get(key)]).toEqual([key, rows]);
+      expect(run.history).toEqual(clean.history);
+      expect(run.gaps).toEqual([]);
+      expect(Object.values(run.manifest.sources).map((s) => s.status)).toEqual(['complete', 'complete', 'complete', 'complete']);
+      expectServedAccountedFor(run);
+      // Each resumed stream is in its task summary, with why.
+      const resumed = new Map(run.resumes.map((r) => [streamKey(r.namespace, r.pod, r.container, r.previous), r.cause]));
+      expect(Object.fromEntries(resumed)).toEqual(expectation.resumed ?? {});
+      for (const [key, s] of run.served.logs) if (s.cut + s.stalled > 0) expect([key, resumed.has(key)]).toEqual([key, true]);
+      expect(run.manifest.sources['containerlogs']?.resumes ?? 0).toBe(run.resumes.length);
+      // Cut execs: retried once, as a second collector action; every exec the server ran is recorded.
+      const cutExecs = [...run.served.execs].filter(([, s]) => s.cut > 0).map(([k]) => k);
+      const retried = run.manifest.actions.filter((a) => a.attempt === 2).map((a) => `${a.namespace}/${a.pod}/${a.container}`);
+      expect(retried.sort()).toEqual(cutExecs.sort());
+      const execsServed = [...run.served.execs.values()].reduce((n, s) => n + s.execs, 0);
+      expect(run.manifest.actions.length).toBe(execsServed);
+    },
+    90_000,
+  );
 });
 
 describe('faults that cannot be recovered: exactly the named gaps, nothing else lost', () => {
@@ -268,14 +289,22 @@ describe('faults that cannot be recovered: exactly the named gaps, nothing else 
 
   test('a dead pod list: the pod-based sources failed, each named with the pod list as a run-level gap; the others complete', async () => {
     const run = await collectUnder([{ match: 'GET /api/v1/pods', status: 503 }]);
-    expect(Object.fromEntries(Object.entries(run.manifest.sources).map(([n, s]) => [n, s.status]))).toEqual({ containerlogs: 'failed', commandhistory: 'failed', suspiciouspods: 'failed', events: 'complete' });
+    expect(Object.fromEntries(Object.entries(run.manifest.sources).map(([n, s]) => [n, s.status]))).toEqual({
+      containerlogs: 'failed',
+      commandhistory: 'failed',
+      suspiciouspods: 'failed',
+      events: 'complete',
+    });
     const prerequisite = run.manifest.gaps.filter((g) => g.prerequisite !== undefined);
     expect(prerequisite.map((g) => [g.source, g.prerequisite, g.reason, g.resource])).toEqual([
       ['containerlogs', 'pod list', 'retries-exhausted', 'pods'],
       ['commandhistory', 'pod list', 'retries-exhausted', 'pods'],
       ['suspiciouspods', 'pod list', 'retries-exhausted', 'pods'],
     ]);
-    for (const g of prerequisite) expect(g.detail).toMatch(/^prerequisite failed: the pod list \(pods\) could not be read: GET \/api\/v1\/pods: HTTP 503 .*gave up after 5 attempts.*; \w+ failed: what it would have listed was not collected$/);
+    for (const g of prerequisite)
+      expect(g.detail).toMatch(
+        /^prerequisite failed: the pod list \(pods\) could not be read: GET \/api\/v1\/pods: HTTP 503 .*gave up after 5 attempts.*; \w+ failed: what it would have listed was not collected$/,
+      );
     // The failed prerequisite comes first and is not repeated as a generic "source failed".
     expect(run.manifest.gaps.slice(0, 3)).toEqual(prerequisite);
     expect(run.manifest.gaps.filter((g) => /^source \w+ failed/.test(g.detail))).toEqual([]);
@@ -301,7 +330,9 @@ describe('faults that cannot be recovered: exactly the named gaps, nothing else 
       { logIdleTimeoutSeconds: 1 },
     );
     expect(run.gaps.map((g) => [g.reason, g.pod, g.container, g.resource])).toEqual([['timeout', 'p6', 'c', 'pods/log b/p6 (c)']]);
-    expect(run.gaps[0]!.detail).toMatch(/^log stream interrupted after 30 lines \(3 resume\(s\) in a row brought no new line\): no data from the API server for 1 s; lines up to 30 are kept/);
+    expect(run.gaps[0]!.detail).toMatch(
+      /^log stream interrupted after 30 lines \(3 resume\(s\) in a row brought no new line\): no data from the API server for 1 s; lines up to 30 are kept/,
+    );
     expect(run.logs.get('b/p6/c/current')).toEqual(clean.logs.get('b/p6/c/current')!.slice(0, 30));
     expect(run.resumes.filter((r) => r.pod === 'p6').map((r) => r.cause)).toEqual(['cut', 'idle', 'idle']);
     cleanExcept(run, ['b/p6/c/current']);

@@ -12,7 +12,7 @@ describe('the load budget in shares', () => {
     expect(requestShare({ source: 'containerlogs' }, 2)).toBe(1);
   });
 
-  test('the run budget is the request\'s, else 32', () => {
+  test("the run budget is the request's, else 32", () => {
     expect(runBudget(12)).toBe(12);
     expect(runBudget(undefined)).toBe(32);
     expect(runBudget(0)).toBe(32);
@@ -31,7 +31,7 @@ describe('the load budget in shares', () => {
 describe('planWaves', () => {
   const shard = (source: string, index: number, count: number): CollectTask => ({ source, shard: { index, count } });
 
-  test('a pod-sharded source\'s shards fill waves of their own; one-task sources take the room left, then waves of their own; nothing over the budget, every task once', () => {
+  test("a pod-sharded source's shards fill waves of their own; one-task sources take the room left, then waves of their own; nothing over the budget, every task once", () => {
     const tasks: CollectTask[] = [
       ...[0, 1, 2, 3, 4].map((i) => shard('containerlogs', i, 5)),
       { source: 'events' },
@@ -42,18 +42,19 @@ describe('planWaves', () => {
     ];
     const shares = tasks.map((t) => requestShare(t, 32));
     const waves = planWaves(tasks, shares, 32);
-    expect(waves).toEqual([
-      [0, 1, 2, 3],
-      [4, 5, 11, 12, 13],
-      [6, 7, 8, 9],
-      [10],
-    ]);
+    expect(waves).toEqual([[0, 1, 2, 3], [4, 5, 11, 12, 13], [6, 7, 8, 9], [10]]);
     for (const wave of waves) expect(wave.reduce((n, i) => n + shares[i]!, 0)).toBeLessThanOrEqual(32);
     expect(waves.flat().sort((a, b) => a - b)).toEqual(tasks.map((_t, i) => i));
   });
 
   test('a plan that fits the budget is one wave, in plan order', () => {
     const tasks: CollectTask[] = [{ source: 'events' }, shard('containerlogs', 0, 3), shard('containerlogs', 1, 3), shard('containerlogs', 2, 3), { source: 'rbacbindings' }];
-    expect(planWaves(tasks, tasks.map((t) => requestShare(t, 32)), 32)).toEqual([[0, 1, 2, 3, 4]]);
+    expect(
+      planWaves(
+        tasks,
+        tasks.map((t) => requestShare(t, 32)),
+        32,
+      ),
+    ).toEqual([[0, 1, 2, 3, 4]]);
   });
 });

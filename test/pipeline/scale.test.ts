@@ -14,7 +14,16 @@ import { fixtureKubeConfig, startFixtureCluster } from '../../shared/simulator/k
  * API serves — counted, not sampled — and verify passes."
  */
 test('a 300-pod cluster: every log line, event, history line and pod is in the bundle exactly once', async () => {
-  const scenario = generateCluster({ pods: 300, containersPerPod: 2, linesPerContainer: 40, lineBytes: 80, restartEvery: 10, historyFraction: 0.25, untimestampedEvery: 7, seed: 7 });
+  const scenario = generateCluster({
+    pods: 300,
+    containersPerPod: 2,
+    linesPerContainer: 40,
+    lineBytes: 80,
+    restartEvery: 10,
+    historyFraction: 0.25,
+    untimestampedEvery: 7,
+    seed: 7,
+  });
   const cluster = await startFixtureCluster(scenario, { maxPageSize: 100 });
   const dir = await mkdtemp(join(tmpdir(), 'aks-evidence-scale-'));
   try {

@@ -221,7 +221,7 @@ describe('the report of a collected compromise bundle, in chromium', () => {
     for (const name of Object.keys(run.manifest.sources)) expect(coverage).toContain(name);
     const gaps = Object.values(run.manifest.sources).reduce((n, s) => n + s.gaps.length, 0) + run.manifest.gaps.length;
     expect(gaps).toBeGreaterThan(0);
-    expect(await page.locator('#coverage details tbody tr').count() + (await page.locator('#coverage > table.grid').nth(1).locator('tbody tr').count())).toBe(gaps);
+    expect((await page.locator('#coverage details tbody tr').count()) + (await page.locator('#coverage > table.grid').nth(1).locator('tbody tr').count())).toBe(gaps);
   });
 
   test('the first view is the activity inside the collection window; the table lists what is in view', async () => {
@@ -261,7 +261,16 @@ describe('the report of a collected compromise bundle, in chromium', () => {
   test('text from the cluster stays text: markup in a command or a log line is shown, never run or fetched', async () => {
     const model = await buildReportModel(run.store, { kind: 'sealing', verification: verificationAtSealing(run.manifest, run.store.location), generatorVersion: 'test' });
     const hostile = '<img src="https://attacker.example/x.png" onerror="window.__pwned=1"><script>window.__pwned=2</script>';
-    model.timeline.items.push({ t: run.manifest.endedAt, s: 'commandhistory', y: 'ShellCommand', a: `root${hostile}`, n: 'prod', p: `api${hostile}`, m: `curl ${hostile}`, e: 'sources/commandhistory/all.rows.ndjson.gz:1' });
+    model.timeline.items.push({
+      t: run.manifest.endedAt,
+      s: 'commandhistory',
+      y: 'ShellCommand',
+      a: `root${hostile}`,
+      n: 'prod',
+      p: `api${hostile}`,
+      m: `curl ${hostile}`,
+      e: 'sources/commandhistory/all.rows.ndjson.gz:1',
+    });
     model.exec.history.push({ time: run.manifest.endedAt, approximateTime: false, where: `prod/api ${hostile}`, command: `echo ${hostile}` });
     model.findings.rbac.push({ ...model.findings.rbac[0]!, subject: `User ${hostile}`, grantPath: hostile });
     const file = join(dir, 'hostile.html');

@@ -63,7 +63,8 @@ export async function collectCompromiseRun(outDir: string, runId = 'run-report')
       sinceSeconds: 7 * 86400,
       requester: 'soc-analyst@contoso.example',
       reason: 'Defender for Containers: anonymous access granted cluster-admin',
-      incidentId: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-sentinel/providers/Microsoft.OperationalInsights/workspaces/law/providers/Microsoft.SecurityInsights/Incidents/42',
+      incidentId:
+        '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-sentinel/providers/Microsoft.OperationalInsights/workspaces/law/providers/Microsoft.SecurityInsights/Incidents/42',
     };
     const collector = collectorIdentity({ runtime: 'test', identity: COLLECTOR_SA });
     const store = await openLocalBundle(outDir, runId);
@@ -77,7 +78,12 @@ export async function collectCompromiseRun(outDir: string, runId = 'run-report')
     for (const task of planCollectTasks(request, facts)) {
       const result = await runCollectTask(task, ctx);
       const shard = shardLabel(task);
-      await custody.record('artifacts-sealed', { source: task.source, ...(shard ? { shard } : {}), status: result.status, artifacts: result.artifacts.map((a) => ({ path: a.path, sha256: a.sha256 })) });
+      await custody.record('artifacts-sealed', {
+        source: task.source,
+        ...(shard ? { shard } : {}),
+        status: result.status,
+        artifacts: result.artifacts.map((a) => ({ path: a.path, sha256: a.sha256 })),
+      });
       results.push(result);
     }
     const sealed = await sealRun({ store, runId, caseId: request.caseId, request, facts, results, collector, startedAt, beforeManifest: (s, m) => addSealedReport(s, m) });

@@ -149,7 +149,12 @@ describe('aks-evidence report', () => {
       await writeFile(kubeconfig, cluster.kubeconfigYaml, { mode: 0o600 });
       const env = { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString };
       const collect = captureIo(work, env);
-      expect(await runCli(['collect', '--kubeconfig', kubeconfig, '--out', azurite.containerUrl('evidence'), '--case', 'IR-9', '--sources', 'events,commandhistory,rbacfindings', '--json'], collect)).toBe(0);
+      expect(
+        await runCli(
+          ['collect', '--kubeconfig', kubeconfig, '--out', azurite.containerUrl('evidence'), '--case', 'IR-9', '--sources', 'events,commandhistory,rbacfindings', '--json'],
+          collect,
+        ),
+      ).toBe(0);
       const summary = JSON.parse(collect.out()) as { bundle: string; manifestSha256: string };
       const io = captureIo(work, env);
       expect(await runCli(['report', summary.bundle, '-o', 'blob.html', '--expect-sha256', summary.manifestSha256], io)).toBe(0);
@@ -170,7 +175,12 @@ describe('what the page holds', () => {
   test('past its budget it keeps the highest-ranked entries and counts the rest per source', async () => {
     const all = (await buildTimeline(run.store)).entries;
     const budget = 40;
-    const model = await buildReportModel(run.store, { kind: 'cli', verification: verificationAtSealing(run.manifest, run.store.location), generatorVersion: 'test', maxTimelineItems: budget });
+    const model = await buildReportModel(run.store, {
+      kind: 'cli',
+      verification: verificationAtSealing(run.manifest, run.store.location),
+      generatorVersion: 'test',
+      maxTimelineItems: budget,
+    });
     expect(model.timeline.items).toHaveLength(budget);
     // Container logs do not fit whole: they are left out before anything is read, and counted.
     expect(model.timeline.omitted.containerlogs).toBe(run.manifest.sources.containerlogs!.records);
@@ -185,16 +195,29 @@ describe('what the page holds', () => {
     expect(model.timeline.notes.join(' ')).toMatch(/container logs \(\d+ lines\) are not on this timeline/);
   });
 
-  test("a verify result that already carries named checks is shown as it is (custody chain, anchors)", () => {
+  test('a verify result that already carries named checks is shown as it is (custody chain, anchors)', () => {
     const base = {
-      ok: true, location: 'x', verifiedAt: '2026-01-01T00:00:00.000Z', sealed: true, manifestHashMatches: true, artifacts: [], unexpected: [], excluded: [],
-      custody: { records: 3, chainIntact: true, steps: [] }, custodyRecords: 3, anchors: [], problems: [], warnings: [],
+      ok: true,
+      location: 'x',
+      verifiedAt: '2026-01-01T00:00:00.000Z',
+      sealed: true,
+      manifestHashMatches: true,
+      artifacts: [],
+      unexpected: [],
+      excluded: [],
+      custody: { records: 3, chainIntact: true, steps: [] },
+      custodyRecords: 3,
+      anchors: [],
+      problems: [],
+      warnings: [],
     };
     const checks = [
       { id: 'custody-chain', name: 'Custody hash chain', status: 'passed' as const, detail: '7 records chained' },
       { id: 'tsa', name: 'RFC 3161 timestamp', status: 'not-configured' as const, detail: 'no --tsa-ca given' },
     ];
     expect(verificationFromVerifyResult({ ...base, checks }).checks).toEqual(checks);
-    expect(verificationFromVerifyResult({ ...base, checks: [...checks, { id: 'la', name: 'Log Analytics custody row', status: 'failed', detail: 'hash differs' }] }).status).toBe('failed');
+    expect(verificationFromVerifyResult({ ...base, checks: [...checks, { id: 'la', name: 'Log Analytics custody row', status: 'failed', detail: 'hash differs' }] }).status).toBe(
+      'failed',
+    );
   });
 });

@@ -55,7 +55,10 @@ describe('Sentinel incident → clusters to collect', () => {
     body.object.properties.relatedEntities = [];
     const r = await parseSentinelIncident(body);
     if (!r.ok) throw new Error(JSON.stringify(r.problem));
-    expect(r.targets[0]?.foundIn).toEqual(['object.properties.alerts[0].properties.entities[0] (azure-resource-entities)', 'object.properties.alerts[0].properties.entities[1] (k8s-cluster-entities)']);
+    expect(r.targets[0]?.foundIn).toEqual([
+      'object.properties.alerts[0].properties.entities[0] (azure-resource-entities)',
+      'object.properties.alerts[0].properties.entities[1] (k8s-cluster-entities)',
+    ]);
     expect(r.targets[0]?.priorityPods).toEqual(['payments/checkout-7d9f8b6c5-x2l4p']);
   });
 
@@ -97,6 +100,7 @@ describe('Sentinel incident → clusters to collect', () => {
     expect(new Set(ids).size).toBe(2);
     for (const id of ids) {
       expect(isRunId(id)).toBe(true);
+      // eslint-disable-next-line no-control-regex -- a run id must hold no control character
       expect(id).not.toMatch(/[/\\?#\u0000-\u001f]/);
     }
     // Same incident, ARM id spelled differently: same run.

@@ -203,7 +203,7 @@ function logicAppsBody(incidentId: string, properties: Record<string, unknown>):
   const props = body.object.properties;
   props.Alerts = props.alerts;
   delete props.alerts;
-  return body as unknown as Record<string, unknown>;
+  return body;
 }
 
 /** A SecurityAlert in the REST shape (trigger body "Alerts", incidents/{id}/alerts). */

@@ -79,7 +79,12 @@ export function markerScenario(): Scenario {
       kind: 'Secret',
       metadata: meta('db-creds', {
         annotations: {
-          'kubectl.kubernetes.io/last-applied-configuration': lastApplied({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-creds' }, stringData: { password: ALWAYS_SECRET.secretStringData } }),
+          'kubectl.kubernetes.io/last-applied-configuration': lastApplied({
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'db-creds' },
+            stringData: { password: ALWAYS_SECRET.secretStringData },
+          }),
         },
       }),
       type: 'Opaque',
@@ -90,7 +95,12 @@ export function markerScenario(): Scenario {
       kind: 'ConfigMap',
       metadata: meta('app-config', {
         annotations: {
-          'kubectl.kubernetes.io/last-applied-configuration': lastApplied({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config' }, data: { conn: ALWAYS_SECRET.configMapLastApplied } }),
+          'kubectl.kubernetes.io/last-applied-configuration': lastApplied({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'app-config' },
+            data: { conn: ALWAYS_SECRET.configMapLastApplied },
+          }),
         },
       }),
       data: { conn: `Server=db;Password=${ALWAYS_SECRET.configMapValue}` },
@@ -98,7 +108,12 @@ export function markerScenario(): Scenario {
     {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
-      metadata: meta('web', { annotations: { 'example.com/registry-auth': JSON.stringify({ auths: { 'contoso.azurecr.io': { auth: SERIALIZED_ANNOTATIONS.serviceAccountJson } } }), team: PLAIN.annotation } }),
+      metadata: meta('web', {
+        annotations: {
+          'example.com/registry-auth': JSON.stringify({ auths: { 'contoso.azurecr.io': { auth: SERIALIZED_ANNOTATIONS.serviceAccountJson } } }),
+          team: PLAIN.annotation,
+        },
+      }),
     },
     {
       apiVersion: 'v1',
@@ -132,22 +147,41 @@ export function markerScenario(): Scenario {
       kind: 'Deployment',
       metadata: meta('api', {
         annotations: {
-          'kubectl.kubernetes.io/last-applied-configuration': lastApplied({ apiVersion: 'apps/v1', kind: 'Deployment', spec: { template: template(ENV_VALUES.deploymentLastApplied) } }),
+          'kubectl.kubernetes.io/last-applied-configuration': lastApplied({
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            spec: { template: template(ENV_VALUES.deploymentLastApplied) },
+          }),
         },
       }),
       spec: { replicas: 1, selector: { matchLabels: { app: 'x' } }, template: template(ENV_VALUES.deployment) },
     },
     { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta('agent'), spec: { selector: { matchLabels: { app: 'x' } }, template: template(ENV_VALUES.daemonSet) } },
-    { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: meta('db'), spec: { serviceName: 'db', selector: { matchLabels: { app: 'x' } }, template: template(ENV_VALUES.statefulSet) } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: meta('db'),
+      spec: { serviceName: 'db', selector: { matchLabels: { app: 'x' } }, template: template(ENV_VALUES.statefulSet) },
+    },
     { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: meta('api-5d8f'), spec: { selector: { matchLabels: { app: 'x' } }, template: template(ENV_VALUES.replicaSet) } },
-    { apiVersion: 'batch/v1', kind: 'Job', metadata: meta('migrate'), spec: { template: { ...template(ENV_VALUES.job), spec: { ...podSpec(ENV_VALUES.job), restartPolicy: 'Never' } } } },
+    {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: meta('migrate'),
+      spec: { template: { ...template(ENV_VALUES.job), spec: { ...podSpec(ENV_VALUES.job), restartPolicy: 'Never' } } },
+    },
     {
       apiVersion: 'batch/v1',
       kind: 'CronJob',
       metadata: meta('report'),
       spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: { ...podSpec(ENV_VALUES.cronJob), restartPolicy: 'OnFailure' } } } } },
     },
-    { apiVersion: 'v1', kind: 'ReplicationController', metadata: meta('legacy'), spec: { replicas: 1, selector: { app: 'x' }, template: template(ENV_VALUES.replicationController) } },
+    {
+      apiVersion: 'v1',
+      kind: 'ReplicationController',
+      metadata: meta('legacy'),
+      spec: { replicas: 1, selector: { app: 'x' }, template: template(ENV_VALUES.replicationController) },
+    },
     { apiVersion: 'v1', kind: 'PodTemplate', metadata: meta('tmpl'), template: template(ENV_VALUES.podTemplate) },
     {
       apiVersion: 'apiextensions.k8s.io/v1',
@@ -167,7 +201,12 @@ export function markerScenario(): Scenario {
     description: 'every place a secret hides, each holding a distinct marker string',
     objects,
     logs: {
-      [`${NS}/web/app`]: { current: [{ time: '2024-06-01T11:00:00.000000000Z', message: 'GET /healthz 200' }, { time: '2024-06-01T11:00:01.000000000Z', message: 'GET /api/orders 200' }] },
+      [`${NS}/web/app`]: {
+        current: [
+          { time: '2024-06-01T11:00:00.000000000Z', message: 'GET /healthz 200' },
+          { time: '2024-06-01T11:00:01.000000000Z', message: 'GET /api/orders 200' },
+        ],
+      },
       [`${NS}/web/init`]: { current: [{ time: '2024-06-01T09:00:05.000000000Z', message: 'migrations done' }] },
     },
     referenceTime: '2024-06-01T12:00:00Z',

@@ -115,7 +115,10 @@ describe('marker secrets never leave the cluster (CLI collect + ingest)', () => 
       expect(JSON.parse(row['labels']!)).toEqual({ app: 'web', tier: PLAIN.label });
     }
     // Raw pods keep the env names and the value's SHA-256 (a known value can still be matched).
-    const rawPods = artifacts.filter((a) => /sources\/snapshot\/.*pods/.test(a.where)).map((a) => a.text).join('\n');
+    const rawPods = artifacts
+      .filter((a) => /sources\/snapshot\/.*pods/.test(a.where))
+      .map((a) => a.text)
+      .join('\n');
     expect(rawPods).toContain(sha(ENV_VALUES.pod));
     expect(rawPods).toContain('"name":"API_KEY"');
     expect(rawPods).toContain('"secretKeyRef"');
@@ -129,7 +132,9 @@ describe('marker secrets never leave the cluster (CLI collect + ingest)', () => 
     const artifacts = await directoryTexts(run.bundle);
     const raw = artifacts.filter((a) => !a.where.endsWith('.rows.ndjson.gz') && a.where.startsWith('sources/') && !a.where.endsWith('.summary.json'));
     const rest = artifacts.filter((a) => !raw.includes(a));
-    const kept = allMarkers().filter((m) => m.group !== 'always').map((m) => m.marker);
+    const kept = allMarkers()
+      .filter((m) => m.group !== 'always')
+      .map((m) => m.marker);
     const always = secrets.filter((s) => !kept.includes(s));
     // Each kept value is somewhere in the raw objects…
     const inRaw = new Set(hits(raw, kept).map((h) => h.marker));
@@ -146,7 +151,9 @@ describe('marker secrets never leave the cluster (CLI collect + ingest)', () => 
     // The same kubeconfig, with the cluster stopped: the failure message names the server without them.
     const stopped = await startFixtureCluster({ name: 'empty', objects: [] });
     const kc = join(dir, 'kubeconfig-stopped');
-    await writeFile(kc, stopped.kubeconfigYaml.replace(stopped.server, `${stopped.server.replace('https://', `https://alice:${KUBECONFIG_PASSWORD}@`)}/?sig=${KUBECONFIG_SIG}`), { mode: 0o600 });
+    await writeFile(kc, stopped.kubeconfigYaml.replace(stopped.server, `${stopped.server.replace('https://', `https://alice:${KUBECONFIG_PASSWORD}@`)}/?sig=${KUBECONFIG_SIG}`), {
+      mode: 0o600,
+    });
     await stopped.stop();
     const io = capture(dir);
     expect(await runCli(['collect', '--kubeconfig', kc, '--out', 'never'], io)).toBe(2);

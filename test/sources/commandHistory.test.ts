@@ -141,9 +141,21 @@ describe('command history source', () => {
         pod({ namespace: 'a', name: 'p', containers: [{ name: 'c' }] }),
         pod({ namespace: 'b', name: 'p', containers: [{ name: 'c' }] }),
         { apiVersion: rbac, kind: 'ClusterRole', metadata: { name: 'pod-lister' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
-        { apiVersion: rbac, kind: 'ClusterRoleBinding', metadata: { name: 'collector-pods' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pod-lister' }, subjects },
+        {
+          apiVersion: rbac,
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'collector-pods' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'pod-lister' },
+          subjects,
+        },
         { apiVersion: rbac, kind: 'Role', metadata: { name: 'exec', namespace: 'a' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }] },
-        { apiVersion: rbac, kind: 'RoleBinding', metadata: { name: 'collector-exec', namespace: 'a' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'exec' }, subjects },
+        {
+          apiVersion: rbac,
+          kind: 'RoleBinding',
+          metadata: { name: 'collector-exec', namespace: 'a' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'exec' },
+          subjects,
+        },
       ],
       containers: {
         'a/p/c': { binaries: ['/bin/sh'], files: { '/root/.sh_history': 'id\n' } },
@@ -157,7 +169,9 @@ describe('command history source', () => {
       expect(out.gaps).toEqual([expect.objectContaining({ reason: 'forbidden', resource: 'pods/exec' })]);
       expect(out.gaps[0]!.detail).toMatch(/^pods\/exec was refused for 1 container\(s\) in namespace\(s\) b: /);
       // The API server's own refusal, read from the refused upgrade: who may not do what, where.
-      expect(out.gaps[0]!.detail).toMatch(/Unexpected server response: 403 \(pods "[^"]+" is forbidden: User "[^"]+" cannot get resource "pods\/exec" in API group "" in the namespace "b"\)/);
+      expect(out.gaps[0]!.detail).toMatch(
+        /Unexpected server response: 403 \(pods "[^"]+" is forbidden: User "[^"]+" cannot get resource "pods\/exec" in API group "" in the namespace "b"\)/,
+      );
       expect(out.actions.map((a) => [a.namespace, a.outcome, a.detail])).toEqual(
         expect.arrayContaining([
           ['a', 'ok', '1 history file(s) read'],
@@ -172,7 +186,11 @@ describe('command history source', () => {
   });
 
   test('a refused upgrade (500) is retried; a deleted pod is pod-vanished', async () => {
-    const objects: KubeObject[] = [namespace('a'), pod({ namespace: 'a', name: 'p1', containers: [{ name: 'c' }] }), pod({ namespace: 'a', name: 'p2', containers: [{ name: 'c' }] })];
+    const objects: KubeObject[] = [
+      namespace('a'),
+      pod({ namespace: 'a', name: 'p1', containers: [{ name: 'c' }] }),
+      pod({ namespace: 'a', name: 'p2', containers: [{ name: 'c' }] }),
+    ];
     const s: Scenario = {
       name: 'retry',
       objects,
@@ -281,13 +299,20 @@ describe('historyExecOutcome', () => {
   const base: PodExecResult = { end: 'success', exitCode: 0, stderr: '', stdoutBytes: 0, protocol: 'v5.channel.k8s.io', durationMs: 1 };
 
   test('classifies every ending', () => {
-    expect(historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown' }, 0)).toEqual({
+    expect(
+      historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown' }, 0),
+    ).toEqual({
       action: 'no-shell',
       detail: '/bin/sh not found in the container',
     });
     // Runtimes that report a missing binary as exit 127.
-    expect(historyExecOutcome('/bin/sh', { ...base, end: 'non-zero-exit', exitCode: 127, stderr: 'exec: "/bin/sh": executable file not found in $PATH' }, 0).action).toBe('no-shell');
-    expect(historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'permission denied' }, 0)).toMatchObject({ action: 'failed', gap: 'exec-failed' });
+    expect(historyExecOutcome('/bin/sh', { ...base, end: 'non-zero-exit', exitCode: 127, stderr: 'exec: "/bin/sh": executable file not found in $PATH' }, 0).action).toBe(
+      'no-shell',
+    );
+    expect(historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'permission denied' }, 0)).toMatchObject({
+      action: 'failed',
+      gap: 'exec-failed',
+    });
     expect(historyExecOutcome('/bin/sh', { ...base, stdoutBytes: 10 }, 2)).toEqual({ action: 'ok', detail: '2 history file(s) read' });
     expect(historyExecOutcome('/bin/sh', base, 0)).toEqual({ action: 'no-history', detail: '/bin/sh ran; no shell history files under /root or /home/*' });
     const nonZero = historyExecOutcome('/bin/sh', { ...base, end: 'non-zero-exit', exitCode: 2, stdoutBytes: 50, stderr: 'head: /root/.x: Permission denied' }, 1);

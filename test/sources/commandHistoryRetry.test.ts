@@ -31,7 +31,9 @@ let answers: ExecAnswer[] = [];
 let execs = 0;
 
 function output(files: Record<string, string>): Buffer {
-  return Buffer.concat(Object.entries(files).map(([path, content]) => Buffer.concat([Buffer.from(`${HISTORY_FILE_MARKER}${Buffer.byteLength(content)} ${path}\n`), Buffer.from(content)])));
+  return Buffer.concat(
+    Object.entries(files).map(([path, content]) => Buffer.concat([Buffer.from(`${HISTORY_FILE_MARKER}${Buffer.byteLength(content)} ${path}\n`), Buffer.from(content)])),
+  );
 }
 
 beforeAll(async () => {
@@ -115,11 +117,16 @@ test('the file grew between the two execs: the new commands are kept, the repeat
 });
 
 test('cut twice: an exec-failed gap naming both, the rows of both kept without repeats', async () => {
-  answers = [{ files: FILES, cutAfter: 150 }, { files: FILES, cutAfter: 300 }];
+  answers = [
+    { files: FILES, cutAfter: 150 },
+    { files: FILES, cutAfter: 300 },
+  ];
   const out = await collect(source, context(kc));
   const keys = out.rows.map((r) => `${String(r['history_file'])}:${String(r['line_number'])}`);
   expect(new Set(keys).size).toBe(keys.length);
-  expect(out.gaps).toEqual([expect.objectContaining({ reason: 'exec-failed', container: 'app', detail: expect.stringContaining('(on the retry: the first exec was cut mid-stream)') })]);
+  expect(out.gaps).toEqual([
+    expect.objectContaining({ reason: 'exec-failed', container: 'app', detail: expect.stringContaining('(on the retry: the first exec was cut mid-stream)') }),
+  ]);
   expect(out.actions.map((a) => [a.outcome, a.attempt])).toEqual([
     ['failed', undefined],
     ['failed', 2],

@@ -45,7 +45,9 @@ describe('the eight sources on the compromise scenario', () => {
     expect(r('rbacbindings').rows).toContainEqual(
       expect.objectContaining({ binding_type: 'ClusterRoleBinding', binding_name: 'anonymous-admin', subject_name: 'system:anonymous', role_ref_name: 'cluster-admin' }),
     );
-    expect(r('rbacbindings').rows).toContainEqual(expect.objectContaining({ binding_name: 'toolbox-edit', subject_kind: 'ServiceAccount', subject_name: 'toolbox', subject_namespace: 'dev' }));
+    expect(r('rbacbindings').rows).toContainEqual(
+      expect.objectContaining({ binding_name: 'toolbox-edit', subject_kind: 'ServiceAccount', subject_name: 'toolbox', subject_namespace: 'dev' }),
+    );
   });
 
   test('cronjobs: one row per container; the curl | sh job from an unknown registry is there', () => {
@@ -65,7 +67,12 @@ describe('the eight sources on the compromise scenario', () => {
     const bare = cluster.objectsOf('v1', 'Namespace').filter((n) => !withPolicy.has(n.metadata.name));
     const rows = r('networkpolicies').rows;
     expect(rows.filter((x) => x['no_policy'] === false)).toHaveLength(policies.length);
-    expect(rows.filter((x) => x['no_policy'] === true).map((x) => x['namespace']).sort()).toEqual(bare.map((n) => n.metadata.name).sort());
+    expect(
+      rows
+        .filter((x) => x['no_policy'] === true)
+        .map((x) => x['namespace'])
+        .sort(),
+    ).toEqual(bare.map((n) => n.metadata.name).sort());
   });
 
   test('suspicious pods: the privileged pod mounting the host root', () => {

@@ -1,6 +1,5 @@
 import { containerLogsSource, logRow, logRowSerializer, podColumns } from '../../shared/sources/containerlogs/source.js';
 import { LineSplitter, splitLogLine } from '../../shared/util/lines.js';
-import type { Row } from '../../shared/sources/types.js';
 import { inPodShard } from '../../shared/sources/common/shard.js';
 import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, FIXED_NOW, namespace, ndjsonRows, pod, startCluster } from './helpers.js';
@@ -17,7 +16,10 @@ function richScenario(): Scenario {
       labels: { app: 'web' },
       annotations: { note: 'x' },
       initContainers: [{ name: 'init-db', state: 'terminated:0' }],
-      containers: [{ name: 'nginx', restartCount: 2 }, { name: 'sidecar', state: 'waiting:ContainerCreating' }],
+      containers: [
+        { name: 'nginx', restartCount: 2 },
+        { name: 'sidecar', state: 'waiting:ContainerCreating' },
+      ],
       ephemeralContainers: [{ name: 'debugger', image: 'busybox:1.36' }],
     }),
     pod({ namespace: 'kube-system', name: 'job-done', phase: 'Succeeded', containers: [{ name: 'task', state: 'terminated:0' }] }),
@@ -26,7 +28,12 @@ function richScenario(): Scenario {
     name: 'logs',
     objects,
     logs: {
-      'default/web/init-db': { current: [{ time: T(60), message: 'migrating' }, { time: T(59), message: 'done' }] },
+      'default/web/init-db': {
+        current: [
+          { time: T(60), message: 'migrating' },
+          { time: T(59), message: 'done' },
+        ],
+      },
       'default/web/nginx': {
         current: [
           { time: T(30, '.123456789'), message: 'GET / 200' },
@@ -34,7 +41,10 @@ function richScenario(): Scenario {
           { time: T(10), message: 'GET /admin 403 with  two  spaces' },
           { time: T(5), message: '' },
         ],
-        previous: [{ time: T(120), message: 'panic: boom' }, { time: T(119), message: 'héllo wörld ✓ 日本' }],
+        previous: [
+          { time: T(120), message: 'panic: boom' },
+          { time: T(119), message: 'héllo wörld ✓ 日本' },
+        ],
       },
       'default/web/debugger': { current: [{ time: T(2), message: 'debug shell started' }] },
       'kube-system/job-done/task': { current: [{ time: T(200), message: 'job finished' }] },
@@ -170,7 +180,12 @@ describe('container logs source', () => {
     for (let i = 0; i < 20; i++) {
       const ns = i % 2 === 0 ? 'a' : 'b';
       objects.push(pod({ namespace: ns, name: `p${i}`, containers: [{ name: 'c' }] }));
-      logs[`${ns}/p${i}/c`] = { current: [{ time: T(1), message: `line of p${i}` }, { time: T(0), message: `second of p${i}` }] };
+      logs[`${ns}/p${i}/c`] = {
+        current: [
+          { time: T(1), message: `line of p${i}` },
+          { time: T(0), message: `second of p${i}` },
+        ],
+      };
     }
     const { cluster, kc } = await startCluster({ name: 'many', objects, logs }, { maxPageSize: 3 });
     try {
@@ -262,7 +277,14 @@ describe('container logs source', () => {
     const s: Scenario = {
       name: 'retry',
       objects: [namespace('a'), pod({ namespace: 'a', name: 'p', containers: [{ name: 'c' }] })],
-      logs: { 'a/p/c': { current: [{ time: T(1), message: 'one' }, { time: T(0), message: 'two' }] } },
+      logs: {
+        'a/p/c': {
+          current: [
+            { time: T(1), message: 'one' },
+            { time: T(0), message: 'two' },
+          ],
+        },
+      },
     };
     const { cluster, kc } = await startCluster(s, {
       faults: [
@@ -427,4 +449,3 @@ describe('logRowSerializer', () => {
     }
   });
 });
-

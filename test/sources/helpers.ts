@@ -46,7 +46,10 @@ export function ndjsonRows(item: { bytes: Buffer; rows: number; release?: () => 
   const text = item.bytes.toString('utf8');
   item.release?.();
   if (!text.endsWith('\n')) throw new Error('rowsNdjson: the last row has no newline');
-  const rows = text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as Row);
+  const rows = text
+    .slice(0, -1)
+    .split('\n')
+    .map((line) => JSON.parse(line) as Row);
   if (rows.length !== item.rows) throw new Error(`rowsNdjson: ${rows.length} rows, the item says ${item.rows}`);
   return rows;
 }

@@ -1,4 +1,12 @@
-import { HistoryFileParser, HistoryProtocolError, HistoryStreamParser, shellOfHistoryFile, unmetafy, userOfHistoryFile, type HistoryEntry } from '../../shared/sources/commandhistory/historyParse.js';
+import {
+  HistoryFileParser,
+  HistoryProtocolError,
+  HistoryStreamParser,
+  shellOfHistoryFile,
+  unmetafy,
+  userOfHistoryFile,
+  type HistoryEntry,
+} from '../../shared/sources/commandhistory/historyParse.js';
 
 function parseFile(path: string, content: Buffer | string, chunkSize = Infinity): HistoryEntry[] {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
@@ -53,7 +61,13 @@ describe('history file formats', () => {
 
   test('zsh metafied bytes are restored before decoding', () => {
     // "é" is C3 A9; zsh metafies bytes 0x83-0x9f: "→" is E2 86 92, stored as E2 83 A6 83 B2.
-    const stored = Buffer.concat([Buffer.from(': 1700000000:0;echo '), Buffer.from([0xe2, 0x83, 0xa6, 0x83, 0xb2]), Buffer.from(' caf'), Buffer.from([0xc3, 0xa9]), Buffer.from('\n')]);
+    const stored = Buffer.concat([
+      Buffer.from(': 1700000000:0;echo '),
+      Buffer.from([0xe2, 0x83, 0xa6, 0x83, 0xb2]),
+      Buffer.from(' caf'),
+      Buffer.from([0xc3, 0xa9]),
+      Buffer.from('\n'),
+    ]);
     expect(parseFile('/root/.zsh_history', stored)).toEqual([{ command: 'echo → café', lineNumber: 1, commandTime: '2023-11-14T22:13:20.000Z' }]);
     expect(unmetafy(Buffer.from([0x41, 0x83, 0xa3, 0x42])).equals(Buffer.from([0x41, 0x83, 0x42]))).toBe(true);
   });

@@ -15,8 +15,14 @@ const objects: KubeObject[] = [
     policyTypes: ['Ingress', 'Egress'],
     ingress: [
       {
-        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'a' } }, podSelector: { matchLabels: { app: 'x' } } }, { ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }],
-        ports: [{ protocol: 'TCP', port: 80 }, { port: 8000, endPort: 8080 }],
+        from: [
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'a' } }, podSelector: { matchLabels: { app: 'x' } } },
+          { ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } },
+        ],
+        ports: [
+          { protocol: 'TCP', port: 80 },
+          { port: 8000, endPort: 8080 },
+        ],
       },
       {},
     ],
@@ -63,9 +69,16 @@ describe('network policies source', () => {
   });
 
   test('selector and rule formatting', () => {
-    expect(formatSelector({ matchLabels: { app: 'a' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['p', 'q'] }, { key: 'x', operator: 'DoesNotExist' }, { key: 'y', operator: 'Exists' }] })).toBe(
-      'app=a,env in (p,q),!x,y',
-    );
+    expect(
+      formatSelector({
+        matchLabels: { app: 'a' },
+        matchExpressions: [
+          { key: 'env', operator: 'In', values: ['p', 'q'] },
+          { key: 'x', operator: 'DoesNotExist' },
+          { key: 'y', operator: 'Exists' },
+        ],
+      }),
+    ).toBe('app=a,env in (p,q),!x,y');
     expect(formatSelector({})).toBe('*');
     expect(summarizeRules([{ to: [{ namespaceSelector: {} }], ports: [{ protocol: 'UDP', port: 53 }] }], 'Egress', ['Egress'])).toBe('to ns=* ports UDP/53');
     expect(summarizeRules(undefined, 'Ingress', ['Egress'])).toBe('not restricted');

@@ -103,11 +103,15 @@ test('a stdout consumer that throws ends the exec with its error', async () => {
     setTimeout(() => ws.send(frame(3, SUCCESS)), 50);
   });
   await expect(
-    execInPod(kc, { ...target, command: ['chatty'] }, {
-      onStdout: () => {
-        throw new Error('parser gave up');
+    execInPod(
+      kc,
+      { ...target, command: ['chatty'] },
+      {
+        onStdout: () => {
+          throw new Error('parser gave up');
+        },
       },
-    }),
+    ),
   ).rejects.toThrow('parser gave up');
 });
 
@@ -117,7 +121,10 @@ test('an abort while the command runs rejects with the reason; a hung command ti
   const pending = execInPod(kc, { ...target, command: ['hang'] }, { onStdout: () => undefined, abortSignal: controller.signal });
   setTimeout(() => controller.abort(new Error('run cancelled')), 50);
   await expect(pending).rejects.toThrow('run cancelled');
-  await expect(execInPod(kc, { ...target, command: ['hang'] }, { onStdout: () => undefined, timeoutInMs: 80 })).rejects.toMatchObject({ name: 'PodExecTimeoutError', timeoutInMs: 80 });
+  await expect(execInPod(kc, { ...target, command: ['hang'] }, { onStdout: () => undefined, timeoutInMs: 80 })).rejects.toMatchObject({
+    name: 'PodExecTimeoutError',
+    timeoutInMs: 80,
+  });
 });
 
 test('a refused upgrade is a PodExecUpgradeError with the HTTP status', async () => {

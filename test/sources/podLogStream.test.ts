@@ -104,12 +104,22 @@ describe('resume after a cut or a stall', () => {
         from = log.findIndex((l) => (since === 'second' ? l.slice(0, 19) >= t : l.slice(0, 30) >= t.padEnd(30, '0')));
         if (from === -1) from = log.length;
       }
-      const body = Buffer.from(log.slice(from).map((l) => `${l}\n`).join(''));
+      const body = Buffer.from(
+        log
+          .slice(from)
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
       res.writeHead(200, { 'content-type': 'text/plain' });
       if (plan?.cutAfterBytes !== undefined) {
         res.write(body.subarray(0, plan.cutAfterBytes), () => res.socket?.destroy());
       } else if (plan?.stallAfterLines !== undefined) {
-        res.write(log.slice(from, from + plan.stallAfterLines).map((l) => `${l}\n`).join(''));
+        res.write(
+          log
+            .slice(from, from + plan.stallAfterLines)
+            .map((l) => `${l}\n`)
+            .join(''),
+        );
       } else res.end(body);
     };
   }
@@ -156,7 +166,9 @@ describe('resume after a cut or a stall', () => {
     const got: string[] = [];
     const r = await streamContainerLog(api, request, { onLines: (l) => void got.push(...l), idleTimeoutInMs: 150 });
     expect(got).toEqual(LOG);
-    expect(r.resumes).toEqual([{ cause: 'idle', afterLines: 30, sinceTime: LOG[29]!.slice(0, 30), droppedLines: expect.any(Number), detail: 'no data from the API server for 0.15 s' }]);
+    expect(r.resumes).toEqual([
+      { cause: 'idle', afterLines: 30, sinceTime: LOG[29]!.slice(0, 30), droppedLines: expect.any(Number), detail: 'no data from the API server for 0.15 s' },
+    ]);
   });
 
   test('a request that gets no headers within the idle time-out is asked again', async () => {
@@ -194,7 +206,7 @@ describe('resume after a cut or a stall', () => {
     expect(once.resumes).toEqual([]);
   });
 
-  test('the caller\'s abort ends the stream with its reason, never taken for a stall', async () => {
+  test("the caller's abort ends the stream with its reason, never taken for a stall", async () => {
     logServer([{ stallAfterLines: 10 }]);
     const controller = new AbortController();
     const got: string[] = [];
@@ -204,9 +216,15 @@ describe('resume after a cut or a stall', () => {
     expect(got).toHaveLength(10);
   });
 
-  test('the consumer\'s own error passes through unchanged, without a resume', async () => {
+  test("the consumer's own error passes through unchanged, without a resume", async () => {
     logServer([]);
     const mine = new Error('queue stopped');
-    await expect(streamContainerLog(api, request, { onLines: () => { throw mine; } })).rejects.toBe(mine);
+    await expect(
+      streamContainerLog(api, request, {
+        onLines: () => {
+          throw mine;
+        },
+      }),
+    ).rejects.toBe(mine);
   });
 });

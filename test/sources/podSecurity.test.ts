@@ -16,10 +16,7 @@ describe('analyzePodSpec', () => {
       hostPID: true,
       hostIPC: true,
       initContainers: [{ name: 'setup', securityContext: { privileged: true } }],
-      containers: [
-        { name: 'ok' },
-        { name: 'esc', securityContext: { allowPrivilegeEscalation: true, capabilities: { add: ['NET_BIND_SERVICE', 'CAP_SYS_ADMIN', 'net_raw'] } } },
-      ],
+      containers: [{ name: 'ok' }, { name: 'esc', securityContext: { allowPrivilegeEscalation: true, capabilities: { add: ['NET_BIND_SERVICE', 'CAP_SYS_ADMIN', 'net_raw'] } } }],
       ephemeralContainers: [{ name: 'dbg', securityContext: { capabilities: { add: ['SYS_PTRACE'] } } }],
     };
     const findings = analyzePodSpec(spec, { objectPathPrefix: 'spec' });
@@ -39,7 +36,15 @@ describe('analyzePodSpec', () => {
 
   test('hostPath volumes: creation-capable, runtime sockets, sensitive paths, with the containers mounting them', () => {
     const spec = {
-      containers: [{ name: 'c', volumeMounts: [{ name: 'root', mountPath: '/host' }, { name: 'sock', mountPath: '/var/run/docker.sock', readOnly: true }] }],
+      containers: [
+        {
+          name: 'c',
+          volumeMounts: [
+            { name: 'root', mountPath: '/host' },
+            { name: 'sock', mountPath: '/var/run/docker.sock', readOnly: true },
+          ],
+        },
+      ],
       volumes: [
         { name: 'cfg', configMap: { name: 'x' } },
         { name: 'data', hostPath: { path: '/opt/data', type: 'DirectoryOrCreate' } },

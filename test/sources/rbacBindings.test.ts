@@ -17,14 +17,29 @@ function binding(kind: 'RoleBinding' | 'ClusterRoleBinding', name: string, ns: s
 const objects: KubeObject[] = [
   namespace('app'),
   namespace('other'),
-  binding('RoleBinding', 'readers', 'app', ['Role', 'reader'], [
-    { kind: 'ServiceAccount', name: 'web' },
-    { kind: 'ServiceAccount', name: 'ci', namespace: 'build' },
-    { kind: 'User', name: 'alice@example.com', apiGroup: 'rbac.authorization.k8s.io' },
-  ]),
+  binding(
+    'RoleBinding',
+    'readers',
+    'app',
+    ['Role', 'reader'],
+    [
+      { kind: 'ServiceAccount', name: 'web' },
+      { kind: 'ServiceAccount', name: 'ci', namespace: 'build' },
+      { kind: 'User', name: 'alice@example.com', apiGroup: 'rbac.authorization.k8s.io' },
+    ],
+  ),
   binding('RoleBinding', 'orphan', 'other', ['ClusterRole', 'view']),
   binding('ClusterRoleBinding', 'anon-admin', undefined, ['ClusterRole', 'cluster-admin'], [{ kind: 'User', name: 'system:anonymous', apiGroup: 'rbac.authorization.k8s.io' }]),
-  binding('ClusterRoleBinding', 'sa-no-ns', undefined, ['ClusterRole', 'edit'], [{ kind: 'ServiceAccount', name: 'lost' }, { kind: 'Group', name: 'devs' }]),
+  binding(
+    'ClusterRoleBinding',
+    'sa-no-ns',
+    undefined,
+    ['ClusterRole', 'edit'],
+    [
+      { kind: 'ServiceAccount', name: 'lost' },
+      { kind: 'Group', name: 'devs' },
+    ],
+  ),
 ];
 
 describe('RBAC bindings source', () => {
@@ -33,7 +48,17 @@ describe('RBAC bindings source', () => {
     try {
       const out = await collect(rbacBindingsSource, context(kc));
       expect(out.gaps).toEqual([]);
-      const rows = out.rows.map((r) => [r['binding_type'], r['binding_name'], r['namespace'], r['subject_kind'], r['subject_name'], r['subject_namespace'], r['role_ref_kind'], r['role_ref_name'], r['detail']]);
+      const rows = out.rows.map((r) => [
+        r['binding_type'],
+        r['binding_name'],
+        r['namespace'],
+        r['subject_kind'],
+        r['subject_name'],
+        r['subject_namespace'],
+        r['role_ref_kind'],
+        r['role_ref_name'],
+        r['detail'],
+      ]);
       expect(rows).toEqual([
         ['RoleBinding', 'readers', 'app', 'ServiceAccount', 'web', 'app', 'Role', 'reader', 'subject namespace defaulted to the binding namespace'],
         ['RoleBinding', 'readers', 'app', 'ServiceAccount', 'ci', 'build', 'Role', 'reader', ''],

@@ -78,7 +78,11 @@ describe('LogRowEncoder: kubelogs_CL rows from bytes', () => {
     for (let n = 0; n < 50; n++) {
       const parts: Buffer[] = [];
       for (let i = 0; i < 20; i++) {
-        parts.push(Buffer.from(i % 2 ? '2026-11-22T10:00:00.1Z ' : ''), Buffer.from(randomBytes(Math.floor(Math.random() * 60)).map((b) => (b === 0x0a ? 0x20 : b))), Buffer.from('\n'));
+        parts.push(
+          Buffer.from(i % 2 ? '2026-11-22T10:00:00.1Z ' : ''),
+          Buffer.from(randomBytes(Math.floor(Math.random() * 60)).map((b) => (b === 0x0a ? 0x20 : b))),
+          Buffer.from('\n'),
+        );
       }
       const lines = Buffer.concat(parts);
       expect(encode(lines, 33).text).toBe(reference(lines));

@@ -3,7 +3,12 @@ import type { KubeObject } from '../../shared/simulator/kube/scenario.js';
 import { collect, context, namespace, startCluster } from './helpers.js';
 
 function sa(ns: string, name: string, extra: Record<string, unknown> = {}, annotations?: Record<string, string>): KubeObject {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, creationTimestamp: '2026-02-01T00:00:00Z', ...(annotations ? { annotations } : {}) }, ...extra };
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name, namespace: ns, creationTimestamp: '2026-02-01T00:00:00Z', ...(annotations ? { annotations } : {}) },
+    ...extra,
+  };
 }
 
 describe('service accounts source', () => {
@@ -11,7 +16,12 @@ describe('service accounts source', () => {
     const objects: KubeObject[] = [namespace('a'), namespace('kube-system')];
     for (let i = 0; i < 9; i++) objects.push(sa(i % 2 ? 'a' : 'kube-system', `sa-${i}`));
     objects.push(
-      sa('a', 'wi', { automountServiceAccountToken: false, imagePullSecrets: [{ name: 'acr' }], secrets: [{ name: 'wi-token' }] }, { 'azure.workload.identity/client-id': '11111111-2222-3333-4444-555555555555' }),
+      sa(
+        'a',
+        'wi',
+        { automountServiceAccountToken: false, imagePullSecrets: [{ name: 'acr' }], secrets: [{ name: 'wi-token' }] },
+        { 'azure.workload.identity/client-id': '11111111-2222-3333-4444-555555555555' },
+      ),
       sa('a', 'auto', { automountServiceAccountToken: true }),
     );
     const { cluster, kc } = await startCluster({ name: 'sa', objects }, { maxPageSize: 4 });
@@ -34,7 +44,13 @@ describe('service accounts source', () => {
         uid: expect.stringMatching(/^[0-9a-f-]{36}$/),
       });
       expect(out.rows.find((r) => r['name'] === 'auto')!['automount_service_account_token']).toBe('true');
-      expect(out.rows.find((r) => r['name'] === 'sa-0')).toMatchObject({ automount_service_account_token: 'unset', image_pull_secrets: '[]', secrets: '[]', annotations: '{}', workload_identity_client_id: '' });
+      expect(out.rows.find((r) => r['name'] === 'sa-0')).toMatchObject({
+        automount_service_account_token: 'unset',
+        image_pull_secrets: '[]',
+        secrets: '[]',
+        annotations: '{}',
+        workload_identity_client_id: '',
+      });
       expect(cluster.requestLog.filter((r) => r.path === '/api/v1/serviceaccounts')).toHaveLength(3);
     } finally {
       await cluster.stop();

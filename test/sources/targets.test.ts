@@ -30,7 +30,7 @@ describe('priority targets', () => {
       count: 1,
       firstTimestamp: '2024-06-01T11:45:02Z',
       lastTimestamp: '2024-06-01T11:45:02Z',
-    } as never);
+    });
     const pod = scenario.objects.find((o) => o.kind === 'Pod' && o.metadata.name === 'cleanup-28620465-x7k2p')!;
     const uid = (pod.metadata as { uid?: string }).uid ?? 'c1ea0000-0000-4000-8000-000000000001';
     (pod.metadata as { uid?: string }).uid = uid;
@@ -51,10 +51,25 @@ describe('priority targets', () => {
     ]);
     // Events about each described object (the pod's, the CronJob's), each right after its object.
     const events = out.rows.filter((r) => r.kind === 'Event');
-    expect(events[0]).toMatchObject({ target_reason: 'event of Pod kube-system/cleanup-28620465-x7k2p', pod: 'cleanup-28620465-x7k2p', event_reason: 'Pulled', raw_stream: 'events' });
+    expect(events[0]).toMatchObject({
+      target_reason: 'event of Pod kube-system/cleanup-28620465-x7k2p',
+      pod: 'cleanup-28620465-x7k2p',
+      event_reason: 'Pulled',
+      raw_stream: 'events',
+    });
     expect(events.slice(1).every((e) => e.target_reason === 'event of CronJob kube-system/cleanup')).toBe(true);
-    expect(out.rows[0]).toMatchObject({ target_reason: 'pod kube-system/cleanup-28620465-x7k2p', raw_stream: 'pods', owner_kind: 'Job', pod: 'cleanup-28620465-x7k2p', node_name: 'aks-nodepool1-12345678-vmss000001' });
-    expect(out.rows.find((r) => r.kind === 'Job')).toMatchObject({ target_reason: 'owner of pod kube-system/cleanup-28620465-x7k2p', owner_kind: 'CronJob', owner_name: 'cleanup' });
+    expect(out.rows[0]).toMatchObject({
+      target_reason: 'pod kube-system/cleanup-28620465-x7k2p',
+      raw_stream: 'pods',
+      owner_kind: 'Job',
+      pod: 'cleanup-28620465-x7k2p',
+      node_name: 'aks-nodepool1-12345678-vmss000001',
+    });
+    expect(out.rows.find((r) => r.kind === 'Job')).toMatchObject({
+      target_reason: 'owner of pod kube-system/cleanup-28620465-x7k2p',
+      owner_kind: 'CronJob',
+      owner_name: 'cleanup',
+    });
     // Every row has exactly the table's columns.
     for (const r of out.rows) expect(Object.keys(r).sort()).toEqual(TARGETS_TABLE.columns.map((c) => c.name).sort());
     // Raw objects as served, with their type meta, per stream.
@@ -75,13 +90,7 @@ describe('priority targets', () => {
       }),
     );
     const kinds = out.rows.filter((r) => r.kind !== 'Event').map((r) => `${String(r.kind)} ${String(r.name)}`);
-    expect(kinds).toEqual([
-      'Pod coredns-5d8c7f6b9d-abcde',
-      'ReplicaSet coredns-5d8c7f6b9d',
-      'Deployment coredns',
-      'Namespace prod',
-      'Node aks-nodepool1-12345678-vmss000000',
-    ]);
+    expect(kinds).toEqual(['Pod coredns-5d8c7f6b9d-abcde', 'ReplicaSet coredns-5d8c7f6b9d', 'Deployment coredns', 'Namespace prod', 'Node aks-nodepool1-12345678-vmss000000']);
     expect(out.gaps).toEqual([expect.objectContaining({ source: 'targets', reason: 'not-found', resource: 'pods prod/gone-7d9f8b6c5-zzzzz', namespace: 'prod' })]);
     expect((out.coverage[0]!.targets as { notFound: string[] }).notFound).toEqual(['pods prod/gone-7d9f8b6c5-zzzzz']);
   });
@@ -104,7 +113,11 @@ describe('priority targets', () => {
     }
     const all: { key: string; node: string }[] = [];
     for await (const e of iteratePods(context(kc), 'containerlogs', { sharded: false })) {
-      if (e.kind === 'object') all.push({ key: `${String(e.object.metadata?.namespace)}/${String(e.object.metadata?.name)}`, node: String((e.object.spec as { nodeName?: string } | undefined)?.nodeName) });
+      if (e.kind === 'object')
+        all.push({
+          key: `${String(e.object.metadata?.namespace)}/${String(e.object.metadata?.name)}`,
+          node: String((e.object.spec as { nodeName?: string } | undefined)?.nodeName),
+        });
     }
     // Every pod exactly once.
     expect(new Set(order).size).toBe(order.length);
@@ -115,7 +128,11 @@ describe('priority targets', () => {
     expect(onNode.length).toBeGreaterThan(0);
     expect(inProd.length).toBeGreaterThan(0);
     expect(rest.length).toBeGreaterThan(0);
-    expect(order.slice(0, 1 + onNode.length + inProd.length)).toEqual(['kube-system/metrics-server-7b9c8d6f5-kq2lm', ...order.slice(1, 1 + onNode.length).filter((p) => onNode.includes(p)), ...order.slice(1 + onNode.length, 1 + onNode.length + inProd.length).filter((p) => inProd.includes(p))]);
+    expect(order.slice(0, 1 + onNode.length + inProd.length)).toEqual([
+      'kube-system/metrics-server-7b9c8d6f5-kq2lm',
+      ...order.slice(1, 1 + onNode.length).filter((p) => onNode.includes(p)),
+      ...order.slice(1 + onNode.length, 1 + onNode.length + inProd.length).filter((p) => inProd.includes(p)),
+    ]);
     expect(new Set(order.slice(1, 1 + onNode.length))).toEqual(new Set(onNode));
   });
 });

@@ -41,7 +41,13 @@ interface Written {
   summary: SourceSummary;
 }
 
-async function writeSource(store: EvidenceStore, source: string, table: string, items: AsyncIterable<SourceItem> | Iterable<SourceItem>, actions: CollectorAction[] = []): Promise<Written> {
+async function writeSource(
+  store: EvidenceStore,
+  source: string,
+  table: string,
+  items: AsyncIterable<SourceItem> | Iterable<SourceItem>,
+  actions: CollectorAction[] = [],
+): Promise<Written> {
   const rows = await createNdjsonArtifact(store, `sources/${source}/all.rows.ndjson.gz`, { gzip: true, metadata: { source, table } });
   const raws = new Map<string, Awaited<ReturnType<typeof createNdjsonArtifact>>>();
   for await (const item of items) {
@@ -71,7 +77,13 @@ async function writeSource(store: EvidenceStore, source: string, table: string, 
   refs.push({ path: s.path, source, kind: 'other', sha256: s.sha256, bytes: s.bytes, records: 1, contentType: 'application/json' });
   return {
     refs,
-    summary: { status: 'complete', records: r.records, rawObjects: refs.filter((a) => a.kind === 'raw').reduce((n, a) => n + a.records, 0), gaps: [], artifacts: refs.map((a) => a.path) },
+    summary: {
+      status: 'complete',
+      records: r.records,
+      rawObjects: refs.filter((a) => a.kind === 'raw').reduce((n, a) => n + a.records, 0),
+      gaps: [],
+      artifacts: refs.map((a) => a.path),
+    },
   };
 }
 
@@ -79,7 +91,15 @@ function eventRows(objects: KubeObject[]): SourceItem[] {
   return objects
     .filter((o) => o.kind === 'Event')
     .map((o) => {
-      const e = o as KubeObject & { involvedObject: Record<string, string>; reason: string; message: string; type: string; firstTimestamp: string; lastTimestamp: string; count: number };
+      const e = o as KubeObject & {
+        involvedObject: Record<string, string>;
+        reason: string;
+        message: string;
+        type: string;
+        firstTimestamp: string;
+        lastTimestamp: string;
+        count: number;
+      };
       const row: Row = {
         TimeGenerated: e.lastTimestamp,
         first_timestamp: e.firstTimestamp,

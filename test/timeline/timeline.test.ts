@@ -14,12 +14,7 @@ import { COLLECTOR_ACTION, COLLECTOR_USER, writeCompromiseBundle, type Compromis
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Secret values of the scenario (base64 as stored, and decoded), and the minted token. */
-const SECRETS = [
-  'Q0FOQVJZLVNFQ1JFVC1WQUxVRS1kYi1wYXNzd29yZA==',
-  'Q0FOQVJZLVNFQ1JFVC1WQUxVRS1kYi11c2Vy',
-  'CANARY-SECRET-VALUE',
-  'CANARY-TOKEN-VALUE',
-];
+const SECRETS = ['Q0FOQVJZLVNFQ1JFVC1WQUxVRS1kYi1wYXNzd29yZA==', 'Q0FOQVJZLVNFQ1JFVC1WQUxVRS1kYi11c2Vy', 'CANARY-SECRET-VALUE', 'CANARY-TOKEN-VALUE'];
 
 class Sink extends Writable {
   text = '';
@@ -144,7 +139,9 @@ describe('timeline of the compromise scenario', () => {
     expect(result.notes).toContain('1 entry has no time of its own (cut or incomplete audit records): listed apart, after the timeline');
     const table = new Sink();
     await writeTimeline(result.entries, 'table', table, result.untimed);
-    expect(table.text).toMatch(/Without a time of their own \(cut or incomplete audit records\), not placed on the timeline:\n\(no time\) .*mallory.*exec \[cat \/etc\/kubernetes\/azure\.json\]/);
+    expect(table.text).toMatch(
+      /Without a time of their own \(cut or incomplete audit records\), not placed on the timeline:\n\(no time\) .*mallory.*exec \[cat \/etc\/kubernetes\/azure\.json\]/,
+    );
   });
 
   it('merges shell history and Kubernetes events, with their own times or marked approximate', async () => {
@@ -206,10 +203,24 @@ describe('timeline of the compromise scenario', () => {
   });
 
   it('neutralizes spreadsheet formulas and terminal escapes from attacker-written text', async () => {
-    const evil: TimelineEntry = { time: '2024-06-01T10:00:00Z', source: 'commandhistory', type: 'ShellCommand', summary: '=HYPERLINK("http://x")', collector: false, evidence: { path: 'p' } };
+    const evil: TimelineEntry = {
+      time: '2024-06-01T10:00:00Z',
+      source: 'commandhistory',
+      type: 'ShellCommand',
+      summary: '=HYPERLINK("http://x")',
+      collector: false,
+      evidence: { path: 'p' },
+    };
     expect((await render([evil], 'csv')).split('\n')[1]).toContain(`"'=HYPERLINK(""http://x"")"`);
     const { entries } = await buildTimeline(bundle.store, {
-      extraAuditEvents: [{ ...bundle.events.find((x) => x.stage === 'ResponseComplete')!, auditID: 'esc-1', requestURI: '/api/v1/namespaces/x/pods/y/exec?command=echo%1b%5b2J', objectRef: { resource: 'pods', namespace: 'x', name: 'y', subresource: 'exec' } }],
+      extraAuditEvents: [
+        {
+          ...bundle.events.find((x) => x.stage === 'ResponseComplete')!,
+          auditID: 'esc-1',
+          requestURI: '/api/v1/namespaces/x/pods/y/exec?command=echo%1b%5b2J',
+          objectRef: { resource: 'pods', namespace: 'x', name: 'y', subresource: 'exec' },
+        },
+      ],
     });
     const e = entries.find((x) => x.evidence.auditID === 'esc-1')!;
     expect(e.summary).toContain('\\x1b[2J');
@@ -243,7 +254,11 @@ describe('CLI', () => {
   it('aks-evidence timeline --since 2h counts back from the end of the run', async () => {
     const c = io();
     expect(await runCli(['timeline', bundle.dir, '--format', 'csv', '--since', '2h', '--sources', 'audit'], c)).toBe(0);
-    const times = c.out.text.trim().split('\n').slice(1).map((l) => Date.parse(l.split(',')[0]!));
+    const times = c.out.text
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => Date.parse(l.split(',')[0]!));
     expect(times.length).toBeGreaterThan(3);
     expect(Math.min(...times)).toBeGreaterThanOrEqual(Date.parse('2024-06-01T10:05:00Z'));
   });
@@ -254,8 +269,17 @@ describe('CLI', () => {
     for (const f of ['raw.ndjson', 'aksaudit-export.csv', 'azurediagnostics-rows.json', 'diagnostic-records.json']) {
       const c = io();
       expect(await runCli(['audit', join(fixtures, f), '--format', 'json'], c)).toBe(0);
-      const labels = c.out.text.trim().split('\n').map((l) => JSON.parse(l) as { ruleId: string; auditID: string });
-      outputs.push(labels.map((l) => `${l.auditID}:${l.ruleId}`).filter((x) => !x.endsWith(':impersonation')).sort().join(' '));
+      const labels = c.out.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { ruleId: string; auditID: string });
+      outputs.push(
+        labels
+          .map((l) => `${l.auditID}:${l.ruleId}`)
+          .filter((x) => !x.endsWith(':impersonation'))
+          .sort()
+          .join(' '),
+      );
       expect(c.err.text).toMatch(/note: rule unexpected-source-network: no expected networks configured/);
       expect(c.out.text).not.toContain('U0hBUEUtQ0FOQVJZLXBhc3N3b3Jk');
     }

@@ -52,7 +52,17 @@ describe('redactRawObject', () => {
         metadata: { annotations: { 'example.com/cfg': '{"k":"v"}' } },
         spec: {
           initContainers: [{ name: 'init', env: [{ name: 'A', value: 'init-secret' }] }],
-          containers: [{ name: 'app', image: 'x', env: [{ name: 'B', value: 'app-secret' }, { name: 'C', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }, { name: 'D', value: '' }] }],
+          containers: [
+            {
+              name: 'app',
+              image: 'x',
+              env: [
+                { name: 'B', value: 'app-secret' },
+                { name: 'C', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+                { name: 'D', value: '' },
+              ],
+            },
+          ],
         },
       },
     },

@@ -71,11 +71,13 @@ function queryOf(ext: Json | undefined, path: string): AlertQuery | undefined {
 
 function resourceIdentifiers(props: Json, path: string): { id: string; path: string }[] {
   const out: { id: string; path: string }[] = [];
-  arr(prop(props, 'resourceIdentifiers')).slice(0, 100).forEach((ri, r) => {
-    if (!isObject(ri)) return;
-    const id = resourceIdOf(ri);
-    if (id && id.startsWith('/')) out.push({ id, path: `${path}.resourceIdentifiers[${r}]` });
-  });
+  arr(prop(props, 'resourceIdentifiers'))
+    .slice(0, 100)
+    .forEach((ri, r) => {
+      if (!isObject(ri)) return;
+      const id = resourceIdOf(ri);
+      if (id && id.startsWith('/')) out.push({ id, path: `${path}.resourceIdentifiers[${r}]` });
+    });
   return out;
 }
 

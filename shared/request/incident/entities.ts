@@ -97,7 +97,7 @@ function entityView(raw: unknown, path: string, scope: Map<string, Json>): Entit
  * list is its own $ref scope, as in Defender's JSON. At most MAX_ENTITIES_PER_LIST are read.
  */
 export function readEntityList(list: unknown, path: string): EntityView[] {
-  let items: unknown[] = [];
+  let items: unknown[];
   if (typeof list === 'string') {
     try {
       items = arr(JSON.parse(list));

@@ -68,14 +68,7 @@ export interface IncidentResolution {
   record: IncidentResolutionRecord;
 }
 
-export const WAYS = [
-  'azure-resource-entities',
-  'alert-resource-identifiers',
-  'k8s-cluster-entities',
-  'scheduled-alert-rows',
-  'node-resource-group',
-  'default-clusters',
-] as const;
+export const WAYS = ['azure-resource-entities', 'alert-resource-identifiers', 'k8s-cluster-entities', 'scheduled-alert-rows', 'node-resource-group', 'default-clusters'] as const;
 export type ClusterWay = (typeof WAYS)[number];
 
 const MAX_DETAIL = 400;
@@ -89,6 +82,7 @@ const MAX_RERUNS = 10;
 
 function step(name: string, outcome: IncidentResolutionStep['outcome'], detail: string, clusters?: Iterable<ClusterRef>): IncidentResolutionStep {
   const ids = clusters ? [...new Set([...clusters].map((c) => c.resourceId))].slice(0, MAX_STEP_CLUSTERS) : [];
+  // eslint-disable-next-line no-control-regex -- a step's detail goes into a one-line log and the incident comment: control characters become spaces
   return { step: name, outcome, detail: detail.replace(/[\u0000-\u001f]/g, ' ').slice(0, MAX_DETAIL), ...(ids.length ? { clusters: ids } : {}) };
 }
 
@@ -174,7 +168,13 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
   const ways: IncidentResolutionStep[] = [];
   const readerFix = `give the Function App's identity Microsoft Sentinel Reader on workspace ${incident.workspace.name}`;
 
-  reads.push(step('trigger-body', parsed.alerts.length || parsed.relatedEntities.length ? 'found' : 'nothing', `${parsed.alerts.length} alert(s), ${parsed.relatedEntities.length} related entit${parsed.relatedEntities.length === 1 ? 'y' : 'ies'} in the body the playbook forwarded`));
+  reads.push(
+    step(
+      'trigger-body',
+      parsed.alerts.length || parsed.relatedEntities.length ? 'found' : 'nothing',
+      `${parsed.alerts.length} alert(s), ${parsed.relatedEntities.length} related entit${parsed.relatedEntities.length === 1 ? 'y' : 'ies'} in the body the playbook forwarded`,
+    ),
+  );
   const alertReads: IncidentAlert[] = [...parsed.alerts];
   const related: EntityView[] = [...parsed.relatedEntities];
 
@@ -197,7 +197,13 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
     try {
       const entities = readEntityList(await readers.sentinel.listEntities(incident.incidentId, { abortSignal: signal() }), 'SecurityInsights entities');
       for (const e of entities) related.push(e);
-      reads.push(step('sentinel-entities-api', entities.length ? 'found' : 'nothing', `POST ${incident.incidentName}/entities: ${entities.length} entit${entities.length === 1 ? 'y' : 'ies'}`));
+      reads.push(
+        step(
+          'sentinel-entities-api',
+          entities.length ? 'found' : 'nothing',
+          `POST ${incident.incidentName}/entities: ${entities.length} entit${entities.length === 1 ? 'y' : 'ies'}`,
+        ),
+      );
     } catch (error) {
       reads.push(step('sentinel-entities-api', 'failed', `POST ${incident.incidentName}/entities: ${failure(error, readerFix)}`));
     }
@@ -222,7 +228,13 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
           n++;
         }
       });
-      reads.push(step('security-alert-rows', n ? 'found' : 'nothing', `SecurityAlert rows ${ids.length ? `of ${ids.length} alert id(s)` : `of incident ${incident.incidentName} (through SecurityIncident.AlertIds)`}: ${n}`));
+      reads.push(
+        step(
+          'security-alert-rows',
+          n ? 'found' : 'nothing',
+          `SecurityAlert rows ${ids.length ? `of ${ids.length} alert id(s)` : `of incident ${incident.incidentName} (through SecurityIncident.AlertIds)`}: ${n}`,
+        ),
+      );
     } catch (error) {
       reads.push(step('security-alert-rows', 'failed', `SecurityAlert query: ${failure(error, readerFix)}`));
     }
@@ -259,7 +271,10 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
     }
     const kinds = new Map<string, number>();
     for (const set of entitySets) for (const e of set.entities) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
-    const seen = [...kinds].map(([k, n]) => `${k} ×${n}`).slice(0, 20).join(', ');
+    const seen = [...kinds]
+      .map(([k, n]) => `${k} ×${n}`)
+      .slice(0, 20)
+      .join(', ');
     ways.push(
       step(
         'azure-resource-entities',
@@ -283,7 +298,14 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
         found.push(ref);
       }
     }
-    ways.push(step('alert-resource-identifiers', found.length ? 'found' : 'nothing', `${looked} resource identifier(s) in ${alerts.length} alert(s)${found.length ? '' : ', none naming a managed cluster (a scheduled rule often names only the workspace)'}`, found));
+    ways.push(
+      step(
+        'alert-resource-identifiers',
+        found.length ? 'found' : 'nothing',
+        `${looked} resource identifier(s) in ${alerts.length} alert(s)${found.length ? '' : ', none naming a managed cluster (a scheduled rule often names only the workspace)'}`,
+        found,
+      ),
+    );
   }
   // 3. K8s entities through their CloudResource chain.
   {
@@ -301,7 +323,14 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
         found.push(ref);
       }
     }
-    ways.push(step('k8s-cluster-entities', found.length ? 'found' : 'nothing', `${looked} Kubernetes entit${looked === 1 ? 'y' : 'ies'} (K8s-cluster, K8s-namespace, K8s-pod, container)${looked && !found.length ? ', none leading to a cluster resource id' : ''}`, found));
+    ways.push(
+      step(
+        'k8s-cluster-entities',
+        found.length ? 'found' : 'nothing',
+        `${looked} Kubernetes entit${looked === 1 ? 'y' : 'ies'} (K8s-cluster, K8s-namespace, K8s-pod, container)${looked && !found.length ? ', none leading to a cluster resource id' : ''}`,
+        found,
+      ),
+    );
   }
 
   // 4. The rows behind scheduled alerts that named no cluster.
@@ -311,7 +340,13 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
     const found: ClusterRef[] = [];
     const parts: string[] = [];
     if (!pending.length) {
-      ways.push(step('scheduled-alert-rows', 'skipped', alerts.some((a) => a.query) ? 'every scheduled alert already named its cluster' : 'no scheduled-rule alert (no query in the alerts\' extended properties)'));
+      ways.push(
+        step(
+          'scheduled-alert-rows',
+          'skipped',
+          alerts.some((a) => a.query) ? 'every scheduled alert already named its cluster' : "no scheduled-rule alert (no query in the alerts' extended properties)",
+        ),
+      );
     } else if (!readers.logs) {
       ways.push(step('scheduled-alert-rows', 'skipped', `${pending.length} scheduled alert(s) name no cluster, but Log Analytics is not configured for this host`));
     } else {
@@ -369,7 +404,13 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
     if (!groups.size) {
       ways.push(step('node-resource-group', 'skipped', 'no scale set or VM of a node resource group among the entities of alerts without a cluster'));
     } else if (!readers.nodeResourceGroups) {
-      ways.push(step('node-resource-group', 'skipped', `node resource group(s) ${[...groups.values()].map((g) => g.resourceGroup).join(', ')} found, but ARM is not configured for this host`));
+      ways.push(
+        step(
+          'node-resource-group',
+          'skipped',
+          `node resource group(s) ${[...groups.values()].map((g) => g.resourceGroup).join(', ')} found, but ARM is not configured for this host`,
+        ),
+      );
     } else {
       let outcome: IncidentResolutionStep['outcome'] = 'nothing';
       for (const g of [...groups.values()].slice(0, MAX_NODE_GROUPS)) {
@@ -384,7 +425,9 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
             for (const n of nodes) addTarget(list, n, 100);
             nodeTargets.set(clusterKey(ref), list);
           }
-          parts.push(`${g.resourceGroup}: ${owners.length ? `node resource group of ${owners.map((o) => o.name).join(', ')}` : 'no managed cluster visible to this identity has it as node resource group'}`);
+          parts.push(
+            `${g.resourceGroup}: ${owners.length ? `node resource group of ${owners.map((o) => o.name).join(', ')}` : 'no managed cluster visible to this identity has it as node resource group'}`,
+          );
           if (owners.length) outcome = 'found';
         } catch (error) {
           parts.push(`${g.resourceGroup}: ${failure(error, `give the Function App's identity Reader on the clusters of subscription ${g.subscriptionId}`)}`);
@@ -400,7 +443,14 @@ export async function resolveIncident(parsed: ParsedSentinelIncident, options: R
     ways.push(step('default-clusters', 'skipped', 'the incident led to a cluster'));
   } else if (readers.defaultClusters?.length) {
     for (const ref of readers.defaultClusters) targets.add(ref, 'default-clusters', 'AKS_EVIDENCE_DEFAULT_CLUSTERS');
-    ways.push(step('default-clusters', 'found', `nothing in the incident led to a cluster: the ${readers.defaultClusters.length} configured default cluster(s) are collected`, readers.defaultClusters));
+    ways.push(
+      step(
+        'default-clusters',
+        'found',
+        `nothing in the incident led to a cluster: the ${readers.defaultClusters.length} configured default cluster(s) are collected`,
+        readers.defaultClusters,
+      ),
+    );
   } else {
     ways.push(step('default-clusters', 'nothing', 'no default clusters are configured (app setting AKS_EVIDENCE_DEFAULT_CLUSTERS)'));
   }

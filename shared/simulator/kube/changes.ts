@@ -7,7 +7,7 @@
  * scenario's timeline (times relative to the server's start).
  */
 import { randomBytes } from 'node:crypto';
-import type { ClusterChanges, ContainerLogs, KubeObject, LogLine, Scenario, TimelineStep } from './scenario.js';
+import type { ClusterChanges, ContainerLogs, KubeObject, Scenario, TimelineStep } from './scenario.js';
 import type { ObjectStore } from './store.js';
 
 export type { ClusterChanges } from './scenario.js';
@@ -25,7 +25,9 @@ const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z
 export function clusterChanges(store: ObjectStore, scenario: Scenario, now: () => Date): ClusterChanges {
   const put = (obj: KubeObject): KubeObject => {
     const stored = store.put(obj, now().getTime());
-    const i = scenario.objects.findIndex((o) => o.kind === stored.kind && o.metadata.name === stored.metadata.name && (o.metadata.namespace ?? undefined) === (stored.metadata.namespace ?? undefined));
+    const i = scenario.objects.findIndex(
+      (o) => o.kind === stored.kind && o.metadata.name === stored.metadata.name && (o.metadata.namespace ?? undefined) === (stored.metadata.namespace ?? undefined),
+    );
     if (i >= 0) scenario.objects[i] = stored;
     else scenario.objects.push(stored);
     return stored;
@@ -88,7 +90,14 @@ export function clusterChanges(store: ObjectStore, scenario: Scenario, now: () =
       if (logs.generated) next.generatedPrevious = logs.generated;
       scenario.logs[key] = next;
       const involved = { kind: 'Pod', name: podName, namespace, apiVersion: 'v1', fieldPath: `spec.containers{${container}}` };
-      changes.emitEvent({ namespace, involvedObject: involved, reason: 'BackOff', message: `Back-off restarting failed container ${container} in pod ${podName}_${namespace}(${obj.metadata.uid ?? ''})`, type: 'Warning', component: 'kubelet' });
+      changes.emitEvent({
+        namespace,
+        involvedObject: involved,
+        reason: 'BackOff',
+        message: `Back-off restarting failed container ${container} in pod ${podName}_${namespace}(${obj.metadata.uid ?? ''})`,
+        type: 'Warning',
+        component: 'kubelet',
+      });
       changes.emitEvent({ namespace, involvedObject: involved, reason: 'Started', message: `Started container ${container}`, component: 'kubelet' });
     },
 
@@ -153,7 +162,10 @@ export function applyStep(step: TimelineStep, changes: ClusterChanges): void {
     case 'deletePod':
       return changes.deletePod(step.namespace, step.pod, step.graceMs !== undefined ? { graceMs: step.graceMs } : {});
     case 'restartContainer':
-      return changes.restartContainer(step.namespace, step.pod, step.container, { ...(step.newLines ? { newLines: step.newLines } : {}), ...(step.exitCode !== undefined ? { exitCode: step.exitCode } : {}) });
+      return changes.restartContainer(step.namespace, step.pod, step.container, {
+        ...(step.newLines ? { newLines: step.newLines } : {}),
+        ...(step.exitCode !== undefined ? { exitCode: step.exitCode } : {}),
+      });
     case 'emitEvent':
       changes.emitEvent(step.event);
       return;

@@ -75,7 +75,12 @@ export class BodyLimit {
     const out = chunk.subarray(0, end);
     this.bytes += out.length;
     for (let i = out.indexOf(0x0a); i !== -1; i = out.indexOf(0x0a, i + 1)) this.lines++;
-    if (end < chunk.length || (this.rule.afterBytes !== undefined && this.bytes >= this.rule.afterBytes) || (this.rule.afterLines !== undefined && this.lines >= this.rule.afterLines)) this.stopped = true;
+    if (
+      end < chunk.length ||
+      (this.rule.afterBytes !== undefined && this.bytes >= this.rule.afterBytes) ||
+      (this.rule.afterLines !== undefined && this.lines >= this.rule.afterLines)
+    )
+      this.stopped = true;
     return out;
   }
 }

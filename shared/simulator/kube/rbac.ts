@@ -60,7 +60,11 @@ const RBAC = 'rbac.authorization.k8s.io';
 
 /** The bootstrap policy (system:discovery, system:basic-user, system:public-info-viewer), built in. */
 const BOOTSTRAP: { group: string; role: string; rules: PolicyRule[] }[] = [
-  { group: 'system:authenticated', role: 'system:discovery', rules: [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'] }] },
+  {
+    group: 'system:authenticated',
+    role: 'system:discovery',
+    rules: [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'] }],
+  },
   {
     group: 'system:authenticated',
     role: 'system:basic-user',

@@ -70,7 +70,14 @@ export class WatchHub {
     const bookmark = (): void => {
       if (!bookmarks) return;
       const kind = w.resource.kind;
-      write({ type: 'BOOKMARK', object: { kind, apiVersion: w.resource.group ? `${w.resource.group}/${w.resource.version}` : w.resource.version, metadata: { resourceVersion: String(Math.max(lastRv, Number(this.store.resourceVersion))) } } });
+      write({
+        type: 'BOOKMARK',
+        object: {
+          kind,
+          apiVersion: w.resource.group ? `${w.resource.group}/${w.resource.version}` : w.resource.version,
+          metadata: { resourceVersion: String(Math.max(lastRv, Number(this.store.resourceVersion))) },
+        },
+      });
     };
 
     let unsubscribe = (): void => undefined;
@@ -100,7 +107,15 @@ export class WatchHub {
       if (!Number.isInteger(from) || from < this.store.compactedRv) {
         write({
           type: 'ERROR',
-          object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${rvParam} (${this.store.compactedRv})`, reason: 'Expired', code: 410 },
+          object: {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: `too old resource version: ${rvParam} (${this.store.compactedRv})`,
+            reason: 'Expired',
+            code: 410,
+          },
         });
         res.end();
         finish();
@@ -122,11 +137,14 @@ export class WatchHub {
     }
     if (timeoutSeconds !== null && Number(timeoutSeconds) > 0) {
       timers.push(
-        setTimeout(() => {
-          bookmark();
-          closed = true;
-          res.end();
-        }, Number(timeoutSeconds) * 1000).unref(),
+        setTimeout(
+          () => {
+            bookmark();
+            closed = true;
+            res.end();
+          },
+          Number(timeoutSeconds) * 1000,
+        ).unref(),
       );
     }
   }

@@ -79,7 +79,7 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
       kind: 'gap',
       gap: notEnabledGap(
         audit
-          ? 'Kubernetes audit logging is not enabled: no diagnostic setting sends kube-audit or kube-audit-admin anywhere, so who read Secrets, exec\'d into pods or changed RBAC cannot be shown. Enable a diagnostic setting for kube-audit (Log Analytics or a storage account) now; events before that are lost.'
+          ? "Kubernetes audit logging is not enabled: no diagnostic setting sends kube-audit or kube-audit-admin anywhere, so who read Secrets, exec'd into pods or changed RBAC cannot be shown. Enable a diagnostic setting for kube-audit (Log Analytics or a storage account) now; events before that are lost."
           : 'Kubernetes audit log coverage is unknown (cluster diagnostic settings were not read); no audit events were collected.',
       ),
     };
@@ -122,7 +122,11 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
     if (dest.workspaceId) {
       const workspaceId = dest.workspaceId;
       if (!options.clusterResourceId || !options.credential) {
-        gaps.push({ source: AUDIT_SOURCE, reason: 'unsupported', detail: `audit logs go to workspace ${workspaceId}, but ${!options.clusterResourceId ? 'the cluster resource id' : 'an Azure credential'} is missing to query them` });
+        gaps.push({
+          source: AUDIT_SOURCE,
+          reason: 'unsupported',
+          detail: `audit logs go to workspace ${workspaceId}, but ${!options.clusterResourceId ? 'the cluster resource id' : 'an Azure credential'} is missing to query them`,
+        });
         continue;
       }
       const clusterResourceId = options.clusterResourceId;
@@ -155,7 +159,11 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
       const st = options.storage ?? {};
       const serviceUrl = st.serviceUrl ?? (account ? `https://${account}.blob.core.windows.net` : undefined);
       if (!options.clusterResourceId || (!st.connectionString && !st.containerUrl && !(serviceUrl && options.credential))) {
-        gaps.push({ source: AUDIT_SOURCE, reason: 'unsupported', detail: `audit logs go to storage account ${dest.storageAccountId}, but the cluster resource id or a way to reach the account is missing` });
+        gaps.push({
+          source: AUDIT_SOURCE,
+          reason: 'unsupported',
+          detail: `audit logs go to storage account ${dest.storageAccountId}, but the cluster resource id or a way to reach the account is missing`,
+        });
         continue;
       }
       const clusterResourceId = options.clusterResourceId;
@@ -178,7 +186,11 @@ export async function* collectAudit(options: CollectAuditOptions): AsyncGenerato
     }
   }
   if (streams.length === 0 && audit.destinations.every((d) => !d.workspaceId && !d.storageAccountId)) {
-    gaps.push({ source: AUDIT_SOURCE, reason: 'unsupported', detail: 'kube-audit is enabled but goes only to an Event Hub or a partner destination, which the collector cannot read back' });
+    gaps.push({
+      source: AUDIT_SOURCE,
+      reason: 'unsupported',
+      detail: 'kube-audit is enabled but goes only to an Event Hub or a partner destination, which the collector cannot read back',
+    });
   }
 
   // Several destinations hold the same events: one pass over all of them, so evidence holds each once.
@@ -295,7 +307,11 @@ export function createAuditSource(options: AuditSourceOptions = {}): SourceDefin
         plane: 'control' as const,
         why: 'read the audit log table',
       })),
-      { action: 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read', plane: 'data', why: 'audit log in the diagnostic storage account (insights-logs-kube-audit*)' },
+      {
+        action: 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read',
+        plane: 'data',
+        why: 'audit log in the diagnostic storage account (insights-logs-kube-audit*)',
+      },
     ],
     needs: ['azure'],
     plannable: (facts) => facts.audit?.enabled === true,

@@ -7,10 +7,7 @@
  * Nothing else is printed; a container with no history files prints nothing and exits 0.
  * Sizes are in bytes (wc -c), so content may contain anything, markers included.
  */
-export const HISTORY_GLOBS = [
-  '/root/.*history',
-  '/home/*/.*history',
-] as const;
+export const HISTORY_GLOBS = ['/root/.*history', '/home/*/.*history'] as const;
 
 export const HISTORY_SCRIPT =
   `for f in ${HISTORY_GLOBS.join(' ')}; do ` +

@@ -265,7 +265,17 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
         },
       });
       const finish = (outcome: CollectorAction['outcome'], extra: { exitCode?: number; detail?: string } = {}): void => {
-        action({ at, namespace: t.namespace, pod: t.pod, container: t.container.name, command, outcome, ...(retrying ? { attempt: 2 } : {}), durationMs: Date.now() - started, ...extra });
+        action({
+          at,
+          namespace: t.namespace,
+          pod: t.pod,
+          container: t.container.name,
+          command,
+          outcome,
+          ...(retrying ? { attempt: 2 } : {}),
+          durationMs: Date.now() - started,
+          ...extra,
+        });
       };
       const failed = (reason: Gap['reason'], detail: string): 'failed' => {
         gap({ reason, detail, ...where });
@@ -278,20 +288,24 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
           () => {
             attempts++;
             ctx.countRequest?.();
-            return execInPod(kc, { namespace: t.namespace, pod: t.pod, container: t.container.name, command }, {
-              abortSignal: signal,
-              timeoutInMs: execTimeoutInMs,
-              onStdout: (chunk) => {
-                if (before) before.retryRead = true;
-                if (protocolError) return;
-                try {
-                  parser.push(chunk);
-                } catch (error) {
-                  if (error instanceof HistoryProtocolError) protocolError = error;
-                  else throw error;
-                }
+            return execInPod(
+              kc,
+              { namespace: t.namespace, pod: t.pod, container: t.container.name, command },
+              {
+                abortSignal: signal,
+                timeoutInMs: execTimeoutInMs,
+                onStdout: (chunk) => {
+                  if (before) before.retryRead = true;
+                  if (protocolError) return;
+                  try {
+                    parser.push(chunk);
+                  } catch (error) {
+                    if (error instanceof HistoryProtocolError) protocolError = error;
+                    else throw error;
+                  }
+                },
               },
-            });
+            );
           },
           { abortSignal: signal, maxAttempts: 4 },
         );
@@ -302,7 +316,12 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
           finish('failed', { detail: `timed out after ${execTimeoutInMs} ms` });
           return failed('timeout', `history exec did not finish within ${execTimeoutInMs} ms; ${error.stdoutBytes} bytes were read`);
         }
-        const upgrade = error instanceof PodExecUpgradeError ? error : (error as { lastError?: unknown }).lastError instanceof PodExecUpgradeError ? ((error as { lastError: PodExecUpgradeError }).lastError) : undefined;
+        const upgrade =
+          error instanceof PodExecUpgradeError
+            ? error
+            : (error as { lastError?: unknown }).lastError instanceof PodExecUpgradeError
+              ? (error as { lastError: PodExecUpgradeError }).lastError
+              : undefined;
         const status = upgrade?.status;
         if (status === 404) {
           finish('vanished', { detail: 'the pod no longer exists (HTTP 404)' });
@@ -417,8 +436,7 @@ export function createCommandHistorySource(options: CommandHistoryOptions = {}):
 
   return {
     name: SOURCE,
-    description:
-      'Shell histories (bash, zsh, ash, sh) of root and /home/* users, read through the exec API from every running container; every exec is recorded.',
+    description: 'Shell histories (bash, zsh, ash, sh) of root and /home/* users, read through the exec API from every running container; every exec is recorded.',
     tables: [COMMAND_HISTORY_TABLE],
     // A WebSocket exec is an upgraded GET: Kubernetes up to 1.34 authorizes it as `get pods/exec`,
     // 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) also requires `create`: review both.

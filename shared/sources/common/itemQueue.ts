@@ -139,12 +139,7 @@ export class ItemQueue<T> implements AsyncIterable<T> {
  * consumer leaves — done, error, or stopping early — the producers are stopped (`stop`) and
  * awaited, so no request outlives the source. `onItem` runs after each yielded item.
  */
-export async function* consumeProduced<T>(
-  queue: ItemQueue<T>,
-  produce: () => Promise<void>,
-  stop: AbortController,
-  onItem?: () => void,
-): AsyncGenerator<T> {
+export async function* consumeProduced<T>(queue: ItemQueue<T>, produce: () => Promise<void>, stop: AbortController, onItem?: () => void): AsyncGenerator<T> {
   const producer = produce().then(
     () => queue.end(),
     (error: unknown) => queue.fail(error),

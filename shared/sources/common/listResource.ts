@@ -47,9 +47,7 @@ export function gapFromError(source: string, error: unknown, resource: string, e
 
 export async function* listResource(ctx: SourceContext, listing: ResourceListing): AsyncGenerator<ListEvent> {
   const api = KubeApi.for(ctx.kubeConfig);
-  const paths = listing.namespaced
-    ? namespacedListPaths(listing.groupVersionPath, listing.resource, ctx.namespaces)
-    : [`${listing.groupVersionPath}/${listing.resource}`];
+  const paths = listing.namespaced ? namespacedListPaths(listing.groupVersionPath, listing.resource, ctx.namespaces) : [`${listing.groupVersionPath}/${listing.resource}`];
   const relists: { path: string; relists: number }[] = [];
   for (const path of paths) {
     try {

@@ -96,7 +96,11 @@ export function podContainers(pod: Record<string, unknown>): PodContainer[] {
   const status = obj(pod.status);
   const result: PodContainer[] = [];
   for (const [type, specField, statusField] of GROUPS) {
-    const statuses = new Map(arr(status[statusField]).map(obj).map((s) => [str(s.name), s] as const));
+    const statuses = new Map(
+      arr(status[statusField])
+        .map(obj)
+        .map((s) => [str(s.name), s] as const),
+    );
     for (const c of arr(spec[specField]).map(obj)) {
       result.push({ name: str(c.name), type, image: str(c.image), status: statuses.get(str(c.name)) });
     }

@@ -26,4 +26,3 @@ export function workloadReadPermissions(why: string): AzurePermission[] {
     return clusterRead(group ? `${group}/${l.resource}` : l.resource, why);
   });
 }
-

@@ -118,7 +118,11 @@ export function logRowColumns(pod: PodColumns, container: { name: string; type: 
  * once, so a line costs its timestamp split and the JSON escaping of its message. The hot path
  * writes the same bytes without strings (rowBytes.ts); this is its reference and its fallback.
  */
-export function logRowSerializer(pod: PodColumns, container: { name: string; type: ContainerType; image: string }, previous: boolean): (lineNumber: number, line: string, collectedAt: string) => string {
+export function logRowSerializer(
+  pod: PodColumns,
+  container: { name: string; type: ContainerType; image: string },
+  previous: boolean,
+): (lineNumber: number, line: string, collectedAt: string) => string {
   const { middle, end } = logRowColumns(pod, container, previous);
   return (lineNumber, line, collectedAt) => {
     const { timestamp, message } = splitLogLine(line);
@@ -168,7 +172,10 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   const resumed = (task: LogTask, resumes: readonly LogStreamResume[]): void => {
     if (resumes.length > 0) coverage.resumedStreams++;
     for (const r of resumes) {
-      queue.put({ kind: 'resume', resume: { source: SOURCE, namespace: task.pod.namespace, pod: task.pod.pod_name, container: task.container.name, previous: task.previous, ...r } });
+      queue.put({
+        kind: 'resume',
+        resume: { source: SOURCE, namespace: task.pod.namespace, pod: task.pod.pod_name, container: task.container.name, previous: task.previous, ...r },
+      });
     }
   };
 
@@ -204,7 +211,11 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
       const status = kubeErrorStatus(error);
       if (error instanceof LogStreamInterruptedError) {
         resumed(task, error.resumes);
-        gap({ reason: error.cause instanceof LogStreamIdleError ? 'timeout' : 'error', detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`, ...where });
+        gap({
+          reason: error.cause instanceof LogStreamIdleError ? 'timeout' : 'error',
+          detail: `${error.message}; lines up to ${lineNumber} are kept, the rest of this log is missing`,
+          ...where,
+        });
       } else if (status === 404) {
         if (!vanished.has(key)) {
           vanished.add(key);
@@ -266,8 +277,7 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
 
 export const containerLogsSource: SourceDefinition = {
   name: SOURCE,
-  description:
-    'Logs of every container (init and ephemeral too) of every pod, current and previous instances, line by line with the kubelet timestamp split off.',
+  description: 'Logs of every container (init and ephemeral too) of every pod, current and previous instances, line by line with the kubelet timestamp split off.',
   tables: [CONTAINER_LOGS_TABLE],
   kubernetesAccess: [kubeAccess('list', 'pods'), kubeAccess('get', 'pods', { subresource: 'log' })],
   // AKS authorizes GET pods/log with pods/read: pods/log has no data action of its own.
@@ -275,4 +285,3 @@ export const containerLogsSource: SourceDefinition = {
   sharding: 'pods',
   collect: collectContainerLogs,
 };
-

@@ -183,9 +183,6 @@ export const networkPoliciesSource: SourceDefinition = {
   description: 'Network policies with readable rule summaries, plus one row per namespace that has no policy at all.',
   tables: [NETWORK_POLICIES_TABLE],
   kubernetesAccess: [kubeAccess('list', 'networkpolicies', { group: 'networking.k8s.io' }), kubeAccess('list', 'namespaces')],
-  azurePermissions: [
-    clusterRead('networking.k8s.io/networkpolicies', 'list NetworkPolicies'),
-    clusterRead('namespaces', 'namespaces without any policy'),
-  ],
+  azurePermissions: [clusterRead('networking.k8s.io/networkpolicies', 'list NetworkPolicies'), clusterRead('namespaces', 'namespaces without any policy')],
   collect: collectNetworkPolicies,
 };

@@ -72,10 +72,7 @@ export const rbacBindingsSource: SourceDefinition = {
   name: 'rbacbindings',
   description: 'RoleBindings and ClusterRoleBindings (labelled as such), one row per subject; bindings without subjects too.',
   tables: [RBAC_BINDINGS_TABLE],
-  kubernetesAccess: [
-    kubeAccess('list', 'rolebindings', { group: 'rbac.authorization.k8s.io' }),
-    kubeAccess('list', 'clusterrolebindings', { group: 'rbac.authorization.k8s.io' }),
-  ],
+  kubernetesAccess: [kubeAccess('list', 'rolebindings', { group: 'rbac.authorization.k8s.io' }), kubeAccess('list', 'clusterrolebindings', { group: 'rbac.authorization.k8s.io' })],
   azurePermissions: [
     clusterRead('rbac.authorization.k8s.io/rolebindings', 'list RoleBindings'),
     clusterRead('rbac.authorization.k8s.io/clusterrolebindings', 'list ClusterRoleBindings'),

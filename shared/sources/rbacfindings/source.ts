@@ -47,7 +47,8 @@ async function* collectRbacFindings(ctx: SourceContext): AsyncGenerator<SourceIt
   const workloadUnavailable = new Set<string>();
   for await (const item of listAllTypes(ctx, RBAC_SOURCE, WORKLOAD_LISTINGS, workloadUnavailable)) {
     if (item.kind !== 'object') {
-      if (item.kind === 'gap') yield { kind: 'gap', gap: { ...item.gap, detail: `${item.gap.detail} (needed to list the workloads running as risky service accounts)` } satisfies Gap };
+      if (item.kind === 'gap')
+        yield { kind: 'gap', gap: { ...item.gap, detail: `${item.gap.detail} (needed to list the workloads running as risky service accounts)` } satisfies Gap };
       else yield item;
       continue;
     }
@@ -80,7 +81,8 @@ async function* collectRbacFindings(ctx: SourceContext): AsyncGenerator<SourceIt
 
 export const rbacFindingsSource: SourceDefinition = {
   name: RBAC_SOURCE,
-  description: 'RBAC risk: who can read secrets, exec, create workloads, impersonate, escalate/bind, … with the granting binding → role → rule path, and the workloads running as risky service accounts.',
+  description:
+    'RBAC risk: who can read secrets, exec, create workloads, impersonate, escalate/bind, … with the granting binding → role → rule path, and the workloads running as risky service accounts.',
   tables: [RBAC_FINDINGS_TABLE],
   kubernetesAccess: [
     kubeAccess('list', 'clusterroles', { group: 'rbac.authorization.k8s.io' }),

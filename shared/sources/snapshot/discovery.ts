@@ -93,4 +93,3 @@ export async function discoverResourceTypes(api: KubeApi, options: KubeRequestOp
   }
   return { types, failures };
 }
-

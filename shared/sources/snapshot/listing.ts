@@ -106,7 +106,8 @@ export function resolveOptions(options: SnapshotOptions): ResolvedOptions {
     secretTypes: options.secretTypes ?? true,
   };
   if (options.retry) resolved.retry = options.retry;
-  if (!['keep', 'hash', 'metadata'].includes(resolved.configMapValues)) throw new RangeError(`configMapValues must be keep, hash or metadata, got ${String(resolved.configMapValues)}`);
+  if (!['keep', 'hash', 'metadata'].includes(resolved.configMapValues))
+    throw new RangeError(`configMapValues must be keep, hash or metadata, got ${String(resolved.configMapValues)}`);
   if (!Number.isInteger(resolved.pageSize) || resolved.pageSize < 1) throw new RangeError(`pageSize must be a positive integer, got ${resolved.pageSize}`);
   return resolved;
 }
@@ -128,7 +129,13 @@ export async function listType(ctx: SourceContext, api: KubeApi, type: Discovere
   const isCoreSecrets = type.group === '' && type.resource === 'secrets';
   const isCoreConfigMaps = type.group === '' && type.resource === 'configmaps';
   const metadataOnly = o.sensitive.has(key) || (isCoreConfigMaps && o.configMapValues === 'metadata');
-  const valueHandling: SnapshotTypeCoverage['valueHandling'] | undefined = metadataOnly ? 'metadata-only' : isCoreConfigMaps ? (o.configMapValues === 'hash' ? 'sha256' : 'kept') : undefined;
+  const valueHandling: SnapshotTypeCoverage['valueHandling'] | undefined = metadataOnly
+    ? 'metadata-only'
+    : isCoreConfigMaps
+      ? o.configMapValues === 'hash'
+        ? 'sha256'
+        : 'kept'
+      : undefined;
   const coverage: SnapshotTypeCoverage = {
     group: type.group,
     version: type.version,
@@ -246,4 +253,3 @@ export async function listType(ctx: SourceContext, api: KubeApi, type: Discovere
   if (notes.size > 0) coverage.detail = [coverage.detail, ...notes].filter(Boolean).join('; ');
   return coverage;
 }
-

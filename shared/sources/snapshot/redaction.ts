@@ -82,11 +82,10 @@ export function redactPaths(value: Record<string, unknown>, paths: readonly stri
       }
       const rec = node as Record<string, unknown>;
       if (!(seg in rec)) return;
-      if (last) rec[seg] = sha256(typeof rec[seg] === 'string' ? (rec[seg] as string) : JSON.stringify(rec[seg]));
+      if (last) rec[seg] = sha256(typeof rec[seg] === 'string' ? rec[seg] : JSON.stringify(rec[seg]));
       else walk(rec[seg], i + 1);
     };
     walk(out, 0);
   }
   return out;
 }
-

@@ -47,7 +47,9 @@ function webhookTargets(object: Record<string, unknown>): string[] {
 }
 
 function conditionStatus(object: Record<string, unknown>, type: string): string | undefined {
-  const c = arr(obj(object['status'])['conditions']).map(obj).find((x) => x['type'] === type);
+  const c = arr(obj(object['status'])['conditions'])
+    .map(obj)
+    .find((x) => x['type'] === type);
   return c ? str(c['status']) : undefined;
 }
 
@@ -114,7 +116,15 @@ export function snapshotRow(
   const name = str(metadata['name']);
   const detail = kindDetail(kindObject, ps);
   const created = firstTime(metadata['creationTimestamp']);
-  const images = ps ? [...new Set(allContainers(ps).map((c) => str(c.image)).filter(Boolean))] : [];
+  const images = ps
+    ? [
+        ...new Set(
+          allContainers(ps)
+            .map((c) => str(c.image))
+            .filter(Boolean),
+        ),
+      ]
+    : [];
   const row: Row = {
     TimeGenerated: created ?? collectedAt,
     kind: type.kind,
@@ -137,9 +147,7 @@ export function snapshotRow(
     security_flags: ps ? securityFlags(ps) : '',
     webhook_targets: JSON.stringify(type.kind.endsWith('WebhookConfiguration') ? webhookTargets(object) : []),
     role_ref: isBinding ? `${str(roleRef['kind'])}/${str(roleRef['name'])}` : '',
-    subjects: JSON.stringify(
-      isBinding ? arr(object['subjects']).map((s) => `${str(obj(s)['kind'])}:${str(obj(s)['namespace'])}/${str(obj(s)['name'])}`) : [],
-    ),
+    subjects: JSON.stringify(isBinding ? arr(object['subjects']).map((s) => `${str(obj(s)['kind'])}:${str(obj(s)['namespace'])}/${str(obj(s)['name'])}`) : []),
     secret_type: extra.secretType ?? '',
     data_keys: JSON.stringify(extra.dataKeys ?? []),
     value_handling: extra.valueHandling ?? '',
@@ -149,4 +157,3 @@ export function snapshotRow(
   };
   return row;
 }
-

@@ -42,7 +42,10 @@ async function* collectSnapshot(ctx: SourceContext, options: SnapshotOptions): A
     discovery = await discoverResourceTypes(api, requestOpts, ctx.concurrency);
   } catch (error) {
     if (isAbortError(error) || ctx.abortSignal?.aborted || !expectedFailure(error)) throw error;
-    yield { kind: 'gap', gap: { source: 'snapshot', reason: gapReasonFor(error), detail: `API discovery failed, nothing listed: ${describeKubeError(error)}`, resource: 'discovery' } };
+    yield {
+      kind: 'gap',
+      gap: { source: 'snapshot', reason: gapReasonFor(error), detail: `API discovery failed, nothing listed: ${describeKubeError(error)}`, resource: 'discovery' },
+    };
     yield { kind: 'coverage', coverage: { snapshot: { startedAt, discoveryFailed: describeKubeError(error), types: [] } } };
     return;
   }
@@ -57,7 +60,16 @@ async function* collectSnapshot(ctx: SourceContext, options: SnapshotOptions): A
   for (const t of discovery.types) {
     const key = resourceKey(t.group, t.resource);
     if (o.exclude.has(key) || (t.group === '' && o.exclude.has(`core/${t.resource}`))) {
-      types.push({ group: t.group, version: t.version, resource: t.resource, kind: t.kind, namespaced: t.namespaced, count: 0, status: 'excluded', detail: 'excluded by configuration (collected by another source or by request)' });
+      types.push({
+        group: t.group,
+        version: t.version,
+        resource: t.resource,
+        kind: t.kind,
+        namespaced: t.namespaced,
+        count: 0,
+        status: 'excluded',
+        detail: 'excluded by configuration (collected by another source or by request)',
+      });
     } else toList.push(t);
   }
 
@@ -68,7 +80,11 @@ async function* collectSnapshot(ctx: SourceContext, options: SnapshotOptions): A
     while (next < toList.length) {
       const i = next++;
       listed[i] = await listType(ctx, api, toList[i]!, o, (item) => queue.putAndWait(item));
-      ctx.progress?.({ source: 'snapshot', records: listed.filter(Boolean).reduce((n, c) => n + c.count, 0), message: `listed ${resourceKey(toList[i]!.group, toList[i]!.resource)}` });
+      ctx.progress?.({
+        source: 'snapshot',
+        records: listed.filter(Boolean).reduce((n, c) => n + c.count, 0),
+        message: `listed ${resourceKey(toList[i]!.group, toList[i]!.resource)}`,
+      });
     }
   };
   const workers = Array.from({ length: Math.max(1, Math.min(ctx.concurrency, toList.length)) }, () => worker());
@@ -100,19 +116,53 @@ async function* collectSnapshot(ctx: SourceContext, options: SnapshotOptions): A
 
 /** Built-in types the snapshot lists (every type discovery serves, Kubernetes 1.30), as Azure RBAC read data actions. */
 const BUILT_IN_TYPES = [
-  'pods', 'namespaces', 'nodes', 'serviceaccounts', 'configmaps', 'endpoints', 'limitranges', 'persistentvolumeclaims', 'persistentvolumes',
-  'podtemplates', 'replicationcontrollers', 'resourcequotas', 'services', 'componentstatuses',
-  'rbac.authorization.k8s.io/roles', 'rbac.authorization.k8s.io/rolebindings', 'rbac.authorization.k8s.io/clusterroles', 'rbac.authorization.k8s.io/clusterrolebindings',
-  'apps/deployments', 'apps/daemonsets', 'apps/statefulsets', 'apps/replicasets', 'apps/controllerrevisions',
-  'batch/jobs', 'batch/cronjobs', 'autoscaling/horizontalpodautoscalers', 'policy/poddisruptionbudgets',
-  'networking.k8s.io/networkpolicies', 'networking.k8s.io/ingressclasses', 'networking.k8s.io/ingresses',
-  'admissionregistration.k8s.io/mutatingwebhookconfigurations', 'admissionregistration.k8s.io/validatingwebhookconfigurations',
-  'admissionregistration.k8s.io/validatingadmissionpolicies', 'admissionregistration.k8s.io/validatingadmissionpolicybindings',
-  'apiextensions.k8s.io/customresourcedefinitions', 'apiregistration.k8s.io/apiservices',
-  'certificates.k8s.io/certificatesigningrequests', 'coordination.k8s.io/leases', 'discovery.k8s.io/endpointslices',
-  'flowcontrol.apiserver.k8s.io/flowschemas', 'flowcontrol.apiserver.k8s.io/prioritylevelconfigurations',
-  'node.k8s.io/runtimeclasses', 'scheduling.k8s.io/priorityclasses',
-  'storage.k8s.io/csidrivers', 'storage.k8s.io/csinodes', 'storage.k8s.io/csistoragecapacities', 'storage.k8s.io/storageclasses',
+  'pods',
+  'namespaces',
+  'nodes',
+  'serviceaccounts',
+  'configmaps',
+  'endpoints',
+  'limitranges',
+  'persistentvolumeclaims',
+  'persistentvolumes',
+  'podtemplates',
+  'replicationcontrollers',
+  'resourcequotas',
+  'services',
+  'componentstatuses',
+  'rbac.authorization.k8s.io/roles',
+  'rbac.authorization.k8s.io/rolebindings',
+  'rbac.authorization.k8s.io/clusterroles',
+  'rbac.authorization.k8s.io/clusterrolebindings',
+  'apps/deployments',
+  'apps/daemonsets',
+  'apps/statefulsets',
+  'apps/replicasets',
+  'apps/controllerrevisions',
+  'batch/jobs',
+  'batch/cronjobs',
+  'autoscaling/horizontalpodautoscalers',
+  'policy/poddisruptionbudgets',
+  'networking.k8s.io/networkpolicies',
+  'networking.k8s.io/ingressclasses',
+  'networking.k8s.io/ingresses',
+  'admissionregistration.k8s.io/mutatingwebhookconfigurations',
+  'admissionregistration.k8s.io/validatingwebhookconfigurations',
+  'admissionregistration.k8s.io/validatingadmissionpolicies',
+  'admissionregistration.k8s.io/validatingadmissionpolicybindings',
+  'apiextensions.k8s.io/customresourcedefinitions',
+  'apiregistration.k8s.io/apiservices',
+  'certificates.k8s.io/certificatesigningrequests',
+  'coordination.k8s.io/leases',
+  'discovery.k8s.io/endpointslices',
+  'flowcontrol.apiserver.k8s.io/flowschemas',
+  'flowcontrol.apiserver.k8s.io/prioritylevelconfigurations',
+  'node.k8s.io/runtimeclasses',
+  'scheduling.k8s.io/priorityclasses',
+  'storage.k8s.io/csidrivers',
+  'storage.k8s.io/csinodes',
+  'storage.k8s.io/csistoragecapacities',
+  'storage.k8s.io/storageclasses',
   'storage.k8s.io/volumeattachments',
 ] as const;
 
@@ -148,4 +198,3 @@ export function createSnapshotSource(options: SnapshotOptions = {}): SourceDefin
 }
 
 export const snapshotSource: SourceDefinition = createSnapshotSource();
-

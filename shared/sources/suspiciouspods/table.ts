@@ -9,7 +9,11 @@ export const SUSPICIOUS_PODS_TABLE: TableDefinition = {
     timeGenerated(),
     c('namespace', 'string', 'Namespace.'),
     c('pod_name', 'string', 'Pod name.'),
-    c('issue_type', 'string', 'Finding: hostNetwork, privileged, hostPath, hostPath (creation-capable), hostPID, hostIPC, allowPrivilegeEscalation, capability, runtimeSocket, sensitiveHostPath.'),
+    c(
+      'issue_type',
+      'string',
+      'Finding: hostNetwork, privileged, hostPath, hostPath (creation-capable), hostPID, hostIPC, allowPrivilegeEscalation, capability, runtimeSocket, sensitiveHostPath.',
+    ),
     c('details', 'string', 'What triggered it.'),
     c('container_name', 'string', 'Container concerned, empty for pod-level findings.'),
     c('container_type', 'string', 'container | init | ephemeral, empty for pod-level findings.'),

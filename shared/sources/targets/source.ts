@@ -159,7 +159,13 @@ async function* describeTargets(ctx: SourceContext): AsyncGenerator<SourceItem> 
         gap: {
           kind: 'gap',
           gap: gone
-            ? { source: TARGETS_SOURCE, reason: 'not-found', detail: `${t.kind} named by the trigger (or in its owner chain) no longer exists`, resource: where, ...(namespace ? { namespace } : {}) }
+            ? {
+                source: TARGETS_SOURCE,
+                reason: 'not-found',
+                detail: `${t.kind} named by the trigger (or in its owner chain) no longer exists`,
+                resource: where,
+                ...(namespace ? { namespace } : {}),
+              }
             : gapFromError(TARGETS_SOURCE, error, where, namespace ? { namespace } : {}),
         },
       };
@@ -262,7 +268,7 @@ async function* describeTargets(ctx: SourceContext): AsyncGenerator<SourceItem> 
 
 export const targetsSource: SourceDefinition = {
   name: TARGETS_SOURCE,
-  description: 'The pods, namespaces and nodes the trigger named, described in full first: each object as served, the pod\'s owner chain and every event about them.',
+  description: "The pods, namespaces and nodes the trigger named, described in full first: each object as served, the pod's owner chain and every event about them.",
   tables: [TARGETS_TABLE],
   kubernetesAccess: [
     kubeAccess('get', 'pods'),

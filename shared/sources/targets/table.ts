@@ -10,7 +10,7 @@ export const TARGETS_TABLE: TableDefinition = {
   source: 'targets',
   description: 'What the trigger (a Sentinel incident) named, described first: pods with their owner chain, namespaces, nodes, and the events about each.',
   columns: [
-    timeGenerated('Object creation time, or the event\'s last time (UTC); collection time when neither is known.'),
+    timeGenerated("Object creation time, or the event's last time (UTC); collection time when neither is known."),
     c('kind', 'string', 'Object kind: Pod, ReplicaSet, Deployment, Job, CronJob, StatefulSet, DaemonSet, ReplicationController, Namespace, Node, Event.'),
     c('api_version', 'string', 'API version the object was read at.'),
     c('namespace', 'string', 'Namespace, empty for cluster-scoped objects.'),

@@ -15,7 +15,7 @@ import type { SourceContext, SourceDefinition, SourceItem } from '../types.js';
 const SOURCE = 'workloadfindings';
 
 /** Options of the workload findings source (the registry allow-list). */
-export interface WorkloadFindingsSourceOptions extends AnalyzeWorkloadsOptions {}
+export type WorkloadFindingsSourceOptions = AnalyzeWorkloadsOptions;
 
 export function createWorkloadFindingsSource(options: WorkloadFindingsSourceOptions = {}): SourceDefinition {
   async function* collect(ctx: SourceContext): AsyncGenerator<SourceItem> {
@@ -45,7 +45,8 @@ export function createWorkloadFindingsSource(options: WorkloadFindingsSourceOpti
   }
   return {
     name: SOURCE,
-    description: 'Dangerous settings of every workload kind (privileged, host namespaces, hostPath, sockets, capabilities, root, suspicious commands/registries), with field paths.',
+    description:
+      'Dangerous settings of every workload kind (privileged, host namespaces, hostPath, sockets, capabilities, root, suspicious commands/registries), with field paths.',
     tables: [WORKLOAD_FINDINGS_TABLE],
     kubernetesAccess: WORKLOAD_ACCESS,
     azurePermissions: workloadReadPermissions('list every workload kind for workload findings'),

@@ -9,10 +9,52 @@ import type { ContainerRuntime } from '../scenario.js';
 
 /** Standard utilities of a Debian-like image (coreutils, grep, sed, findutils…), where the host has them. */
 export const COREUTILS = [
-  'cat', 'head', 'tail', 'wc', 'tr', 'ls', 'echo', 'printf', 'test', '[', 'id', 'env', 'sleep', 'true', 'false',
-  'mkdir', 'rm', 'cp', 'mv', 'cut', 'sort', 'uniq', 'date', 'uname', 'stat', 'basename', 'dirname', 'touch',
-  'chmod', 'ln', 'readlink', 'pwd', 'whoami', 'seq', 'tee', 'od', 'sha256sum', 'base64', 'dd', 'du', 'df',
-  'grep', 'sed', 'find', 'xargs', 'hostname',
+  'cat',
+  'head',
+  'tail',
+  'wc',
+  'tr',
+  'ls',
+  'echo',
+  'printf',
+  'test',
+  '[',
+  'id',
+  'env',
+  'sleep',
+  'true',
+  'false',
+  'mkdir',
+  'rm',
+  'cp',
+  'mv',
+  'cut',
+  'sort',
+  'uniq',
+  'date',
+  'uname',
+  'stat',
+  'basename',
+  'dirname',
+  'touch',
+  'chmod',
+  'ln',
+  'readlink',
+  'pwd',
+  'whoami',
+  'seq',
+  'tee',
+  'od',
+  'sha256sum',
+  'base64',
+  'dd',
+  'du',
+  'df',
+  'grep',
+  'sed',
+  'find',
+  'xargs',
+  'hostname',
 ] as const;
 
 /** Applets a busybox image links to /bin/busybox (the subset that matters in a container). */
@@ -57,7 +99,23 @@ export interface PodFacts {
 }
 
 /** Directories every container has, whatever its files. */
-export const BASE_DIRS = ['/bin', '/sbin', '/usr', '/usr/bin', '/usr/sbin', '/usr/local', '/usr/local/bin', '/etc', '/home', '/tmp', '/var', '/var/run', '/dev', '/proc', '/root'] as const;
+export const BASE_DIRS = [
+  '/bin',
+  '/sbin',
+  '/usr',
+  '/usr/bin',
+  '/usr/sbin',
+  '/usr/local',
+  '/usr/local/bin',
+  '/etc',
+  '/home',
+  '/tmp',
+  '/var',
+  '/var/run',
+  '/dev',
+  '/proc',
+  '/root',
+] as const;
 
 export const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -136,7 +194,12 @@ export function containerImage(rt: ContainerRuntime, pod: PodFacts, available: (
   const generated: Record<string, string> = {
     '/etc/hostname': `${pod.pod}\n`,
     '/etc/hosts': `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.244.0.10\t${pod.pod}\n`,
-    '/etc/passwd': [`root:x:0:0:root:/root:${shellPath}`, ...[...users].sort().map((u, i) => `${u}:x:${1000 + i}:${1000 + i}::/home/${u}:${shellPath}`), 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin'].join('\n') + '\n',
+    '/etc/passwd':
+      [
+        `root:x:0:0:root:/root:${shellPath}`,
+        ...[...users].sort().map((u, i) => `${u}:x:${1000 + i}:${1000 + i}::/home/${u}:${shellPath}`),
+        'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+      ].join('\n') + '\n',
     '/etc/group': ['root:x:0:', ...[...users].sort().map((u, i) => `${u}:x:${1000 + i}:`), 'nogroup:x:65534:'].join('\n') + '\n',
   };
   if (pod.automountToken) {

@@ -18,7 +18,49 @@ function quote(argv: string[]): string {
 
 export async function createEmulatedExecRuntime(why: string): Promise<ExecRuntime> {
   const jb = await import('just-bash');
-  const implemented = new Set<string>(['echo', 'cat', 'printf', 'ls', 'mkdir', 'touch', 'rm', 'cp', 'mv', 'ln', 'chmod', 'pwd', 'readlink', 'head', 'tail', 'wc', 'stat', 'grep', 'sed', 'awk', 'sort', 'uniq', 'cut', 'tr', 'tee', 'find', 'basename', 'dirname', 'du', 'env', 'xargs', 'true', 'false', 'base64', 'date', 'sleep', 'seq', 'sha256sum', 'hostname', 'od', 'whoami']);
+  const implemented = new Set<string>([
+    'echo',
+    'cat',
+    'printf',
+    'ls',
+    'mkdir',
+    'touch',
+    'rm',
+    'cp',
+    'mv',
+    'ln',
+    'chmod',
+    'pwd',
+    'readlink',
+    'head',
+    'tail',
+    'wc',
+    'stat',
+    'grep',
+    'sed',
+    'awk',
+    'sort',
+    'uniq',
+    'cut',
+    'tr',
+    'tee',
+    'find',
+    'basename',
+    'dirname',
+    'du',
+    'env',
+    'xargs',
+    'true',
+    'false',
+    'base64',
+    'date',
+    'sleep',
+    'seq',
+    'sha256sum',
+    'hostname',
+    'od',
+    'whoami',
+  ]);
   type Shell = InstanceType<typeof jb.Bash>;
   /** One in-memory container per key: its file system persists across execs, as a container's does. */
   const containers = new Map<string, { layout: ImageLayout; bash?: Shell }>();
