@@ -44,7 +44,17 @@ export async function preserveBench(o: PreserveBenchOptions): Promise<Record<str
   // cli: one stretch for the whole window.
   let cursor = await openPreservationWindow({ store: o.store, collector, preserveForSeconds: 3600, settings: { host: 'bench' } });
   const cliStart = performance.now();
-  const cli = await runPreservation({ store: o.store, kubeConfig: o.kubeConfig, runId: o.runId, caseId: 'bench', request, collector, cursor, until: new Date(Date.now() + o.windowSeconds * 1000), segmentInMs: 3_600_000 });
+  const cli = await runPreservation({
+    store: o.store,
+    kubeConfig: o.kubeConfig,
+    runId: o.runId,
+    caseId: 'bench',
+    request,
+    collector,
+    cursor,
+    until: new Date(Date.now() + o.windowSeconds * 1000),
+    segmentInMs: 3_600_000,
+  });
   const cliSeconds = (performance.now() - cliStart) / 1000;
   await closePreservationWindow({ store: o.store, collector, cursor: cli.cursor, reason: 'bench' });
   // Opening: every list page, and the first watch of each resource; the rest is the idle cost.
@@ -56,7 +66,17 @@ export async function preserveBench(o: PreserveBenchOptions): Promise<Record<str
   const perStretch: (Requests & { seconds: number })[] = [];
   for (let i = 0; i < o.stretches; i++) {
     const t0 = performance.now();
-    const r = await runPreservation({ store: o.store, kubeConfig: o.kubeConfig, runId: o.runId, caseId: 'bench', request, collector, cursor, until: new Date(Date.now() + o.stretchSeconds * 1000), segmentInMs: 3_600_000 });
+    const r = await runPreservation({
+      store: o.store,
+      kubeConfig: o.kubeConfig,
+      runId: o.runId,
+      caseId: 'bench',
+      request,
+      collector,
+      cursor,
+      until: new Date(Date.now() + o.stretchSeconds * 1000),
+      segmentInMs: 3_600_000,
+    });
     cursor = r.cursor;
     perStretch.push({ ...r.requests, seconds: (performance.now() - t0) / 1000 });
   }
@@ -82,7 +102,11 @@ export async function preserveBench(o: PreserveBenchOptions): Promise<Record<str
       perStretch,
       resumedStretchRequests: resumedRequests,
       resumedStretchRequestsBeyondWatches: resumedBeyondWatches,
-      perMinuteAtProductionStretch: { stretchSeconds: DEFAULT_STRETCH_SECONDS, requests: (resumedRequests * 60) / DEFAULT_STRETCH_SECONDS, beyondWatches: (resumedBeyondWatches * 60) / DEFAULT_STRETCH_SECONDS },
+      perMinuteAtProductionStretch: {
+        stretchSeconds: DEFAULT_STRETCH_SECONDS,
+        requests: (resumedRequests * 60) / DEFAULT_STRETCH_SECONDS,
+        beyondWatches: (resumedBeyondWatches * 60) / DEFAULT_STRETCH_SECONDS,
+      },
     },
   };
 }

@@ -373,19 +373,51 @@ async function main(): Promise<void> {
   }
 
   if (cfg.stages.includes('preserve')) {
-    await withCluster({ pods: cfg.preservePods, containersPerPod: 1, linesPerContainer: 5, lineBytes: 80, restartEvery: 0, historyFraction: 0 }, cfg.latencyMs, async (_cluster, kubeconfigPath) => {
-      console.log(`\n[preserve] an idle preservation window on ${fmt(cfg.preservePods, 0)} pods: API requests beyond the watch streams`);
-      const r = await runStage('preserve', { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 3600, sources: ['events'], out: workDir, windowSeconds: cfg.preserveSeconds, stretchSeconds: cfg.preserveStretchSeconds, stretches: cfg.preserveStretches });
-      const cli = r.cli as { seconds: number; requests: Record<string, number>; openingRequests: number; idleRequests: number; idleRequestsPerMinute: number; rewatchesPerMinuteAt290s: number };
-      const azure = r.azure as { stretchSeconds: number; perStretch: { list: number; watch: number; log: number; seconds: number }[]; resumedStretchRequests: number; resumedStretchRequestsBeyondWatches: number; perMinuteAtProductionStretch: { stretchSeconds: number; requests: number; beyondWatches: number } };
-      console.log(`  ${String(r.watchStreams)} watch streams held open (each holds one permit of the load budget)`);
-      console.log(`  cli (one stretch, ${fmt(cli.seconds, 0)} s): ${cli.openingRequests} requests to open (list pages + first watches), then ${cli.idleRequests} while idle = ${fmt(cli.idleRequestsPerMinute, 1)}/min beyond the watch streams; re-opening the streams at the server's 290 s time-out adds ${fmt(cli.rewatchesPerMinuteAt290s, 1)}/min`);
-      console.log(`  azure (${azure.perStretch.length} stretches of ${azure.stretchSeconds} s): per stretch ${azure.perStretch.map((s) => `${s.list} list + ${s.watch} watch + ${s.log} log`).join('; ')}`);
-      console.log(`    a resumed stretch: ${fmt(azure.resumedStretchRequests, 1)} requests (${fmt(azure.resumedStretchRequestsBeyondWatches, 1)} beyond re-opening the watches); at ${azure.perMinuteAtProductionStretch.stretchSeconds} s stretches: ${fmt(azure.perMinuteAtProductionStretch.requests, 1)}/min (${fmt(azure.perMinuteAtProductionStretch.beyondWatches, 1)}/min beyond the watch streams)`);
-      results.preserve = r;
-      summary.preserveIdleCliPerMinute = cli.idleRequestsPerMinute;
-      summary.preserveIdleAzurePerMinute = azure.perMinuteAtProductionStretch.beyondWatches;
-    });
+    await withCluster(
+      { pods: cfg.preservePods, containersPerPod: 1, linesPerContainer: 5, lineBytes: 80, restartEvery: 0, historyFraction: 0 },
+      cfg.latencyMs,
+      async (_cluster, kubeconfigPath) => {
+        console.log(`\n[preserve] an idle preservation window on ${fmt(cfg.preservePods, 0)} pods: API requests beyond the watch streams`);
+        const r = await runStage('preserve', {
+          kubeconfigPath,
+          concurrency: cfg.concurrency,
+          sinceSeconds: 3600,
+          sources: ['events'],
+          out: workDir,
+          windowSeconds: cfg.preserveSeconds,
+          stretchSeconds: cfg.preserveStretchSeconds,
+          stretches: cfg.preserveStretches,
+        });
+        const cli = r.cli as {
+          seconds: number;
+          requests: Record<string, number>;
+          openingRequests: number;
+          idleRequests: number;
+          idleRequestsPerMinute: number;
+          rewatchesPerMinuteAt290s: number;
+        };
+        const azure = r.azure as {
+          stretchSeconds: number;
+          perStretch: { list: number; watch: number; log: number; seconds: number }[];
+          resumedStretchRequests: number;
+          resumedStretchRequestsBeyondWatches: number;
+          perMinuteAtProductionStretch: { stretchSeconds: number; requests: number; beyondWatches: number };
+        };
+        console.log(`  ${String(r.watchStreams)} watch streams held open (each holds one permit of the load budget)`);
+        console.log(
+          `  cli (one stretch, ${fmt(cli.seconds, 0)} s): ${cli.openingRequests} requests to open (list pages + first watches), then ${cli.idleRequests} while idle = ${fmt(cli.idleRequestsPerMinute, 1)}/min beyond the watch streams; re-opening the streams at the server's 290 s time-out adds ${fmt(cli.rewatchesPerMinuteAt290s, 1)}/min`,
+        );
+        console.log(
+          `  azure (${azure.perStretch.length} stretches of ${azure.stretchSeconds} s): per stretch ${azure.perStretch.map((s) => `${s.list} list + ${s.watch} watch + ${s.log} log`).join('; ')}`,
+        );
+        console.log(
+          `    a resumed stretch: ${fmt(azure.resumedStretchRequests, 1)} requests (${fmt(azure.resumedStretchRequestsBeyondWatches, 1)} beyond re-opening the watches); at ${azure.perMinuteAtProductionStretch.stretchSeconds} s stretches: ${fmt(azure.perMinuteAtProductionStretch.requests, 1)}/min (${fmt(azure.perMinuteAtProductionStretch.beyondWatches, 1)}/min beyond the watch streams)`,
+        );
+        results.preserve = r;
+        summary.preserveIdleCliPerMinute = cli.idleRequestsPerMinute;
+        summary.preserveIdleAzurePerMinute = azure.perMinuteAtProductionStretch.beyondWatches;
+      },
+    );
   }
 
   results.summary = summary;
@@ -411,8 +443,16 @@ async function main(): Promise<void> {
       'same at 1,000 and 10,000',
     );
   }
-  line('idle preservation window, requests/min beyond the watch streams', summary.preserveIdleCliPerMinute !== undefined ? `CLI ${n(summary.preserveIdleCliPerMinute, 1)}, Functions ${n(summary.preserveIdleAzurePerMinute, 1)}` : undefined, 'target: a handful');
-  line('peak concurrent requests at the cluster', summary.peakInFlight === undefined ? undefined : `${String(summary.peakInFlight)} (budget ${String(summary.budget)})`, 'never over the budget');
+  line(
+    'idle preservation window, requests/min beyond the watch streams',
+    summary.preserveIdleCliPerMinute !== undefined ? `CLI ${n(summary.preserveIdleCliPerMinute, 1)}, Functions ${n(summary.preserveIdleAzurePerMinute, 1)}` : undefined,
+    'target: a handful',
+  );
+  line(
+    'peak concurrent requests at the cluster',
+    summary.peakInFlight === undefined ? undefined : `${String(summary.peakInFlight)} (budget ${String(summary.budget)})`,
+    'never over the budget',
+  );
 
   await mkdir(dirname(cfg.out), { recursive: true });
   results['simulatorExec'] = [...simulatorExec];

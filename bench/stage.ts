@@ -88,7 +88,17 @@ async function main(): Promise<void> {
 
   if (stage === 'preserve') {
     const { preserveBench } = await import('./preserve.js');
-    finish(await preserveBench({ kubeConfig: kc, store, runId, server: cluster.server, windowSeconds: p.windowSeconds ?? 60, stretchSeconds: p.stretchSeconds ?? 20, stretches: p.stretches ?? 3 }));
+    finish(
+      await preserveBench({
+        kubeConfig: kc,
+        store,
+        runId,
+        server: cluster.server,
+        windowSeconds: p.windowSeconds ?? 60,
+        stretchSeconds: p.stretchSeconds ?? 20,
+        stretches: p.stretches ?? 3,
+      }),
+    );
     return;
   }
 

@@ -210,7 +210,14 @@ export const collectEvidenceOrchestrator: OrchestrationHandler = function* (cont
     if (earlyStop && !earlyStop.isCompleted) yield context.df.Task.any([earlyStop, context.df.createTimer(context.df.currentUtcDateTime)]);
     const stop = earlyStop?.isCompleted ? ((earlyStop.result ?? { requestedAt: now() }) as StopPreservationEvent) : undefined;
     const state = initialPreservationState(output, facts.authMode, stop);
-    status({ phase: 'preserving', tasks: { total: tasks.length, finished: results.length, failed }, sources: sourceProgress(tasks, results), ...clusterStatus, manifest, preservation: preservationStatus(state, 'opening') });
+    status({
+      phase: 'preserving',
+      tasks: { total: tasks.length, finished: results.length, failed },
+      sources: sourceProgress(tasks, results),
+      ...clusterStatus,
+      manifest,
+      preservation: preservationStatus(state, 'opening'),
+    });
     context.df.continueAsNew({ ...input, preservation: state } satisfies CollectionRunInput);
     return undefined;
   }

@@ -11,7 +11,11 @@ import type { CliIo } from './io.js';
 export function kubeconfigPaths(flag: string | undefined, io: CliIo): string[] {
   if (flag) return [resolve(io.cwd, flag)];
   const env = io.env.KUBECONFIG;
-  if (env) return env.split(delimiter).filter(Boolean).map((p) => resolve(io.cwd, p));
+  if (env)
+    return env
+      .split(delimiter)
+      .filter(Boolean)
+      .map((p) => resolve(io.cwd, p));
   const home = io.env.HOME ?? io.env.USERPROFILE ?? homedir();
   return [join(home, '.kube', 'config')];
 }
@@ -28,7 +32,8 @@ export async function checkReachable(kc: KubeConfigLike, server: string, timeout
     if (status === 401) hint = 'the credentials were rejected (401): refresh them, e.g. az aks get-credentials, or a new token';
     else if (status === 403) hint = 'the identity may not read /version (403): it lacks basic discovery rights on the cluster';
     else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(causeCodes)) hint = 'the server certificate is not trusted: check certificate-authority-data in the kubeconfig';
-    else if (error instanceof AksEvidenceError && error.code === 'ERR_EXEC_CREDENTIAL') hint = 'the kubeconfig user\'s exec credential plugin gave no credential: run it yourself (e.g. kubelogin) or fix the kubeconfig';
+    else if (error instanceof AksEvidenceError && error.code === 'ERR_EXEC_CREDENTIAL')
+      hint = "the kubeconfig user's exec credential plugin gave no credential: run it yourself (e.g. kubelogin) or fix the kubeconfig";
     throw new AksEvidenceError('ERR_UNREACHABLE', `cannot use the Kubernetes API server at ${redactUrl(server)}: ${describeError(error)}. Fix: ${hint}`, { cause: error });
   }
 }

@@ -378,7 +378,14 @@ export function collectSummaryJson(outcome: CollectOutcome): Record<string, unkn
     protection: m.protection,
     ...(outcome.ingestion !== undefined ? { ingestion: outcome.ingestion } : {}),
     ...(outcome.preservation
-      ? { preservation: { ended: outcome.preservation.ended, segments: outcome.preservation.segments, requests: outcome.preservation.requests, notIngested: outcome.preservation.notIngested } }
+      ? {
+          preservation: {
+            ended: outcome.preservation.ended,
+            segments: outcome.preservation.segments,
+            requests: outcome.preservation.requests,
+            notIngested: outcome.preservation.notIngested,
+          },
+        }
       : {}),
   };
 }
@@ -453,7 +460,10 @@ export function registerCollectCommand(program: Command, io: CliIo, setExit: (co
     .option('--retention-days <n>', 'per-blob immutability retention in days (Blob output only)')
     .option('--log-idle-timeout <duration>', 'resume a container log stream after this long without data, e.g. 60s (default 60s)')
     .option('--tsa <url>', 'RFC 3161 time-stamping authority: timestamp the manifest hash right after sealing (manifest.json.tsr)')
-    .option('--preserve <duration>', 'after sealing, keep preserving for this long (e.g. 24h, at most 7d): logs of deleted, terminated and restarted containers, new events, object changes, in sealed segments')
+    .option(
+      '--preserve <duration>',
+      'after sealing, keep preserving for this long (e.g. 24h, at most 7d): logs of deleted, terminated and restarted containers, new events, object changes, in sealed segments',
+    )
     .option('--segment <duration>', 'with --preserve: seal a segment this often (10s to 1h)', '5m')
     .option('--segment-rows <n>', 'with --preserve: or once a segment holds this many rows', '50000')
     .option('--verbose', 'with --preserve: print every event and object change the window records (stderr)')

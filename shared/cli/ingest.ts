@@ -196,7 +196,10 @@ export function printReceipt(receipt: IngestionReceipt & { increments?: Incremen
   line(io.stdout, `receipt: ${receipt.location.replace(/\/+$/, '')}/${receipt.path}`);
   for (const i of receipt.increments ?? []) {
     const r = i.receipt;
-    line(io.stdout, `increment ${i.seq}: ${i.error ? `NOT INGESTED: ${i.error}` : r ? `${r.status.toUpperCase()}: ${formatCount(r.rowsAcknowledged)} acknowledged, ${formatCount(r.rowsSkipped)} already in, ${formatCount(r.rowsExpected - r.rowsAcknowledged - r.rowsSkipped)} not delivered` : 'no rows'}`);
+    line(
+      io.stdout,
+      `increment ${i.seq}: ${i.error ? `NOT INGESTED: ${i.error}` : r ? `${r.status.toUpperCase()}: ${formatCount(r.rowsAcknowledged)} acknowledged, ${formatCount(r.rowsSkipped)} already in, ${formatCount(r.rowsExpected - r.rowsAcknowledged - r.rowsSkipped)} not delivered` : 'no rows'}`,
+    );
   }
   const incomplete = (receipt.increments ?? []).some((i) => i.error || (i.receipt && i.receipt.status !== 'complete'));
   if (receipt.status !== 'complete' || incomplete) line(io.stdout, 'Run the same command again to send what was not delivered; acknowledged rows are not sent twice.');

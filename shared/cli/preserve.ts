@@ -68,7 +68,10 @@ export function parsePreserveFlags(flags: PreserveFlags, fallback = '24h'): Pres
   const floor = minimumPreservationBudget();
   const concurrency = flags.concurrency === undefined ? DEFAULT_CLUSTER_REQUEST_BUDGET : Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < floor || concurrency > 256) {
-    throw new InputError('--concurrency', `"${flags.concurrency}" is too small for a preservation window or not a whole number: its ${floor - 1} watch streams each hold one request of the budget while open, and log fetches need at least one more; use a whole number from ${floor} to 256`);
+    throw new InputError(
+      '--concurrency',
+      `"${flags.concurrency}" is too small for a preservation window or not a whole number: its ${floor - 1} watch streams each hold one request of the budget while open, and log fetches need at least one more; use a whole number from ${floor} to 256`,
+    );
   }
   return { preserveForSeconds, segmentInMs, segmentRows: rows, takeOver: flags.takeOver === true, concurrency };
 }
@@ -102,7 +105,9 @@ export async function runWindow(run: WindowRun, io: CliIo): Promise<WindowOutcom
   const say = (text: string): void => {
     if (!run.quiet) line(io.stderr, `[aks-evidence] ${text}`);
   };
-  say(`preserving run ${manifest.runId} until ${cursor.endsAt} (window ${cursor.windowId}; a segment every ${settings.segmentInMs / 1000} s; Ctrl-C ends the window and seals what it holds)`);
+  say(
+    `preserving run ${manifest.runId} until ${cursor.endsAt} (window ${cursor.windowId}; a segment every ${settings.segmentInMs / 1000} s; Ctrl-C ends the window and seals what it holds)`,
+  );
   const stop = new AbortController();
   let stoppedBy = '';
   const stopListening = io.interrupts?.on((signal) => {
@@ -131,19 +136,33 @@ export async function runWindow(run: WindowRun, io: CliIo): Promise<WindowOutcom
       segmentInMs: settings.segmentInMs,
       segmentRows: settings.segmentRows,
       progress: (e) => {
-        if (e.kind === 'watching') say(`watching ${e.resources} resource(s) (one watch stream each, every one holding a permit of the --concurrency budget); segment ${e.segment} open`);
+        if (e.kind === 'watching')
+          say(`watching ${e.resources} resource(s) (one watch stream each, every one holding a permit of the --concurrency budget); segment ${e.segment} open`);
         if (e.kind === 'gap') say(`gap: ${e.detail}`);
-        if (e.kind === 'event' && run.verbose) say(`${e.resource} ${e.type.toLowerCase()}: ${e.namespace ? `${e.namespace}/` : ''}${e.name}${e.relisted ? ' (found by a relist)' : ''}`);
+        if (e.kind === 'event' && run.verbose)
+          say(`${e.resource} ${e.type.toLowerCase()}: ${e.namespace ? `${e.namespace}/` : ''}${e.name}${e.relisted ? ' (found by a relist)' : ''}`);
         if (e.kind === 'logs' && e.outcome.outcome === 'kept' && e.outcome.lines > 0) {
-          say(`kept ${formatCount(e.outcome.lines)} log line(s) of ${e.outcome.namespace}/${e.outcome.pod} (${e.outcome.container}${e.outcome.previous ? ', previous' : ''}): ${e.outcome.reason}`);
+          say(
+            `kept ${formatCount(e.outcome.lines)} log line(s) of ${e.outcome.namespace}/${e.outcome.pod} (${e.outcome.container}${e.outcome.previous ? ', previous' : ''}): ${e.outcome.reason}`,
+          );
         }
       },
       onSegmentSealed: async (segment) => {
         const c = segment.counts;
-        say(`segment ${segment.seq} sealed (${segment.from} to ${segment.to}): ${formatCount(c.logLines)} log lines, ${formatCount(c.events)} events, ${formatCount(c.changes)} changes, ${segment.gaps} gap(s); manifest sha256 ${segment.manifestSha256}`);
+        say(
+          `segment ${segment.seq} sealed (${segment.from} to ${segment.to}): ${formatCount(c.logLines)} log lines, ${formatCount(c.events)} events, ${formatCount(c.changes)} changes, ${segment.gaps} gap(s); manifest sha256 ${segment.manifestSha256}`,
+        );
         if (!run.ingestion) return;
         try {
-          const receipt = await ingestIncrement({ store, seq: segment.seq, manifestSha256: segment.manifestSha256, config: run.ingestion.target, tables: SOURCES.tables, credential: run.ingestion.credential, custody });
+          const receipt = await ingestIncrement({
+            store,
+            seq: segment.seq,
+            manifestSha256: segment.manifestSha256,
+            config: run.ingestion.target,
+            tables: SOURCES.tables,
+            credential: run.ingestion.credential,
+            custody,
+          });
           if (receipt) say(`segment ${segment.seq} ingested: ${receipt.status}, ${formatCount(receipt.rowsAcknowledged)} rows acknowledged`);
         } catch (error) {
           // The segment is sealed; re-ingest later with: aks-evidence ingest <bundle>.
@@ -160,7 +179,9 @@ export async function runWindow(run: WindowRun, io: CliIo): Promise<WindowOutcom
     stopListening?.();
   }
   await closePreservationWindow({ store, collector: run.collector, cursor: result.cursor, reason: result.ended?.reason ?? 'stopped', totals: windowTotals(result) });
-  say(`window ${cursor.windowId} ended (${result.ended?.reason ?? 'stopped'}): ${result.segments.length} segment(s) sealed; ${result.requests.list} list, ${result.requests.watch} watch and ${result.requests.log} log request(s)`);
+  say(
+    `window ${cursor.windowId} ended (${result.ended?.reason ?? 'stopped'}): ${result.segments.length} segment(s) sealed; ${result.requests.list} list, ${result.requests.watch} watch and ${result.requests.log} log request(s)`,
+  );
   return { ...result, notIngested };
 }
 
@@ -177,18 +198,24 @@ export function registerWatchCommand(program: Command, io: CliIo, setExit: (code
   program
     .command('watch')
     .argument('<bundle>', 'bundle directory or Blob URL of a sealed run')
-    .description('keep preserving a sealed run: watch pods and events, keep the logs of deleted, terminated and restarted containers, append events, record object changes, in sealed segments')
+    .description(
+      'keep preserving a sealed run: watch pods and events, keep the logs of deleted, terminated and restarted containers, append events, record object changes, in sealed segments',
+    )
     .option('--preserve <duration>', 'how long, e.g. 24h (at most 7d)', '24h')
     .option('--segment <duration>', 'seal a segment this often (10s to 1h)', '5m')
     .option('--segment-rows <n>', 'or once a segment holds this many rows', '50000')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context (default: current-context); must point at the run\'s cluster')
-    .option('--concurrency <n>', `the load budget: Kubernetes API requests in flight at once, each open watch stream included (at least ${minimumPreservationBudget()})`, String(DEFAULT_CLUSTER_REQUEST_BUDGET))
+    .option('--context <name>', "kubeconfig context (default: current-context); must point at the run's cluster")
+    .option(
+      '--concurrency <n>',
+      `the load budget: Kubernetes API requests in flight at once, each open watch stream included (at least ${minimumPreservationBudget()})`,
+      String(DEFAULT_CLUSTER_REQUEST_BUDGET),
+    )
     .option('--ingest <config>', 'ingest each sealed segment into Log Analytics (ingestion target JSON or file)')
     .option('--requester <who>', 'who asked for the window (chain of custody)')
     .option('--take-over', 'start even though an earlier window of the run never recorded its end (its process died)')
     .option('--verbose', 'print every event and object change the window records (stderr)')
-    .option('--json', 'print the window\'s result as JSON')
+    .option('--json', "print the window's result as JSON")
     .action(async (bundle: string, flags: WatchCliFlags) => {
       const settings = parsePreserveFlags(flags);
       const target = flags.ingest ? await loadIngestionTarget(flags.ingest, { cwd: io.cwd, origin: '--ingest' }) : undefined;
@@ -199,7 +226,10 @@ export function registerWatchCommand(program: Command, io: CliIo, setExit: (code
       const kubeConfig = loadKubeConfig({ kubeconfigPath: kubeconfigPaths(flags.kubeconfig, io), ...(flags.context ? { context: flags.context } : {}) });
       const server = describeCluster(kubeConfig).server;
       if (server.replace(/\/+$/, '') !== manifest.cluster.server.replace(/\/+$/, '')) {
-        throw new InputError('--context', `the kubeconfig points at ${redactUrl(server)}, but run ${manifest.runId} was collected from ${redactUrl(manifest.cluster.server)}: choose that cluster's context`);
+        throw new InputError(
+          '--context',
+          `the kubeconfig points at ${redactUrl(server)}, but run ${manifest.runId} was collected from ${redactUrl(manifest.cluster.server)}: choose that cluster's context`,
+        );
       }
       await checkReachable(kubeConfig, server);
       const collector = collectorIdentity({ runtime: 'cli', ...(io.env.USER ? { identity: io.env.USER } : {}) });
@@ -215,7 +245,15 @@ export function registerWatchCommand(program: Command, io: CliIo, setExit: (code
         },
         io,
       );
-      if (flags.json) line(io.stdout, JSON.stringify({ runId: manifest.runId, bundle: store.location, ended: result.ended, segments: result.segments, requests: result.requests, notIngested: result.notIngested }, null, 2));
+      if (flags.json)
+        line(
+          io.stdout,
+          JSON.stringify(
+            { runId: manifest.runId, bundle: store.location, ended: result.ended, segments: result.segments, requests: result.requests, notIngested: result.notIngested },
+            null,
+            2,
+          ),
+        );
       else {
         line(io.stdout, `Run ${manifest.runId} (case ${manifest.caseId}): preservation window on ${store.location}`);
         printWindowSummary(result, io);

@@ -107,7 +107,14 @@ export class Reflector {
         if (!(error instanceof KubeApiError && error.status === 410)) throw error;
         this.cache.clear();
         await this.listInto(this.cache, {}, abortSignal);
-        return [{ type: 'GAP', fromResourceVersion: from, toResourceVersion: this.resourceVersion, detail: `${this.resource.key}: the state at resourceVersion ${from} is no longer kept (410); listed anew: objects changed in between are reported from their current state only` }];
+        return [
+          {
+            type: 'GAP',
+            fromResourceVersion: from,
+            toResourceVersion: this.resourceVersion,
+            detail: `${this.resource.key}: the state at resourceVersion ${from} is no longer kept (410); listed anew: objects changed in between are reported from their current state only`,
+          },
+        ];
       }
     }
     await this.listInto(this.resource.cache ? this.cache : undefined, {}, abortSignal);
@@ -194,7 +201,11 @@ export class Reflector {
       } catch (error) {
         if (abortSignal.aborted || isAbortError(error)) return;
         if (!classifyForRetry(error).retryable) {
-          await onEvent({ type: 'FAILED', detail: `${this.resource.key}: relist after 410 failed: ${describeKubeError(error)}`, ...(error instanceof KubeApiError ? { status: error.status } : {}) });
+          await onEvent({
+            type: 'FAILED',
+            detail: `${this.resource.key}: relist after 410 failed: ${describeKubeError(error)}`,
+            ...(error instanceof KubeApiError ? { status: error.status } : {}),
+          });
           return;
         }
         try {

@@ -109,7 +109,12 @@ export async function* watchEvents(api: KubeApi, path: string, options: WatchOpt
       const code = typeof object.code === 'number' ? object.code : 0;
       const message = typeof object.message === 'string' ? object.message : 'ERROR event';
       if (code === 410) throw new WatchExpiredError(path, options.resourceVersion, message);
-      throw new KubeApiError({ status: code, path, message: `watch ${path}: ERROR event ${code}: ${message.slice(0, 500)}`, ...(typeof object.reason === 'string' ? { reason: object.reason } : {}) });
+      throw new KubeApiError({
+        status: code,
+        path,
+        message: `watch ${path}: ERROR event ${code}: ${message.slice(0, 500)}`,
+        ...(typeof object.reason === 'string' ? { reason: object.reason } : {}),
+      });
     }
     if (doc.type !== 'ADDED' && doc.type !== 'MODIFIED' && doc.type !== 'DELETED' && doc.type !== 'BOOKMARK') {
       throw new WatchInterruptedError(path, events, new Error(`unknown watch event type ${JSON.stringify(doc.type)}`));

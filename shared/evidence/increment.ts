@@ -150,9 +150,7 @@ const schema = z.object({
       to: utc.optional(),
     }),
   ),
-  lost: z
-    .array(z.object({ seq: z.number().int().positive(), from: utc, to: utc, reason: z.string(), files: z.array(z.object({ path, sha256, bytes: count })) }))
-    .optional(),
+  lost: z.array(z.object({ seq: z.number().int().positive(), from: utc, to: utc, reason: z.string(), files: z.array(z.object({ path, sha256, bytes: count })) })).optional(),
   final: z.object({ reason: z.string() }).optional(),
 });
 
@@ -192,7 +190,11 @@ export async function writeIncrementManifest(store: EvidenceStore, manifest: Inc
 }
 
 /** Read a segment's manifest with the hash of its stored bytes. */
-export async function readIncrementManifest(store: EvidenceStore, seq: number, options: { abortSignal?: AbortSignal } = {}): Promise<{ manifest: IncrementManifest; sha256: string }> {
+export async function readIncrementManifest(
+  store: EvidenceStore,
+  seq: number,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<{ manifest: IncrementManifest; sha256: string }> {
   const bytes = await readSmallArtifact(store, incrementManifestPath(seq), 64 * 1024 * 1024, options);
   let value: unknown;
   try {

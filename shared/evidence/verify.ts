@@ -271,7 +271,12 @@ export async function verifyBundle(store: EvidenceStore, options: VerifyOptions 
   }
 
   // Increments of a preservation window: each segment's manifest, artifacts and custody records.
-  const increments = await checkIncrements(store, chain.records, { ...(report.runId ? { runId: report.runId } : {}), ...(report.manifestSha256 ? { manifestSha256: report.manifestSha256 } : {}) }, readOpts);
+  const increments = await checkIncrements(
+    store,
+    chain.records,
+    { ...(report.runId ? { runId: report.runId } : {}), ...(report.manifestSha256 ? { manifestSha256: report.manifestSha256 } : {}) },
+    readOpts,
+  );
   if (increments.report.sealed > 0 || increments.report.unsealed.length > 0) report.increments = increments.report;
   report.problems.push(...increments.problems);
   report.warnings.push(...increments.warnings);

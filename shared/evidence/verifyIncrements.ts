@@ -89,11 +89,14 @@ export async function checkIncrements(
     }
     const head = records.find((r) => r.record.seq === m.custody.chainHead.seq);
     if (m.custody.chainHead.seq >= seal.record.seq || (m.custody.chainHead.seq > 0 && head?.sha256 !== m.custody.chainHead.sha256)) {
-      problems.push(`INCREMENT ${seq}: built on custody record ${m.custody.chainHead.seq} = ${m.custody.chainHead.sha256}, which is not the chain's record before its seal (record ${seal.record.seq})`);
+      problems.push(
+        `INCREMENT ${seq}: built on custody record ${m.custody.chainHead.seq} = ${m.custody.chainHead.sha256}, which is not the chain's record before its seal (record ${seal.record.seq})`,
+      );
     }
     if (m.previous) {
       const prev = manifests.get(m.previous.seq);
-      if (prev && prev.sha256 !== m.previous.manifestSha256) problems.push(`INCREMENT ${seq}: names segment ${m.previous.seq} with sha256 ${m.previous.manifestSha256}, which hashes to ${prev.sha256}`);
+      if (prev && prev.sha256 !== m.previous.manifestSha256)
+        problems.push(`INCREMENT ${seq}: names segment ${m.previous.seq} with sha256 ${m.previous.manifestSha256}, which hashes to ${prev.sha256}`);
     }
     for (const a of m.artifacts) {
       listed.add(a.path);
@@ -103,7 +106,9 @@ export async function checkIncrements(
     }
     for (const lost of m.lost ?? []) {
       lostNamed.add(lost.seq);
-      warnings.push(`increment ${lost.seq} was lost (${lost.reason}): ${lost.from} to ${lost.to} is covered by no sealed segment; ${lost.files.length} file(s) it left are named in increment ${seq}`);
+      warnings.push(
+        `increment ${lost.seq} was lost (${lost.reason}): ${lost.from} to ${lost.to} is covered by no sealed segment; ${lost.files.length} file(s) it left are named in increment ${seq}`,
+      );
       for (const f of lost.files) {
         listed.add(f.path);
         const problem = await checkFile(store, f.path, f.sha256, f.bytes, options.abortSignal);
@@ -133,7 +138,13 @@ export async function checkIncrements(
     }
   }
   for (const seq of seals.keys()) if (!started.has(seq)) warnings.push(`increment ${seq} is sealed without an increment-started record`);
-  if (report.gaps.length) warnings.push(`${report.gaps.length} gap(s) in the increments: ${report.gaps.slice(0, 3).map((g) => g.detail).join('; ')}${report.gaps.length > 3 ? '; …' : ''}`);
+  if (report.gaps.length)
+    warnings.push(
+      `${report.gaps.length} gap(s) in the increments: ${report.gaps
+        .slice(0, 3)
+        .map((g) => g.detail)
+        .join('; ')}${report.gaps.length > 3 ? '; …' : ''}`,
+    );
   if (!report.ended && report.sealed > 0 && report.unsealed.every((u) => u.namedLost)) {
     warnings.push('the preservation window has no preservation-ended record: it is still running, or its process stopped between two segments');
   }

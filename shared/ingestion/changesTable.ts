@@ -25,7 +25,11 @@ export const CHANGES_TABLE: TableDefinition = {
     c('resource_version', 'string', 'metadata.resourceVersion after the change (before it, for a deletion).'),
     c('previous_resource_version', 'string', 'metadata.resourceVersion before the change, when it was known.'),
     c('changed_paths', 'string', 'Field paths that differ between before and after (JSON array; at most 50).'),
-    c('seen_by', 'string', 'watch: the change as it happened; relist: found by a relist after the watch history was compacted (intermediate states unknown); window-start: differs from the first collection.'),
+    c(
+      'seen_by',
+      'string',
+      'watch: the change as it happened; relist: found by a relist after the watch history was compacted (intermediate states unknown); window-start: differs from the first collection.',
+    ),
     c('before_sha256', 'string', 'SHA-256 of the object before (as stored in the raw artifact: value-redacted), empty when unknown or added.'),
     c('after_sha256', 'string', 'SHA-256 of the object after (as stored), empty for a deletion.'),
     c('summary', 'string', 'One line for the timeline: change, kind, namespace/name and what changed.'),

@@ -139,7 +139,10 @@ export function* preservationLoop(
   const stopAsked = (): void => {
     if (!st.stop && stop.isCompleted) {
       const e = (stop.result ?? {}) as Partial<StopPreservationEvent>;
-      st = { ...st, stop: { requestedAt: typeof e.requestedAt === 'string' ? e.requestedAt : df.currentUtcDateTime.toISOString(), ...(typeof e.by === 'string' ? { by: e.by } : {}) } };
+      st = {
+        ...st,
+        stop: { requestedAt: typeof e.requestedAt === 'string' ? e.requestedAt : df.currentUtcDateTime.toISOString(), ...(typeof e.by === 'string' ? { by: e.by } : {}) },
+      };
     }
   };
 
@@ -212,7 +215,13 @@ export function* preservationLoop(
     const out = stretch.result as PreserveStretchOutput;
     const last = out.segments.at(-1);
     const { lastError: _lastError, ...rest } = st;
-    st = { ...rest, cursor: out.cursor, failures: 0, totals: addStretch(st.totals, out), ...(last ? { lastSegment: { seq: last.seq, manifestSha256: last.manifestSha256, to: last.to } } : {}) };
+    st = {
+      ...rest,
+      cursor: out.cursor,
+      failures: 0,
+      totals: addStretch(st.totals, out),
+      ...(last ? { lastSegment: { seq: last.seq, manifestSha256: last.manifestSha256, to: last.to } } : {}),
+    };
   }
   stopAsked();
   if (!endReason && st.stop) endReason = 'stopped';

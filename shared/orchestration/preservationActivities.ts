@@ -45,7 +45,10 @@ export function preserveStretchStep(input: PreserveStretchInput, env: ActivityEn
     const budget = runBudget(input.request.concurrency ?? env.settings.concurrency);
     if (budget < minimumPreservationBudget()) {
       // Bad configuration, not a transient fault: say what to change (the request check names it too).
-      throw new AksEvidenceError('ERR_PRESERVE_BUDGET', `AKS_EVIDENCE_CONCURRENCY (${budget}) is below ${minimumPreservationBudget()}: a preservation window's watch streams each hold one request of the load budget`);
+      throw new AksEvidenceError(
+        'ERR_PRESERVE_BUDGET',
+        `AKS_EVIDENCE_CONCURRENCY (${budget}) is below ${minimumPreservationBudget()}: a preservation window's watch streams each hold one request of the load budget`,
+      );
     }
     const store = await openStore(env, input.runId, input.caseId, input.request);
     const { kubeConfig } = await buildClusterKubeConfig({
@@ -96,7 +99,16 @@ export function preserveStretchStep(input: PreserveStretchInput, env: ActivityEn
       });
       return {
         cursor: result.cursor,
-        segments: result.segments.map((s) => ({ seq: s.seq, manifestSha256: s.manifestSha256, from: s.from, to: s.to, logLines: s.counts.logLines, events: s.counts.events, changes: s.counts.changes, gaps: s.gaps })),
+        segments: result.segments.map((s) => ({
+          seq: s.seq,
+          manifestSha256: s.manifestSha256,
+          from: s.from,
+          to: s.to,
+          logLines: s.counts.logLines,
+          events: s.counts.events,
+          changes: s.counts.changes,
+          gaps: s.gaps,
+        })),
         lost: result.lost.length,
         apiRequests: result.requests.list + result.requests.watch + result.requests.log,
         notIngested,

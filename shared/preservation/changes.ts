@@ -101,5 +101,8 @@ export function changeEvidence(
     summary: `${kind} ${namespace ? `${namespace}/` : ''}${name} ${change}${what}${seen.by === 'watch' ? '' : ` (${seen.by})`}`.slice(0, 1000),
   };
   // The raw record carries the redacted objects as they were hashed for the row.
-  return { record: `{"change":${JSON.stringify(change)},"seenAt":${JSON.stringify(seen.at)},"seenBy":${JSON.stringify(seen.by)},"apiVersion":${JSON.stringify(record.apiVersion)},"kind":${JSON.stringify(kind)},"namespace":${JSON.stringify(namespace)},"name":${JSON.stringify(name)},"uid":${JSON.stringify(record.uid)}${beforeJson !== undefined ? `,"before":${beforeJson}` : ''}${afterJson !== undefined ? `,"after":${afterJson}` : ''}}`, row };
+  return {
+    record: `{"change":${JSON.stringify(change)},"seenAt":${JSON.stringify(seen.at)},"seenBy":${JSON.stringify(seen.by)},"apiVersion":${JSON.stringify(record.apiVersion)},"kind":${JSON.stringify(kind)},"namespace":${JSON.stringify(namespace)},"name":${JSON.stringify(name)},"uid":${JSON.stringify(record.uid)}${beforeJson !== undefined ? `,"before":${beforeJson}` : ''}${afterJson !== undefined ? `,"after":${afterJson}` : ''}}`,
+    row,
+  };
 }

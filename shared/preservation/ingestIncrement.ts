@@ -33,7 +33,10 @@ export async function ingestIncrement(options: {
 }): Promise<IngestionReceipt | undefined> {
   const { manifest: increment, sha256 } = await readIncrementManifest(options.store, options.seq);
   if (sha256 !== options.manifestSha256) {
-    throw new AksEvidenceError('ERR_MANIFEST_CHANGED', `increment ${options.seq} in ${options.store.location} hashes to ${sha256}, not the sealed ${options.manifestSha256}: refusing to ingest it`);
+    throw new AksEvidenceError(
+      'ERR_MANIFEST_CHANGED',
+      `increment ${options.seq} in ${options.store.location} hashes to ${sha256}, not the sealed ${options.manifestSha256}: refusing to ingest it`,
+    );
   }
   if (!increment.artifacts.some((a) => a.kind === 'rows' && a.records > 0)) return undefined;
   const { manifest: base } = await readManifestWithHash(options.store);

@@ -93,7 +93,12 @@ export class LogKeeper {
   private async fetch(segment: Segment, pod: KubeListItem, request: LogFetchRequest, key: string): Promise<void> {
     const columns = podColumns(pod);
     const { container, previous } = request;
-    const where = { namespace: columns.namespace, pod: columns.pod_name, container: container.name, resource: `pods/log ${columns.namespace}/${columns.pod_name} (${container.name}${previous ? ', previous' : ''})` };
+    const where = {
+      namespace: columns.namespace,
+      pod: columns.pod_name,
+      container: container.name,
+      resource: `pods/log ${columns.namespace}/${columns.pod_name} (${container.name}${previous ? ', previous' : ''})`,
+    };
     const state = this.instances.get(key) ?? { lines: 0, boundary: new Set<string>() };
     this.instances.set(key, state);
     const serialize = logRowSerializer(columns, container, previous);
@@ -101,7 +106,17 @@ export class LogKeeper {
     let skipped = 0;
     const report = (outcome: LogFetchOutcome['outcome'], detail?: string): void => {
       segment.counts.logStreams++;
-      this.options.onFetched?.({ namespace: columns.namespace, pod: columns.pod_name, container: container.name, previous, reason: request.reason, lines: kept, skipped, outcome, ...(detail ? { detail } : {}) });
+      this.options.onFetched?.({
+        namespace: columns.namespace,
+        pod: columns.pod_name,
+        container: container.name,
+        previous,
+        reason: request.reason,
+        lines: kept,
+        skipped,
+        outcome,
+        ...(detail ? { detail } : {}),
+      });
     };
     try {
       await streamContainerLog(
@@ -141,16 +156,31 @@ export class LogKeeper {
       const status = kubeErrorStatus(error);
       const why = `${request.reason === 'deleted' ? 'pod deleted' : request.reason === 'terminating' ? 'pod terminating' : request.reason === 'restarted' ? 'container restarted' : 'container terminated'}`;
       if (error instanceof LogStreamInterruptedError) {
-        segment.addGap({ source: 'containerlogs', reason: 'error', detail: `${why}: ${error.message}; the ${kept} line(s) read are kept, the rest of this log is missing`, ...where });
+        segment.addGap({
+          source: 'containerlogs',
+          reason: 'error',
+          detail: `${why}: ${error.message}; the ${kept} line(s) read are kept, the rest of this log is missing`,
+          ...where,
+        });
         report('interrupted', error.message);
       } else if (status === 404 && state.lines > 0) {
         // Kept by an earlier fetch (terminating, terminated): the pod is gone now, as expected.
         report('gone', `already kept ${state.lines} line(s) of this instance; the pod is gone now`);
       } else if (status === 404) {
-        segment.addGap({ source: 'containerlogs', reason: 'pod-vanished', detail: `${why}: the pod was gone before its ${previous ? 'previous ' : ''}log could be read (${describeKubeError(error)})`, ...where });
+        segment.addGap({
+          source: 'containerlogs',
+          reason: 'pod-vanished',
+          detail: `${why}: the pod was gone before its ${previous ? 'previous ' : ''}log could be read (${describeKubeError(error)})`,
+          ...where,
+        });
         report('gone', describeKubeError(error));
       } else if (status === 400) {
-        segment.addGap({ source: 'containerlogs', reason: previous ? 'not-found' : 'container-not-running', detail: `${why}: no ${previous ? 'previous ' : ''}log (the API answered 400: ${describeKubeError(error)})`, ...where });
+        segment.addGap({
+          source: 'containerlogs',
+          reason: previous ? 'not-found' : 'container-not-running',
+          detail: `${why}: no ${previous ? 'previous ' : ''}log (the API answered 400: ${describeKubeError(error)})`,
+          ...where,
+        });
         report('no-log', describeKubeError(error));
       } else if (status === 403) {
         segment.addGap({ source: 'containerlogs', reason: 'forbidden', detail: `${why}: ${describeKubeError(error)}`, ...where });

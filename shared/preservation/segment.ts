@@ -1,5 +1,13 @@
 import type { CustodyLog } from '../evidence/custody.js';
-import { incrementDir, incrementManifestPath, writeIncrementManifest, type IncrementCounts, type IncrementGap, type IncrementManifest, type LostSegment } from '../evidence/increment.js';
+import {
+  incrementDir,
+  incrementManifestPath,
+  writeIncrementManifest,
+  type IncrementCounts,
+  type IncrementGap,
+  type IncrementManifest,
+  type LostSegment,
+} from '../evidence/increment.js';
 import { createNdjsonArtifact, NDJSON_CONTENT_TYPE, type NdjsonArtifactWriter } from '../evidence/ndjson.js';
 import type { ArtifactRef, EvidenceStore } from '../evidence/types.js';
 import { redactSecrets } from '../util/redact.js';
@@ -110,7 +118,14 @@ export class Segment {
       w = createNdjsonArtifact(this.init.store, `${incrementDir(this.seq)}${spec.file}`, {
         gzip: true,
         contentType: NDJSON_CONTENT_TYPE,
-        metadata: { runId: this.init.runId, caseId: this.init.caseId, source: spec.source, kind: spec.kind, increment: String(this.seq), ...('table' in spec ? { table: spec.table } : {}) },
+        metadata: {
+          runId: this.init.runId,
+          caseId: this.init.caseId,
+          source: spec.source,
+          kind: spec.kind,
+          increment: String(this.seq),
+          ...('table' in spec ? { table: spec.table } : {}),
+        },
       });
       this.writers.set(artifact, w);
     }

@@ -108,7 +108,10 @@ export async function runPreservation(options: PreservationOptions): Promise<Pre
   // open (KubeApi.openStreamOnce); log fetches share what is left.
   const budget = api.budget.limit;
   if (budget < minimumPreservationBudget(resources)) {
-    throw new PreservationError('ERR_PRESERVE_BUDGET', `the load budget (${budget} requests in flight) is too small for a preservation window: its ${resources.length} watch streams each hold one, and log fetches need at least one more; raise it to ${minimumPreservationBudget(resources)} or more`);
+    throw new PreservationError(
+      'ERR_PRESERVE_BUDGET',
+      `the load budget (${budget} requests in flight) is too small for a preservation window: its ${resources.length} watch streams each hold one, and log fetches need at least one more; raise it to ${minimumPreservationBudget(resources)} or more`,
+    );
   }
   const reflectors = resources.map(
     (resource) =>
@@ -131,7 +134,13 @@ export async function runPreservation(options: PreservationOptions): Promise<Pre
   };
   let current = await openSegment(cursor.nextSeq, cursor.at ?? now(), cursor.resourceVersions);
   for (const lost of pendingLost) {
-    current.addGap({ source: 'preservation', reason: 'error', detail: `increment ${lost.seq} was lost (${lost.reason}): what it kept is unsealed; its time range is re-watched from the last sealed position where the API server still keeps it`, from: lost.from, to: lost.to });
+    current.addGap({
+      source: 'preservation',
+      reason: 'error',
+      detail: `increment ${lost.seq} was lost (${lost.reason}): what it kept is unsealed; its time range is re-watched from the last sealed position where the API server still keeps it`,
+      from: lost.from,
+      to: lost.to,
+    });
   }
   const sealed: SealedSegment[] = [];
   const logs = new LogKeeper(api, {
@@ -166,39 +175,55 @@ export async function runPreservation(options: PreservationOptions): Promise<Pre
 
   function gap(resource: WatchedResource, detail: string, from?: string): void {
     const reason = /\b403\b|forbidden/i.test(detail) ? 'forbidden' : /\b410\b|compacted|no longer kept/.test(detail) ? 'expired-continue' : 'error';
-    current.addGap({ source: resource.role === 'pods' ? 'containerlogs' : resource.role === 'events' ? 'events' : 'preservation', reason, detail, resource: resource.key, ...(from ? { from } : {}), to: now() });
+    current.addGap({
+      source: resource.role === 'pods' ? 'containerlogs' : resource.role === 'events' ? 'events' : 'preservation',
+      reason,
+      detail,
+      resource: resource.key,
+      ...(from ? { from } : {}),
+      to: now(),
+    });
     options.progress?.({ kind: 'gap', detail });
   }
 
   let rotateNow: (() => void) | undefined;
-  const handle = (resource: WatchedResource) => (event: ReflectorEvent): Promise<void> | void => {
-    if (event.type === 'GAP') return gap(resource, event.detail, lastSeenAt.get(resource.key) ?? cursor.at);
-    if (event.type === 'FAILED') return gap(resource, event.detail);
-    const seenAt = now();
-    lastSeenAt.set(resource.key, seenAt);
-    const object = event.object;
-    options.progress?.({ kind: 'event', resource: resource.key, type: event.type, namespace: String(object.metadata?.namespace ?? ''), name: String(object.metadata?.name ?? ''), ...(event.relisted ? { relisted: true } : {}) });
-    const segment = current;
-    const writes: Promise<void>[] = [];
-    if (resource.role === 'events') {
-      if (event.type === 'DELETED') return; // events expire: their deletion is not news
-      writes.push(segment.append('eventRows', [JSON.stringify(eventRow(object, seenAt))]));
-      writes.push(segment.append('eventsRaw', [JSON.stringify(redactRawObject(object, envValues))]));
-      segment.counts.events++;
-    } else {
-      const change: ChangeType = event.type === 'ADDED' ? 'added' : event.type === 'DELETED' ? 'deleted' : 'modified';
-      const evidence = changeEvidence(change, object, event.previous, { at: seenAt, by: event.relisted ? 'relist' : 'watch' }, envValues);
-      writes.push(segment.append('changeRows', [JSON.stringify(evidence.row)]));
-      writes.push(segment.append('changesRaw', [evidence.record]));
-      segment.counts.changes++;
-      if (resource.role === 'pods') {
-        const trigger = podLogTrigger(event.type, object as KubeListItem, event.previous);
-        if (trigger) logs.keep(segment, object, trigger);
+  const handle =
+    (resource: WatchedResource) =>
+    (event: ReflectorEvent): Promise<void> | void => {
+      if (event.type === 'GAP') return gap(resource, event.detail, lastSeenAt.get(resource.key) ?? cursor.at);
+      if (event.type === 'FAILED') return gap(resource, event.detail);
+      const seenAt = now();
+      lastSeenAt.set(resource.key, seenAt);
+      const object = event.object;
+      options.progress?.({
+        kind: 'event',
+        resource: resource.key,
+        type: event.type,
+        namespace: String(object.metadata?.namespace ?? ''),
+        name: String(object.metadata?.name ?? ''),
+        ...(event.relisted ? { relisted: true } : {}),
+      });
+      const segment = current;
+      const writes: Promise<void>[] = [];
+      if (resource.role === 'events') {
+        if (event.type === 'DELETED') return; // events expire: their deletion is not news
+        writes.push(segment.append('eventRows', [JSON.stringify(eventRow(object, seenAt))]));
+        writes.push(segment.append('eventsRaw', [JSON.stringify(redactRawObject(object, envValues))]));
+        segment.counts.events++;
+      } else {
+        const change: ChangeType = event.type === 'ADDED' ? 'added' : event.type === 'DELETED' ? 'deleted' : 'modified';
+        const evidence = changeEvidence(change, object, event.previous, { at: seenAt, by: event.relisted ? 'relist' : 'watch' }, envValues);
+        writes.push(segment.append('changeRows', [JSON.stringify(evidence.row)]));
+        writes.push(segment.append('changesRaw', [evidence.record]));
+        segment.counts.changes++;
+        if (resource.role === 'pods') {
+          const trigger = podLogTrigger(event.type, object as KubeListItem, event.previous);
+          if (trigger) logs.keep(segment, object, trigger);
+        }
       }
-    }
-    if (segment.rows >= segmentRows) rotateNow?.();
-    return Promise.all(writes).then(() => undefined);
-  };
+      if (segment.rows >= segmentRows) rotateNow?.();
+      return Promise.all(writes).then(() => undefined);
+    };
 
   const stopWatching = new AbortController();
   const runs = live.map(([resource, reflector]) => reflector.run(handle(resource), stopWatching.signal, () => untilMs - clock().getTime()));

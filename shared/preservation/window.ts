@@ -62,7 +62,10 @@ export interface OpenWindowOptions {
 function windowRecords(records: readonly (CustodyRecord & { sha256: string })[]) {
   const started = records.filter((r) => r.step === 'preservation-started');
   const ended = new Set(records.filter((r) => r.step === 'preservation-ended').map((r) => String(r.details['windowId'])));
-  const seqs = records.filter((r) => r.step === 'increment-started' || r.step === 'increment-sealed').map((r) => Number(r.details['seq'])).filter(Number.isInteger);
+  const seqs = records
+    .filter((r) => r.step === 'increment-started' || r.step === 'increment-sealed')
+    .map((r) => Number(r.details['seq']))
+    .filter(Number.isInteger);
   return { started, ended, highestSeq: Math.max(0, ...seqs) };
 }
 
@@ -79,7 +82,11 @@ export async function openPreservationWindow(options: OpenWindowOptions): Promis
   }
   const claim = options.claim ?? (await readRunClaim(store));
   const seal = await findOwnSeal(store);
-  if (!seal) throw new PreservationError('ERR_NOT_SEALED', `${store.location} has no manifest its custody chain seals: a window continues a sealed run (seal it first: aks-evidence seal <bundle>)`);
+  if (!seal)
+    throw new PreservationError(
+      'ERR_NOT_SEALED',
+      `${store.location} has no manifest its custody chain seals: a window continues a sealed run (seal it first: aks-evidence seal <bundle>)`,
+    );
   const records = await readCustodyLog(store);
   const { started, ended, highestSeq } = windowRecords(records);
   const own = options.windowId ? started.find((r) => r.details['windowId'] === options.windowId) : undefined;
@@ -155,7 +162,13 @@ export async function reconcileCursor(store: EvidenceStore, cursor: Preservation
       const hashed = await hashStream(await store.read(info.path));
       files.push({ path: info.path, sha256: hashed.sha256, bytes: hashed.bytes });
     }
-    lost.push({ seq, from: String(r.details['from'] ?? r.at), to: now, reason: 'started and never sealed: the process holding it stopped (activity failed or was cut off)', files });
+    lost.push({
+      seq,
+      from: String(r.details['from'] ?? r.at),
+      to: now,
+      reason: 'started and never sealed: the process holding it stopped (activity failed or was cut off)',
+      files,
+    });
   }
   // Unsealed segments before the newest sealed one were already named by it, or are older faults.
   next.nextSeq = Math.max(cursor.nextSeq, ...[...started.keys(), ...sealed.keys()].map((s) => s + 1));
@@ -179,7 +192,13 @@ export async function closePreservationWindow(options: CloseWindowOptions): Prom
   const records = await readCustodyLog(store);
   if (records.some((r) => r.step === 'preservation-ended' && r.details['windowId'] === options.cursor.windowId)) return { alreadyEnded: true };
   const claim = await readRunClaim(store);
-  const custody = new CustodyLog(store, { runId: claim.claim.runId, caseId: claim.claim.caseId, collector: options.collector, claim, ...(options.clock ? { clock: options.clock } : {}) });
+  const custody = new CustodyLog(store, {
+    runId: claim.claim.runId,
+    caseId: claim.claim.caseId,
+    collector: options.collector,
+    claim,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const segments = records.filter((r) => r.step === 'increment-sealed').length;
   await custody.record('preservation-ended', {
     windowId: options.cursor.windowId,

@@ -272,13 +272,21 @@ export function parsePreserveFor(value: string | number | undefined, concurrency
     }
   }
   if (!Number.isInteger(seconds) || seconds < MIN_PRESERVE_SECONDS || seconds > MAX_PRESERVE_SECONDS) {
-    return { ok: false, problems: [{ field: 'preserveFor', message: `must be from ${MIN_PRESERVE_SECONDS} seconds to 7 days (${MAX_PRESERVE_SECONDS} seconds), e.g. "24h"; got ${String(value)}` }] };
+    return {
+      ok: false,
+      problems: [{ field: 'preserveFor', message: `must be from ${MIN_PRESERVE_SECONDS} seconds to 7 days (${MAX_PRESERVE_SECONDS} seconds), e.g. "24h"; got ${String(value)}` }],
+    };
   }
   const floor = minimumPreservationBudget();
   if (concurrency !== undefined && concurrency < floor) {
     return {
       ok: false,
-      problems: [{ field: 'preserveFor', message: `a preservation window keeps ${floor - 1} watch streams open, each holding one request of the load budget, and needs one more for log fetches: the deployment's AKS_EVIDENCE_CONCURRENCY (${concurrency}) must be at least ${floor}` }],
+      problems: [
+        {
+          field: 'preserveFor',
+          message: `a preservation window keeps ${floor - 1} watch streams open, each holding one request of the load budget, and needs one more for log fetches: the deployment's AKS_EVIDENCE_CONCURRENCY (${concurrency}) must be at least ${floor}`,
+        },
+      ],
     };
   }
   return { ok: true, value: seconds };

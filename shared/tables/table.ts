@@ -49,7 +49,11 @@ export const LINK_COLUMNS: readonly ColumnDefinition[] = [
   { name: 'EvidenceSha256', type: 'string', description: 'SHA-256 of that artifact, as sealed in the manifest.' },
   { name: 'RecordId', type: 'string', description: 'Stable record id: sha256(runId, artifact path, line number).' },
   { name: 'TruncatedColumns', type: 'string', description: 'Columns shortened to fit ingestion limits (full value in the artifact), comma-separated; empty when none.' },
-  { name: 'CollectionPhase', type: 'string', description: 'initial: the first collection of the run; increment: kept afterwards by its preservation window (EvidencePath names the segment).' },
+  {
+    name: 'CollectionPhase',
+    type: 'string',
+    description: 'initial: the first collection of the run; increment: kept afterwards by its preservation window (EvidencePath names the segment).',
+  },
 ];
 
 /** Which part of a run a row comes from: the first collection, or a preservation window's increment. */

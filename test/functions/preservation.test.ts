@@ -110,7 +110,9 @@ afterAll(async () => {
 });
 
 async function status(runId: string): Promise<any> {
-  return json(await getCollectionStatus(new functions.HttpRequest({ method: 'GET', url: `${ORIGIN}/api/collections/${runId}`, params: { runId } }), host.clientContext('collectionStatus')));
+  return json(
+    await getCollectionStatus(new functions.HttpRequest({ method: 'GET', url: `${ORIGIN}/api/collections/${runId}`, params: { runId } }), host.clientContext('collectionStatus')),
+  );
 }
 
 /** Poll the status endpoint (as a playbook does) until `pred` holds; no wall-clock assertion, only a generous bound. */
@@ -124,7 +126,11 @@ async function statusUntil(runId: string, pred: (s: any) => boolean, what: strin
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const del = (runId: string) => stopPreservation(new functions.HttpRequest({ method: 'DELETE', url: `${ORIGIN}/api/collections/${runId}/preservation`, params: { runId } }), host.clientContext('stopPreservation'));
+const del = (runId: string) =>
+  stopPreservation(
+    new functions.HttpRequest({ method: 'DELETE', url: `${ORIGIN}/api/collections/${runId}/preservation`, params: { runId } }),
+    host.clientContext('stopPreservation'),
+  );
 
 async function rowsIn(store: EvidenceStore, seqs: number[], file: string): Promise<Record<string, any>[]> {
   const out: Record<string, any>[] = [];
@@ -138,7 +144,10 @@ async function rowsIn(store: EvidenceStore, seqs: number[], file: string): Promi
 
 describe('a preservation window through the Durable orchestration', () => {
   test('collect, preserve in bounded stretches across continue-as-new, stop by DELETE; the increments hold what the cluster did', async () => {
-    const start = await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-21', sources: ['containerlogs', 'events'], preserveFor: '1h', requester: 'soc@contoso.com' }), host.clientContext('collections'));
+    const start = await startCollection(
+      post('/api/collections', { cluster: CLUSTER, caseId: 'INC-21', sources: ['containerlogs', 'events'], preserveFor: '1h', requester: 'soc@contoso.com' }),
+      host.clientContext('collections'),
+    );
     expect(start.status).toBe(202);
     const started = json(start);
     expect(started).toMatchObject({ preserveForSeconds: 3600, stopUrl: `${ORIGIN}/api/collections/${started.runId}/preservation` });
@@ -146,20 +155,39 @@ describe('a preservation window through the Durable orchestration', () => {
 
     // Sealed, then preserving: the status has the evidence and the window.
     const preserving = await statusUntil(runId, (s) => s.preservation?.state === 'preserving', 'the window to open');
-    expect(preserving).toMatchObject({ runtimeStatus: 'Running', preserveForSeconds: 3600, progress: { phase: 'preserving' }, evidence: { manifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(preserving).toMatchObject({
+      runtimeStatus: 'Running',
+      preserveForSeconds: 3600,
+      progress: { phase: 'preserving' },
+      evidence: { manifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
     const seal = preserving.evidence.manifestSha256 as string;
 
     // The attacker deletes the pod (grace period: terminating first); its logs must be kept before the kubelet drops them.
     fixture.changes.deletePod('shop', 'web', { graceMs: 600_000 });
-    await statusUntil(runId, (s) => s.preservation?.totals.logLines >= 4, 'the deleted pod\'s logs in a sealed segment');
+    await statusUntil(runId, (s) => s.preservation?.totals.logLines >= 4, "the deleted pod's logs in a sealed segment");
     fixture.changes.restartContainer('shop', 'worker', 'main', { exitCode: 137, reason: 'OOMKilled', newLines: [{ message: 'worker instance 1 started' }] });
     const emitted: string[] = [];
-    for (let i = 1; i <= 3; i++) emitted.push(fixture.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `Before${i}`, message: `event ${i}` }).metadata.name);
+    for (let i = 1; i <= 3; i++)
+      emitted.push(fixture.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `Before${i}`, message: `event ${i}` }).metadata.name);
     await statusUntil(runId, (s) => s.preservation?.totals.events >= 3 + 2, 'the events in a sealed segment');
     fixture.watches.drop();
-    for (let i = 1; i <= 4; i++) emitted.push(fixture.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `After${i}`, message: `event ${i} after the drop`, type: 'Warning' }).metadata.name);
+    for (let i = 1; i <= 4; i++)
+      emitted.push(
+        fixture.changes.emitEvent({
+          namespace: 'shop',
+          involvedObject: { kind: 'Pod', name: 'worker' },
+          reason: `After${i}`,
+          message: `event ${i} after the drop`,
+          type: 'Warning',
+        }).metadata.name,
+      );
     const during = await statusUntil(runId, (s) => s.preservation?.totals.events >= 3 + 2 + 4 && s.preservation.generation >= 1, 'every event, and a continue-as-new');
-    expect(during.preservation).toMatchObject({ state: 'preserving', endsAt: expect.any(String), lastSegment: { seq: expect.any(Number), manifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(during.preservation).toMatchObject({
+      state: 'preserving',
+      endsAt: expect.any(String),
+      lastSegment: { seq: expect.any(Number), manifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
     expect(during.preservation.totals.segments).toBeGreaterThanOrEqual(2);
 
     // The incident is closed: the playbook stops the window.
@@ -175,7 +203,12 @@ describe('a preservation window through the Durable orchestration', () => {
     expect(output.preservation).toMatchObject({ state: 'ended', endReason: 'stopped' });
 
     const final = await status(runId);
-    expect(final).toMatchObject({ runtimeStatus: 'Completed', progress: { phase: 'completed' }, preservation: { state: 'ended', endReason: 'stopped' }, evidence: { manifestSha256: seal } });
+    expect(final).toMatchObject({
+      runtimeStatus: 'Completed',
+      progress: { phase: 'completed' },
+      preservation: { state: 'ended', endReason: 'stopped' },
+      evidence: { manifestSha256: seal },
+    });
     // Stopping again: the window is not running any more.
     const again = await del(runId);
     expect(again.status).toBe(409);
@@ -208,12 +241,23 @@ describe('a preservation window through the Durable orchestration', () => {
     expect(emulator.accepted('kubeevents_CL').filter((r) => r['RunId'] === runId && r['CollectionPhase'] === 'initial').length).toBe(1);
 
     // No key, token or management URL in orchestration state, answers or logs.
-    const state = [instance.inputJson, JSON.stringify(instance.history), ...instance.actionsJson, JSON.stringify(instance.customStatus ?? null), JSON.stringify(output), JSON.stringify(final), ...logs.map((l) => l.message)].join('\n');
+    const state = [
+      instance.inputJson,
+      JSON.stringify(instance.history),
+      ...instance.actionsJson,
+      JSON.stringify(instance.customStatus ?? null),
+      JSON.stringify(output),
+      JSON.stringify(final),
+      ...logs.map((l) => l.message),
+    ].join('\n');
     for (const secret of [fixture.token, ARM_TOKEN, EMULATOR_TOKEN, AZURITE_KEY, host.systemKey, 'code=', 'BEGIN CERTIFICATE']) expect(state.includes(secret)).toBe(false);
   }, 180_000);
 
   test('a stretch that fails after its retries: the window waits on a durable timer and goes on; the status names the error', async () => {
-    const start = await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-23', sources: ['events'], preserveFor: '1h' }), host.clientContext('collections'));
+    const start = await startCollection(
+      post('/api/collections', { cluster: CLUSTER, caseId: 'INC-23', sources: ['events'], preserveFor: '1h' }),
+      host.clientContext('collections'),
+    );
     const runId = json(start).runId as string;
     await statusUntil(runId, (s) => s.progress?.phase === 'preserving', 'the run to seal');
     failStretches = 3; // every attempt of one stretch (activityRetry: 3 attempts)
@@ -232,7 +276,10 @@ describe('a preservation window through the Durable orchestration', () => {
   }, 120_000);
 
   test('a stop asked for while the run still collects: the collection is sealed, no window is opened', async () => {
-    const start = await startCollection(post('/api/collections', { cluster: CLUSTER, caseId: 'INC-24', sources: ['events', 'containerlogs'], preserveFor: '1h' }), host.clientContext('collections'));
+    const start = await startCollection(
+      post('/api/collections', { cluster: CLUSTER, caseId: 'INC-24', sources: ['events', 'containerlogs'], preserveFor: '1h' }),
+      host.clientContext('collections'),
+    );
     const runId = json(start).runId as string;
     // At once: the run is still resolving or collecting.
     expect((await del(runId)).status).toBe(202);

@@ -37,8 +37,28 @@ describe('run status view', () => {
   });
 
   it('a run that preserves: sealed evidence from the input it continued as new with, the window from the custom status', () => {
-    const seal = { runId: input.runId, caseId: 'INC-1', location: 'https://acct.blob.core.windows.net/evidence/INC-1/run', manifestPath: 'manifest.json', manifestSha256: 'c'.repeat(64), records: { events: 3 }, gaps: { events: 0 }, artifactCount: 4, sealedAt: '2026-11-22T10:01:00.000Z' };
-    const collection = { runId: input.runId, caseId: 'INC-1', clusterResourceId: input.cluster.resourceId, startedAt: '2026-11-22T10:00:00.000Z', endedAt: '2026-11-22T10:01:00.000Z', outcome: 'complete' as const, seal, tasks: { total: 1, complete: 1, partial: 0, failed: 0, skipped: 0 }, failedTasks: [] };
+    const seal = {
+      runId: input.runId,
+      caseId: 'INC-1',
+      location: 'https://acct.blob.core.windows.net/evidence/INC-1/run',
+      manifestPath: 'manifest.json',
+      manifestSha256: 'c'.repeat(64),
+      records: { events: 3 },
+      gaps: { events: 0 },
+      artifactCount: 4,
+      sealedAt: '2026-11-22T10:01:00.000Z',
+    };
+    const collection = {
+      runId: input.runId,
+      caseId: 'INC-1',
+      clusterResourceId: input.cluster.resourceId,
+      startedAt: '2026-11-22T10:00:00.000Z',
+      endedAt: '2026-11-22T10:01:00.000Z',
+      outcome: 'complete' as const,
+      seal,
+      tasks: { total: 1, complete: 1, partial: 0, failed: 0, skipped: 0 },
+      failedTasks: [],
+    };
     const totals = { segments: 2, logLines: 40, events: 7, changes: 3, gaps: 0, lost: 0, apiRequests: 60, notIngested: 0 };
     const preservation = { state: 'preserving' as const, windowId: 'w1', endsAt: '2026-11-23T10:01:00.000Z', totals, stretches: 2, generation: 1 };
     const view = runStatusView({
@@ -46,10 +66,20 @@ describe('run status view', () => {
       runtimeStatus: 'Running',
       createdTime: '2026-11-22T10:00:00Z',
       lastUpdatedTime: '2026-11-22T10:10:00Z',
-      input: { ...input, request: { ...input.request, preserveForSeconds: 86400 }, preservation: { collection, authMode: 'entra', totals, stretches: 2, generation: 1, failures: 0 } },
+      input: {
+        ...input,
+        request: { ...input.request, preserveForSeconds: 86400 },
+        preservation: { collection, authMode: 'entra', totals, stretches: 2, generation: 1, failures: 0 },
+      },
       customStatus: { phase: 'preserving', updatedAt: '2026-11-22T10:10:00.000Z', preservation },
     });
-    expect(view).toMatchObject({ runtimeStatus: 'Running', preserveForSeconds: 86400, preservation, evidence: { location: seal.location, manifestSha256: seal.manifestSha256 }, result: { outcome: 'complete' } });
+    expect(view).toMatchObject({
+      runtimeStatus: 'Running',
+      preserveForSeconds: 86400,
+      preservation,
+      evidence: { location: seal.location, manifestSha256: seal.manifestSha256 },
+      result: { outcome: 'complete' },
+    });
   });
 
   it('a failed run shows its error, redacted', () => {

@@ -46,10 +46,11 @@ function captureIo(cwd: string, interrupts?: Interrupts) {
   stdout.on('data', (d: Buffer) => (o += d.toString()));
   stderr.on('data', (d: Buffer) => {
     e += d.toString();
-    for (const w of [...waits]) if (w.re.test(e)) {
-      waits.splice(waits.indexOf(w), 1);
-      w.resolve();
-    }
+    for (const w of [...waits])
+      if (w.re.test(e)) {
+        waits.splice(waits.indexOf(w), 1);
+        w.resolve();
+      }
   });
   const io: CliIo = { stdout, stderr, env: { HOME: cwd }, cwd, ...(interrupts ? { interrupts } : {}) };
   return { io, out: () => o, err: () => e, stderrShows: (re: RegExp) => new Promise<void>((resolve) => (re.test(e) ? resolve() : waits.push({ re, resolve }))) };
@@ -85,7 +86,26 @@ describe('aks-evidence collect --preserve and watch', () => {
   test('collect --preserve: the done-when scenario through the CLI; Ctrl-C seals the last segment and ends the window (exit 0)', async () => {
     const interrupts = new TestInterrupts();
     const c = captureIo(dir, interrupts);
-    const exit = runCli(['collect', '--kubeconfig', kubeconfig, '--out', join(dir, 'out'), '--sources', 'containerlogs,events', '--case', 'INC-7', '--preserve', '24h', '--segment', '1h', '--verbose', '--json'], c.io);
+    const exit = runCli(
+      [
+        'collect',
+        '--kubeconfig',
+        kubeconfig,
+        '--out',
+        join(dir, 'out'),
+        '--sources',
+        'containerlogs,events',
+        '--case',
+        'INC-7',
+        '--preserve',
+        '24h',
+        '--segment',
+        '1h',
+        '--verbose',
+        '--json',
+      ],
+      c.io,
+    );
     await c.stderrShows(/watching 14 resource\(s\)/);
     // Right after the watches are up (the "two seconds in" of the issue; no clock is asserted on).
     cluster.changes.deletePod('shop', 'web', { graceMs: 600_000 });
@@ -94,17 +114,35 @@ describe('aks-evidence collect --preserve and watch', () => {
     cluster.changes.restartContainer('shop', 'worker', 'main', { exitCode: 137, reason: 'OOMKilled', newLines: [{ message: 'worker instance 1 started' }] });
     await c.stderrShows(/kept 2 log line\(s\) of shop\/worker \(main, previous\): restarted/);
     const emitted: string[] = [];
-    for (let i = 1; i <= 3; i++) emitted.push(cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `Before${i}`, message: `event ${i} before the drop` }).metadata.name);
+    for (let i = 1; i <= 3; i++)
+      emitted.push(
+        cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `Before${i}`, message: `event ${i} before the drop` }).metadata
+          .name,
+      );
     await c.stderrShows(new RegExp(`events added: shop/${emitted[2]!.replace(/\./g, '\\.')}`));
     // The connections drop; what happens while nobody watches arrives when the watches resume.
     expect(cluster.watches.drop()).toBeGreaterThan(5);
-    for (let i = 1; i <= 4; i++) emitted.push(cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `After${i}`, message: `event ${i} while the watch was down`, type: 'Warning' }).metadata.name);
+    for (let i = 1; i <= 4; i++)
+      emitted.push(
+        cluster.changes.emitEvent({
+          namespace: 'shop',
+          involvedObject: { kind: 'Pod', name: 'worker' },
+          reason: `After${i}`,
+          message: `event ${i} while the watch was down`,
+          type: 'Warning',
+        }).metadata.name,
+      );
     await c.stderrShows(new RegExp(`events added: shop/${emitted[6]!.replace(/\./g, '\\.')}`));
     interrupts.send('SIGINT');
     expect(await exit).toBe(0);
     expect(c.err()).toMatch(/stopped \(Ctrl-C\): sealing the segment in progress/);
     expect(c.err()).toMatch(/segment 1 sealed \(.+\): \d+ log lines/);
-    const summary = JSON.parse(c.out()) as { bundle: string; runId: string; exitCode: number; preservation: { ended: { reason: string }; segments: { seq: number; gaps: number; counts: { logLines: number } }[] } };
+    const summary = JSON.parse(c.out()) as {
+      bundle: string;
+      runId: string;
+      exitCode: number;
+      preservation: { ended: { reason: string }; segments: { seq: number; gaps: number; counts: { logLines: number } }[] };
+    };
     expect(summary.preservation.ended).toEqual({ reason: 'stopped (Ctrl-C)' });
     expect(summary.preservation.segments.map((x) => [x.seq, x.gaps])).toEqual([[1, 0]]);
     bundle = join(dir, 'out', summary.runId);

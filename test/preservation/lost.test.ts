@@ -57,7 +57,21 @@ test('a segment lost to a fault is named by the next one as a gap with its time 
   await collectRun({ kubeConfig, store, runId: 'run-l', request, collector, facts: kubeconfigFacts({ server: cluster.server, name: 'fixture' }), clock: clock.now });
   const cursor = await openPreservationWindow({ store, collector, preserveForSeconds: 3600, clock: clock.now });
   const stretch = (s: EvidenceStore, progress: Recorder<PreservationProgress>, stop: AbortController) =>
-    runPreservation({ store: s, kubeConfig, runId: 'run-l', caseId: 'case-l', request, collector, cursor, until: new Date(cursor.endsAt), stopSignal: stop.signal, clock: clock.now, sleep: clock.sleep, segmentInMs: 60_000, progress: progress.push });
+    runPreservation({
+      store: s,
+      kubeConfig,
+      runId: 'run-l',
+      caseId: 'case-l',
+      request,
+      collector,
+      cursor,
+      until: new Date(cursor.endsAt),
+      stopSignal: stop.signal,
+      clock: clock.now,
+      sleep: clock.sleep,
+      segmentInMs: 60_000,
+      progress: progress.push,
+    });
 
   // The first stretch keeps an event, then dies sealing its segment.
   const first = new Recorder<PreservationProgress>();
@@ -84,7 +98,11 @@ test('a segment lost to a fault is named by the next one as a gap with its time 
   expect(result.lost[0]!.files.map((f) => f.path).sort()).toEqual(['increments/000001/events.raw.ndjson.gz', 'increments/000001/events.rows.ndjson.gz']);
   expect(result.segments.map((s) => s.seq)).toEqual([2]);
   const { manifest } = await readIncrementManifest(store, 2);
-  expect(manifest.gaps).toEqual(expect.arrayContaining([expect.objectContaining({ source: 'preservation', from: '2026-03-01T12:00:00.000Z', to: '2026-03-01T12:00:08.000Z', detail: expect.stringMatching(/^increment 1 was lost/) })]));
+  expect(manifest.gaps).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ source: 'preservation', from: '2026-03-01T12:00:00.000Z', to: '2026-03-01T12:00:08.000Z', detail: expect.stringMatching(/^increment 1 was lost/) }),
+    ]),
+  );
 
   const report = await verifyBundle(store);
   expect(report.problems).toEqual([]);
@@ -92,6 +110,9 @@ test('a segment lost to a fault is named by the next one as a gap with its time 
   expect(report.increments).toMatchObject({ sealed: 1, unsealed: [{ seq: 1, namedLost: true }] });
   // The report's verification section counts the increments and says one was lost.
   const check = verificationFromVerifyResult(report).checks.find((c) => c.id === 'increments');
-  expect(check).toMatchObject({ status: 'warning', detail: expect.stringMatching(/^1 sealed segment\(s\) from .+, \d+ artifact\(s\) re-hashed; 1 lost \(named with their time range\)/) });
+  expect(check).toMatchObject({
+    status: 'warning',
+    detail: expect.stringMatching(/^1 sealed segment\(s\) from .+, \d+ artifact\(s\) re-hashed; 1 lost \(named with their time range\)/),
+  });
   expect(report.warnings.join('\n')).toMatch(/increment 1 was lost \(.+\): 2026-03-01T12:00:00\.000Z to 2026-03-01T12:00:08\.000Z is covered by no sealed segment; 2 file\(s\)/);
 }, 60_000);

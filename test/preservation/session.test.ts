@@ -106,10 +106,18 @@ describe('a preservation window on a sealed run', () => {
     await progress.until((e) => logs(e, 'worker').length === 2);
 
     // Events during the window, a dropped watch, more events while nobody watches, a RoleBinding edit.
-    for (let i = 1; i <= 3; i++) cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `Before${i}`, message: `event ${i} before the drop` });
+    for (let i = 1; i <= 3; i++)
+      cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `Before${i}`, message: `event ${i} before the drop` });
     await progress.until((e) => events(e, 'events').length >= 3 + 2); // + the restart's BackOff and Started
     expect(cluster.watches.drop()).toBeGreaterThan(5);
-    for (let i = 1; i <= 4; i++) cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: `After${i}`, message: `event ${i} while the watch was down`, type: 'Warning' });
+    for (let i = 1; i <= 4; i++)
+      cluster.changes.emitEvent({
+        namespace: 'shop',
+        involvedObject: { kind: 'Pod', name: 'worker' },
+        reason: `After${i}`,
+        message: `event ${i} while the watch was down`,
+        type: 'Warning',
+      });
     cluster.changes.modifyObject('rbac.authorization.k8s.io/v1', 'RoleBinding', 'shop', 'readers', (o) => {
       (o['subjects'] as unknown[]).push({ kind: 'ServiceAccount', name: 'backdoor', namespace: 'kube-system' });
     });
@@ -119,10 +127,20 @@ describe('a preservation window on a sealed run', () => {
     clock.advance(60_000);
     await progress.until((e) => e.some((x) => x.kind === 'segment-sealed'));
     cluster.changes.emitEvent({ namespace: 'shop', involvedObject: { kind: 'Pod', name: 'worker' }, reason: 'Late', message: 'after the first seal' });
-    await progress.until((e) => events(e, 'events').some((x) => x.kind === 'event' && x.name.startsWith('worker.') && e.filter((y) => y.kind === 'segment-sealed').length === 1) && events(e, 'events').length >= 10);
+    await progress.until(
+      (e) =>
+        events(e, 'events').some((x) => x.kind === 'event' && x.name.startsWith('worker.') && e.filter((y) => y.kind === 'segment-sealed').length === 1) &&
+        events(e, 'events').length >= 10,
+    );
     w.stop.abort();
     result = await w.done;
-    await closePreservationWindow({ store: w.store, collector: collectorIdentity({ runtime: 'test' }), cursor: result.cursor, reason: result.ended?.reason ?? 'stopped', clock: clock.now });
+    await closePreservationWindow({
+      store: w.store,
+      collector: collectorIdentity({ runtime: 'test' }),
+      cursor: result.cursor,
+      reason: result.ended?.reason ?? 'stopped',
+      clock: clock.now,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -148,7 +166,11 @@ describe('a preservation window on a sealed run', () => {
   test('the pod deleted two seconds in: its current and previous logs, and its last words, are in the sealed increment', async () => {
     const { manifest } = await readIncrementManifest(w.store, 1);
     const rows = (await rowsOf(w.store, manifest, 'containerlogs.rows.ndjson.gz')).filter((r) => r['pod_name'] === 'web');
-    expect(rows.filter((r) => r['previous'] === false).map((r) => r['message'])).toEqual(['web v1 serving', 'GET /admin 200 from 203.0.113.9', 'SIGTERM received, wiping /tmp/payload']);
+    expect(rows.filter((r) => r['previous'] === false).map((r) => r['message'])).toEqual([
+      'web v1 serving',
+      'GET /admin 200 from 203.0.113.9',
+      'SIGTERM received, wiping /tmp/payload',
+    ]);
     expect(rows.filter((r) => r['previous'] === true).map((r) => r['message'])).toEqual(['web v1 starting (previous instance)', 'panic: the previous instance crashed']);
     // Line numbers continue across the two fetches of the same instance: nothing twice.
     expect(rows.filter((r) => r['previous'] === false).map((r) => r['line_number'])).toEqual([1, 2, 3]);
@@ -176,7 +198,10 @@ describe('a preservation window on a sealed run', () => {
       const { manifest } = await readIncrementManifest(w.store, seq);
       all.push(...(await rowsOf(w.store, manifest, 'events.rows.ndjson.gz')));
     }
-    const emitted = w.cluster.scenario.objects.filter((o) => o.kind === 'Event' && o.metadata.name !== 'web.1').map((o) => o.metadata.name).sort();
+    const emitted = w.cluster.scenario.objects
+      .filter((o) => o.kind === 'Event' && o.metadata.name !== 'web.1')
+      .map((o) => o.metadata.name)
+      .sort();
     expect(emitted).toHaveLength(3 + 4 + 2 + 1);
     expect(all.map((r) => r['name']).sort()).toEqual(emitted);
     expect(all.map((r) => r['reason'])).toEqual(expect.arrayContaining(['Before1', 'Before3', 'After1', 'After4', 'BackOff', 'Started', 'Late']));

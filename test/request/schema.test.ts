@@ -89,7 +89,7 @@ describe('collection request validation', () => {
     expect(ok.ok && ok.value.record.sinceSeconds).toBe(600);
   });
 
-  it('preserveFor: a duration or seconds from 60 s to 7 days, and a load budget with room for the window\'s watch streams', () => {
+  it("preserveFor: a duration or seconds from 60 s to 7 days, and a load budget with room for the window's watch streams", () => {
     const cluster = '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks';
     const ok = parseCollectionRequest({ cluster, preserveFor: '24h' }, { defaults: { concurrency: 32 } });
     expect(ok.ok && ok.value.record.preserveForSeconds).toBe(86400);
@@ -107,7 +107,9 @@ describe('collection request validation', () => {
       expect(bad.ok ? [] : bad.problems).toEqual([expect.objectContaining({ field: 'preserveFor', message: expect.stringMatching(message) })]);
     }
     const small = parseCollectionRequest({ cluster, preserveFor: '1h' }, { defaults: { concurrency: 8 } });
-    expect(small.ok ? [] : small.problems).toEqual([expect.objectContaining({ field: 'preserveFor', message: expect.stringMatching(/AKS_EVIDENCE_CONCURRENCY \(8\) must be at least 15/) })]);
+    expect(small.ok ? [] : small.problems).toEqual([
+      expect.objectContaining({ field: 'preserveFor', message: expect.stringMatching(/AKS_EVIDENCE_CONCURRENCY \(8\) must be at least 15/) }),
+    ]);
   });
 
   it('rejects a body that is not an object', () => {
