@@ -18,7 +18,7 @@ import {
   type StopPreservationEvent,
   STOP_PRESERVATION_EVENT,
 } from '../shared/orchestration/types.js';
-import { initialPreservationState, preservationLoop, preservationStatus, type PreservationContext } from '../shared/orchestration/preservation.js';
+import { initialPreservationState, preservationLoop, preservationStatus } from '../shared/orchestration/preservation.js';
 
 /**
  * The collectEvidence orchestrator: resolveCluster → collectSource × each planned task (fan-out)
@@ -95,7 +95,7 @@ export function* runInWaves<T>(
 export const collectEvidenceOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<CollectionRunInput>();
   // After the seal, a run asked to keep preserving continues as new into its preservation window (shared/orchestration/preservation.ts).
-  if (input.preservation) return yield* preservationLoop(context as unknown as PreservationContext, { ...input, preservation: input.preservation }, activityRetry());
+  if (input.preservation) return yield* preservationLoop(context, { ...input, preservation: input.preservation }, activityRetry());
   // A stop asked for while the run still collects is kept (it would be dropped by continue-as-new if nobody waited for it).
   const earlyStop = input.request.preserveForSeconds ? context.df.waitForExternalEvent(STOP_PRESERVATION_EVENT) : undefined;
   const now = () => context.df.currentUtcDateTime.toISOString();

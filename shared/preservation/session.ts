@@ -1,6 +1,5 @@
 import type { KubeConfigLike } from '../cluster/kubeConfig.js';
 import { KubeApi } from '../cluster/kubeApi.js';
-import type { KubeListItem } from '../cluster/paginate.js';
 import { Reflector, type ReflectorEvent } from '../cluster/reflector.js';
 import { readRunClaim, type ClaimedRun } from '../evidence/claim.js';
 import { CustodyLog } from '../evidence/custody.js';
@@ -217,7 +216,7 @@ export async function runPreservation(options: PreservationOptions): Promise<Pre
         writes.push(segment.append('changesRaw', [evidence.record]));
         segment.counts.changes++;
         if (resource.role === 'pods') {
-          const trigger = podLogTrigger(event.type, object as KubeListItem, event.previous);
+          const trigger = podLogTrigger(event.type, object, event.previous);
           if (trigger) logs.keep(segment, object, trigger);
         }
       }

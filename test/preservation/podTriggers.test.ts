@@ -6,7 +6,7 @@ function pod(extra: { deletionTimestamp?: string; restartCount?: number } = {}):
     metadata: { name: 'web', namespace: 'shop', uid: 'u1', ...(extra.deletionTimestamp ? { deletionTimestamp: extra.deletionTimestamp } : {}) },
     spec: { containers: [{ name: 'app' }] },
     status: { containerStatuses: [{ name: 'app', restartCount: extra.restartCount ?? 0, state: { running: {} } }] },
-  } as KubeListItem;
+  };
 }
 
 describe('which pod changes fetch logs', () => {
