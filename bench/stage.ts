@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApi } from '../shared/cluster/kubeApi.js';
 import { loadKubeConfig } from '../shared/cluster/kubeConfig.js';
+import { claimRunPath } from '../shared/evidence/claim.js';
 import { collectorIdentity } from '../shared/evidence/custody.js';
 import { openEvidenceLocation } from '../shared/evidence/openStore.js';
 import type { EvidenceStore } from '../shared/evidence/types.js';
@@ -133,6 +134,8 @@ async function main(): Promise<void> {
     // connection pool) and enforces its share of the budget, as on separate instances.
     const budget = runBudget(p.concurrency);
     const t0 = performance.now();
+    // The run claims its path first, as the resolveCluster activity does (tasks and the seal adopt only what the claim vouches for).
+    await claimRunPath(store, { runId, caseId: 'bench', collector: collectorIdentity({ runtime: 'bench' }) });
     const resolveKc = loadKubeConfig({ kubeconfigPath: p.kubeconfigPath });
     KubeApi.for(resolveKc).budget.limit = Math.min(8, budget);
     const podCount = await countPods(resolveKc);
