@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ManifestError } from './errors.js';
 import { sha256Hex } from './hash.js';
 import { readSmallArtifact } from './manifest.js';
-import { validateArtifactPath } from './paths.js';
+import { artifactPath, artifactSchema, count, sha256, utc } from './schemas.js';
 import type { ArtifactRef, EvidenceStore, Gap, WrittenArtifact } from './types.js';
 
 /**
@@ -98,17 +98,6 @@ export interface IncrementManifest {
   final?: { reason: string };
 }
 
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256');
-const utc = z.iso.datetime({ message: 'must be a UTC RFC 3339 time ending in Z' });
-const count = z.number().int().nonnegative();
-const path = z.string().superRefine((value, ctx) => {
-  try {
-    validateArtifactPath(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-  }
-});
-
 const schema = z.object({
   schemaVersion: z.literal(1),
   kind: z.literal('aks-evidence-increment'),
@@ -122,20 +111,7 @@ const schema = z.object({
   baseManifestSha256: sha256,
   previous: z.object({ seq: z.number().int().positive(), manifestSha256: sha256 }).optional(),
   custody: z.object({ chainHead: z.object({ seq: count, sha256 }) }),
-  artifacts: z.array(
-    z.object({
-      path,
-      source: z.string().min(1),
-      kind: z.enum(['rows', 'raw', 'custody', 'receipt', 'findings', 'audit', 'other']),
-      sha256,
-      bytes: count,
-      records: count,
-      contentType: z.string().min(1),
-      contentEncoding: z.literal('gzip').optional(),
-      table: z.string().optional(),
-      shard: z.string().optional(),
-    }),
-  ),
+  artifacts: z.array(artifactSchema),
   counts: z.object({ logLines: count, logStreams: count, events: count, changes: count, apiRequests: count }),
   gaps: z.array(
     z.object({
@@ -150,7 +126,9 @@ const schema = z.object({
       to: utc.optional(),
     }),
   ),
-  lost: z.array(z.object({ seq: z.number().int().positive(), from: utc, to: utc, reason: z.string(), files: z.array(z.object({ path, sha256, bytes: count })) })).optional(),
+  lost: z
+    .array(z.object({ seq: z.number().int().positive(), from: utc, to: utc, reason: z.string(), files: z.array(z.object({ path: artifactPath, sha256, bytes: count })) }))
+    .optional(),
   final: z.object({ reason: z.string() }).optional(),
 });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ManifestError } from './errors.js';
 import { sha256Hex } from './hash.js';
-import { validateArtifactPath } from './paths.js';
+import { artifactPath, artifactSchema, count, sha256, utc } from './schemas.js';
 import {
   MANIFEST_PATH,
   MANIFEST_SHA256_PATH,
@@ -16,17 +16,6 @@ import {
 
 /** The largest manifest readManifest accepts (a run of many thousands of artifacts is a few MB). */
 const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
-
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256');
-const utc = z.iso.datetime({ message: 'must be a UTC RFC 3339 time ending in Z' });
-const count = z.number().int().nonnegative();
-const artifactPath = z.string().superRefine((value, ctx) => {
-  try {
-    validateArtifactPath(value);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-  }
-});
 
 const gapReasons = [
   'forbidden',
@@ -68,19 +57,6 @@ const actionSchema = z.object({
   exitCode: z.number().int().optional(),
   detail: z.string().optional(),
   durationMs: z.number().nonnegative().optional(),
-});
-
-const artifactSchema = z.object({
-  path: artifactPath,
-  source: z.string().min(1),
-  kind: z.enum(['rows', 'raw', 'custody', 'receipt', 'findings', 'audit', 'other']),
-  sha256,
-  bytes: count,
-  records: count,
-  contentType: z.string().min(1),
-  contentEncoding: z.literal('gzip').optional(),
-  table: z.string().optional(),
-  shard: z.string().optional(),
 });
 
 const sourceSummarySchema = z.object({
