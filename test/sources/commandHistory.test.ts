@@ -298,6 +298,29 @@ describe('execInPod', () => {
 describe('historyExecOutcome', () => {
   const base: PodExecResult = { end: 'success', exitCode: 0, stderr: '', stdoutBytes: 0, protocol: 'v5.channel.k8s.io', durationMs: 1 };
 
+  test('a shell without the tools the script needs: no invented rows, an exec-failed gap naming the tool', async () => {
+    // Without head, the script would print each file's marker and no content, and the next marker
+    // would be parsed as the previous file's commands. It checks its tools first and stops.
+    const objects: KubeObject[] = [namespace('bare'), pod({ namespace: 'bare', name: 'shell-only', containers: [{ name: 'c' }] })];
+    const containers: Scenario['containers'] = {
+      'bare/shell-only/c': {
+        userland: 'none',
+        binaries: ['/bin/sh', '/usr/bin/wc', '/usr/bin/tr'],
+        files: { '/root/.bash_history': 'id\n', '/home/eve/.ash_history': 'whoami\n' },
+      },
+    };
+    const { cluster, kc } = await startCluster({ name: 'bare', objects, containers });
+    try {
+      expect(cluster.exec).toMatchObject({ mode: 'real' });
+      const out = await collect(commandHistorySource, context(kc));
+      expect(out.rows).toEqual([]);
+      expect(out.gaps).toEqual([expect.objectContaining({ reason: 'exec-failed', container: 'c' })]);
+      expect(out.gaps[0]!.detail).toMatch(/^exit code 127: .*; stderr: aks-evidence: head not found in the container; 0 file\(s\) read before$/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
   test('classifies every ending', () => {
     expect(
       historyExecOutcome('/bin/sh', { ...base, end: 'start-failed', exitCode: undefined, message: 'exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown' }, 0),

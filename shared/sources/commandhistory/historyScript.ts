@@ -9,7 +9,16 @@
  */
 export const HISTORY_GLOBS = ['/root/.*history', '/home/*/.*history'] as const;
 
+/**
+ * The tools the script needs besides the shell. Checked first: without one of them the framing
+ * would break (a missing `head` prints the markers with no content, and the next marker would be
+ * read as the previous file's commands), so the script prints nothing on stdout and exits 127
+ * naming the tool, and the container is an exec-failed gap instead of rows of invented commands.
+ */
+export const HISTORY_TOOLS = ['wc', 'tr', 'head'] as const;
+
 export const HISTORY_SCRIPT =
+  `for t in ${HISTORY_TOOLS.join(' ')}; do command -v "$t" >/dev/null 2>&1 || { echo "aks-evidence: $t not found in the container" >&2; exit 127; }; done; ` +
   `for f in ${HISTORY_GLOBS.join(' ')}; do ` +
   `[ -f "$f" ] || continue; ` +
   `n=$(wc -c < "$f" | tr -d ' '); ` +
