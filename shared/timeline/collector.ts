@@ -2,7 +2,7 @@ import { execDetailsOf } from '../audit/execRequest.js';
 import type { AuditEvent, ExecDetails } from '../audit/types.js';
 import { eventTimeMs } from '../audit/types.js';
 import type { CollectorAction } from '../evidence/types.js';
-import { HISTORY_SCRIPT, HISTORY_SHELLS } from '../sources/commandhistory/historyScript.js';
+import { HISTORY_SCRIPT_VERSIONS, HISTORY_SHELLS } from '../sources/commandhistory/historyScript.js';
 
 /**
  * Telling the collector's own actions from the attacker's. The collector reads (lists,
@@ -37,9 +37,9 @@ export function execRequestOf(event: AuditEvent): ExecRequest | undefined {
   return execDetailsOf(event);
 }
 
-/** True when argv is the collector's history exec ([shell, "-c", HISTORY_SCRIPT]). */
+/** True when argv is the collector's history exec ([shell, "-c", a version of the history script]). */
 export function isHistoryCommand(argv: readonly string[]): boolean {
-  return argv.length === 3 && (HISTORY_SHELLS as readonly string[]).includes(argv[0]!) && argv[1] === '-c' && argv[2] === HISTORY_SCRIPT;
+  return argv.length === 3 && (HISTORY_SHELLS as readonly string[]).includes(argv[0]!) && argv[1] === '-c' && HISTORY_SCRIPT_VERSIONS.includes(argv[2]!);
 }
 
 /** Why an audit event is the collector's, or undefined when it is not known to be. */

@@ -17,14 +17,23 @@ export const HISTORY_GLOBS = ['/root/.*history', '/home/*/.*history'] as const;
  */
 export const HISTORY_TOOLS = ['wc', 'tr', 'head'] as const;
 
-export const HISTORY_SCRIPT =
-  `for t in ${HISTORY_TOOLS.join(' ')}; do command -v "$t" >/dev/null 2>&1 || { echo "aks-evidence: $t not found in the container" >&2; exit 127; }; done; ` +
+/** The loop that prints every history file (the whole script of aks-evidence before the tools check). */
+const HISTORY_LOOP =
   `for f in ${HISTORY_GLOBS.join(' ')}; do ` +
   `[ -f "$f" ] || continue; ` +
   `n=$(wc -c < "$f" | tr -d ' '); ` +
   `printf '@@aks-evidence-file %s %s\\n' "$n" "$f"; ` +
   `head -c "$n" "$f"; ` +
   `done`;
+
+export const HISTORY_SCRIPT =
+  `for t in ${HISTORY_TOOLS.join(' ')}; do command -v "$t" >/dev/null 2>&1 || { echo "aks-evidence: $t not found in the container" >&2; exit 127; }; done; ` + HISTORY_LOOP;
+
+/**
+ * Every version of the script aks-evidence has run, newest first: audit logs kept from earlier
+ * collections show the older ones, and the timeline still recognises them as the collector's.
+ */
+export const HISTORY_SCRIPT_VERSIONS: readonly string[] = [HISTORY_SCRIPT, HISTORY_LOOP];
 
 /**
  * The exec argv: the shell is tried in this order; a container without any is a 'no-shell' gap.
