@@ -16,7 +16,7 @@ import { logRun, setRunAttributes } from './telemetry.js';
  * 400 (problem+json listing every invalid field) and nothing starts; 202 with the run id and
  * our status URL when a run starts; 200 with the existing run when one for the same cluster and
  * case already exists (unless "force": true). GET /api/collections/{runId} is the only status
- * path: Durable's management URLs (createCheckStatusResponse) carry the task hub's system key,
+ * path: Durable's management URLs (its check-status response) carry the task hub's system key,
  * with which anyone can terminate, rewind or purge any run, so they are never built, returned
  * or logged.
  */
