@@ -100,7 +100,8 @@ export async function findOwnSeal(
 async function findOwnUnsealedManifest(
   store: EvidenceStore,
   claimed: ClaimedRun,
-  head: ChainHead,
+  /** The chain head now: read only when a manifest naming this run's claim is there (it lists and reads the chain). */
+  head: () => Promise<ChainHead>,
 ): Promise<{ manifest: Manifest; manifestSha256: string; chainHead: ChainHead } | undefined> {
   if (!(await store.stat(MANIFEST_PATH))) return undefined;
   const bytes = await readSmallArtifact(store, MANIFEST_PATH, 256 * 1024 * 1024);
@@ -113,7 +114,8 @@ async function findOwnUnsealedManifest(
   const custody = manifest.custody;
   if (manifest.runId !== claimed.claim.runId || !custody) return undefined;
   if (custody.claimSha256 !== claimed.sha256 || custody.nonce !== claimed.claim.nonce) return undefined;
-  if (custody.chainHead?.seq !== head.seq || custody.chainHead.sha256 !== head.sha256) return undefined;
+  const now = await head();
+  if (custody.chainHead?.seq !== now.seq || custody.chainHead.sha256 !== now.sha256) return undefined;
   return { manifest, manifestSha256: sha256Hex(bytes), chainHead: custody.chainHead };
 }
 
@@ -138,7 +140,7 @@ export async function sealRun(ctx: SealContext): Promise<SealResult & { manifest
   if (existing) {
     return { ...summarize(existing.manifest, ctx.store.location, existing.manifestSha256, existing.chainHead, existing.sealRecord), manifest: existing.manifest };
   }
-  const unsealed = await findOwnUnsealedManifest(ctx.store, claimed, await custody.currentHead());
+  const unsealed = await findOwnUnsealedManifest(ctx.store, claimed, () => custody.currentHead());
   if (unsealed) {
     // This run's sealing wrote the manifest and stopped before its seal record (a crash, a killed
     // process): record the seal of that manifest now, exactly as the first attempt would have.
