@@ -60,6 +60,8 @@ const FUNCTION_KEY = "@{body('Get_function_key')?['value']}";
 const STATUS = "body('Get_run_status')";
 const item = (field: string): string => `items('For_each_run')?['${field}']`;
 const statusPath = (path: readonly string[]): string => `${STATUS}${path.map((s) => `?['${s}']`).join('')}`;
+/** A status field in the comment, or `fallback` when the run has none. */
+const statusOr = (path: readonly string[], fallback: string): string => `@{coalesce(${statusPath(path)}, '${fallback}')}`;
 
 function comment(message: string, runAfter: JsonObject): JsonObject {
   return {
@@ -88,9 +90,7 @@ export function buildPlaybookDefinition(): JsonObject {
     'had status @{coalesce(',
     runtimeStatus,
     ", 'Unknown')} when the playbook stopped waiting",
-    ' (outcome: @{coalesce(',
-    statusPath(c.status.outcome),
-    ", 'n/a')}).</p>",
+    ` (outcome: ${statusOr(c.status.outcome, 'n/a')}).</p>`,
     '<p>Cluster found through: @{join(',
     item(c.foundInField),
     ", '; ')}<br/>",
@@ -99,18 +99,10 @@ export function buildPlaybookDefinition(): JsonObject {
     "), 'no pod named', join(",
     item(c.priorityPodsField),
     ", ', '))}</p>",
-    '<p>Evidence location: @{coalesce(',
-    statusPath(c.status.location),
-    ", 'not sealed')}<br/>",
-    'Manifest: @{coalesce(',
-    statusPath(c.status.manifestPath),
-    ", 'n/a')}<br/>",
-    'Manifest SHA-256: @{coalesce(',
-    statusPath(c.status.manifestSha256),
-    ", 'n/a')}<br/>",
-    'Custody chain head: @{coalesce(',
-    statusPath(c.status.chainHead),
-    ", 'n/a')}<br/>",
+    `<p>Evidence location: ${statusOr(c.status.location, 'not sealed')}<br/>`,
+    `Manifest: ${statusOr(c.status.manifestPath, 'n/a')}<br/>`,
+    `Manifest SHA-256: ${statusOr(c.status.manifestSha256, 'n/a')}<br/>`,
+    `Custody chain head: ${statusOr(c.status.chainHead, 'n/a')}<br/>`,
     // The report sealed in the bundle: a private blob, opened by someone with read access to the evidence container.
     'Report: @{if(empty(',
     statusPath(c.status.reportUrl),

@@ -9,13 +9,11 @@
  * TimeGenerated and alert on what was first ingested since their previous run (every 1 h),
  * one row per RecordId — a re-sent row never alerts twice.
  */
-import { evidence } from './evidenceKql.js';
+import { accountEntity, clusterEntity, evidence, ipEntity } from './evidenceKql.js';
 import type { AnalyticRule } from './types.js';
 
 const FRESH = `| where Ingested > ago(1h)`;
 const first = (table: string): string => `${evidence(table, { keep: 'first-ingested' })}\n${FRESH}`;
-
-const clusterEntity = { entityType: 'AzureResource' as const, fieldMappings: [{ identifier: 'ResourceId', columnName: 'ClusterResourceId' }] };
 
 export const ANALYTIC_RULES: readonly AnalyticRule[] = [
   {
@@ -38,7 +36,7 @@ export const ANALYTIC_RULES: readonly AnalyticRule[] = [
       '    by RunId, CaseId, ClusterResourceId, SubjectKind = subject_kind, SubjectName = subject_name, Binding = strcat(binding_kind, "/", binding_name), EvidencePath, EvidenceSha256',
       '| extend Rules = tostring(Rules), GrantPaths = tostring(GrantPaths)',
     ].join('\n'),
-    entityMappings: [{ entityType: 'Account', fieldMappings: [{ identifier: 'Name', columnName: 'SubjectName' }] }, clusterEntity],
+    entityMappings: [accountEntity('SubjectName'), clusterEntity],
     customDetails: { RunId: 'RunId', CaseId: 'CaseId', Binding: 'Binding', GrantPaths: 'GrantPaths', EvidencePath: 'EvidencePath', EvidenceSha256: 'EvidenceSha256' },
     alertDetailsOverride: {
       alertDisplayNameFormat: 'AKS evidence: {{Binding}} grants cluster access to {{SubjectName}}',
@@ -66,7 +64,7 @@ export const ANALYTIC_RULES: readonly AnalyticRule[] = [
       '    by RunId, CaseId, ClusterResourceId, Workload = strcat(kind, " ", namespace, "/", name), Namespace = namespace, ServiceAccount = service_account, EvidencePath, EvidenceSha256',
       '| extend Settings = tostring(Settings)',
     ].join('\n'),
-    entityMappings: [{ entityType: 'Account', fieldMappings: [{ identifier: 'Name', columnName: 'ServiceAccount' }] }, clusterEntity],
+    entityMappings: [accountEntity('ServiceAccount'), clusterEntity],
     customDetails: { RunId: 'RunId', Workload: 'Workload', Settings: 'Settings', EvidencePath: 'EvidencePath', EvidenceSha256: 'EvidenceSha256' },
     alertDetailsOverride: {
       alertDisplayNameFormat: 'AKS evidence: {{Workload}} has host-level access',
@@ -93,7 +91,7 @@ export const ANALYTIC_RULES: readonly AnalyticRule[] = [
       '    by RunId, CaseId, ClusterResourceId, Namespace = namespace, Pod = pod_name, Container = container_name, HistoryUser = user, EvidencePath, EvidenceSha256',
       '| extend Commands = tostring(Commands)',
     ].join('\n'),
-    entityMappings: [{ entityType: 'Account', fieldMappings: [{ identifier: 'Name', columnName: 'HistoryUser' }] }, clusterEntity],
+    entityMappings: [accountEntity('HistoryUser'), clusterEntity],
     customDetails: { RunId: 'RunId', Pod: 'Pod', Container: 'Container', Commands: 'Commands', EvidencePath: 'EvidencePath' },
     alertDetailsOverride: {
       alertDisplayNameFormat: 'AKS evidence: escape or credential commands in {{Namespace}}/{{Pod}}',
@@ -148,8 +146,8 @@ export const ANALYTIC_RULES: readonly AnalyticRule[] = [
       '| extend Targets = tostring(Targets)',
     ].join('\n'),
     entityMappings: [
-      { entityType: 'Account', fieldMappings: [{ identifier: 'Name', columnName: 'User' }] },
-      { entityType: 'IP', fieldMappings: [{ identifier: 'Address', columnName: 'SourceIp' }] },
+      accountEntity('User'),
+      ipEntity('SourceIp'),
       clusterEntity,
     ],
     customDetails: { RunId: 'RunId', Rule: 'Rule', Targets: 'Targets', Requests: 'Requests', EvidencePath: 'EvidencePath' },

@@ -1,3 +1,5 @@
+import type { EntityMapping } from './types.js';
+
 /**
  * KQL building blocks for the Sentinel content over the evidence tables. Every read of an
  * evidence table goes through `evidence()`, which de-duplicates by RecordId: an ingestion
@@ -26,3 +28,19 @@ export function evidence(table: string, options: EvidenceReadOptions = {}): stri
 
 /** The pattern every shipped query must contain after each evidence table it reads (tests check it). */
 export const DEDUPE_PATTERN = /\|\s*summarize\s+arg_(?:max|min)\([^)]*\*\)\s+by\s+RecordId\b/;
+
+/** The cluster of a row (its ClusterResourceId) as an Azure resource entity. */
+export const clusterEntity: EntityMapping = { entityType: 'AzureResource', fieldMappings: [{ identifier: 'ResourceId', columnName: 'ClusterResourceId' }] };
+
+/** An account entity from a column (a user, a service account, a binding's subject). */
+export function accountEntity(columnName: string): EntityMapping {
+  return { entityType: 'Account', fieldMappings: [{ identifier: 'Name', columnName }] };
+}
+
+/** An IP entity from a column. */
+export function ipEntity(columnName: string): EntityMapping {
+  return { entityType: 'IP', fieldMappings: [{ identifier: 'Address', columnName }] };
+}
+
+/** Leaves out the collector's own requests (its user agent is aks-evidence/<version>): they are recorded in each run's manifest. */
+export const NOT_THE_COLLECTOR = '| where not(user_agent startswith "aks-evidence/")';

@@ -2,10 +2,8 @@
  * Hunting queries over the evidence tables (the Hunting blade's time range applies to
  * TimeGenerated). Each reads its tables through evidence(), one row per RecordId.
  */
-import { evidence } from './evidenceKql.js';
+import { accountEntity, clusterEntity, evidence, ipEntity, NOT_THE_COLLECTOR } from './evidenceKql.js';
 import type { HuntingQuery } from './types.js';
-
-const clusterEntity = { entityType: 'AzureResource' as const, fieldMappings: [{ identifier: 'ResourceId', columnName: 'ClusterResourceId' }] };
 
 export const HUNTING_QUERIES: readonly HuntingQuery[] = [
   {
@@ -18,13 +16,13 @@ export const HUNTING_QUERIES: readonly HuntingQuery[] = [
     query: [
       evidence('auditevents_CL'),
       '| where object_resource == "pods" and subresource in ("exec", "attach", "portforward")',
-      '| where not(user_agent startswith "aks-evidence/")',
+      NOT_THE_COLLECTOR,
       '| project TimeGenerated, ClusterResourceId, User = user, Namespace = namespace, Pod = pod_name, Subresource = subresource, Command = exec_command, ResponseCode = response_code, SourceIp = tostring(split(source_ips, ",")[0]), UserAgent = user_agent, RunId, EvidencePath',
       '| order by TimeGenerated asc',
     ].join('\n'),
     entityMappings: [
-      { entityType: 'Account', fieldMappings: [{ identifier: 'Name', columnName: 'User' }] },
-      { entityType: 'IP', fieldMappings: [{ identifier: 'Address', columnName: 'SourceIp' }] },
+      accountEntity('User'),
+      ipEntity('SourceIp'),
       clusterEntity,
     ],
     version: '1.0.0',
@@ -38,14 +36,14 @@ export const HUNTING_QUERIES: readonly HuntingQuery[] = [
     query: [
       evidence('auditevents_CL'),
       '| where object_resource == "secrets" and verb in ("get", "list", "watch")',
-      '| where not(user_agent startswith "aks-evidence/")',
+      NOT_THE_COLLECTOR,
       '| summarize Requests = count(), Allowed = countif(response_code < 400), Denied = countif(response_code >= 400), Namespaces = make_set(iff(isempty(namespace), "(all namespaces)", namespace), 20), Verbs = make_set(verb), First = min(TimeGenerated), Last = max(TimeGenerated), SourceIp = take_any(tostring(split(source_ips, ",")[0]))',
       '    by ClusterResourceId, User = user',
       '| order by Allowed desc, Requests desc',
     ].join('\n'),
     entityMappings: [
-      { entityType: 'Account', fieldMappings: [{ identifier: 'Name', columnName: 'User' }] },
-      { entityType: 'IP', fieldMappings: [{ identifier: 'Address', columnName: 'SourceIp' }] },
+      accountEntity('User'),
+      ipEntity('SourceIp'),
       clusterEntity,
     ],
     version: '1.0.0',
@@ -63,7 +61,7 @@ export const HUNTING_QUERIES: readonly HuntingQuery[] = [
       '| summarize Requests = count(), First = min(TimeGenerated), Last = max(TimeGenerated), Examples = make_set(strcat(verb, " ", request_uri), 20) by ClusterResourceId, SourceIp = tostring(split(source_ips, ",")[0]), UserAgent = user_agent',
       '| order by Requests desc',
     ].join('\n'),
-    entityMappings: [{ entityType: 'IP', fieldMappings: [{ identifier: 'Address', columnName: 'SourceIp' }] }, clusterEntity],
+    entityMappings: [ipEntity('SourceIp'), clusterEntity],
     version: '1.0.0',
   },
   {
@@ -84,7 +82,7 @@ export const HUNTING_QUERIES: readonly HuntingQuery[] = [
       '| project-away RunId1, ServiceAccount1',
       '| order by array_length(Capabilities) desc',
     ].join('\n'),
-    entityMappings: [{ entityType: 'Account', fieldMappings: [{ identifier: 'Name', columnName: 'ServiceAccount' }] }, clusterEntity],
+    entityMappings: [accountEntity('ServiceAccount'), clusterEntity],
     version: '1.0.0',
   },
   {
