@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { PassThrough, Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -109,6 +108,9 @@ class NdjsonWriter implements NdjsonArtifactWriter {
   /** Bytes of producers' buffers handed to zlib and not yet read by it. */
   private directInFlight = 0;
   private directDrained: (() => void) | undefined;
+  /** Waits in progress (wait()), woken when the pipeline ends; and whether it has. */
+  private readonly waiters = new Set<() => void>();
+  private ended = false;
 
   constructor(
     private readonly target: ArtifactWriter,
@@ -123,8 +125,31 @@ class NdjsonWriter implements NdjsonArtifactWriter {
       },
     });
     this.done = pipeline(this.encoder, sink);
-    this.done.catch((error: unknown) => {
-      this.failure ??= error;
+    this.done
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => {
+        this.ended = true;
+        for (const wake of [...this.waiters]) wake();
+      });
+  }
+
+  /**
+   * Wait until `arm`'s wake is called (progress) or the pipeline ends (done or failed). Nothing
+   * is left behind per wait: racing against `this.done.then(...)` instead left one reaction on
+   * `done` per wait, alive as long as the artifact (a whole run for container logs), holding the
+   * closure and its context — about 1 MB of heap per second of a 1 GB log collection.
+   */
+  private wait(arm: (wake: () => void) => void): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        this.waiters.delete(wake);
+        resolve();
+      };
+      this.waiters.add(wake);
+      arm(wake);
     });
   }
 
@@ -182,8 +207,8 @@ class NdjsonWriter implements NdjsonArtifactWriter {
         wake?.();
       }
     });
-    while (this.directInFlight > DIRECT_IN_FLIGHT && this.failure === undefined) {
-      await Promise.race([new Promise<void>((resolve) => (this.directDrained = resolve)), this.done.then(() => undefined)]);
+    while (this.directInFlight > DIRECT_IN_FLIGHT && this.failure === undefined && !this.ended) {
+      await this.wait((wake) => (this.directDrained = wake));
     }
     if (this.failure !== undefined) throw this.failure;
   }
@@ -251,7 +276,7 @@ class NdjsonWriter implements NdjsonArtifactWriter {
         this.allocated++;
         return Buffer.allocUnsafeSlow(this.batchBytes);
       }
-      await Promise.race([new Promise<void>((resolve) => (this.bufferReturned = resolve)), this.done.then(() => undefined)]);
+      await this.wait((wake) => (this.bufferReturned = wake));
       if (this.failure !== undefined) throw this.failure;
       if (this.free.length === 0 && this.encoder.writableFinished) throw new AksEvidenceError('ERR_NDJSON', `cannot write to ${this.path}: the compressor has ended`);
     }
@@ -295,7 +320,7 @@ class NdjsonWriter implements NdjsonArtifactWriter {
     const recycle = this.gzip && pooled !== undefined ? () => this.release(pooled) : undefined;
     const more = this.encoder.write(chunk, recycle);
     if (!more && !recycle) {
-      await Promise.race([once(this.encoder, 'drain'), this.done.then(() => undefined)]);
+      await this.wait((wake) => this.encoder.once('drain', wake));
       if (this.failure !== undefined) throw this.failure;
     }
   }
