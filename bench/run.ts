@@ -289,6 +289,17 @@ async function main(): Promise<void> {
       console.log(
         `  ${c?.records ?? 0} lines in ${fmt(c?.seconds ?? 0, 1)} s (${fmt(((c?.records ?? 0) * lineBytes) / 1e6 / Math.max(c?.seconds ?? 1, 1e-6), 1)} MB/s of log text); peak RSS ${fmt(mb(r.peakRssBytes as number), 0)} MB; CPU ${fmt(r.cpuSeconds as number, 1)} s`,
       );
+      const at = (r.atPeak ?? {}) as Record<string, number>;
+      if (at.rss) {
+        const spaces = Object.entries(at)
+          .filter(([k, v]) => k.startsWith('space.') && v >= 1e6)
+          .map(([k, v]) => `${k.slice(6).replace(/_space$/, '')} ${fmt(mb(v), 0)}`)
+          .join(', ');
+        const native = at.rss - (at.heapTotal ?? 0) - (at.arrayBuffers ?? 0);
+        console.log(
+          `  at the peak: V8 heap ${fmt(mb(at.heapTotal ?? 0), 0)} MB (${fmt(mb(at.heapUsed ?? 0), 0)} used; ${spaces}), buffers ${fmt(mb(at.arrayBuffers ?? 0), 0)} MB, the rest (code, native, sockets) ${fmt(mb(native), 0)} MB`,
+        );
+      }
       results.memory = r;
       summary.oneGbPeakRssMb = mb(r.peakRssBytes as number);
     });

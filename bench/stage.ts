@@ -6,6 +6,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import v8 from 'node:v8';
 import { KubeApi } from '../shared/cluster/kubeApi.js';
 import { loadKubeConfig } from '../shared/cluster/kubeConfig.js';
 import { claimRunPath } from '../shared/evidence/claim.js';
@@ -38,10 +39,17 @@ interface StageParams {
 }
 
 let peakRss = 0;
+/** Where the memory was at the sampled peak: V8's heap (per space), off-heap buffers, and the rest (native). */
+let atPeak: Record<string, number> = {};
 /** [Date.now(), rss] every 25 ms: the process's peak while each source ran. */
 const rssSamples: [number, number][] = [];
 const sampler = setInterval(() => {
   const rss = process.memoryUsage.rss();
+  if (rss > peakRss) {
+    const m = process.memoryUsage();
+    atPeak = { rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+    for (const space of v8.getHeapSpaceStatistics()) atPeak[`space.${space.space_name}`] = space.space_size;
+  }
   peakRss = Math.max(peakRss, rss);
   rssSamples.push([Date.now(), rss]);
 }, 25);
@@ -58,7 +66,7 @@ function finish(result: Record<string, unknown>): void {
   peakRss = Math.max(peakRss, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
   const cpu = process.cpuUsage();
   // CPU of the whole process (event loop, GC and zlib threads): compare with the wall time.
-  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
+  process.stdout.write(JSON.stringify({ ...result, peakRssBytes: peakRss, atPeak, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
 }
 
 async function main(): Promise<void> {
