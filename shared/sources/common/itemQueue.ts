@@ -23,6 +23,11 @@ export class ItemQueue<T> implements AsyncIterable<T> {
   private failure: { error: unknown } | undefined;
   private consumerWake: (() => void) | undefined;
   private roomWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Time the consumer spent waiting on an empty queue: finished waits, and the start of the one in progress. */
+  private starvedTotal = 0;
+  private starvedSince: number | undefined;
+  /** Times a producer had to wait for room (the queue was full). */
+  roomWaits = 0;
 
   /**
    * @param capacity weight held before producers are asked to wait (soft bound: a put never fails for fullness).
@@ -31,7 +36,13 @@ export class ItemQueue<T> implements AsyncIterable<T> {
   constructor(
     readonly capacity: number,
     private readonly weigh: (item: T) => number = () => 1,
+    private readonly now: () => number = () => performance.now(),
   ) {}
+
+  /** Milliseconds the consumer has spent waiting for an item so far (the wait in progress included). */
+  get starvedMs(): number {
+    return this.starvedTotal + (this.starvedSince === undefined ? 0 : this.now() - this.starvedSince);
+  }
 
   /** Items queued. */
   get size(): number {
@@ -60,6 +71,7 @@ export class ItemQueue<T> implements AsyncIterable<T> {
   room(): Promise<void> {
     if (this.stopped) return Promise.reject(new QueueStoppedError());
     if (!this.full) return Promise.resolve();
+    this.roomWaits++;
     return new Promise((resolve, reject) => this.roomWaiters.push({ resolve, reject }));
   }
 
@@ -124,9 +136,12 @@ export class ItemQueue<T> implements AsyncIterable<T> {
           if (this.failure) throw this.failure.error;
           return;
         }
+        this.starvedSince = this.now();
         await new Promise<void>((resolve) => {
           this.consumerWake = resolve;
         });
+        this.starvedTotal += this.now() - this.starvedSince;
+        this.starvedSince = undefined;
       }
     } finally {
       if (!this.ended || this.size > 0) this.stop();
