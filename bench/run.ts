@@ -285,9 +285,10 @@ async function main(): Promise<void> {
       );
       const params = { kubeconfigPath, concurrency: cfg.concurrency, sinceSeconds: 86400 * 7, sources: ['containerlogs'], out: workDir };
       const r = await runStage('collect', params);
-      const c = (r.perSource as Record<string, { seconds: number; records: number }>).containerlogs;
+      const c = (r.perSource as Record<string, { seconds: number; records: number; coverage?: { containerlogs?: { peakOpenStreams?: number } }[] }>).containerlogs;
+      const openStreams = maxOf((c?.coverage ?? []).map((part) => part.containerlogs?.peakOpenStreams ?? 0));
       console.log(
-        `  ${c?.records ?? 0} lines in ${fmt(c?.seconds ?? 0, 1)} s (${fmt(((c?.records ?? 0) * lineBytes) / 1e6 / Math.max(c?.seconds ?? 1, 1e-6), 1)} MB/s of log text); peak RSS ${fmt(mb(r.peakRssBytes as number), 0)} MB; CPU ${fmt(r.cpuSeconds as number, 1)} s`,
+        `  ${c?.records ?? 0} lines in ${fmt(c?.seconds ?? 0, 1)} s (${fmt(((c?.records ?? 0) * lineBytes) / 1e6 / Math.max(c?.seconds ?? 1, 1e-6), 1)} MB/s of log text); peak RSS ${fmt(mb(r.peakRssBytes as number), 0)} MB; CPU ${fmt(r.cpuSeconds as number, 1)} s; at most ${openStreams ?? '?'} log streams open at once`,
       );
       const at = (r.atPeak ?? {}) as Record<string, number>;
       if (at.rss) {

@@ -130,7 +130,16 @@ async function main(): Promise<void> {
       const secs = s.startedAt && s.endedAt ? (to - from) / 1000 : seconds;
       // Sources share the process: this is its peak while the source was running, not the source's own.
       const peakRssBytes = rssSamples.reduce((m, [t, rss]) => (t >= from && t <= to ? Math.max(m, rss) : m), 0);
-      perSource[name] = { seconds: secs, records: s.records, objects: s.rawObjects, gaps: s.gaps.length, apiRequests: s.apiRequests ?? 0, storedBytes: bytes, peakRssBytes };
+      perSource[name] = {
+        seconds: secs,
+        records: s.records,
+        objects: s.rawObjects,
+        gaps: s.gaps.length,
+        apiRequests: s.apiRequests ?? 0,
+        storedBytes: bytes,
+        peakRssBytes,
+        ...(sealed.manifest.coverage?.[name] !== undefined ? { coverage: sealed.manifest.coverage[name] } : {}),
+      };
     }
     const storedBytes = sealed.manifest.artifacts.reduce((n, a) => n + a.bytes, 0);
     finish({ seconds, perSource, storedBytes, artifacts: sealed.manifest.artifacts.length, actions: sealed.manifest.actions.length, location: store.location });

@@ -2,6 +2,7 @@ import { containerLogsSource, logRow, logRowSerializer, podColumns } from '../..
 import { LineSplitter, splitLogLine } from '../../shared/util/lines.js';
 import { inPodShard } from '../../shared/sources/common/shard.js';
 import type { KubeObject, Scenario } from '../../shared/simulator/kube/scenario.js';
+import { generateCluster } from '../../shared/simulator/kube/generate.js';
 import { collect, context, FIXED_NOW, namespace, ndjsonRows, pod, startCluster } from './helpers.js';
 
 const T = (minutesAgo: number, frac = ''): string => new Date(FIXED_NOW.getTime() - minutesAgo * 60_000).toISOString().replace('.000Z', `${frac}Z`);
@@ -94,7 +95,7 @@ describe('container logs source', () => {
 
       // The container that never started has no log: counted as coverage, never asked for, not a gap.
       expect(out.gaps).toEqual([]);
-      expect(out.coverage).toEqual([{ containerlogs: { containers: 5, streams: 5, notStarted: 1, resumedStreams: 0 } }]);
+      expect(out.coverage).toEqual([{ containerlogs: { containers: 5, streams: 5, notStarted: 1, resumedStreams: 0, peakOpenStreams: expect.any(Number) as number } }]);
       const logRequests = cluster.requestLog.filter((r) => r.path.endsWith('/log'));
       expect(logRequests.some((r) => r.query.includes('container=sidecar'))).toBe(false);
       for (const r of logRequests) expect(r.query).toContain('timestamps=true');
@@ -446,6 +447,39 @@ describe('logRowSerializer', () => {
           });
         }
       }
+    }
+  });
+});
+
+describe('container logs: how many streams are open at once follows what bounds the run', () => {
+  const streamsOpen = (coverage: Record<string, unknown>[]) => (coverage[0]?.['containerlogs'] as { peakOpenStreams: number }).peakOpenStreams;
+
+  test('with request latency and a consumer that waits for rows, it climbs from a few to the whole share', async () => {
+    const { cluster, kc } = await startCluster(generateCluster({ pods: 240, containersPerPod: 1, linesPerContainer: 20, restartEvery: 0, historyFraction: 0 }), { latencyMs: 20 });
+    try {
+      const out = await collect(containerLogsSource, context(kc, { concurrency: 16, sinceSeconds: 86400 * 7 }));
+      expect(out.rows).toHaveLength(240 * 20);
+      expect(streamsOpen(out.coverage)).toBe(16);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test('when the consumer is the bottleneck, it keeps a few streams open: more would only hold more buffers', async () => {
+    const { cluster, kc } = await startCluster(generateCluster({ pods: 60, containersPerPod: 1, linesPerContainer: 400, restartEvery: 0, historyFraction: 0 }));
+    try {
+      let rows = 0;
+      let coverage: Record<string, unknown> | undefined;
+      for await (const item of containerLogsSource.collect(context(kc, { concurrency: 16, sinceSeconds: 86400 * 7 }))) {
+        if (item.kind === 'rowsNdjson') rows += ndjsonRows(item).length;
+        if (item.kind === 'coverage') coverage = item.coverage;
+        // A slow store: every batch of rows takes 5 ms to write.
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(rows).toBe(60 * 400);
+      expect(streamsOpen([coverage!])).toBeLessThan(16);
+    } finally {
+      await cluster.stop();
     }
   });
 });

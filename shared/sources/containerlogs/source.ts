@@ -10,6 +10,7 @@ import { describeContainerState, iteratePods, podContainers, restartCount, type 
 import { obj, str } from '../../util/values.js';
 import { redactedMapJson } from '../../util/valueRedaction.js';
 import { TaskPool } from '../common/taskPool.js';
+import { StreamAdmission } from '../common/admission.js';
 import { clusterRead, kubeAccess, queueWeight, type Row, type SourceContext, type SourceDefinition, type SourceItem } from '../types.js';
 import { CONTAINER_LOGS_TABLE } from './table.js';
 import { LogRowEncoder, SlabPool, type LogRowColumns } from './rowBytes.js';
@@ -17,8 +18,9 @@ import { LogRowEncoder, SlabPool, type LogRowColumns } from './rowBytes.js';
 /**
  * Container logs: every container of every pod of the run (init and ephemeral too, finished
  * pods too), the current log and, wherever a container restarted, the previous one.
- * Lines stream from the API server into rows as they arrive, several logs at a time
- * (ctx.concurrency), through a bounded queue: memory does not grow with log volume.
+ * Lines stream from the API server into rows as they arrive, several logs at a time (a few,
+ * up to ctx.concurrency as the run needs: StreamAdmission), through a bounded queue: memory
+ * does not grow with log volume.
  */
 
 const SOURCE = 'containerlogs';
@@ -160,12 +162,14 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
   // A short queue: rows that wait long get promoted to V8's old space and linger as garbage.
   // Weighed in rows: each chunk of a log arrives as one 'rowsJson' item.
   const queue = new ItemQueue<SourceItem>(LOG_QUEUE_ROWS, queueWeight);
+  // Streams open at once: from a few up to the source's share of the budget, as the run needs (admission.ts).
   const pool = new TaskPool(Math.max(1, ctx.concurrency));
+  const admission = new StreamAdmission(pool, queue);
   const slabs = new SlabPool();
   const vanished = new Set<string>();
   const forbidden = { streams: 0, namespaces: new Set<string>(), first: '' };
   /** The task's coverage item: a container that never started has no log (a count, not a gap). */
-  const coverage = { containers: 0, streams: 0, notStarted: 0, resumedStreams: 0 };
+  const coverage = { containers: 0, streams: 0, notStarted: 0, resumedStreams: 0, peakOpenStreams: 0 };
   let records = 0;
 
   const gap = (g: Omit<Gap, 'source'>): void => queue.put({ kind: 'gap', gap: { source: SOURCE, ...g } });
@@ -262,11 +266,13 @@ async function* collectContainerLogs(ctx: SourceContext): AsyncGenerator<SourceI
         resource: 'pods/log',
       });
     }
+    coverage.peakOpenStreams = pool.peak;
     if (!signal.aborted) queue.put({ kind: 'coverage', coverage: { [SOURCE]: { ...coverage } } });
   };
 
   let lastProgress = 0;
   yield* consumeProduced(queue, produce, stop, () => {
+    admission.tick();
     if (ctx.progress && records - lastProgress >= 10_000) {
       lastProgress = records;
       ctx.progress({ source: SOURCE, records });
