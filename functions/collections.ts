@@ -2,9 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import { requestDefaults, runtimeSettings } from '../shared/orchestration/environment.js';
 import { collectionInstanceId } from '../shared/orchestration/instanceId.js';
-import { startOrReuseRun } from '../shared/orchestration/startRun.js';
-import { newClaimNonce } from '../shared/evidence/claim.js';
-import type { CollectionRunInput } from '../shared/orchestration/types.js';
+import { newRunInput, startOrReuseRun } from '../shared/orchestration/startRun.js';
 import { failureAnswer, jsonAnswer, MAX_COLLECTION_REQUEST_BYTES, problemAnswer, readJsonBody } from '../shared/request/http.js';
 import { invalidRequestProblem } from '../shared/request/problem.js';
 import { parseCollectionRequest } from '../shared/request/schema.js';
@@ -36,18 +34,7 @@ export async function startCollection(request: HttpRequest, context: InvocationC
     const run = await startOrReuseRun(
       client,
       collectionInstanceId(cluster, record.caseId),
-      (runId, previousAttempt): CollectionRunInput => ({
-        schemaVersion: 1,
-        runId,
-        cluster,
-        request: record,
-        trigger: { kind: 'http', receivedAt: receivedAt.toISOString() },
-        podsPerShard: settings.podsPerShard,
-        ingest: settings.ingestion !== undefined,
-        claimNonce: newClaimNonce(),
-        ...(record.preserveForSeconds ? { preserveStretchSeconds: settings.preserveStretchSeconds, preserveStretchesPerGeneration: settings.preserveStretchesPerGeneration } : {}),
-        ...(previousAttempt ? { previousAttempt } : {}),
-      }),
+      (runId, previousAttempt) => newRunInput({ runId, cluster, request: record, trigger: { kind: 'http', receivedAt: receivedAt.toISOString() }, settings, previousAttempt }),
       { force },
     );
     setRunAttributes(context, { RunId: run.runId, CaseId: record.caseId, ClusterResourceId: cluster.resourceId });

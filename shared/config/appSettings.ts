@@ -5,6 +5,7 @@ import { SOURCES } from '../sources/registry.js';
 import { AksEvidenceError, describeError } from '../util/errors.js';
 import { parseDurationSeconds } from '../util/time.js';
 import { parseManagedClusterId } from '../cluster/clusterRef.js';
+import { preserveForProblem } from '../preservation/resources.js';
 
 /**
  * The Functions app's configuration: app settings, read once at start-up, validated,
@@ -60,6 +61,11 @@ export interface AppSettings {
   readonly preserveStretchSeconds: number;
   /** Preservation activities per orchestration generation before continue-as-new (default 12). */
   readonly preserveStretchesPerGeneration: number;
+  /**
+   * The preservation window of every run a Sentinel incident starts, in seconds (absent: none,
+   * unless the incident body asks with "preserveFor"). The incident's closing stops it early.
+   */
+  readonly sentinelPreserveForSeconds?: number;
 }
 
 /** One problem per setting, naming it and the fix. */
@@ -95,6 +101,7 @@ export const SETTING = {
   tsaUrl: 'AKS_EVIDENCE_TSA_URL',
   preserveStretch: 'AKS_EVIDENCE_PRESERVE_STRETCH_SECONDS',
   preserveGeneration: 'AKS_EVIDENCE_PRESERVE_STRETCHES_PER_GENERATION',
+  sentinelPreserveFor: 'AKS_EVIDENCE_SENTINEL_PRESERVE_FOR',
 } as const;
 
 /** Azurite's well-known development account (public, documented; not a secret). */
@@ -252,6 +259,19 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
   const preserveStretchSeconds = check(SETTING.preserveStretch, int(SETTING.preserveStretch, 1, 1800), 240);
   const preserveStretchesPerGeneration = check(SETTING.preserveGeneration, int(SETTING.preserveGeneration, 1, 100), 12);
 
+  let sentinelPreserveForSeconds: number | undefined;
+  const sentinelPreserveText = get(SETTING.sentinelPreserveFor);
+  if (sentinelPreserveText) {
+    try {
+      sentinelPreserveForSeconds = parseDurationSeconds(sentinelPreserveText);
+      const problem = preserveForProblem(sentinelPreserveForSeconds, concurrency, SETTING.concurrency);
+      if (problem) throw new RangeError(problem);
+    } catch (error) {
+      problems.push({ setting: SETTING.sentinelPreserveFor, message: `${describeError(error)}; leave it empty for no window` });
+      sentinelPreserveForSeconds = undefined;
+    }
+  }
+
   const clientId = get(SETTING.clientId);
   if (clientId && !GUID.test(clientId)) {
     problems.push({ setting: SETTING.clientId, message: 'must be the client id (a GUID) of the user-assigned managed identity; leave it unset for the system-assigned identity' });
@@ -315,6 +335,7 @@ export function loadAppSettings(env: Env, options: { knownSources?: readonly str
     defaultClusters,
     preserveStretchSeconds,
     preserveStretchesPerGeneration,
+    ...(sentinelPreserveForSeconds !== undefined ? { sentinelPreserveForSeconds } : {}),
   });
 }
 

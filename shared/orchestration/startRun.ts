@@ -1,7 +1,11 @@
 import { AksEvidenceError } from '../util/errors.js';
 import { attemptInstanceId, forcedInstanceId } from './instanceId.js';
 import { findRun, keepsExistingRun, type OrchestrationStatusLike, type StatusReader } from './runStatus.js';
-import { FUNCTION_NAMES, type CollectionRunInput } from './types.js';
+import { FUNCTION_NAMES, type CollectionRunInput, type RunTrigger } from './types.js';
+import type { ClusterRef } from '../cluster/clusterRef.js';
+import type { AppSettings } from '../config/appSettings.js';
+import { newClaimNonce } from '../evidence/claim.js';
+import type { CollectionRequestRecord } from '../evidence/types.js';
 
 /** The part of a Durable client that starts runs (structural: shared/ does not import durable-functions). */
 export interface RunStarter extends StatusReader {
@@ -68,4 +72,33 @@ export async function startOrReuseRun(
     if (keepsExistingRun(existing)) return { runId, started: false, runtimeStatus: existing.runtimeStatus, attempt };
     throw error;
   }
+}
+
+/**
+ * The orchestration input of a new run, whatever started it (POST /api/collections or a
+ * Sentinel incident): the same settings travel with every run, the preservation stretch
+ * settings included whenever the request keeps a window (a Sentinel-started run once went
+ * without them and preserved in 240 s stretches whatever the deployment said).
+ */
+export function newRunInput(args: {
+  runId: string;
+  cluster: ClusterRef;
+  request: CollectionRequestRecord;
+  trigger: RunTrigger;
+  settings: Pick<AppSettings, 'podsPerShard' | 'ingestion' | 'preserveStretchSeconds' | 'preserveStretchesPerGeneration'>;
+  previousAttempt?: { runId: string; runtimeStatus?: string } | undefined;
+}): CollectionRunInput {
+  const { settings, request } = args;
+  return {
+    schemaVersion: 1,
+    runId: args.runId,
+    cluster: args.cluster,
+    request,
+    trigger: args.trigger,
+    podsPerShard: settings.podsPerShard,
+    ingest: settings.ingestion !== undefined,
+    claimNonce: newClaimNonce(),
+    ...(request.preserveForSeconds ? { preserveStretchSeconds: settings.preserveStretchSeconds, preserveStretchesPerGeneration: settings.preserveStretchesPerGeneration } : {}),
+    ...(args.previousAttempt ? { previousAttempt: args.previousAttempt } : {}),
+  };
 }

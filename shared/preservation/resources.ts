@@ -45,3 +45,22 @@ export const WATCHED_RESOURCES: readonly WatchedResource[] = [
 export function minimumPreservationBudget(resources: readonly WatchedResource[] = WATCHED_RESOURCES): number {
   return resources.length + 1;
 }
+
+/** The shortest window a run can ask for: one bounded preservation activity's worth. */
+export const MIN_PRESERVE_SECONDS = 60;
+
+/**
+ * What is wrong with a window of `seconds` under a load budget of `concurrency` (undefined when
+ * nothing is): the HTTP request's preserveFor, the Sentinel incident's, and the app setting
+ * that gives every Sentinel-started run a window are checked by this one rule.
+ */
+export function preserveForProblem(seconds: number, concurrency: number | undefined, budgetSetting = 'AKS_EVIDENCE_CONCURRENCY'): string | undefined {
+  if (!Number.isInteger(seconds) || seconds < MIN_PRESERVE_SECONDS || seconds > MAX_PRESERVE_SECONDS) {
+    return `must be from ${MIN_PRESERVE_SECONDS} seconds to 7 days (${MAX_PRESERVE_SECONDS} seconds), e.g. "24h"; got ${String(seconds)}`;
+  }
+  const floor = minimumPreservationBudget();
+  if (concurrency !== undefined && concurrency < floor) {
+    return `a preservation window keeps ${floor - 1} watch streams open, each holding one request of the load budget, and needs one more for log fetches: the deployment's ${budgetSetting} (${concurrency}) must be at least ${floor}`;
+  }
+  return undefined;
+}

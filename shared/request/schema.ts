@@ -14,7 +14,8 @@ import {
 } from '../cluster/clusterRef.js';
 import { capProblems, type FieldProblem } from './problem.js';
 import { appendAll } from '../util/arrays.js';
-import { MAX_PRESERVE_SECONDS, minimumPreservationBudget } from '../preservation/resources.js';
+import { MAX_PRESERVE_SECONDS, preserveForProblem } from '../preservation/resources.js';
+export { MIN_PRESERVE_SECONDS } from '../preservation/resources.js';
 
 /** Container logs look-back bounds: at least a second, at most 30 days (kubelets rotate long before). */
 export const MIN_SINCE_SECONDS = 1;
@@ -252,15 +253,12 @@ export function parseSince(value: string | number | undefined, fallback: number)
   return { ok: true, value: seconds };
 }
 
-/** The shortest preservation window over HTTP: one bounded activity's worth. */
-export const MIN_PRESERVE_SECONDS = 60;
-
 /**
  * Parse preserveFor: keep preserving after the seal for this long ("24h", "7d", or seconds),
  * from a minute to 7 days. The window's watch streams each hold a permit of the load budget, so
  * the budget must leave room for them and for log fetches.
  */
-export function parsePreserveFor(value: string | number | undefined, concurrency: number | undefined): ParseResult<number | undefined> {
+export function parsePreserveFor(value: string | number | undefined, concurrency: number | undefined, field = 'preserveFor'): ParseResult<number | undefined> {
   if (value === undefined) return { ok: true, value: undefined };
   let seconds: number;
   if (typeof value === 'number') seconds = value;
@@ -268,28 +266,11 @@ export function parsePreserveFor(value: string | number | undefined, concurrency
     try {
       seconds = parseDurationSeconds(value);
     } catch {
-      return { ok: false, problems: [{ field: 'preserveFor', message: `"${value}" is not a duration: use a number with s, m, h or d, e.g. "24h" (at most "7d")` }] };
+      return { ok: false, problems: [{ field, message: `"${value.slice(0, 100)}" is not a duration: use a number with s, m, h or d, e.g. "24h" (at most "7d")` }] };
     }
   }
-  if (!Number.isInteger(seconds) || seconds < MIN_PRESERVE_SECONDS || seconds > MAX_PRESERVE_SECONDS) {
-    return {
-      ok: false,
-      problems: [{ field: 'preserveFor', message: `must be from ${MIN_PRESERVE_SECONDS} seconds to 7 days (${MAX_PRESERVE_SECONDS} seconds), e.g. "24h"; got ${String(value)}` }],
-    };
-  }
-  const floor = minimumPreservationBudget();
-  if (concurrency !== undefined && concurrency < floor) {
-    return {
-      ok: false,
-      problems: [
-        {
-          field: 'preserveFor',
-          message: `a preservation window keeps ${floor - 1} watch streams open, each holding one request of the load budget, and needs one more for log fetches: the deployment's AKS_EVIDENCE_CONCURRENCY (${concurrency}) must be at least ${floor}`,
-        },
-      ],
-    };
-  }
-  return { ok: true, value: seconds };
+  const problem = preserveForProblem(seconds, concurrency);
+  return problem ? { ok: false, problems: [{ field, message: problem }] } : { ok: true, value: seconds };
 }
 
 /** The case id used when the request gives none: one per cluster per UTC day. */

@@ -6,7 +6,8 @@ import { RESOURCE_GROUP_PATTERN, SUBSCRIPTION_ID_PATTERN, type ClusterRef } from
 import { alertFromRest, type IncidentAlert } from './incident/alerts.js';
 import { isObject, MAX_ENTITIES_PER_LIST, prop, propsOf, readEntityList, type EntityView, type Json } from './incident/entities.js';
 import { PROBLEM_TYPES, capProblems, type FieldProblem, type ProblemDetails } from './problem.js';
-import type { RequestDefaults } from './schema.js';
+import { parsePreserveFor, type RequestDefaults } from './schema.js';
+import { appendAll } from '../util/arrays.js';
 
 /**
  * A Microsoft Sentinel incident, as the incident trigger of a playbook (Logic App) forwards
@@ -33,6 +34,8 @@ export interface SentinelIncidentInfo {
   incidentNumber?: number;
   title?: string;
   severity?: 'High' | 'Medium' | 'Low' | 'Informational';
+  /** The incident's status when the trigger fired: a closed incident stops its runs' preservation windows. */
+  status?: 'New' | 'Active' | 'Closed';
   /** Log Analytics workspace GUID (the trigger's workspaceId). */
   workspaceId?: string;
   /** UTC RFC 3339. */
@@ -47,6 +50,8 @@ export interface ParsedSentinelIncident {
   relatedEntities: EntityView[];
   /** "force": true in the body. */
   force: boolean;
+  /** "preserveFor" in the body: the runs keep preserving for this long after their seal (seconds). */
+  preserveForSeconds?: number;
 }
 
 export type SentinelParseResult = ({ ok: true } & ParsedSentinelIncident) | { ok: false; problem: ProblemDetails };
@@ -59,6 +64,7 @@ export const MAX_TITLE_CHARS = 2048;
 const MAX_ENTITIES_JSON_CHARS = 4 * 1024 * 1024;
 
 const SEVERITIES = ['High', 'Medium', 'Low', 'Informational'] as const;
+const STATUSES = ['New', 'Active', 'Closed'] as const;
 /** Incident names are GUIDs; anything else must still be a safe path segment. */
 const INCIDENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** Log Analytics workspace names: 4-63 letters, digits and "-", starting and ending with a letter or digit. */
@@ -139,7 +145,11 @@ function cappedArray(value: unknown, field: string, max: number, what: string, p
 }
 
 /** Parse and validate a forwarded Sentinel incident. Every problem is reported at once, each naming its field. */
-export function parseSentinelIncident(body: unknown): SentinelParseResult {
+/**
+ * @param options.concurrency the deployment's load budget: a "preserveFor" in the body must leave
+ *   room for the window's watch streams within it.
+ */
+export function parseSentinelIncident(body: unknown, options: { concurrency?: number } = {}): SentinelParseResult {
   if (!isObject(body)) {
     return { ok: false, problem: notAnIncident([{ field: '', message: 'the body must be the JSON object the Sentinel incident trigger provides' }]) };
   }
@@ -177,6 +187,14 @@ export function parseSentinelIncident(body: unknown): SentinelParseResult {
     `must be one of ${SEVERITIES.join(', ')}`,
   );
   const severity = SEVERITIES.find((v) => v.toLowerCase() === severityText?.toLowerCase());
+  const statusText = optionalString(
+    prop(props, 'status'),
+    `${p}status`,
+    problems,
+    (s) => STATUSES.some((v) => v.toLowerCase() === s.toLowerCase()),
+    `must be one of ${STATUSES.join(', ')}`,
+  );
+  const status = STATUSES.find((v) => v.toLowerCase() === statusText?.toLowerCase());
   const createdTimeUtc = optionalTime(prop(props, 'createdTimeUtc'), `${p}createdTimeUtc`, problems);
   const firstActivityTimeUtc = optionalTime(prop(props, 'firstActivityTimeUtc'), `${p}firstActivityTimeUtc`, problems);
 
@@ -198,6 +216,17 @@ export function parseSentinelIncident(body: unknown): SentinelParseResult {
   const workspaceId = optionalString(prop(body, 'workspaceId'), 'workspaceId', problems, (s) => SUBSCRIPTION_ID_PATTERN.test(s), 'must be the Log Analytics workspace id (a GUID)');
   const forceRaw = prop(body, 'force');
   if (forceRaw !== undefined && typeof forceRaw !== 'boolean') problems.push({ field: 'force', message: 'must be true or false' });
+  const preserveRaw = prop(body, 'preserveFor');
+  let preserveForSeconds: number | undefined;
+  if (preserveRaw !== undefined && preserveRaw !== null) {
+    if (typeof preserveRaw !== 'string' && typeof preserveRaw !== 'number')
+      problems.push({ field: 'preserveFor', message: 'must be a duration like "24h" or a number of seconds' });
+    else {
+      const preserve = parsePreserveFor(preserveRaw, options.concurrency);
+      if (preserve.ok) preserveForSeconds = preserve.value;
+      else appendAll(problems, preserve.problems);
+    }
+  }
 
   // Entities and alerts: capped before anything walks them.
   const relatedRaw = cappedArray(prop(props, 'relatedEntities'), `${p}relatedEntities`, MAX_ENTITIES_PER_LIST, 'entities', problems);
@@ -227,6 +256,7 @@ export function parseSentinelIncident(body: unknown): SentinelParseResult {
       ...(incidentNumber !== undefined ? { incidentNumber } : {}),
       ...(title ? { title } : {}),
       ...(severity ? { severity } : {}),
+      ...(status ? { status } : {}),
       ...(workspaceId ? { workspaceId: workspaceId.toLowerCase() } : {}),
       ...(createdTimeUtc ? { createdTimeUtc } : {}),
       ...(firstActivityTimeUtc ? { firstActivityTimeUtc } : {}),
@@ -234,6 +264,7 @@ export function parseSentinelIncident(body: unknown): SentinelParseResult {
     alerts,
     relatedEntities,
     force: forceRaw === true,
+    ...(preserveForSeconds !== undefined ? { preserveForSeconds } : {}),
   };
 }
 

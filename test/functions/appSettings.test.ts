@@ -83,6 +83,17 @@ describe('app settings', () => {
     expect(text).toContain('lower-case');
   });
 
+  it('a preservation window for Sentinel-started runs: a duration from a minute to 7 days, and a budget that leaves room for its watches', () => {
+    const base = { AKS_EVIDENCE_STORAGE_CONNECTION_STRING: AZURITE, AKS_EVIDENCE_CONTAINER: 'evidence' };
+    expect(loadAppSettings(base).sentinelPreserveForSeconds).toBeUndefined();
+    expect(loadAppSettings({ ...base, AKS_EVIDENCE_SENTINEL_PRESERVE_FOR: '24h' }).sentinelPreserveForSeconds).toBe(86400);
+    expect(problemsOf({ ...base, AKS_EVIDENCE_SENTINEL_PRESERVE_FOR: 'a day' })).toEqual([{ setting: SETTING.sentinelPreserveFor, message: expect.stringContaining('e.g. 24h') }]);
+    expect(problemsOf({ ...base, AKS_EVIDENCE_SENTINEL_PRESERVE_FOR: '30d' })).toEqual([{ setting: SETTING.sentinelPreserveFor, message: expect.stringContaining('7 days') }]);
+    expect(problemsOf({ ...base, AKS_EVIDENCE_SENTINEL_PRESERVE_FOR: '24h', AKS_EVIDENCE_CONCURRENCY: '8' })).toEqual([
+      { setting: SETTING.sentinelPreserveFor, message: expect.stringContaining('AKS_EVIDENCE_CONCURRENCY (8) must be at least 15') },
+    ]);
+  });
+
   it('requires a store: one of account URL or connection string, not both', () => {
     expect(problemsOf({}).map((p) => p.setting)).toEqual([SETTING.accountUrl, SETTING.container]);
     const both = problemsOf({

@@ -221,6 +221,15 @@ export async function startDurableHost(options: DurableHostOptions): Promise<Dur
         raised.get(instance.instanceId)?.({ name: decodeURIComponent(raise[2] ?? ''), input: body });
         return send(202, {});
       }
+      // The instances query (DurableClient.getStatusBy): every instance, or those of the runtimeStatus list; inputs unless showInput=false.
+      if (req.method === 'GET' && /^\/runtime\/webhooks\/durabletask\/instances\/?$/.test(url.pathname)) {
+        const wanted = (url.searchParams.get('runtimeStatus') ?? '').split(',').filter(Boolean);
+        const showInput = url.searchParams.get('showInput') !== 'false';
+        return send(
+          200,
+          [...instances.values()].filter((i) => wanted.length === 0 || wanted.includes(i.runtimeStatus)).map((i) => statusJson(i, showInput)),
+        );
+      }
       const status = /^\/runtime\/webhooks\/durabletask\/instances\/([^/]+)$/.exec(url.pathname);
       if (req.method === 'GET' && status) {
         const instance = instances.get(decodeURIComponent(status[1] ?? ''));

@@ -23,6 +23,8 @@ import { preserveStretchActivity } from '../../functions/preserveStretch.js';
 import { resolveClusterActivity } from '../../functions/resolveCluster.js';
 import { sealEvidenceActivity } from '../../functions/sealEvidence.js';
 import { stopPreservation } from '../../functions/stopPreservation.js';
+import { startFromSentinelIncident } from '../../functions/sentinelIncident.js';
+import { parseManagedClusterId, type ClusterRef } from '../../shared/cluster/clusterRef.js';
 import { AKS_ENTRA_SCOPE } from '../../shared/cluster/credentials.js';
 import { loadAppSettings } from '../../shared/config/appSettings.js';
 import { collectorIdentity, readCustodyLog } from '../../shared/evidence/custody.js';
@@ -57,8 +59,28 @@ let arm: ArmStub;
 let azurite: AzuriteBlob;
 let emulator: LogsIngestionEmulator;
 let host: DurableHost;
+let env: ActivityEnvironment;
 /** Stretch invocations to fail (a cluster unreachable for a while). */
 let failStretches = 0;
+
+function settingsEnv(): Record<string, string> {
+  return {
+    AKS_EVIDENCE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+    AKS_EVIDENCE_CONTAINER: 'evidence',
+    AKS_EVIDENCE_INGESTION: JSON.stringify(emulator.targetDocument),
+    // Short stretches and generations, so a test sees several of each.
+    AKS_EVIDENCE_PRESERVE_STRETCH_SECONDS: '2',
+    AKS_EVIDENCE_PRESERVE_STRETCHES_PER_GENERATION: '2',
+    // What a Sentinel-started run collects here (the HTTP runs name their sources).
+    AKS_EVIDENCE_DEFAULT_SOURCES: 'events,containerlogs',
+  };
+}
+
+function clusterRef(): ClusterRef {
+  const parsed = parseManagedClusterId(CLUSTER);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.ref;
+}
 
 beforeAll(async () => {
   [fixture, azurite, emulator] = await Promise.all([
@@ -68,22 +90,16 @@ beforeAll(async () => {
   ]);
   arm = await startArmStub({ clusters: [entraCluster(fixture, 'aks-shop', { resourceGroup: 'rg-shop' })] });
   const credential = testCredential({ [ARM_SCOPE]: ARM_TOKEN, [AKS_ENTRA_SCOPE]: fixture.token, [MONITOR_SCOPE]: EMULATOR_TOKEN });
-  const settings = loadAppSettings({
-    AKS_EVIDENCE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-    AKS_EVIDENCE_CONTAINER: 'evidence',
-    AKS_EVIDENCE_INGESTION: JSON.stringify(emulator.targetDocument),
-    // Short stretches and generations, so a test sees several of each.
-    AKS_EVIDENCE_PRESERVE_STRETCH_SECONDS: '2',
-    AKS_EVIDENCE_PRESERVE_STRETCHES_PER_GENERATION: '2',
-  });
-  const env: ActivityEnvironment = {
+  const settings = loadAppSettings(settingsEnv());
+  env = {
     settings,
     credential,
     arm: { endpoint: arm.endpoint, caPem: arm.caPem, audience: 'https://management.azure.com' },
     collector: collectorIdentity({ runtime: 'azure-functions', identity: 'managed identity (test)' }),
     ingestionClientOptions: emulator.clientOptions,
   };
-  configureFunctionsRuntime({ activityEnvironment: env });
+  // A Sentinel incident leads to this cluster through the deployment's default clusters (no Sentinel reads here).
+  configureFunctionsRuntime({ activityEnvironment: env, incidentReaders: { defaultClusters: [clusterRef()] } });
   host = await startDurableHost({
     orchestrators: { collectEvidence: collectEvidenceOrchestrator },
     activities: {
@@ -123,7 +139,7 @@ async function statusUntil(runId: string, pred: (s: any) => boolean, what: strin
     if (s.runtimeStatus === 'Failed' || s.runtimeStatus === 'Completed') throw new Error(`run ${s.runtimeStatus} while waiting for ${what}: ${JSON.stringify(s).slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await status(runId)).slice(0, 1000)}`);
 }
 
 const del = (runId: string) =>
@@ -314,4 +330,60 @@ describe('a preservation window through the Durable orchestration', () => {
       expect(json(bad).errors).toEqual([expect.objectContaining({ field: 'preserveFor', message: expect.stringMatching(message) })]);
     }
   }, 60_000);
+
+  test('a Sentinel incident: its runs keep preserving, from the body or the deployment setting, and closing the incident stops their windows', async () => {
+    const INCIDENT = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-sec/providers/Microsoft.OperationalInsights/workspaces/ws-sec/providers/Microsoft.SecurityInsights/Incidents/`;
+    const incident = (name: string, number: number, status: string, extra: Record<string, unknown> = {}) => ({
+      object: { id: `${INCIDENT}${name}`, properties: { incidentNumber: number, title: 'Suspicious exec in aks-shop', severity: 'High', status } },
+      ...extra,
+    });
+    const sentinel = (body: unknown) => startFromSentinelIncident(post('/api/incidents/sentinel', body), host.clientContext('sentinelIncident'));
+
+    // The body asks for a window.
+    const started = await sentinel(incident('11111111-1111-4111-8111-111111111111', 4101, 'New', { preserveFor: '1h' }));
+    expect(started.status).toBe(202);
+    const runId = json(started).runs[0].runId as string;
+    const preserving = await statusUntil(runId, (s) => s.preservation?.totals.segments >= 1, 'a sealed segment');
+    expect(preserving).toMatchObject({ preserveForSeconds: 3600, trigger: { kind: 'sentinel', incidentNumber: 4101 } });
+    // A bad preserveFor in the body is refused like any other field, naming it.
+    const bad = await sentinel(incident('11111111-1111-4111-8111-111111111111', 4101, 'New', { preserveFor: '8d' }));
+    expect(bad.status).toBe(400);
+    expect(json(bad).errors).toEqual([expect.objectContaining({ field: 'preserveFor', message: expect.stringMatching(/7 days/) })]);
+
+    // The deployment gives every Sentinel-started run a window; this incident closes while its run still collects.
+    configureFunctionsRuntime({
+      activityEnvironment: { ...env, settings: loadAppSettings({ ...settingsEnv(), AKS_EVIDENCE_SENTINEL_PRESERVE_FOR: '2h' }) },
+      incidentReaders: { defaultClusters: [clusterRef()] },
+    });
+    const second = await sentinel(incident('22222222-2222-4222-8222-222222222222', 4102, 'Active'));
+    const secondRun = json(second).runs[0].runId as string;
+    expect((await status(secondRun)).preserveForSeconds).toBe(7200);
+
+    // Closing: each incident's runs, and only those, are asked to stop; nothing new starts.
+    const closed = await sentinel(incident('11111111-1111-4111-8111-111111111111', 4101, 'Closed'));
+    expect(closed.status).toBe(200);
+    expect(json(closed)).toMatchObject({
+      incident: { number: 4101, status: 'Closed' },
+      runs: [],
+      stopping: [{ runId, statusUrl: `${ORIGIN}/api/collections/${runId}` }],
+      notStopped: [],
+    });
+    const closedSecond = await sentinel(incident('22222222-2222-4222-8222-222222222222', 4102, 'Closed'));
+    expect(json(closedSecond).stopping).toEqual([expect.objectContaining({ runId: secondRun })]);
+
+    const first = await host.waitFor(runId);
+    expect(first.runtimeStatus).toBe('Completed');
+    expect((first.output as CollectionRunOutput).preservation?.endReason).toMatch(/^stopped/);
+    const store = await openEvidenceLocation((await status(runId)).evidence.location, { storage: { connectionString: azurite.connectionString } });
+    const report = await verifyBundle(store);
+    expect(report.problems).toEqual([]);
+    expect(report.increments?.ended?.reason).toMatch(/^stopped/);
+    const secondDone = await host.waitFor(secondRun);
+    expect((secondDone.output as CollectionRunOutput).preservation).toMatchObject({ state: 'not-started' });
+
+    // Closed again: nothing is running any more, nothing to stop.
+    const again = await sentinel(incident('11111111-1111-4111-8111-111111111111', 4101, 'Closed'));
+    expect(json(again)).toMatchObject({ stopping: [], stillCollecting: [], note: expect.stringMatching(/nothing to stop/) });
+    configureFunctionsRuntime({ activityEnvironment: env, incidentReaders: { defaultClusters: [clusterRef()] } });
+  }, 120_000);
 });

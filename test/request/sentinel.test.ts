@@ -83,6 +83,25 @@ describe('Sentinel incident → clusters to collect', () => {
     expect(r.problem.incidentId).toBe(INCIDENT_ID);
   });
 
+  it("the incident's status and a preservation window: read, bounded, and refused with the field named", () => {
+    const body = defenderContainersIncident() as { object: { properties: Record<string, unknown> } };
+    body.object.properties.status = 'closed';
+    const closed = parseOnly({ ...body, preserveFor: '24h' }, { concurrency: 32 });
+    if (!closed.ok) throw new Error(JSON.stringify(closed.problem));
+    expect(closed.incident.status).toBe('Closed');
+    expect(closed.preserveForSeconds).toBe(86400);
+    body.object.properties.status = 'Resolved';
+    const bad = parseOnly({ ...body, preserveFor: '24h' }, { concurrency: 8 });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.problem.errors).toEqual([
+      { field: 'object.properties.status', message: 'must be one of New, Active, Closed' },
+      { field: 'preserveFor', message: expect.stringContaining('AKS_EVIDENCE_CONCURRENCY (8) must be at least 15') },
+    ]);
+    const notDuration = parseOnly({ ...defenderContainersIncident(), preserveFor: { hours: 24 } });
+    expect(notDuration.ok ? [] : notDuration.problem.errors).toEqual([{ field: 'preserveFor', message: expect.stringContaining('duration') }]);
+  });
+
   it('not an incident at all: 400 naming object.id', async () => {
     const r = await parseSentinelIncident({ title: 'hello' });
     expect(r.ok).toBe(false);
