@@ -12,5 +12,6 @@ export const APP_SETTING = {
   concurrency: 'AKS_EVIDENCE_CONCURRENCY',
   tsaUrl: 'AKS_EVIDENCE_TSA_URL',
   defaultClusters: 'AKS_EVIDENCE_DEFAULT_CLUSTERS',
+  sentinelPreserveFor: 'AKS_EVIDENCE_SENTINEL_PRESERVE_FOR',
   clientId: 'AZURE_CLIENT_ID',
 } as const;

@@ -8,6 +8,8 @@
  *   4. comment on the incident with the evidence location, the manifest SHA-256, the custody
  *      chain head (anchors outside the bundle: `verify --expect-sha256`) and a link to the report
  *      sealed in the bundle (or why nothing was collected).
+ * The automation rule on closing runs the same playbook with the closed incident: the Function
+ * stops its runs' preservation windows and answers with no run to wait for (runs: []).
  *
  * Why a Function key from Key Vault, not Entra ID: the HTTP functions use authLevel 'function',
  * and App Service authentication would need an Entra app registration, which an ARM template

@@ -145,6 +145,10 @@ function parameters(): Record<string, ArmParameter> {
       '',
       `${SETTING.defaultClusters}: comma-separated AKS cluster resource ids collected when a Sentinel incident leads to no cluster by any way (entities, alerts, the rows behind a scheduled rule, node resource groups). Empty: such an incident answers 422.`,
     ),
+    sentinelPreserveFor: str(
+      '',
+      `${SETTING.sentinelPreserveFor}: a preservation window for every run a Sentinel incident starts, e.g. "24h" (60 s to 7 d; needs collectorConcurrency of at least 15). The incident's closing stops it. Empty: none (an incident body may still ask with "preserveFor").`,
+    ),
     deploySentinelAutomation: bool(true, 'Deploy the Sentinel playbook, its Function key and the automation rule.'),
     onboardSentinel: bool(false, 'Enable Microsoft Sentinel on the workspace (onboardingStates/default). Leave false when it already is.'),
     sentinelServicePrincipalObjectId: str(
@@ -500,6 +504,7 @@ export function buildTemplate(registry: SourceRegistry = SOURCES): ArmTemplate {
     { name: SETTING.concurrency, value: `[string(${p('collectorConcurrency')})]` },
     { name: SETTING.tsaUrl, value: `[${p('timestampAuthorityUrl')}]` },
     { name: SETTING.defaultClusters, value: `[${p('defaultClusters')}]` },
+    { name: SETTING.sentinelPreserveFor, value: `[${p('sentinelPreserveFor')}]` },
   ];
 
   const siteDependsOn = [
@@ -899,6 +904,31 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string, functionPrinci
                 triggersOn: 'Incidents',
                 triggersWhen: 'Created',
                 conditions: "[parameters('ruleConditions')]",
+              },
+              actions: [
+                {
+                  order: 1,
+                  actionType: 'RunPlaybook',
+                  actionConfiguration: { logicAppResourceId: "[parameters('playbookId')]", tenantId: '[subscription().tenantId]' },
+                },
+              ],
+            },
+          },
+          {
+            // The same incidents, once closed: the playbook sends the closed incident and the Function stops its runs' preservation windows.
+            type: T.automationRule,
+            apiVersion: API.securityInsights,
+            scope: workspaceScope,
+            name: `[guid(${workspaceId}, 'aks-evidence-incident-closed')]`,
+            properties: {
+              displayName: 'aks-evidence: stop preserving AKS evidence when the incident is closed',
+              order: "[parameters('ruleOrder')]",
+              triggeringLogic: {
+                isEnabled: "[parameters('ruleEnabled')]",
+                triggersOn: 'Incidents',
+                triggersWhen: 'Updated',
+                conditions:
+                  "[concat(parameters('ruleConditions'), createArray(createObject('conditionType', 'PropertyChanged', 'conditionProperties', createObject('propertyName', 'IncidentStatus', 'changeType', 'ChangedTo', 'operator', 'Equals', 'propertyValues', createArray('Closed')))))]",
               },
               actions: [
                 {

@@ -336,9 +336,14 @@ describe('the playbook reads what the Function App answers', () => {
 describe('automation rule', () => {
   const { deployment, template: sentinelTemplate } = nestedWith(template, 'Microsoft.SecurityInsights/automationRules');
   const rules = sentinelTemplate.resources.filter((r) => r.type === 'Microsoft.SecurityInsights/automationRules');
+  const triggersWhen = (r: { properties?: unknown }) => (r.properties as { triggeringLogic: { triggersWhen: string } }).triggeringLogic.triggersWhen;
   const rule = only(
-    rules.filter((r) => !r.condition),
+    rules.filter((r) => !r.condition && triggersWhen(r) === 'Created'),
     'unconditional automation rule',
+  );
+  const closedRule = only(
+    rules.filter((r) => !r.condition && triggersWhen(r) === 'Updated'),
+    'automation rule on closing',
   );
   const analyticRulesRule = only(
     rules.filter((r) => r.condition),
@@ -414,6 +419,20 @@ describe('automation rule', () => {
       expect(SUPPORTED_PROPERTIES).toContain(c.propertyName);
       expect(SUPPORTED_OPERATORS).toContain(c.operator);
     }
+  });
+
+  it("a rule on closing runs the same playbook for the same incidents once their status changes to Closed (the Function stops their runs' preservation windows)", () => {
+    const inner = { ...contextFor(template), variables: {}, parameters: innerParams() };
+    const closed = evaluateValue(closedRule.properties, inner) as ReturnType<typeof evaluatedRule>;
+    const created = evaluatedRule();
+    expect(closed.triggeringLogic).toMatchObject({ triggersOn: 'Incidents', triggersWhen: 'Updated', isEnabled: false });
+    expect(closed.actions).toEqual(created.actions);
+    // The creation rule's conditions, and the status change.
+    expect(closed.triggeringLogic.conditions).toEqual([
+      ...created.triggeringLogic.conditions,
+      { conditionType: 'PropertyChanged', conditionProperties: { propertyName: 'IncidentStatus', changeType: 'ChangedTo', operator: 'Equals', propertyValues: ['Closed'] } },
+    ]);
+    expect(closedRule.name).not.toBe(rule.name);
   });
 
   it('a second rule runs the playbook for incidents of the named analytic rules (scheduled AKSAudit rules name no AKS resource); absent by default', () => {
