@@ -842,8 +842,8 @@ const automationContributorAssignmentName = (): string => `guid(resourceGroup().
 
 /** The automation rule, the playbook's Responder role and the Function's Sentinel Reader role, in the workspace's resource group. */
 function sentinelWorkspaceDeployment(playbookPrincipalId: string, functionPrincipalId: string, functionIdentityId: string): ArmResource {
-  const workspaceScope = "[format('Microsoft.OperationalInsights/workspaces/{0}', parameters('workspaceName'))]";
-  const workspaceId = "resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))";
+  const workspaceScope = SENTINEL_WORKSPACE_SCOPE;
+  const workspaceId = SENTINEL_WORKSPACE_ID;
   return {
     condition: `[${p('deploySentinelAutomation')}]`,
     type: T.deployment,
@@ -891,80 +891,30 @@ function sentinelWorkspaceDeployment(playbookPrincipalId: string, functionPrinci
           analyticRuleIds: { type: 'array' },
         },
         resources: [
-          {
-            type: T.automationRule,
-            apiVersion: API.securityInsights,
-            scope: workspaceScope,
-            name: `[guid(${workspaceId}, 'aks-evidence-collect')]`,
-            properties: {
-              displayName: 'aks-evidence: collect AKS evidence for new incidents',
-              order: "[parameters('ruleOrder')]",
-              triggeringLogic: {
-                isEnabled: "[parameters('ruleEnabled')]",
-                triggersOn: 'Incidents',
-                triggersWhen: 'Created',
-                conditions: "[parameters('ruleConditions')]",
-              },
-              actions: [
-                {
-                  order: 1,
-                  actionType: 'RunPlaybook',
-                  actionConfiguration: { logicAppResourceId: "[parameters('playbookId')]", tenantId: '[subscription().tenantId]' },
-                },
-              ],
-            },
-          },
-          {
-            // The same incidents, once closed: the playbook sends the closed incident and the Function stops its runs' preservation windows.
-            type: T.automationRule,
-            apiVersion: API.securityInsights,
-            scope: workspaceScope,
-            name: `[guid(${workspaceId}, 'aks-evidence-incident-closed')]`,
-            properties: {
-              displayName: 'aks-evidence: stop preserving AKS evidence when the incident is closed',
-              order: "[parameters('ruleOrder')]",
-              triggeringLogic: {
-                isEnabled: "[parameters('ruleEnabled')]",
-                triggersOn: 'Incidents',
-                triggersWhen: 'Updated',
-                conditions:
-                  "[concat(parameters('ruleConditions'), createArray(createObject('conditionType', 'PropertyChanged', 'conditionProperties', createObject('propertyName', 'IncidentStatus', 'changeType', 'ChangedTo', 'operator', 'Equals', 'propertyValues', createArray('Closed')))))]",
-              },
-              actions: [
-                {
-                  order: 1,
-                  actionType: 'RunPlaybook',
-                  actionConfiguration: { logicAppResourceId: "[parameters('playbookId')]", tenantId: '[subscription().tenantId]' },
-                },
-              ],
-            },
-          },
-          {
-            // Incidents of the named analytic rules (scheduled AKSAudit rules name no AKS resource), whatever their entities.
-            condition: "[not(empty(parameters('analyticRuleIds')))]",
-            type: T.automationRule,
-            apiVersion: API.securityInsights,
-            scope: workspaceScope,
-            name: `[guid(${workspaceId}, 'aks-evidence-collect-analytic-rules')]`,
-            properties: {
-              displayName: 'aks-evidence: collect AKS evidence for incidents of AKS analytic rules',
-              order: "[parameters('ruleOrder')]",
-              triggeringLogic: {
-                isEnabled: "[parameters('ruleEnabled')]",
-                triggersOn: 'Incidents',
-                triggersWhen: 'Created',
-                conditions:
-                  "[createArray(createObject('conditionType', 'Property', 'conditionProperties', createObject('propertyName', 'IncidentRelatedAnalyticRuleIds', 'operator', 'Contains', 'propertyValues', parameters('analyticRuleIds'))))]",
-              },
-              actions: [
-                {
-                  order: 1,
-                  actionType: 'RunPlaybook',
-                  actionConfiguration: { logicAppResourceId: "[parameters('playbookId')]", tenantId: '[subscription().tenantId]' },
-                },
-              ],
-            },
-          },
+          playbookRule('aks-evidence-collect', 'aks-evidence: collect AKS evidence for new incidents', 'Created', "[parameters('ruleConditions')]"),
+          // The same incidents, once closed: the playbook sends the closed incident and the Function stops its runs' preservation windows.
+          playbookRule(
+            'aks-evidence-incident-closed',
+            'aks-evidence: stop preserving AKS evidence when the incident is closed',
+            'Updated',
+            `[concat(parameters('ruleConditions'), createArray(${CLOSED_CONDITION}))]`,
+          ),
+          // Incidents of the named analytic rules (scheduled AKSAudit rules name no AKS resource), whatever their entities.
+          playbookRule(
+            'aks-evidence-collect-analytic-rules',
+            'aks-evidence: collect AKS evidence for incidents of AKS analytic rules',
+            'Created',
+            `[createArray(${ANALYTIC_RULES_CONDITION})]`,
+            "[not(empty(parameters('analyticRuleIds')))]",
+          ),
+          // ... and once closed.
+          playbookRule(
+            'aks-evidence-analytic-rules-incident-closed',
+            'aks-evidence: stop preserving AKS evidence when an incident of AKS analytic rules is closed',
+            'Updated',
+            `[createArray(${ANALYTIC_RULES_CONDITION}, ${CLOSED_CONDITION})]`,
+            "[not(empty(parameters('analyticRuleIds')))]",
+          ),
           {
             type: T.roleAssignment,
             apiVersion: API.roleAssignments,
@@ -1017,6 +967,40 @@ export function buildExampleParameters(): JsonObject {
       sentinelServicePrincipalObjectId: { value: '00000000-0000-0000-0000-000000000000' },
       automationRuleEnabled: { value: false },
       automationRuleSeverities: { value: ['High', 'Medium'] },
+    },
+  };
+}
+
+/** The workspace, inside the Sentinel deployment (its parameters). */
+const SENTINEL_WORKSPACE_SCOPE = "[format('Microsoft.OperationalInsights/workspaces/{0}', parameters('workspaceName'))]";
+const SENTINEL_WORKSPACE_ID = "resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))";
+
+/** Condition of the rules on closing: the incident's status changed to Closed. */
+const CLOSED_CONDITION =
+  "createObject('conditionType', 'PropertyChanged', 'conditionProperties', createObject('propertyName', 'IncidentStatus', 'changeType', 'ChangedTo', 'operator', 'Equals', 'propertyValues', createArray('Closed')))";
+/** Condition of the rules for the named analytic rules' incidents. */
+const ANALYTIC_RULES_CONDITION =
+  "createObject('conditionType', 'Property', 'conditionProperties', createObject('propertyName', 'IncidentRelatedAnalyticRuleIds', 'operator', 'Contains', 'propertyValues', parameters('analyticRuleIds')))";
+
+/** An automation rule of the workspace that runs the playbook (inside the Sentinel deployment: its parameters). */
+function playbookRule(key: string, displayName: string, triggersWhen: 'Created' | 'Updated', conditions: string, condition?: string): JsonObject {
+  return {
+    ...(condition ? { condition } : {}),
+    type: T.automationRule,
+    apiVersion: API.securityInsights,
+    scope: SENTINEL_WORKSPACE_SCOPE,
+    name: `[guid(${SENTINEL_WORKSPACE_ID}, '${key}')]`,
+    properties: {
+      displayName,
+      order: "[parameters('ruleOrder')]",
+      triggeringLogic: { isEnabled: "[parameters('ruleEnabled')]", triggersOn: 'Incidents', triggersWhen, conditions },
+      actions: [
+        {
+          order: 1,
+          actionType: 'RunPlaybook',
+          actionConfiguration: { logicAppResourceId: "[parameters('playbookId')]", tenantId: '[subscription().tenantId]' },
+        },
+      ],
     },
   };
 }

@@ -346,8 +346,12 @@ describe('automation rule', () => {
     'automation rule on closing',
   );
   const analyticRulesRule = only(
-    rules.filter((r) => r.condition),
+    rules.filter((r) => r.condition && triggersWhen(r) === 'Created'),
     'automation rule for named analytic rules',
+  );
+  const analyticRulesClosedRule = only(
+    rules.filter((r) => r.condition && triggersWhen(r) === 'Updated'),
+    'automation rule on closing for named analytic rules',
   );
   const innerParams = (parameters: Record<string, Value> = {}): Record<string, Value> => {
     const outer = contextFor(template, { subscriptionId: '11111111-2222-3333-4444-555555555555', resourceGroup: 'rg-ev', location: 'westeurope', parameters });
@@ -452,6 +456,16 @@ describe('automation rule', () => {
     expect(SUPPORTED_PROPERTIES).toContain('IncidentRelatedAnalyticRuleIds');
     expect(props.actions).toEqual(evaluatedRule().actions);
     expect(analyticRulesRule.name).not.toBe(rule.name);
+    // Their incidents, once closed, too; present exactly when the rule above is.
+    expect(evaluateValue(analyticRulesClosedRule.condition, ctxFor({}))).toBe(false);
+    expect(evaluateValue(analyticRulesClosedRule.condition, on)).toBe(true);
+    const closed = evaluateValue(analyticRulesClosedRule.properties, on) as typeof props & { triggeringLogic: { triggersWhen: string } };
+    expect(closed.triggeringLogic.triggersWhen).toBe('Updated');
+    expect(closed.triggeringLogic.conditions).toEqual([
+      { conditionType: 'Property', conditionProperties: { propertyName: 'IncidentRelatedAnalyticRuleIds', operator: 'Contains', propertyValues: [ruleId] } },
+      { conditionType: 'PropertyChanged', conditionProperties: { propertyName: 'IncidentStatus', changeType: 'ChangedTo', operator: 'Equals', propertyValues: ['Closed'] } },
+    ]);
+    expect(closed.actions).toEqual(props.actions);
   });
 
   it('the Function identity gets Microsoft Sentinel Reader on the workspace (it asks Sentinel about each incident)', () => {
