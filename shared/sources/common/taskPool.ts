@@ -64,8 +64,7 @@ export class TaskPool {
   /** Wait for a free slot, start `task`, and return (without waiting for the task to finish). */
   async run(task: () => Promise<void>): Promise<void> {
     if (this.active >= this.current) {
-      const since = this.now();
-      this.blockedSince ??= since;
+      this.blockedSince ??= this.now();
       while (this.active >= this.current) {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
       }
