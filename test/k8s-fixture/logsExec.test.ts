@@ -5,6 +5,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { ApiException, Exec, Log, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import { HISTORY_SCRIPT, historyCommand } from '../../shared/sources/commandhistory/historyScript.js';
+import { HistoryStreamParser } from '../../shared/sources/commandhistory/historyParse.js';
 import { generateCluster, generatedNames } from '../../shared/simulator/kube/generate.js';
 import { loadScenario } from '../../shared/simulator/kube/loadScenario.js';
 import { generatedMessage } from '../../shared/simulator/kube/logs.js';
@@ -67,19 +68,17 @@ async function exec(kc: KubeConfig, ns: string, pod: string, container: string, 
   return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), status, protocol: ws.protocol };
 }
 
-/** Parse the history script's output protocol. */
+/** The files the history script printed, through the collector's own protocol parser (each file checked whole). */
 function parseHistory(out: Buffer): Map<string, string> {
-  const files = new Map<string, string>();
-  let i = 0;
-  while (i < out.length) {
-    const nl = out.indexOf(0x0a, i);
-    const m = /^@@aks-evidence-file (\d+) (.+)$/.exec(out.subarray(i, nl).toString('utf8'));
-    if (!m) throw new Error(`bad marker at ${i}`);
-    const n = Number(m[1]);
-    files.set(m[2]!, out.subarray(nl + 1, nl + 1 + n).toString('utf8'));
-    i = nl + 1 + n;
-  }
-  return files;
+  const files = new Map<string, Buffer[]>();
+  const parser = new HistoryStreamParser({
+    onEntries: () => undefined,
+    onFile: (path) => files.set(path, []),
+    onFileData: (path, chunk) => files.get(path)!.push(Buffer.from(chunk)),
+  });
+  parser.push(out);
+  parser.end();
+  return new Map([...files].map(([path, chunks]) => [path, Buffer.concat(chunks).toString('utf8')]));
 }
 
 async function start(mutate?: (s: Scenario) => void, options: FixtureOptions = {}): Promise<{ cluster: FixtureCluster; kc: KubeConfig; scenario: Scenario }> {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createCommandHistorySource } from '../../shared/sources/commandhistory/source.js';
-import { HISTORY_FILE_MARKER } from '../../shared/sources/commandhistory/historyScript.js';
+import { HISTORY_FILE_MARKER, historyFileTrailer } from '../../shared/sources/commandhistory/historyScript.js';
 import { collect, context } from './helpers.js';
 
 const frame = (channel: number, payload: string | Buffer): Buffer => Buffer.concat([Buffer.from([channel]), Buffer.isBuffer(payload) ? payload : Buffer.from(payload)]);
@@ -32,7 +32,13 @@ let execs = 0;
 
 function output(files: Record<string, string>): Buffer {
   return Buffer.concat(
-    Object.entries(files).map(([path, content]) => Buffer.concat([Buffer.from(`${HISTORY_FILE_MARKER}${Buffer.byteLength(content)} ${path}\n`), Buffer.from(content)])),
+    Object.entries(files).map(([path, content]) =>
+      Buffer.concat([
+        Buffer.from(`${HISTORY_FILE_MARKER}${Buffer.byteLength(content)} ${path}\n`),
+        Buffer.from(content),
+        Buffer.from(historyFileTrailer(Buffer.byteLength(content))),
+      ]),
+    ),
   );
 }
 

@@ -7,6 +7,7 @@ import {
   userOfHistoryFile,
   type HistoryEntry,
 } from '../../shared/sources/commandhistory/historyParse.js';
+import { historyFileTrailer } from '../../shared/sources/commandhistory/historyScript.js';
 
 function parseFile(path: string, content: Buffer | string, chunkSize = Infinity): HistoryEntry[] {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
@@ -22,7 +23,7 @@ function protocol(files: [string, Buffer | string][]): Buffer {
   return Buffer.concat(
     files.flatMap(([path, content]) => {
       const b = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-      return [Buffer.from(`@@aks-evidence-file ${b.length} ${path}\n`), b];
+      return [Buffer.from(`@@aks-evidence-file ${b.length} ${path}\n`), b, Buffer.from(historyFileTrailer(b.length))];
     }),
   );
 }
@@ -136,5 +137,49 @@ describe('history exec output protocol', () => {
 
     const badSize = new HistoryStreamParser({ onEntries: () => undefined });
     expect(() => badSize.push(Buffer.from('@@aks-evidence-file  /root/.ash_history\n'))).toThrow(/malformed file header/);
+
+    const noEndMarker = new HistoryStreamParser({ onEntries: () => undefined });
+    noEndMarker.push(Buffer.from('@@aks-evidence-file 3 /root/.ash_history\nls\n\n@@aks-evi'));
+    expect(() => noEndMarker.end()).toThrow('output ended before the end marker of /root/.ash_history');
+  });
+
+  test('a file cleared while it is read is refused by name; its neighbours keep their commands, and nothing of the next file is read as its own', () => {
+    // What the script prints when /root/.bash_history had 60 bytes at `wc -c` and 10 at `head -c`:
+    // the 10 bytes, its end marker, then the next file. Read by the announced size, the first file
+    // would swallow its end marker and the next file's header as commands.
+    const before = protocol([['/home/dev/.ash_history', 'id\n']]);
+    const shrunk = Buffer.concat([Buffer.from('@@aks-evidence-file 60 /root/.bash_history\n'), Buffer.from('history -c'), Buffer.from(historyFileTrailer(60))]);
+    const after = protocol([['/home/ops/.ash_history', 'cat /etc/shadow\n']]);
+    for (const [name, bytes] of [
+      ['followed by another file', Buffer.concat([before, shrunk, after])],
+      ['the last file', Buffer.concat([before, shrunk])],
+      [
+        'shrunk by a few bytes',
+        Buffer.concat([before, Buffer.from('@@aks-evidence-file 14 /root/.bash_history\n'), Buffer.from('history -c'), Buffer.from(historyFileTrailer(14)), after]),
+      ],
+    ] as const) {
+      for (const size of [1, 5, 64, bytes.length]) {
+        const entries: string[] = [];
+        const parser = new HistoryStreamParser({ onEntries: (path, _shell, list) => entries.push(...list.map((e) => `${path}: ${e.command}`)) });
+        const run = () => {
+          for (let i = 0; i < bytes.length; i += size) parser.push(bytes.subarray(i, i + size));
+          parser.end();
+        };
+        expect({
+          name,
+          size,
+          error: (() => {
+            try {
+              run();
+              return '';
+            } catch (e) {
+              return String(e);
+            }
+          })(),
+        }).toEqual({ name, size, error: expect.stringContaining('/root/.bash_history changed while it was read') });
+        // The file before was whole and kept; nothing of the cleared file, nor of the next, under its name.
+        expect(entries).toEqual(['/home/dev/.ash_history: id']);
+      }
+    }
   });
 });

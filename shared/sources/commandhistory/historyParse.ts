@@ -1,11 +1,12 @@
 import { AksEvidenceError } from '../../util/errors.js';
 import { toRfc3339 } from '../../util/time.js';
-import { HISTORY_FILE_MARKER } from './historyScript.js';
+import { HISTORY_FILE_MARKER, historyFileTrailer } from './historyScript.js';
+import { appendAll } from '../../util/arrays.js';
 import { copyBytes, LineSplitter } from '../../util/lines.js';
 
 /**
  * Parsing what the history exec prints (see historyScript.ts), as bytes arrive:
- *   "@@aks-evidence-file <bytes> <path>\n" + exactly <bytes> bytes, repeated.
+ *   "@@aks-evidence-file <bytes> <path>\n" + exactly <bytes> bytes + "\n@@aks-evidence-end <bytes>\n", repeated.
  * Content is counted, never searched for markers, so a history that contains the marker
  * text cannot confuse the parser. Each file's content is parsed into commands by its
  * shell's format:
@@ -187,6 +188,7 @@ export interface HistoryStreamHandlers {
   onFile?: (path: string, size: number) => void;
   /** The file's content bytes, in order, as they arrive. */
   onFileData?: (path: string, chunk: Buffer) => void;
+  /** A file's commands, once the file is read whole (its end marker where its size says). */
   onEntries: (path: string, shell: HistoryShell, entries: HistoryEntry[]) => void;
   onFileEnd?: (path: string, size: number) => void;
 }
@@ -194,11 +196,30 @@ export interface HistoryStreamHandlers {
 const MARKER = Buffer.from(HISTORY_FILE_MARKER, 'utf8');
 const MAX_HEADER_BYTES = 8192;
 
-/** Streaming parser of the exec output protocol. */
+interface FileInProgress {
+  path: string;
+  size: number;
+  remaining: number;
+  parser: HistoryFileParser;
+  /** Commands held until the end marker proves the file whole. */
+  entries: HistoryEntry[];
+  /** The end marker expected after the content, and how much of it has matched. */
+  trailer: Buffer;
+  matched: number;
+  /** The last trailer-length bytes of content (to tell a file that shrank from an exec cut short). */
+  tail: Buffer;
+}
+
+/**
+ * Streaming parser of the exec output protocol. A file's commands are delivered once its end
+ * marker stands exactly where its announced size says: a file that changed while it was read
+ * (cleared between `wc -c` and `head -c`) is refused by name, never read into the next file's
+ * header and content.
+ */
 export class HistoryStreamParser {
   private headerParts: Buffer[] = [];
   private headerBytes = 0;
-  private current: { path: string; size: number; remaining: number; parser: HistoryFileParser } | undefined;
+  private current: FileInProgress | undefined;
   private files = 0;
 
   constructor(private readonly handlers: HistoryStreamHandlers) {}
@@ -212,15 +233,26 @@ export class HistoryStreamParser {
   push(chunk: Buffer): void {
     let offset = 0;
     while (offset < chunk.length) {
-      if (this.current) {
-        const take = Math.min(this.current.remaining, chunk.length - offset);
+      const current = this.current;
+      if (current && current.remaining > 0) {
+        const take = Math.min(current.remaining, chunk.length - offset);
         const piece = chunk.subarray(offset, offset + take);
         offset += take;
-        this.current.remaining -= take;
-        this.handlers.onFileData?.(this.current.path, piece);
-        const entries = this.current.parser.push(piece);
-        if (entries.length > 0) this.handlers.onEntries(this.current.path, this.current.parser.shell, entries);
-        if (this.current.remaining === 0) this.finishFile();
+        current.remaining -= take;
+        this.keepTail(current, piece);
+        this.handlers.onFileData?.(current.path, piece);
+        appendAll(current.entries, current.parser.push(piece));
+        continue;
+      }
+      if (current) {
+        const take = Math.min(current.trailer.length - current.matched, chunk.length - offset);
+        if (!chunk.subarray(offset, offset + take).equals(current.trailer.subarray(current.matched, current.matched + take))) {
+          this.current = undefined;
+          throw changedWhileRead(current);
+        }
+        offset += take;
+        current.matched += take;
+        if (current.matched === current.trailer.length) this.finishFile();
         continue;
       }
       const newline = chunk.indexOf(0x0a, offset);
@@ -237,12 +269,22 @@ export class HistoryStreamParser {
     }
   }
 
-  /** The stream ended. Throws HistoryProtocolError when it ended inside a header or a file. */
+  /**
+   * The stream ended. Throws HistoryProtocolError when it ended inside a header or a file. A file
+   * cut short keeps the commands read before the cut (named in the error), unless what was read
+   * ends with its own end marker: then the file shrank while it was read, and nothing of it is kept.
+   */
   end(): void {
-    if (this.current) {
-      const { path, size, remaining } = this.current;
+    const current = this.current;
+    if (current) {
+      const { path, size, remaining } = current;
+      if (remaining > 0 && current.tail.equals(current.trailer)) {
+        this.current = undefined;
+        throw changedWhileRead(current);
+      }
       this.finishFile();
-      throw new HistoryProtocolError(`output ended ${remaining} bytes short of ${path} (${size} bytes announced)`);
+      if (remaining > 0) throw new HistoryProtocolError(`output ended ${remaining} bytes short of ${path} (${size} bytes announced)`);
+      throw new HistoryProtocolError(`output ended before the end marker of ${path}`);
     }
     if (this.headerBytes > 0) throw new HistoryProtocolError('output ended inside a file header');
   }
@@ -260,16 +302,26 @@ export class HistoryStreamParser {
     }
     const size = Number(sizeText);
     this.files++;
-    this.current = { path, size, remaining: size, parser: new HistoryFileParser(path) };
+    this.current = { path, size, remaining: size, parser: new HistoryFileParser(path), entries: [], trailer: Buffer.from(historyFileTrailer(size), 'utf8'), matched: 0, tail: Buffer.alloc(0) };
     this.handlers.onFile?.(path, size);
-    if (size === 0) this.finishFile();
+  }
+
+  private keepTail(current: FileInProgress, piece: Buffer): void {
+    const keep = current.trailer.length;
+    current.tail = piece.length >= keep ? Buffer.from(piece.subarray(piece.length - keep)) : Buffer.concat([current.tail, piece]).subarray(-keep);
   }
 
   private finishFile(): void {
     const current = this.current!;
     this.current = undefined;
-    const entries = current.parser.end();
-    if (entries.length > 0) this.handlers.onEntries(current.path, current.parser.shell, entries);
+    appendAll(current.entries, current.parser.end());
+    if (current.entries.length > 0) this.handlers.onEntries(current.path, current.parser.shell, current.entries);
     this.handlers.onFileEnd?.(current.path, current.size - current.remaining);
   }
+}
+
+function changedWhileRead(file: FileInProgress): HistoryProtocolError {
+  return new HistoryProtocolError(
+    `${file.path} changed while it was read: its end marker is not where its ${file.size} bytes announced say (the file shrank or was replaced between measuring and reading it); none of its commands are kept`,
+  );
 }

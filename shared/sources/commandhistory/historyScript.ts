@@ -3,9 +3,13 @@
  * kubectl and without copying files. POSIX sh (ash, dash, bash, zsh all run it), read-only.
  *
  * Output protocol on stdout, for every regular file matching the globs:
- *   "@@aks-evidence-file <bytes> <path>\n" followed by exactly <bytes> bytes of content.
+ *   "@@aks-evidence-file <bytes> <path>\n", exactly <bytes> bytes of content, then
+ *   "\n@@aks-evidence-end <bytes>\n".
  * Nothing else is printed; a container with no history files prints nothing and exits 0.
- * Sizes are in bytes (wc -c), so content may contain anything, markers included.
+ * Sizes are in bytes (wc -c), so content may contain anything, markers included. The end
+ * marker proves each file whole: a file that shrinks between `wc -c` and `head -c` (cleared
+ * while it is read) leaves fewer bytes than announced, the marker is not where the size says,
+ * and the parser refuses the file instead of reading the next file's header as its commands.
  */
 export const HISTORY_GLOBS = ['/root/.*history', '/home/*/.*history'] as const;
 
@@ -17,23 +21,29 @@ export const HISTORY_GLOBS = ['/root/.*history', '/home/*/.*history'] as const;
  */
 export const HISTORY_TOOLS = ['wc', 'tr', 'head'] as const;
 
-/** The loop that prints every history file (the whole script of aks-evidence before the tools check). */
-const HISTORY_LOOP =
-  `for f in ${HISTORY_GLOBS.join(' ')}; do ` +
-  `[ -f "$f" ] || continue; ` +
-  `n=$(wc -c < "$f" | tr -d ' '); ` +
-  `printf '@@aks-evidence-file %s %s\\n' "$n" "$f"; ` +
-  `head -c "$n" "$f"; ` +
-  `done`;
+/** The loop that prints every history file; `end` is printed after each file's content. */
+function historyLoop(end: string): string {
+  return (
+    `for f in ${HISTORY_GLOBS.join(' ')}; do ` +
+    `[ -f "$f" ] || continue; ` +
+    `n=$(wc -c < "$f" | tr -d ' '); ` +
+    `printf '@@aks-evidence-file %s %s\\n' "$n" "$f"; ` +
+    `head -c "$n" "$f"; ` +
+    end +
+    `done`
+  );
+}
 
-export const HISTORY_SCRIPT =
-  `for t in ${HISTORY_TOOLS.join(' ')}; do command -v "$t" >/dev/null 2>&1 || { echo "aks-evidence: $t not found in the container" >&2; exit 127; }; done; ` + HISTORY_LOOP;
+const TOOLS_CHECK = `for t in ${HISTORY_TOOLS.join(' ')}; do command -v "$t" >/dev/null 2>&1 || { echo "aks-evidence: $t not found in the container" >&2; exit 127; }; done; `;
+
+export const HISTORY_SCRIPT = TOOLS_CHECK + historyLoop(`printf '\\n@@aks-evidence-end %s\\n' "$n"; `);
 
 /**
  * Every version of the script aks-evidence has run, newest first: audit logs kept from earlier
  * collections show the older ones, and the timeline still recognises them as the collector's.
+ * (Before the end marker: the tools check and the loop; before the tools check: the loop alone.)
  */
-export const HISTORY_SCRIPT_VERSIONS: readonly string[] = [HISTORY_SCRIPT, HISTORY_LOOP];
+export const HISTORY_SCRIPT_VERSIONS: readonly string[] = [HISTORY_SCRIPT, TOOLS_CHECK + historyLoop(''), historyLoop('')];
 
 /**
  * The exec argv: the shell is tried in this order; a container without any is a 'no-shell' gap.
@@ -47,3 +57,9 @@ export function historyCommand(shell: string = HISTORY_SHELLS[0]): string[] {
 }
 
 export const HISTORY_FILE_MARKER = '@@aks-evidence-file ';
+export const HISTORY_END_MARKER = '@@aks-evidence-end ';
+
+/** What follows a file's <size> bytes of content: its end marker on a line of its own. */
+export function historyFileTrailer(size: number): string {
+  return `\n${HISTORY_END_MARKER}${size}\n`;
+}
