@@ -302,7 +302,16 @@ export class HistoryStreamParser {
     }
     const size = Number(sizeText);
     this.files++;
-    this.current = { path, size, remaining: size, parser: new HistoryFileParser(path), entries: [], trailer: Buffer.from(historyFileTrailer(size), 'utf8'), matched: 0, tail: Buffer.alloc(0) };
+    this.current = {
+      path,
+      size,
+      remaining: size,
+      parser: new HistoryFileParser(path),
+      entries: [],
+      trailer: Buffer.from(historyFileTrailer(size), 'utf8'),
+      matched: 0,
+      tail: Buffer.alloc(0),
+    };
     this.handlers.onFile?.(path, size);
   }
 
