@@ -199,9 +199,9 @@ describe('StreamAdmission', () => {
     const admission = new StreamAdmission(pool, gauge, { now: () => clock });
     const blocked = { ms: 0 };
     Object.defineProperty(pool, 'blockedMs', { get: () => blocked.ms });
-    /** One window: the consumer waited `starved` ms, producers were held back by the limit `held` ms, and waited for room `roomWaits` times. */
-    const window = (starved: number, held: number, roomWaits: number) => {
-      clock += 200;
+    /** One window (`ms` long): the consumer waited `starved` ms, producers were held back by the limit `held` ms, and waited for room `roomWaits` times. */
+    const window = (starved: number, held: number, roomWaits: number, ms = 200) => {
+      clock += ms;
       gauge.starvedMs += starved;
       blocked.ms += held;
       gauge.roomWaits += roomWaits;
@@ -239,6 +239,17 @@ describe('StreamAdmission', () => {
     expect(window(0, 200, 0)).toBe(30);
     for (let i = 0; i < 40; i++) window(0, 200, 50);
     expect(window(0, 200, 50)).toBe(4);
+  });
+
+  test('a rise does not wait for the window: 20 ms starved while producers wait is enough (high latency climbs in tens of ms); a fall does', () => {
+    const { window } = setup(32);
+    expect(window(10, 10, 0, 30)).toBe(4);
+    expect(window(15, 15, 0, 30)).toBe(8);
+    expect(window(25, 25, 0, 30)).toBe(16);
+    expect(window(25, 25, 0, 30)).toBe(32);
+    // Falling needs a whole window without starvation.
+    expect(window(0, 30, 50, 100)).toBe(32);
+    expect(window(0, 30, 50, 100)).toBe(31);
   });
 
   test('a share under the floor is the floor; nothing changes within a window', () => {
