@@ -1,7 +1,7 @@
 /**
  * What the API server sees: an HTTPS relay in front of the simulated cluster that counts the
- * requests in flight through it — a request from its arrival until its response has ended or
- * its connection closed, an exec from its upgrade until both sockets closed — and keeps the
+ * requests in flight through it — a request from its arrival until the relay has passed on the
+ * end of its response, or its connection closed, an exec from its upgrade until both sockets closed — and keeps the
  * peak. The collector is pointed at the relay (its own certificate, its own CA in the
  * kubeconfig); the relay forwards to the simulated cluster unchanged. It wraps the simulator
  * from the outside, so the simulator itself needs no counter.
@@ -71,6 +71,11 @@ export async function startConcurrencyProbe(target: { server: string; caPem: str
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
+        // Ended once the relay has passed on the response's end (pipe's own 'end' listener, first,
+        // calls res.end()): the client cannot have read the end before this. 'finish' comes only
+        // after the OS took the last bytes, by when the client may have read them and sent its
+        // next request: counting until then saw 33 in flight under a budget of 32 the client kept.
+        answer.once('end', end);
       },
     );
     forward.on('error', () => res.destroy());
