@@ -17,7 +17,7 @@ import type { EvidenceStore } from '../shared/evidence/types.js';
 import { collectRun, kubeconfigFacts } from '../shared/pipeline/collectRun.js';
 import { WATCHED_RESOURCES } from '../shared/preservation/resources.js';
 import { runPreservation } from '../shared/preservation/session.js';
-import { closePreservationWindow, openPreservationWindow } from '../shared/preservation/window.js';
+import { closePreservationWindow, openPreservationWindow, type PreservationCursor } from '../shared/preservation/window.js';
 import { DEFAULT_STRETCH_SECONDS } from '../shared/orchestration/preservation.js';
 
 export interface PreserveBenchOptions {
@@ -40,21 +40,24 @@ export async function preserveBench(o: PreserveBenchOptions): Promise<Record<str
   const request = { caseId: 'bench', sources: ['events'], sinceSeconds: 3600 };
   await collectRun({ kubeConfig: o.kubeConfig, store: o.store, runId: o.runId, request, collector, facts: kubeconfigFacts({ server: o.server, name: 'bench' }) });
   const streams = WATCHED_RESOURCES.length;
+  /** One stretch of the window from `from`, for `seconds` (one segment: the bench counts requests, not segments). */
+  const preserve = (from: PreservationCursor, seconds: number) =>
+    runPreservation({
+      store: o.store,
+      kubeConfig: o.kubeConfig,
+      runId: o.runId,
+      caseId: 'bench',
+      request,
+      collector,
+      cursor: from,
+      until: new Date(Date.now() + seconds * 1000),
+      segmentInMs: 3_600_000,
+    });
 
   // cli: one stretch for the whole window.
   let cursor = await openPreservationWindow({ store: o.store, collector, preserveForSeconds: 3600, settings: { host: 'bench' } });
   const cliStart = performance.now();
-  const cli = await runPreservation({
-    store: o.store,
-    kubeConfig: o.kubeConfig,
-    runId: o.runId,
-    caseId: 'bench',
-    request,
-    collector,
-    cursor,
-    until: new Date(Date.now() + o.windowSeconds * 1000),
-    segmentInMs: 3_600_000,
-  });
+  const cli = await preserve(cursor, o.windowSeconds);
   const cliSeconds = (performance.now() - cliStart) / 1000;
   await closePreservationWindow({ store: o.store, collector, cursor: cli.cursor, reason: 'bench' });
   // Opening: every list page, and the first watch of each resource; the rest is the idle cost.
@@ -66,17 +69,7 @@ export async function preserveBench(o: PreserveBenchOptions): Promise<Record<str
   const perStretch: (Requests & { seconds: number })[] = [];
   for (let i = 0; i < o.stretches; i++) {
     const t0 = performance.now();
-    const r = await runPreservation({
-      store: o.store,
-      kubeConfig: o.kubeConfig,
-      runId: o.runId,
-      caseId: 'bench',
-      request,
-      collector,
-      cursor,
-      until: new Date(Date.now() + o.stretchSeconds * 1000),
-      segmentInMs: 3_600_000,
-    });
+    const r = await preserve(cursor, o.stretchSeconds);
     cursor = r.cursor;
     perStretch.push({ ...r.requests, seconds: (performance.now() - t0) / 1000 });
   }
